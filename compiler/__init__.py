@@ -1,0 +1,1 @@
+"""NPL middle end: holes and filling, lowering, IR, passes."""

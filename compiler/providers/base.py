@@ -1,0 +1,44 @@
+"""The interface every model provider implements.
+
+A provider takes a chat (a list of {"role", "content"} messages) and returns
+one `Completion`. Providers are synchronous; the filler runs several in
+threads for concurrency. Every failure is a `ProviderError` naming the
+provider and the kind of failure, so the CLI can report it clearly and leave
+the program and lock untouched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Protocol
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str                       # full spec, e.g. "openai/gpt-4o-mini"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
+class ProviderError(Exception):
+    """kind is one of: auth, network, timeout, rate_limit, server,
+    malformed, config, model_file."""
+
+    def __init__(self, provider: str, kind: str, message: str):
+        self.provider = provider
+        self.kind = kind
+        self.message = message
+        super().__init__(f"{provider}: {kind}: {message}")
+
+
+class Provider(Protocol):
+    name: str                        # the spec it was made from, "openai/NAME"
+
+    def complete(self, messages: list[dict], *, max_tokens: int = 1024,
+                 temperature: float = 0.0, stop: Optional[list[str]] = None,
+                 grammar: Optional[str] = None) -> Completion:
+        """Send the chat and return the model's reply. `grammar` is a GBNF
+        grammar that constrains decoding; providers that cannot use one
+        ignore it."""
+        ...

@@ -1,0 +1,1 @@
+"""NPL front end: grammar, parser, AST, types, checker, diagnostics."""

@@ -1,0 +1,126 @@
+"""Diagnostics: the one error type every compile stage reports.
+
+A `Diagnostic` has a code (E001...), a message, a span and optional notes.
+Rendered as
+
+    file:line:col: error[E012]: message
+        total = x + y
+                ^^^^^
+    note: ...
+
+Stages collect diagnostics in a `DiagnosticBag` so that one run reports
+several errors; `CompileError` carries a list of them out of the driver.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+from .ast import Span
+
+# Error codes, one per kind of problem. Keep this table the single source of
+# truth: docs/language.md lists it.
+CODES = {
+    "E001": "syntax error",
+    "E002": "invalid token or character",
+    "E003": "inconsistent indentation",
+    "E010": "undefined name",
+    "E011": "duplicate definition",
+    "E012": "type mismatch",
+    "E013": "wrong number or kind of arguments",
+    "E014": "unknown attribute or method",
+    "E015": "not callable / not indexable / not iterable",
+    "E016": "missing return",
+    "E017": "assignment to a constant or read-only value",
+    "E018": "unsupported construct",
+    "E019": "empty literal needs a type annotation",
+    "E020": "hole needs an expected type",
+    "E021": "import error",
+    "E022": "break/continue outside a loop",
+    "E023": "invalid type expression",
+    "E030": "function is not kernel-eligible",
+    "E040": "unfilled hole",
+    "E041": "invalid fill",
+    "E042": "lock file error",
+    "E050": "missing extern",
+    "E060": "no main function",
+}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span
+    severity: str = "error"
+    notes: tuple[str, ...] = ()
+
+    def render(self, source: Optional[str] = None, color: bool = False) -> str:
+        """`file:line:col: error[CODE]: message`, the source line and a caret."""
+        head = f"{self.span.file}:{self.span.line}:{self.span.col}: {self.severity}[{self.code}]: {self.message}"
+        lines = [head]
+        text = source_line(source, self.span.line)
+        if text is not None:
+            lines.append("    " + text.rstrip("\n"))
+            lines.append("    " + caret_line(text, self.span))
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def source_line(source: Optional[str], line: int) -> Optional[str]:
+    if source is None or line < 1:
+        return None
+    all_lines = source.splitlines()
+    if line > len(all_lines):
+        return None
+    return all_lines[line - 1].expandtabs(1)
+
+
+def caret_line(text: str, span: Span) -> str:
+    start = max(span.col - 1, 0)
+    if span.end_line == span.line and span.end_col > span.col:
+        width = span.end_col - span.col
+    else:
+        width = max(len(text.rstrip()) - start, 1)
+    width = max(1, min(width, max(len(text) - start, 1)))
+    return " " * start + "^" * width
+
+
+@dataclass
+class DiagnosticBag:
+    """Collects diagnostics from one or more stages."""
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, code: str, message: str, span: Span, *notes: str) -> Diagnostic:
+        d = Diagnostic(code, message, span, "error", tuple(notes))
+        self.items.append(d)
+        return d
+
+    def extend(self, diags: Iterable[Diagnostic]) -> None:
+        self.items.extend(diags)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class CompileError(Exception):
+    """Raised by the driver when a stage reported errors. `sources` maps a
+    file name to its text, so the diagnostics can be rendered with carets."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: Optional[dict[str, str]] = None):
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.span.file, d.span.line, d.span.col))
+        self.sources = sources or {}
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(d.render(self.sources.get(d.span.file)) for d in self.diagnostics)

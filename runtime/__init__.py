@@ -1,0 +1,1 @@
+"""NPL runtime: IR execution (Python code objects), Numba JIT, CUDA."""

@@ -1,0 +1,1 @@
+"""NPL built-ins: their implementations for the runtime."""
