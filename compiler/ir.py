@@ -13,7 +13,9 @@ What the IR has already resolved, so back ends never look at the AST:
   * built-ins, operators and methods are `Prim(op, args, kwargs)` with the op
     named in PRIM_OPS below; keyword arguments are normalised (positional
     where the built-in takes them positionally, `kwargs` otherwise);
-  * implicit int -> float widening is an explicit `Prim("int_to_float")`;
+  * int -> float widening is static only: as in Python, an int stored in a
+    float variable stays an int at run time (`x: float = 3; print(x)` prints
+    3, as the conformance suite requires); typed back ends (Numba) convert;
   * optional narrowing is erased (a narrowed `T | None` is used as `T`);
   * augmented assignment is desugared; `elif` is nested `If`; `for i in
     range(...)` is `ForRange`; examples and properties are `TestCase`s.

@@ -1,1 +1,29 @@
-"""NPL."""
+"""NPL: a small statically typed language with Python's look, whose
+programs leave parts unwritten as holes that a model (or the library, or the
+synthesizer) fills once; fills are verified, locked and run natively.
+
+Embedding API (see docs/embedding.md):
+
+    import npl
+    prog = npl.load("prog.npl")
+    prog.call("main_fn", 1, 2)
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["load", "compile_source", "Program", "NplTypeError", "CompileError", "NplRuntimeError"]
+
+
+def __getattr__(name):
+    # Lazy: `import npl` stays cheap (the CLI's start-up time matters).
+    if name in ("load", "compile_source", "Program", "NplTypeError", "HoleState"):
+        from . import api
+        return getattr(api, name)
+    if name == "CompileError":
+        from npl.lang.diagnostics import CompileError
+        return CompileError
+    if name == "NplRuntimeError":
+        from npl.runtime.errors import NplRuntimeError
+        return NplRuntimeError
+    raise AttributeError(f"module 'npl' has no attribute {name!r}")

@@ -1,2 +1,189 @@
+"""The `npl` command line (SPEC section 10).
+
+Exit status: 0 success, 1 a run-time error or a failing test, 2 a compile
+error (bad program, missing fill in --frozen mode, bad lock file).
+Python tracebacks from NPL's own code are never shown unless NPL_DEBUG=1.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import click
+
+from npl.lang.diagnostics import CompileError, Diagnostic
+
+DEBUG = os.environ.get("NPL_DEBUG") == "1"
+
+
+def fail_compile(err: CompileError) -> None:
+    click.echo(err.render(), err=True)
+    n = len(err.diagnostics)
+    click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
+    sys.exit(2)
+
+
+def guarded(fn):
+    """Turn NPL's own errors into messages and exit codes."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from npl.compiler.lockfile import LockFileError
+        from npl.compiler.providers.base import ProviderError
+        from npl.compiler.filler import FillFailedError
+        try:
+            return fn(*args, **kwargs)
+        except CompileError as err:
+            fail_compile(err)
+        except LockFileError as err:
+            click.echo(str(err), err=True)
+            sys.exit(2)
+        except FillFailedError as err:
+            click.echo(str(err), err=True)
+            sys.exit(1)
+        except ProviderError as err:
+            click.echo(f"npl: error: {err}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("npl: interrupted", err=True)
+            sys.exit(130)
+        except SystemExit:
+            raise
+        except Exception as exc:  # an NPL bug: never show a raw traceback
+            if DEBUG:
+                raise
+            click.echo(f"npl: internal error: {type(exc).__name__}: {exc}\n"
+                       "  (this is a bug in NPL; rerun with NPL_DEBUG=1 for details)", err=True)
+            sys.exit(3)
+    return wrapper
+
+
+def common_options(fn):
+    fn = click.option("--frozen", is_flag=True, help="Never contact a model: a missing fill is an error.")(fn)
+    fn = click.option("--model", default=None, metavar="PROVIDER/MODEL",
+                      help="Model for filling holes (openai/..., anthropic/..., local/...).")(fn)
+    fn = click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu",
+                      help="Where @kernel functions run.")(fn)
+    fn = click.option("--no-jit", is_flag=True, help="Run kernels in the interpreter (also NPL_JIT=off).")(fn)
+    return fn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="npl")
 def main():
-    raise SystemExit("npl: not built yet")
+    """NPL: write programs with holes in plain English; fill them once with a
+    model, verify, lock, and run natively."""
+
+
+def prepare(path: str, frozen: bool, model: Optional[str], quiet: bool = False):
+    """Open the program and make sure every hole has a fill (filling if
+    allowed). Returns the OpenProgram."""
+    from npl.project import missing_fill_errors, open_program
+    prog = open_program(path, strict_fills=frozen)
+    report_tampered(prog)
+    if prog.missing or prog.comp.rejected:
+        if frozen:
+            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
+        from npl.compiler.filler import fill_program
+        fill_program(prog, model=model, quiet=quiet)
+        prog = open_program(path, strict_fills=True)
+        if prog.missing:
+            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
+    return prog
+
+
+def report_tampered(prog) -> None:
+    for t in prog.lock.tampered:
+        click.echo(f"{prog.lock.path}:{t.line}: warning: lock entry for '{t.name}' was edited by hand "
+                   f"({t.reason}); it is ignored (run `npl verify` to re-verify and restamp)", err=True)
+
+
+def configure_jit(no_jit: bool, device: str) -> None:
+    if no_jit:
+        os.environ["NPL_JIT"] = "off"
+    os.environ["NPL_DEVICE"] = device
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@common_options
+@click.argument("program", type=click.Path(dir_okay=False))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@guarded
+def run(program, args, frozen, model, device, no_jit):
+    """Check PROGRAM, fill missing holes, and run its main()."""
+    configure_jit(no_jit, device)
+    prog = prepare(program, frozen, model)
+    from npl.runtime.loader import run_main
+    sys.exit(run_main(prog.comp, list(args)))
+
+
+@main.command()
+@click.argument("program", type=click.Path(dir_okay=False))
+@guarded
+def check(program):
+    """Parse and type-check PROGRAM; list its holes and whether each is filled."""
+    from npl.project import open_program
+    prog = open_program(program, strict_fills=False)
+    report_tampered(prog)
+    comp = prog.comp
+    for spec in comp.holes:
+        state = "filled" if spec.key in comp.filled else "missing"
+        click.echo(f"{spec.location}: hole {spec.name}: {state}")
+    for problem in comp.rejected:
+        click.echo(f"{problem.spec.location}: hole {problem.spec.name}: locked fill no longer checks:", err=True)
+        for d in problem.diagnostics:
+            click.echo(d.render(comp.sources.get(d.span.file)), err=True)
+    n = len(comp.holes)
+    click.echo(f"{program}: ok" + (f" ({n} hole{'s' if n != 1 else ''}, "
+                                   f"{len(comp.filled)} filled)" if n else ""))
+
+
+@main.command()
+@common_options
+@click.argument("program", type=click.Path(dir_okay=False))
+@click.option("--max-examples", default=100, show_default=True, help="Inputs drawn per property.")
+@guarded
+def test(program, frozen, model, device, no_jit, max_examples):
+    """Run PROGRAM's examples and properties."""
+    configure_jit(no_jit, device)
+    prog = prepare(program, frozen, model)
+    from npl.runtime.loader import run_tests_cli
+    sys.exit(run_tests_cli(prog.comp, max_examples=max_examples))
+
+
+@main.command(name="ir")
+@click.argument("program", type=click.Path(dir_okay=False))
+@guarded
+def ir_cmd(program):
+    """Print PROGRAM's lowered IR."""
+    from npl.compiler.irprint import print_module
+    from npl.project import open_program
+    prog = open_program(program, strict_fills=False)
+    click.echo(print_module(prog.comp.module), nl=False)
+
+
+@main.command()
+@click.argument("program", type=click.Path(dir_okay=False))
+@guarded
+def holes(program):
+    """Show each hole of PROGRAM, its fill and provenance."""
+    from npl.holes_view import show_holes
+    show_holes(program)
+
+
+@main.command()
+@common_options
+@click.argument("program", type=click.Path(dir_okay=False))
+@click.option("--refresh", "refresh", multiple=True, metavar="NAME",
+              help="Refill this hole (function name or file:line); may repeat.")
+@guarded
+def fill(program, frozen, model, device, no_jit, refresh):
+    """Fill PROGRAM's missing holes and update its lock file."""
+    from npl.compiler.filler import fill_command
+    sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The compiler driver: source text in, a compiled program out.
+
+    compile(source, path, fills=...) ->  Compilation
+        parse      lang/parser.py      text      -> AST
+        check      lang/checker.py     AST       -> CheckedProgram (+ imports)
+        holes      compiler/holes.py   program   -> HoleSpecs with keys
+        fills      compiler/fills.py   fill text -> checked declarations
+        lower      compiler/lower.py   program   -> IR
+        verify     compiler/verify.py  IR        -> (internal consistency)
+
+The CLI, the embedding API, the filler (which compiles candidate fills) and
+the tests all go through this one function.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from npl.lang import ast
+from npl.lang.checker import Checker
+from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.parser import parse
+from npl.lang.symbols import CheckedProgram
+
+from . import ir
+from .fills import apply_fill
+from .holes import HoleSpec, collect_holes
+from .lower import HoleBinding, lower_program
+
+MAX_FILL_DEPTH = 8      # hard stop for nested fills; the filler's own limit is lower
+
+
+class InternalCompilerError(Exception):
+    """A bug in NPL itself (the IR verifier failed)."""
+
+
+@dataclass
+class FillProblem:
+    spec: HoleSpec
+    diagnostics: list[Diagnostic]
+
+
+@dataclass
+class Compilation:
+    path: str
+    source: str
+    checker: Checker
+    program: CheckedProgram
+    holes: list[HoleSpec]                       # every hole, nested ones included
+    filled: dict[str, HoleBinding]              # key -> binding, for holes with a fill
+    rejected: list[FillProblem] = field(default_factory=list)
+    module: Optional[ir.Module] = None
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return self.program.sources
+
+    @property
+    def unfilled(self) -> list[HoleSpec]:
+        return [h for h in self.holes if h.key not in self.filled]
+
+
+def read_file(path: str) -> tuple[ast.Module, str]:
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    return parse(source, path), source
+
+
+def compile(source: str, path: str, *, fills: Optional[dict[str, str]] = None,
+            loader: Callable[[str], tuple[ast.Module, str]] = read_file,
+            strict_fills: bool = True) -> Compilation:
+    """Compile NPL `source` (named `path`). `fills` maps hole keys to fill
+    source. With `strict_fills`, a fill that no longer checks is a compile
+    error; otherwise it is reported in `Compilation.rejected` and the hole
+    stays unfilled (the filler then refills it)."""
+    module = parse(source, path)
+    checker = Checker(path, loader)
+    checker.load_module(path, module, source, "")
+    checker.check_all()
+    from npl.lang.kernels import check_kernels
+    check_kernels(checker.prog, checker.bag)
+    if checker.bag.has_errors:
+        raise CompileError(checker.bag.items, checker.prog.sources)
+    comp = Compilation(path, source, checker, checker.prog, [], {})
+    apply_fills(comp, fills or {}, strict_fills)
+    comp.module = lower_program(comp.program, bindings(comp))
+    verify_module(comp.module)
+    return comp
+
+
+def apply_fills(comp: Compilation, fills: dict[str, str], strict: bool) -> None:
+    """Apply fills level by level: a fill may contain holes of its own."""
+    seen: set[int] = set()
+    for depth in range(MAX_FILL_DEPTH + 1):
+        new = [s for s in collect_holes(comp.program) if id(s.info.node) not in seen]
+        if not new:
+            return
+        for spec in new:
+            seen.add(id(spec.info.node))
+            spec.depth = depth
+            comp.holes.append(spec)
+            if spec.key not in fills:
+                continue
+            diags, binding = apply_fill(comp.checker, spec, fills[spec.key])
+            if binding is not None:
+                comp.filled[spec.key] = binding
+            elif strict:
+                raise CompileError(diags, comp.program.sources)
+            else:
+                comp.rejected.append(FillProblem(spec, diags))
+
+
+def bindings(comp: Compilation) -> dict[int, HoleBinding]:
+    out = {}
+    for spec in comp.holes:
+        out[id(spec.info.node)] = comp.filled.get(spec.key) or HoleBinding(spec.key)
+    return out
+
+
+def verify_module(module: ir.Module) -> None:
+    from .verify import verify
+    problems = verify(module)
+    if problems:
+        raise InternalCompilerError("IR verification failed (a bug in NPL):\n  " + "\n  ".join(problems))
+
+
+def compile_file(path: str, **kwargs) -> Compilation:
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    return compile(source, path, **kwargs)

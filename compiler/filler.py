@@ -1,0 +1,323 @@
+"""Filling a program's holes: an open program in, an updated lock file out.
+
+For each missing hole, the chain is
+    lock -> module library -> synthesizer -> model
+(the model is `--model`, NPL_MODEL, `model` in npl.toml, or else the local
+model when installed). Holes whose verification runs other holes are filled
+after them; independent holes are filled concurrently (bounded). Every
+accepted fill is written to PROG.npl.lock at once (atomically, under a file
+lock) and added to the module library; entries whose hole is gone are
+pruned. A live display shows progress on a terminal; a summary of sources,
+calls, tokens and estimated cost ends the run.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Optional
+
+from npl.lang.diagnostics import CompileError, Diagnostic
+
+from .fill_sources import (FillContext, FillFailed, Outcome, from_library,
+                           from_synthesizer)
+from .holes import HoleSpec, called_functions, signature_text, struct_text, test_source
+from .lockfile import LockEntry, lock_path_for, prune, update_lock
+from .model_source import Usage, from_model
+from .verifier import Limits
+
+
+class NoFillerError(Exception):
+    pass
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome] = field(default_factory=list)
+    failures: list[FillFailed] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    model: Optional[str] = None
+    seconds: float = 0.0
+
+
+def choose_model(cli_model: Optional[str], settings) -> Optional[str]:
+    model = cli_model or os.environ.get("NPL_MODEL") or settings.model
+    if model:
+        return model
+    from .providers.local import local_model_available
+    ok, _ = local_model_available()
+    return "local/qwen2.5-coder-1.5b" if ok else None
+
+
+def split_examples(spec: HoleSpec, share: float) -> tuple[list, list]:
+    """(visible, held out): a deterministic share of a hole's examples is
+    kept out of the prompt and used only to verify."""
+    examples = [t for t in spec.tests if t.decl.__class__.__name__ == "Example"]
+    others = [t for t in spec.tests if t not in examples]
+    n_hidden = int(len(examples) * share) if len(examples) >= 2 else 0
+    hidden = examples[len(examples) - n_hidden:] if n_hidden else []
+    return [t for t in examples if t not in hidden] + others, hidden
+
+
+def dependency_levels(specs: list[HoleSpec], prog) -> list[list[HoleSpec]]:
+    """Group holes so that a hole comes after the function holes its
+    verification runs (through the functions its tests call)."""
+    by_func = {s.info.function.name: s for s in specs if s.kind == "function"}
+
+    def reach(names: set[str]) -> set[str]:
+        seen, todo = set(), list(names)
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            fn = prog.scopes.get(prog.main_path, {}).get(n)
+            if fn is not None and hasattr(fn, "decl") and hasattr(fn.decl, "body"):
+                todo.extend(called_functions(fn.decl))
+        return seen
+
+    deps = {}
+    for s in specs:
+        called = set()
+        for t in s.tests + s.caller_tests:
+            called |= called_functions(t.decl)
+        own = s.info.function.name if s.info.function else None
+        deps[id(s)] = {id(by_func[n]) for n in reach(called) if n in by_func and n != own}
+    levels, placed = [], set()
+    remaining = list(specs)
+    while remaining:
+        level = [s for s in remaining if deps[id(s)] <= placed]
+        if not level:                       # a cycle: fill the rest together
+            level = remaining
+        levels.append(level)
+        placed |= {id(s) for s in level}
+        remaining = [s for s in remaining if id(s) not in placed]
+    return levels
+
+
+class Filler:
+    def __init__(self, prog, model: Optional[str], quiet: bool = False):
+        self.prog = prog
+        self.settings = prog.settings
+        self.model = model
+        self.provider = None
+        self.report = Report(model=model)
+        self.progress = make_progress(quiet)
+        self.library = open_library()
+        self.fills = {k: e.fill for k, e in prog.lock.entries.items()}
+
+    def context(self) -> FillContext:
+        s = self.settings
+        return FillContext(self.prog.source, self.prog.path, dict(self.fills),
+                           Limits(s.step_limit, s.time_limit, s.memory_limit_mb),
+                           visible=lambda spec: split_examples(spec, s.held_out)[0],
+                           program_context=self.program_context,
+                           enclosing_source=self.enclosing_source,
+                           max_depth=s.depth, program=self.prog.comp.program,
+                           on_event=self.progress.event)
+
+    def program_context(self, spec: HoleSpec) -> list[str]:
+        prog = self.prog.comp.program
+        own = spec.info.function
+        lines = [struct_text(s) for s in prog.structs.values()]
+        for fn in prog.funcs.values():
+            if fn is own or fn.name == "main" or fn.module != prog.main_path:
+                continue
+            lines.append(signature_text(fn) + (f"   # {fn.decl.hole_doc.strip()}" if
+                                               getattr(fn.decl, "hole_doc", None) else ""))
+        return lines
+
+    def enclosing_source(self, spec: HoleSpec) -> str:
+        fn = spec.enclosing
+        if fn is None or spec.kind == "function":
+            return ""
+        src = self.prog.comp.program.sources.get(fn.module, "").splitlines()
+        span = fn.decl.span
+        return "\n".join(src[span.line - 1:span.end_line])
+
+    def get_provider(self):
+        if self.provider is None:
+            if not self.model:
+                return None
+            from .providers import make_provider
+            self.provider = make_provider(self.model, config=self.settings.provider)
+        return self.provider
+
+    # ------------------------------------------------------------ filling
+    def fill_one(self, spec: HoleSpec) -> Outcome:
+        ctx = self.context()
+        self.progress.start(spec)
+        outcome = from_library(ctx, spec, self.library) or \
+            from_synthesizer(ctx, spec, self.settings.synth_budget)
+        if outcome is None:
+            provider = self.get_provider()
+            if provider is None:
+                raise FillFailed(spec, "no filler could fill it offline (the library and the "
+                                 "synthesizer found nothing) and no model is configured")
+            outcome = from_model(ctx, spec, provider, self.settings.attempts, self.report.usage,
+                                 lambda parent, cand, holes: self.fill_nested(ctx, parent, cand, holes))
+        self.progress.done(spec, outcome.provenance.source)
+        return outcome
+
+    def fill_nested(self, ctx: FillContext, parent: HoleSpec, candidate: str, holes: list[HoleSpec]):
+        """Fill the holes inside `candidate`, then verify the whole."""
+        from .verifier import verify
+        saved = dict(self.fills)
+        self.fills[parent.key] = candidate
+        subs = []
+        try:
+            for h in holes:
+                try:
+                    subs.append(self.fill_one(h))
+                except FillFailed as err:
+                    return [], f"The sub-hole '{h.name}' could not be filled: {err.reason}"
+                self.fills[h.key] = subs[-1].fill
+            verdict = verify(ctx.source, ctx.path, {k: v for k, v in self.fills.items() if k != parent.key},
+                             parent, candidate, ctx.limits, allow_new_holes=False)
+            if not verdict.accepted:
+                return [], verdict.feedback
+            return subs, ""
+        finally:
+            self.fills = saved | {s.spec.key: s.fill for s in subs}
+
+    def run(self, targets: list[HoleSpec]) -> Report:
+        start = time.monotonic()
+        workers = 1 if (self.model or "").startswith("local/") else max(1, self.settings.concurrency)
+        with self.progress:
+            for level in dependency_levels(targets, self.prog.comp.program):
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    futures = [(s, pool.submit(self.fill_one, s)) for s in level]
+                    for spec, fut in futures:
+                        try:
+                            outcome = fut.result()
+                        except FillFailed as err:
+                            self.progress.failed(spec, err.reason)
+                            self.report.failures.append(err)
+                            continue
+                        self.accept(outcome)
+        self.report.seconds = time.monotonic() - start
+        return self.report
+
+    def accept(self, outcome: Outcome) -> None:
+        for sub in outcome.sub:
+            self.accept(sub)
+        self.fills[outcome.spec.key] = outcome.fill
+        self.report.outcomes.append(outcome)
+        entry = lock_entry(outcome)
+        update_lock(lock_path_for(self.prog.path), lambda entries: entries.__setitem__(entry.key, entry))
+        if self.library is not None and outcome.provenance.source != "library" and outcome.spec.kind == "function":
+            add_to_library(self.library, outcome, self.prog.comp.program)
+
+
+def lock_entry(o: Outcome) -> LockEntry:
+    spec = o.spec
+    verification = {"checks_passed": sorted(o.passed), "verified_at":
+                    datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
+    return LockEntry(spec.key, spec.name, spec.kind, spec.location, spec.description,
+                     spec.signature, o.fill, o.provenance, verification)
+
+
+def open_library():
+    if os.environ.get("NPL_LIBRARY", "x") == "off":
+        return None
+    try:
+        from .library import Library
+        return Library()
+    except Exception as exc:            # a broken library never blocks filling
+        print(f"npl: warning: module library unavailable: {exc}", file=sys.stderr)
+        return None
+
+
+def add_to_library(library, outcome: Outcome, prog) -> None:
+    from .library import LibraryEntry
+    spec = outcome.spec
+    examples = tuple(test_source(prog, t) for t in spec.tests if type(t.decl).__name__ == "Example")
+    props = tuple(test_source(prog, t) for t in spec.tests if type(t.decl).__name__ == "Property")
+    try:
+        library.add(LibraryEntry("function", tuple(str(t) for _, t in spec.params),
+                                 tuple(n for n, _ in spec.params), str(spec.ret), spec.description,
+                                 outcome.fill, examples, props, outcome.provenance))
+    except Exception as exc:
+        print(f"npl: warning: could not add to the module library: {exc}", file=sys.stderr)
+
+
+def make_progress(quiet: bool):
+    from .fill_progress import Progress
+    return Progress(quiet=quiet)
+
+
+# ---------------------------------------------------------------- entry points
+
+def targets_for(prog, refresh: list[str]) -> list[HoleSpec]:
+    comp = prog.comp
+    chosen = list(comp.unfilled) + [p.spec for p in comp.rejected]
+    for name in refresh:
+        matched = [h for h in comp.holes if matches(h, name)]
+        if not matched:
+            raise CompileError([Diagnostic("E040", f"no hole named '{name}' (holes: "
+                                           + ", ".join(h.name for h in comp.holes) + ")",
+                                           span_of_file(prog.path))], comp.sources)
+        chosen += [h for h in matched if h not in chosen]
+    return [h for h in chosen if h.depth == 0]
+
+
+def matches(spec: HoleSpec, name: str) -> bool:
+    loc = spec.location
+    return name in (spec.name, spec.func_name, loc) or loc.startswith(name + ":") or \
+        (spec.info.function is not None and spec.info.function.name == name and spec.kind == "function")
+
+
+def span_of_file(path: str):
+    from npl.lang.ast import Span
+    return Span(path, 1, 1, 1, 1)
+
+
+def fill_program(prog, *, model: Optional[str] = None, quiet: bool = False,
+                 refresh: Optional[list[str]] = None) -> Report:
+    """Fill every missing (or refreshed) hole of `prog` and update its lock."""
+    targets = targets_for(prog, refresh or [])
+    chosen = choose_model(model, prog.settings)
+    filler = Filler(prog, chosen, quiet)
+    for spec in targets:
+        filler.fills.pop(spec.key, None)
+    report = filler.run(targets) if targets else Report(model=chosen)
+    from npl.project import open_program
+    live = {h.key for h in open_program(prog.path, strict_fills=False).comp.holes}
+    update_lock(lock_path_for(prog.path), lambda entries: prune(entries, live))
+    filler.progress.summary(report, prog.settings)
+    if report.failures:
+        raise FillFailedError(report)
+    return report
+
+
+class FillFailedError(Exception):
+    def __init__(self, report: Report):
+        self.report = report
+        lines = []
+        for f in report.failures:
+            lines.append(f"{f.spec.location}: error[E040]: could not fill hole '{f.spec.name}': {f.reason}")
+        if report.failures and not report.model:
+            lines.append("ways to fill it: add examples so the synthesizer can work, pass "
+                         "--model openai/NAME or anthropic/NAME (or set NPL_MODEL), install the local "
+                         "model with pip install 'npl[local]', or write the fill by hand in the lock file "
+                         "(provenance source = \"manual\")")
+        super().__init__("\n".join(lines))
+
+
+def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str]) -> int:
+    from npl.project import missing_fill_errors, open_program
+    prog = open_program(path, strict_fills=False)
+    if frozen:
+        if prog.missing or prog.comp.rejected:
+            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
+        print(f"{path}: every hole is filled")
+        return 0
+    try:
+        fill_program(prog, model=model, refresh=refresh)
+    except FillFailedError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    return 0

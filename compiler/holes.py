@@ -1,0 +1,177 @@
+"""Holes: a checked program in, one `HoleSpec` per hole out.
+
+A HoleSpec is everything the fillers need to know about a hole: its kind,
+name, location, description, signature (for an expression hole, the lifted
+function's: the visible variables as parameters and the expected type as
+the return type), the functions and structs it may use, and the examples and
+properties that exercise it.
+
+Each hole has a key (SPEC section 7): a hash of the prompt version, its
+text, its signature, the names and types it can see, the signatures of the
+functions and structs it refers to, and its examples. Nothing else goes in,
+so whitespace, comments and unrelated functions elsewhere in the file do not
+change it; editing the hole (or its examples) does.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+from npl.lang import ast
+from npl.lang.symbols import CheckedProgram, FuncInfo, HoleInfo, StructInfo, TestInfo
+from npl.lang.types import StructT, Type
+
+from .prompt import PROMPT_VERSION
+
+
+@dataclass
+class HoleSpec:
+    info: HoleInfo
+    key: str
+    name: str                          # "slugify" or "normalize@12"
+    kind: str                          # "function" | "expression"
+    location: str                      # "prog.npl:12:5"
+    description: str
+    params: list[tuple[str, Type]]     # function params, or visible variables
+    ret: Type
+    enclosing: Optional[FuncInfo]      # the function the hole is in (or is)
+    tests: list[TestInfo] = field(default_factory=list)       # direct examples/properties
+    caller_tests: list[TestInfo] = field(default_factory=list)  # via callers
+    depth: int = 0                     # decomposition depth (0 = written by the user)
+
+    @property
+    def signature(self) -> str:
+        params = ", ".join(f"{n}: {t}" for n, t in self.params)
+        return f"def {self.func_name}({params}) -> {self.ret}"
+
+    @property
+    def func_name(self) -> str:
+        """The function a fill defines: the hole function, or the lifted one."""
+        if self.kind == "function":
+            return self.info.function.name
+        return lifted_name(self)
+
+    @property
+    def line(self) -> int:
+        return self.info.span.line
+
+
+def lifted_name(spec: "HoleSpec") -> str:
+    base = spec.enclosing.name if spec.enclosing else "hole"
+    return f"{base}_hole{spec.info.span.line}"
+
+
+def normalize_text(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_source(prog: CheckedProgram, t: TestInfo) -> str:
+    """The example/property as written, whitespace-normalized."""
+    src = prog.sources.get(t.module, "")
+    span = t.decl.span
+    lines = src.splitlines()[span.line - 1:span.end_line]
+    if lines:
+        lines[-1] = lines[-1][:span.end_col - 1]
+        lines[0] = lines[0][span.col - 1:]
+    return normalize_text("\n".join(lines))
+
+
+def called_functions(node) -> set[str]:
+    out = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+            out.add(n.func.id)
+    return out
+
+
+def tests_calling(prog: CheckedProgram, names: set[str]) -> list[TestInfo]:
+    return [t for t in prog.tests if called_functions(t.decl) & names]
+
+
+def callers_of(prog: CheckedProgram, target: str) -> set[str]:
+    """Names of functions that (transitively) call function `target`."""
+    found: set[str] = set()
+    frontier = {target}
+    while frontier:
+        new = set()
+        for fn in prog.funcs.values():
+            if fn.extern or fn.name in found or fn.name == target:
+                continue
+            if called_functions(fn.decl) & frontier:
+                new.add(fn.name)
+        found |= new
+        frontier = new
+    return found
+
+
+def referenced_symbols(prog: CheckedProgram, spec: HoleSpec) -> list[str]:
+    """Signatures of functions/structs named in the description or used in
+    the hole's types: they become part of the key."""
+    scope = prog.scopes.get(spec.info.module, {})
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", spec.description))
+    types = [t for _, t in spec.params] + [spec.ret]
+    for t in types:
+        words |= set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(t)))
+    out = []
+    for name in sorted(words):
+        sym = scope.get(name)
+        if isinstance(sym, FuncInfo) and (spec.enclosing is None or sym is not spec.enclosing
+                                          or spec.kind == "expression"):
+            out.append(signature_text(sym))
+        elif isinstance(sym, StructInfo):
+            out.append(struct_text(sym))
+    return out
+
+
+def signature_text(fn: FuncInfo) -> str:
+    params = ", ".join(f"{n}: {t}" for n, t in fn.params)
+    return f"def {fn.name}({params}) -> {fn.ret}"
+
+
+def struct_text(s: StructInfo) -> str:
+    return f"struct {s.name}: " + ", ".join(f"{n}: {t}" for n, t in s.fields)
+
+
+def compute_key(prog: CheckedProgram, spec: HoleSpec) -> str:
+    material = {
+        "prompt": PROMPT_VERSION,
+        "kind": spec.kind,
+        "text": normalize_text(spec.description),
+        "signature": [[n, str(t)] for n, t in spec.params] + [["->", str(spec.ret)]],
+        "refs": referenced_symbols(prog, spec),
+        "tests": [test_source(prog, t) for t in spec.tests],
+    }
+    if spec.kind == "expression":
+        material["in"] = spec.enclosing.name if spec.enclosing else ""
+    blob = json.dumps(material, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def collect_holes(prog: CheckedProgram) -> list[HoleSpec]:
+    """One HoleSpec per hole, in source order."""
+    specs = []
+    for info in sorted(prog.holes, key=lambda h: (h.module != prog.main_path, h.module,
+                                                  h.span.line, h.span.col)):
+        specs.append(make_spec(prog, info))
+    return specs
+
+
+def make_spec(prog: CheckedProgram, info: HoleInfo) -> HoleSpec:
+    fn = info.function
+    if info.kind == "function":
+        params, name = list(fn.params), fn.name
+        direct = {fn.name}
+    else:
+        params = list(info.scope.items())
+        name = f"{fn.name if fn else 'module'}@{info.span.line}"
+        direct = {fn.name} if fn else set()
+    spec = HoleSpec(info, "", name, info.kind, str(info.span), info.text.strip(),
+                    params, info.expected, fn)
+    spec.tests = tests_calling(prog, direct)
+    callers = callers_of(prog, fn.name) if fn else set()
+    spec.caller_tests = [t for t in tests_calling(prog, callers) if t not in spec.tests]
+    spec.key = compute_key(prog, spec)
+    return spec

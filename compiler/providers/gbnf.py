@@ -1,0 +1,223 @@
+"""GBNF grammars that keep a local model's fill reply inside NPL's syntax.
+
+Takes in: the kind of hole being filled, "function" or "expression".
+Gives back: a GBNF grammar (llama.cpp's grammar format, root rule `root`)
+that accepts exactly one reply shape, with no prose around it:
+
+    ```npl
+    CODE
+    ```
+
+i.e. "```npl\\n" CODE "\\n```". A prose line before the fence is
+deliberately NOT allowed: a constrained model then starts on the code at
+once, spends no tokens on chatter, and the filler can extract the block
+without guessing. Decoding stops at the closing fence.
+
+CODE for kind "expression" is one NPL expression on one line; it may
+continue over several lines only inside (), [] or {}, as in Python.
+
+CODE for kind "function" is a function body or one or more complete
+definitions (`def` headers, optionally preceded by `@kernel`): a sequence of
+lines, each made of leading spaces and then a simple statement, a compound
+header ending in ':', a decorator or a comment (or nothing).
+
+What the grammar enforces exactly:
+  * NPL's statements (section 4 of the spec): assignment to names, index
+    and attribute targets and tuples of them; `x: T` and `x: T = e`; the
+    augmented assignments `+= -= *= /= //= %=`; `if/elif/else`, `while`,
+    `for TARGETS in e`, `def NAME(p: T, ...) -> T`, `return`, `pass`,
+    `break`, `continue`, `assert e[, msg]`, expression statements.
+  * NPL's expressions (section 5): operators `+ - * / // % ** | & ^`,
+    chained comparisons, `in`, `not in`, `is`, `is not`, `and or not`,
+    `a if c else b`, `lambda x, y: e`, calls with positional and keyword
+    arguments and a generator argument, attributes, indexing `a[i, j]`,
+    slicing `a[lo:hi:step]`, tuple/list/dict/set displays, list/set/dict
+    comprehensions and generator expressions, holes `?{...}` with balanced
+    braces, and balanced brackets throughout.
+  * Tokens: identifiers (ASCII) that are not keywords, integers with `_`,
+    hex integers, floats (`1.5`, `.5`, `1e-3`), `True False None`, strings
+    in single, double and triple quotes with escapes, f-strings.
+  * Python-only constructs are impossible: `import`, `from`, `class`,
+    `try/except/finally`, `with`, `raise`, `yield`, `global`, `nonlocal`,
+    `del`, `async`, `await` are reserved words that no rule produces and
+    that cannot be used as identifiers; likewise `:=`, `;`, backslash
+    line continuations, `*args`/`**kwargs`, `...`, `~ << >> @`, complex
+    and octal/binary literals, decorators other than `@kernel`, and tabs.
+
+What it only approximates (the NPL parser and type checker decide):
+  * Indentation: GBNF cannot count, so any number of leading spaces is
+    accepted on any line; a header's body is not required to be indented
+    deeper, and `else:` is accepted on any line.
+  * Types: any identifier may name a type (`T`, `T[...]`, `T | None`,
+    integer arguments such as `array[float, 2]`); whether it exists is the
+    checker's business, as is every other static rule.
+  * f-string replacement fields are checked only for balanced braces, no
+    line breaks and no closing quote; their expressions are not parsed.
+  * Operator precedence is not modelled (it does not change what parses).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from string import Template
+
+FENCE_OPEN = "```npl\n"
+FENCE_CLOSE = "\n```"
+KINDS = ("function", "expression")
+
+# Words no fill may use as an identifier: NPL's keywords and declaration
+# words, plus Python's keywords that NPL rejects.
+NPL_KEYWORDS = (
+    "False", "None", "True", "and", "assert", "break", "const", "continue",
+    "def", "elif", "else", "example", "extern", "for", "from", "if", "import",
+    "in", "is", "lambda", "not", "or", "pass", "property", "return", "struct",
+    "while",
+)
+PYTHON_ONLY_KEYWORDS = (
+    "as", "async", "await", "class", "del", "except", "finally", "global",
+    "nonlocal", "raise", "try", "with", "yield",
+)
+RESERVED_WORDS = tuple(sorted(set(NPL_KEYWORDS) | set(PYTHON_ONLY_KEYWORDS)))
+
+_ID_START = "ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+_ID_CHARS = "0123456789" + _ID_START
+
+# Rules written once per whitespace context: $c is "i" (inline: a line
+# outside brackets, spaces only) or "b" (inside brackets: newlines and
+# comments allowed too).
+_CONTEXT_RULES = Template(r"""
+expr-$c ::= lambda-$c | cond-$c
+cond-$c ::= disj-$c (s1-$c "if" s1-$c disj-$c s1-$c "else" s1-$c expr-$c)?
+disj-$c ::= unary-$c (binop-$c unary-$c)*
+unary-$c ::= ("not" s1-$c | [-+] ws-$c)* primary
+binop-$c ::= ws-$c symop ws-$c | s1-$c wordop s1-$c
+lambda-$c ::= "lambda" (s1-$c name (ws-$c "," ws-$c name)*)? ws-$c ":" ws-$c expr-$c
+""")
+
+_COMMON_RULES = r"""
+ws-i ::= " "*
+s1-i ::= " "+
+ws-b ::= ([ \n] | comment "\n")*
+s1-b ::= [ \n] ws-b
+comment ::= "#" [^\n]*
+symop ::= "**" | "*" | "//" | "/" | "%" | "+" | "-" | "==" | "!=" | "<=" | ">=" | "<" | ">" | "|" | "&" | "^"
+wordop ::= "and" | "or" | "in" | "not" s1-i "in" | "is" | "is" s1-i "not"
+
+exprlist ::= expr-i (ws-i "," ws-i expr-i)* (ws-i ",")?
+primary ::= atom trailer*
+trailer ::= "(" ws-b (args ws-b)? ")" | "[" ws-b subscript ws-b "]" | "." name
+args ::= arg (ws-b "," ws-b arg)* (ws-b ",")?
+arg ::= name ws-b "=" ws-b expr-b | expr-b compfor?
+subscript ::= slice | expr-b (ws-b "," ws-b expr-b)* (ws-b ",")?
+slice ::= expr-b? ws-b ":" ws-b expr-b? (ws-b ":" ws-b expr-b?)?
+
+atom ::= name | number | strings | fstring | hole | "True" | "False" | "None" | paren | list | braces
+paren ::= "(" ws-b (expr-b (compfor | (ws-b "," ws-b expr-b)* (ws-b ",")?) ws-b)? ")"
+list ::= "[" ws-b (expr-b (compfor | (ws-b "," ws-b expr-b)* (ws-b ",")?) ws-b)? "]"
+braces ::= "{" ws-b ((dictitems | setitems) ws-b)? "}"
+dictitems ::= kv (compfor | (ws-b "," ws-b kv)* (ws-b ",")?)
+setitems ::= expr-b (compfor | (ws-b "," ws-b expr-b)* (ws-b ",")?)
+kv ::= expr-b ws-b ":" ws-b expr-b
+compfor ::= (s1-b "for" s1-b fortargets s1-b "in" s1-b disj-b (s1-b "if" s1-b disj-b)*)+
+fortargets ::= tname (ws-i "," ws-i tname)*
+tname ::= name | "(" ws-b name (ws-b "," ws-b name)* (ws-b ",")? ws-b ")"
+hole ::= "?{" holetext "}"
+holetext ::= ([^{}] | "{" holetext "}")*
+
+number ::= float | int
+int ::= digits | "0" [xX] ("_"? [0-9a-fA-F])+
+digits ::= [0-9] ("_"? [0-9])*
+float ::= digits "." digits? exponent? | "." digits exponent? | digits exponent
+exponent ::= [eE] [-+]? digits
+strings ::= string (ws-i string)*
+string ::= "\"" ([^"\\\n] | escape)* "\"" | "'" ([^'\\\n] | escape)* "'" | tdq | tsq
+escape ::= "\\" [^\n]
+tdq ::= "\"\"\"" ("\""? "\""? ([^"\\] | "\\" [^\x00]))* "\"\"\""
+tsq ::= "'''" ("'"? "'"? ([^'\\] | "\\" [^\x00]))* "'''"
+fstring ::= [fF] "\"" ([^"\\\n{}] | escape | "{{" | "}}" | fielddq)* "\"" | [fF] "'" ([^'\\\n{}] | escape | "{{" | "}}" | fieldsq)* "'"
+fielddq ::= "{" [^"\n{}]+ ("{" [^"\n{}]* "}" [^"\n{}]*)* "}"
+fieldsq ::= "{" [^'\n{}]+ ("{" [^'\n{}]* "}" [^'\n{}]*)* "}"
+
+type ::= typeatom (ws-i "|" ws-i typeatom)*
+typeatom ::= "None" | name ("[" ws-b typearg (ws-b "," ws-b typearg)* ws-b "]")?
+typearg ::= type | digits
+"""
+
+_STATEMENT_RULES = r"""
+line ::= " "* (item ws-i comment? | comment)?
+item ::= simple | header | "@kernel"
+simple ::= "pass" | "break" | "continue" | "return" (s1-i exprlist)? | assert | annassign | assign | augassign | expr-i
+assert ::= "assert" s1-i expr-i (ws-i "," ws-i expr-i)?
+annassign ::= name ws-i ":" ws-i type (ws-i "=" ws-i exprlist)?
+assign ::= targets ws-i "=" ws-i exprlist
+augassign ::= target ws-i augop ws-i exprlist
+augop ::= "+=" | "-=" | "*=" | "/=" | "//=" | "%="
+targets ::= target (ws-i "," ws-i target)* (ws-i ",")? | "(" ws-b target (ws-b "," ws-b target)* (ws-b ",")? ws-b ")"
+target ::= name ("." name | "[" ws-b subscript ws-b "]")*
+header ::= ("if" | "elif" | "while") s1-i expr-i ws-i ":" | "else" ws-i ":" | "for" s1-i fortargets s1-i "in" s1-i exprlist ws-i ":" | defheader
+defheader ::= "def" s1-i name ws-i "(" ws-b (params ws-b)? ")" (ws-i "->" ws-i type)? ws-i ":"
+params ::= param (ws-b "," ws-b param)* (ws-b ",")?
+param ::= name ws-i ":" ws-i type
+"""
+
+_ROOTS = {
+    "function": 'root ::= "```npl\\n" code "\\n```"\n'
+                'code ::= " "* (item ws-i comment? | comment) ("\\n" line)*\n',
+    "expression": 'root ::= "```npl\\n" ws-i expr-i ws-i "\\n```"\n',
+}
+
+
+def _char_class(chars: str) -> str:
+    """A GBNF character class for `chars`, with runs written as ranges."""
+    codes = sorted(set(map(ord, chars)))
+    parts, start = [], 0
+    while start < len(codes):
+        end = start
+        while end + 1 < len(codes) and codes[end + 1] == codes[end] + 1:
+            end += 1
+        lo, hi = chr(codes[start]), chr(codes[end])
+        parts.append(lo if lo == hi else f"{lo}-{hi}" if end > start + 1 else lo + hi)
+        start = end + 1
+    return "[" + "".join(parts) + "]"
+
+
+def _identifier_rules(reserved: tuple[str, ...]) -> str:
+    """Rules for `name`: ASCII identifiers except the words in `reserved`.
+
+    GBNF has no negative lookahead, so the exclusion is spelled out as a
+    trie: rule `nm-P` produces the possible rests of an identifier that
+    starts with the prefix P of some reserved word."""
+    prefixes = {word[:i] for word in reserved for i in range(len(word) + 1)}
+    rules = []
+    for prefix in sorted(prefixes):
+        nexts = sorted({w[len(prefix)] for w in reserved
+                        if w.startswith(prefix) and len(w) > len(prefix)})
+        allowed = _ID_START if prefix == "" else _ID_CHARS
+        others = "".join(c for c in allowed if c not in nexts)
+        alternatives = [f'"{c}" nm-{prefix}{c}' for c in nexts]
+        alternatives.append(f"{_char_class(others)} idchar*")
+        body = " | ".join(alternatives)
+        if prefix in reserved or prefix == "":
+            rules.append(f"nm-{prefix} ::= {body}")
+        else:
+            rules.append(f"nm-{prefix} ::= ({body})?")
+    rules[0] = rules[0].replace("nm- ::=", "name ::=", 1)
+    rules.append(f"idchar ::= {_char_class(_ID_CHARS)}")
+    return "\n".join(rules) + "\n"
+
+
+@lru_cache(maxsize=None)
+def fill_grammar(kind: str) -> str:
+    """The GBNF grammar for a fill reply of `kind` ("function" or
+    "expression"); see the module docstring for what it accepts."""
+    if kind not in _ROOTS:
+        raise ValueError(f"unknown fill kind {kind!r}; expected one of {', '.join(KINDS)}")
+    sections = [
+        f"# NPL fill reply grammar, kind {kind!r} (generated by npl.compiler.providers.gbnf)",
+        _ROOTS[kind],
+        _CONTEXT_RULES.substitute(c="i"),
+        _CONTEXT_RULES.substitute(c="b"),
+        _COMMON_RULES,
+        _STATEMENT_RULES if kind == "function" else "",
+        _identifier_rules(RESERVED_WORDS),
+    ]
+    return "\n".join(s.strip("\n") + "\n" for s in sections if s)

@@ -1,0 +1,159 @@
+"""Example-driven synthesizer: a hole filler that needs no model.
+
+Takes a function hole's signature (parameter names and NPL types, return
+type), its input/output examples (Python values) and its English
+description; gives back the smallest NPL expression over the parameters
+that maps every example input to its output, as source text for
+`return EXPR`, or None when the time budget runs out or the search space is
+exhausted.
+
+The search is bottom-up and type-directed (`synth_enum`): it builds every
+type-correct expression size by size from the parameters and constants
+(`synth_consts`) with NPL's operators, built-ins and methods
+(`synth_ops`), comprehensions and key functions (`synth_forms`), keeping one
+expression per distinct vector of values over the examples (observational
+equivalence). The first expression whose values are the expected outputs is
+the smallest; before it is returned, its printed text is evaluated again,
+independently, on every example.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from npl.lang.types import FLOAT, NONE, STR, DictT, ListT, SetT, Type
+
+from .synth_consts import constants, wants_floats
+from .synth_enum import Clock, Context, Enumerator, Goal, OutOfTime, Solved, Space, Term
+from .synth_ops import build_ops
+from .synth_values import ExampleError, coerce, component_types, depth, same_value, supported
+
+__all__ = ["SynthTask", "SynthResult", "ExampleError", "synthesize"]
+
+DEFAULT_MAX_SIZE = 40
+
+
+@dataclass
+class SynthTask:
+    params: list[tuple[str, Type]]
+    ret: Type
+    examples: list[tuple[tuple, object]]          # (arguments, expected output)
+    description: str = ""
+
+
+@dataclass
+class SynthResult:
+    expr: str                                     # NPL source of the expression
+    size: int                                     # its AST size
+    seconds: float
+    explored: int                                 # candidates evaluated
+
+
+def synthesize(task: SynthTask, *, time_budget: float = 2.0,
+               max_size: Optional[int] = None) -> Optional[SynthResult]:
+    """The smallest expression consistent with every example, or None.
+
+    Raises ExampleError when an example does not fit the signature (wrong
+    number of arguments, a value of the wrong type). Tasks the synthesizer
+    does not handle (no examples, array/struct/function types, a `None`
+    return) give None."""
+    started = time.monotonic()
+    inputs, outputs = _checked_examples(task)
+    if not inputs or not _handles(task):
+        return None
+    space = _search_space(task, inputs, outputs, time_budget)
+    top = Context(len(inputs), [(name, typ, [args[i] for args in inputs])
+                               for i, (name, typ) in enumerate(task.params)])
+    space.verify = lambda term: _replays(term.text, task, inputs, outputs)
+    search = Enumerator(space, top, goal=Goal(task.ret, outputs))
+    try:
+        search.ensure(max_size if max_size is not None else DEFAULT_MAX_SIZE)
+    except Solved as found:
+        return SynthResult(found.term.text, found.term.size,
+                           time.monotonic() - started, space.clock.explored)
+    except OutOfTime:
+        pass
+    return None
+
+
+def _checked_examples(task: SynthTask) -> tuple[list[tuple], list]:
+    inputs, outputs = [], []
+    for n, example in enumerate(task.examples, 1):
+        if not isinstance(example, tuple) or len(example) != 2:
+            raise ExampleError(f"example {n}: expected (arguments, output), got {example!r}")
+        args, out = example
+        if not isinstance(args, tuple):
+            args = (args,)
+        if len(args) != len(task.params):
+            raise ExampleError(f"example {n}: {len(args)} argument(s) given, "
+                               f"the signature takes {len(task.params)}")
+        inputs.append(tuple(coerce(value, typ, f"example {n}, argument '{name}'")
+                            for value, (name, typ) in zip(args, task.params)))
+        if supported(task.ret):
+            out = coerce(out, task.ret, f"example {n}, expected output")
+        outputs.append(out)
+    return inputs, outputs
+
+
+def _handles(task: SynthTask) -> bool:
+    return task.ret != NONE and supported(task.ret) and all(
+        supported(typ) for _, typ in task.params)
+
+
+def _search_space(task: SynthTask, inputs: list[tuple], outputs: list,
+                  budget: float) -> Space:
+    signature = {task.ret} | {typ for _, typ in task.params}
+    components = set().union(*(component_types(t) for t in signature))
+    floats = FLOAT in components or wants_floats(task.description)
+    ops = build_ops(components, task.ret, floats=floats)
+    consts = constants(task.description, inputs, outputs, components, task.ret,
+                       floats=floats)
+
+    def allowed(typ: Type) -> bool:
+        if typ == FLOAT and not floats:
+            return False
+        if typ in components or depth(typ) <= 1:
+            return True
+        return _pairs_of_primitives(typ)
+    return Space(ops, consts, allowed, Clock(budget))
+
+
+def _pairs_of_primitives(typ: Type) -> bool:
+    """iterator[tuple[int, str]] and the like, from enumerate/zip/items."""
+    from npl.lang.types import IterT, PrimT, TupleT
+    return (isinstance(typ, IterT) and isinstance(typ.elem, TupleT)
+            and all(isinstance(t, PrimT) for t in typ.elem.elems))
+
+
+# ---------------------------------------------------------- replay check
+
+_BUILTINS = {
+    f.__name__: f for f in (
+        len, sum, min, max, sorted, reversed, abs, str, int, float, round, range,
+        enumerate, zip, any, all, set, list, ord, chr)
+} | {"sqrt": math.sqrt}
+
+
+def _replays(expr: str, task: SynthTask, inputs: list[tuple], outputs: list) -> bool:
+    """Evaluate the printed expression on every example, as Python (whose
+    semantics NPL shares for everything the synthesizer prints)."""
+    try:
+        code = compile(expr, "<synthesized>", "eval")
+    except SyntaxError:
+        return False
+    for args, expected in zip(inputs, outputs):
+        scope = {"__builtins__": {}, **_BUILTINS,
+                 **{name: value for (name, _), value in zip(task.params, args)}}
+        try:
+            actual = eval(code, scope)
+        except Exception:
+            return False
+        if task.ret == FLOAT and type(actual) is int:
+            actual = float(actual)
+        if isinstance(task.ret, SetT) and isinstance(actual, set):
+            actual = frozenset(actual)
+        if not same_value(actual, expected):
+            return False
+    return True

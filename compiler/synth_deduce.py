@@ -1,0 +1,231 @@
+"""Goal-directed deduction on top of the bottom-up banks.
+
+Takes the top-level `Enumerator` (its bank of terms, its comprehension
+walks) and the `Goal`; after each completed size level gives back the
+smallest program it can assemble, from terms already in the banks, in one
+of three shapes that plain enumeration would reach only much later:
+
+* concatenation `a + b + c ...` of string terms, found as a shortest path
+  over positions in the expected outputs, FlashFill style (every atom's
+  value must be the next piece of every example's output);
+* conditional `a if c else b`: two terms that together are right on every
+  example and a condition that tells their examples apart (EUSolver's
+  unification step, for two branches);
+* a consumer applied to a comprehension: `[E for x in xs]`,
+  `[x for x in xs if P]`, `SEP.join(...)`, `sum`, `max`, `min`, `any`,
+  `all` of `E for x in xs`, and `len([x for x in xs if P])`, where the
+  body bank of the walk over `xs` is grown one level ahead.
+
+Deduced programs can be larger than the current level, so the caller keeps
+the smallest and returns it once the enumeration has shown that nothing
+smaller exists (or the time is up).
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Callable, Optional
+
+from npl.lang.types import BOOL, FLOAT, INT, NONE, STR, ListT, OptionalT, Type
+
+from .synth_enum import Enumerator, Goal, Leaf, Term
+from .synth_forms import COMP_COST, CompForm, Walk, comprehension_values
+from .synth_ops import P_ADD, Op, wrap
+from .synth_values import ERR, same_value
+
+MAX_DEDUCE_ITER_SIZE = 2     # walks whose bodies are grown ahead of the level
+
+
+class Concat:
+    """Op of a chain `a + b + c` of string terms."""
+    name = "concat"
+
+    def render(self, args) -> tuple[str, int]:
+        first, rest = args[0], args[1:]
+        parts = [wrap(first, P_ADD)] + [wrap(a, P_ADD + 1) for a in rest]
+        return " + ".join(parts), P_ADD
+
+
+class Deducer:
+    def __init__(self, search: Enumerator, goal: Goal, verify: Callable[[Term], bool]):
+        self.search, self.goal, self.verify = search, goal, verify
+        self.ops = {op.name: op for op in search.space.ops}
+        self._checked: dict[int, int] = {}          # walk id -> body sizes checked
+        self.best: Optional[Term] = None
+
+    def run(self, level: int) -> Optional[Term]:
+        """Look for deduced programs with the banks as they are after
+        `level`; return the smallest found so far."""
+        if self.goal.ret == STR:
+            self._consider(self._concatenation())
+        self._consider(self._conditional())
+        if self.search.forms is not None:
+            for walk in self.search.forms.walks:
+                if walk.iterable.size <= MAX_DEDUCE_ITER_SIZE:
+                    walk.sub.ensure(max(1, level - 1))
+                    self._consumers(walk)
+        return self.best
+
+    def _consider(self, term: Optional[Term]) -> None:
+        if term is None or (self.best is not None and term.size >= self.best.size):
+            return
+        if self.verify(term):
+            self.best = term
+
+    def _tick(self) -> None:
+        self.search.space.clock.tick()
+
+    # --------------------------------------------------------- concatenation
+
+    def _concatenation(self) -> Optional[Term]:
+        outs = self.goal.expected
+        atoms = [t for t in self._terms_of(STR)
+                 if all(v is not ERR and v in out for v, out in zip(t.vals, outs))]
+        start, end = (0,) * len(outs), tuple(len(o) for o in outs)
+        queue = [(0, 0, start, ())]
+        done: set[tuple] = set()
+        tie = 0
+        while queue:
+            cost, _, position, path = heapq.heappop(queue)
+            if position == end:
+                return Term(Concat(), path, STR, cost, list(outs)) if len(path) > 1 else None
+            if position in done:
+                continue
+            done.add(position)
+            for atom in atoms:
+                self._tick()
+                step = _advance(position, atom.vals, outs)
+                if step is not None and step not in done:
+                    tie += 1
+                    extra = atom.size + (1 if path else 0)
+                    heapq.heappush(queue, (cost + extra, tie, step, path + (atom,)))
+        return None
+
+    # ----------------------------------------------------------- conditional
+
+    def _conditional(self) -> Optional[Term]:
+        n = len(self.goal.expected)
+        full = (1 << n) - 1
+        by_mask: dict[tuple[Type, int], Term] = {}
+        for typ in self.goal.accepts:
+            for term in self._terms_of(typ):
+                mask = self._mask(term)
+                if mask and mask != full and (typ, mask) not in by_mask:
+                    by_mask[(typ, mask)] = term
+        conditions = [t for t in self._terms_of(BOOL) if ERR not in t.vals]
+        best = None
+        for (type_a, mask_a), then in by_mask.items():
+            for (type_b, mask_b), other in by_mask.items():
+                if mask_a | mask_b != full or not _branch_types_fit(type_a, type_b, self.goal.ret):
+                    continue
+                cond = self._separator(conditions, full & ~mask_b, full & ~mask_a)
+                if cond is None:
+                    continue
+                size = 1 + then.size + other.size + cond.size
+                if best is None or size < best.size:
+                    best = Term(self.ops["ternary"], (then, cond, other), self.goal.ret,
+                                size, list(self.goal.expected))
+        return best
+
+    def _mask(self, term: Term) -> int:
+        mask = 0
+        for i, (v, e) in enumerate(zip(term.vals, self.goal.expected)):
+            if same_value(v, e):
+                mask |= 1 << i
+        return mask
+
+    def _separator(self, conditions: list[Term], true_on: int, false_on: int) -> Optional[Term]:
+        for cond in conditions:           # bank order: smallest first
+            self._tick()
+            ok = all((not (true_on >> i) & 1 or v is True) and (not (false_on >> i) & 1 or v is False)
+                     for i, v in enumerate(cond.vals))
+            if ok:
+                return cond
+        return None
+
+    # ---------------------------------------------------- comprehension uses
+
+    def _consumers(self, walk: Walk) -> None:
+        sub = walk.sub
+        first = self._checked.get(id(walk), 0) + 1
+        self._checked[id(walk)] = sub.level
+        identity = next((t for t in sub.bank.get(walk.elem_type, 1) if walk.is_identity(t)), None)
+        for size in range(first, sub.level + 1):
+            for typ in sub.bank.types():
+                for body in sub.bank.get(typ, size):
+                    self._try_bodies(walk, body, None)
+            if identity is not None:
+                for pred in walk.preds(size):
+                    self._try_bodies(walk, identity, pred)
+
+    def _try_bodies(self, walk: Walk, body: Term, pred: Optional[Term]) -> None:
+        self._tick()
+        lists = comprehension_values(walk.segments, body.vals, pred.vals if pred else None)
+        if any(v is ERR for v in lists):
+            return
+        comp_size = COMP_COST + walk.iterable.size + body.size + (pred.size if pred else 0)
+        comp = Term(CompForm(walk.binder), (walk.iterable, body, pred), ListT(body.type),
+                    comp_size, lists)
+        for consumer, result in self._uses(comp, lists):
+            self._consider(consumer)
+
+    def _uses(self, comp: Term, lists: list):
+        """Consumers of the comprehension whose results are the goal."""
+        ret, expected = self.goal.ret, self.goal.expected
+        elem = comp.type.elem
+        if comp.type == ret or (isinstance(ret, ListT) and comp.type == ListT(ret.elem)):
+            if self.goal.reached(comp, None) if not self.goal.exact else _same(lists, expected):
+                yield comp, lists
+        if ret == STR and elem == STR:
+            for sep in self.search.bank.get(STR, 1):
+                if isinstance(sep.op, Leaf) and all(
+                        s.join(xs) == out for s, xs, out in zip(sep.vals, lists, expected)):
+                    yield self._call("join", (sep, comp), STR, comp.size + 2), None
+        if ret in (INT, FLOAT) and elem in (INT, FLOAT) and (elem == ret or ret == FLOAT):
+            for name, fn in (("sum", sum), ("max", max), ("min", min)):
+                if _matches(fn, lists, expected):
+                    yield self._call(name, (comp,), elem, comp.size + 1), None
+        if ret == INT and comp.args[2] is not None and _matches(len, lists, expected):
+            yield self._call("len", (comp,), INT, comp.size + 1), None
+        if ret == BOOL and elem == BOOL:
+            for name, fn in (("any", any), ("all", all)):
+                if _matches(fn, lists, expected):
+                    yield self._call(name, (comp,), BOOL, comp.size + 1), None
+
+    def _call(self, name: str, args: tuple, typ: Type, size: int) -> Term:
+        return Term(self.ops[name], args, typ, size, list(self.goal.expected))
+
+    # --------------------------------------------------------------- helpers
+
+    def _terms_of(self, typ: Type) -> list[Term]:
+        bank = self.search.bank
+        return [t for size in range(1, self.search.level + 1) for t in bank.get(typ, size)]
+
+
+def _advance(position: tuple, vals: list, outs: list) -> Optional[tuple]:
+    step = []
+    for p, v, out in zip(position, vals, outs):
+        if not out.startswith(v, p):
+            return None
+        step.append(p + len(v))
+    step = tuple(step)
+    return step if step != position else None
+
+
+def _branch_types_fit(a: Type, b: Type, ret: Type) -> bool:
+    if a == b:
+        return True
+    return isinstance(ret, OptionalT) and NONE in (a, b)
+
+
+def _matches(fn, lists: list, expected: list) -> bool:
+    for xs, out in zip(lists, expected):
+        try:
+            if not same_value(fn(xs), out):
+                return False
+        except ValueError:
+            return False
+    return True
+
+
+def _same(lists: list, expected: list) -> bool:
+    return all(same_value(a, e) for a, e in zip(lists, expected))

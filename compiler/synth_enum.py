@@ -1,0 +1,305 @@
+"""Size-ordered bottom-up enumeration with observational equivalence.
+
+Takes a `Space` (the ops of `synth_ops`, the constants, the type filter, a
+clock) and a `Context` (the variables in scope and their values at every
+evaluation point) and builds, size by size, a bank of typed terms in which
+each type holds at most one term per distinct vector of values over the
+points: the first (hence smallest) one found. At the top level the points
+are the examples' inputs and a `Goal` stops the search at the first term
+whose values are the expected outputs; it is raised as `Solved`.
+
+Comprehensions `[E for x in xs if P]` and key functions
+(`max(xs, key=lambda x: E)`) are built by `synth_forms`, which enumerates
+their bodies in a nested `Enumerator` whose points are all the elements of
+`xs` over all examples.
+
+A term's value at a point where evaluating it failed is `ERR`; eager ops
+propagate it, lazy ones (`and`, `or`, `a if c else b`, comprehension
+filters) only when they would evaluate that operand, exactly as NPL does.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Callable, Optional
+
+from npl.lang.types import BOOL, FLOAT, NONE, OptionalT, PrimT, Type
+
+from .synth_ops import P_ATOM, Op, Sig, literal
+from .synth_values import ERR, component_types, freeze, in_limits, same_value
+
+
+class Solved(Exception):
+    def __init__(self, term: "Term"):
+        super().__init__(term.text)
+        self.term = term
+
+
+class OutOfTime(Exception):
+    pass
+
+
+class Clock:
+    """Wall-clock budget plus a count of evaluated candidates."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+        self.explored = 0
+
+    def tick(self) -> None:
+        self.explored += 1
+        if not self.explored & 127 and time.monotonic() > self.deadline:
+            raise OutOfTime
+
+
+class Leaf:
+    """The op of a variable or constant term."""
+    name = "leaf"
+
+    def __init__(self, text: str, prec: int):
+        self._shown = (text, prec)
+
+    def render(self, _args) -> tuple[str, int]:
+        return self._shown
+
+
+class Term:
+    """An expression, its NPL type, its size and its value at every point."""
+    __slots__ = ("op", "args", "type", "size", "vals", "idx", "_shown")
+
+    def __init__(self, op, args: tuple, typ: Type, size: int, vals: list):
+        self.op, self.args, self.type, self.size, self.vals = op, args, typ, size, vals
+        self.idx = -1
+        self._shown: Optional[tuple[str, int]] = None
+
+    def _render(self) -> tuple[str, int]:
+        if self._shown is None:
+            self._shown = self.op.render(self.args)
+        return self._shown
+
+    @property
+    def text(self) -> str:
+        return self._render()[0]
+
+    @property
+    def prec(self) -> int:
+        return self._render()[1]
+
+    @property
+    def gen(self) -> Optional[str]:
+        """Generator-expression text, for comprehension terms only."""
+        render_gen = getattr(self.op, "render_gen", None)
+        return render_gen(self.args) if render_gen else None
+
+    def __repr__(self) -> str:
+        return f"Term({self.text!r}: {self.type}, size {self.size})"
+
+
+class Bank:
+    """Terms by type and size, one per observational-equivalence class."""
+
+    def __init__(self):
+        self._by_type: dict[Type, dict[int, list[Term]]] = {}
+        self._seen: dict[Type, set] = {}
+        self.size = 0
+
+    def add(self, term: Term, key: tuple) -> bool:
+        seen = self._seen.setdefault(term.type, set())
+        if key in seen:
+            return False
+        seen.add(key)
+        term.idx = self.size
+        self.size += 1
+        self._by_type.setdefault(term.type, {}).setdefault(term.size, []).append(term)
+        return True
+
+    def get(self, typ: Type, size: int) -> list[Term]:
+        return self._by_type.get(typ, {}).get(size, ())
+
+    def types(self) -> tuple[Type, ...]:
+        """Types with terms, in the order they first appeared (a stable
+        order keeps the search deterministic)."""
+        return tuple(self._by_type)
+
+
+@dataclass
+class Context:
+    """Where terms are evaluated: `points` evaluation points and, for each
+    variable in scope (bound variables first), its name, type and values."""
+    points: int
+    variables: list[tuple[str, Type, list]]
+
+
+@dataclass
+class Goal:
+    """The expected output at every top-level point."""
+    ret: Type
+    expected: list
+
+    def __post_init__(self):
+        inner = self.ret.inner if isinstance(self.ret, OptionalT) else self.ret
+        self.accepts = {self.ret, inner}
+        if isinstance(self.ret, OptionalT):
+            self.accepts.add(NONE)
+        if inner == FLOAT:
+            self.accepts.add(PrimT("int"))
+        self.exact = FLOAT not in component_types(self.ret)
+        self.key = tuple(map(freeze, self.expected))
+
+    def reached(self, term: Term, key: tuple) -> bool:
+        if term.type not in self.accepts:
+            return False
+        if self.exact:
+            return key == self.key
+        return all(same_value(v, e) for v, e in zip(term.vals, self.expected))
+
+
+@dataclass
+class Space:
+    """Everything shared by the enumerators of one search."""
+    ops: list[Op]
+    constants: list[tuple[object, Type]]
+    allowed: Callable[[Type], bool]
+    clock: Clock
+    verify: Callable[[Term], bool] = lambda term: True
+    top_level_skips: frozenset = frozenset()   # (op name, result type) left to deduction
+    max_depth: int = 1                  # comprehension nesting
+    iter_max_size: int = 3              # largest term a comprehension walks
+    max_iterables: int = 12             # comprehension contexts per enumerator
+    point_limit: int = 400              # elements over all examples
+    _splits: dict = field(default_factory=dict)
+
+    def splits(self, op: Op, total: int) -> list[tuple[int, ...]]:
+        """Ways to give `total` size units to the op's arguments, each at
+        least 1 and within the op's limits."""
+        key = (op.name, op.arity, op.limits, total)
+        if key not in self._splits:
+            self._splits[key] = [sizes for sizes in _compositions(total, op.arity)
+                                 if op.fits(sizes)]
+        return self._splits[key]
+
+
+def _compositions(total: int, parts: int):
+    if parts == 1:
+        if total >= 1:
+            yield (total,)
+        return
+    for first in range(1, total - parts + 2):
+        for rest in _compositions(total - first, parts - 1):
+            yield (first,) + rest
+
+
+def _eval_eager(fn: Callable, vecs: list[list], ret: Type) -> list:
+    out = []
+    append = out.append
+    if len(vecs) == 1:
+        for a in vecs[0]:
+            if a is ERR:
+                append(ERR)
+                continue
+            try:
+                r = fn(a)
+            except Exception:
+                append(ERR)
+                continue
+            append(r if in_limits(r) else ERR)
+    else:
+        for args in zip(*vecs):
+            if any(a is ERR for a in args):
+                append(ERR)
+                continue
+            try:
+                r = fn(*args)
+            except Exception:
+                append(ERR)
+                continue
+            append(r if in_limits(r) else ERR)
+    if ret == FLOAT:
+        out = [float(v) if type(v) is int else v for v in out]
+    return out
+
+
+def value_key(typ: Type, vals: list) -> tuple:
+    if isinstance(typ, PrimT) or (isinstance(typ, OptionalT) and isinstance(typ.inner, PrimT)):
+        return tuple(vals)
+    return tuple(map(freeze, vals))
+
+
+class Enumerator:
+    def __init__(self, space: Space, ctx: Context, depth: int = 0,
+                 goal: Optional[Goal] = None):
+        self.space, self.ctx, self.depth, self.goal = space, ctx, depth, goal
+        self.bank = Bank()
+        self.level = 0
+        self._bool_vectors = 0          # distinct error-free bool vectors held
+        self.forms = None
+        if depth < space.max_depth:
+            from .synth_forms import FormBuilder
+            self.forms = FormBuilder(self)
+
+    def ensure(self, size: int) -> None:
+        """Enumerate every term up to `size` (raises Solved / OutOfTime)."""
+        while self.level < size:
+            self.level += 1
+            if self.level == 1:
+                self._leaves()
+            else:
+                self._combine(self.level)
+                if self.forms is not None:
+                    self.forms.grow(self.level)
+
+    def offer(self, op, args: tuple, typ: Type, size: int, vals: list) -> Optional[Term]:
+        """Add a candidate unless it always fails or an equivalent exists."""
+        self.space.clock.tick()
+        if not self.space.allowed(typ) or all(v is ERR for v in vals):
+            return None
+        key = value_key(typ, vals)
+        term = Term(op, args, typ, size, vals)
+        if not self.bank.add(term, key):
+            return None
+        if typ == BOOL and ERR not in key:
+            self._bool_vectors += 1
+        if self.goal is not None and self.goal.reached(term, key) and self.space.verify(term):
+            raise Solved(term)
+        return term
+
+    def _leaves(self) -> None:
+        for name, typ, vals in self.ctx.variables:
+            self.offer(Leaf(name, P_ATOM), (), typ, 1, vals)
+        for value, typ in self.space.constants:
+            self.offer(Leaf(*literal(value)), (), typ, 1, [value] * self.ctx.points)
+
+    def bools_complete(self) -> bool:
+        """True once every true/false vector over the points has a term: a
+        new bool term can then only be larger than an equivalent one (or
+        fail where it does not)."""
+        return self.ctx.points < 20 and self._bool_vectors >= 2 ** self.ctx.points
+
+    def _combine(self, size: int) -> None:
+        types = self.bank.types()
+        skips = self.space.top_level_skips if self.depth == 0 else ()
+        for op in self.space.ops:
+            budget = size - op.cost
+            if budget < op.arity:
+                continue
+            for sig in op.sigs(types):
+                if not self.space.allowed(sig.ret) or (op.name, sig.ret) in skips:
+                    continue
+                if sig.ret == BOOL and self.bools_complete():
+                    continue
+                self._apply(op, sig, size, budget)
+
+    def _apply(self, op: Op, sig: Sig, size: int, budget: int) -> None:
+        for sizes in self.space.splits(op, budget):
+            if sig.comm and sizes[0] < sizes[1]:
+                continue
+            pools = [self.bank.get(t, s) for t, s in zip(sig.args, sizes)]
+            if not all(pools):
+                continue
+            for args in product(*pools):
+                if sig.comm and args[0].idx > args[1].idx:
+                    continue
+                vecs = [a.vals for a in args]
+                vals = op.vec(*vecs) if op.vec else _eval_eager(op.fn, vecs, sig.ret)
+                self.offer(op, args, sig.ret, size, vals)

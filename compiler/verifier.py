@@ -1,0 +1,140 @@
+"""Verifying a candidate fill: (program, fills so far, hole, candidate) in,
+a `Verdict` out.
+
+A candidate is accepted only if the whole program compiles with it (parse,
+types, signature, kernel rules), it is not test-gaming (compiler/gaming.py),
+and every example and property that exercises the hole — the enclosing
+function's and those of its callers, held-out ones included — passes within
+the step and time limits. A rejected candidate's Verdict says why in the
+words the repair prompt sends back: the diagnostic with its caret, or the
+failing example with expected and actual values and a trace of the
+candidate's variables at each block of its execution (after LDB).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Optional
+
+from npl.lang.diagnostics import CompileError
+
+from . import ir
+from .driver import Compilation, compile
+from .holes import HoleSpec
+
+
+@dataclass
+class Limits:
+    steps: int = 5_000_000
+    seconds: float = 10.0
+    memory_mb: int = 1024
+    max_examples: int = 50
+
+
+@dataclass
+class Verdict:
+    accepted: bool
+    stage: str                          # "compile" | "gaming" | "test" | "limit" | "ok"
+    feedback: str = ""                  # for the repair prompt and the final error
+    comp: Optional[Compilation] = None
+    passed: list[str] = field(default_factory=list)
+    new_holes: list[HoleSpec] = field(default_factory=list)
+
+
+def test_ids(spec: HoleSpec) -> set[str]:
+    out = set()
+    for t in spec.tests + spec.caller_tests:
+        out.add(f"{t.decl.span.file}:{t.decl.span.line}")
+    return out
+
+
+def compile_candidate(source: str, path: str, fills: dict[str, str], spec: HoleSpec,
+                      candidate: str) -> tuple[Optional[Compilation], str]:
+    trial = dict(fills)
+    trial[spec.key] = candidate
+    try:
+        comp = compile(source, path, fills=trial, strict_fills=True)
+    except CompileError as err:
+        return None, "It does not compile:\n" + err.render()
+    return comp, ""
+
+
+def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candidate: str,
+           limits: Limits, *, allow_new_holes: bool = False) -> Verdict:
+    """Compile and test `candidate` as the fill of `spec`."""
+    comp, problem = compile_candidate(source, path, fills, spec, candidate)
+    if comp is None:
+        return Verdict(False, "compile", problem)
+    from .gaming import gaming_problem
+    gaming = gaming_problem(comp, spec, candidate)
+    if gaming:
+        return Verdict(False, "gaming", gaming, comp)
+    new = [h for h in comp.unfilled if h.key != spec.key and h.depth > spec.depth]
+    if new and not allow_new_holes:
+        return Verdict(False, "compile", "The fill contains holes of its own ("
+                       + ", ".join(h.name for h in new) + "); write the code instead.", comp)
+    if new:
+        return Verdict(True, "ok", "", comp, new_holes=new)
+    return run_checks(comp, spec, limits)
+
+
+def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits) -> Verdict:
+    """Run the examples and properties that exercise `spec`."""
+    from npl.runtime.codegen import load
+    from npl.runtime.errors import NplRuntimeError
+    from npl.runtime.testing import run_tests
+    ids = test_ids(spec)
+    if not ids:
+        return Verdict(True, "ok", "", comp)
+    program = load(comp.module, sources=comp.sources, step_limit=limits.steps,
+                   time_limit=limits.seconds)
+    only = (lambda t: f"{t.span.file}:{t.span.line}" in ids)
+    results = run_tests(program, comp.module, max_examples=limits.max_examples, only=only)
+    failed = [r for r in results if not r.passed]
+    if not failed:
+        return Verdict(True, "ok", "", comp, passed=[r.name for r in results])
+    first = failed[0]
+    stage = "limit" if any(w in (first.message or "") for w in ("step budget", "time limit", "memory")) else "test"
+    detail = describe_failure(comp, spec, program, first)
+    return Verdict(False, stage, detail, comp, passed=[r.name for r in results if r.passed])
+
+
+def describe_failure(comp: Compilation, spec: HoleSpec, program, result) -> str:
+    test = next((t for t in comp.module.tests if t.name == result.name), None)
+    lines = [f"It fails {'the example' if test is not None and test.kind == 'example' else ''} "
+             f"at {result.location}:".replace("  ", " ")]
+    source_text = example_text(comp, test) if test is not None else ""
+    if source_text:
+        lines.append(f"    {source_text}")
+    lines.append(f"    {result.message}")
+    if test is not None and test.kind == "example":
+        actual = expected_vs_actual(program, test)
+        if actual:
+            lines.append(actual)
+        trace = trace_example(comp, spec, program, test)
+        if trace:
+            lines.append(trace)
+    return "\n".join(lines)
+
+
+def example_text(comp: Compilation, test: ir.TestCase) -> str:
+    src = comp.sources.get(test.span.file, "")
+    all_lines = src.splitlines()
+    if 0 < test.span.line <= len(all_lines):
+        return all_lines[test.span.line - 1].strip()
+    return ""
+
+
+def expected_vs_actual(program, test: ir.TestCase) -> str:
+    """For `lhs == rhs`, show both sides' values."""
+    from npl.runtime.values import npl_repr
+    sides = program.test_operands(test)
+    if sides is None or len(sides) != 2:
+        return ""
+    got, want = sides
+    return f"    expected {npl_repr(want)}, got {npl_repr(got)}"
+
+
+def trace_example(comp: Compilation, spec: HoleSpec, program, test: ir.TestCase) -> str:
+    from .tracing import trace_call
+    return trace_call(comp, spec, program, test)

@@ -1,0 +1,203 @@
+"""Checking of assignments and `for` loops (the statements that declare
+variables). Called by lang/checker.py with the Checker as `ck`."""
+from __future__ import annotations
+
+from . import ast
+from .types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT,
+                    IterT, ListT, OptionalT, StructT, TupleT, Type, assignable,
+                    element_type)
+
+
+def declare(ck, name_node: ast.Name, t: Type) -> None:
+    """Declare local `name` with type `t`, or check it against its existing
+    declaration; update narrowing for optionals."""
+    ctx = ck.ctx
+    name = name_node.id
+    sym = ck.prog.scopes.get(ck.module_path, {}).get(name)
+    if name not in ctx.locals and sym is not None and type(sym).__name__ == "ConstInfo":
+        ck.bag.error("E017", f"cannot assign to constant '{name}'", name_node.span)
+        return
+    declared = ctx.locals.get(name)
+    if declared is None:
+        if t == NONE:
+            ck.bag.error("E019", f"cannot infer the type of '{name}' from None; annotate it, "
+                         f"e.g. {name}: int | None = None", name_node.span)
+            t = ERROR
+        ctx.locals[name] = t
+        ck.prog.types[name_node] = t
+        return
+    ck.prog.types[name_node] = declared
+    if isinstance(declared, OptionalT):
+        if t == NONE or isinstance(t, OptionalT):
+            ctx.narrowed.pop(name, None)
+        elif not isinstance(t, ErrorT):
+            ctx.narrowed[name] = declared.inner
+    else:
+        ctx.narrowed.pop(name, None)
+
+
+def check_assign(ck, s: ast.Assign) -> None:
+    target = s.target
+    if s.annotation is not None:
+        if not isinstance(target, ast.Name):
+            ck.bag.error("E018", "only a plain variable can be annotated", target.span)
+            return
+        t = ck.resolve_type(s.annotation, ck.module_path)
+        existing = ck.ctx.locals.get(target.id)
+        if existing is not None and existing != t and not isinstance(t, ErrorT):
+            ck.bag.error("E012", f"'{target.id}' was already declared as {existing}", target.span)
+            return
+        if s.value is not None:
+            ck.check(s.value, t)
+        ck.ctx.locals.setdefault(target.id, t)
+        ck.prog.types[target] = t
+        if s.value is not None and isinstance(t, OptionalT):
+            vt = ck.prog.types.get(s.value)
+            if vt is not None and vt != NONE and not isinstance(vt, OptionalT):
+                ck.ctx.narrowed[target.id] = t.inner
+        return
+    if isinstance(target, ast.Name):
+        declared = ck.ctx.locals.get(target.id)
+        if declared is not None:
+            vt = ck.check(s.value, declared)
+        else:
+            vt = ck.infer(s.value)
+            if is_empty_literal(s.value):
+                ck.bag.error("E019", f"an empty {describe_empty(s.value)} needs a type: write "
+                             f"{target.id}: {example_annotation(s.value)} = {source_of_empty(s.value)}",
+                             s.value.span)
+                vt = ERROR
+        declare(ck, target, vt)
+    elif isinstance(target, ast.TupleExpr):
+        vt = ck.infer(s.value)
+        bind_unpack(ck, target, vt, s.value.span)
+    elif isinstance(target, ast.Index):
+        check_store_index(ck, target, s.value)
+    elif isinstance(target, ast.Attribute):
+        ft = ck.infer_attribute(target, store=True)
+        ck.check(s.value, ft)
+    else:
+        ck.bag.error("E018", "cannot assign to this expression", target.span)
+
+
+def bind_unpack(ck, target: ast.TupleExpr, vt: Type, span) -> None:
+    names = target.elts
+    if isinstance(vt, ErrorT):
+        elems = [ERROR] * len(names)
+    elif isinstance(vt, TupleT):
+        if len(vt.elems) != len(names):
+            ck.bag.error("E012", f"cannot unpack {vt} into {len(names)} names", span)
+            elems = [ERROR] * len(names)
+        else:
+            elems = list(vt.elems)
+    else:
+        ck.bag.error("E012", f"only a tuple can be unpacked, not {vt}", span)
+        elems = [ERROR] * len(names)
+    for n, t in zip(names, elems):
+        if not isinstance(n, ast.Name):
+            ck.bag.error("E018", "unpack into plain variable names only", n.span)
+            continue
+        declared = ck.ctx.locals.get(n.id)
+        if declared is not None and not assignable(t, declared):
+            ck.bag.error("E012", f"'{n.id}' is {declared}, cannot assign {t}", n.span)
+        declare(ck, n, t)
+
+
+def check_store_index(ck, target: ast.Index, value: ast.Expr) -> None:
+    ot = ck.infer(target.value)
+    idx = target.indices
+    if isinstance(ot, ListT):
+        ck.check_indices(idx, [INT], target)
+        ck.check(value, ot.elem)
+    elif isinstance(ot, DictT):
+        ck.check_indices(idx, [ot.key], target)
+        ck.check(value, ot.value)
+    elif isinstance(ot, ArrayT):
+        ck.check_indices(idx, [INT] * len(idx), target)
+        if len(idx) > ot.rank:
+            ck.bag.error("E012", f"too many indices for {ot}", target.span)
+        elif len(idx) == ot.rank:
+            ck.check(value, ot.elem)
+        else:
+            ck.check(value, ArrayT(ot.elem, ot.rank - len(idx)))
+    elif ot == STR:
+        ck.bag.error("E012", "str is immutable: build a new string instead "
+                     "(s[:i] + c + s[i + 1:])", target.span)
+    elif isinstance(ot, TupleT):
+        ck.bag.error("E012", "tuples are immutable", target.span)
+    elif not isinstance(ot, ErrorT):
+        ck.bag.error("E015", f"{ot} does not support item assignment", target.span)
+    ck.prog.types[target] = ck.prog.types.get(value, ERROR)
+
+
+AUG_OPS = {"+", "-", "*", "/", "//", "%"}
+
+
+def check_aug_assign(ck, s: ast.AugAssign) -> None:
+    target = s.target
+    if isinstance(target, ast.Name):
+        tt = ck.ctx.lookup(target.id)
+        if tt is None:
+            if ck.prog.scopes.get(ck.module_path, {}).get(target.id) is not None:
+                ck.bag.error("E017", f"cannot assign to '{target.id}'", target.span)
+            else:
+                ck.bag.error("E010", f"'{target.id}' is not defined yet: assign it before '{s.op}='",
+                             target.span)
+            return
+        ck.prog.types[target] = tt
+    elif isinstance(target, (ast.Index, ast.Attribute)):
+        tt = ck.infer(target)
+    else:
+        ck.bag.error("E018", "cannot assign to this expression", target.span)
+        return
+    rt = ck.binop_type(s.op, tt, ck.infer(s.value), s)
+    if not assignable(rt, tt):
+        ck.bag.error("E012", f"'{s.op}=' would change the type from {tt} to {rt}", s.span)
+
+
+def check_for(ck, s: ast.For) -> None:
+    it = s.iter
+    parallel = isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "prange" \
+        and ck.ctx.lookup("prange") is None
+    if parallel and not ck.ctx.kernel:
+        ck.bag.error("E018", "prange is only allowed in @kernel functions; use range", it.span)
+    et = element_type(ck.infer(it))
+    if et is None:
+        ck.bag.error("E015", f"cannot iterate over {ck.prog.types[it]}", it.span)
+        et = ERROR
+    if isinstance(s.target, ast.Name):
+        declared = ck.ctx.locals.get(s.target.id)
+        if declared is not None and not assignable(et, declared):
+            ck.bag.error("E012", f"loop variable '{s.target.id}' is {declared} elsewhere, "
+                         f"here {et}", s.target.span)
+        declare(ck, s.target, et)
+    elif isinstance(s.target, ast.TupleExpr):
+        bind_unpack(ck, s.target, et, s.target.span)
+    else:
+        ck.bag.error("E018", "a for loop binds plain names", s.target.span)
+    ck.ctx.loop_depth += 1
+    ck.check_block(s.body)
+    ck.ctx.loop_depth -= 1
+
+
+def is_empty_literal(e) -> bool:
+    return (isinstance(e, (ast.ListExpr, ast.SetExpr)) and not e.elts) or \
+        (isinstance(e, ast.DictExpr) and not e.keys) or \
+        (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in ("list", "set", "dict")
+         and not e.args)
+
+
+def describe_empty(e) -> str:
+    if isinstance(e, ast.DictExpr) or (isinstance(e, ast.Call) and e.func.id == "dict"):
+        return "dict"
+    if isinstance(e, ast.SetExpr) or (isinstance(e, ast.Call) and e.func.id == "set"):
+        return "set"
+    return "list"
+
+
+def example_annotation(e) -> str:
+    return {"dict": "dict[str, int]", "set": "set[int]", "list": "list[int]"}[describe_empty(e)]
+
+
+def source_of_empty(e) -> str:
+    return {"dict": "{}", "set": "set()", "list": "[]"}[describe_empty(e)]

@@ -1,0 +1,107 @@
+"""Kernel eligibility (SPEC section 8): checked program in, diagnostics out.
+
+A kernel uses only int, float, bool, arrays of those and tuples of those;
+math and array built-ins, range/prange/len/min/max/abs; and other kernels.
+`kernel_problems(prog, fn)` lists every offending construct with its span and
+the reason; a function marked @kernel with problems is a compile error
+(E030). The JIT (runtime/jit.py) uses `is_kernel_eligible` to decide which
+unmarked hot functions it may compile.
+"""
+from __future__ import annotations
+
+from . import ast
+from .diagnostics import DiagnosticBag
+from .symbols import CheckedProgram, FuncInfo
+from .types import ARRAY_ELEMS, ArrayT, ErrorT, TupleT, Type
+
+KERNEL_BUILTINS = frozenset("""
+range prange len min max abs int float bool round sqrt exp log log2 log10 sin cos tan
+asin acos atan atan2 floor ceil isnan isinf zeros ones empty full arange copy dot sum
+""".split())
+
+
+def kernel_type_ok(t: Type) -> bool:
+    if t in ARRAY_ELEMS or isinstance(t, ErrorT):
+        return True
+    if isinstance(t, ArrayT):
+        return True
+    if isinstance(t, TupleT):
+        return all(kernel_type_ok(e) for e in t.elems)
+    return False
+
+
+def kernel_problems(prog: CheckedProgram, fn: FuncInfo) -> list[tuple[ast.Span, str]]:
+    """Every construct that keeps `fn` from being compiled as a kernel."""
+    problems: list[tuple[ast.Span, str]] = []
+    decl = fn.decl
+    if fn.extern or not isinstance(decl, ast.FuncDef) or decl.is_hole:
+        return [(decl.span, "only a function with a body can be a kernel")]
+    for (name, t), p in zip(fn.params, decl.params):
+        if not kernel_type_ok(t):
+            problems.append((p.span, f"parameter '{name}' is {t}; a kernel takes only int, float, "
+                             "bool, arrays and tuples of those"))
+    from .types import NONE
+    if fn.ret != NONE and not kernel_type_ok(fn.ret):
+        problems.append((decl.returns.span, f"a kernel cannot return {fn.ret}"))
+    for stmt in decl.body:
+        for node in ast.walk(stmt):
+            problems.extend(node_problems(prog, node))
+    return problems
+
+
+def node_problems(prog: CheckedProgram, node) -> list[tuple[ast.Span, str]]:
+    out = []
+    if isinstance(node, ast.Expr):
+        t = prog.types.get(node)
+        if t is not None and not kernel_type_ok(t) and not isinstance(node, ast.Call):
+            if not (isinstance(node, ast.Name) and prog.refs.get(node) is None):
+                out.append((node.span, f"{t} is not allowed in a kernel"))
+    if isinstance(node, ast.Call):
+        ref = prog.calls.get(node)
+        if ref is None:
+            return out
+        if ref.kind == "func":
+            callee = prog.funcs[ref.target]
+            if not callee.kernel:
+                out.append((node.span, f"'{callee.name}' is not a kernel; a kernel may call only "
+                            "other @kernel functions"))
+        elif ref.kind == "builtin":
+            if ref.target == "print":
+                out.append((node.span, "print is not allowed in a kernel; return the value instead"))
+            elif ref.target not in KERNEL_BUILTINS:
+                out.append((node.span, f"{ref.target}() is not allowed in a kernel"))
+        elif ref.kind == "method":
+            out.append((node.span, f"method {ref.target}() is not allowed in a kernel"))
+        elif ref.kind == "struct":
+            out.append((node.span, "structs are not allowed in a kernel"))
+        t = prog.types.get(node)
+        if t is not None and not kernel_type_ok(t) and ref.kind != "struct" and t.__class__.__name__ != "IterT":
+            out.append((node.span, f"{t} is not allowed in a kernel"))
+    elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        out.append((node.span, "comprehensions are not allowed in a kernel; write a loop"))
+    elif isinstance(node, ast.Lambda):
+        out.append((node.span, "lambda is not allowed in a kernel"))
+    elif isinstance(node, (ast.StrLit, ast.FString)):
+        out.append((node.span, "str is not allowed in a kernel"))
+    return out
+
+
+def dedupe(problems):
+    seen, out = set(), []
+    for span, msg in problems:
+        key = (span.line, span.col, msg)
+        if key not in seen:
+            seen.add(key)
+            out.append((span, msg))
+    return out
+
+
+def check_kernels(prog: CheckedProgram, bag: DiagnosticBag) -> None:
+    for fn in prog.funcs.values():
+        if fn.kernel:
+            for span, msg in dedupe(kernel_problems(prog, fn)):
+                bag.error("E030", f"'{fn.name}' cannot be a kernel: {msg}", span)
+
+
+def is_kernel_eligible(prog: CheckedProgram, fn: FuncInfo) -> bool:
+    return not kernel_problems(prog, fn)

@@ -1,0 +1,286 @@
+"""The embedding API: NPL programs as Python objects.
+
+    prog = npl.load("pricing.npl", externs={"fetch_rate": rates.get})
+    prog.call("total", [1.5, 2.0])        # or prog.fn.total([1.5, 2.0])
+
+`load` and `compile_source` go through the same driver as the CLI
+(compiler/driver.py) and the runtime (runtime/codegen.py). Arguments are
+checked against the NPL signature and converted (int widens to float;
+lists, dicts, sets and tuples element by element; NumPy arrays and CPU torch
+tensors pass without a copy; objects with the right attributes become
+structs); results come back as Python values, NumPy arrays and struct
+objects with attributes. Compiled work is cached per process, keyed by the
+source and its fills, so loading a program twice compiles it once.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from npl.compiler.driver import Compilation, compile
+from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ListT,
+                            OptionalT, SetT, StructT, TupleT, Type)
+
+_CACHE: dict[str, Compilation] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+class NplTypeError(TypeError):
+    """A host value does not fit the NPL type it is passed as."""
+
+
+@dataclass
+class HoleState:
+    name: str
+    location: str
+    kind: str
+    description: str
+    state: str                       # "filled" | "missing"
+    provenance: Optional[str]        # "synth", "library", "openai/gpt-4o", ...
+
+
+def _compile_cached(source: str, path: str, fills: dict[str, str]) -> Compilation:
+    key = hashlib.sha256(repr((path, source, sorted(fills.items()))).encode()).hexdigest()
+    with _CACHE_LOCK:
+        comp = _CACHE.get(key)
+    if comp is None:
+        comp = compile(source, path, fills=fills, strict_fills=True)
+        with _CACHE_LOCK:
+            _CACHE[key] = comp
+    return comp
+
+
+class _Functions:
+    """`program.fn.NAME(...)`."""
+
+    def __init__(self, program: "Program"):
+        self._program = program
+
+    def __getattr__(self, name: str) -> Callable:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._program._function(name)            # raises AttributeError if unknown
+        return lambda *args, **kwargs: self._program.call(name, *args, **kwargs)
+
+    def __dir__(self):
+        return sorted(self._program._functions())
+
+
+class Program:
+    def __init__(self, comp: Compilation, *, externs: Optional[dict] = None, device: str = "cpu",
+                 lock=None, path: Optional[str] = None):
+        from npl.runtime.loader import load_compilation, missing_externs
+        missing = missing_externs(comp, externs)
+        if missing:
+            raise CompileError(missing, comp.sources)
+        self._comp = comp
+        self._lock = lock
+        self._path = path
+        self.device = device
+        self._externs = dict(externs or {})
+        self._runtime = load_compilation(comp, externs=self._wrap_externs(self._externs))
+        self.fn = _Functions(self)
+
+    # ------------------------------------------------------------ calling
+    def _functions(self) -> dict:
+        main = self._comp.program.scopes[self._comp.path]
+        return {n: s for n, s in main.items() if type(s).__name__ == "FuncInfo" and not s.extern}
+
+    def _function(self, name: str):
+        fn = self._functions().get(name)
+        if fn is None:
+            raise AttributeError(f"{self._comp.path} has no function '{name}' "
+                                 f"(functions: {', '.join(sorted(self._functions()))})")
+        return fn
+
+    def call(self, name: str, *args, **kwargs) -> Any:
+        """Call NPL function `name` with Python values."""
+        fn = self._function(name)
+        names = [n for n, _ in fn.params]
+        if len(args) > len(names):
+            raise NplTypeError(f"{name}() takes {len(names)} argument(s), {len(args)} given")
+        values = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise NplTypeError(f"{name}() has no parameter '{k}'")
+            if k in values:
+                raise NplTypeError(f"{name}() got '{k}' twice")
+            values[k] = v
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise NplTypeError(f"{name}() is missing argument(s): {', '.join(missing)}")
+        converted = [to_npl(values[n], t, self._structs(), f"{name}() argument '{n}'") for n, t in fn.params]
+        return self._runtime.call(fn.ir_name, *converted)
+
+    def _structs(self) -> dict[str, tuple[type, list]]:
+        return {s.ir_name: (self._runtime.struct_class(s.ir_name), s.fields)
+                for s in self._comp.program.structs.values()}
+
+    def struct(self, name: str) -> type:
+        """The Python class of NPL struct `name` (to build arguments)."""
+        return self._runtime.struct_class(name)
+
+    def _wrap_externs(self, externs: dict) -> dict:
+        out = {}
+        for ext in self._comp.module.externs:
+            host = externs.get(ext.name)
+            if host is not None:
+                out[ext.name] = _checked_extern(ext, host, self)
+        return out
+
+    # ------------------------------------------------------------ holes and tests
+    def holes(self) -> list[HoleState]:
+        out = []
+        for spec in self._comp.holes:
+            entry = self._lock.entries.get(spec.key) if self._lock is not None else None
+            filled = spec.key in self._comp.filled
+            out.append(HoleState(spec.name, spec.location, spec.kind, spec.description,
+                                 "filled" if filled else "missing",
+                                 entry.provenance.source if (entry is not None and filled) else None))
+        return out
+
+    def test(self, max_examples: int = 100) -> list:
+        from npl.runtime.testing import run_tests
+        return run_tests(self._runtime, self._comp.module, max_examples=max_examples)
+
+    def fill(self, model: Optional[str] = None, refresh: Optional[list[str]] = None) -> "Program":
+        """Fill missing holes (a program loaded from a file) and return the
+        reloaded program."""
+        if self._path is None:
+            raise RuntimeError("fill() needs a program loaded from a file (npl.load)")
+        from npl.compiler.filler import fill_program
+        from npl.project import open_program
+        fill_program(open_program(self._path, strict_fills=False), model=model, quiet=True,
+                     refresh=refresh)
+        return load(self._path, externs=self._externs, frozen=True, device=self.device)
+
+    def __repr__(self) -> str:
+        return f"<npl.Program {self._comp.path} functions={sorted(self._functions())}>"
+
+
+def _checked_extern(ext, host: Callable, program: Program) -> Callable:
+    def call(*args):
+        result = host(*args)
+        try:
+            return to_npl(result, ext.ret, program._structs(), f"extern {ext.name}() result")
+        except NplTypeError as err:
+            from npl.runtime.errors import NplRuntimeError
+            raise NplRuntimeError("extern", str(err)) from None
+    call.__name__ = ext.name
+    return call
+
+
+# ---------------------------------------------------------------- conversion
+
+def to_npl(value: Any, t: Type, structs: dict, what: str) -> Any:
+    """Check `value` against NPL type `t` and convert it (no copy for arrays)."""
+    def bad(expected: str):
+        raise NplTypeError(f"{what}: expected {expected}, got {type(value).__name__} {value!r:.60}")
+    if isinstance(t, OptionalT):
+        return None if value is None else to_npl(value, t.inner, structs, what)
+    if t == NONE:
+        return None if value is None else bad("None")
+    if t == BOOL:
+        return value if isinstance(value, bool) else _numpy_scalar(value, bool, bad, "bool")
+    if t == INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return _numpy_scalar(value, int, bad, "int")
+        return value
+    if t == FLOAT:
+        if isinstance(value, bool):
+            bad("float")
+        if isinstance(value, (int, float)):
+            return float(value)
+        return _numpy_scalar(value, float, bad, "float")
+    if t == STR:
+        return value if isinstance(value, str) else bad("str")
+    if isinstance(t, ListT):
+        if not isinstance(value, (list, tuple)):
+            bad(str(t))
+        return [to_npl(v, t.elem, structs, what + "[...]") for v in value]
+    if isinstance(t, SetT):
+        if not isinstance(value, (set, frozenset, list, tuple)):
+            bad(str(t))
+        return {to_npl(v, t.elem, structs, what + " element") for v in value}
+    if isinstance(t, DictT):
+        if not isinstance(value, dict):
+            bad(str(t))
+        return {to_npl(k, t.key, structs, what + " key"): to_npl(v, t.value, structs, what + "[...]")
+                for k, v in value.items()}
+    if isinstance(t, TupleT):
+        if not isinstance(value, (tuple, list)) or len(value) != len(t.elems):
+            bad(str(t))
+        return tuple(to_npl(v, et, structs, what + "[...]") for v, et in zip(value, t.elems))
+    if isinstance(t, ArrayT):
+        return _to_array(value, t, bad)
+    if isinstance(t, StructT):
+        cls, fields = structs[t.name]
+        if isinstance(value, cls):
+            return value
+        get = value.get if isinstance(value, dict) else (lambda f, d=None: getattr(value, f, d))
+        missing = object()
+        args = []
+        for f, ft in fields:
+            v = get(f, missing)
+            if v is missing:
+                bad(f"{t} (no field '{f}')")
+            args.append(to_npl(v, ft, structs, f"{what}.{f}"))
+        return cls(*args)
+    bad(str(t))
+
+
+def _numpy_scalar(value, kind, bad, name):
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        bad(name)
+    checks = {int: np.integer, float: np.floating, bool: np.bool_}
+    if isinstance(value, checks[kind]) or (kind is float and isinstance(value, np.integer)):
+        return kind(value)
+    bad(name)
+
+
+def _to_array(value, t: ArrayT, bad):
+    import numpy as np
+    if type(value).__module__.startswith("torch"):
+        if getattr(value, "is_cuda", False):
+            return value                      # used in place by CUDA kernels
+        value = value.detach().numpy()        # shares memory with the tensor
+    if not isinstance(value, np.ndarray):
+        bad(str(t))
+    kinds = {INT: "i", FLOAT: "f", BOOL: "b"}
+    if value.dtype.kind != kinds[t.elem] or value.ndim != t.rank:
+        bad(f"{t} (a {t.rank}-D array of {t.elem})")
+    return value
+
+
+# ---------------------------------------------------------------- entry points
+
+def load(path: str, *, externs: Optional[dict] = None, frozen: bool = True, model: Optional[str] = None,
+         device: str = "cpu") -> Program:
+    """Load an NPL program from a file, with the fills of its lock file. With
+    frozen=False, missing holes are filled first (with `model`)."""
+    from npl.project import missing_fill_errors, open_program, usable_fills
+    prog = open_program(path, strict_fills=frozen)
+    if prog.missing or prog.comp.rejected:
+        if frozen:
+            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
+        from npl.compiler.filler import fill_program
+        fill_program(prog, model=model, quiet=True)
+        prog = open_program(path)
+        if prog.missing:
+            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
+    comp = _compile_cached(prog.source, path, usable_fills(prog.lock))
+    return Program(comp, externs=externs, device=device, lock=prog.lock, path=path)
+
+
+def compile_source(text: str, path: str = "<string>", *, externs: Optional[dict] = None,
+                   fills: Optional[dict[str, str]] = None, device: str = "cpu") -> Program:
+    """Compile NPL source text (holes stay unfilled unless `fills` maps their
+    keys to fill source)."""
+    comp = _compile_cached(text, path, fills or {})
+    return Program(comp, externs=externs, device=device)

@@ -1,0 +1,47 @@
+"""`npl holes PROG`: each hole with its state, fill and provenance, and the
+share of each fill source (the filler chain) over the program's holes."""
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+
+def show_holes(path: str, console: Console | None = None) -> None:
+    from npl.project import open_program
+    prog = open_program(path, strict_fills=False)
+    console = console or Console(highlight=False, soft_wrap=True)
+    comp, lock = prog.comp, prog.lock
+    rejected = {p.spec.key for p in comp.rejected}
+    sources: Counter = Counter()
+    for spec in comp.holes:
+        entry = lock.entries.get(spec.key)
+        if spec.key in comp.filled and entry is not None:
+            p = entry.provenance
+            state = "filled"
+            source = p.source + (f" [{p.library_entry}]" if p.library_entry else "")
+            detail = (f"attempts {p.attempts}, tokens {p.prompt_tokens}+{p.completion_tokens}, "
+                      f"{p.seconds:.1f} s" if p.attempts else "")
+            sources[p.source] += 1
+        else:
+            state = "invalid fill" if spec.key in rejected else "missing"
+            source, detail = "-", ""
+            sources["missing"] += 1
+        indent = "  " * spec.depth
+        console.print(f"{indent}[bold]{spec.name}[/bold]  {spec.location}  [{'green' if state == 'filled' else 'red'}]"
+                      f"{state}[/]  {source}  {detail}".rstrip())
+        console.print(f"{indent}  {spec.kind} hole: {spec.description}")
+        console.print(f"{indent}  {spec.signature}   key {spec.key[:12]}")
+        if entry is not None and spec.key in comp.filled:
+            console.print(Syntax(entry.fill.rstrip("\n"), "python", theme="ansi_dark",
+                                 line_numbers=False, padding=(0, 2 + 2 * spec.depth)))
+    for t in lock.tampered:
+        console.print(f"[yellow]warning[/yellow]: lock entry {t.name} was edited by hand ({t.reason}); ignored")
+    total = sum(sources.values())
+    if total:
+        share = ", ".join(f"{k} {v}/{total}" for k, v in sorted(sources.items()))
+        console.print(f"chain: lock -> library -> synth -> model; sources: {share}")
+    else:
+        console.print(f"{path}: no holes")

@@ -1,0 +1,611 @@
+"""Compile an NPL IR module to Python code objects and run it.
+
+Takes an `ir.Module` (compiler/ir.py) and gives back a `Program`: the module
+compiled, through a Python `ast` tree, to code objects that CPython runs at
+full speed. NPL's semantics match Python's for numbers, strings and
+containers, so most IR nodes become the plain Python construct; built-ins
+come from the table in stdlib/builtins.py.
+
+What the generated code guarantees:
+  * every statement carries its NPL source line, every code object the NPL
+    file name and NPL function name, so a Python traceback maps directly to
+    an NPL stack trace (runtime/errors.py);
+  * user names are mangled (locals `v_x`, functions `f3_name`, globals
+    `g0_NAME`, structs `S1_Point`) and the code runs in a namespace whose
+    `__builtins__` is empty: only the runtime helpers are reachable, and a
+    variable may be called `print` or `__import__`;
+  * with a step or time limit, function entries and loop iterations count
+    steps (runtime/execution.py); without one there is no instrumentation.
+"""
+from __future__ import annotations
+
+import ast
+import math
+from types import CodeType
+from typing import Any, Callable, Optional
+
+from npl.compiler import ir
+from npl.lang.types import STR, ListT, TupleT
+from npl.stdlib.builtins import HELPERS, PRIMS, as_iterable, call
+
+from .errors import NplRuntimeError, translate
+from .execution import Budget, run_deep
+from .values import (coerce, conforms, describe_type, field_of_slot, make_struct_class,
+                     npl_repr, slot_name)
+
+_COMPARE_OPS = {"eq": ast.Eq, "ne": ast.NotEq, "lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt,
+                "ge": ast.GtE, "in": ast.In, "not_in": ast.NotIn, "is": ast.Is,
+                "is_not": ast.IsNot}
+_MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
+
+
+class CodegenError(Exception):
+    """The IR is malformed (a bug in an earlier stage, not the user's)."""
+
+
+# ------------------------------------------------------------------ names
+
+def _encode(name: str) -> str:
+    return "".join(c if c.isalnum() and c.isascii() else f"_{ord(c):x}_" for c in name)
+
+
+def local_name(name: str) -> str:
+    """The Python name of NPL local `name` (injective, never a helper name)."""
+    if name.isidentifier() and name.isascii():
+        return "v_" + name
+    return "w_" + _encode(name)
+
+
+def demangle(name: str) -> str:
+    """NPL name of a generated Python name (for messages)."""
+    if name.startswith("v_"):
+        return name[2:]
+    if name.startswith("s_"):
+        return field_of_slot(name)
+    return name
+
+
+def _numbered(prefix: str, items: list[str]) -> dict[str, str]:
+    return {item: f"{prefix}{i}_{_encode(item)}" for i, item in enumerate(items)}
+
+
+# ------------------------------------------------------------------ ast helpers
+
+def _name(id_: str, store: bool = False) -> ast.Name:
+    return ast.Name(id_, ast.Store() if store else ast.Load())
+
+
+def _args(names: list[str]) -> ast.arguments:
+    return ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in names], kwonlyargs=[],
+                         kw_defaults=[], defaults=[])
+
+
+def _at(node: ast.AST, line: int) -> ast.AST:
+    if line > 0:
+        node.lineno = node.end_lineno = line
+        node.col_offset = node.end_col_offset = 0
+    return node
+
+
+def _body(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    return stmts or [ast.Pass()]
+
+
+# ------------------------------------------------------------------ compiler
+
+class ModuleCompiler:
+    """Builds the Python `ast.Module` for one IR module."""
+
+    def __init__(self, module: ir.Module, instrument: bool):
+        self.module = module
+        self.instrument = instrument
+        self.functions = _numbered("f", [f.name for f in module.functions])
+        self.externs = _numbered("x", [e.name for e in module.externs])
+        self.structs = _numbered("S", [s.name for s in module.structs])
+        self.globals = _numbered("g", [c.name for c in module.consts])
+        self.tests = [f"t{i}_" for i in range(len(module.tests))]
+        self.consts = [f"c{i}_" for i in range(len(module.consts))]
+        # generated function name -> (NPL display name, file)
+        self.code_names: dict[str, tuple[str, str]] = {}
+        self._line = 0
+        # getitem sites on sequences, by the column their Subscript carries
+        # (site k at column k), for index-error messages
+        self.index_sites: list[tuple[ir.Expr, ir.Expr]] = []
+
+    # -- top level
+    def build(self) -> ast.Module:
+        body: list[ast.stmt] = [self.function(f) for f in self.module.functions]
+        body += [self.test(t, name) for t, name in zip(self.module.tests, self.tests)]
+        body += [self.test_operands(t, name) for t, name in zip(self.module.tests, self.tests)
+                 if _explainable(t)]
+        for const, fname in zip(self.module.consts, self.consts):
+            body.append(self.const_init(const, fname))
+            assign = ast.Assign([_name(self.globals[const.name], True)],
+                                ast.Call(_name(fname), [], []))
+            body.append(_at(assign, const.span.line))
+        tree = ast.Module(body=body, type_ignores=[])
+        return ast.fix_missing_locations(tree)
+
+    def function(self, fn: ir.Function) -> ast.FunctionDef:
+        py_name = self.functions[fn.name]
+        self.code_names[py_name] = (fn.source_name or fn.name, fn.span.file)
+        self._line = fn.span.line
+        body = self.prologue() + self.block(fn.body)
+        return self._def(py_name, [p.name for p in fn.params], body, fn.span.line)
+
+    def test(self, test: ir.TestCase, py_name: str) -> ast.FunctionDef:
+        self.code_names[py_name] = (test.name, test.span.file)
+        self._line = test.span.line
+        body = self.prologue()
+        if test.where is not None:
+            reject = ast.If(ast.UnaryOp(ast.Not(), self.condition(test.where)),
+                            [ast.Return(ast.Constant(None))], [])
+            body.append(_at(reject, test.where.span.line or test.span.line))
+        body.append(_at(ast.Return(self.expr(test.expr)), test.expr.span.line or test.span.line))
+        return self._def(py_name, [p.name for p in test.params], body, test.span.line)
+
+    def test_operands(self, test: ir.TestCase, test_name: str) -> ast.FunctionDef:
+        """`u<n>_`: the operand values of a test's comparison, for failure
+        messages (`left is 6, right is 7`)."""
+        py_name = "u" + test_name[1:]
+        self.code_names[py_name] = (test.name, test.span.file)
+        self._line = test.span.line
+        assert isinstance(test.expr, ir.Compare)
+        operands = ast.Tuple(self.exprs(test.expr.operands), ast.Load())
+        ret = _at(ast.Return(operands), test.expr.span.line or test.span.line)
+        return self._def(py_name, [p.name for p in test.params], self.prologue() + [ret],
+                         test.span.line)
+
+    def const_init(self, const: ir.ConstDef, py_name: str) -> ast.FunctionDef:
+        self.code_names[py_name] = (f"const {const.name}", const.span.file)
+        self._line = const.span.line
+        ret = _at(ast.Return(self.expr(const.value)), const.span.line)
+        return self._def(py_name, [], [ret], const.span.line)
+
+    def _def(self, py_name: str, params: list[str], body: list[ast.stmt],
+             line: int) -> ast.FunctionDef:
+        node = ast.FunctionDef(py_name, _args([local_name(p) for p in params]), _body(body), [])
+        return _at(node, line)
+
+    def prologue(self) -> list[ast.stmt]:
+        if not self.instrument:
+            return []
+        return [ast.Global(["_steps"]), *self.step()]
+
+    def step(self) -> list[ast.stmt]:
+        """`_steps -= 1; if _steps < 0: _refill()`: only when instrumented."""
+        if not self.instrument:
+            return []
+        dec = ast.AugAssign(_name("_steps", True), ast.Sub(), ast.Constant(1))
+        low = ast.Compare(_name("_steps"), [ast.Lt()], [ast.Constant(0)])
+        refill = ast.Expr(ast.Call(_name("_refill"), [], []))
+        return [_at(dec, self._line), _at(ast.If(low, [refill], []), self._line)]
+
+    # -- statements
+    def block(self, stmts: list[ir.Stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for s in stmts:
+            line = self._line = s.span.line or self._line
+            nodes = self.stmt(s)
+            self._line = line
+            out.extend(_at(node, line) for node in nodes)
+        return out
+
+    def stmt(self, s: ir.Stmt) -> list[ast.stmt]:
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is None:
+            raise CodegenError(f"unknown IR statement {type(s).__name__}")
+        result = method(s)
+        return result if isinstance(result, list) else [result]
+
+    def stmt_Assign(self, s: ir.Assign) -> ast.stmt:
+        return ast.Assign([_name(local_name(s.name), True)], self.expr(s.value))
+
+    def stmt_Unpack(self, s: ir.Unpack) -> ast.stmt:
+        target = ast.Tuple([_name(local_name(n), True) for n in s.names], ast.Store())
+        return ast.Assign([target], self.expr(s.value))
+
+    def stmt_SetItem(self, s: ir.SetItem) -> ast.stmt:
+        indices = [self.expr(i) for i in s.indices]
+        index = indices[0] if len(indices) == 1 else ast.Tuple(indices, ast.Load())
+        target = ast.Subscript(self.expr(s.obj), index, ast.Store())
+        return ast.Assign([target], self.expr(s.value))
+
+    def stmt_SetField(self, s: ir.SetField) -> ast.stmt:
+        target = ast.Attribute(self.expr(s.obj), slot_name(s.name), ast.Store())
+        return ast.Assign([target], self.expr(s.value))
+
+    def stmt_If(self, s: ir.If) -> ast.stmt:
+        test = self.condition(s.test)
+        body = self.block(s.body)
+        return ast.If(test, _body(body), self.block(s.orelse))
+
+    def stmt_While(self, s: ir.While) -> ast.stmt:
+        return ast.While(self.condition(s.test), self.loop_body(s.body), [])
+
+    def stmt_ForRange(self, s: ir.ForRange) -> ast.stmt:
+        bounds = [self.expr(s.start), self.expr(s.stop), self.expr(s.step)]
+        if _is_const(s.step, 1):
+            bounds.pop()
+            if _is_const(s.start, 0):
+                bounds.pop(0)
+        target = _name(local_name(s.var), True)
+        return ast.For(target, call("_range", bounds), self.loop_body(s.body), [])
+
+    def stmt_ForEach(self, s: ir.ForEach) -> ast.stmt:
+        target = self.target(s.targets, s.unpack)
+        iterable = as_iterable(self.expr(s.iter), s.iter.type)
+        return ast.For(target, iterable, self.loop_body(s.body), [])
+
+    def loop_body(self, stmts: list[ir.Stmt]) -> list[ast.stmt]:
+        return _body(self.step() + self.block(stmts))
+
+    def stmt_Break(self, s: ir.Break) -> ast.stmt:
+        return ast.Break()
+
+    def stmt_Continue(self, s: ir.Continue) -> ast.stmt:
+        return ast.Continue()
+
+    def stmt_Return(self, s: ir.Return) -> ast.stmt:
+        return ast.Return(None if s.value is None else self.expr(s.value))
+
+    def stmt_ExprStmt(self, s: ir.ExprStmt) -> ast.stmt:
+        return ast.Expr(self.expr(s.value))
+
+    def stmt_Assert(self, s: ir.Assert) -> ast.stmt:
+        message = ast.Constant(None) if s.msg is None else self.expr(s.msg)
+        fail = ast.Expr(call("_assert_failed", [message]))
+        return ast.If(ast.UnaryOp(ast.Not(), self.condition(s.test)), [fail], [])
+
+    def stmt_HoleBody(self, s: ir.HoleBody) -> ast.stmt:
+        return ast.Expr(_hole_call(s.span, s.text))
+
+    def target(self, names: tuple[str, ...], unpack: bool) -> ast.expr:
+        if unpack:
+            return ast.Tuple([_name(local_name(n), True) for n in names], ast.Store())
+        return _name(local_name(names[0]), True)
+
+    # -- expressions
+    def condition(self, e: ir.Expr) -> ast.expr:
+        """A test position: Python's truth test already does `truthy`."""
+        if isinstance(e, ir.Prim) and e.op == "truthy":
+            return _at(self.expr(e.args[0]), e.span.line)
+        if isinstance(e, (ir.And, ir.Or)):
+            op = ast.And() if isinstance(e, ir.And) else ast.Or()
+            return _at(ast.BoolOp(op, [self.condition(x) for x in e.values]), e.span.line)
+        return self.expr(e)
+
+    def expr(self, e: ir.Expr) -> ast.expr:
+        method = getattr(self, "expr_" + type(e).__name__, None)
+        if method is None:
+            raise CodegenError(f"unknown IR expression {type(e).__name__}")
+        node = _at(method(e), e.span.line)
+        if isinstance(e, ir.Prim) and e.op == "getitem" and isinstance(node, ast.Subscript) \
+                and _sequence_kind(e.args[0].type):
+            self.index_sites.append((e.args[0], e.args[1]))
+            node.col_offset = node.end_col_offset = len(self.index_sites)
+        return node
+
+    def exprs(self, es: tuple[ir.Expr, ...]) -> list[ast.expr]:
+        return [self.expr(e) for e in es]
+
+    def expr_Const(self, e: ir.Const) -> ast.expr:
+        return ast.Constant(e.value)
+
+    def expr_Local(self, e: ir.Local) -> ast.expr:
+        return _name(local_name(e.name))
+
+    def expr_Global(self, e: ir.Global) -> ast.expr:
+        if e.name in self.globals:
+            return _name(self.globals[e.name])
+        if e.name in _MATH_CONSTANTS:
+            return ast.Constant(_MATH_CONSTANTS[e.name])
+        raise CodegenError(f"unknown global {e.name!r}")
+
+    def expr_Call(self, e: ir.Call) -> ast.expr:
+        target = self.functions.get(e.func) or self.externs.get(e.func)
+        if target is None:
+            raise CodegenError(f"call of unknown function {e.func!r}")
+        return ast.Call(_name(target), self.exprs(e.args), [])
+
+    def expr_Prim(self, e: ir.Prim) -> ast.expr:
+        builder = PRIMS.get(e.op)
+        if builder is None:
+            raise CodegenError(f"unknown primitive {e.op!r}")
+        keywords = [ast.keyword(k, self.expr(v)) for k, v in e.kwargs]
+        return builder(e, self.exprs(e.args), keywords)
+
+    def expr_Compare(self, e: ir.Compare) -> ast.expr:
+        operands = self.exprs(e.operands)
+        ops = [_COMPARE_OPS[op]() for op in e.ops]
+        return ast.Compare(operands[0], ops, operands[1:])
+
+    def expr_And(self, e: ir.And) -> ast.expr:
+        return ast.BoolOp(ast.And(), self.exprs(e.values))
+
+    def expr_Or(self, e: ir.Or) -> ast.expr:
+        return ast.BoolOp(ast.Or(), self.exprs(e.values))
+
+    def expr_IfExp(self, e: ir.IfExp) -> ast.expr:
+        return ast.IfExp(self.condition(e.test), self.expr(e.body), self.expr(e.orelse))
+
+    def expr_GetField(self, e: ir.GetField) -> ast.expr:
+        return ast.Attribute(self.expr(e.obj), slot_name(e.name), ast.Load())
+
+    def expr_MakeStruct(self, e: ir.MakeStruct) -> ast.expr:
+        if e.name not in self.structs:
+            raise CodegenError(f"unknown struct {e.name!r}")
+        return ast.Call(_name(self.structs[e.name]), self.exprs(e.args), [])
+
+    def expr_ListLit(self, e: ir.ListLit) -> ast.expr:
+        return ast.List(self.exprs(e.elts), ast.Load())
+
+    def expr_TupleLit(self, e: ir.TupleLit) -> ast.expr:
+        return ast.Tuple(self.exprs(e.elts), ast.Load())
+
+    def expr_SetLit(self, e: ir.SetLit) -> ast.expr:
+        return ast.Set(self.exprs(e.elts)) if e.elts else call("_set", [])
+
+    def expr_DictLit(self, e: ir.DictLit) -> ast.expr:
+        return ast.Dict(self.exprs(e.keys), self.exprs(e.values))
+
+    def expr_Comp(self, e: ir.Comp) -> ast.expr:
+        gens = [self.generator(g) for g in e.generators]
+        if e.kind == "list":
+            return ast.ListComp(self.expr(e.elt), gens)
+        if e.kind == "set":
+            return ast.SetComp(self.expr(e.elt), gens)
+        if e.kind == "gen":
+            return ast.GeneratorExp(self.expr(e.elt), gens)
+        if e.kind == "dict":
+            if e.key is None:
+                raise CodegenError("dict comprehension without a key")
+            return ast.DictComp(self.expr(e.key), self.expr(e.elt), gens)
+        raise CodegenError(f"unknown comprehension kind {e.kind!r}")
+
+    def generator(self, g: ir.Generator) -> ast.comprehension:
+        ifs = [self.condition(c) for c in g.conds]
+        if self.instrument:
+            ifs.insert(0, ast.Call(_name("_tick"), [], []))
+        iterable = as_iterable(self.expr(g.iter), g.iter.type)
+        return ast.comprehension(self.target(g.targets, g.unpack), iterable, ifs, 0)
+
+    def expr_Lambda(self, e: ir.Lambda) -> ast.expr:
+        return ast.Lambda(_args([local_name(p) for p in e.params]), self.expr(e.body))
+
+    def expr_HoleExpr(self, e: ir.HoleExpr) -> ast.expr:
+        return _hole_call(e.span, e.text)
+
+
+def _sequence_kind(t) -> Optional[str]:
+    if isinstance(t, ListT):
+        return "list"
+    if t == STR:
+        return "string"
+    if isinstance(t, TupleT):
+        return "tuple"
+    return None
+
+
+def _explainable(test: ir.TestCase) -> bool:
+    return isinstance(test.expr, ir.Compare) and len(test.expr.ops) == 1
+
+
+def _is_const(e: ir.Expr, value: int) -> bool:
+    return isinstance(e, ir.Const) and type(e.value) is int and e.value == value
+
+
+def _hole_call(span, text: str) -> ast.expr:
+    return call("_hole_reached", [ast.Constant(str(span)), ast.Constant(text)])
+
+
+# ------------------------------------------------------------------ code objects
+
+def compile_module(module: ir.Module, instrument: bool = False) -> tuple[CodeType, ModuleCompiler]:
+    """The module's code object (to exec once) and the compiler that made it."""
+    compiler = ModuleCompiler(module, instrument)
+    tree = compiler.build()
+    code = compile(tree, module.path, "exec", dont_inherit=True)
+    return _rename_code(code, compiler.code_names, module.path), compiler
+
+
+def _rename_code(code: CodeType, names: dict[str, tuple[str, str]], default_file: str) -> CodeType:
+    """Give each generated function's code object its NPL name and file."""
+    consts = []
+    for const in code.co_consts:
+        if isinstance(const, CodeType) and const.co_name in names:
+            display, file = names[const.co_name]
+            const = _with_file(const, file or default_file).replace(
+                co_name=display, co_qualname=display)
+        consts.append(const)
+    return code.replace(co_consts=tuple(consts))
+
+
+def _with_file(code: CodeType, file: str) -> CodeType:
+    consts = tuple(_with_file(c, file) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=file, co_consts=consts)
+
+
+# ------------------------------------------------------------------ programs
+
+class Program:
+    """A loaded NPL module, ready to call. Not safe to call from several
+    threads at once (the step budget is per program)."""
+
+    def __init__(self, module: ir.Module, namespace: dict, compiler: ModuleCompiler,
+                 struct_classes: dict[str, type], budget: Budget):
+        self.module = module
+        self.namespace = namespace
+        self._compiler = compiler
+        self._struct_classes = struct_classes
+        self._budget = budget
+        self._tests = {id(t): name for t, name in zip(module.tests, compiler.tests)}
+        self.files = _module_files(module)
+
+    # -- public API
+    def call(self, ir_name: str, *args: Any) -> Any:
+        """Call NPL function `ir_name`; NPL run-time errors raise NplRuntimeError."""
+        fn = self.module.function(ir_name) if ir_name in self._compiler.functions else None
+        if fn is None:
+            raise KeyError(f"no NPL function named {ir_name!r}")
+        if len(args) != len(fn.params):
+            raise TypeError(f"{ir_name} takes {len(fn.params)} argument(s), got {len(args)}")
+        values = [coerce(a, p.type) for a, p in zip(args, fn.params)]
+        return self._run(self.namespace[self._compiler.functions[ir_name]], values)
+
+    def run_main(self, argv: list[str]) -> None:
+        """Run `main()` or `main(args)`."""
+        if self.module.main is None:
+            raise KeyError("the program has no main function")
+        args = (list(argv),) if self.module.main_takes_args else ()
+        self.call(self.module.main, *args)
+
+    def run_test(self, test: ir.TestCase, args: tuple = ()) -> Optional[bool]:
+        """Run an example or one property case: True/False, or None when the
+        `where` filter rejects the inputs."""
+        py_name = self._tests.get(id(test))
+        if py_name is None:
+            raise KeyError(f"test {test.name!r} is not part of this program")
+        values = [coerce(a, p.type) for a, p in zip(args, test.params)]
+        return self._run(self.namespace[py_name], values)
+
+    def test_operands(self, test: ir.TestCase, args: tuple = ()) -> Optional[tuple]:
+        """The values of the two sides of a test's comparison (evaluated
+        again), or None when the test is not a single comparison or
+        evaluating the sides fails."""
+        py_name = self._tests.get(id(test))
+        if py_name is None or not _explainable(test):
+            return None
+        values = [coerce(a, p.type) for a, p in zip(args, test.params)]
+        try:
+            return self._run(self.namespace["u" + py_name[1:]], values)
+        except NplRuntimeError:
+            return None
+
+    def struct_class(self, name: str) -> type:
+        """The Python class of struct `name` (IR name)."""
+        return self._struct_classes[name]
+
+    @property
+    def steps_used(self) -> int:
+        """Steps taken by the last top-level call (0 without a budget)."""
+        return self._budget.steps_used
+
+    # -- internals
+    def _run(self, fn: Callable[..., Any], args: list[Any]) -> Any:
+        return run_deep(self._guarded, fn, args)
+
+    def _guarded(self, fn: Callable[..., Any], args: list[Any]) -> Any:
+        if self._budget.active:
+            self._budget.reset()
+        try:
+            return fn(*args)
+        except (Exception, RecursionError) as exc:
+            raise self.translate(exc) from None
+
+    def translate(self, exc: BaseException) -> NplRuntimeError:
+        err = translate(exc, self.files, describe=npl_repr, rename=demangle)
+        if isinstance(exc, IndexError):
+            detail = self._index_detail(exc)
+            err.message = detail or err.message
+        return err
+
+    def _index_detail(self, exc: IndexError) -> Optional[str]:
+        """`list index 5, length 3` for a failed `xs[i]` whose operands are
+        plain variables or constants (re-read from the failing frame)."""
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is None or tb.tb_frame.f_code.co_filename not in self.files:
+            return None
+        positions = list(tb.tb_frame.f_code.co_positions())
+        site = positions[tb.tb_lasti // 2][2] if tb.tb_lasti // 2 < len(positions) else None
+        sites = self._compiler.index_sites
+        if not site or site > len(sites):
+            return None
+        container, index = sites[site - 1]
+        try:
+            seq = _peek(container, tb.tb_frame.f_locals, self.namespace, self._compiler)
+            i = _peek(index, tb.tb_frame.f_locals, self.namespace, self._compiler)
+        except LookupError:
+            return None
+        return f"index out of range: {_sequence_kind(container.type)} index {i}, length {len(seq)}"
+
+
+def _peek(e: ir.Expr, frame_locals: dict, namespace: dict, compiler: ModuleCompiler) -> Any:
+    """The value of a side-effect-free operand, or LookupError."""
+    if isinstance(e, ir.Const):
+        return e.value
+    if isinstance(e, ir.Local):
+        return frame_locals[local_name(e.name)]
+    if isinstance(e, ir.Global) and e.name in compiler.globals:
+        return namespace[compiler.globals[e.name]]
+    if isinstance(e, ir.Prim) and e.op == "neg" and isinstance(e.args[0], ir.Const):
+        return -e.args[0].value
+    raise LookupError(e)
+
+
+def _module_files(module: ir.Module) -> set[str]:
+    files = {module.path}
+    spans = [f.span for f in module.functions] + [t.span for t in module.tests] \
+        + [c.span for c in module.consts]
+    files.update(s.file for s in spans if s.line > 0)
+    return files
+
+
+def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
+         step_limit: Optional[int] = None, time_limit: Optional[float] = None,
+         externs: Optional[dict[str, Callable]] = None) -> Program:
+    """Compile `module` and initialise its constants. `externs` maps an
+    extern's IR name to the host function implementing it. `sources` is
+    accepted for symmetry with the compile stages (messages quote no source
+    lines at run time). Raises NplRuntimeError if a constant fails."""
+    del sources
+    instrument = step_limit is not None or time_limit is not None
+    code, compiler = compile_module(module, instrument)
+    namespace: dict[str, Any] = {"__builtins__": {}}
+    namespace.update(HELPERS)
+    structs = {s.name: make_struct_class(s.name, [(f.name, f.type) for f in s.fields])
+               for s in module.structs}
+    for s in module.structs:
+        namespace[compiler.structs[s.name]] = structs[s.name]
+    for ext in module.externs:
+        impl = (externs or {}).get(ext.name)
+        namespace[compiler.externs[ext.name]] = extern_wrapper(ext, impl, structs)
+    budget = Budget(namespace, step_limit, time_limit)
+    if instrument:
+        namespace["_refill"] = budget.refill
+        namespace["_tick"] = budget.tick
+        namespace["_steps"] = 0
+    program = Program(module, namespace, compiler, structs, budget)
+    run_deep(program._guarded, lambda: exec(code, namespace), [])
+    return program
+
+
+def extern_wrapper(ext: ir.Extern, impl: Optional[Callable], structs: dict[str, type]) -> Callable:
+    """The function generated code calls for an extern: checks that the host
+    supplied it and that its result has the declared type."""
+    name = ext.name
+    if impl is None:
+        def missing(*args: Any) -> Any:
+            raise NplRuntimeError("extern", f"extern function '{name}' was not supplied by the host")
+        return missing
+
+    def checked(*args: Any) -> Any:
+        try:
+            result = impl(*args)
+        except NplRuntimeError:
+            raise
+        except Exception as exc:
+            raise NplRuntimeError(
+                "extern", f"extern function '{name}' failed: {type(exc).__name__}: {exc}") from None
+        result = coerce(result, ext.ret)
+        if not conforms(result, ext.ret, structs):
+            raise NplRuntimeError("extern", f"extern function '{name}' returned "
+                                  f"{describe_type(result)}, but it is declared to return {ext.ret}")
+        return result
+    return checked
+
+
+__all__ = ["load", "Program", "compile_module", "CodegenError", "local_name", "demangle",
+           "NplRuntimeError"]

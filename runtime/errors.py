@@ -1,0 +1,158 @@
+"""NPL run-time errors.
+
+Generated code runs as plain Python, so a run-time fault surfaces as an
+ordinary Python exception (IndexError, ZeroDivisionError, ...) or as an
+`NplRuntimeError` raised by a runtime helper (failed assert, unfilled hole,
+step budget). `translate` takes either, plus its traceback, at the boundary
+between the host and the program, and gives back one `NplRuntimeError` with
+an NPL-level message and an NPL stack trace: only frames whose code was
+generated from NPL source are kept, and each is shown as
+`in function (file:line)`. A user never sees a Python traceback.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Callable, Iterable, Optional
+
+# Frames of these generated code objects are folded into their caller (the
+# module body only initialises constants, each in its own `const NAME` frame).
+_HIDDEN_CODE_NAMES = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>",
+                                "<module>"})
+
+
+@dataclass(frozen=True)
+class Frame:
+    function: str
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"in {self.function} ({self.file}:{self.line})"
+
+
+class NplRuntimeError(Exception):
+    """A run-time error in an NPL program.
+
+    kind: "index" "zero_division" "key" "assert" "none" "unbound"
+    "stack_overflow" "step_limit" "time_limit" "value" "overflow" "memory"
+    "hole" "extern" "type".
+    frames: NPL call stack, innermost last (filled in by `translate`)."""
+
+    def __init__(self, kind: str, message: str, frames: Optional[list[Frame]] = None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.frames: list[Frame] = list(frames or [])
+
+    def render(self) -> str:
+        lines = [f"error: {self.message}"]
+        lines.extend(f"  {frame}" for frame in self.frames)
+        return "\n".join(lines)
+
+    @property
+    def location(self) -> Optional[Frame]:
+        """The innermost NPL frame, where the error happened."""
+        return self.frames[-1] if self.frames else None
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def npl_frames(tb: Optional[TracebackType], npl_files: Iterable[str]) -> list[Frame]:
+    """The NPL frames of a traceback, outermost first."""
+    files = set(npl_files)
+    frames: list[Frame] = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename in files and code.co_name not in _HIDDEN_CODE_NAMES:
+            frames.append(Frame(code.co_name, code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    return frames
+
+
+def translate(exc: BaseException, npl_files: Iterable[str],
+              describe: Callable[[object], str] = repr,
+              rename: Callable[[str], str] = lambda name: name) -> NplRuntimeError:
+    """Turn an exception escaping generated code into an NplRuntimeError.
+
+    `describe` renders an NPL value (used for missing dict keys); `rename`
+    maps a generated name back to its NPL name."""
+    frames = npl_frames(exc.__traceback__, npl_files)
+    if isinstance(exc, NplRuntimeError):
+        exc.frames = frames or exc.frames
+        return exc
+    kind, message = classify(exc, describe, rename)
+    return NplRuntimeError(kind, message, frames)
+
+
+def classify(exc: BaseException, describe: Callable[[object], str],
+             rename: Callable[[str], str]) -> tuple[str, str]:
+    """(kind, message) for a Python exception raised by generated code."""
+    text = str(exc)
+    if isinstance(exc, RecursionError):
+        return "stack_overflow", "stack overflow (recursion too deep)"
+    if isinstance(exc, ZeroDivisionError):
+        return "zero_division", "division by zero"
+    if isinstance(exc, IndexError):
+        return "index", _index_message(text)
+    if isinstance(exc, KeyError):
+        return "key", _key_message(exc, describe)
+    if isinstance(exc, AssertionError):
+        return "assert", f"assertion failed: {text}" if text else "assertion failed"
+    if isinstance(exc, (UnboundLocalError, NameError)):
+        return "unbound", _unbound_message(text, rename)
+    if isinstance(exc, (AttributeError, TypeError)) and "NoneType" in text:
+        return "none", _none_message(text, rename)
+    if isinstance(exc, OverflowError):
+        return "overflow", f"numeric overflow: {text}"
+    if isinstance(exc, MemoryError):
+        return "memory", "out of memory"
+    if isinstance(exc, ValueError):
+        return "value", _value_message(text)
+    return "type", f"internal type error ({type(exc).__name__}: {text}); please report this"
+
+
+def _index_message(text: str) -> str:
+    if "out of bounds" in text:
+        return f"index out of range: {text}"
+    return text or "index out of range"
+
+
+def _key_message(exc: KeyError, describe: Callable[[object], str]) -> str:
+    if not exc.args:
+        return "key not found"
+    key = exc.args[0]
+    if isinstance(key, str) and key.startswith("pop from an empty"):
+        return key
+    return f"key not found: {describe(key)}"
+
+
+_VAR_RE = re.compile(r"'(\w+)'")
+
+
+def _unbound_message(text: str, rename: Callable[[str], str]) -> str:
+    match = _VAR_RE.search(text)
+    name = rename(match.group(1)) if match else "?"
+    return f"variable '{name}' used before it was assigned"
+
+
+def _none_message(text: str, rename: Callable[[str], str]) -> str:
+    attr = re.search(r"has no attribute '(\w+)'", text)
+    if attr:
+        return f"None where a value was needed (reading field '{rename(attr.group(1))}' of None)"
+    return f"None where a value was needed ({text})"
+
+
+_VALUE_REWRITES = (
+    ("math domain error", "math domain error (argument outside the function's domain)"),
+    ("substring not found", "substring not found"),
+)
+
+
+def _value_message(text: str) -> str:
+    for needle, message in _VALUE_REWRITES:
+        if needle == text:
+            return message
+    return text or "invalid value"

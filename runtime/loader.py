@@ -1,0 +1,74 @@
+"""Loading a compiled program into the runtime and running it for the CLI.
+
+Takes a `Compilation` (compiler/driver.py) and gives back a loaded
+`runtime.codegen.Program`; `run_main` and `run_tests_cli` are what `npl run`
+and `npl test` execute, returning the process exit status.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from npl.lang.diagnostics import CompileError, Diagnostic
+
+from .codegen import Program, load
+from .errors import NplRuntimeError
+
+
+def load_compilation(comp, *, externs: Optional[dict] = None, step_limit: Optional[int] = None,
+                     time_limit: Optional[float] = None) -> Program:
+    program = load(comp.module, sources=comp.sources, step_limit=step_limit,
+                   time_limit=time_limit, externs=externs)
+    return program
+
+
+def missing_externs(comp, externs: Optional[dict]) -> list[Diagnostic]:
+    supplied = externs or {}
+    out = []
+    for ext in comp.module.externs:
+        if ext.name not in supplied:
+            out.append(Diagnostic("E050", f"extern function '{ext.name}' is not supplied: "
+                                  "externs are bound by the embedding host (npl.load(..., externs={...}))",
+                                  ext.span))
+    return out
+
+
+def run_main(comp, args: list[str]) -> int:
+    module = comp.module
+    problems = missing_externs(comp, None)
+    if module.main is None:
+        problems.append(Diagnostic("E060", "no main function: add `def main():` (or "
+                                   "`def main(args: list[str]):`)",
+                                   _file_span(comp.path)))
+    if problems:
+        raise CompileError(problems, comp.sources)
+    program = load_compilation(comp)
+    try:
+        program.run_main(args)
+    except NplRuntimeError as err:
+        sys.stdout.flush()
+        print(err.render(), file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout.flush()
+    return 0
+
+
+def _file_span(path: str):
+    from npl.lang.ast import Span
+    return Span(path, 1, 1, 1, 1)
+
+
+def run_tests_cli(comp, *, max_examples: int = 100) -> int:
+    from .testing import run_tests
+    program = load_compilation(comp)
+    results = run_tests(program, comp.module, max_examples=max_examples)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        mark = "ok  " if r.passed else "FAIL"
+        line = f"{mark} {r.location} {r.name}"
+        if not r.passed and r.message:
+            line += "\n     " + r.message.replace("\n", "\n     ")
+        print(line)
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0

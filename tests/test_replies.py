@@ -1,0 +1,314 @@
+"""Turning model replies into code: fences, prose, refusals, normalisation,
+and classifying the code as a definition, a body or an expression."""
+from __future__ import annotations
+
+import pytest
+
+from npl.compiler.replies import (ExpressionReply, FunctionReply, ReplyError,
+                                  classify_expression_reply, classify_function_reply,
+                                  extract_code)
+
+COUNT = '''def count_vowels(s: str) -> int:
+    total = 0
+    for c in s.lower():
+        if c in "aeiou":
+            total += 1
+    return total'''
+COUNT_BODY = '''total = 0
+for c in s.lower():
+    if c in "aeiou":
+        total += 1
+return total'''
+
+
+def fn(code: str, name: str = "count_vowels") -> FunctionReply:
+    return classify_function_reply(code, name)
+
+
+def ex(code: str, name: str = "__hole_1") -> ExpressionReply:
+    return classify_expression_reply(code, name)
+
+
+def reason(call) -> str:
+    with pytest.raises(ReplyError) as info:
+        call()
+    return info.value.reason
+
+
+# -- extract_code: fences ----------------------------------------------------------
+
+@pytest.mark.parametrize("fence", ["```npl", "```python", "```py", "```", "```Python",
+                                   "~~~python", "```python3 title=fill.npl"])
+def test_fenced_code_is_taken_whatever_the_label(fence):
+    closing = fence[:3]
+    text = f"Here is the function:\n\n{fence}\n{COUNT}\n{closing}\n\nIt lowercases s first."
+    assert extract_code(text) == COUNT
+
+
+def test_the_first_code_block_wins():
+    text = f"```python\n{COUNT}\n```\nOr shorter:\n```python\nreturn 0\n```"
+    assert extract_code(text) == COUNT
+
+
+def test_blocks_in_other_languages_are_skipped():
+    text = f"Output:\n```text\n2\n```\nCode:\n```python\n{COUNT}\n```"
+    assert extract_code(text) == COUNT
+
+
+def test_only_foreign_code_is_rejected():
+    text = "```javascript\nfunction f(s) { return 1; }\n```"
+    assert "`javascript`" in reason(lambda: extract_code(text))
+
+
+def test_an_empty_block_is_rejected():
+    assert "empty" in reason(lambda: extract_code("Here:\n```python\n\n```"))
+
+
+def test_a_fence_cut_off_by_max_tokens_runs_to_the_end():
+    assert extract_code("```python\nreturn sum(xs)\n") == "return sum(xs)"
+
+
+def test_a_fence_closed_on_the_code_line():
+    assert extract_code("```python\nx = 1\nreturn x```") == "x = 1\nreturn x"
+
+
+def test_an_indented_fenced_body_is_dedented():
+    text = "```python\n    total = 0\n    return total\n```"
+    assert extract_code(text) == "total = 0\nreturn total"
+
+
+# -- extract_code: unfenced -----------------------------------------------------------
+
+def test_unfenced_code_is_returned_as_is():
+    assert extract_code(COUNT) == COUNT
+
+
+def test_leading_and_trailing_prose_is_stripped():
+    text = (f"Sure! Here's an implementation:\n\n{COUNT}\n\n"
+            "This function walks the string once.\nIt returns the count.")
+    assert extract_code(text) == COUNT
+
+
+def test_markdown_bullets_after_the_code_are_stripped():
+    text = f"{COUNT}\n\nExplanation:\n- lowercase first\n- count"
+    assert extract_code(text) == COUNT
+
+
+def test_indented_prose_lines_inside_code_are_kept_but_col0_prose_cuts():
+    text = "total = 0\n# Note: start at zero.\nreturn total\nThat is all."
+    assert extract_code(text) == "total = 0\n# Note: start at zero.\nreturn total"
+
+
+@pytest.mark.parametrize("text, code", [
+    ("`sum(xs) / len(xs)`", "sum(xs) / len(xs)"),
+    ("The answer is `total / len(xs)`.", "total / len(xs)"),
+    ("sum(xs) / len(xs)", "sum(xs) / len(xs)"),
+    ("[x / total for x in xs]", "[x / total for x in xs]"),
+])
+def test_expression_replies(text, code):
+    assert extract_code(text) == code
+
+
+def test_windows_newlines_tabs_and_bom_are_normalised():
+    text = "\ufeffdef f(x: int) -> int:\r\n\tif x > 0:\r\n\t\treturn x\t\r\n\treturn 0\r\n"
+    assert extract_code(text) == ("def f(x: int) -> int:\n    if x > 0:\n"
+                                  "        return x\n    return 0")
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n  "])
+def test_empty_replies_are_rejected(text):
+    assert reason(lambda: extract_code(text)) == "the reply is empty"
+
+
+@pytest.mark.parametrize("text", [
+    "I'm sorry, but I can't help with that.",
+    "I cannot write this function without more details",
+    "As an AI language model, I must decline.",
+])
+def test_refusals_are_recognised(text):
+    assert "declined" in reason(lambda: extract_code(text))
+
+
+def test_prose_without_code_is_rejected_and_quoted():
+    text = "The function should count vowels. It is straightforward."
+    message = reason(lambda: extract_code(text))
+    assert "no code" in message and "The function should count vowels" in message
+
+
+# -- classify_function_reply ---------------------------------------------------------
+
+def test_a_whole_definition():
+    reply = fn(COUNT)
+    assert reply.kind == "definition" and reply.body == COUNT_BODY
+    assert reply.signature == "def count_vowels(s: str) -> int:"
+    assert reply.helpers == "" and reply.dropped == () and reply.source == COUNT
+
+
+def test_a_repeated_docstring_is_removed_from_the_body():
+    code = COUNT.replace(":\n", ':\n    """Count the vowels in s,\nin either case."""\n', 1)
+    assert fn(code).body == COUNT_BODY
+
+
+def test_a_bare_body():
+    reply = fn(COUNT_BODY)
+    assert reply.kind == "body" and reply.body == COUNT_BODY and reply.signature == ""
+
+
+def test_a_bare_body_with_a_leading_docstring_and_comments():
+    code = '"""Count vowels."""\n# start at zero\ntotal = 0\n\n# done\nreturn total'
+    assert fn(code).body == "# start at zero\ntotal = 0\n\n# done\nreturn total"
+
+
+def test_helpers_before_and_after_the_definition():
+    code = ("def is_vowel(c: str) -> bool:\n    return c in 'aeiou'\n\n"
+            "def count_vowels(s: str) -> int:\n    return len([c for c in s if is_vowel(c)])\n\n"
+            "@kernel\ndef unused(n: int) -> int:\n    return n\n")
+    reply = fn(code)
+    assert reply.kind == "definition"
+    assert reply.body == "return len([c for c in s if is_vowel(c)])"
+    assert reply.helpers == ("def is_vowel(c: str) -> bool:\n    return c in 'aeiou'\n\n"
+                             "@kernel\ndef unused(n: int) -> int:\n    return n")
+
+
+def test_a_body_with_a_helper():
+    code = ("def is_vowel(c: str) -> bool:\n    return c in 'aeiou'\n\n"
+            "return sum(1 for c in s if is_vowel(c))")
+    reply = fn(code)
+    assert reply.kind == "body" and reply.body == "return sum(1 for c in s if is_vowel(c))"
+    assert reply.helpers.startswith("def is_vowel(")
+
+
+def test_usage_imports_and_main_guards_are_dropped():
+    code = (f"import math\nfrom typing import List\n\n{COUNT}\n\nprint(count_vowels('hello'))\n"
+            "assert count_vowels('') == 0\n\nif __name__ == '__main__':\n    print(1)\n")
+    reply = fn(code)
+    assert reply.kind == "definition" and reply.body == COUNT_BODY and reply.helpers == ""
+    assert reply.dropped == ("import math", "from typing import List",
+                             "print(count_vowels('hello'))", "assert count_vowels('') == 0",
+                             "if __name__ == '__main__':\n    print(1)")
+
+
+def test_a_one_line_definition():
+    reply = fn("def double(x: int) -> int: return x * 2", "double")
+    assert (reply.kind, reply.body) == ("definition", "return x * 2")
+    assert reply.signature == "def double(x: int) -> int:"
+
+
+def test_a_signature_over_several_lines():
+    code = ("def scale(xs: list[float],\n          k: float = 1.0) -> dict[str, float]:\n"
+            "    return {'k': k}")
+    reply = fn(code, "scale")
+    assert reply.body == "return {'k': k}"
+    assert reply.signature.endswith("-> dict[str, float]:")
+
+
+def test_strings_and_holes_do_not_confuse_the_structure():
+    code = ('def f(s: str) -> str:\n    t = """\ndef g(x):\n..."""\n'
+            "    name = ?{the user's name, or {default} if empty}\n"
+            "    return t + name + '...'  # more ...\n")
+    reply = fn(code, "f")
+    assert reply.kind == "definition" and reply.helpers == ""
+    assert reply.body.startswith('t = """\ndef g(x):\n..."""') and "'...'" in reply.body
+
+
+@pytest.mark.parametrize("code, line", [
+    ("total = 0\n...\nreturn total", 2),
+    ("def count_vowels(s: str) -> int:\n    # TODO\n    ...", 3),
+    ('def count_vowels(s: str) -> int:\n    """Count vowels."""\n    ...', 3),
+    ("def helper(c: str) -> bool:\n    return ...\n\nreturn 1", 2),
+])
+def test_placeholders_are_rejected_with_their_line(code, line):
+    message = reason(lambda: fn(code))
+    assert "still contains `...`" in message and f"line {line}" in message
+
+
+def test_a_helper_that_is_a_function_hole_is_allowed():
+    code = ('def is_vowel(c: str) -> bool:\n    """True for a, e, i, o, u."""\n    ...\n\n'
+            "def count_vowels(s: str) -> int:\n    return sum(1 for c in s if is_vowel(c))")
+    reply = fn(code)
+    assert reply.kind == "definition" and '"""True for a, e, i, o, u."""' in reply.helpers
+
+
+def test_defining_the_wrong_function_is_rejected():
+    message = reason(lambda: fn("def countVowels(s: str) -> int:\n    return 0"))
+    assert "`countVowels`" in message and "not `count_vowels`" in message
+
+
+def test_defining_the_function_twice_is_rejected():
+    assert "2 times" in reason(lambda: fn(f"{COUNT}\n\n{COUNT}"))
+
+
+def test_a_definition_with_only_a_docstring_is_rejected():
+    code = 'def count_vowels(s: str) -> int:\n    """Count vowels."""'
+    assert "docstring but no code" in reason(lambda: fn(code))
+
+
+def test_a_definition_without_a_colon_is_rejected():
+    assert "no `:`" in reason(lambda: fn("def count_vowels(s: str) -> int\n    return 0"))
+
+
+# -- classify_expression_reply ---------------------------------------------------------
+
+@pytest.mark.parametrize("code, expression", [
+    ("sum(xs) / len(xs)", "sum(xs) / len(xs)"),
+    ("return [x / total for x in xs]", "[x / total for x in xs]"),
+    ("result = [x / total for x in xs]", "[x / total for x in xs]"),
+    ("result: list[float] = [x / total for x in xs]", "[x / total for x in xs]"),
+    ("a == b", "a == b"),
+    ("x if x > 0 else -x  # absolute value", "x if x > 0 else -x"),
+    ("[x / total  # scale\n for x in xs]", "[x / total\n for x in xs]"),
+    ("'...'.join(parts)", "'...'.join(parts)"),
+    ("sorted(words, key=lambda w: len(w))", "sorted(words, key=lambda w: len(w))"),
+])
+def test_bare_expressions(code, expression):
+    reply = ex(code)
+    assert (reply.kind, reply.expression, reply.body) == ("expression", expression, "")
+
+
+def test_a_definition_of_the_lifted_function():
+    code = ("def __hole_1(xs: list[float], total: float) -> list[float]:\n"
+            "    return [x / total for x in xs]")
+    reply = ex(code)
+    assert (reply.kind, reply.body) == ("definition", "return [x / total for x in xs]")
+
+
+def test_a_single_definition_under_another_name_counts_as_the_lifted_function():
+    reply = ex("def normalize(xs: list[float]) -> list[float]:\n"
+               "    t = sum(xs)\n    return [x / t for x in xs]")
+    assert reply.kind == "definition" and reply.body == "t = sum(xs)\nreturn [x / t for x in xs]"
+
+
+def test_statements_for_an_expression_hole_are_a_body():
+    reply = ex("t = sum(xs)\nreturn [x / t for x in xs]")
+    assert (reply.kind, reply.body, reply.expression) == (
+        "body", "t = sum(xs)\nreturn [x / t for x in xs]", "")
+
+
+def test_an_expression_with_a_placeholder_is_rejected():
+    assert "still contains `...`" in reason(lambda: ex("[f(x) for x in ...]"))
+
+
+def test_only_helpers_and_no_expression_is_rejected():
+    code = "def a() -> int:\n    return 1\n\ndef b() -> int:\n    return 2"
+    message = reason(lambda: ex(code))
+    assert "`a`, `b`" in message and "`__hole_1`" in message
+
+
+def test_an_empty_code_string_is_rejected():
+    assert reason(lambda: ex("\n  \n")) == "the reply has no code"
+
+
+# -- end to end: raw reply to parts ------------------------------------------------------
+
+def test_a_typical_chatty_reply_end_to_end():
+    text = ("Certainly! Below is the implementation.\r\n\r\n```python\r\n"
+            "from math import sqrt\r\n\r\n"
+            "def norm(p: Point) -> float:\r\n"
+            '\t"""Return the Euclidean norm of p."""\r\n'
+            "\treturn sqrt(p.x * p.x + p.y * p.y)\r\n\r\n"
+            "# Example usage\r\nprint(norm(Point(3.0, 4.0)))\r\n```\r\n\r\n"
+            "The function uses Pythagoras.")
+    reply = fn(extract_code(text), "norm")
+    assert reply.kind == "definition"
+    assert reply.body == "return sqrt(p.x * p.x + p.y * p.y)"
+    assert reply.dropped == ("from math import sqrt", "print(norm(Point(3.0, 4.0)))")
