@@ -138,11 +138,14 @@ def ir_tuple_type(items):
     return TupleT(tuple(x.type for x in items))
 
 
+MIN_SYNTH_EXAMPLES = 3      # fewer examples leave too much room for a fluke
+
+
 def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optional[Outcome]:
     if spec.kind != "function" or budget <= 0:
         return None
     pairs = example_pairs(ctx, spec)
-    if not pairs:
+    if len(pairs) < MIN_SYNTH_EXAMPLES:
         return None
     from .synth import SynthTask, synthesize
     start = time.monotonic()
@@ -159,5 +162,5 @@ def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optiona
     if not verdict.accepted or verdict.new_holes:
         ctx.on_event(spec, f"synthesized `{result.expr}` rejected ({verdict.stage})")
         return None
-    return Outcome(spec, candidate, Provenance("synth", "", 1, 0, 0, time.monotonic() - start),
+    return Outcome(spec, candidate, Provenance("synth", "", 1, 0, 0, round(time.monotonic() - start, 3)),
                    verdict.passed)

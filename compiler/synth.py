@@ -23,9 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from npl.lang.types import FLOAT, NONE, STR, DictT, ListT, SetT, Type
+from npl.lang.types import FLOAT, NONE, STR, SetT, Type
 
 from .synth_consts import constants, wants_floats
+from .synth_deduce import Deducer
 from .synth_enum import Clock, Context, Enumerator, Goal, OutOfTime, Solved, Space, Term
 from .synth_ops import build_ops
 from .synth_values import ExampleError, coerce, component_types, depth, same_value, supported
@@ -67,15 +68,35 @@ def synthesize(task: SynthTask, *, time_budget: float = 2.0,
     top = Context(len(inputs), [(name, typ, [args[i] for args in inputs])
                                for i, (name, typ) in enumerate(task.params)])
     space.verify = lambda term: _replays(term.text, task, inputs, outputs)
-    search = Enumerator(space, top, goal=Goal(task.ret, outputs))
+    goal = Goal(task.ret, outputs)
+    search = Enumerator(space, top, goal=goal)
+    best = _search(search, Deducer(search, goal, space.verify),
+                   max_size if max_size is not None else DEFAULT_MAX_SIZE)
+    if best is None:
+        return None
+    return SynthResult(best.text, best.size, time.monotonic() - started, space.clock.explored)
+
+
+def _search(search: Enumerator, deducer: Deducer, max_size: int) -> Optional[Term]:
+    """Enumerate level by level. A program the enumeration reaches is the
+    smallest there is; a deduced one (possibly larger than the level) is
+    returned once every smaller level has been enumerated without finding
+    one, or when the time is up."""
+    best = None
     try:
-        search.ensure(max_size if max_size is not None else DEFAULT_MAX_SIZE)
-    except Solved as found:
-        return SynthResult(found.term.text, found.term.size,
-                           time.monotonic() - started, space.clock.explored)
+        for level in range(1, max_size + 1):
+            try:
+                search.ensure(level)
+            except Solved as found:
+                return found.term
+            best = deducer.run(level)
+            if best is not None and best.size <= level + 1:
+                break
     except OutOfTime:
         pass
-    return None
+    if best is not None and best.size > max_size:
+        return None
+    return best
 
 
 def _checked_examples(task: SynthTask) -> tuple[list[tuple], list]:
@@ -117,7 +138,8 @@ def _search_space(task: SynthTask, inputs: list[tuple], outputs: list,
         if typ in components or depth(typ) <= 1:
             return True
         return _pairs_of_primitives(typ)
-    return Space(ops, consts, allowed, Clock(budget))
+    skips = frozenset({("+", STR)}) if task.ret == STR else frozenset()
+    return Space(ops, consts, allowed, Clock(budget), top_level_skips=skips)
 
 
 def _pairs_of_primitives(typ: Type) -> bool:

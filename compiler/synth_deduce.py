@@ -29,10 +29,11 @@ from npl.lang.types import BOOL, FLOAT, INT, NONE, STR, ListT, OptionalT, Type
 
 from .synth_enum import Enumerator, Goal, Leaf, Term
 from .synth_forms import COMP_COST, CompForm, Walk, comprehension_values
-from .synth_ops import P_ADD, Op, wrap
+from .synth_ops import P_ADD, wrap
 from .synth_values import ERR, same_value
 
 MAX_DEDUCE_ITER_SIZE = 2     # walks whose bodies are grown ahead of the level
+MAX_CONDITIONAL_EXAMPLES = 10
 
 
 class Concat:
@@ -50,6 +51,7 @@ class Deducer:
         self.search, self.goal, self.verify = search, goal, verify
         self.ops = {op.name: op for op in search.space.ops}
         self._checked: dict[int, int] = {}          # walk id -> body sizes checked
+        self._masks: dict[int, int] = {}            # term idx -> examples it is right on
         self.best: Optional[Term] = None
 
     def run(self, level: int) -> Optional[Term]:
@@ -104,9 +106,11 @@ class Deducer:
 
     def _conditional(self) -> Optional[Term]:
         n = len(self.goal.expected)
+        if n < 2 or n > MAX_CONDITIONAL_EXAMPLES:
+            return None
         full = (1 << n) - 1
         by_mask: dict[tuple[Type, int], Term] = {}
-        for typ in self.goal.accepts:
+        for typ in sorted(self.goal.accepts, key=str):
             for term in self._terms_of(typ):
                 mask = self._mask(term)
                 if mask and mask != full and (typ, mask) not in by_mask:
@@ -127,10 +131,14 @@ class Deducer:
         return best
 
     def _mask(self, term: Term) -> int:
+        """Bit i set where the term is right on example i."""
+        if term.idx in self._masks:
+            return self._masks[term.idx]
         mask = 0
         for i, (v, e) in enumerate(zip(term.vals, self.goal.expected)):
             if same_value(v, e):
                 mask |= 1 << i
+        self._masks[term.idx] = mask
         return mask
 
     def _separator(self, conditions: list[Term], true_on: int, false_on: int) -> Optional[Term]:
@@ -159,37 +167,36 @@ class Deducer:
 
     def _try_bodies(self, walk: Walk, body: Term, pred: Optional[Term]) -> None:
         self._tick()
-        lists = comprehension_values(walk.segments, body.vals, pred.vals if pred else None)
+        lists = comprehension_values(walk.segments, walk.values(body), walk.values(pred))
         if any(v is ERR for v in lists):
             return
         comp_size = COMP_COST + walk.iterable.size + body.size + (pred.size if pred else 0)
         comp = Term(CompForm(walk.binder), (walk.iterable, body, pred), ListT(body.type),
                     comp_size, lists)
-        for consumer, result in self._uses(comp, lists):
-            self._consider(consumer)
+        for program in self._uses(comp, lists):
+            self._consider(program)
 
     def _uses(self, comp: Term, lists: list):
         """Consumers of the comprehension whose results are the goal."""
         ret, expected = self.goal.ret, self.goal.expected
         elem = comp.type.elem
-        if comp.type == ret or (isinstance(ret, ListT) and comp.type == ListT(ret.elem)):
-            if self.goal.reached(comp, None) if not self.goal.exact else _same(lists, expected):
-                yield comp, lists
+        if comp.type in self.goal.accepts and _same(lists, expected):
+            yield comp
         if ret == STR and elem == STR:
             for sep in self.search.bank.get(STR, 1):
                 if isinstance(sep.op, Leaf) and all(
                         s.join(xs) == out for s, xs, out in zip(sep.vals, lists, expected)):
-                    yield self._call("join", (sep, comp), STR, comp.size + 2), None
+                    yield self._call("join", (sep, comp), STR, comp.size + 2)
         if ret in (INT, FLOAT) and elem in (INT, FLOAT) and (elem == ret or ret == FLOAT):
             for name, fn in (("sum", sum), ("max", max), ("min", min)):
                 if _matches(fn, lists, expected):
-                    yield self._call(name, (comp,), elem, comp.size + 1), None
+                    yield self._call(name, (comp,), elem, comp.size + 1)
         if ret == INT and comp.args[2] is not None and _matches(len, lists, expected):
-            yield self._call("len", (comp,), INT, comp.size + 1), None
+            yield self._call("len", (comp,), INT, comp.size + 1)
         if ret == BOOL and elem == BOOL:
             for name, fn in (("any", any), ("all", all)):
                 if _matches(fn, lists, expected):
-                    yield self._call(name, (comp,), BOOL, comp.size + 1), None
+                    yield self._call(name, (comp,), BOOL, comp.size + 1)
 
     def _call(self, name: str, args: tuple, typ: Type, size: int) -> Term:
         return Term(self.ops[name], args, typ, size, list(self.goal.expected))

@@ -65,12 +65,17 @@ class Leaf:
 
 
 class Term:
-    """An expression, its NPL type, its size and its value at every point."""
-    __slots__ = ("op", "args", "type", "size", "vals", "idx", "_shown")
+    """An expression, its NPL type, its size and its value at every point.
+    `varying` says whether it mentions a variable (constant expressions
+    such as `" ".upper()` are never built)."""
+    __slots__ = ("op", "args", "type", "size", "vals", "idx", "varying", "_shown")
 
-    def __init__(self, op, args: tuple, typ: Type, size: int, vals: list):
+    def __init__(self, op, args: tuple, typ: Type, size: int, vals: list,
+                 varying: Optional[bool] = None):
         self.op, self.args, self.type, self.size, self.vals = op, args, typ, size, vals
         self.idx = -1
+        self.varying = varying if varying is not None else any(
+            a is not None and a.varying for a in args)
         self._shown: Optional[tuple[str, int]] = None
 
     def _render(self) -> tuple[str, int]:
@@ -249,13 +254,14 @@ class Enumerator:
                 if self.forms is not None:
                     self.forms.grow(self.level)
 
-    def offer(self, op, args: tuple, typ: Type, size: int, vals: list) -> Optional[Term]:
+    def offer(self, op, args: tuple, typ: Type, size: int, vals: list,
+              varying: Optional[bool] = None) -> Optional[Term]:
         """Add a candidate unless it always fails or an equivalent exists."""
         self.space.clock.tick()
         if not self.space.allowed(typ) or all(v is ERR for v in vals):
             return None
         key = value_key(typ, vals)
-        term = Term(op, args, typ, size, vals)
+        term = Term(op, args, typ, size, vals, varying)
         if not self.bank.add(term, key):
             return None
         if typ == BOOL and ERR not in key:
@@ -266,9 +272,10 @@ class Enumerator:
 
     def _leaves(self) -> None:
         for name, typ, vals in self.ctx.variables:
-            self.offer(Leaf(name, P_ATOM), (), typ, 1, vals)
+            self.offer(Leaf(name, P_ATOM), (), typ, 1, vals, varying=True)
         for value, typ in self.space.constants:
-            self.offer(Leaf(*literal(value)), (), typ, 1, [value] * self.ctx.points)
+            self.offer(Leaf(*literal(value)), (), typ, 1, [value] * self.ctx.points,
+                       varying=False)
 
     def bools_complete(self) -> bool:
         """True once every true/false vector over the points has a term: a
@@ -298,7 +305,9 @@ class Enumerator:
             if not all(pools):
                 continue
             for args in product(*pools):
-                if sig.comm and args[0].idx > args[1].idx:
+                if sig.comm and sizes[0] == sizes[1] and args[0].idx > args[1].idx:
+                    continue
+                if not any(a.varying for a in args):
                     continue
                 vecs = [a.vals for a in args]
                 vals = op.vec(*vecs) if op.vec else _eval_eager(op.fn, vecs, sig.ret)

@@ -17,6 +17,7 @@ put back together from the element segments.
 """
 from __future__ import annotations
 
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -24,7 +25,7 @@ from npl.lang.types import BOOL, STR, IterT, ListT, PrimT, TupleT, Type
 
 from .synth_enum import Context, Enumerator, Leaf, Term
 from .synth_ops import ORDERED, P_ATOM, P_OR, P_TERNARY, elem_of, wrap
-from .synth_values import ERR
+from .synth_values import ERR, freeze
 
 COMP_COST = 1          # the comprehension node
 KEY_COST = 2           # the call and the lambda
@@ -61,16 +62,26 @@ class KeyForm:
 
 @dataclass
 class Walk:
-    """An iterable term and the enumerator over its elements. Element j of
-    example e is point j of `sub`; `segments[e]` is the range of points of
-    example e (None where the iterable itself failed)."""
+    """An iterable term and the enumerator over its elements: element j (of
+    all examples' elements, in order) is point j of `sub`, or point
+    `order[j]` when `sub` is shared with a walk over the same elements in
+    another order (`s` and `sorted(s)`). `segments[e]` is the range of
+    elements of example e (None where the iterable itself failed)."""
     iterable: Term
     binder: tuple[str, ...]
     elem_type: Type
     elements: list
     segments: list[Optional[tuple[int, int]]]
     sub: Enumerator
+    order: Optional[list[int]] = None
     useful_preds: dict[int, list[Term]] = field(default_factory=dict)
+
+    def values(self, term: Optional[Term]) -> Optional[list]:
+        """A body or filter term's values, element by element."""
+        if term is None or self.order is None:
+            return None if term is None else term.vals
+        vals = term.vals
+        return [vals[i] for i in self.order]
 
     def is_identity(self, body: Term) -> bool:
         return (len(self.binder) == 1 and isinstance(body.op, Leaf)
@@ -91,6 +102,8 @@ class FormBuilder:
         self.owner = owner
         self.walks: list[Walk] = []
         self._looked_at: set[int] = set()
+        self._by_elements: dict[tuple, Walk] = {}     # same elements, same order
+        self._by_multiset: dict[tuple, Walk] = {}     # same elements per example
 
     def grow(self, size: int) -> None:
         self._discover(size)
@@ -113,7 +126,8 @@ class FormBuilder:
                 for term in self.owner.bank.get(typ, k):
                     if len(self.walks) >= space.max_iterables:
                         return
-                    if term.idx in self._looked_at or not self._walkable(term):
+                    if (term.idx in self._looked_at or not term.varying
+                            or not self._walkable(term)):
                         continue
                     self._looked_at.add(term.idx)
                     walk = self._make_walk(term)
@@ -143,6 +157,26 @@ class FormBuilder:
             segments.append((start, len(elements)))
         if not elements or len(elements) > self.owner.space.point_limit:
             return None
+        frozen = [freeze(e) for e in elements]
+        in_order = (elem,) + tuple(None if seg is None else tuple(frozen[seg[0]:seg[1]])
+                                   for seg in segments)
+        if in_order in self._by_elements:
+            return None
+        as_multiset = (elem,) + tuple(
+            None if seg is None else frozenset(Counter(frozen[seg[0]:seg[1]]).items())
+            for seg in segments)
+        twin = self._by_multiset.get(as_multiset)
+        if twin is not None:
+            walk = Walk(term, twin.binder, elem, elements, segments, twin.sub,
+                        _reorder(frozen, segments, twin))
+        else:
+            walk = self._fresh_walk(term, elem, elements, segments, owners)
+            self._by_multiset[as_multiset] = walk
+        self._by_elements[in_order] = walk
+        return walk
+
+    def _fresh_walk(self, term: Term, elem: Type, elements: list, segments: list,
+                    owners: list[int]) -> Walk:
         taken = {name for name, _, _ in self.owner.ctx.variables}
         binder = binder_names(term, elem, taken)
         if isinstance(elem, TupleT):
@@ -173,9 +207,10 @@ class FormBuilder:
                 for body in walk.sub.bank.get(body_type, body_size):
                     if pred_size == 0 and walk.is_identity(body):
                         continue
+                    body_vals = walk.values(body)
                     for pred in preds:
-                        vals = _comprehension_values(walk.segments, body.vals,
-                                                     pred.vals if pred else None)
+                        vals = comprehension_values(walk.segments, body_vals,
+                                                    walk.values(pred))
                         self.owner.offer(op, (walk.iterable, body, pred), result, size, vals)
 
     def _key_forms(self, walk: Walk, size: int, body_size: int) -> None:
@@ -186,11 +221,27 @@ class FormBuilder:
                 for body in walk.sub.bank.get(key_type, body_size):
                     if walk.is_identity(body):
                         continue
-                    vals = _keyed_values(func, walk, body.vals)
+                    vals = _keyed_values(func, walk, walk.values(body))
                     self.owner.offer(op, (walk.iterable, body), result, size, vals)
 
 
-def _comprehension_values(segments, body_vals: list, pred_vals: Optional[list]) -> list:
+def _reorder(frozen: list, segments: list, twin: Walk) -> list[int]:
+    """For each element, the point of `twin.sub` holding an equal element
+    of the same example (equal elements matched in order)."""
+    twin_frozen = [freeze(e) for e in twin.elements]
+    order = []
+    for seg, twin_seg in zip(segments, twin.segments):
+        if seg is None:
+            continue
+        slots: dict = {}
+        for i in range(*twin_seg):
+            slots.setdefault(twin_frozen[i], deque()).append(
+                twin.order[i] if twin.order is not None else i)
+        order.extend(slots[frozen[j]].popleft() for j in range(*seg))
+    return order
+
+
+def comprehension_values(segments, body_vals: list, pred_vals: Optional[list]) -> list:
     out = []
     for segment in segments:
         if segment is None:

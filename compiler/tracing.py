@@ -11,7 +11,6 @@ fill's own line numbers.
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Optional
 
 from . import ir
@@ -62,25 +61,26 @@ def trace_call(comp, spec, program, test: ir.TestCase) -> str:
     rows: list[str] = []
 
     def tracer(frame, event, arg):
-        if frame.f_code.co_filename != path:
+        if frame.f_code.co_filename != path or frame.f_code.co_name.startswith("<"):
             return None
         if event == "line" and frame.f_lineno in starts and len(rows) < MAX_ROWS:
             values = ", ".join(f"{demangle(k)}={short(v)}" for k, v in frame.f_locals.items()
-                               if not k.startswith("_"))
+                               if k[:2] in ("v_", "w_"))
             code = fill_lines[frame.f_lineno - 1].strip() if frame.f_lineno <= len(fill_lines) else ""
             rows.append(f"    line {frame.f_lineno}: {code:<40} | {values}")
         return tracer
 
-    old = sys.gettrace()
-    sys.settrace(tracer)
-    threading.settrace(tracer)
-    try:
-        program.run_test(test)
-    except Exception:
-        pass
-    finally:
-        sys.settrace(old)
-        threading.settrace(None)
+    from npl.runtime.execution import run_deep
+
+    def traced():
+        sys.settrace(tracer)
+        try:
+            program.run_test(test)
+        except Exception:
+            pass
+        finally:
+            sys.settrace(None)
+    run_deep(traced)
     if not rows:
         return ""
     more = "\n    ..." if len(rows) >= MAX_ROWS else ""

@@ -108,9 +108,6 @@ def describe_failure(comp: Compilation, spec: HoleSpec, program, result) -> str:
         lines.append(f"    {source_text}")
     lines.append(f"    {result.message}")
     if test is not None and test.kind == "example":
-        actual = expected_vs_actual(program, test)
-        if actual:
-            lines.append(actual)
         trace = trace_example(comp, spec, program, test)
         if trace:
             lines.append(trace)
@@ -123,16 +120,6 @@ def example_text(comp: Compilation, test: ir.TestCase) -> str:
     if 0 < test.span.line <= len(all_lines):
         return all_lines[test.span.line - 1].strip()
     return ""
-
-
-def expected_vs_actual(program, test: ir.TestCase) -> str:
-    """For `lhs == rhs`, show both sides' values."""
-    from npl.runtime.values import npl_repr
-    sides = program.test_operands(test)
-    if sides is None or len(sides) != 2:
-        return ""
-    got, want = sides
-    return f"    expected {npl_repr(want)}, got {npl_repr(got)}"
 
 
 def trace_example(comp: Compilation, spec: HoleSpec, program, test: ir.TestCase) -> str:

@@ -401,6 +401,7 @@ _BINARY = {"PLUS", "MINUS", "STAR", "SLASH", "DSLASH", "PERCENT", "POW", "VBAR",
            "CIRCUMFLEX", "AMPER", "EQEQ", "NOTEQ", "LESS", "LESSEQ", "MORE", "MOREEQ",
            "IN", "NOT", "IS", "AND", "OR"}
 _POSTFIX = _BINARY | {"IF", "DOT", "LPAR", "LSQB"}
+_AUGMENTED = {"PLUSEQ", "MINUSEQ", "STAREQ", "SLASHEQ", "DSLASHEQ", "PERCENTEQ"}
 _DECL_START = {"DEF", "AT", "STRUCT", "CONST", "EXTERN", "EXAMPLE", "PROPERTY", "FROM"}
 _STMT_START = {"IF", "WHILE", "FOR", "RETURN", "PASS", "BREAK", "CONTINUE", "ASSERT",
                "DEF", "AT", "ELLIPSIS"}
@@ -418,19 +419,33 @@ def _syntax_error(err: UnexpectedInput, src: _Source) -> Diagnostic:
     if token is None:
         return Diagnostic("E001", "invalid syntax", A.Span(src.path, src.line, src.col, src.line, src.col))
     span = _token_span(token, src)
-    expected = set(getattr(err, "expected", ()) or ())
+    expected = _acceptable(err)
     if token.type == "UNSUPPORTED":
         return Diagnostic("E018", UNSUPPORTED[token.value], span)
     if token.type == "IMPORT":
         return Diagnostic("E018", _IMPORT_ADVICE, span)
     if token.type == "_INDENT":
         return Diagnostic("E003", "unexpected indent", span)
-    found = _describe_token(token)
+    previous = src.scanner.prev if src.scanner is not None else None
+    if previous is not None and previous.value == "match" and "EQUAL" in expected:
+        return Diagnostic("E018", "`match` statements are not supported: use an "
+                          "`if`/`elif` chain", _token_span(previous, src))
+    found = _describe_token(token, src)
     if "_INDENT" in expected:
         return Diagnostic("E003", f"expected an indented block, found {found}", span)
     words = _expected_words(expected, token)
     return Diagnostic("E001", f"expected {words}, found {found}", span,
                       notes=_hints(token, expected, src.scanner))
+
+
+def _acceptable(err: UnexpectedInput) -> set[str]:
+    """The terminals the parser could really take at the error. (The error's
+    own `expected` is the LALR state's lookahead set, which merged states
+    inflate with tokens from other contexts.)"""
+    try:
+        return set(err.interactive_parser.accepts())
+    except Exception:       # no interactive parser for this error: fall back
+        return set(getattr(err, "expected", ()) or ())
 
 
 def _token_span(token: Token, src: _Source) -> A.Span:
@@ -442,7 +457,9 @@ def _token_span(token: Token, src: _Source) -> A.Span:
     return A.Span(src.path, token.line, token.column, token.end_line, token.end_column)
 
 
-def _describe_token(token: Token) -> str:
+def _describe_token(token: Token, src: _Source) -> str:
+    if token.type == "$END" and src.expression:
+        return "the end of the expression"
     if token.type in ("_NEWLINE", "_DEDENT", "$END"):
         return _WORDS[token.type]
     value = token.value if len(token.value) <= 30 else token.value[:27] + "..."
@@ -462,7 +479,7 @@ def _expected_words(expected: set[str], found: Token) -> str:
     rest, words = set(expected), []
     if "EXAMPLE" in rest:
         words.append(_DECLARATIONS)
-        rest -= _DECL_START
+        rest -= _DECL_START | {"$END"}
     if "WHILE" in rest:
         words.append("a statement")
         rest -= _STMT_START | _EXPR_START
@@ -474,6 +491,8 @@ def _expected_words(expected: set[str], found: Token) -> str:
         if not (at_end and rest & {"COLON", "RPAR", "RSQB", "RBRACE"}):
             words.append("an operator")
         rest -= _POSTFIX
+    if "EQUAL" in rest:         # `=` stands for the augmented assignments too
+        rest -= _AUGMENTED
     ordered = sorted(rest, key=lambda t: (_CLOSING.index(t) if t in _CLOSING else 99, t))
     words += [_WORDS.get(t) or f"`{_terminal_text(t)}`" for t in ordered]
     words = words[:6]
@@ -584,7 +603,7 @@ class _FStringReader:
         return A.Span(self.b.path, *self.lit.pos(start), *self.lit.pos(end))
 
     def error(self, message: str, start: int, end: int) -> None:
-        self.b.error("E001", f"f-string: {message}", self.span(start, end))
+        self.b._error("E001", f"f-string: {message}", self.span(start, end))
 
     def parts(self, k: int = 0, in_spec: bool = False) -> tuple[list, int]:
         """Read from offset k to the end (or, in a format spec, to its `}`)."""
@@ -634,7 +653,7 @@ class _FStringReader:
         try:
             return unescape(chunk)
         except _EscapeError as e:
-            self.b.error("E002", e.message, self.span(start + e.offset, start + e.offset + 2))
+            self.b._error("E002", e.message, self.span(start + e.offset, start + e.offset + 2))
             return chunk
 
     def field(self, start: int) -> tuple[Optional[A.FormatField], str, int]:
@@ -663,7 +682,7 @@ class _FStringReader:
             return None, debug_text, j + 1
         if debug_text and conversion is None and not spec:
             conversion = "r"
-        expr = self.b.fragment(source, *self.lit.pos(start + 1))
+        expr = self.b._fragment(source, *self.lit.pos(start + 1))
         return A.FormatField(expr, conversion, tuple(spec), span=self.span(start, j + 1)), debug_text, j + 1
 
     def expression_end(self, k: int) -> int:
@@ -753,7 +772,7 @@ class _Builder(Transformer_NonRecursive):
         if self.diagnostics:
             raise CompileError(self.diagnostics, {self.path: self.src.display_text()})
 
-    def fragment(self, text: str, line: int, col: int) -> A.Expr:
+    def _fragment(self, text: str, line: int, col: int) -> A.Expr:
         """Parse an f-string field's expression where it sits in the file."""
         try:
             return _parse_fragment(_Source(text, self.path, True, line, col))

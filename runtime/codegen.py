@@ -11,9 +11,10 @@ What the generated code guarantees:
     file name and NPL function name, so a Python traceback maps directly to
     an NPL stack trace (runtime/errors.py);
   * user names are mangled (locals `v_x`, functions `f3_name`, globals
-    `g0_NAME`, structs `S1_Point`) and the code runs in a namespace whose
-    `__builtins__` is empty: only the runtime helpers are reachable, and a
-    variable may be called `print` or `__import__`;
+    `g0_NAME`, structs `S1_Point`, struct fields `s_x`) and the code runs in
+    a namespace that holds only the runtime helpers, with no Python
+    built-ins a user name could reach: a variable may be called `print` or
+    `__import__`;
   * with a step or time limit, function entries and loop iterations count
     steps (runtime/execution.py); without one there is no instrumentation.
 """
@@ -31,11 +32,15 @@ from npl.stdlib.builtins import HELPERS, PRIMS, as_iterable, call
 from .errors import NplRuntimeError, translate
 from .execution import Budget, run_deep
 from .values import (coerce, conforms, describe_type, field_of_slot, make_struct_class,
-                     npl_repr, slot_name)
+                     npl_repr, slot_name, type_has_array)
 
 _COMPARE_OPS = {"eq": ast.Eq, "ne": ast.NotEq, "lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt,
                 "ge": ast.GtE, "in": ast.In, "not_in": ast.NotIn, "is": ast.Is,
                 "is_not": ast.IsNot}
+# The builtins generated code runs with. No user name can refer to them (user
+# names are all mangled); C code called from generated frames (NumPy's lazy
+# imports) needs __import__ to be present.
+SANDBOX_BUILTINS = {"__import__": __import__}
 _MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 
 
@@ -317,6 +322,10 @@ class ModuleCompiler:
 
     def expr_Compare(self, e: ir.Compare) -> ast.expr:
         operands = self.exprs(e.operands)
+        if len(e.ops) == 1 and e.ops[0] in ("eq", "ne") \
+                and any(type_has_array(o.type) for o in e.operands):
+            equal = call("_npl_equal", operands)
+            return equal if e.ops[0] == "eq" else ast.UnaryOp(ast.Not(), equal)
         ops = [_COMPARE_OPS[op]() for op in e.ops]
         return ast.Compare(operands[0], ops, operands[1:])
 
@@ -433,8 +442,10 @@ class Program:
     threads at once (the step budget is per program)."""
 
     def __init__(self, module: ir.Module, namespace: dict, compiler: ModuleCompiler,
-                 struct_classes: dict[str, type], budget: Budget):
+                 struct_classes: dict[str, type], budget: Budget,
+                 sources: Optional[dict[str, str]] = None):
         self.module = module
+        self.sources = dict(sources or {})
         self.namespace = namespace
         self._compiler = compiler
         self._struct_classes = struct_classes
@@ -482,6 +493,11 @@ class Program:
         except NplRuntimeError:
             return None
 
+    def function_slot(self, ir_name: str) -> str:
+        """The namespace name under which function `ir_name` is bound (the
+        JIT rebinds it to machine code; generated callers look it up there)."""
+        return self._compiler.functions[ir_name]
+
     def struct_class(self, name: str) -> type:
         """The Python class of struct `name` (IR name)."""
         return self._struct_classes[name]
@@ -508,7 +524,7 @@ class Program:
         if isinstance(exc, IndexError):
             detail = self._index_detail(exc)
             err.message = detail or err.message
-        return err
+        return err.with_sources(self.sources)
 
     def _index_detail(self, exc: IndexError) -> Optional[str]:
         """`list index 5, length 3` for a failed `xs[i]` whose operands are
@@ -556,14 +572,19 @@ def _module_files(module: ir.Module) -> set[str]:
 def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
          step_limit: Optional[int] = None, time_limit: Optional[float] = None,
          externs: Optional[dict[str, Callable]] = None) -> Program:
-    """Compile `module` and initialise its constants. `externs` maps an
-    extern's IR name to the host function implementing it. `sources` is
-    accepted for symmetry with the compile stages (messages quote no source
-    lines at run time). Raises NplRuntimeError if a constant fails."""
-    del sources
+    """Compile `module` and initialise its constants.
+
+    sources: file name -> text, so error traces can quote source lines.
+    step_limit: most steps (function entries + loop and comprehension
+      iterations) one top-level call may take; time_limit: most seconds one
+      top-level call may run (checked every 1024 steps, so a single long
+      built-in operation is not interrupted). Without either, the code has
+      no instrumentation at all.
+    externs: an extern's IR name -> the host function implementing it.
+    Raises NplRuntimeError if initialising a constant fails."""
     instrument = step_limit is not None or time_limit is not None
     code, compiler = compile_module(module, instrument)
-    namespace: dict[str, Any] = {"__builtins__": {}}
+    namespace: dict[str, Any] = {"__builtins__": dict(SANDBOX_BUILTINS)}
     namespace.update(HELPERS)
     structs = {s.name: make_struct_class(s.name, [(f.name, f.type) for f in s.fields])
                for s in module.structs}
@@ -577,7 +598,7 @@ def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
         namespace["_refill"] = budget.refill
         namespace["_tick"] = budget.tick
         namespace["_steps"] = 0
-    program = Program(module, namespace, compiler, structs, budget)
+    program = Program(module, namespace, compiler, structs, budget, sources)
     run_deep(program._guarded, lambda: exec(code, namespace), [])
     return program
 

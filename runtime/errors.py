@@ -12,7 +12,7 @@ generated from NPL source are kept, and each is shown as
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Callable, Iterable, Optional
 
@@ -27,6 +27,7 @@ class Frame:
     function: str
     file: str
     line: int
+    text: str = field(default="", compare=False)     # the source line, when known
 
     def __str__(self) -> str:
         return f"in {self.function} ({self.file}:{self.line})"
@@ -47,9 +48,20 @@ class NplRuntimeError(Exception):
         self.frames: list[Frame] = list(frames or [])
 
     def render(self) -> str:
+        """`error: message`, then one `in function (file:line)` per frame,
+        outermost first, each followed by its source line when known."""
         lines = [f"error: {self.message}"]
-        lines.extend(f"  {frame}" for frame in self.frames)
+        for frame in self.frames:
+            lines.append(f"  {frame}")
+            if frame.text:
+                lines.append(f"      {frame.text}")
         return "\n".join(lines)
+
+    def with_sources(self, sources: dict[str, str]) -> "NplRuntimeError":
+        """Attach each frame's source line (from file name -> text)."""
+        self.frames = [replace(f, text=_source_line(sources.get(f.file), f.line))
+                       for f in self.frames]
+        return self
 
     @property
     def location(self) -> Optional[Frame]:
@@ -58,6 +70,13 @@ class NplRuntimeError(Exception):
 
     def __str__(self) -> str:
         return self.render()
+
+
+def _source_line(source: Optional[str], line: int) -> str:
+    if not source or line < 1:
+        return ""
+    lines = source.splitlines()
+    return lines[line - 1].strip() if line <= len(lines) else ""
 
 
 def npl_frames(tb: Optional[TracebackType], npl_files: Iterable[str]) -> list[Frame]:

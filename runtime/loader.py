@@ -19,6 +19,9 @@ def load_compilation(comp, *, externs: Optional[dict] = None, step_limit: Option
                      time_limit: Optional[float] = None) -> Program:
     program = load(comp.module, sources=comp.sources, step_limit=step_limit,
                    time_limit=time_limit, externs=externs)
+    if step_limit is None and time_limit is None:
+        from .jit import attach_jit
+        attach_jit(program, comp)
     return program
 
 

@@ -38,8 +38,8 @@ MAX_COLLECTION = 20          # elements in a generated list/set/dict
 MAX_ARRAY_SIDE = 12          # length of each array dimension
 MAX_STRUCT_DEPTH = 3         # nesting of recursive structs
 # Unicode categories left out of generated strings: controls, format,
-# surrogates, private use, unassigned, line/paragraph separators.
-_UNPRINTABLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+# surrogates, private use, unassigned, separators (the space is put back).
+_UNPRINTABLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs")
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ class _StrategyBuilder:
         if t == BOOL:
             return st.booleans()
         if t == STR:
-            return st.text(st.characters(exclude_categories=_UNPRINTABLE), max_size=MAX_COLLECTION)
+            chars = st.characters(exclude_categories=_UNPRINTABLE, include_characters=" ")
+            return st.text(chars, max_size=MAX_COLLECTION)
         if t == NONE:
             return st.none()
         if isinstance(t, OptionalT):

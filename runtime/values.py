@@ -8,6 +8,7 @@ hashing, repr `Point(x=1.0, y=2.0)`).
 This module takes NPL types and values and gives back:
   * `npl_str` / `npl_repr`: text as SPEC section 6 prints it (Python's
     print, with arrays shown as `array([0.0, 1.0])`);
+  * `npl_equal`: `==` for values containing arrays (one bool, not a mask);
   * `make_struct_class`: the class for a struct;
   * `conforms`: whether a host-supplied value has an NPL type (extern
     results, test inputs);
@@ -63,6 +64,19 @@ def npl_format(value: object, spec: str) -> str:
     return format(value, spec)
 
 
+def npl_equal(a: object, b: object) -> bool:
+    """`==` for values that may contain arrays (equal shape and elements)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) \
+            and a.shape == b.shape and bool((a == b).all())
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(npl_equal, a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(
+            npl_equal(v, b[k]) for k, v in a.items())
+    return a == b
+
+
 def type_has_array(t: Type) -> bool:
     """Does a value of type `t` contain an array somewhere (so that Python's
     own str/repr would print it wrongly)? Struct reprs handle their own
@@ -101,10 +115,11 @@ def make_struct_class(ir_name: str, fields: list[tuple[str, Type]]) -> type:
     field-wise __eq__, unhashable, repr `Name(f=value, ...)`."""
     display = ir_name.rsplit(".", 1)[-1]
     names = [f for f, _ in fields]
-    module = ast.Module(body=[_init_def(names), _eq_def(names), _repr_def(display, fields)],
+    module = ast.Module(body=[_init_def(names), _eq_def(fields), _repr_def(display, fields)],
                         type_ignores=[])
     ast.fix_missing_locations(module)
-    namespace: dict = {"__builtins__": {}, "_npl_repr": npl_repr, "NotImplemented": NotImplemented}
+    namespace: dict = {"__builtins__": {}, "_npl_repr": npl_repr, "_npl_equal": npl_equal,
+                       "NotImplemented": NotImplemented}
     exec(compile(module, f"<struct {display}>", "exec"), namespace)
     members = {"__slots__": tuple(_slot(f) for f in names), "__hash__": None,
                "__init__": namespace["__init__"], "__eq__": namespace["__eq__"],
@@ -130,12 +145,15 @@ def _init_def(names: list[str]) -> ast.FunctionDef:
     return ast.FunctionDef("__init__", _args(["self"] + [_slot(f) for f in names]), body, [])
 
 
-def _eq_def(names: list[str]) -> ast.FunctionDef:
+def _eq_def(fields: list[tuple[str, Type]]) -> ast.FunctionDef:
     same_class = ast.Compare(ast.Attribute(ast.Name("other", ast.Load()), "__class__", ast.Load()),
                              [ast.IsNot()],
                              [ast.Attribute(ast.Name("self", ast.Load()), "__class__", ast.Load())])
     guard = ast.If(same_class, [ast.Return(ast.Name("NotImplemented", ast.Load()))], [])
-    checks = [ast.Compare(_self_attr(f), [ast.Eq()], [_self_attr(f, "other")]) for f in names]
+    checks: list[ast.expr] = [
+        ast.Call(ast.Name("_npl_equal", ast.Load()), [_self_attr(f), _self_attr(f, "other")], [])
+        if type_has_array(t) else ast.Compare(_self_attr(f), [ast.Eq()], [_self_attr(f, "other")])
+        for f, t in fields]
     result = ast.BoolOp(ast.And(), checks) if len(checks) > 1 else (
         checks[0] if checks else ast.Constant(True))
     return ast.FunctionDef("__eq__", _args(["self", "other"]), [guard, ast.Return(result)], [])

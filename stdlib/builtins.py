@@ -25,7 +25,7 @@ import numpy as np
 from npl.compiler import ir
 from npl.lang.types import FLOAT, INT, ArrayT, IterT, ListT, SetT, Type
 from npl.runtime.errors import NplRuntimeError
-from npl.runtime.values import dtype_for, npl_format, npl_repr, npl_str, type_has_array
+from npl.runtime.values import npl_equal, npl_format, npl_repr, npl_str, type_has_array
 
 Builder = Callable[[ir.Prim, list[ast.expr], list[ast.keyword]], ast.expr]
 
@@ -105,6 +105,7 @@ HELPERS: dict[str, object] = {
     # NPL-specific semantics
     "_int_pow": int_pow, "_float_pow": float_pow,
     "_npl_str": npl_str, "_npl_repr": npl_repr, "_npl_format": npl_format,
+    "_npl_equal": npl_equal,
     "_assert_failed": assert_failed, "_hole_reached": hole_reached,
 }
 

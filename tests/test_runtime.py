@@ -3,6 +3,7 @@ execution.py, stdlib/builtins.py) on hand-built IR programs."""
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import numpy as np
@@ -414,6 +415,19 @@ def test_array_constructors_and_bool_arrays(capsys):
                    "array([2.0, 3.0]) array([0, 1])\n")
 
 
+def test_array_equality_is_one_bool_also_inside_structs(capsys):
+    holder = ir.StructDef("Holder", [ir.Param("a", FARR), ir.Param("n", INT)])
+    a, b = v("a", FARR), v("b", FARR)
+
+    def make(arr):
+        return ir.MakeStruct(StructT("Holder"), "Holder", (arr, c(1)))
+    body = [ir.Assign("a", p("zeros", FARR, c(2))), ir.Assign("b", p("ones", FARR, c(2))),
+            show(cmp("eq", a, a), cmp("eq", a, b), cmp("ne", a, b), cmp("eq", make(a), make(a)),
+                 cmp("eq", make(a), make(b)), make(a))]
+    out = run_main(body, capsys, structs=[holder])
+    assert out == "True False True True False Holder(a=array([0.0, 0.0]), n=1)\n"
+
+
 def test_array_index_out_of_bounds_is_an_index_error():
     err = main_error([ir.Assign("a", p("zeros", FARR, c(3))),
                       show(p("getitem", FLOAT, v("a", FARR), c(3)))])
@@ -440,6 +454,18 @@ def test_index_error_has_npl_trace_and_no_python_traceback():
     assert text.splitlines()[1:] == ["  in main (prog.npl:6)", "  in get (prog.npl:2)"]
     assert text.startswith("error: index out of range: list index 5, length 3\n")
     assert "Traceback" not in text and ".py" not in text
+
+
+def test_error_trace_quotes_source_lines_when_sources_are_given():
+    body = [ir.Assign("xs", lst(INT, c(1))), show(ir.Call(INT, "get", (v("xs", ListT(INT)), c(1))))]
+    source = "def get(xs, i):\n    return xs[i]\n\ndef main():\n  xs = [1]\n  print(get(xs, 1))\n"
+    program = load(module(fn("main", {}, NONE, body, line=4), GET), sources={FILE: source})
+    with pytest.raises(NplRuntimeError) as info:
+        program.run_main([])
+    assert info.value.render().splitlines() == [
+        "error: index out of range: list index 1, length 1",
+        "  in main (prog.npl:6)", "      print(get(xs, 1))",
+        "  in get (prog.npl:2)", "      return xs[i]"]
 
 
 def test_index_error_messages_for_strings_and_computed_indices():
@@ -625,9 +651,12 @@ def test_functions_named_like_builtins_and_helpers(capsys):
 def test_generated_code_cannot_reach_python_builtins():
     program = load(module(fn("main", {}, NONE, [])))
     ns = program.namespace
-    assert ns["__builtins__"] == {}
+    assert set(ns["__builtins__"]) == {"__import__"}     # for NumPy's lazy imports only
     for dangerous in ("open", "__import__", "eval", "exec", "getattr", "compile", "type"):
         assert dangerous not in ns
+    generated = re.compile(r"[fxSgtuc]\d+_\w*")
+    assert all(name in HELPERS or name == "__builtins__" or generated.fullmatch(name)
+               for name in ns), sorted(ns)
     assert all(name.startswith("_") for name in HELPERS)
     with pytest.raises(CodegenError):
         load(module(fn("main", {}, NONE, [show(ir.Global(INT, "open"))])))

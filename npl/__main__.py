@@ -1,0 +1,3 @@
+from npl.cli import main
+
+main()
