@@ -5,7 +5,9 @@ A candidate is accepted only if the whole program compiles with it (parse,
 types, signature, kernel rules), it is not test-gaming (compiler/gaming.py),
 and every example and property that exercises the hole — the enclosing
 function's and those of its callers, held-out ones included — passes within
-the step and time limits. A rejected candidate's Verdict says why in the
+the step, time and memory limits. Compiling runs none of the candidate's
+code; running the checks happens in a limited worker process
+(compiler/sandbox.py). A rejected candidate's Verdict says why in the
 words the repair prompt sends back: the diagnostic with its caret, or the
 failing example with expected and actual values and a trace of the
 candidate's variables at each block of its execution (after LDB).
@@ -75,7 +77,13 @@ def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candid
                        + ", ".join(h.name for h in new) + "); write the code instead.", comp)
     if new:
         return Verdict(True, "ok", "", comp, new_holes=new)
-    return run_checks(comp, spec, limits)
+    if not test_ids(spec):
+        return Verdict(True, "ok", "", comp)
+    from .sandbox import run_checks_isolated
+    trial = dict(fills)
+    trial[spec.key] = candidate
+    reply = run_checks_isolated(source, path, trial, spec.key, limits)
+    return Verdict(reply["accepted"], reply["stage"], reply["feedback"], comp, passed=reply["passed"])
 
 
 def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits) -> Verdict:

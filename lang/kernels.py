@@ -42,7 +42,8 @@ def kernel_problems(prog: CheckedProgram, fn: FuncInfo) -> list[tuple[ast.Span, 
                              "bool, arrays and tuples of those"))
     from .types import NONE
     if fn.ret != NONE and not kernel_type_ok(fn.ret):
-        problems.append((decl.returns.span, f"a kernel cannot return {fn.ret}"))
+        span = decl.returns.span if decl.returns is not None else decl.span
+        problems.append((span, f"a kernel cannot return {fn.ret}"))
     for stmt in decl.body:
         for node in ast.walk(stmt):
             problems.extend(node_problems(prog, node))

@@ -30,34 +30,39 @@ def guarded(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from npl.compiler.lockfile import LockFileError
-        from npl.compiler.providers.base import ProviderError
-        from npl.compiler.filler import FillFailedError
         try:
             return fn(*args, **kwargs)
         except CompileError as err:
             fail_compile(err)
-        except LockFileError as err:
-            click.echo(str(err), err=True)
-            sys.exit(2)
-        except FillFailedError as err:
-            click.echo(str(err), err=True)
-            sys.exit(1)
-        except ProviderError as err:
-            click.echo(f"npl: error: {err}", err=True)
-            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("npl: interrupted", err=True)
             sys.exit(130)
         except SystemExit:
             raise
-        except Exception as exc:  # an NPL bug: never show a raw traceback
-            if DEBUG:
-                raise
-            click.echo(f"npl: internal error: {type(exc).__name__}: {exc}\n"
-                       "  (this is a bug in NPL; rerun with NPL_DEBUG=1 for details)", err=True)
-            sys.exit(3)
+        except Exception as exc:
+            report_error(exc)
     return wrapper
+
+
+def report_error(exc: Exception) -> None:
+    """Known NPL errors get their message; anything else is an NPL bug and
+    never shows a raw traceback (unless NPL_DEBUG=1). The error classes are
+    looked up lazily so that start-up imports stay small."""
+    kind = type(exc).__name__
+    if kind == "LockFileError":
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    if kind in ("FillFailedError", "NoFillerError"):
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    if kind == "ProviderError":
+        click.echo(f"npl: error: {exc}", err=True)
+        sys.exit(1)
+    if DEBUG:
+        raise exc
+    click.echo(f"npl: internal error: {kind}: {exc}\n"
+               "  (this is a bug in NPL; rerun with NPL_DEBUG=1 for details)", err=True)
+    sys.exit(3)
 
 
 def common_options(fn):

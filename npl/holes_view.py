@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -30,10 +31,10 @@ def show_holes(path: str, console: Console | None = None) -> None:
             source, detail = "-", ""
             sources["missing"] += 1
         indent = "  " * spec.depth
-        console.print(f"{indent}[bold]{spec.name}[/bold]  {spec.location}  [{'green' if state == 'filled' else 'red'}]"
-                      f"{state}[/]  {source}  {detail}".rstrip())
-        console.print(f"{indent}  {spec.kind} hole: {spec.description}")
-        console.print(f"{indent}  {spec.signature}   key {spec.key[:12]}")
+        console.print(f"{indent}[bold]{escape(spec.name)}[/bold]  {escape(spec.location)}  [{'green' if state == 'filled' else 'red'}]"
+                      f"{state}[/]  {escape(source)}  {detail}".rstrip())
+        console.print(f"{indent}  {spec.kind} hole: {escape(spec.description)}")
+        console.print(f"{indent}  {escape(spec.signature)}   key {spec.key[:12]}")
         if entry is not None and spec.key in comp.filled:
             console.print(Syntax(entry.fill.rstrip("\n"), "python", theme="ansi_dark",
                                  line_numbers=False, padding=(0, 2 + 2 * spec.depth)))

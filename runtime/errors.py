@@ -49,12 +49,17 @@ class NplRuntimeError(Exception):
 
     def render(self) -> str:
         """`error: message`, then one `in function (file:line)` per frame,
-        outermost first, each followed by its source line when known."""
+        outermost first, each followed by its source line when known. Runs
+        of one repeated frame (recursion) are folded, and a very deep stack
+        shows only its outermost and innermost frames."""
         lines = [f"error: {self.message}"]
-        for frame in self.frames:
-            lines.append(f"  {frame}")
-            if frame.text:
-                lines.append(f"      {frame.text}")
+        for entry in _shown_entries(self.frames):
+            if isinstance(entry, str):
+                lines.append(f"  {entry}")
+                continue
+            lines.append(f"  {entry}")
+            if entry.text:
+                lines.append(f"      {entry.text}")
         return "\n".join(lines)
 
     def with_sources(self, sources: dict[str, str]) -> "NplRuntimeError":
@@ -70,6 +75,28 @@ class NplRuntimeError(Exception):
 
     def __str__(self) -> str:
         return self.render()
+
+
+SHOWN_FRAMES = 20              # at each end of a deep stack
+
+
+def _shown_entries(frames: list[Frame]) -> list:
+    """Frames to print, with notes (str) standing in for folded ones."""
+    entries: list = []
+    i = 0
+    while i < len(frames):
+        j = i
+        while j + 1 < len(frames) and frames[j + 1] == frames[i]:
+            j += 1
+        entries.append(frames[i])
+        if j > i:
+            entries.append(f"[the call above repeated {j - i} more time(s)]")
+        i = j + 1
+    if len(entries) > 2 * SHOWN_FRAMES:
+        hidden = len(entries) - 2 * SHOWN_FRAMES
+        entries = entries[:SHOWN_FRAMES] + [f"... {hidden} more frames ..."] \
+            + entries[-SHOWN_FRAMES:]
+    return entries
 
 
 def _source_line(source: Optional[str], line: int) -> str:
@@ -125,7 +152,8 @@ def classify(exc: BaseException, describe: Callable[[object], str],
     if isinstance(exc, (AttributeError, TypeError)) and "NoneType" in text:
         return "none", _none_message(text, rename)
     if isinstance(exc, OverflowError):
-        return "overflow", f"numeric overflow: {text}"
+        detail = "result out of range" if text.startswith("(34") else text
+        return "overflow", f"numeric overflow: {detail}"
     if isinstance(exc, MemoryError):
         return "memory", "out of memory"
     if isinstance(exc, ValueError):

@@ -175,7 +175,8 @@ def _repr_def(display: str, fields: list[tuple[str, Type]]) -> ast.FunctionDef:
 # ------------------------------------------------------------------ type checks
 
 def conforms(value: object, t: Type, struct_classes: dict[str, type]) -> bool:
-    """Does `value` have NPL type `t`? (bool is not an int here.)"""
+    """Does `value` have NPL type `t`? (bool is not a number here; an int
+    is accepted where a float is expected.)"""
     if isinstance(t, ErrorT):
         return True
     if isinstance(t, PrimT):
@@ -206,8 +207,8 @@ def conforms(value: object, t: Type, struct_classes: dict[str, type]) -> bool:
 def _conforms_prim(value: object, t: PrimT) -> bool:
     if t == INT:
         return type(value) is int
-    if t == FLOAT:
-        return type(value) is float
+    if t == FLOAT:                       # an int is a valid float value (widening)
+        return type(value) is float or type(value) is int
     if t == BOOL:
         return type(value) is bool
     if t == STR:

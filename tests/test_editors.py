@@ -27,6 +27,7 @@ GRAMMAR = VSCODE / "syntaxes" / "npl.tmLanguage.json"
 TEXTMATE = Path(__file__).resolve().parent / "textmate"
 
 CONFORMANCE_PROGRAMS = sorted(CONFORMANCE.glob("*.npl"))
+PROGRAMS = CONFORMANCE_PROGRAMS + sorted((ROOT / "bench").rglob("*.npl"))
 
 SAMPLE = '''\
 from shapes import Circle
@@ -85,8 +86,8 @@ def hole_texts(source: str) -> list[str]:
 
 # ---------------------------------------------------------------- Pygments
 
-@pytest.mark.parametrize("program", CONFORMANCE_PROGRAMS, ids=lambda p: p.name)
-def test_conformance_program_lexes_without_errors(program: Path):
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
+def test_program_lexes_without_errors(program: Path):
     source = program.read_text()
     tokens = list(NplLexer().get_tokens(source))
     errors = [(t, v) for t, v in tokens if t in Error]
@@ -296,8 +297,8 @@ def test_textmate_fstring_field_is_code(sample_scopes):
     assert has_scope(sample_scopes, "x =", "string.interpolated")
 
 
-@pytest.mark.parametrize("program", CONFORMANCE_PROGRAMS, ids=lambda p: p.name)
-def test_textmate_conformance_program_has_no_illegal_tokens(textmate_tokenizer, program):
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
+def test_textmate_program_has_no_illegal_tokens(textmate_tokenizer, program):
     tokens = textmate_tokenizer(program)
     assert "".join(t["text"] for t in tokens).replace(" ", "") == \
         program.read_text().replace("\n", "").replace(" ", "")

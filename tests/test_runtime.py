@@ -188,6 +188,19 @@ def test_print_sep_and_end(capsys):
     assert out == "a-b!\n"
 
 
+@pytest.mark.parametrize("expr, kind, message", [
+    (p("pow", FLOAT, c(10.0), c(400.0)), "overflow", "numeric overflow: result out of range"),
+    (p("int", INT, p("mul", FLOAT, c(1e308), c(10.0))), "overflow",
+     "numeric overflow: cannot convert float infinity to integer"),
+    (p("sqrt", FLOAT, c(-1.0)), "value", "math domain error (argument outside the function's domain)"),
+    (p("str.index", INT, c("abc"), c("z")), "value", "substring not found"),
+    (p("min", INT, ir.ListLit(ListT(INT), ())), "value", "min() arg is an empty sequence"),
+])
+def test_numeric_and_value_errors(expr, kind, message):
+    err = main_error([show(expr)])
+    assert (err.kind, err.message) == (kind, message)
+
+
 def test_int_of_bad_string_is_a_value_error_with_python_message():
     err = main_error([show(p("int", INT, c("4x2")))])
     assert err.kind == "value"
@@ -308,6 +321,18 @@ def test_infinite_recursion_is_a_stack_overflow_with_npl_trace():
     assert err.message == "stack overflow (recursion too deep)"
     assert err.frames[0] == Frame("main", FILE, 2)
     assert err.frames[-1] == Frame("forever", FILE, 11)
+    lines = err.render().splitlines()
+    assert lines[1:] == ["  in main (prog.npl:2)", "  in forever (prog.npl:11)",
+                         f"  [the call above repeated {len(err.frames) - 2} more time(s)]"]
+
+
+def test_deep_mutual_recursion_trace_is_shortened():
+    ping = fn("ping", {"n": INT}, INT, [ir.Return(ir.Call(INT, "pong", (v("n"),)))], line=10)
+    pong = fn("pong", {"n": INT}, INT, [ir.Return(ir.Call(INT, "ping", (v("n"),)))], line=20)
+    err = main_error([show(ir.Call(INT, "ping", (c(0),)))], ping, pong)
+    lines = err.render().splitlines()
+    assert len(lines) == 1 + 20 + 1 + 20
+    assert lines[21] == f"  ... {len(err.frames) - 40} more frames ..."
 
 
 # ------------------------------------------------------------------ structs
@@ -564,6 +589,24 @@ def test_extern_supplied_by_host_and_result_checked(capsys):
         load(m, externs={"fetch_rate": lambda cur: "lots"}).run_main([])
     assert info.value.kind == "extern"
     assert "declared to return float" in info.value.message
+    with pytest.raises(NplRuntimeError) as info:
+        load(m, externs={"fetch_rate": lambda cur: True}).run_main([])
+    assert info.value.message == ("extern function 'fetch_rate' returned bool, "
+                                  "but it is declared to return float")
+
+
+def test_extern_that_raises_is_an_npl_error_naming_it():
+    def broken(currency: str) -> float:
+        raise ConnectionError("no network")
+    body = [show(ir.Call(FLOAT, "fetch_rate", (c("EUR"),)))]
+    program = load(module(fn("main", {}, NONE, body), externs=[RATE]),
+                   externs={"fetch_rate": broken})
+    with pytest.raises(NplRuntimeError) as info:
+        program.run_main([])
+    assert info.value.kind == "extern"
+    assert info.value.message == ("extern function 'fetch_rate' failed: "
+                                  "ConnectionError: no network")
+    assert info.value.frames == [Frame("main", FILE, 2)]
 
 
 def test_missing_extern_is_named():

@@ -1,0 +1,188 @@
+"""Benchmark of the example-driven synthesizer (compiler/synth.py).
+
+Reads tasks.json. Each task has a name, an NPL signature, an English
+description, examples split into `given` (all the synthesizer sees) and
+`held_out` (used only to judge the result), a `reference` solution (for
+readers; `--check-data` verifies it on every example) and an `origin`.
+Tasks whose origin starts with "SyGuS-Comp PBE-Strings" are ported from the
+SyGuS-Comp programming-by-example string track: firstname, lastname,
+initials, name-combine, name-combine-2/3/4, dr-name, reverse-name, phone,
+phone-1/2/3/4/5/6/9, bikes and univ_1 (without its conditional part); their
+examples were re-created in the benchmark's format.
+
+For each task the synthesizer runs on the given examples within the
+budget. Its expression is then compiled as the NPL program
+`def f(...) -> T: return EXPR` by the NPL toolchain and run on the given and
+the held-out examples: "solved" means an NPL program that type-checks and
+passes every given example, "held-out ok" that it also passes the examples it
+never saw. One line per task, then the solve rate, the held-out rate, the
+median time and the median program size.
+
+    .venv/bin/python bench/synth/run.py [--budget 2.0] [--only NAME ...] [--check-data]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from npl.api import compile_source
+from npl.compiler.driver import compile as compile_npl
+from npl.compiler.synth import SynthTask, synthesize
+from npl.compiler.synth_values import same_value
+from npl.lang.types import (BOOL, FLOAT, INT, DictT, ListT, OptionalT, SetT,
+                            TupleT, Type)
+
+TASKS = Path(__file__).with_name("tasks.json")
+
+
+@dataclass
+class Outcome:
+    name: str
+    solved: bool
+    held_out_ok: bool
+    seconds: float
+    size: Optional[int]
+    expr: Optional[str]
+    note: str = ""
+
+
+def signature_types(signature: str) -> tuple[list[tuple[str, Type]], Type]:
+    """Parameter names/types and return type of `def f(...) -> T`, read by
+    the NPL front end."""
+    comp = compile_npl(f'{signature}:\n    """task"""\n    ...\n', "bench_signature.npl")
+    info = comp.program.scopes[comp.path]["f"]
+    return list(info.params), info.ret
+
+
+def typed(value: object, typ: Type) -> object:
+    """A JSON value as the Python value of NPL type `typ` (JSON has no
+    tuples or sets, and its object keys are strings)."""
+    if isinstance(typ, OptionalT):
+        return None if value is None else typed(value, typ.inner)
+    if isinstance(typ, ListT):
+        return [typed(v, typ.elem) for v in value]
+    if isinstance(typ, SetT):
+        return {typed(v, typ.elem) for v in value}
+    if isinstance(typ, TupleT):
+        return tuple(typed(v, t) for v, t in zip(value, typ.elems))
+    if isinstance(typ, DictT):
+        return {_key(k, typ.key): typed(v, typ.value) for k, v in value.items()}
+    if typ == FLOAT and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def _key(text: str, typ: Type) -> object:
+    if typ == INT:
+        return int(text)
+    if typ == FLOAT:
+        return float(text)
+    if typ == BOOL:
+        return text == "true"
+    return text
+
+
+def examples(raw: list, params: list[tuple[str, Type]], ret: Type) -> list[tuple[tuple, object]]:
+    return [(tuple(typed(a, t) for a, (_, t) in zip(args, params)), typed(out, ret))
+            for args, out in raw]
+
+
+def passes(signature: str, expr: str, cases: list[tuple[tuple, object]]) -> tuple[bool, str]:
+    """Compile `return EXPR` as NPL and run it on the cases."""
+    try:
+        program = compile_source(f"{signature}:\n    return {expr}\n", "bench_candidate.npl")
+    except Exception as err:                       # a compile error is a finding
+        return False, f"NPL rejects it: {str(err).splitlines()[0]}"
+    for args, expected in cases:
+        try:
+            actual = program.call("f", *args)
+        except Exception as err:
+            return False, f"fails on {args!r}: {str(err).splitlines()[0]}"
+        if isinstance(actual, set):
+            actual = frozenset(actual)
+        if isinstance(expected, set):
+            expected = frozenset(expected)
+        if not same_value(actual, expected):
+            return False, f"on {args!r} gives {actual!r}, expected {expected!r}"
+    return True, ""
+
+
+def run_task(task: dict, budget: float) -> Outcome:
+    params, ret = signature_types(task["signature"])
+    given = examples(task["given"], params, ret)
+    held = examples(task["held_out"], params, ret)
+    result = synthesize(SynthTask(params, ret, given, task["description"]), time_budget=budget)
+    if result is None:
+        return Outcome(task["name"], False, False, budget, None, None)
+    ok, note = passes(task["signature"], result.expr, given)
+    held_ok, held_note = passes(task["signature"], result.expr, held) if ok else (False, "")
+    return Outcome(task["name"], ok, held_ok, result.seconds, result.size, result.expr,
+                   note or held_note)
+
+
+def check_data(tasks: list[dict]) -> int:
+    """Verify every reference solution on all of its task's examples."""
+    bad = 0
+    for task in tasks:
+        params, ret = signature_types(task["signature"])
+        cases = examples(task["given"] + task["held_out"], params, ret)
+        ok, note = passes(task["signature"], task["reference"], cases)
+        if not ok:
+            bad += 1
+            print(f"{task['name']}: reference {task['reference']!r} {note}")
+    print(f"{len(tasks) - bad}/{len(tasks)} references pass their examples")
+    return 1 if bad else 0
+
+
+def report(outcomes: list[Outcome], budget: float) -> None:
+    width = max(len(o.name) for o in outcomes)
+    for o in outcomes:
+        status = ("solved " if o.solved else "FAILED ") + ("held-out ok " if o.held_out_ok
+                                                            else ("held-out NO " if o.solved else " " * 12))
+        size = f"{o.size:3d}" if o.size is not None else "  -"
+        line = f"{o.name:<{width}}  {status} {o.seconds:5.2f}s  size {size}  {o.expr or ''}"
+        print(line + (f"   [{o.note}]" if o.note else ""))
+    solved = [o for o in outcomes if o.solved]
+    n = len(outcomes)
+    print()
+    print(f"solved {len(solved)}/{n} ({100 * len(solved) / n:.0f}%) within {budget:g}s each; "
+          f"held-out examples passed by {sum(o.held_out_ok for o in solved)}/{len(solved)} solutions")
+    if solved:
+        print(f"median time {statistics.median(o.seconds for o in solved):.2f}s (solved), "
+              f"{statistics.median(o.seconds for o in outcomes):.2f}s (all); "
+              f"median size {statistics.median(o.size for o in solved):g}")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=2.0, help="seconds per task")
+    parser.add_argument("--only", nargs="*", help="run only these tasks")
+    parser.add_argument("--check-data", action="store_true",
+                        help="verify the reference solutions instead of synthesizing")
+    args = parser.parse_args(argv)
+    tasks = json.loads(TASKS.read_text())["tasks"]
+    if args.only:
+        unknown = set(args.only) - {t["name"] for t in tasks}
+        if unknown:
+            parser.error(f"unknown task(s): {', '.join(sorted(unknown))}")
+        tasks = [t for t in tasks if t["name"] in args.only]
+    if args.check_data:
+        return check_data(tasks)
+    outcomes = []
+    for task in tasks:
+        outcomes.append(run_task(task, args.budget))
+        o = outcomes[-1]
+        print(f"  {o.name}: {'solved' if o.solved else 'failed'} in {o.seconds:.2f}s",
+              file=sys.stderr, flush=True)
+    report(outcomes, args.budget)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
