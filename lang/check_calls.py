@@ -148,8 +148,8 @@ class CallChecker(MethodChecker):
             return False
         return True
 
-    def iterable_arg(self, a: ast.Expr, what: str) -> Type:
-        t = self.infer(a)
+    def iterable_arg(self, a: ast.Expr, what: str, expected: Optional[Type] = None) -> Type:
+        t = self.infer(a, expected)
         et = element_type(t)
         if et is None:
             self.bag.error("E015", f"{what} needs something iterable, not {t}", a.span)

@@ -115,7 +115,7 @@ class MethodChecker:
     def check_sig_arg(self, a: ast.Expr, p: str, env: dict) -> None:
         if p.startswith("IT"):
             want = env["T"] if p == "IT" else sig_type(p[2:], env)
-            et = self.iterable_arg(a, "this method")
+            et = self.iterable_arg(a, "this method", ListT(want))
             if not isinstance(et, ErrorT) and not assignable(et, want):
                 self.bag.error("E012", f"expected an iterable of {want}, found one of {et}", a.span)
             return

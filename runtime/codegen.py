@@ -86,9 +86,11 @@ def _args(names: list[str]) -> ast.arguments:
 
 
 def _at(node: ast.AST, line: int) -> ast.AST:
+    """Place `node` on NPL line `line` (0: its parent's line). Columns are
+    0 except at index sites (see ModuleCompiler.index_sites)."""
     if line > 0:
         node.lineno = node.end_lineno = line
-        node.col_offset = node.end_col_offset = 0
+    node.col_offset = node.end_col_offset = 0
     return node
 
 

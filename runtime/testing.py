@@ -227,10 +227,11 @@ class _Falsified(Exception):
 
 def _keep_hypothesis_files_out_of_the_project() -> None:
     """Hypothesis caches (e.g. Unicode tables) under its home directory,
-    which defaults to ./.hypothesis; point it at the user cache instead,
-    unless the user chose a place."""
+    which defaults to ./.hypothesis; point it at NPL's cache folder
+    ($NPL_CACHE_DIR, else the user cache) unless the user chose a place."""
     if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         return
     import platformdirs
     from hypothesis.configuration import set_hypothesis_home_dir
-    set_hypothesis_home_dir(str(Path(platformdirs.user_cache_dir("npl")) / "hypothesis"))
+    base = os.environ.get("NPL_CACHE_DIR") or platformdirs.user_cache_dir("npl")
+    set_hypothesis_home_dir(str(Path(base) / "hypothesis"))

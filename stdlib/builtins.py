@@ -170,9 +170,13 @@ def view_method(name: str) -> Builder:
 
 
 def math_fn(name: str) -> Builder:
+    """math.* on scalars, the NumPy ufunc on arrays (elementwise)."""
     def build(node: ir.Prim, args: list[ast.expr], kw: list[ast.keyword]) -> ast.expr:
-        on_array = any(is_array(a.type) for a in node.args)
-        return call(("_np_" if on_array else "_m_") + name, args, kw)
+        if not any(is_array(a.type) for a in node.args):
+            return call("_m_" + name, args, kw)
+        if name == "log" and len(args) == 2:      # log(a, base): NumPy's 2nd arg is `out`
+            return ast.BinOp(call("_np_log", args[:1]), ast.Div(), call("_m_log", args[1:]))
+        return call("_np_" + name, args, kw)
     return build
 
 

@@ -147,6 +147,14 @@ def test_function_hole_docstring_is_a_hole_and_plain_docstring_is_not():
     assert not any("Divide by the total" in h for h in holes)
 
 
+def test_plain_docstring_before_a_function_hole_stays_a_docstring():
+    source = ('def a(x: int) -> int:\n    """Plain."""\n    return x\n\n'
+              'def b(s: str) -> int:\n    """Hole with \\"""escaped\\""" quotes."""\n    ...\n')
+    strings = [(t, v) for t, v in lex(source) if t in String]
+    assert strings == [(String.Doc, '"""Plain."""'),
+                       (HOLE, '"""Hole with \\"""escaped\\""" quotes."""')]
+
+
 def test_fstring_field_is_lexed_as_code_with_format_spec():
     tokens = lex('print(f"v={v:.2f} n={n * 2}")\n')
     assert (Name, "v") in tokens and (Name, "n") in tokens
@@ -225,7 +233,7 @@ def _includes(node) -> list[str]:
 
 @pytest.fixture(scope="session")
 def textmate_tokenizer():
-    """A function FILE -> tokens, running tests/textmate/tokenize.js."""
+    """A function [FILE, ...] -> {FILE: tokens}, running tests/textmate/tokenize.js."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node and npm are needed to run the TextMate grammar (vscode-textmate)")
@@ -234,12 +242,18 @@ def textmate_tokenizer():
                                    capture_output=True, text=True, timeout=600)
         assert installed.returncode == 0, f"npm ci failed:\n{installed.stderr}"
 
-    def tokenize(path: Path) -> list[dict]:
-        result = subprocess.run([node, str(TEXTMATE / "tokenize.js"), str(path)],
-                                capture_output=True, text=True, timeout=120)
+    def tokenize(paths: list[Path]) -> dict[Path, list[dict]]:
+        result = subprocess.run([node, str(TEXTMATE / "tokenize.js"), *map(str, paths)],
+                                capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
+        by_name = json.loads(result.stdout)
+        return {path: by_name[str(path)] for path in paths}
     return tokenize
+
+
+@pytest.fixture(scope="session")
+def program_scopes(textmate_tokenizer) -> dict[Path, list[dict]]:
+    return textmate_tokenizer(PROGRAMS)
 
 
 def scopes_of(tokens: list[dict], text: str) -> list[list[str]]:
@@ -254,7 +268,7 @@ def has_scope(tokens: list[dict], text: str, scope: str) -> bool:
 def sample_scopes(textmate_tokenizer, tmp_path_factory) -> list[dict]:
     path = tmp_path_factory.mktemp("textmate") / "sample.npl"
     path.write_text(SAMPLE)
-    return textmate_tokenizer(path)
+    return textmate_tokenizer([path])[path]
 
 
 @pytest.mark.parametrize("text, scope", [
@@ -298,8 +312,8 @@ def test_textmate_fstring_field_is_code(sample_scopes):
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
-def test_textmate_program_has_no_illegal_tokens(textmate_tokenizer, program):
-    tokens = textmate_tokenizer(program)
+def test_textmate_program_has_no_illegal_tokens(program_scopes, program):
+    tokens = program_scopes[program]
     assert "".join(t["text"] for t in tokens).replace(" ", "") == \
         program.read_text().replace("\n", "").replace(" ", "")
     illegal = [t for t in tokens if any(s.startswith("invalid") for s in t["scopes"])]

@@ -440,6 +440,13 @@ def test_array_constructors_and_bool_arrays(capsys):
                    "array([2.0, 3.0]) array([0, 1])\n")
 
 
+def test_math_on_arrays_is_elementwise(capsys):
+    arr = p("array", FARR, lst(FLOAT, c(1.0), c(8.0)))
+    body = [show(p("log", FARR, arr, c(2.0)), p("log", FLOAT, c(8.0), c(2.0)),
+                 p("floor", FARR, p("mul", FARR, arr, c(0.5))), p("exp", FARR, p("zeros", FARR, c(1))))]
+    assert run_main(body, capsys) == "array([0.0, 3.0]) 3.0 array([0.0, 4.0]) array([1.0])\n"
+
+
 def test_array_equality_is_one_bool_also_inside_structs(capsys):
     holder = ir.StructDef("Holder", [ir.Param("a", FARR), ir.Param("n", INT)])
     a, b = v("a", FARR), v("b", FARR)

@@ -33,7 +33,6 @@ KEYWORDS = (
     "if", "elif", "else", "while", "for", "break", "continue", "return",
     "pass", "assert", "lambda",
 )
-DECLARATION_KEYWORDS = ("def", "struct", "const", "extern", "example", "property")
 OPERATOR_WORDS = ("and", "or", "not", "is", "in")
 CONSTANTS = ("None", "True", "False")
 TYPES = ("int", "float", "bool", "str", "list", "dict", "set", "tuple", "array")
@@ -59,7 +58,9 @@ EXPONENT = rf"[eE][+-]?{DIGITS}"
 # A string literal on one line, either quote, with escapes: used to spot a
 # function hole whose docstring is written with single quotes.
 ONE_LINE_STRING = r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'"""
-TRIPLE_STRING = r'"""[\s\S]*?"""' + r"|'''[\s\S]*?'''"
+# A triple-quoted string that cannot run on past its own closing quotes.
+TRIPLE_STRING = (r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""'
+                 r"|'''(?:[^'\\]|\\[\s\S]|'(?!''))*'''")
 
 
 def _string_body(quote: str, token) -> list:
@@ -85,6 +86,7 @@ def _fstring_body(quote: str, token) -> list:
         (r"\}", String.Interpol),
         (rf"[^\\{{}}{quote[0]}{newline}]+", token),
         (quote[0], token),
+        (r"\\", token),
     ]
 
 
@@ -95,7 +97,6 @@ class NplLexer(RegexLexer):
     aliases = ["npl"]
     filenames = ["*.npl"]
     mimetypes = ["text/x-npl"]
-    url = "https://github.com/npl-lang/npl"
 
     tokens = {
         "root": [

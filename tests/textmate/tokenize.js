@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Tokenize an NPL file with the VS Code TextMate grammar, the way VS Code
-// does (vscode-textmate + the Oniguruma regex engine compiled to wasm), and
-// print the tokens as JSON: [{"line": 1, "text": "def", "scopes": [...]}, ...].
+// Tokenize NPL files with the VS Code TextMate grammar, the way VS Code does
+// (vscode-textmate + the Oniguruma regex engine compiled to wasm), and print
+// the tokens as one JSON object keyed by file name:
+//   {"FILE": [{"line": 1, "text": "def", "scopes": ["source.npl", ...]}, ...]}
 //
-// Usage: node tokenize.js FILE [GRAMMAR]
-// GRAMMAR defaults to editors/vscode/syntaxes/npl.tmLanguage.json.
+// Usage: node tokenize.js [--grammar PATH] FILE...
+// The grammar defaults to editors/vscode/syntaxes/npl.tmLanguage.json.
 'use strict';
 
 const fs = require('fs');
@@ -47,14 +48,21 @@ function tokenize(grammar, source) {
 }
 
 async function main() {
-  const [file, grammarPath = DEFAULT_GRAMMAR] = process.argv.slice(2);
-  if (!file) {
-    process.stderr.write('usage: node tokenize.js FILE [GRAMMAR]\n');
+  const args = process.argv.slice(2);
+  let grammarPath = DEFAULT_GRAMMAR;
+  if (args[0] === '--grammar') {
+    grammarPath = args[1];
+    args.splice(0, 2);
+  }
+  if (args.length === 0 || !grammarPath) {
+    process.stderr.write('usage: node tokenize.js [--grammar PATH] FILE...\n');
     process.exit(2);
   }
   const grammar = await loadGrammar(grammarPath);
   if (!grammar) throw new Error(`no grammar for source.npl in ${grammarPath}`);
-  process.stdout.write(JSON.stringify(tokenize(grammar, fs.readFileSync(file, 'utf8'))) + '\n');
+  const result = {};
+  for (const file of args) result[file] = tokenize(grammar, fs.readFileSync(file, 'utf8'));
+  process.stdout.write(JSON.stringify(result) + '\n');
 }
 
 main().catch((err) => {

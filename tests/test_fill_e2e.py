@@ -1,0 +1,189 @@
+"""End to end: `npl fill` against a local server that speaks the OpenAI (and
+Anthropic) protocol with scripted replies. This tests NPL's client, prompts,
+reply parsing, verification, repair, ordering, parallelism and lock file —
+not a model's quality.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import npl_command
+from fakellm import FakeLLMServer, dynamic, prompt_text, reply
+
+PROGRAM = '''\
+def count_vowels(s: str) -> int:
+    """Count the vowels a, e, i, o, u in s, in either case."""
+    ...
+
+example count_vowels("Hello") == 2
+example count_vowels("AEIOU xyz") == 5
+
+def normalize(xs: list[float]) -> list[float]:
+    total = sum(xs)
+    return ?{each element of xs divided by total}
+
+example normalize([1.0, 3.0]) == [0.25, 0.75]
+
+def main():
+    print(count_vowels("Programming in NPL"), normalize([2.0, 2.0]))
+'''
+
+BUGGY_VOWELS = '```npl\ndef count_vowels(s: str) -> int:\n    return sum(1 for c in s if c in "aeiou")\n```'
+GOOD_VOWELS = '```npl\ndef count_vowels(s: str) -> int:\n    return sum(1 for c in s.lower() if c in "aeiou")\n```'
+NORMALIZE = "```npl\n[x / total for x in xs]\n```"
+
+
+def answer_by_hole(first_vowels: str = BUGGY_VOWELS):
+    """Answer each request by which hole it is about; the first answer for
+    count_vowels is `first_vowels`, later ones the correct code."""
+    seen = {"vowels": 0}
+
+    def respond(request):
+        text = prompt_text(request)
+        if "Write the body of this NPL function" in text:
+            seen["vowels"] += 1
+            return first_vowels if seen["vowels"] == 1 else GOOD_VOWELS
+        return NORMALIZE
+    return dynamic(respond)
+
+
+def run_npl(args, cwd, env_extra=None, timeout=120):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(npl_command() + args, cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+@pytest.fixture
+def program(tmp_path):
+    path = tmp_path / "prog.npl"
+    path.write_text(PROGRAM)
+    return path
+
+
+def test_fill_repairs_locks_and_runs_frozen_offline(program):
+    with FakeLLMServer(default=answer_by_hole()) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        r = run_npl(["fill", "prog.npl", "--model", "openai/any-name"], program.parent, env)
+        assert r.returncode == 0, r.stderr
+        requests = list(server.requests)
+    # three requests: vowels (buggy), vowels repaired, normalize
+    assert len(requests) == 3
+    repair = [q for q in requests if "was rejected" in prompt_text(q.json)]
+    assert len(repair) == 1
+    feedback = prompt_text(repair[0].json)
+    assert 'count_vowels("AEIOU xyz") == 5' in feedback        # the failing example
+    assert "left side is 0" in feedback or "got 0" in feedback  # actual value
+    assert "Trace of your code" in feedback and "s='AEIOU xyz'" in feedback
+    lock = (program.parent / "prog.npl.lock").read_text()
+    assert 's.lower()' in lock and "[x / total for x in xs]" in lock
+    assert 'source = "openai/any-name"' in lock and "attempts = 2" in lock
+    # the server is gone: --frozen runs from the lock alone
+    r = run_npl(["run", "--frozen", "prog.npl"], program.parent)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "4 [0.5, 0.5]\n"
+
+
+def test_second_fill_sends_nothing_and_edit_refills_one_hole(program):
+    with FakeLLMServer(default=answer_by_hole(GOOD_VOWELS)) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        assert run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env).returncode == 0
+        first = len(server.requests)
+        assert first == 2
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
+        assert r.returncode == 0 and len(server.requests) == first       # no request
+        lock_before = (program.parent / "prog.npl.lock").read_text()
+        program.write_text(PROGRAM.replace("each element of xs divided by total",
+                                           "xs scaled so that they sum to one"))
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
+        assert r.returncode == 0, r.stderr
+        new = server.requests[first:]
+        assert len(new) == 1 and "scaled so that they sum to one" in prompt_text(new[0].json)
+    lock_after = (program.parent / "prog.npl.lock").read_text()
+    assert "sum to one" in lock_after and "divided by total" not in lock_after   # pruned
+    vowels_entry = lock_before[lock_before.index("[holes."):].split("[holes.")[1].split("\n")[0]
+    assert vowels_entry in lock_after or "count_vowels" in lock_after
+
+
+def test_frozen_fill_and_run_name_each_missing_hole(program):
+    r = run_npl(["run", "--frozen", "prog.npl"], program.parent)
+    assert r.returncode == 2
+    assert "prog.npl:1:1" in r.stderr and "count_vowels" in r.stderr
+    assert "prog.npl:10:12" in r.stderr
+    r = run_npl(["fill", "--frozen", "prog.npl"], program.parent)
+    assert r.returncode == 2 and "count_vowels" in r.stderr
+
+
+def test_unparsable_and_hostile_replies_exhaust_attempts_with_clear_error(program):
+    junk = ["I'm sorry, I can't help with that.", "```npl\nimport os\nos.system('touch pwned')\n```",
+            "```npl\ndef count_vowels(s: str) -> int:\n    return __import__('os').getpid()\n```",
+            "```npl\ndef count_vowels(s: str) -> int:\n    return len(s) +\n```"]
+    with FakeLLMServer(junk + [NORMALIZE] * 2, default=NORMALIZE) as server:
+        env = {"OPENAI_BASE_URL": server.base_url, "NPL_CONCURRENCY": "1"}
+        (program.parent / "npl.toml").write_text("[fill]\nconcurrency = 1\n")
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
+    assert r.returncode == 1
+    assert "could not fill hole 'count_vowels'" in r.stderr
+    assert "after 4 attempts" in r.stderr
+    assert not (program.parent / "pwned").exists()
+
+
+def test_anthropic_provider_end_to_end(program):
+    with FakeLLMServer(default=answer_by_hole(GOOD_VOWELS)) as server:
+        env = {"ANTHROPIC_BASE_URL": server.anthropic_base_url, "ANTHROPIC_API_KEY": "test-key"}
+        r = run_npl(["fill", "prog.npl", "--model", "anthropic/claude-test"], program.parent, env)
+        assert r.returncode == 0, r.stderr
+        assert all(q.path.endswith("/v1/messages") for q in server.requests)
+    assert 'source = "anthropic/claude-test"' in (program.parent / "prog.npl.lock").read_text()
+
+
+def test_independent_holes_fill_concurrently(tmp_path):
+    n = 4
+    parts = []
+    for i in range(n):
+        parts.append(f'def f{i}(x: int) -> int:\n    """Return x plus {i}."""\n    ...\n\n'
+                     f'example f{i}(1) == {1 + i}\n')
+    (tmp_path / "many.npl").write_text("\n".join(parts))
+
+    def respond(request):
+        text = prompt_text(request)
+        i = int(re.search(r"def f(\d+)\(", text.split("Write the body")[1]).group(1))
+        return f"```npl\ndef f{i}(x: int) -> int:\n    return x + {i}\n```"
+    delay = 1.5
+    with FakeLLMServer(default=dynamic(lambda q: reply(respond(q), delay=delay))) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        start = time.monotonic()
+        r = run_npl(["fill", "many.npl", "--model", "openai/m"], tmp_path, env)
+        elapsed = time.monotonic() - start
+        assert r.returncode == 0, r.stderr
+        assert len(server.requests) == n
+    # four 1.5 s replies in about the time of one (plus start-up), not the sum
+    assert elapsed < n * delay, elapsed
+
+
+def test_decomposition_fills_sub_holes(tmp_path):
+    (tmp_path / "dec.npl").write_text('''\
+def word_lengths(text: str) -> list[int]:
+    """The length of each word of text."""
+    ...
+
+example word_lengths("ab c") == [2, 1]
+''')
+    parent = ('```npl\ndef words(text: str) -> list[str]:\n    """Split text into words."""\n    ...\n\n'
+              'def word_lengths(text: str) -> list[int]:\n    return [len(w) for w in words(text)]\n```')
+    child = "```npl\ndef words(text: str) -> list[str]:\n    return text.split()\n```"
+
+    def respond(request):
+        return child if "Split text into words" in prompt_text(request).split("Write the body")[-1] else parent
+    with FakeLLMServer(default=dynamic(respond)) as server:
+        r = run_npl(["fill", "dec.npl", "--model", "openai/m"], tmp_path, {"OPENAI_BASE_URL": server.base_url})
+        assert r.returncode == 0, r.stderr
+    lock = (tmp_path / "dec.npl.lock").read_text()
+    assert "text.split()" in lock and "words(text)" in lock
+    r = run_npl(["test", "dec.npl", "--frozen"], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
