@@ -14,8 +14,8 @@ from typing import Optional
 
 from npl.lang import ast
 from npl.lang.symbols import CheckedProgram, FuncInfo
-from npl.lang.types import (BOOL, ERROR, FLOAT, INT, NONE, STR, FuncT, ListT,
-                            Type)
+from npl.lang.types import (BOOL, ERROR, FLOAT, INT, NONE, STR, DictT, FuncT,
+                            ListT, Type)
 
 from . import ir
 
@@ -134,7 +134,7 @@ class Lowerer:
         if isinstance(t, ast.TupleExpr):
             return [ir.Unpack(tuple(e.id for e in t.elts), value, span=sp)]
         if isinstance(t, ast.Index):
-            return [ir.SetItem(self.expr(t.value), tuple(self.expr(i) for i in t.indices), value, span=sp)]
+            return [ir.SetItem(self.expr(t.value), self.indices(t), value, span=sp)]
         return [ir.SetField(self.expr(t.value), t.attr, value, span=sp)]
 
     def aug_assign(self, s: ast.AugAssign) -> list[ir.Stmt]:
@@ -150,7 +150,7 @@ class Lowerer:
         pre: list[ir.Stmt] = []
         obj = self.stable(self.expr(t.value), pre)
         if isinstance(t, ast.Index):
-            idx = tuple(self.stable(self.expr(i), pre) for i in t.indices)
+            idx = tuple(self.stable(i, pre) for i in self.indices(t))
             current = ir.Prim(tt, "getitem", (obj, *idx), span=t.span)
             return pre + [ir.SetItem(obj, idx, self.binop(s.op, current, value, tt, sp), span=sp)]
         current = ir.GetField(tt, obj, t.attr, span=t.span)
@@ -259,7 +259,15 @@ class Lowerer:
         return ir.GetField(t, obj, e.attr, span=sp)
 
     def x_Index(self, e, t, sp):
-        return ir.Prim(t, "getitem", (self.expr(e.value), *(self.expr(i) for i in e.indices)), span=sp)
+        return ir.Prim(t, "getitem", (self.expr(e.value), *self.indices(e)), span=sp)
+
+    def indices(self, e: ast.Index) -> tuple[ir.Expr, ...]:
+        """The index operands of `e`; `d[i, j]` on a dict is `d[(i, j)]`."""
+        parts = tuple(self.expr(i) for i in e.indices)
+        key = self.prog.types.get(e.value)
+        if len(parts) > 1 and isinstance(key, DictT):
+            return (ir.TupleLit(key.key, parts, span=e.span),)
+        return parts
 
     def x_Slice(self, e, t, sp):
         def part(p):

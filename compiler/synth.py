@@ -4,31 +4,40 @@ Takes a function hole's signature (parameter names and NPL types, return
 type), its input/output examples (Python values) and its English
 description; gives back the smallest NPL expression over the parameters
 that maps every example input to its output, as source text for
-`return EXPR`, or None when the time budget runs out or the search space is
-exhausted.
+`return EXPR`, or None when nothing is found within the time budget.
 
 The search is bottom-up and type-directed (`synth_enum`): it builds every
 type-correct expression size by size from the parameters and constants
-(`synth_consts`) with NPL's operators, built-ins and methods
-(`synth_ops`), comprehensions and key functions (`synth_forms`), keeping one
-expression per distinct vector of values over the examples (observational
-equivalence). The first expression whose values are the expected outputs is
-the smallest; before it is returned, its printed text is evaluated again,
-independently, on every example.
+(`synth_consts`) with the ops of `synth_table` and the comprehensions and
+key functions of `synth_forms`, keeping one expression per distinct vector
+of values over the examples (observational equivalence). The first
+expression it reaches whose values are the expected outputs is the smallest
+in that grammar. Deduction (`synth_deduce`) assembles larger programs early
+(concatenations, tuples, conditionals, uses of comprehensions); such a
+program is returned once the enumeration has ruled out anything smaller,
+or, when the time runs out first, as the best found. Either way its printed
+text is evaluated again, independently, on every example before it is
+returned.
+
+Size counts AST nodes: a name or literal is 1, an operator, call, method
+call, subscript or comprehension adds 1 to its operands (a keyword argument
+and a lambda add 1 more): `len(xs)` is 2, `s[::-1]` is 3, `sum(xs) * 2` is
+4, `[x for x in xs if x > 0]` is 6.
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
 from typing import Optional
 
-from npl.lang.types import FLOAT, NONE, STR, SetT, Type
+from npl.lang.types import FLOAT, NONE, STR, IterT, PrimT, TupleT, Type, strip_optional
 
 from .synth_consts import constants, wants_floats
-from .synth_deduce import Deducer
+from .synth_deduce import GROWTH, Deducer
 from .synth_enum import Clock, Context, Enumerator, Goal, OutOfTime, Solved, Space, Term
-from .synth_ops import build_ops
+from .synth_table import build_ops
 from .synth_values import ExampleError, coerce, component_types, depth, same_value, supported
 
 __all__ = ["SynthTask", "SynthResult", "ExampleError", "synthesize"]
@@ -61,9 +70,9 @@ def synthesize(task: SynthTask, *, time_budget: float = 2.0,
     does not handle (no examples, array/struct/function types, a `None`
     return) give None."""
     started = time.monotonic()
-    inputs, outputs = _checked_examples(task)
-    if not inputs or not _handles(task):
+    if not task.examples or not _handles(task):
         return None
+    inputs, outputs = _checked_examples(task)
     space = _search_space(task, inputs, outputs, time_budget)
     top = Context(len(inputs), [(name, typ, [args[i] for args in inputs])
                                for i, (name, typ) in enumerate(task.params)])
@@ -81,19 +90,26 @@ def _search(search: Enumerator, deducer: Deducer, max_size: int) -> Optional[Ter
     """Enumerate level by level. A program the enumeration reaches is the
     smallest there is; a deduced one (possibly larger than the level) is
     returned once every smaller level has been enumerated without finding
-    one, or when the time is up."""
+    one, or when the time is up. When the next level would not finish in
+    time, the remaining time goes to growing comprehension bodies."""
     best = None
+    clock = search.space.clock
+    last_level_seconds = 0.0
     try:
         for level in range(1, max_size + 1):
+            while GROWTH * last_level_seconds > clock.remaining() and deducer.deepen():
+                best = deducer.best
+            started = time.monotonic()
             try:
                 search.ensure(level)
             except Solved as found:
                 return found.term
+            last_level_seconds = time.monotonic() - started
             best = deducer.run(level)
             if best is not None and best.size <= level + 1:
                 break
     except OutOfTime:
-        pass
+        best = deducer.best
     if best is not None and best.size > max_size:
         return None
     return best
@@ -112,9 +128,7 @@ def _checked_examples(task: SynthTask) -> tuple[list[tuple], list]:
                                f"the signature takes {len(task.params)}")
         inputs.append(tuple(coerce(value, typ, f"example {n}, argument '{name}'")
                             for value, (name, typ) in zip(args, task.params)))
-        if supported(task.ret):
-            out = coerce(out, task.ret, f"example {n}, expected output")
-        outputs.append(out)
+        outputs.append(coerce(out, task.ret, f"example {n}, expected output"))
     return inputs, outputs
 
 
@@ -132,6 +146,7 @@ def _search_space(task: SynthTask, inputs: list[tuple], outputs: list,
     consts = constants(task.description, inputs, outputs, components, task.ret,
                        floats=floats)
 
+    @functools.lru_cache(maxsize=None)
     def allowed(typ: Type) -> bool:
         if typ == FLOAT and not floats:
             return False
@@ -144,7 +159,6 @@ def _search_space(task: SynthTask, inputs: list[tuple], outputs: list,
 
 def _pairs_of_primitives(typ: Type) -> bool:
     """iterator[tuple[int, str]] and the like, from enumerate/zip/items."""
-    from npl.lang.types import IterT, PrimT, TupleT
     return (isinstance(typ, IterT) and isinstance(typ.elem, TupleT)
             and all(isinstance(t, PrimT) for t in typ.elem.elems))
 
@@ -172,10 +186,8 @@ def _replays(expr: str, task: SynthTask, inputs: list[tuple], outputs: list) -> 
             actual = eval(code, scope)
         except Exception:
             return False
-        if task.ret == FLOAT and type(actual) is int:
-            actual = float(actual)
-        if isinstance(task.ret, SetT) and isinstance(actual, set):
-            actual = frozenset(actual)
+        if strip_optional(task.ret) == FLOAT and type(actual) is int:
+            actual = float(actual)                # NPL widens on return
         if not same_value(actual, expected):
             return False
     return True

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from typing import Iterable
 
 from npl.lang.types import BOOL, FLOAT, INT, NONE, STR, OptionalT, Type
@@ -22,14 +23,13 @@ BASE_STRS = ("", " ")
 MAX_MINED_STRS = 8
 MAX_MINED_NUMBERS = 4
 
-CHAR_NAMES = {
-    "comma": ",", "space": " ", "spaces": " ", "dash": "-", "hyphen": "-",
-    "hyphens": "-", "dashes": "-", "underscore": "_", "underscores": "_",
-    "dot": ".", "dots": ".", "period": ".", "periods": ".", "slash": "/",
-    "backslash": "\\", "colon": ":", "semicolon": ";", "at sign": "@",
-    "pipe": "|", "newline": "\n", "tab": "\t", "hash": "#", "asterisk": "*",
-    "star": "*", "plus sign": "+", "equals sign": "=", "question mark": "?",
-    "exclamation mark": "!", "vowel": "aeiou", "vowels": "aeiou",
+CHAR_NAMES = {           # a name, or its plural with an "s", in the description
+    "comma": ",", "space": " ", "dash": "-", "hyphen": "-", "underscore": "_",
+    "dot": ".", "period": ".", "full stop": ".", "slash": "/", "backslash": "\\",
+    "colon": ":", "semicolon": ";", "at sign": "@", "pipe": "|", "newline": "\n",
+    "tab": "\t", "hash": "#", "asterisk": "*", "star": "*", "plus sign": "+",
+    "equals sign": "=", "question mark": "?", "exclamation mark": "!",
+    "vowel": "aeiou", "digit": "0123456789",
 }
 NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
@@ -96,7 +96,7 @@ def _described_strings(description: str) -> list[str]:
            for m in _QUOTED.finditer(description)]
     lowered = description.lower()
     for name, char in CHAR_NAMES.items():
-        if re.search(rf"\b{re.escape(name)}\b", lowered):
+        if re.search(rf"\b{re.escape(name)}(e?s)?\b", lowered):
             out.append(char)
     return out
 
@@ -122,24 +122,31 @@ def _example_strings(inputs: list[tuple], outputs: list) -> list[str]:
     return found
 
 
+def _by_frequency(found: list[set[str]]) -> list[str]:
+    """Strings found in any example, those found in more examples first."""
+    counts = Counter(x for group in found for x in group)
+    return sorted(counts, key=lambda x: (-counts[x], -len(x), x))
+
+
 def _separator_runs(outs: list[list[str]]) -> list[str]:
-    """Runs of non-alphanumeric characters found in every output."""
-    common = None
-    for strings in outs:
-        runs = {r for s in strings for r in re.findall(r"[^A-Za-z0-9]+", s)}
-        common = runs if common is None else common & runs
-    return sorted(common or (), key=lambda r: (-len(r), r))
+    """Runs of non-alphanumeric characters in the outputs."""
+    return _by_frequency([{r for s in strings for r in re.findall(r"[^A-Za-z0-9]+", s)}
+                          for strings in outs])
 
 
 def _dropped_chars(ins: list[list[str]], outs: list[list[str]]) -> list[str]:
-    """Punctuation every example's input has and no output keeps."""
-    common = None
+    """Punctuation an input has and its output does not keep; if every
+    dropped character is a digit, the string of all digits."""
+    dropped = []
     for in_strings, out_strings in zip(ins, outs):
-        in_chars = {c for s in in_strings for c in s if not c.isalnum()}
+        in_chars = {c for s in in_strings for c in s}
         out_chars = {c for s in out_strings for c in s}
-        dropped = in_chars - out_chars
-        common = dropped if common is None else common & dropped
-    return sorted(common or ())
+        dropped.append(in_chars - out_chars)
+    every = set().union(*dropped)
+    found = _by_frequency([{c for c in group if not c.isalnum()} for group in dropped])
+    if every and all(c.isdigit() for c in every):
+        found.append("0123456789")
+    return found
 
 
 def _affixes(ins: list[list[str]], outs: list[list[str]]) -> list[str]:

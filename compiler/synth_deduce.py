@@ -3,14 +3,16 @@
 Takes the top-level `Enumerator` (its bank of terms, its comprehension
 walks) and the `Goal`; after each completed size level gives back the
 smallest program it can assemble, from terms already in the banks, in one
-of three shapes that plain enumeration would reach only much later:
+of the shapes that plain enumeration would reach only much later:
 
 * concatenation `a + b + c ...` of string terms, found as a shortest path
   over positions in the expected outputs, FlashFill style (every atom's
   value must be the next piece of every example's output);
+* a tuple `(a, b)` of the smallest term for each component;
 * conditional `a if c else b`: two terms that together are right on every
   example and a condition that tells their examples apart (EUSolver's
-  unification step, for two branches);
+  unification step, for two branches), each branch taken by at least two
+  examples;
 * a consumer applied to a comprehension: `[E for x in xs]`,
   `[x for x in xs if P]`, `SEP.join(...)`, `sum`, `max`, `min`, `any`,
   `all` of `E for x in xs`, and `len([x for x in xs if P])`, where the
@@ -23,17 +25,23 @@ smaller exists (or the time is up).
 from __future__ import annotations
 
 import heapq
+import time
 from typing import Callable, Optional
 
-from npl.lang.types import BOOL, FLOAT, INT, NONE, STR, ListT, OptionalT, Type
+from npl.lang.types import BOOL, FLOAT, INT, NONE, STR, IterT, ListT, OptionalT, TupleT, Type
 
-from .synth_enum import Enumerator, Goal, Leaf, Term
+from .synth_enum import Enumerator, Goal, Leaf, Term, value_key
 from .synth_forms import COMP_COST, CompForm, Walk, comprehension_values
 from .synth_ops import P_ADD, wrap
 from .synth_values import ERR, same_value
 
 MAX_DEDUCE_ITER_SIZE = 2     # walks whose bodies are grown ahead of the level
+                             # (and walks over zip/enumerate pairs)
 MAX_CONDITIONAL_EXAMPLES = 10
+MIN_PER_BRANCH = 2
+MIN_CONDITIONAL_EXAMPLES = 2 * MIN_PER_BRANCH
+GROWTH = 4                   # a level costs about this many times the one before
+MAX_BRANCH_SIZE = 6          # larger branches or conditions fit examples by accident
 
 
 class Concat:
@@ -52,6 +60,8 @@ class Deducer:
         self.ops = {op.name: op for op in search.space.ops}
         self._checked: dict[int, int] = {}          # walk id -> body sizes checked
         self._masks: dict[int, int] = {}            # term idx -> examples it is right on
+        self._growth_seconds: dict[int, float] = {}  # sub-enumerator id -> last level's time
+        self._walk_level = 0
         self.best: Optional[Term] = None
 
     def run(self, level: int) -> Optional[Term]:
@@ -59,13 +69,39 @@ class Deducer:
         `level`; return the smallest found so far."""
         if self.goal.ret == STR:
             self._consider(self._concatenation())
+        if isinstance(self.goal.ret, TupleT) and "tuple" in self.ops:
+            self._consider(self._tuple())
         self._consider(self._conditional())
-        if self.search.forms is not None:
-            for walk in self.search.forms.walks:
-                if walk.iterable.size <= MAX_DEDUCE_ITER_SIZE:
-                    walk.sub.ensure(max(1, level - 1))
-                    self._consumers(walk)
+        self._grow_walks(level - 1)
         return self.best
+
+    def deepen(self) -> bool:
+        """Grow the comprehension bodies one level further (used when the
+        next top level is out of reach). False when no walk can grow."""
+        return self._grow_walks(self._walk_level + 1)
+
+    def _grow_walks(self, target: int) -> bool:
+        """Grow walk bodies to `target`, cheapest walks first, skipping a
+        walk whose last growth suggests it would not finish in time."""
+        self._walk_level = max(self._walk_level, target)
+        grew = False
+        for walk in sorted(self._deduce_walks(), key=lambda w: w.sub.ctx.points * w.sub.bank.size):
+            while walk.sub.level < target:
+                guess = GROWTH * self._growth_seconds.get(id(walk.sub), 0.0)
+                if guess > self.search.space.clock.remaining():
+                    break
+                started = time.monotonic()
+                walk.sub.ensure(walk.sub.level + 1)
+                self._growth_seconds[id(walk.sub)] = time.monotonic() - started
+                grew = True
+            self._consumers(walk)
+        return grew
+
+    def _deduce_walks(self) -> list[Walk]:
+        if self.search.forms is None:
+            return []
+        return [w for w in self.search.forms.walks
+                if w.iterable.size <= MAX_DEDUCE_ITER_SIZE or isinstance(w.elem_type, TupleT)]
 
     def _consider(self, term: Optional[Term]) -> None:
         if term is None or (self.best is not None and term.size >= self.best.size):
@@ -106,16 +142,16 @@ class Deducer:
 
     def _conditional(self) -> Optional[Term]:
         n = len(self.goal.expected)
-        if n < 2 or n > MAX_CONDITIONAL_EXAMPLES:
+        if not MIN_CONDITIONAL_EXAMPLES <= n <= MAX_CONDITIONAL_EXAMPLES:
             return None
         full = (1 << n) - 1
         by_mask: dict[tuple[Type, int], Term] = {}
         for typ in sorted(self.goal.accepts, key=str):
-            for term in self._terms_of(typ):
+            for term in self._terms_of(typ, MAX_BRANCH_SIZE):
                 mask = self._mask(term)
                 if mask and mask != full and (typ, mask) not in by_mask:
                     by_mask[(typ, mask)] = term
-        conditions = [t for t in self._terms_of(BOOL) if ERR not in t.vals]
+        conditions = [t for t in self._terms_of(BOOL, MAX_BRANCH_SIZE) if ERR not in t.vals]
         best = None
         for (type_a, mask_a), then in by_mask.items():
             for (type_b, mask_b), other in by_mask.items():
@@ -142,23 +178,46 @@ class Deducer:
         return mask
 
     def _separator(self, conditions: list[Term], true_on: int, false_on: int) -> Optional[Term]:
+        """The smallest condition true on `true_on`, false on `false_on`,
+        that sends at least MIN_PER_BRANCH examples each way (a branch
+        only one example asks for is a guess, not a pattern)."""
         for cond in conditions:           # bank order: smallest first
             self._tick()
             ok = all((not (true_on >> i) & 1 or v is True) and (not (false_on >> i) & 1 or v is False)
                      for i, v in enumerate(cond.vals))
-            if ok:
+            if ok and min(cond.vals.count(True), cond.vals.count(False)) >= MIN_PER_BRANCH:
                 return cond
         return None
+
+    # --------------------------------------------------------------- tuples
+
+    def _tuple(self) -> Optional[Term]:
+        """`(a, b)`: the smallest term for each component."""
+        parts = []
+        for i, typ in enumerate(self.goal.ret.elems):
+            wanted = Goal(typ, [out[i] for out in self.goal.expected])
+            part = next((t for accepted in sorted(wanted.accepts, key=str)
+                         for t in self._terms_of(accepted) if wanted.reached(t, value_key(t.type, t.vals))),
+                        None)
+            if part is None:
+                return None
+            parts.append(part)
+        return Term(self.ops["tuple"], tuple(parts), self.goal.ret,
+                    1 + sum(p.size for p in parts), list(self.goal.expected))
 
     # ---------------------------------------------------- comprehension uses
 
     def _consumers(self, walk: Walk) -> None:
-        sub = walk.sub
+        """Try the bodies (and, with the element itself as body, the
+        filters) the walk's bank has gained since the last call."""
+        sub, allowed = walk.sub, self.search.space.allowed
         first = self._checked.get(id(walk), 0) + 1
         self._checked[id(walk)] = sub.level
         identity = next((t for t in sub.bank.get(walk.elem_type, 1) if walk.is_identity(t)), None)
         for size in range(first, sub.level + 1):
             for typ in sub.bank.types():
+                if isinstance(typ, IterT) or not allowed(ListT(typ)):
+                    continue
                 for body in sub.bank.get(typ, size):
                     self._try_bodies(walk, body, None)
             if identity is not None:
@@ -203,9 +262,10 @@ class Deducer:
 
     # --------------------------------------------------------------- helpers
 
-    def _terms_of(self, typ: Type) -> list[Term]:
+    def _terms_of(self, typ: Type, max_size: int = 0) -> list[Term]:
         bank = self.search.bank
-        return [t for size in range(1, self.search.level + 1) for t in bank.get(typ, size)]
+        top = min(self.search.level, max_size) if max_size else self.search.level
+        return [t for size in range(1, top + 1) for t in bank.get(typ, size)]
 
 
 def _advance(position: tuple, vals: list, outs: list) -> Optional[tuple]:

@@ -27,7 +27,7 @@ from typing import Callable, Optional
 from npl.lang.types import BOOL, FLOAT, NONE, OptionalT, PrimT, Type
 
 from .synth_ops import P_ATOM, Op, Sig, literal
-from .synth_values import ERR, component_types, freeze, in_limits, same_value
+from .synth_values import ERR, apply_pointwise, component_types, same_value, value_key
 
 
 class Solved(Exception):
@@ -51,6 +51,9 @@ class Clock:
         self.explored += 1
         if not self.explored & 127 and time.monotonic() > self.deadline:
             raise OutOfTime
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
 
 
 class Leaf:
@@ -150,14 +153,26 @@ class Goal:
         if inner == FLOAT:
             self.accepts.add(PrimT("int"))
         self.exact = FLOAT not in component_types(self.ret)
-        self.key = tuple(map(freeze, self.expected))
+        self._keys: dict[Type, Optional[tuple]] = {}
 
     def reached(self, term: Term, key: tuple) -> bool:
+        """Does the term (whose value key is `key`) give every expected
+        output? Compared by key where no float is involved."""
         if term.type not in self.accepts:
             return False
         if self.exact:
-            return key == self.key
+            goal_key = self._key_as(term.type)
+            if goal_key is not None:
+                return key == goal_key
         return all(same_value(v, e) for v, e in zip(term.vals, self.expected))
+
+    def _key_as(self, typ: Type) -> Optional[tuple]:
+        if typ not in self._keys:
+            try:
+                self._keys[typ] = value_key(typ, self.expected)
+            except TypeError:             # e.g. None among the outputs of a list goal
+                self._keys[typ] = None
+        return self._keys[typ]
 
 
 @dataclass
@@ -195,43 +210,12 @@ def _compositions(total: int, parts: int):
             yield (first,) + rest
 
 
-def _eval_eager(fn: Callable, vecs: list[list], ret: Type) -> list:
-    out = []
-    append = out.append
-    if len(vecs) == 1:
-        for a in vecs[0]:
-            if a is ERR:
-                append(ERR)
-                continue
-            try:
-                r = fn(a)
-            except Exception:
-                append(ERR)
-                continue
-            append(r if in_limits(r) else ERR)
-    else:
-        for args in zip(*vecs):
-            if any(a is ERR for a in args):
-                append(ERR)
-                continue
-            try:
-                r = fn(*args)
-            except Exception:
-                append(ERR)
-                continue
-            append(r if in_limits(r) else ERR)
-    if ret == FLOAT:
-        out = [float(v) if type(v) is int else v for v in out]
-    return out
-
-
-def value_key(typ: Type, vals: list) -> tuple:
-    if isinstance(typ, PrimT) or (isinstance(typ, OptionalT) and isinstance(typ.inner, PrimT)):
-        return tuple(vals)
-    return tuple(map(freeze, vals))
-
-
 class Enumerator:
+    """Grows a bank level by level: at level n, every op applied to every
+    combination of smaller terms whose sizes add up to n (within the op's
+    limits), then the comprehensions of size n. `depth` counts enclosing
+    comprehensions; bodies are not themselves given comprehensions."""
+
     def __init__(self, space: Space, ctx: Context, depth: int = 0,
                  goal: Optional[Goal] = None):
         self.space, self.ctx, self.depth, self.goal = space, ctx, depth, goal
@@ -240,7 +224,7 @@ class Enumerator:
         self._bool_vectors = 0          # distinct error-free bool vectors held
         self.forms = None
         if depth < space.max_depth:
-            from .synth_forms import FormBuilder
+            from .synth_forms import FormBuilder     # synth_forms builds on this module
             self.forms = FormBuilder(self)
 
     def ensure(self, size: int) -> None:
@@ -258,7 +242,7 @@ class Enumerator:
               varying: Optional[bool] = None) -> Optional[Term]:
         """Add a candidate unless it always fails or an equivalent exists."""
         self.space.clock.tick()
-        if not self.space.allowed(typ) or all(v is ERR for v in vals):
+        if vals.count(ERR) == len(vals) or not self.space.allowed(typ):
             return None
         key = value_key(typ, vals)
         term = Term(op, args, typ, size, vals, varying)
@@ -307,8 +291,8 @@ class Enumerator:
             for args in product(*pools):
                 if sig.comm and sizes[0] == sizes[1] and args[0].idx > args[1].idx:
                     continue
-                if not any(a.varying for a in args):
+                if not op.accepts(args):
                     continue
                 vecs = [a.vals for a in args]
-                vals = op.vec(*vecs) if op.vec else _eval_eager(op.fn, vecs, sig.ret)
+                vals = op.vec(*vecs) if op.vec else apply_pointwise(op.fn, vecs, sig.ret)
                 self.offer(op, args, sig.ret, size, vals)

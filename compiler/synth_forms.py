@@ -98,6 +98,8 @@ class Walk:
 
 
 class FormBuilder:
+    """The walks of one enumerator and the form terms built from them."""
+
     def __init__(self, owner: Enumerator):
         self.owner = owner
         self.walks: list[Walk] = []
@@ -122,7 +124,7 @@ class FormBuilder:
         space = self.owner.space
         limit = min(space.iter_max_size, size - 2)
         for k in range(1, limit + 1):
-            for typ in self.owner.bank.types():
+            for typ in sorted(self.owner.bank.types(), key=_pairs_first):
                 for term in self.owner.bank.get(typ, k):
                     if len(self.walks) >= space.max_iterables:
                         return
@@ -135,12 +137,19 @@ class FormBuilder:
                         self.walks.append(walk)
 
     def _walkable(self, term: Term) -> bool:
-        """Comprehensions walk lists and iterators, and strings that are
-        variables (the characters of a computed string are rarely wanted)."""
+        """Comprehensions walk lists and iterators that differ between
+        examples, strings that are variables and `str(n)` of a variable;
+        the characters of other computed strings are rarely wanted."""
+        if _same_everywhere(term.vals):
+            return False                  # walking one fixed list: nothing to learn
         if isinstance(term.type, (ListT, IterT)):
             return True
+        if term.type != STR:
+            return False
+        if getattr(term.op, "name", "") == "str":          # the digits of a number
+            term = term.args[0]
         variables = {name for name, _, _ in self.owner.ctx.variables}
-        return term.type == STR and isinstance(term.op, Leaf) and term.text in variables
+        return isinstance(term.op, Leaf) and term.text in variables
 
     def _make_walk(self, term: Term) -> Optional[Walk]:
         elem = elem_of(term.type)
@@ -197,7 +206,8 @@ class FormBuilder:
         allowed = self.owner.space.allowed
         for body_size in range(1, budget + 1):
             pred_size = budget - body_size
-            preds = walk.preds(pred_size) if pred_size else [None]
+            preds = [(p, walk.values(p)) for p in walk.preds(pred_size)] if pred_size else [
+                (None, None)]
             if not preds:
                 continue
             for body_type in walk.sub.bank.types():
@@ -208,9 +218,8 @@ class FormBuilder:
                     if pred_size == 0 and walk.is_identity(body):
                         continue
                     body_vals = walk.values(body)
-                    for pred in preds:
-                        vals = comprehension_values(walk.segments, body_vals,
-                                                    walk.values(pred))
+                    for pred, pred_vals in preds:
+                        vals = comprehension_values(walk.segments, body_vals, pred_vals)
                         self.owner.offer(op, (walk.iterable, body, pred), result, size, vals)
 
     def _key_forms(self, walk: Walk, size: int, body_size: int) -> None:
@@ -223,6 +232,16 @@ class FormBuilder:
                         continue
                     vals = _keyed_values(func, walk, walk.values(body))
                     self.owner.offer(op, (walk.iterable, body), result, size, vals)
+
+
+def _pairs_first(typ: Type) -> int:
+    """zip/enumerate iterables get walks before others of their size."""
+    return 0 if isinstance(elem_of(typ), TupleT) else 1
+
+
+def _same_everywhere(vals: list) -> bool:
+    first = freeze(vals[0])
+    return len(vals) > 1 and all(freeze(v) == first for v in vals[1:])
 
 
 def _reorder(frozen: list, segments: list, twin: Walk) -> list[int]:

@@ -19,14 +19,10 @@ knows
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
-from npl.lang.types import (
-    BOOL, FLOAT, INT, NONE, STR, DictT, IterT, ListT, OptionalT, SetT, TupleT,
-    Type, is_hashable,
-)
+from npl.lang.types import FLOAT, INT, STR, IterT, ListT, SetT, Type
 
 from .synth_values import ERR, LEN_LIMIT
 

@@ -2,15 +2,18 @@
 
 Takes the Python values that examples are written in (int, float, bool, str,
 None, list, dict, set, tuple) and the static NPL types of the positions they
-fill; gives back checked, type-normalised values (`coerce`), hashable keys for
-observational equivalence (`freeze`), type-aware comparison against expected
-outputs (`same_value`), and the `ERR` marker a candidate produces where its
-evaluation failed (index out of range, division by zero, a value past the
-size limits).
+fill; gives back checked, type-normalised values (`coerce`), hashable keys
+for observational equivalence (`freeze`, `value_key`), type-aware comparison
+against expected outputs (`same_value`), pointwise evaluation of an op over
+all evaluation points (`apply_pointwise`), and the `ERR` marker a candidate
+has where its evaluation failed (index out of range, division by zero, a
+value past the size limits).
 """
 from __future__ import annotations
 
 import math
+
+from typing import Callable
 
 from npl.lang.types import (
     BOOL, FLOAT, INT, NONE, STR, DictT, IterT, ListT, OptionalT, PrimT, SetT,
@@ -178,3 +181,81 @@ def component_types(typ: Type) -> set[Type]:
         for t in typ.elems:
             found |= component_types(t)
     return found
+
+
+# ------------------------------------------------------- evaluating ops
+
+def apply_pointwise(fn: Callable, vecs: list[list], ret: Type) -> list:
+    """Apply `fn` point by point; ERR where an argument is ERR, `fn`
+    raises, or the result is past the limits."""
+    if len(vecs) == 1:
+        out = _map1(fn, vecs[0])
+    elif len(vecs) == 2:
+        out = _map2(fn, vecs[0], vecs[1])
+    else:
+        out = [ERR if ERR in args else _call(fn, args) for args in zip(*vecs)]
+    if ret == FLOAT:
+        out = [float(v) if type(v) is int else v for v in out]
+    return out
+
+
+def _map1(fn: Callable, xs: list) -> list:
+    out = []
+    append = out.append
+    for a in xs:
+        if a is ERR:
+            append(ERR)
+            continue
+        try:
+            r = fn(a)
+        except Exception:
+            append(ERR)
+            continue
+        append(r if in_limits(r) else ERR)
+    return out
+
+
+def _map2(fn: Callable, xs: list, ys: list) -> list:
+    out = []
+    append = out.append
+    for a, b in zip(xs, ys):
+        if a is ERR or b is ERR:
+            append(ERR)
+            continue
+        try:
+            r = fn(a, b)
+        except Exception:
+            append(ERR)
+            continue
+        append(r if in_limits(r) else ERR)
+    return out
+
+
+def _call(fn: Callable, args: tuple) -> object:
+    try:
+        r = fn(*args)
+    except Exception:
+        return ERR
+    return r if in_limits(r) else ERR
+
+
+_KEY_FUNCTIONS: dict[Type, Callable[[list], tuple]] = {}
+
+
+def value_key(typ: Type, vals: list) -> tuple:
+    """The observational-equivalence key of a value vector of type `typ`."""
+    make = _KEY_FUNCTIONS.get(typ)
+    if make is None:
+        make = _KEY_FUNCTIONS[typ] = _key_function(typ)
+    return make(vals)
+
+
+def _key_function(typ: Type) -> Callable[[list], tuple]:
+    flat = lambda t: isinstance(t, PrimT) and t != FLOAT            # noqa: E731
+    if flat(typ) or (isinstance(typ, OptionalT) and flat(typ.inner)):
+        return tuple
+    if isinstance(typ, IterT) and flat(typ.elem):
+        return tuple                                                 # values are tuples
+    if isinstance(typ, ListT) and flat(typ.elem):
+        return lambda vals: tuple(v if v is ERR else tuple(v) for v in vals)
+    return lambda vals: tuple(map(freeze, vals))

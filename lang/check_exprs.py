@@ -225,7 +225,11 @@ class ExprChecker(CallChecker):
 
     def expr_Compare(self, e: ast.Compare, expected):
         operands = [e.left, *e.comparators]
-        types = [self.infer(o) for o in operands]
+        types = [self.infer(e.left)]
+        for op, o in zip(e.ops, e.comparators):
+            # `xs == []`: an empty literal takes its type from the other side
+            want = types[-1] if op in ("==", "!=") and is_empty_display(o) else None
+            types.append(self.infer(o, want))
         for i, op in enumerate(e.ops):
             self.check_compare(op, types[i], types[i + 1], operands[i + 1], e)
         return BOOL
@@ -328,7 +332,7 @@ class ExprChecker(CallChecker):
             self.check_indices(idx, [INT], e)
             return STR
         if isinstance(ot, DictT):
-            self.check_indices(idx, [ot.key], e)
+            self.check_indices(idx, dict_key_parts(ot.key, idx), e)
             return ot.value
         if isinstance(ot, TupleT):
             return self.tuple_index(e, ot)
@@ -605,6 +609,24 @@ def orderable(a: Type, b: Type) -> bool:
 
 def comparable_optional(a: Type, b: Type) -> bool:
     return (isinstance(a, OptionalT) and assignable(b, a)) or (isinstance(b, OptionalT) and assignable(a, b))
+
+
+def is_empty_display(e) -> bool:
+    """`[]`, `{}`, `set()`, `list()` or `dict()`: a value whose type must come from context."""
+    if isinstance(e, (ast.ListExpr, ast.SetExpr)):
+        return not e.elts
+    if isinstance(e, ast.DictExpr):
+        return not e.keys
+    return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and not e.args \
+        and not e.keywords and e.func.id in ("list", "set", "dict")
+
+
+def dict_key_parts(key: Type, indices) -> list:
+    """The types `d[i, j]` checks its indices against: Python reads several
+    indices of a dict as one tuple key, d[i, j] == d[(i, j)]."""
+    if len(indices) > 1 and isinstance(key, TupleT) and len(key.elems) == len(indices):
+        return list(key.elems)
+    return [key]
 
 
 def literal_int(e) -> Optional[int]:

@@ -110,7 +110,8 @@ def check_store_index(ck, target: ast.Index, value: ast.Expr) -> None:
         ck.check_indices(idx, [INT], target)
         ck.check(value, ot.elem)
     elif isinstance(ot, DictT):
-        ck.check_indices(idx, [ot.key], target)
+        from .check_exprs import dict_key_parts
+        ck.check_indices(idx, dict_key_parts(ot.key, idx), target)
         ck.check(value, ot.value)
     elif isinstance(ot, ArrayT):
         ck.check_indices(idx, [INT] * len(idx), target)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from . import ast
 from .diagnostics import DiagnosticBag
 from .symbols import CheckedProgram, FuncInfo
-from .types import ARRAY_ELEMS, ArrayT, ErrorT, TupleT, Type
+from .types import ARRAY_ELEMS, NONE, ArrayT, ErrorT, TupleT, Type
 
 KERNEL_BUILTINS = frozenset("""
 range prange len min max abs int float bool round sqrt exp log log2 log10 sin cos tan
@@ -40,7 +40,6 @@ def kernel_problems(prog: CheckedProgram, fn: FuncInfo) -> list[tuple[ast.Span, 
         if not kernel_type_ok(t):
             problems.append((p.span, f"parameter '{name}' is {t}; a kernel takes only int, float, "
                              "bool, arrays and tuples of those"))
-    from .types import NONE
     if fn.ret != NONE and not kernel_type_ok(fn.ret):
         span = decl.returns.span if decl.returns is not None else decl.span
         problems.append((span, f"a kernel cannot return {fn.ret}"))
@@ -76,7 +75,8 @@ def node_problems(prog: CheckedProgram, node) -> list[tuple[ast.Span, str]]:
         elif ref.kind == "struct":
             out.append((node.span, "structs are not allowed in a kernel"))
         t = prog.types.get(node)
-        if t is not None and not kernel_type_ok(t) and ref.kind != "struct" and t.__class__.__name__ != "IterT":
+        if t is not None and t != NONE and not kernel_type_ok(t) and ref.kind != "struct" \
+                and t.__class__.__name__ != "IterT":
             out.append((node.span, f"{t} is not allowed in a kernel"))
     elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
         out.append((node.span, "comprehensions are not allowed in a kernel; write a loop"))

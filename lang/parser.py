@@ -75,8 +75,9 @@ for _op in ("**=", "|=", "&=", "^=", "<<=", ">>="):
 _IMPORT_ADVICE = ("`import module` is not supported: import definitions from a sibling "
                   ".npl file with `from module import name`")
 
-_MAX_BRACKETS = 200
-_MAX_INDENTS = 100
+_MAX_BRACKETS = 200           # nesting limits, so that no later pass recurses
+_MAX_INDENTS = 100            # too deep on a pathological program
+_MAX_DEPTH = 200
 
 
 # ================================================================ lexer
@@ -86,7 +87,7 @@ _TOKEN_RE_HEAD = r"""
 | (?P<comment>\#[^\n]*)
 | (?P<newline>\n)
 | (?P<continuation>\\\n)
-| (?P<string>(?:[rRbBfF][rRbBfF]?|[uU])?(?:'''|\"\"\"|'|"))
+| (?P<string>(?:[rR][bBfF]?|[bBfF][rR]?|[uU])?(?:'''|\"\"\"|'|"))
 | (?P<number>0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+
     |(?:[0-9](?:_?[0-9])*)?\.[0-9](?:_?[0-9])*(?:[eE][+-]?[0-9](?:_?[0-9])*)?
     |[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?(?:[eE][+-]?[0-9](?:_?[0-9])*)?)
@@ -167,6 +168,10 @@ class _Scanner:
 
     def span(self, start: int, end: int) -> A.Span:
         return A.Span(self.src.path, *self.pos(start), *self.pos(end))
+
+    def starts_line(self, token: Token) -> bool:
+        line_start = self.line_starts[bisect.bisect_right(self.line_starts, token.start_pos) - 1]
+        return not self.text[line_start:token.start_pos].strip()
 
     def error(self, code: str, message: str, start: int, end: int) -> _LexError:
         return _LexError(Diagnostic(code, message, self.span(start, end)))
@@ -309,7 +314,8 @@ class _Scanner:
         indent = text[i:j]
         if "\t" in indent:
             tab = i + indent.index("\t")
-            raise self.error("E003", "tab in indentation: NPL indents with spaces only", tab, tab + 1)
+            raise self.error("E003", "tab in indentation: NPL indents with spaces only",
+                             tab, tab + 1)
         yield from self.indent_to(len(indent.rsplit("\f", 1)[-1]), i, j)
         return j
 
@@ -360,9 +366,13 @@ def _get_parser() -> Lark:
 
 
 def _cache_file(grammar: str) -> Path:
+    """$XDG_CACHE_HOME/npl/parser-HASH.lark (default ~/.cache); the hash covers
+    everything the tables depend on, so a stale file is never read."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    key = hashlib.sha256("\0".join((grammar, lark.__version__, sys.version)).encode()).hexdigest()
-    return Path(base) / "npl" / f"parser-{key[:24]}.lark"
+    options = repr(sorted((k, str(v)) for k, v in _LARK_OPTIONS.items()))
+    key = "\0".join((grammar, options, lark.__version__, sys.version))
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return Path(base) / "npl" / f"parser-{digest[:24]}.lark"
 
 
 def _load_or_build() -> Lark:
@@ -376,10 +386,14 @@ def _load_or_build() -> Lark:
     parser = Lark(grammar, **_LARK_OPTIONS)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache.parent, delete=False) as f:
-            parser.save(f)
-        os.replace(f.name, cache)
-    except OSError:         # a read-only home only costs start-up time
+        with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=".tmp-", delete=False) as f:
+            try:
+                parser.save(f)
+            except BaseException:
+                os.unlink(f.name)
+                raise
+        os.replace(f.name, cache)       # atomic: a concurrent reader never sees half a file
+    except OSError:         # a read-only or full disk only costs start-up time
         pass
     return parser
 
@@ -417,7 +431,8 @@ _DECLARATIONS = ("a declaration (`def`, `struct`, `const`, `example`, `property`
 def _syntax_error(err: UnexpectedInput, src: _Source) -> Diagnostic:
     token = getattr(err, "token", None)
     if token is None:
-        return Diagnostic("E001", "invalid syntax", A.Span(src.path, src.line, src.col, src.line, src.col))
+        here = A.Span(src.path, src.line, src.col, src.line, src.col)
+        return Diagnostic("E001", "invalid syntax", here)
     span = _token_span(token, src)
     expected = _acceptable(err)
     if token.type == "UNSUPPORTED":
@@ -427,7 +442,8 @@ def _syntax_error(err: UnexpectedInput, src: _Source) -> Diagnostic:
     if token.type == "_INDENT":
         return Diagnostic("E003", "unexpected indent", span)
     previous = src.scanner.prev if src.scanner is not None else None
-    if previous is not None and previous.value == "match" and "EQUAL" in expected:
+    if (previous is not None and previous.value == "match" and "EQUAL" in expected
+            and src.scanner.starts_line(previous)):
         return Diagnostic("E018", "`match` statements are not supported: use an "
                           "`if`/`elif` chain", _token_span(previous, src))
     found = _describe_token(token, src)
@@ -442,10 +458,10 @@ def _acceptable(err: UnexpectedInput) -> set[str]:
     """The terminals the parser could really take at the error. (The error's
     own `expected` is the LALR state's lookahead set, which merged states
     inflate with tokens from other contexts.)"""
-    try:
-        return set(err.interactive_parser.accepts())
-    except Exception:       # no interactive parser for this error: fall back
+    interactive = getattr(err, "interactive_parser", None)
+    if interactive is None:
         return set(getattr(err, "expected", ()) or ())
+    return set(interactive.accepts())
 
 
 def _token_span(token: Token, src: _Source) -> A.Span:
@@ -556,7 +572,8 @@ def _escape_value(m: re.Match) -> str:
     if e[0] in _HEX_DIGITS:
         need = _HEX_DIGITS[e[0]]
         if len(e) - 1 != need:
-            raise _EscapeError(m.start(), f"truncated `\\{e[0]}` escape: it takes {need} hex digits")
+            raise _EscapeError(m.start(), f"truncated `\\{e[0]}` escape: it takes {need} "
+                               "hex digits")
         if int(e[1:], 16) > 0x10FFFF:
             raise _EscapeError(m.start(), f"`\\{e}` is not a Unicode character")
         return chr(int(e[1:], 16))
@@ -683,7 +700,8 @@ class _FStringReader:
         if debug_text and conversion is None and not spec:
             conversion = "r"
         expr = self.b._fragment(source, *self.lit.pos(start + 1))
-        return A.FormatField(expr, conversion, tuple(spec), span=self.span(start, j + 1)), debug_text, j + 1
+        field = A.FormatField(expr, conversion, tuple(spec), span=self.span(start, j + 1))
+        return field, debug_text, j + 1
 
     def expression_end(self, k: int) -> int:
         """Offset of the `}`, `!`, `:` or debug `=` that ends a field's expression."""
@@ -1287,10 +1305,24 @@ def _normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _check_depth(root: A.Node, src: _Source) -> None:
+    """Reject trees nested more than _MAX_DEPTH deep (`-` * 5000 + `x`, a
+    sum of 1000 terms): later passes recurse over the AST."""
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            raise CompileError([Diagnostic(
+                "E001", f"this is nested too deeply (over {_MAX_DEPTH} levels): split it "
+                "up with intermediate variables", node.span)], {src.path: src.display_text()})
+        stack.extend((child, depth + 1) for child in A.children(node))
+
+
 def _parse_fragment(src: _Source) -> A.Expr:
     builder = _Builder(src)
     expr = builder.transform(_parse_tree(src, "expression"))
     builder._raise_errors()
+    _check_depth(expr, src)
     return expr
 
 
@@ -1301,7 +1333,9 @@ def parse(source: str, path: str) -> A.Module:
     decls = builder.transform(_parse_tree(src, "module"))
     builder._raise_errors()
     lines = src.text.split("\n")
-    return A.Module(path, tuple(decls), span=A.Span(path, 1, 1, len(lines), len(lines[-1]) + 1))
+    module = A.Module(path, tuple(decls), span=A.Span(path, 1, 1, len(lines), len(lines[-1]) + 1))
+    _check_depth(module, src)
+    return module
 
 
 def parse_expr(source: str, path: str, line: int = 1, col: int = 1) -> A.Expr:

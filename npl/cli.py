@@ -190,5 +190,29 @@ def fill(program, frozen, model, device, no_jit, refresh):
     sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh)))
 
 
+@main.command()
+@click.option("--check", is_flag=True, help="Change nothing; list the files that would change (exit 1 if any).")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def fmt(files, check):
+    """Rewrite FILES in NPL's canonical layout (comments, strings and holes kept)."""
+    from npl.fmt import main_fmt
+    sys.exit(main_fmt(list(files), check, echo=click.echo))
+
+
+@main.command()
+@click.argument("program", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", default=None, metavar="PROVIDER/MODEL", help="Model for `:fill`.")
+def repl(program, model):
+    """Interactive session: definitions, statements, expressions, :type, :holes, :fill."""
+    from npl.repl import run_repl
+    sys.exit(run_repl(program, model=model))
+
+
+@main.command()
+def lsp():
+    """Language server (LSP over stdio): diagnostics, hover, definitions, symbols, refill."""
+    from npl.lsp import serve
+    serve()
+
 if __name__ == "__main__":
     main()

@@ -146,8 +146,9 @@ class Jit:
             if count[0] > threshold:
                 native = jit.compile(fn)
                 if native is not None:
-                    jit.program.namespace[slot] = native
-                    return native(*args)
+                    entry = native_entry(fn, native, interpreted)
+                    jit.program.namespace[slot] = entry
+                    return entry(*args)
                 jit.program.namespace[slot] = interpreted
             return interpreted(*args)
         trampoline.__name__ = getattr(interpreted, "__name__", fn.name)
@@ -156,7 +157,26 @@ class Jit:
     def compile_now(self, fn: ir.Function) -> None:
         native = self.compile(fn)
         if native is not None:
-            self.program.namespace[function_slot(self.program, fn.name)] = native
+            slot = function_slot(self.program, fn.name)
+            self.program.namespace[slot] = native_entry(fn, native, self.program.namespace[slot])
+
+
+def native_entry(fn: ir.Function, native: Callable, interpreted: Callable) -> Callable:
+    """What interpreted callers call: the machine code, except for calls
+    passing an array view that is not C-contiguous (the compiled signature
+    takes C-contiguous arrays), which stay in the interpreter."""
+    from npl.lang.types import ArrayT
+    arrays = [i for i, p in enumerate(fn.params) if isinstance(p.type, ArrayT)]
+    if not arrays:
+        return native
+
+    def entry(*args):
+        for i in arrays:
+            if not args[i].flags.c_contiguous:
+                return interpreted(*args)
+        return native(*args)
+    entry.__name__ = getattr(interpreted, "__name__", fn.name)
+    return entry
 
 
 def function_slot(program, ir_name: str) -> str:

@@ -9,8 +9,10 @@ no strings anyway), then written to a file in the JIT cache so that Numba's
 own on-disk cache can key on it (runtime/jit.py).
 
 Each function gets an explicit Numba signature derived from its NPL types
-(int -> int64, float -> float64, bool -> boolean, array[T, N] -> T[:, ...]
-in any layout), so the compiled code is exactly as typed as the NPL source.
+(int -> int64, float -> float64, bool -> boolean, array[T, N] -> T[:, ::1],
+C-contiguous), so the compiled code is exactly as typed as the NPL source.
+runtime/jit.py runs calls whose arrays are not C-contiguous (views made by
+slicing) in the interpreter instead.
 """
 from __future__ import annotations
 
@@ -49,7 +51,8 @@ def numba_type(t: Type) -> str:
     if t in NB_SCALAR:
         return NB_SCALAR[t]
     if isinstance(t, ArrayT):
-        return f"{NB_SCALAR[t.elem]}[{', '.join([':'] * t.rank)}]"
+        dims = [":"] * (t.rank - 1) + ["::1"]
+        return f"{NB_SCALAR[t.elem]}[{', '.join(dims)}]"
     if isinstance(t, TupleT):
         return "Tuple((" + ", ".join(numba_type(e) for e in t.elems) + ",))"
     if t == NONE:
@@ -279,6 +282,7 @@ def module_source(module: ir.Module, functions: list[ir.Function], *, parallel: 
     """Source of a Python module defining every function in `functions` as
     a Numba-compiled function with an explicit signature."""
     lowerer = KernelLowerer(module)
+    functions = callees_first(module, functions)
     parts = ["import math", "import numpy as np", "import numba",
              "from numba.types import int64, float64, boolean, none, Tuple", DOT_HELPERS]
     for fn in functions:
@@ -286,6 +290,24 @@ def module_source(module: ir.Module, functions: list[ir.Function], *, parallel: 
         flags = f"cache=True, boundscheck={boundscheck}, parallel={fn.name in parallel}, error_model='python'"
         parts.append(f"@numba.njit({signature(fn)!r}, {flags})\n{ast.unparse(ast.fix_missing_locations(tree))}\n")
     return "\n\n".join(parts)
+
+
+def callees_first(module: ir.Module, functions: list[ir.Function]) -> list[ir.Function]:
+    """`functions` ordered so that each comes after the functions it calls
+    (explicit signatures compile at definition time)."""
+    by_name = {f.name: f for f in functions}
+    done: dict[str, ir.Function] = {}
+
+    def visit(f: ir.Function, stack: tuple = ()) -> None:
+        if f.name in done or f.name in stack:
+            return
+        for c in sorted(callees(module, f)):
+            if c in by_name:
+                visit(by_name[c], stack + (f.name,))
+        done[f.name] = f
+    for f in functions:
+        visit(f)
+    return list(done.values())
 
 
 def callees(module: ir.Module, fn: ir.Function) -> set[str]:

@@ -9,7 +9,7 @@ import pytest
 
 import npl.lang.ast as A
 from npl.lang.ast import ast_equal
-from npl.lang.diagnostics import CompileError
+from npl.lang.diagnostics import CompileError, Diagnostic
 from npl.lang.parser import parse, parse_expr
 
 CONFORMANCE = Path("/work/shared/conformance")
@@ -34,7 +34,7 @@ def expr(text: str) -> A.Expr:
     return parse_expr(text, "t.npl")
 
 
-def error(text: str) -> "Diagnostic":
+def error(text: str) -> Diagnostic:
     with pytest.raises(CompileError) as info:
         parse(src(text), "t.npl")
     return info.value.diagnostics[0]
@@ -205,7 +205,8 @@ def test_soft_keywords_are_names_inside_functions(word):
 @pytest.mark.parametrize("text, expected", [
     ("int", A.TypeExpr("int")),
     ("list[int]", A.TypeExpr("list", (A.TypeExpr("int"),))),
-    ("dict[str, list[int]]", A.TypeExpr("dict", (A.TypeExpr("str"), A.TypeExpr("list", (A.TypeExpr("int"),))))),
+    ("dict[str, list[int]]",
+     A.TypeExpr("dict", (A.TypeExpr("str"), A.TypeExpr("list", (A.TypeExpr("int"),))))),
     ("tuple[int, str]", A.TypeExpr("tuple", (A.TypeExpr("int"), A.TypeExpr("str")))),
     ("set[int]", A.TypeExpr("set", (A.TypeExpr("int"),))),
     ("array[float, 2]", A.TypeExpr("array", (A.TypeExpr("float"), A.IntTypeArg(2)))),
@@ -410,7 +411,8 @@ def test_number_literals(text, value):
 
 
 def test_constants_and_string_literals():
-    assert ast_equal(expr("True, False, None"), A.TupleExpr((A.BoolLit(True), A.BoolLit(False), A.NoneLit())))
+    assert ast_equal(expr("True, False, None"),
+                     A.TupleExpr((A.BoolLit(True), A.BoolLit(False), A.NoneLit())))
     assert expr(r"'a\tb\n\\ \'q\' \x41\u00e9\N{BULLET} \q'").value == "a\tb\n\\ 'q' A\u00e9\u2022 \\q"
     assert expr(r'r"\n\d"').value == "\\n\\d"
     assert expr('"""two\nlines"""').value == "two\nlines"
@@ -440,7 +442,8 @@ def test_hole_text_may_contain_quotes_and_hashes():
 
 
 def test_hole_inside_call_and_fstring():
-    assert ast_equal(expr("f(?{a}, k=?{b {c}})"), A.Call(N("f"), (A.Hole("a"),), (A.Keyword("k", A.Hole("b {c}")),)))
+    assert ast_equal(expr("f(?{a}, k=?{b {c}})"),
+                     A.Call(N("f"), (A.Hole("a"),), (A.Keyword("k", A.Hole("b {c}")),)))
     (field,) = expr('f"{?{the user\'s {name}}}"').parts
     assert ast_equal(field.expr, A.Hole("the user's {name}"))
 
@@ -624,3 +627,58 @@ def test_error_rendering_has_location_line_and_caret():
 def test_empty_and_comment_only_files():
     assert parse("", "t.npl").decls == ()
     assert parse("# nothing\n\n   # here\n", "t.npl").decls == ()
+
+
+def test_match_is_only_flagged_as_a_statement():
+    d = error("def f():\n    x = match y\n")
+    assert d.code == "E001" and "found name `y`" in d.message
+
+
+# ============================================================ limits
+
+@pytest.mark.parametrize("text", ["-" * 5000 + "x", " + ".join(["a"] * 1000), "not " * 500 + "x",
+                                  "a" + ".b" * 300, "x if c else " * 300 + "y"])
+def test_pathological_nesting_is_an_error_not_a_crash(text):
+    with pytest.raises(CompileError) as info:
+        parse_expr(text, "t.npl")
+    assert info.value.diagnostics[0].code == "E001"
+    assert "nested too deeply" in info.value.diagnostics[0].message
+
+
+def test_reasonable_nesting_is_fine():
+    assert isinstance(parse_expr(" + ".join(["a"] * 150), "t.npl"), A.BinOp)
+
+
+def test_too_many_brackets_and_indentation_levels():
+    with pytest.raises(CompileError, match="too many nested brackets"):
+        parse_expr("(" * 300 + "x" + ")" * 300, "t.npl")
+    deep = "def f():\n" + "".join(" " * i + "if x:\n" for i in range(1, 120)) + " " * 120 + "pass\n"
+    with pytest.raises(CompileError, match="too many levels of indentation"):
+        parse(deep, "t.npl")
+
+
+# ============================================================ parser tables cache
+
+def test_parser_tables_are_cached_on_disk_and_rebuilt_when_corrupt(tmp_path, monkeypatch):
+    import lark
+    import npl.lang.parser as P
+
+    builds = []
+
+    class CountingLark(lark.Lark):
+        def __init__(self, *args, **kwargs):
+            builds.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(P, "Lark", CountingLark)
+    built = P._load_or_build()
+    (cache,) = (tmp_path / "npl").iterdir()
+    loaded = P._load_or_build()
+    assert len(builds) == 1
+    text = (CONFORMANCE / "strings.npl").read_text()
+    assert built.parse(P._Source(text, "s.npl"), start="module") == \
+        loaded.parse(P._Source(text, "s.npl"), start="module")
+    cache.write_bytes(b"not a pickle")
+    P._load_or_build()
+    assert len(builds) == 2 and cache.read_bytes() != b"not a pickle"

@@ -17,7 +17,7 @@ from npl.lang.ast import ast_equal
 from npl.lang.diagnostics import CODES, CompileError
 from npl.lang.parser import parse, parse_expr, unescape
 
-FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PROGRAMS = [p.read_text() for p in sorted(Path("/work/shared/conformance").glob("*.npl"))]
 
 
@@ -221,3 +221,60 @@ def test_string_escapes_decode_as_python_does(body):
         raise AssertionError(f"NPL accepts {literal!r}, which Python rejects")
     assert unescape(body) == expected
     assert parse_expr(literal, "s.npl").value == expected
+
+
+@FUZZ
+@given(EXPRESSIONS, st.integers(1, 500), st.integers(1, 120))
+def test_parse_expr_offsets_shift_every_span(text, line, col):
+    try:
+        here = parse_expr(text, "e.npl")
+    except CompileError:
+        return
+    there = parse_expr(text, "e.npl", line=line, col=col)
+    for a, b in zip(A.walk(here), A.walk(there)):
+        assert (b.span.line, b.span.col) == (a.span.line + line - 1, a.span.col + col - 1)
+        assert (b.span.end_line, b.span.end_col) == (a.span.end_line + line - 1, a.span.end_col + col - 1)
+
+
+# ------------------------------------------------------------ f-strings vs Python
+
+FSTRING_PIECES = st.sampled_from([
+    "a", " ", "{", "}", "{{", "}}", ":", "!", "=", "'", "\\n", "\\", "#", "(", "]", "0", ".2f",
+    "{x}", "{x!r}", "{x!s}", "{x:>4}", "{x:{w}}", "{x=}", "{x[0]}", "{'a'}", "{ x }",
+    "{x==y}", "{x!=y}", "{x:{w}.{p}f}", "{x:%}", "\\N{BULLET}", "{x:{{}}}",
+])
+
+
+def from_python_fstring(node) -> list:
+    parts = []
+    for value in node.values:
+        if isinstance(value, pyast.Constant):
+            parts.append(value.value)
+            continue
+        spec = tuple(from_python_fstring(value.format_spec)) if value.format_spec else ()
+        conversion = {-1: None, 114: "r", 115: "s"}[value.conversion]
+        expr = A.DictExpr((), ()) if isinstance(value.value, pyast.Dict) else from_python(value.value)
+        parts.append(A.FormatField(expr, conversion, spec))
+    return parts
+
+
+@FUZZ
+@given(st.lists(FSTRING_PIECES, max_size=8).map("".join))
+def test_fstrings_parse_as_python_does(body):
+    text = 'f"' + body + '"'
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = pyast.parse(text, mode="eval").body
+    except SyntaxError:
+        tree = None
+    try:
+        got = parse_expr(text, "f.npl")
+    except CompileError as e:
+        assert tree is None, f"NPL rejects {text!r}, which Python accepts: {e}"
+        return
+    assert tree is not None, f"NPL accepts {text!r}, which Python rejects"
+    if isinstance(tree, pyast.Constant):            # no fields: Python folds it to a str
+        assert all(isinstance(p, str) for p in got.parts) and "".join(got.parts) == tree.value
+    else:
+        assert ast_equal(got, A.FString(tuple(from_python_fstring(tree)))), text
