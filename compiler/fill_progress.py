@@ -55,13 +55,23 @@ class Progress:
     def start(self, spec) -> None:
         self.set(spec, "filling", "library / synthesizer")
 
-    def event(self, spec, message: str) -> None:
+    def event(self, spec, message: str, show: bool = False) -> None:
+        """The current step; with show=True also a line when not live."""
         self.set(spec, "filling", message)
+        if show and not self.interactive and not self.quiet:
+            print(f"npl: {spec.name}: {message}", file=self.stream)
 
     def done(self, spec, source: str) -> None:
         self.set(spec, "filled", f"by {source}")
         if not self.interactive and not self.quiet:
             print(f"npl: filled {spec.name} ({spec.location}) by {source}", file=self.stream)
+
+    def warn(self, message: str) -> None:
+        """A warning line, shown even with quiet=True (above a live table)."""
+        if self.live is not None:
+            self.live.console.print(f"npl: warning: {message}", markup=False, highlight=False)
+        else:
+            print(f"npl: warning: {message}", file=self.stream)
 
     def failed(self, spec, reason: str) -> None:
         self.set(spec, "FAILED", reason.splitlines()[0][:80])

@@ -47,6 +47,7 @@ class FillContext:
     max_depth: int = 2
     program: object = None              # the CheckedProgram (for example texts)
     on_event: Callable[[HoleSpec, str], None] = lambda spec, msg: None
+    warn: Callable[[str], None] = lambda message: None      # said once per run by the filler
 
 
 def signature_line(spec: HoleSpec) -> str:
@@ -59,25 +60,58 @@ def body_as_fill(spec: HoleSpec, body: str) -> str:
 
 def check(ctx: FillContext, spec: HoleSpec, candidate: str) -> Verdict:
     return verify(ctx.source, ctx.path, ctx.fills, spec, candidate, ctx.limits,
-                  allow_new_holes=spec.depth < ctx.max_depth)
+                  allow_new_holes=spec.depth < ctx.max_depth, hidden=held_out_ids(ctx, spec))
+
+
+def held_out_ids(ctx: FillContext, spec: HoleSpec) -> frozenset:
+    """Ids ("file:line") of the hole's examples that its prompt leaves out."""
+    shown = {id(t) for t in ctx.visible(spec)}
+    return frozenset(f"{t.decl.span.file}:{t.decl.span.line}" for t in spec.tests
+                     if id(t) not in shown and type(t.decl).__name__ == "Example")
 
 
 # ---------------------------------------------------------------- library
 
 def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]:
-    if library is None or spec.kind != "function":
+    """The first library entry (same signature, related description) that
+    passes the hole's own checks; entries whose hash does not verify are
+    skipped and reported through `ctx.warn`."""
+    if spec.kind != "function":
         return None
-    result = library.search([str(t) for _, t in spec.params], str(spec.ret), spec.description)
+    if library is None:
+        ctx.on_event(spec, "library: turned off (NPL_LIBRARY=off) or unavailable")
+        return None
+    try:
+        result = library.search([str(t) for _, t in spec.params], str(spec.ret), spec.description)
+    except Exception as exc:            # a broken library never blocks filling
+        ctx.warn(f"module library search failed: {exc}")
+        return None
+    for entry_id in result.tampered:
+        ctx.warn(f"library entry {entry_id} was modified outside npl (its hash does not match); "
+                 f"it is ignored (remove it with `npl library remove {entry_id}`)")
+    if not result.candidates:
+        ctx.on_event(spec, "library: no entry with this signature and a related description")
+        return None
     for entry in result.candidates:
         candidate = adapt_library_fill(spec, entry)
         verdict = check(ctx, spec, candidate)
         if verdict.accepted and not verdict.new_holes:
-            ctx.on_event(spec, f"library entry {entry.id} passed")
-            origin = entry.provenance.source + (f" ({entry.provenance.model})" if entry.provenance.model else "")
+            ctx.on_event(spec, f"library: entry {entry.id} passed")
+            p = entry.provenance
+            origin = p.source if not p.model or p.model in p.source else f"{p.source} ({p.model})"
             return Outcome(spec, candidate, Provenance("library", "", 0, 0, 0, 0.0,
                                                       f"{entry.id} from {origin}"), verdict.passed)
-        ctx.on_event(spec, f"library entry {entry.id} rejected ({verdict.stage})")
+        ctx.on_event(spec, f"library: entry {entry.id} rejected ({why(verdict)})")
     return None
+
+
+def why(verdict: Verdict) -> str:
+    """The stage and first line of a rejection, for progress and errors."""
+    lines = [ln.strip() for ln in verdict.feedback.splitlines() if ln.strip()]
+    text = lines[0] if lines else ""
+    if text.endswith(":") and len(lines) > 1:     # "It fails the example at F:L:" + the example
+        text += " " + lines[1] + (f" ({lines[2]})" if len(lines) > 2 else "")
+    return verdict.stage + (f": {text[:160]}" if text else "")
 
 
 def adapt_library_fill(spec: HoleSpec, entry) -> str:
@@ -142,10 +176,15 @@ MIN_SYNTH_EXAMPLES = 3      # fewer examples leave too much room for a fluke
 
 
 def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optional[Outcome]:
-    if spec.kind != "function" or budget <= 0:
+    if spec.kind != "function":
+        return None
+    if budget <= 0:
+        ctx.on_event(spec, "synthesizer: turned off (synth_budget = 0 in npl.toml)")
         return None
     pairs = example_pairs(ctx, spec)
     if len(pairs) < MIN_SYNTH_EXAMPLES:
+        ctx.on_event(spec, f"synthesizer: {len(pairs)} usable example(s) `f(...) == value` "
+                           f"in view, needs at least {MIN_SYNTH_EXAMPLES}")
         return None
     from .synth import SynthTask, synthesize
     start = time.monotonic()
@@ -155,12 +194,13 @@ def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optiona
     except Exception:          # the synthesizer is an optimisation: never fatal
         result = None
     if result is None:
-        ctx.on_event(spec, "synthesizer found nothing")
+        ctx.on_event(spec, f"synthesizer: found nothing within {budget:g} s")
         return None
     candidate = body_as_fill(spec, f"return {result.expr}")
     verdict = check(ctx, spec, candidate)
     if not verdict.accepted or verdict.new_holes:
-        ctx.on_event(spec, f"synthesized `{result.expr}` rejected ({verdict.stage})")
+        ctx.on_event(spec, f"synthesizer: `{result.expr}` fits the examples in view but was "
+                           f"rejected ({why(verdict)})")
         return None
     return Outcome(spec, candidate, Provenance("synth", "", 1, 0, 0, round(time.monotonic() - start, 3)),
                    verdict.passed)

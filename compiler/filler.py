@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from npl.lang.diagnostics import CompileError, Diagnostic
 from .fill_sources import (FillContext, FillFailed, Outcome, from_library,
                            from_synthesizer)
 from .holes import HoleSpec, called_functions, signature_text, struct_text, test_source
-from .lockfile import LockEntry, lock_path_for, prune, update_lock
+from .lockfile import LockEntry, lock_path_for, prune, restamp, update_lock
 from .model_source import Usage, from_model
 from .verifier import Limits
 
@@ -108,6 +109,9 @@ class Filler:
         self.progress = make_progress(quiet)
         self.library = open_library()
         self.fills = {k: e.fill for k, e in prog.lock.entries.items()}
+        self.notes: dict[str, list[str]] = {}       # hole key -> what each source did
+        self.warned: set[str] = set()
+        self.mutex = threading.Lock()
 
     def context(self) -> FillContext:
         s = self.settings
@@ -117,14 +121,29 @@ class Filler:
                            program_context=self.program_context,
                            enclosing_source=self.enclosing_source,
                            max_depth=s.depth, program=self.prog.comp.program,
-                           on_event=self.progress.event)
+                           on_event=self.note, warn=self.warn)
+
+    def note(self, spec: HoleSpec, message: str) -> None:
+        """A step of filling `spec` (shown live; kept for the error if it fails)."""
+        with self.mutex:
+            self.notes.setdefault(spec.key, []).append(message)
+        offline = message.startswith(("library:", "synthesizer:"))
+        self.progress.event(spec, message, show=offline and "rejected" in message)
+
+    def warn(self, message: str) -> None:
+        """A warning about the run (e.g. a tampered library entry), said once."""
+        with self.mutex:
+            if message in self.warned:
+                return
+            self.warned.add(message)
+        self.progress.warn(message)
 
     def program_context(self, spec: HoleSpec) -> list[str]:
         prog = self.prog.comp.program
         own = spec.info.function
         lines = [struct_text(s) for s in prog.structs.values()]
         for fn in prog.funcs.values():
-            if fn is own or fn.name == "main" or fn.module != prog.main_path:
+            if fn is own or fn is spec.enclosing or fn.name == "main" or fn.module != prog.main_path:
                 continue
             lines.append(signature_text(fn) + (f"   # {fn.decl.hole_doc.strip()}" if
                                                getattr(fn.decl, "hole_doc", None) else ""))
@@ -149,18 +168,31 @@ class Filler:
     # ------------------------------------------------------------ filling
     def fill_one(self, spec: HoleSpec) -> Outcome:
         ctx = self.context()
+        with self.mutex:
+            self.notes[spec.key] = []
         self.progress.start(spec)
-        outcome = from_library(ctx, spec, self.library) or \
+        from .reverify import from_manual          # a hand-written lock entry first
+        outcome = from_manual(ctx, spec, self.prog.lock.entries.get(spec.key)) or \
+            from_library(ctx, spec, self.library) or \
             from_synthesizer(ctx, spec, self.settings.synth_budget)
         if outcome is None:
             provider = self.get_provider()
             if provider is None:
-                raise FillFailed(spec, "no filler could fill it offline (the library and the "
-                                 "synthesizer found nothing) and no model is configured")
+                raise FillFailed(spec, self.offline_failure(spec))
             outcome = from_model(ctx, spec, provider, self.settings.attempts, self.report.usage,
                                  lambda parent, cand, holes: self.fill_nested(ctx, parent, cand, holes))
-        self.progress.done(spec, outcome.provenance.source)
+        self.progress.done(spec, describe_source(outcome.provenance))
         return outcome
+
+    def offline_failure(self, spec: HoleSpec) -> str:
+        """Why no offline source could fill `spec`: what each one did."""
+        with self.mutex:
+            notes = list(self.notes.get(spec.key, []))
+        if spec.kind != "function":
+            notes = ["library, synthesizer: they fill function holes only "
+                     "(this is an expression hole)"]
+        tried = "".join(f"\n    {n}" for n in notes)
+        return "no model is configured and no offline filler could fill it:" + tried
 
     def fill_nested(self, ctx: FillContext, parent: HoleSpec, candidate: str, holes: list[HoleSpec]):
         """Fill the holes inside `candidate`, then verify the whole."""
@@ -212,12 +244,19 @@ class Filler:
             add_to_library(self.library, outcome, self.prog.comp.program)
 
 
+def describe_source(p) -> str:
+    """`synth`, `openai/gpt-4o`, or `library (entry ID from openai/gpt-4o)`."""
+    if p.source == "library" and p.library_entry:
+        return f"library (entry {p.library_entry})"
+    return p.source
+
+
 def lock_entry(o: Outcome) -> LockEntry:
     spec = o.spec
     verification = {"checks_passed": sorted(o.passed), "verified_at":
                     datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
-    return LockEntry(spec.key, spec.name, spec.kind, spec.location, spec.description,
-                     spec.signature, o.fill, o.provenance, verification)
+    return restamp(LockEntry(spec.key, spec.name, spec.kind, spec.location, spec.description,
+                             spec.signature, o.fill, o.provenance, verification))   # manual too
 
 
 def open_library():
@@ -286,7 +325,8 @@ def fill_program(prog, *, model: Optional[str] = None, quiet: bool = False,
     report = filler.run(targets) if targets else Report(model=chosen)
     from npl.project import open_program
     live = {h.key for h in open_program(prog.path, strict_fills=False).comp.holes}
-    update_lock(lock_path_for(prog.path), lambda entries: prune(entries, live))
+    if lock_path_for(prog.path).exists():       # a run that filled nothing creates no lock
+        update_lock(lock_path_for(prog.path), lambda entries: prune(entries, live))
     filler.progress.summary(report, prog.settings)
     if report.failures:
         raise FillFailedError(report)
@@ -300,11 +340,24 @@ class FillFailedError(Exception):
         for f in report.failures:
             lines.append(f"{f.spec.location}: error[E040]: could not fill hole '{f.spec.name}': {f.reason}")
         if report.failures and not report.model:
-            lines.append("ways to fill it: add examples so the synthesizer can work, pass "
-                         "--model openai/NAME or anthropic/NAME (or set NPL_MODEL), install the local "
-                         "model with pip install 'npl[local]', or write the fill by hand in the lock file "
-                         "(provenance source = \"manual\")")
+            lines += ways_to_fill(report.failures)
         super().__init__("\n".join(lines))
+
+
+def ways_to_fill(failures: list[FillFailed]) -> list[str]:
+    """What a user can do about holes that nothing offline could fill."""
+    from .fill_sources import MIN_SYNTH_EXAMPLES
+    from .providers.local import local_model_available
+    names = ", ".join(f.spec.name for f in failures)
+    _, local_reason = local_model_available()
+    return [f"{len(failures)} hole(s) unfilled ({names}); ways to fill them:",
+            f"  - add examples: with at least {MIN_SYNTH_EXAMPLES} `example f(...) == value` lines "
+            "a function hole can be filled by the synthesizer (or by a library entry that passes them)",
+            "  - name a model: --model openai/NAME or anthropic/NAME, NPL_MODEL, or "
+            "`model = \"...\"` in npl.toml",
+            f"  - use the local model ({local_reason or 'local/qwen2.5-coder-1.5b'})",
+            "  - write the fill yourself in the lock file, with provenance source = \"manual\" "
+            "(`npl fill` verifies and stamps it)"]
 
 
 def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str]) -> int:

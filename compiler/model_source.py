@@ -8,6 +8,7 @@ before the whole is verified.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -32,10 +33,12 @@ class Usage:
         self.seconds += completion.seconds
 
 
-def reply_to_fill(spec: HoleSpec, text: str) -> str:
-    """The model's reply as fill source (raises ReplyError)."""
+def reply_to_fill(spec: HoleSpec, text: str, known: frozenset = frozenset()) -> str:
+    """The model's reply as fill source (raises ReplyError). Definitions of
+    functions the program already has (`known`, other than the one being
+    written) are dropped: small models like to repeat the context."""
     from .replies import ReplyError, classify_expression_reply, classify_function_reply, extract_code
-    code = extract_code(text)
+    code = drop_definitions(extract_code(text), known - {spec.func_name})
     if spec.kind == "function":
         r = classify_function_reply(code, spec.func_name)
         helpers = (r.helpers.strip() + "\n\n") if r.helpers.strip() else ""
@@ -45,10 +48,23 @@ def reply_to_fill(spec: HoleSpec, text: str) -> str:
     r = classify_expression_reply(code, spec.func_name)
     if r.kind == "expression":
         return r.expression.strip()
-    helpers = (r.helpers.strip() + "\n\n") if r.helpers.strip() else ""
-    if helpers:
+    if r.helpers.strip():
         raise ReplyError("an expression hole takes one expression, without helper functions")
     return body_as_fill(spec, r.body)
+
+
+def drop_definitions(code: str, names) -> str:
+    """`code` without its top-level `def NAME(...)` blocks for NAME in `names`."""
+    if not names:
+        return code
+    out, skipping = [], False
+    for line in code.splitlines():
+        if line and not line[0].isspace():
+            m = re.match(r"def\s+(\w+)\s*\(", line)
+            skipping = bool(m and m.group(1) in names)
+        if not skipping:
+            out.append(line)
+    return "\n".join(out).strip("\n") + "\n"
 
 
 def grammar_for(provider, spec: HoleSpec) -> Optional[str]:
@@ -56,7 +72,7 @@ def grammar_for(provider, spec: HoleSpec) -> Optional[str]:
         return None
     try:
         from .providers.gbnf import fill_grammar
-        return fill_grammar(spec.kind)
+        return fill_grammar("function")     # both kinds are asked for a definition
     except Exception:
         return None
 
@@ -71,6 +87,7 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
     grammar = grammar_for(provider, spec)
     hole_usage = Usage()
     last_problem = ""
+    outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
     for attempt in range(1, attempts + 1):
         ctx.on_event(spec, f"asking {provider.name} (attempt {attempt}/{attempts})")
         completion = provider.complete(messages, max_tokens=768, temperature=0.0, grammar=grammar)
@@ -78,11 +95,13 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
         hole_usage.add(completion)
         candidate = None
         try:
-            candidate = reply_to_fill(spec, completion.text)
+            candidate = reply_to_fill(spec, completion.text, known_functions(ctx))
         except ReplyError as err:
             last_problem = f"Your reply could not be used: {err}"
+            outcomes.append("reply")
         else:
             verdict = check(ctx, spec, candidate)
+            outcomes.append(attempt_outcome(verdict))
             if verdict.accepted:
                 sub: list[Outcome] = []
                 if verdict.new_holes:
@@ -99,8 +118,36 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
         ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(last_problem)}")
         messages = messages + [{"role": "assistant", "content": completion.text},
                                repair_message(spec, candidate or completion.text, last_problem)]
-    raise FillFailed(spec, f"no accepted fill after {attempts} attempts; last problem:\n{last_problem}",
-                     attempts)
+    raise FillFailed(spec, f"no accepted fill after {attempts} attempts; last problem:\n{last_problem}"
+                     + contradiction_hint(outcomes), attempts)
+
+
+def attempt_outcome(verdict) -> str:
+    """"example" (failed an example), "gaming", or the verdict's stage."""
+    if verdict.stage == "test" and verdict.feedback.startswith(("It fails the example",
+                                                               "It fails a held-out example")):
+        return "example"
+    return verdict.stage
+
+
+def contradiction_hint(outcomes: list[str]) -> str:
+    """When the model's code kept compiling but never agreed with the
+    examples (or special-cased them), the likelier culprit is the hole: its
+    examples and description may say different things."""
+    against = [o for o in outcomes if o in ("example", "gaming")]
+    compiled = [o for o in outcomes if o not in ("reply", "compile")]
+    if len(against) >= 2 and (len(against) == len(compiled) or outcomes.count("gaming") >= 2):
+        return ("\nnote: every candidate that compiled failed the examples or special-cased "
+                "them: the examples may contradict the description. Check each `example` "
+                "against the description (and the description against what you mean).")
+    return ""
+
+
+def known_functions(ctx: FillContext) -> frozenset:
+    prog = ctx.program
+    if prog is None:
+        return frozenset()
+    return frozenset(f.name for f in prog.funcs.values() if f.module == prog.main_path)
 
 
 def first_line(text: str) -> str:

@@ -56,10 +56,11 @@ def context_block(spec: "HoleSpec", program_context: list[str]) -> str:
     return "It may call these functions and use these structs:\n```npl\n" + "\n".join(program_context) + "\n```"
 
 
-def examples_block(visible_examples: list[str]) -> str:
+def examples_block(spec: "HoleSpec", visible_examples: list[str]) -> str:
     if not visible_examples:
         return ""
-    return "It must satisfy:\n```npl\n" + "\n".join(visible_examples) + "\n```"
+    what = "It must satisfy" if spec.kind == "function" else "The function with the gap must satisfy"
+    return what + ":\n```npl\n" + "\n".join(visible_examples) + "\n```"
 
 
 def build_messages(spec: "HoleSpec", program_context: list[str], visible_examples: list[str],
@@ -69,12 +70,11 @@ def build_messages(spec: "HoleSpec", program_context: list[str], visible_example
         task = fill("task_function", signature=spec.signature, description=spec.description)
         reply = fill("reply_function")
     else:
-        scope = ", ".join(f"{n}: {t}" for n, t in spec.params) or "(none)"
-        task = fill("task_expression", ret=str(spec.ret), description=spec.description,
-                    scope_list=scope, enclosing_source=enclosing_source)
+        task = fill("task_expression", signature=spec.signature, description=spec.description,
+                    enclosing_source=enclosing_source)
         reply = fill("reply_expression")
     user = fill("user", task=task, context=context_block(spec, program_context),
-                examples=examples_block(visible_examples), reply_format=reply)
+                examples=examples_block(spec, visible_examples), reply_format=reply)
     user = re.sub(r"\n{3,}", "\n\n", user).strip()
     return [{"role": "system", "content": sections()["system"]},
             {"role": "user", "content": user}]

@@ -2,22 +2,29 @@
 
 Compiling a candidate runs none of its code, so the filler compiles in
 process; *running* the examples and properties that check it happens here,
-in a worker process (`python -m npl.compiler.sandbox`) that
+in a worker process (`python -m npl.compiler.sandbox --memory-mb N`) that
 
-  * caps its data segment (RLIMIT_DATA) at the configured memory limit above
-    what it uses when idle, and its CPU time;
+  * caps its data segment (RLIMIT_DATA) at N MiB above what it uses when idle
+    (after its imports and the start of its big-stack program thread), so a
+    memory-hungry candidate gets a MemoryError inside the worker, never the
+    machine's memory;
   * runs the generated code with the runtime's step budget and wall-time
     limit, and no JIT;
   * sends the program's own output to a bounded buffer (an output flood is a
     limit, not a broken protocol): the JSON protocol uses a private copy of
     the original stdout.
 
-The parent gives each job a wall-clock deadline; a worker that misses it, or
-dies (memory exhausted, crashed), is killed and replaced, and the candidate
-is rejected with that reason. Workers are reused across jobs.
+The parent gives each job a wall-clock deadline (`job_deadline`: twice the
+per-call time limit plus a fixed allowance, counted from when the worker is
+ready); a worker that misses it (a single long built-in operation such as
+`sum(range(10**12))` never reaches a step check), or dies (memory exhausted,
+crashed), is killed, and the candidate is rejected with that reason. Workers
+are reused across jobs, except that one whose job hit a limit or failed
+unexpectedly is retired: its heap may be fragmented or its imports half done.
 
-Protocol: one JSON object per line each way. Job: {source, path, fills, key,
-limits}; reply: {accepted, stage, feedback, passed}.
+Protocol: one JSON object per line each way. The worker first says
+{"ready": true}. Job: {source, path, fills, key, limits, hidden}; reply:
+{accepted, stage, feedback, passed, retire}.
 """
 from __future__ import annotations
 
@@ -32,9 +39,21 @@ from typing import Optional
 OUTPUT_LIMIT = 1 << 20          # bytes a checked program may print
 
 
+STARTUP_TIMEOUT = 120.0         # seconds a new worker may take to import and get ready
+DEADLINE_ALLOWANCE = 5.0        # seconds added to twice the time limit for a whole job
+
+
+def job_deadline(limits) -> float:
+    """Wall-clock seconds one job (all the checks of one candidate) may take."""
+    return limits.seconds * 2 + DEADLINE_ALLOWANCE
+
+
 class SandboxWorker:
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, "-m", "npl.compiler.sandbox"],
+    def __init__(self, memory_mb: int):
+        self.memory_mb = memory_mb
+        self.ready = False
+        self.proc = subprocess.Popen([sys.executable, "-m", "npl.compiler.sandbox",
+                                      "--memory-mb", str(int(memory_mb))],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True, bufsize=1,
                                      env={**os.environ, "NPL_JIT": "off"})
@@ -49,15 +68,16 @@ class SandboxWorker:
         except Exception:
             pass
 
-    def run(self, job: dict, deadline: float) -> dict:
-        """Send `job`; the reply, or a limit verdict if the worker dies or
-        misses the deadline (it is then killed)."""
+    def _exchange(self, message: Optional[dict], timeout: float) -> Optional[dict]:
+        """Send `message` (if any) and read one reply line within `timeout`
+        seconds; None if the worker missed it or died (then it is killed)."""
         reply: dict = {}
 
         def talk():
             try:
-                self.proc.stdin.write(json.dumps(job) + "\n")
-                self.proc.stdin.flush()
+                if message is not None:
+                    self.proc.stdin.write(json.dumps(message) + "\n")
+                    self.proc.stdin.flush()
                 line = self.proc.stdout.readline()
                 if line:
                     reply.update(json.loads(line))
@@ -65,15 +85,32 @@ class SandboxWorker:
                 pass
         t = threading.Thread(target=talk, daemon=True)
         t.start()
-        t.join(deadline)
-        if t.is_alive():
+        t.join(timeout)
+        late = t.is_alive()
+        if late or not reply:
             self.kill()
+            return None if late else {}
+        return reply
+
+    def run(self, job: dict, deadline: float) -> dict:
+        """Send `job`; the reply, or a limit verdict if the worker dies or
+        misses the deadline (it is then killed)."""
+        if not self.ready:
+            hello = self._exchange(None, STARTUP_TIMEOUT)
+            if not hello or not hello.get("ready"):
+                return {"accepted": False, "stage": "test", "passed": [], "retire": True,
+                        "feedback": "It could not be checked: the checking process did not start."}
+            self.ready = True
+        reply = self._exchange(job, deadline)
+        if reply is None:
             return {"accepted": False, "stage": "limit", "passed": [],
-                    "feedback": f"It was stopped: it ran longer than the {deadline:.0f} s limit."}
+                    "feedback": f"It was stopped: it ran past the time limit (the checks of one "
+                                f"candidate may take at most {deadline:g} s; a single long "
+                                "operation or an endless loop is the usual cause)."}
         if not reply:
-            self.kill()
             return {"accepted": False, "stage": "limit", "passed": [],
-                    "feedback": "It was stopped: it exhausted the memory limit (or crashed the checker)."}
+                    "feedback": f"It was stopped: it exhausted the memory limit "
+                                f"({self.memory_mb} MiB) or crashed the checker."}
         return reply
 
 
@@ -82,12 +119,21 @@ class SandboxPool:
         self.idle: list[SandboxWorker] = []
         self.lock = threading.Lock()
 
-    def run(self, job: dict, deadline: float) -> dict:
+    def take(self, memory_mb: int) -> SandboxWorker:
         with self.lock:
-            worker = self.idle.pop() if self.idle else None
-        if worker is None or not worker.alive():
-            worker = SandboxWorker()
+            for i, w in enumerate(self.idle):
+                if w.memory_mb == memory_mb:
+                    del self.idle[i]
+                    if w.alive():
+                        return w
+                    break
+        return SandboxWorker(memory_mb)
+
+    def run(self, job: dict, deadline: float) -> dict:
+        worker = self.take(int(job["limits"].get("memory_mb", 1024)))
         reply = worker.run(job, deadline)
+        if reply.pop("retire", False):
+            worker.kill()
         if worker.alive():
             with self.lock:
                 self.idle.append(worker)
@@ -114,9 +160,13 @@ def pool() -> SandboxPool:
         return _pool
 
 
-def run_checks_isolated(source: str, path: str, fills: dict[str, str], key: str, limits) -> dict:
-    job = {"source": source, "path": path, "fills": fills, "key": key, "limits": asdict(limits)}
-    return pool().run(job, deadline=limits.seconds * 2 + 20)
+def run_checks_isolated(source: str, path: str, fills: dict[str, str], key: str, limits,
+                        hidden: frozenset = frozenset()) -> dict:
+    """Run the checks of hole `key` in a worker. `hidden`: ids ("file:line")
+    of held-out examples, whose text a failure report must not reveal."""
+    job = {"source": source, "path": path, "fills": fills, "key": key, "limits": asdict(limits),
+           "hidden": sorted(hidden)}
+    return pool().run(job, deadline=job_deadline(limits))
 
 
 # ---------------------------------------------------------------- worker side
@@ -162,37 +212,56 @@ def handle(job: dict) -> dict:
     from .verifier import Limits, run_checks
     limits = Limits(**job["limits"])
     comp = compile(job["source"], job["path"], fills=job["fills"], strict_fills=True)
-    spec = next(h for h in comp.holes if h.key == job["key"])
-    verdict = run_checks(comp, spec, limits)
+    spec = next((h for h in comp.holes if h.key == job["key"]), None)
+    if spec is None:
+        raise LookupError(f"the checked program has no hole with key {job['key']}")
+    verdict = run_checks(comp, spec, limits, hidden=frozenset(job.get("hidden", ())))
     return {"accepted": verdict.accepted, "stage": verdict.stage, "feedback": verdict.feedback,
-            "passed": verdict.passed}
+            "passed": verdict.passed, "retire": verdict.stage == "limit"}
 
 
-def worker_main() -> None:
+def warm_up() -> None:
+    """Import and start everything a job needs before memory is capped."""
+    import npl.runtime.codegen  # noqa: F401
+    import npl.runtime.testing  # noqa: F401
+    from . import driver, tracing, verifier  # noqa: F401
+    from npl.runtime.execution import run_deep
+    # The big-stack program thread: its stack is a private mapping that
+    # RLIMIT_DATA counts, so starting it under the cap would fail outright
+    # when memory_mb is below the stack size (and eat the allowance otherwise).
+    run_deep(lambda: None)
+
+
+def worker_main(memory_mb: int) -> None:
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     sys.stdout = BoundedOutput()
-    import npl.runtime.codegen  # noqa: F401  (warm imports before capping memory)
-    import npl.runtime.testing  # noqa: F401
-    limited = False
+    warm_up()
+    limit_memory(memory_mb)
+    proto.write(json.dumps({"ready": True}) + "\n")
+    proto.flush()
     for line in sys.stdin:
         job = json.loads(line)
-        if not limited:
-            limit_memory(int(job["limits"].get("memory_mb", 1024)))
-            limited = True
         sys.stdout = BoundedOutput()
         try:
             reply = handle(job)
         except MemoryError:
-            reply = {"accepted": False, "stage": "limit", "passed": [],
-                     "feedback": "It was stopped: it exhausted the memory limit."}
+            reply = {"accepted": False, "stage": "limit", "passed": [], "retire": True,
+                     "feedback": f"It was stopped: it exhausted the memory limit ({memory_mb} MiB)."}
         except Exception as exc:
-            reply = {"accepted": False, "stage": "test", "passed": [],
+            reply = {"accepted": False, "stage": "test", "passed": [], "retire": True,
                      "feedback": f"It could not be checked: {type(exc).__name__}: {exc}"}
         proto.write(json.dumps(reply) + "\n")
         proto.flush()
 
 
+def parse_args(argv: list[str]) -> int:
+    memory_mb = 1024
+    if len(argv) >= 2 and argv[0] == "--memory-mb":
+        memory_mb = int(argv[1])
+    return memory_mb
+
+
 if __name__ == "__main__":
-    worker_main()
+    worker_main(parse_args(sys.argv[1:]))

@@ -62,8 +62,11 @@ def compile_candidate(source: str, path: str, fills: dict[str, str], spec: HoleS
 
 
 def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candidate: str,
-           limits: Limits, *, allow_new_holes: bool = False) -> Verdict:
-    """Compile and test `candidate` as the fill of `spec`."""
+           limits: Limits, *, allow_new_holes: bool = False,
+           hidden: frozenset = frozenset()) -> Verdict:
+    """Compile and test `candidate` as the fill of `spec`. `hidden` holds
+    the ids ("file:line") of held-out examples: they are checked, but a
+    failure of one is reported without its text, inputs or values."""
     comp, problem = compile_candidate(source, path, fills, spec, candidate)
     if comp is None:
         return Verdict(False, "compile", problem)
@@ -82,12 +85,30 @@ def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candid
     from .sandbox import run_checks_isolated
     trial = dict(fills)
     trial[spec.key] = candidate
-    reply = run_checks_isolated(source, path, trial, spec.key, limits)
+    reply = run_checks_isolated(source, path, trial, spec.key, limits, hidden)
     return Verdict(reply["accepted"], reply["stage"], reply["feedback"], comp, passed=reply["passed"])
 
 
-def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits) -> Verdict:
-    """Run the examples and properties that exercise `spec`."""
+# Messages of the run-time errors that mean "a verification limit stopped it"
+# (runtime/errors.py, runtime/execution.py, compiler/sandbox.py).
+LIMIT_MESSAGES = ("step limit exceeded", "time limit exceeded", "out of memory",
+                  "output limit exceeded", "stack overflow")
+LIMIT_HINT = ("It ran into a verification limit (steps, time, memory, output or recursion "
+              "depth): look for a loop that never ends, recursion without a base case, or a "
+              "value (list, string, number) that grows without bound.")
+HELD_OUT = ("It fails a held-out example: one of the hole's examples that is not shown to you. "
+            "Your code handles the examples you were given but is not correct in general; "
+            "re-read the description and handle every case it describes.")
+
+
+def is_limit(message: str) -> bool:
+    return any(m in (message or "") for m in LIMIT_MESSAGES)
+
+
+def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
+               hidden: frozenset = frozenset()) -> Verdict:
+    """Run the examples and properties that exercise `spec`; a failure of a
+    held-out example (`hidden`) is reported without revealing it."""
     from npl.runtime.codegen import load
     from npl.runtime.errors import NplRuntimeError
     from npl.runtime.testing import run_tests
@@ -101,9 +122,16 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits) -> Verdict:
     failed = [r for r in results if not r.passed]
     if not failed:
         return Verdict(True, "ok", "", comp, passed=[r.name for r in results])
+    # report a failure the model may see before a held-out one
+    failed.sort(key=lambda r: r.location in hidden)
     first = failed[0]
-    stage = "limit" if any(w in (first.message or "") for w in ("step budget", "time limit", "memory")) else "test"
-    detail = describe_failure(comp, spec, program, first)
+    stage = "limit" if is_limit(first.message) else "test"
+    if first.location in hidden:
+        detail = HELD_OUT + ("\n" + LIMIT_HINT if stage == "limit" else "")
+    else:
+        detail = describe_failure(comp, spec, program, first)
+        if stage == "limit":
+            detail += "\n" + LIMIT_HINT
     return Verdict(False, stage, detail, comp, passed=[r.name for r in results if r.passed])
 
 

@@ -53,7 +53,10 @@ class ExprChecker(CallChecker):
 
     def check_condition(self, e: ast.Expr) -> tuple[dict, dict]:
         t = self.infer(e, BOOL)
-        if t != BOOL and not self.truthy_ok(t):
+        if isinstance(t, TupleT):
+            self.bag.error("E012", f"a condition of type {t} is always true", e.span,
+                           'a tuple is never false; an assert with a message is `assert cond, "message"`')
+        elif t != BOOL and not self.truthy_ok(t):
             self.bag.error("E012", f"a condition must be bool, not {t}", e.span)
         return self.narrowings(e)
 
@@ -186,6 +189,8 @@ class ExprChecker(CallChecker):
                 hint.append("bool is not a number in NPL: use int(b) or a conditional")
             if STR in (lt, rt) and is_numeric(lt if rt == STR else rt) and op == "+":
                 hint.append("convert with str(x) first, or use an f-string")
+            if isinstance(lt, OptionalT) or isinstance(rt, OptionalT):
+                hint.append("the value may be None: check it first (if x is not None: ...)")
             self.bag.error("E012", f"unsupported operand types for {op}: {lt} and {rt}", e.span, *hint)
             return ERROR
         return t

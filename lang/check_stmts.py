@@ -61,12 +61,13 @@ def check_assign(ck, s: ast.Assign) -> None:
         if declared is not None:
             vt = ck.check(s.value, declared)
         else:
-            vt = ck.infer(s.value)
             if is_empty_literal(s.value):
                 ck.bag.error("E019", f"an empty {describe_empty(s.value)} needs a type: write "
                              f"{target.id}: {example_annotation(s.value)} = {source_of_empty(s.value)}",
                              s.value.span)
-                vt = ERROR
+                ck.prog.types[s.value] = vt = ERROR
+            else:
+                vt = ck.infer(s.value)
         declare(ck, target, vt)
     elif isinstance(target, ast.TupleExpr):
         vt = ck.infer(s.value)

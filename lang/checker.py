@@ -229,7 +229,7 @@ class Checker(ExprChecker):
         else:
             self.check_block(decl.body)
             if fn.ret != NONE and not always_returns(decl.body):
-                self.bag.error("E016", f"'{fn.name}' must return a {fn.ret} on every path; "
+                self.bag.error("E016", f"'{fn.name}' must return {fn.ret} on every path; "
                                "the end of the function can be reached", decl.span)
         fn.locals = dict(self.ctx.locals)
         self.ctx = None

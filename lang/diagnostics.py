@@ -13,6 +13,7 @@ several errors; `CompileError` carries a list of them out of the driver.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
@@ -73,7 +74,11 @@ class Diagnostic:
 def source_line(source: Optional[str], line: int) -> Optional[str]:
     if source is None or line < 1:
         return None
-    all_lines = source.splitlines()
+    # Lines end where the lexer ends them (\n, \r\n or \r), not at every
+    # character str.splitlines() treats as a break (form feed, U+2028...).
+    all_lines = re.split(r"\r\n|\r|\n", source)
+    if all_lines[-1] == "":
+        all_lines.pop()             # the text after the final newline is no line
     if line > len(all_lines):
         return None
     return all_lines[line - 1].expandtabs(1)

@@ -214,5 +214,19 @@ def lsp():
     from npl.lsp import serve
     serve()
 
+from npl.library_cli import library  # noqa: E402
+main.add_command(library)
+
+
+@main.command(name="verify")
+@click.argument("program", type=click.Path(dir_okay=False))
+@guarded
+def verify_cmd(program):
+    """Re-verify every lock entry of PROGRAM (hand-written and hand-edited
+    ones too); restamp those that pass, report those that fail (exit 1)."""
+    from npl.compiler.reverify import verify_command
+    sys.exit(verify_command(program))
+
+
 if __name__ == "__main__":
     main()

@@ -56,7 +56,7 @@ from typing import Callable, Optional
 from npl.lang import ast as A
 from npl.lang.parser import parse
 
-from .fmt_layout import INDENT, CommentPool, Group, Item, SourceText, render
+from .fmt_layout import INDENT, LINE_LENGTH, CommentPool, Group, Item, SourceText, render
 
 __all__ = ["format_source", "FormatError", "main_fmt"]
 
@@ -414,7 +414,7 @@ class Formatter:
 
     # ============================================================ declarations
 
-    def decl(self, d, indent: int = 0) -> None:
+    def decl(self, d) -> None:
         if isinstance(d, A.FuncDef):
             self.funcdef(d)
         elif isinstance(d, A.StructDef):
@@ -452,7 +452,7 @@ class Formatter:
             names = [(None, lambda n=n: [n]) for n in d.names]
             head = [f"from {d.module} import "]
             flat_line = head[0] + ", ".join(d.names)
-            parts = [flat_line] if len(flat_line) <= 88 else head + [self.group("(", names, ")", None)]
+            parts = [flat_line] if len(flat_line) <= LINE_LENGTH else head + [self.group("(", names, ")", None)]
             self.write_line(0, parts, d.span.line, d.span.end_line)
         else:
             raise FormatError(f"cannot format a {type(d).__name__}")
@@ -472,9 +472,10 @@ class Formatter:
         return run[-1][1]
 
     def funcdef(self, d: A.FuncDef) -> None:
-        first = self.decl_start(d)
-        for k, _ in enumerate(d.decorators):
-            self.write_line(0, ["@kernel"], first + k, first + k)
+        for line in self.decorator_lines(d):
+            self.comments_before(line, 0, True)
+            self.write_line(0, ["@kernel"], line, line)
+        self.comments_before(d.span.line, 0, True)
         head = [f"def {d.name}", self.params(d)]
         head += [f" -> {self.type_text(d.returns)}:" if d.returns else ":"]
         self.write_line(0, head, d.span.line, self.signature_end(d))
@@ -487,23 +488,26 @@ class Formatter:
             self.write_line(INDENT, ["..."], line, line)
         self.block(d.body, INDENT, d.span.col, started=doc_end is not None)
 
-    def decl_start(self, d: A.FuncDef) -> int:
-        """The line of the first decorator of `d` (or of `def`)."""
-        line, need = d.span.line, len(d.decorators)
-        k = line - 1
-        while need and k >= 1:
-            text = self.src.line_text(k).strip()
-            if text.startswith("@"):
-                line, need = k, need - 1
+    def decorator_lines(self, d: A.FuncDef) -> list[int]:
+        """The lines of the decorators of `d`, top down."""
+        lines, k = [], d.span.line - 1
+        while len(lines) < len(d.decorators) and k >= 1:
+            if self.src.line_text(k).lstrip().startswith("@"):
+                lines.append(k)
             k -= 1
-        return line
+        return lines[::-1]
+
+    def decl_start(self, d) -> int:
+        """The first line of a declaration (its first decorator's)."""
+        lines = self.decorator_lines(d) if isinstance(d, A.FuncDef) else []
+        return lines[0] if lines else d.span.line
 
     # ============================================================ module
 
     def format(self) -> str:
         prev = None
         for d in self.module.decls:
-            start = self.decl_start(d) if isinstance(d, A.FuncDef) else d.span.line
+            start = self.decl_start(d)
             while (c := self.pool.peek()) is not None and c.line < start:
                 self.pool.pop()
                 self.separate(prev, None, c.line)

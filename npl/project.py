@@ -48,18 +48,55 @@ class Settings:
         fill = data.get("fill", {})
         limits = data.get("limits", {})
         s.model = data.get("model")
+        text = path.read_text(encoding="utf-8")
+        for section, table in (("fill", fill), ("limits", limits)):
+            if not isinstance(table, dict):
+                raise settings_error(path, text, section, f"[{section}] must be a table")
         for name in ("attempts", "depth", "concurrency", "held_out", "synth_budget"):
             if name in fill:
-                setattr(s, name, type(getattr(s, name))(fill[name]))
-        if "steps" in limits:
-            s.step_limit = int(limits["steps"])
-        if "seconds" in limits:
-            s.time_limit = float(limits["seconds"])
-        if "memory_mb" in limits:
-            s.memory_limit_mb = int(limits["memory_mb"])
+                setattr(s, name, setting(path, text, "fill", name, fill[name], getattr(s, name)))
+        for key, attr in (("steps", "step_limit"), ("seconds", "time_limit"),
+                          ("memory_mb", "memory_limit_mb")):
+            if key in limits:
+                setattr(s, attr, setting(path, text, "limits", key, limits[key], getattr(s, attr)))
         s.prices = data.get("prices", {})
         s.provider = data.get("provider", {})
         return s
+
+
+# The smallest value each number setting accepts (npl.toml [fill] / [limits]).
+SETTING_MINIMUM = {"attempts": 1, "depth": 0, "concurrency": 1, "held_out": 0.0,
+                   "synth_budget": 0.0, "steps": 1, "seconds": 0.001, "memory_mb": 16}
+
+
+def setting(path: Path, text: str, section: str, name: str, value: Any, default: Any) -> Any:
+    """`value` as the type of `default`, or a diagnostic (E042) naming the key:
+    a limit of 0 or a string must never silently turn a limit off."""
+    kind = type(default)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        (kind is float or isinstance(value, int))
+    low = SETTING_MINIMUM.get(name)
+    if ok and low is not None and value < low:
+        ok = False
+    if ok and name == "held_out" and value >= 1:
+        ok = False
+    if not ok:
+        want = "an integer" if kind is int else "a number"
+        bound = " below 1" if name == "held_out" else ""
+        raise settings_error(path, text, f"{section}.{name}",
+                             f"{section}.{name} must be {want} of at least {low}{bound}, "
+                             f"not {value!r}")
+    return kind(value)
+
+
+def settings_error(path: Path, text: str, key: str, message: str) -> CompileError:
+    import re
+    name = key.rpartition(".")[2]
+    m = re.search(rf"^[ \t]*\[?{re.escape(name)}\b", text, re.M)
+    line = text.count("\n", 0, m.start()) + 1 if m else 1
+    from npl.lang.ast import Span
+    return CompileError([Diagnostic("E042", f"npl.toml: {message}", Span(str(path), line, 1, line, 2))],
+                        {str(path): text})
 
 
 def span_at(path: str, exc) -> "Span":

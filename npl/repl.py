@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Optional, TextIO
 
 from npl.lang import ast as A
-from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.diagnostics import CompileError
 from npl.lang.parser import parse
 from npl.lang.types import (ArrayT, DictT, IterT, ListT, OptionalT, PrimT, SetT, StructT,
                             TupleT, Type, NONE)
@@ -167,6 +167,23 @@ def type_text(t: Type, structs: dict) -> Optional[str]:
     return None
 
 
+class _Tail(io.StringIO):
+    """Collects a run's output; passes on, as it comes, what follows the
+    first `skip` characters (the replayed statements' output)."""
+
+    def __init__(self, skip: int, out: Optional[TextIO]):
+        super().__init__()
+        self.skip, self.out = skip, out
+
+    def write(self, text: str) -> int:
+        before = self.tell()
+        n = super().write(text)
+        if self.out is not None and before + len(text) > self.skip:
+            self.out.write(text[max(self.skip - before, 0):])
+            self.out.flush()
+        return n
+
+
 # ---------------------------------------------------------------- the session
 
 @dataclasses.dataclass
@@ -242,25 +259,20 @@ class Session:
 
     # ------------------------------------------------------------ running
 
-    def run(self, comp) -> tuple[bool, object, str]:
-        """Run `__repl_main` of `comp`: (ok, value, output); errors shown
-        by the caller through the exception returned as value."""
+    def run(self, comp, show: bool = False) -> tuple[bool, object, str]:
+        """Run `__repl_main` of `comp`: (ok, value or NplRuntimeError,
+        everything it printed). With `show`, what it prints beyond the
+        output of the accepted statements is written out as it comes."""
         from npl.runtime.errors import NplRuntimeError
         from npl.runtime.loader import load_compilation
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
+        sink = _Tail(self.printed, self.out if show else None)
+        with contextlib.redirect_stdout(sink):
             try:
                 program = load_compilation(comp)
                 value = program.call(MAIN)
             except NplRuntimeError as exc:
-                return False, exc, buffer.getvalue()
-        return True, value, buffer.getvalue()
-
-    def emit_output(self, output: str) -> None:
-        new = output[self.printed:]
-        if new:
-            self.out.write(new)
-            self.out.flush()
+                return False, exc, sink.getvalue()
+        return True, value, sink.getvalue()
 
     # ------------------------------------------------------------ inputs
 
@@ -372,8 +384,7 @@ class Session:
         except CompileError as err:
             self.show_compile_error(err, text, first)
             return False
-        ok, value, output = self.run(comp)
-        self.emit_output(output)
+        ok, value, output = self.run(comp, show=True)
         if not ok:
             self.show_runtime_error(value, first, text)
             if value.kind == "hole":
@@ -419,6 +430,11 @@ class Session:
             if not arg:
                 print("usage: :type EXPR", file=self.err)
                 return False
+            fn = self.function_named(arg)
+            if fn is not None:                   # a function: its signature
+                from npl.compiler.holes import signature_text
+                print(signature_text(fn), file=self.out)
+                return True
             t = self.probe_type(arg)
             if t is False:
                 return False
@@ -438,6 +454,18 @@ class Session:
             return True
         print(f"error: unknown command :{name} (:help lists them)", file=self.err)
         return False
+
+    def function_named(self, name: str):
+        """The session's function `name` (None if `name` is not one)."""
+        if not name.isidentifier():
+            return None
+        text, _ = self.source(self.defs, [])
+        try:
+            comp = self.compile(text)
+        except CompileError:
+            return None
+        fn = comp.program.scopes.get(self.path, {}).get(name)
+        return fn if type(fn).__name__ == "FuncInfo" and fn.name != MAIN else None
 
     def current(self):
         """The compiled session, with the input that stopped at an unfilled
@@ -576,6 +604,7 @@ def read_script(session: Session, stream: TextIO) -> int:
 def interactive(session: Session) -> int:
     from platformdirs import user_data_dir
     from prompt_toolkit import PromptSession
+    from prompt_toolkit.document import Document
     from prompt_toolkit.history import FileHistory
     from prompt_toolkit.key_binding import KeyBindings
     from prompt_toolkit.lexers import PygmentsLexer
@@ -590,6 +619,9 @@ def interactive(session: Session) -> int:
     def _enter(event) -> None:
         buf = event.current_buffer
         if input_complete(buf.text):
+            text = buf.text.rstrip()
+            if text != buf.text:            # no trailing blank line in the history
+                buf.document = Document(text, len(text))
             buf.validate_and_handle()
         else:
             buf.insert_text("\n" + next_indent(buf.text))

@@ -27,20 +27,18 @@ from typing import Any, Callable, Optional
 
 from npl.compiler import ir
 from npl.lang.types import STR, ListT, TupleT
-from npl.stdlib.builtins import HELPERS, PRIMS, as_iterable, call
+from npl.stdlib.builtins import PRIMS, as_iterable, call
 
-from .errors import NplRuntimeError, translate
+from .errors import NplRuntimeError
 from .execution import Budget, run_deep
-from .values import (coerce, conforms, describe_type, field_of_slot, make_struct_class,
-                     npl_repr, slot_name, type_has_array)
+from .image import (SANDBOX_BUILTINS, ProgramImage, exec_module, freeze_heap,  # noqa: F401
+                    new_namespace, translate_error, uses_array_helpers)
+from .values import (coerce, conforms, demangle, describe_type, slot_name, struct_code,
+                     type_has_array)
 
 _COMPARE_OPS = {"eq": ast.Eq, "ne": ast.NotEq, "lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt,
                 "ge": ast.GtE, "in": ast.In, "not_in": ast.NotIn, "is": ast.Is,
                 "is_not": ast.IsNot}
-# The builtins generated code runs with. No user name can refer to them (user
-# names are all mangled); C code called from generated frames (NumPy's lazy
-# imports) needs __import__ to be present.
-SANDBOX_BUILTINS = {"__import__": __import__}
 _MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 
 
@@ -59,15 +57,6 @@ def local_name(name: str) -> str:
     if name.isidentifier() and name.isascii():
         return "v_" + name
     return "w_" + _encode(name)
-
-
-def demangle(name: str) -> str:
-    """NPL name of a generated Python name (for messages)."""
-    if name.startswith("v_"):
-        return name[2:]
-    if name.startswith("s_"):
-        return field_of_slot(name)
-    return name
 
 
 def _numbered(prefix: str, items: list[str]) -> dict[str, str]:
@@ -387,6 +376,26 @@ class ModuleCompiler:
     def expr_HoleExpr(self, e: ir.HoleExpr) -> ast.expr:
         return _hole_call(e.span, e.text)
 
+    # -- for the image
+    def plain_index_sites(self) -> list[tuple]:
+        """`index_sites` as data (runtime/image.py ProgramImage.index_sites)."""
+        return [(_sequence_kind(c.type), self._ref(c), self._ref(i)) for c, i in self.index_sites]
+
+    def _ref(self, e: ir.Expr) -> Optional[tuple]:
+        """How to re-read a side-effect-free operand from a failing frame."""
+        if isinstance(e, ir.Const):
+            return ("const", e.value)
+        if isinstance(e, ir.Local):
+            return ("local", local_name(e.name))
+        if isinstance(e, ir.Global) and e.name in self.globals:
+            return ("global", self.globals[e.name])
+        if isinstance(e, ir.Prim) and e.op == "neg" and isinstance(e.args[0], ir.Const):
+            try:
+                return ("const", -e.args[0].value)
+            except TypeError:
+                return None
+        return None
+
 
 def _sequence_kind(t) -> Optional[str]:
     if isinstance(t, ListT):
@@ -443,17 +452,18 @@ class Program:
     """A loaded NPL module, ready to call. Not safe to call from several
     threads at once (the step budget is per program)."""
 
-    def __init__(self, module: ir.Module, namespace: dict, compiler: ModuleCompiler,
-                 struct_classes: dict[str, type], budget: Budget,
-                 sources: Optional[dict[str, str]] = None):
+    def __init__(self, module: ir.Module, image: ProgramImage, namespace: dict,
+                 compiler: ModuleCompiler, struct_classes: dict[str, type], budget: Budget):
         self.module = module
-        self.sources = dict(sources or {})
+        self.image = image                 # what the compile cache of `npl run` stores
+        self.sources = image.sources
         self.namespace = namespace
         self._compiler = compiler
         self._struct_classes = struct_classes
         self._budget = budget
+        self.limited = budget.active       # compiled with step/time instrumentation
         self._tests = {id(t): name for t, name in zip(module.tests, compiler.tests)}
-        self.files = _module_files(module)
+        self.files = set(image.files)
 
     # -- public API
     def call(self, ir_name: str, *args: Any) -> Any:
@@ -467,10 +477,12 @@ class Program:
         return self._run(self.namespace[self._compiler.functions[ir_name]], values)
 
     def run_main(self, argv: list[str]) -> None:
-        """Run `main()` or `main(args)`."""
+        """Run `main()` or `main(args)`: the program's whole run, so the heap
+        built so far is frozen first (runtime/image.py freeze_heap)."""
         if self.module.main is None:
             raise KeyError("the program has no main function")
         args = (list(argv),) if self.module.main_takes_args else ()
+        freeze_heap()
         self.call(self.module.main, *args)
 
     def run_test(self, test: ir.TestCase, args: tuple = ()) -> Optional[bool]:
@@ -522,45 +534,7 @@ class Program:
             raise self.translate(exc) from None
 
     def translate(self, exc: BaseException) -> NplRuntimeError:
-        err = translate(exc, self.files, describe=npl_repr, rename=demangle)
-        if isinstance(exc, IndexError):
-            detail = self._index_detail(exc)
-            err.message = detail or err.message
-        return err.with_sources(self.sources)
-
-    def _index_detail(self, exc: IndexError) -> Optional[str]:
-        """`list index 5, length 3` for a failed `xs[i]` whose operands are
-        plain variables or constants (re-read from the failing frame)."""
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_next is not None:
-            tb = tb.tb_next
-        if tb is None or tb.tb_frame.f_code.co_filename not in self.files:
-            return None
-        positions = list(tb.tb_frame.f_code.co_positions())
-        site = positions[tb.tb_lasti // 2][2] if tb.tb_lasti // 2 < len(positions) else None
-        sites = self._compiler.index_sites
-        if not site or site > len(sites):
-            return None
-        container, index = sites[site - 1]
-        try:
-            seq = _peek(container, tb.tb_frame.f_locals, self.namespace, self._compiler)
-            i = _peek(index, tb.tb_frame.f_locals, self.namespace, self._compiler)
-        except LookupError:
-            return None
-        return f"index out of range: {_sequence_kind(container.type)} index {i}, length {len(seq)}"
-
-
-def _peek(e: ir.Expr, frame_locals: dict, namespace: dict, compiler: ModuleCompiler) -> Any:
-    """The value of a side-effect-free operand, or LookupError."""
-    if isinstance(e, ir.Const):
-        return e.value
-    if isinstance(e, ir.Local):
-        return frame_locals[local_name(e.name)]
-    if isinstance(e, ir.Global) and e.name in compiler.globals:
-        return namespace[compiler.globals[e.name]]
-    if isinstance(e, ir.Prim) and e.op == "neg" and isinstance(e.args[0], ir.Const):
-        return -e.args[0].value
-    raise LookupError(e)
+        return translate_error(exc, self.image, self.namespace)
 
 
 def _module_files(module: ir.Module) -> set[str]:
@@ -569,6 +543,18 @@ def _module_files(module: ir.Module) -> set[str]:
         + [c.span for c in module.consts]
     files.update(s.file for s in spans if s.line > 0)
     return files
+
+
+def build_image(module: ir.Module, code: CodeType, compiler: ModuleCompiler,
+                sources: Optional[dict[str, str]] = None) -> ProgramImage:
+    """The plain-data form of a compiled module (runtime/image.py)."""
+    structs = [(compiler.structs[s.name], s.name, tuple(f.name for f in s.fields),
+                struct_code(s.name, [(f.name, f.type) for f in s.fields]))
+               for s in module.structs]
+    return ProgramImage(code, structs, dict(compiler.functions), module.main,
+                        bool(module.main_takes_args), frozenset(_module_files(module)),
+                        dict(sources or {}), compiler.plain_index_sites(),
+                        uses_array_helpers(code))
 
 
 def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
@@ -586,12 +572,8 @@ def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
     Raises NplRuntimeError if initialising a constant fails."""
     instrument = step_limit is not None or time_limit is not None
     code, compiler = compile_module(module, instrument)
-    namespace: dict[str, Any] = {"__builtins__": dict(SANDBOX_BUILTINS)}
-    namespace.update(HELPERS)
-    structs = {s.name: make_struct_class(s.name, [(f.name, f.type) for f in s.fields])
-               for s in module.structs}
-    for s in module.structs:
-        namespace[compiler.structs[s.name]] = structs[s.name]
+    image = build_image(module, code, compiler, sources)
+    namespace, structs = new_namespace(image)
     for ext in module.externs:
         impl = (externs or {}).get(ext.name)
         namespace[compiler.externs[ext.name]] = extern_wrapper(ext, impl, structs)
@@ -600,8 +582,8 @@ def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
         namespace["_refill"] = budget.refill
         namespace["_tick"] = budget.tick
         namespace["_steps"] = 0
-    program = Program(module, namespace, compiler, structs, budget, sources)
-    run_deep(program._guarded, lambda: exec(code, namespace), [])
+    program = Program(module, image, namespace, compiler, structs, budget)
+    run_deep(program._guarded, exec_module, [code, namespace])
     return program
 
 

@@ -12,9 +12,13 @@ generated from NPL source are kept, and each is shown as
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
-from types import TracebackType
-from typing import Callable, Iterable, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Callable, Iterable, Optional
+
+    from .frames import Frame
 
 # Frames of these generated code objects are folded into their caller (the
 # module body only initialises constants, each in its own `const NAME` frame).
@@ -22,15 +26,13 @@ _HIDDEN_CODE_NAMES = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>", "<genex
                                 "<module>"})
 
 
-@dataclass(frozen=True)
-class Frame:
-    function: str
-    file: str
-    line: int
-    text: str = field(default="", compare=False)     # the source line, when known
-
-    def __str__(self) -> str:
-        return f"in {self.function} ({self.file}:{self.line})"
+def __getattr__(name: str):
+    # `Frame` (a dataclass) lives in runtime/frames.py and is imported on
+    # first use: `dataclasses` is too slow an import for every `npl run`.
+    if name == "Frame":
+        from .frames import Frame
+        return Frame
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class NplRuntimeError(Exception):
@@ -64,6 +66,7 @@ class NplRuntimeError(Exception):
 
     def with_sources(self, sources: dict[str, str]) -> "NplRuntimeError":
         """Attach each frame's source line (from file name -> text)."""
+        from dataclasses import replace
         self.frames = [replace(f, text=_source_line(sources.get(f.file), f.line))
                        for f in self.frames]
         return self
@@ -108,6 +111,7 @@ def _source_line(source: Optional[str], line: int) -> str:
 
 def npl_frames(tb: Optional[TracebackType], npl_files: Iterable[str]) -> list[Frame]:
     """The NPL frames of a traceback, outermost first."""
+    from .frames import Frame
     files = set(npl_files)
     frames: list[Frame] = []
     while tb is not None:

@@ -21,11 +21,12 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, Callable, Optional
-
-import numpy as np
 
 from .errors import NplRuntimeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 STACK_BYTES = 512 * 1024 * 1024
 RECURSION_LIMIT = 30_000
@@ -38,8 +39,8 @@ _saved_limit = 0
 
 
 def run_deep(fn: Callable[..., Any], *args: Any) -> Any:
-    """fn(*args) on a big-stack worker thread with NumPy warnings silenced;
-    its exception, if any, is re-raised here."""
+    """fn(*args) on a big-stack worker thread with NumPy warnings silenced
+    (once NumPy is loaded); its exception, if any, is re-raised here."""
     if getattr(_on_deep_thread, "active", False):
         return fn(*args)
     job = _Job(fn, args)
@@ -81,11 +82,21 @@ class _Worker(threading.Thread):
 
     def run(self) -> None:
         _on_deep_thread.active = True
-        with np.errstate(all="ignore"):
-            while True:
-                job = self.jobs.get()
-                job.run()
-                del job
+        quiet = False
+        while True:
+            job = self.jobs.get()
+            if not quiet and "numpy" in sys.modules:
+                quiet = _silence_numpy()
+            job.run()
+            del job
+
+
+def _silence_numpy() -> bool:
+    """Silence NumPy's floating-point warnings on this thread for good (NumPy
+    is imported only by programs that use arrays, before their first job)."""
+    import numpy as np
+    np.errstate(all="ignore").__enter__()
+    return True
 
 
 _idle_workers: list[_Worker] = []

@@ -7,7 +7,7 @@ and `npl test` execute, returning the process exit status.
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Callable, Optional
 
 from npl.lang.diagnostics import CompileError, Diagnostic
 
@@ -36,6 +36,11 @@ def missing_externs(comp, externs: Optional[dict]) -> list[Diagnostic]:
     return out
 
 
+# Called as after_load(comp, program) when `npl run` has loaded a program,
+# before its main runs: npl/fast.py sets it to store the compile cache.
+after_load: Optional[Callable] = None
+
+
 def run_main(comp, args: list[str]) -> int:
     module = comp.module
     problems = missing_externs(comp, None)
@@ -45,8 +50,10 @@ def run_main(comp, args: list[str]) -> int:
                                    _file_span(comp.path)))
     if problems:
         raise CompileError(problems, comp.sources)
-    program = load_compilation(comp)
     try:
+        program = load_compilation(comp)       # initialises the constants
+        if after_load is not None:
+            after_load(comp, program)
         program.run_main(args)
     except NplRuntimeError as err:
         sys.stdout.flush()
@@ -64,7 +71,11 @@ def _file_span(path: str):
 
 def run_tests_cli(comp, *, max_examples: int = 100) -> int:
     from .testing import run_tests
-    program = load_compilation(comp)
+    try:
+        program = load_compilation(comp)       # initialises the constants
+    except NplRuntimeError as err:
+        print(err.render(), file=sys.stderr)
+        return 1
     results = run_tests(program, comp.module, max_examples=max_examples)
     failed = [r for r in results if not r.passed]
     for r in results:

@@ -1,52 +1,107 @@
-"""IR functions in, Python source for Numba out.
+"""IR functions in, the Python source of a Numba module out.
 
 Kernel-eligible IR functions (lang/kernels.py) use only int, float, bool,
 arrays and tuples of those, so they lower to the subset of Python that
-Numba's nopython mode compiles: NumPy for the array built-ins, `math` for
-the scalar ones, `numba.prange` for prange loops. The source is built as a
-Python `ast` and unparsed (no string templating of user text; kernels hold
-no strings anyway), then written to a file in the JIT cache so that Numba's
-own on-disk cache can key on it (runtime/jit.py).
+Numba's nopython mode compiles. The source is built as a Python `ast` and
+unparsed (no string templating of user text; kernels hold no strings), then
+runtime/jit.py writes it into the JIT cache and imports it, and Numba's own
+on-disk cache keys on that file.
 
-Each function gets an explicit Numba signature derived from its NPL types
-(int -> int64, float -> float64, bool -> boolean, array[T, N] -> T[:, ::1],
-C-contiguous), so the compiled code is exactly as typed as the NPL source.
-runtime/jit.py runs calls whose arrays are not C-contiguous (views made by
-slicing) in the interpreter instead.
+Types. Every function gets an explicit Numba signature from its NPL types
+(int -> int64, float -> float64, bool -> boolean, array[T, N] -> a
+C-contiguous T[:, ::1], tuples -> Tuple), so the machine code is exactly as
+typed as the NPL source; an int used where a float is expected is converted
+(`float(...)`), as a typed back end must (compiler/ir.py).
+
+Semantics. The interpreter (runtime/codegen.py) is the reference; where
+Numba's meaning differs, the source calls a helper of runtime/numba_rt.py:
+
+  * array indexing, `//`, `%`, `/`, `**`, the math functions, int(),
+    round(), floor(), ceil(), min()/max() of arrays, dot(), allocation
+    sizes, range steps and asserts are checked, so that a kernel fails
+    where the interpreter fails (index out of range, division by zero, math
+    domain error, ...) with the same message; each check carries a *site*
+    number that runtime/jit.py maps back to the NPL function and line
+    (`Site`), so the error shows an NPL trace;
+  * `INT64_MIN // -1` wraps, as int64 arithmetic does (Numba gives 0);
+  * round(x, n) is Python's exactly rounded one (Numba's is not);
+  * `empty()` is zero-filled as in the interpreter, unless the next
+    statement is a loop that writes every element first (then np.empty);
+  * unmarked functions compiled because they are hot keep Python's
+    arbitrary-precision int: their int arithmetic is overflow-checked and an
+    overflow makes runtime/jit.py re-run the call in the interpreter
+    ("checked" mode; @kernel functions use int64, which wraps: SPEC 2).
+
+Parallel loops. Numba silently drops an exception raised inside the body of
+a `prange` loop, so the body is lowered in *flagging* mode: checks record
+the first failure in a small `err` array and the function raises after the
+loop. Kernels called from such a body are compiled a second time into the
+same module as flagging copies (`k_f__e(..., err)`), which are serial.
+A `prange` loop runs in parallel only when that cannot change its result
+(`parallel_safe`): outer variables it assigns are `+`/`-`/`*` reductions,
+arrays it writes are indexed by the loop variable in their first dimension
+and read only there, and kernels it calls write only such rows. Otherwise it
+is an ordinary loop: `prange` allows parallel execution, it does not require
+it (SPEC 4).
+
+Recursion. Functions in a recursive cycle carry a depth count; past
+numba_rt.RECURSION_LIMIT they fail with the interpreter's stack overflow
+error instead of overflowing the native stack.
 """
 from __future__ import annotations
 
 import ast
 import math
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
 
 from npl.compiler import ir
-from npl.lang.types import BOOL, FLOAT, INT, NONE, ArrayT, PrimT, TupleT, Type
+from npl.lang.types import BOOL, FLOAT, INT, NONE, ArrayT, TupleT, Type
 
-BIN = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.Div,
-       "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "bitand": ast.BitAnd,
-       "bitor": ast.BitOr, "bitxor": ast.BitXor}
+# Bumped whenever the meaning of generated code changes (part of the cache key).
+CODEGEN_VERSION = "3"
+
 CMP = {"eq": ast.Eq, "ne": ast.NotEq, "lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE}
-MATH1 = {"sqrt", "exp", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan", "isnan", "isinf"}
 NP_DTYPE = {FLOAT: "float64", INT: "int64", BOOL: "bool_"}
 NB_SCALAR = {FLOAT: "float64", INT: "int64", BOOL: "boolean"}
+CHECKED_MATH = {"sqrt", "exp", "log2", "log10", "sin", "cos", "tan", "asin", "acos"}
+ERR_TYPE = "int64[::1]"
+SITE_BASE = "_S"                    # module global: the module's site tag << 24
 
 
 class NotLowerable(Exception):
     """The function uses something the Numba back end does not support."""
 
 
-def py_function_name(ir_name: str) -> str:
-    return "k_" + "".join(c if c.isalnum() and c.isascii() else f"_{ord(c):x}_" for c in ir_name)
+@dataclass(frozen=True)
+class Site:
+    """What a check in generated code stands for. `kind` is one of KINDS in
+    runtime/jit.py; `function` the IR name of the function it is in."""
+    kind: str
+    function: str
+    line: int
+    detail: tuple = ()
+
+
+# ------------------------------------------------------------------ names and types
+
+def _encode(name: str) -> str:
+    return "".join(c if c.isalnum() and c.isascii() else f"_{ord(c):x}_" for c in name)
+
+
+def py_function_name(ir_name: str, variant: str = "") -> str:
+    """k_NAME (raising), k_NAME__d (with a depth count), k_NAME__e
+    (flagging), k_NAME__ed (both)."""
+    return "k_" + _encode(ir_name) + (f"__{variant}" if variant else "")
 
 
 def py_local(name: str) -> str:
     if name.isidentifier() and name.isascii():
         return "v_" + name
-    return "w_" + "".join(c if c.isalnum() and c.isascii() else f"_{ord(c):x}_" for c in name)
+    return "w_" + _encode(name)
 
 
-def numba_type(t: Type) -> str:
+def numba_type(t: Type, ret: bool = False) -> str:
     """Numba type expression (text, over the `numba.types` names) for `t`."""
     if t in NB_SCALAR:
         return NB_SCALAR[t]
@@ -54,14 +109,17 @@ def numba_type(t: Type) -> str:
         dims = [":"] * (t.rank - 1) + ["::1"]
         return f"{NB_SCALAR[t.elem]}[{', '.join(dims)}]"
     if isinstance(t, TupleT):
+        if not t.elems:
+            raise NotLowerable("the empty tuple")
         return "Tuple((" + ", ".join(numba_type(e) for e in t.elems) + ",))"
-    if t == NONE:
+    if t == NONE and ret:
         return "none"
     raise NotLowerable(f"type {t}")
 
 
-def signature(fn: ir.Function) -> str:
-    return f"{numba_type(fn.ret)}({', '.join(numba_type(p.type) for p in fn.params)})"
+def signature(fn: ir.Function, extra: Iterable[str] = ()) -> str:
+    params = [numba_type(p.type) for p in fn.params] + list(extra)
+    return f"{numba_type(fn.ret, ret=True)}({', '.join(params)})"
 
 
 def name(id_: str, store: bool = False) -> ast.Name:
@@ -79,69 +137,690 @@ def call(func: ast.expr, *args: ast.expr) -> ast.Call:
     return ast.Call(func, list(args), [])
 
 
-class KernelLowerer:
-    def __init__(self, module: ir.Module):
-        self.module = module
+def const(v) -> ast.expr:
+    return ast.Constant(v)
 
-    def function(self, fn: ir.Function) -> ast.FunctionDef:
+
+def zero_of(t: Type) -> ast.expr:
+    """A harmless value of type `t` (what a flagging function returns after
+    a failure)."""
+    if t == FLOAT:
+        return const(0.0)
+    if t == INT:
+        return const(0)
+    if t == BOOL:
+        return const(False)
+    if isinstance(t, TupleT):
+        return ast.Tuple([zero_of(e) for e in t.elems], ast.Load())
+    if isinstance(t, ArrayT):
+        shape = ast.Tuple([const(0)] * t.rank, ast.Load())
+        return call(attr("np", "zeros"), shape, attr("np", NP_DTYPE[t.elem]))
+    return const(None)
+
+
+# ------------------------------------------------------------------ IR walking
+
+def children(node) -> Iterable:
+    if isinstance(node, (list, tuple)):
+        yield from node
+    elif hasattr(node, "__dataclass_fields__"):
+        for f in node.__dataclass_fields__:
+            if f not in ("type", "span"):
+                yield getattr(node, f)
+
+
+def walk(node) -> Iterable:
+    """Every IR node (statements, expressions, generators) under `node`."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (list, tuple)):
+            stack.extend(reversed(n))
+            continue
+        if hasattr(n, "__dataclass_fields__"):
+            yield n
+            stack.extend(reversed(list(children(n))))
+
+
+def callees(module: ir.Module, fn: ir.Function) -> set[str]:
+    """IR names of the functions `fn` calls (directly)."""
+    return {n.func for n in walk(fn.body) if isinstance(n, ir.Call)}
+
+
+def reads(node, var: str) -> bool:
+    return any(isinstance(n, ir.Local) and n.name == var for n in walk(node))
+
+
+def assigned(stmts) -> set[str]:
+    out: set[str] = set()
+    for n in walk(stmts):
+        if isinstance(n, ir.Assign):
+            out.add(n.name)
+        elif isinstance(n, ir.Unpack):
+            out.update(n.names)
+        elif isinstance(n, ir.ForRange):
+            out.add(n.var)
+        elif isinstance(n, ir.ForEach):
+            out.update(n.targets)
+    return out
+
+
+def has_prange(fn: ir.Function) -> bool:
+    return any(isinstance(n, ir.ForRange) and n.parallel for n in walk(fn.body))
+
+
+def is_const(e: ir.Expr, value) -> bool:
+    return isinstance(e, ir.Const) and type(e.value) is type(value) and e.value == value
+
+
+def same_expr(a: ir.Expr, b: ir.Expr) -> bool:
+    """Structurally equal side-effect-free expressions (locals, constants,
+    len, shape, tuple items, arithmetic)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, ir.Const):
+        return type(a.value) is type(b.value) and a.value == b.value
+    if isinstance(a, ir.Local):
+        return a.name == b.name
+    if isinstance(a, ir.Prim):
+        if a.op != b.op or len(a.args) != len(b.args) or a.kwargs or b.kwargs:
+            return False
+        if a.op not in ("len", "array.shape", "getitem", "add", "sub", "mul"):
+            return False
+        return all(same_expr(x, y) for x, y in zip(a.args, b.args))
+    return False
+
+
+def root_local(e: ir.Expr) -> Optional[str]:
+    """The local an lvalue/array expression is rooted at (`m` for m[i][j])."""
+    while isinstance(e, ir.Prim) and e.op in ("getitem", "slice"):
+        e = e.args[0]
+    return e.name if isinstance(e, ir.Local) else None
+
+
+FRESH_ARRAY_OPS = {"zeros", "ones", "empty", "full", "arange", "copy", "add", "sub", "mul",
+                   "truediv", "neg", "abs", "sqrt", "dot"}
+
+
+def fresh_array(e: ir.Expr) -> bool:
+    """`e` makes a new array (no alias of any other)."""
+    return isinstance(e, ir.Prim) and e.op in FRESH_ARRAY_OPS and isinstance(e.type, ArrayT)
+
+
+# ------------------------------------------------------------------ whole-module analyses
+
+def param_writes(module: ir.Module, functions: dict[str, ir.Function]) -> dict[str, set[int]]:
+    """For each function, the indices of the array parameters whose elements
+    it may write (itself or through the kernels it calls)."""
+    result: dict[str, set[int]] = {f: set() for f in functions}
+    aliases = {f: _param_aliases(fn) for f, fn in functions.items()}
+    changed = True
+    while changed:
+        changed = False
+        for fname, fn in functions.items():
+            al = aliases[fname]
+            found: set[int] = set()
+            for n in walk(fn.body):
+                if isinstance(n, ir.SetItem):
+                    root = root_local(n.obj)
+                    found |= al.get(root, set()) if root else set(range(len(fn.params)))
+                elif isinstance(n, ir.Call) and n.func in result:
+                    for k in result[n.func]:
+                        if k < len(n.args):
+                            arg = n.args[k]
+                            root = root_local(arg)
+                            found |= al.get(root, set()) if root else (
+                                set() if fresh_array(arg) else set(range(len(fn.params))))
+            if not found <= result[fname]:
+                result[fname] |= found
+                changed = True
+    return result
+
+
+def _param_aliases(fn: ir.Function) -> dict[str, set[int]]:
+    """local -> the parameters (indices) whose array it may refer to."""
+    everything = {i for i, p in enumerate(fn.params) if isinstance(p.type, ArrayT)}
+    al: dict[str, set[int]] = {p.name: {i} for i, p in enumerate(fn.params)
+                               if isinstance(p.type, ArrayT)}
+    changed = True
+    while changed:
+        changed = False
+        for n in walk(fn.body):
+            targets: list[tuple[str, set[int]]] = []
+            if isinstance(n, ir.Assign) and _holds_array(n.value.type):
+                src = set() if fresh_array(n.value) else (
+                    al.get(root_local(n.value), set()) if root_local(n.value) else everything)
+                targets.append((n.name, src))
+            elif isinstance(n, ir.Unpack):
+                src = al.get(root_local(n.value), set()) if root_local(n.value) else everything
+                targets.extend((t, src) for t in n.names)
+            elif isinstance(n, ir.ForEach):
+                src = al.get(root_local(n.iter), set()) if root_local(n.iter) else everything
+                targets.extend((t, src) for t in n.targets)
+            for t, src in targets:
+                if not src <= al.get(t, set()):
+                    al[t] = al.get(t, set()) | src
+                    changed = True
+    return al
+
+
+def _holds_array(t: Type) -> bool:
+    return isinstance(t, ArrayT) or (isinstance(t, TupleT) and any(_holds_array(e) for e in t.elems))
+
+
+def call_cycles(functions: dict[str, ir.Function], module: ir.Module) -> dict[str, frozenset]:
+    """Each function on a call cycle -> the functions of its cycle (its
+    strongly connected component)."""
+    graph = {f: sorted(callees(module, fn) & functions.keys()) for f, fn in functions.items()}
+    reach: dict[str, set[str]] = {}
+    for start in graph:
+        seen: set[str] = set()
+        stack = list(graph[start])
+        while stack:
+            f = stack.pop()
+            if f not in seen:
+                seen.add(f)
+                stack.extend(graph.get(f, ()))
+        reach[start] = seen
+    return {f: frozenset(g for g in graph if g in reach[f] and f in reach[g])
+            for f in graph if f in reach[f]}
+
+
+def components(functions: dict[str, ir.Function], module: ir.Module) -> list[list[str]]:
+    """The call graph's strongly connected components, callees first."""
+    cycles = call_cycles(functions, module)
+    graph = {f: sorted(callees(module, fn) & functions.keys()) for f, fn in functions.items()}
+    comp_of = {f: cycles.get(f, frozenset([f])) for f in graph}
+    order: list[frozenset] = []
+    done: set[frozenset] = set()
+
+    def visit(c: frozenset, stack: tuple) -> None:
+        if c in done or c in stack:
+            return
+        for f in sorted(c):
+            for g in graph[f]:
+                if comp_of[g] != c:
+                    visit(comp_of[g], stack + (c,))
+        done.add(c)
+        order.append(c)
+    for f in sorted(graph):
+        visit(comp_of[f], ())
+    return [sorted(c) for c in order]
+
+
+def widening_sites(fn: ir.Function, functions: dict[str, ir.Function]) -> list[ir.Expr]:
+    """Places where an int value lands in a float slot (an int-typed
+    expression assigned to a float variable, returned as float, passed as a
+    float argument, one branch of a float conditional, a mixed min/max).
+    The interpreter keeps such a value an int (`x: float = 3` prints 3) and
+    compiled code cannot, so runtime/jit.py does not tier functions that
+    have any."""
+    out: list[ir.Expr] = []
+
+    def check(e: Optional[ir.Expr], want: Type) -> None:
+        if e is not None and _widens(e.type, want):
+            out.append(e)
+
+    for n in walk(fn.body):
+        if isinstance(n, ir.Assign):
+            check(n.value, fn.locals.get(n.name, n.value.type))
+        elif isinstance(n, ir.Unpack) and isinstance(n.value.type, TupleT):
+            for nm, t in zip(n.names, n.value.type.elems):
+                if _widens(t, fn.locals.get(nm, t)):
+                    out.append(n.value)
+        elif isinstance(n, ir.Return):
+            check(n.value, fn.ret)
+        elif isinstance(n, ir.Call) and n.func in functions:
+            for a, p in zip(n.args, functions[n.func].params):
+                check(a, p.type)
+        elif isinstance(n, ir.IfExp):
+            check(n.body, n.type)
+            check(n.orelse, n.type)
+        elif isinstance(n, ir.TupleLit) and isinstance(n.type, TupleT):
+            for a, t in zip(n.elts, n.type.elems):
+                check(a, t)
+        elif isinstance(n, ir.Prim) and n.op in ("min", "max") and len(n.args) > 1:
+            for a in n.args:
+                check(a, n.type)
+    return out
+
+
+def _widens(have: Type, want: Type) -> bool:
+    if have == INT and want == FLOAT:
+        return True
+    if isinstance(have, TupleT) and isinstance(want, TupleT) and len(have.elems) == len(want.elems):
+        return any(_widens(h, w) for h, w in zip(have.elems, want.elems))
+    return False
+
+
+# ------------------------------------------------------------------ parallel loops
+
+def parallel_safe(loop: ir.ForRange, fn: ir.Function, writes: dict[str, set[int]]) -> bool:
+    """May `loop` (a prange) run its iterations in parallel without changing
+    the result? See the module docstring for the rules."""
+    var = loop.var
+    if not is_const(loop.step, 1):
+        return False
+    body = loop.body
+    for n in walk(body):
+        if isinstance(n, (ir.Break, ir.Return)):
+            return False
+        if isinstance(n, ir.ForRange) and n.var == var:
+            return False
+    if var in assigned(body):
+        return False
+    written = set(assigned(body)) - {var}
+    private: set[str] = set()
+    for v in sorted(written):
+        if _is_reduction(v, body, fn):
+            continue
+        if _is_private(v, body) and not _live_after(v, loop, fn):
+            private.add(v)
+            continue
+        return False
+    # rows of shared arrays taken at the loop variable: `row = m[i]`
+    rows: dict[str, str] = {}
+    for s in body:
+        if isinstance(s, ir.Assign) and s.name in private and isinstance(s.value, ir.Prim) \
+                and s.value.op == "getitem" and isinstance(s.value.args[0], ir.Local) \
+                and _is_var(s.value.args[1], var) and isinstance(s.value.type, ArrayT):
+            rows[s.name] = s.value.args[0].name
+    fresh = {s.name for s in walk(body) if isinstance(s, ir.Assign) and s.name in private
+             and fresh_array(s.value)}
+    shared_written: set[str] = set()
+    for n in walk(body):
+        if isinstance(n, ir.SetItem):
+            root = root_local(n.obj)
+            if root in fresh:
+                continue
+            if root in rows:
+                shared_written.add(rows[root])
+                continue
+            if root is None or root in private:
+                return False
+            first = _first_index(n.obj, n.indices)
+            if first is None or not _is_var(first, var):
+                return False
+            shared_written.add(root)
+        elif isinstance(n, ir.Call):
+            for k in writes.get(n.func, ()):
+                arg = n.args[k]
+                if fresh_array(arg) or (isinstance(arg, ir.Local) and arg.name in fresh):
+                    continue
+                if isinstance(arg, ir.Local) and arg.name in rows:
+                    shared_written.add(rows[arg.name])
+                    continue
+                if isinstance(arg, ir.Prim) and arg.op == "getitem" and \
+                        isinstance(arg.args[0], ir.Local) and _is_var(arg.args[1], var):
+                    shared_written.add(arg.args[0].name)
+                    continue
+                return False
+    for m in shared_written:
+        if not _only_row_uses(m, body, var, rows):
+            return False
+    return True
+
+
+def _is_var(e: ir.Expr, var: str) -> bool:
+    return isinstance(e, ir.Local) and e.name == var
+
+
+def _first_index(obj: ir.Expr, indices) -> Optional[ir.Expr]:
+    """The index applied first to the root array of `obj[indices]`."""
+    first = indices[0] if indices else None
+    while isinstance(obj, ir.Prim) and obj.op == "getitem":
+        first = obj.args[1]
+        obj = obj.args[0]
+    return first
+
+
+def _is_reduction(v: str, body: list[ir.Stmt], fn: ir.Function) -> bool:
+    if fn.locals.get(v) not in (INT, FLOAT):
+        return False
+    ops = set()
+    updates = [n for n in walk(body) if isinstance(n, (ir.Assign, ir.Unpack, ir.ForRange, ir.ForEach))
+               and v in _targets(n)]
+    for u in updates:
+        if not isinstance(u, ir.Assign) or not isinstance(u.value, ir.Prim):
+            return False
+        e = u.value
+        if e.op not in ("add", "sub", "mul") or len(e.args) != 2:
+            return False
+        left, right = e.args
+        if _is_var(left, v) and not reads(right, v):
+            ops.add("add" if e.op == "sub" else e.op)
+        elif e.op != "sub" and _is_var(right, v) and not reads(left, v):
+            ops.add(e.op)
+        else:
+            return False
+    if len(ops) != 1:
+        return False
+    # no other read of v in the body
+    count = sum(1 for n in walk(body) if isinstance(n, ir.Local) and n.name == v)
+    return count == len(updates)
+
+
+def _targets(n) -> tuple:
+    if isinstance(n, ir.Assign):
+        return (n.name,)
+    if isinstance(n, ir.Unpack):
+        return n.names
+    if isinstance(n, ir.ForRange):
+        return (n.var,)
+    if isinstance(n, ir.ForEach):
+        return n.targets
+    return ()
+
+
+def _is_private(v: str, body: list[ir.Stmt]) -> bool:
+    """Each iteration assigns `v` before reading it."""
+    for s in body:
+        if isinstance(s, ir.Assign) and s.name == v:
+            return not reads(s.value, v)
+        if isinstance(s, (ir.ForRange, ir.ForEach)) and v in _targets(s):
+            # a loop variable: fine if nothing reads it outside its loop
+            rest = [x for x in body if x is not s]
+            return not reads(rest, v) and not any(isinstance(n, ir.Assign) and n.name == v
+                                                   for n in walk(rest))
+        if reads(s, v) or v in assigned([s]):
+            return False
+    return True
+
+
+def _live_after(v: str, loop: ir.Stmt, fn: ir.Function) -> bool:
+    """Whether `v` may be read after `loop` before being assigned again."""
+    path = _path_to(fn.body, loop)
+    if path is None:
+        return True
+    for block, index, owner in reversed(path):
+        later = block[index + 1:]
+        verdict = _first_use(v, later)
+        if verdict is not None:
+            return verdict
+        if isinstance(owner, (ir.While, ir.ForRange, ir.ForEach)):
+            # the enclosing loop may run again: its test and earlier statements follow
+            if isinstance(owner, ir.While) and reads(owner.test, v):
+                return True
+            verdict = _first_use(v, block[:index])
+            if verdict is not None:
+                return verdict
+    return False
+
+
+def _first_use(v: str, stmts: list[ir.Stmt]) -> Optional[bool]:
+    """True: read before assigned; False: assigned first; None: neither."""
+    for s in stmts:
+        if isinstance(s, ir.Assign) and s.name == v:
+            return reads(s.value, v)
+        if reads(s, v):
+            return True
+    return None
+
+
+def _path_to(block: list[ir.Stmt], target: ir.Stmt, owner=None):
+    """[(block, index, owner statement)] from the function body down to
+    `target`, outermost first."""
+    for i, s in enumerate(block):
+        if s is target:
+            return [(block, i, owner)]
+        for sub in _sub_blocks(s):
+            found = _path_to(sub, target, s)
+            if found is not None:
+                return [(block, i, owner)] + found
+    return None
+
+
+def _sub_blocks(s: ir.Stmt) -> list[list[ir.Stmt]]:
+    if isinstance(s, ir.If):
+        return [s.body, s.orelse]
+    if isinstance(s, (ir.While, ir.ForRange, ir.ForEach)):
+        return [s.body]
+    return []
+
+
+def _only_row_uses(m: str, body: list[ir.Stmt], var: str, rows: dict[str, str]) -> bool:
+    """Array `m` (written by the loop) is used in the body only at index
+    `var` of its first dimension, or by len()/shape."""
+    ok_nodes: set[int] = set()
+    for n in walk(body):
+        if isinstance(n, ir.Prim) and n.op == "getitem" and _is_var(n.args[0], m) \
+                and _is_var(n.args[1], var):
+            ok_nodes.add(id(n.args[0]))
+        elif isinstance(n, ir.Prim) and n.op in ("len", "array.shape") and _is_var(n.args[0], m):
+            ok_nodes.add(id(n.args[0]))
+        elif isinstance(n, ir.SetItem) and _is_var(n.obj, m) and n.indices and _is_var(n.indices[0], var):
+            ok_nodes.add(id(n.obj))
+    for n in walk(body):
+        if isinstance(n, ir.Local) and n.name == m and id(n) not in ok_nodes:
+            return False
+    return True
+
+
+def empty_fully_written(assign: ir.Assign, following: Optional[ir.Stmt]) -> bool:
+    """`out = empty(n)` directly followed by `for i in range(n)` (or prange)
+    whose body begins with `out[i] = <no read of out>` and cannot leave
+    early: every element is written before anything can read it."""
+    value = assign.value
+    if not (isinstance(value, ir.Prim) and value.op == "empty" and isinstance(value.type, ArrayT)
+            and value.type.rank == 1 and value.args and value.args[0].type == INT):
+        return False
+    loop = following
+    if not isinstance(loop, ir.ForRange) or not is_const(loop.start, 0) or not is_const(loop.step, 1):
+        return False
+    if not same_expr(loop.stop, value.args[0]) or not loop.body:
+        return False
+    first = loop.body[0]
+    if not (isinstance(first, ir.SetItem) and _is_var(first.obj, assign.name)
+            and len(first.indices) == 1 and _is_var(first.indices[0], loop.var)
+            and not reads(first.value, assign.name)):
+        return False
+    if assign.name in assigned(loop.body) or loop.var in assigned(loop.body):
+        return False
+    depth_breaks = _own_breaks(loop.body)
+    return not depth_breaks and not any(isinstance(n, ir.Return) for n in walk(loop.body))
+
+
+def _own_breaks(stmts: list[ir.Stmt]) -> bool:
+    for s in stmts:
+        if isinstance(s, ir.Break):
+            return True
+        if isinstance(s, ir.If) and (_own_breaks(s.body) or _own_breaks(s.orelse)):
+            return True
+    return False
+
+
+# ------------------------------------------------------------------ lowering
+
+def _no_consts(name: str) -> object:
+    raise KeyError(name)
+
+
+@dataclass
+class Options:
+    boundscheck: bool = True
+    consts: Callable[[str], object] = _no_consts      # a module constant's value (KeyError: unknown)
+
+
+class FunctionLowerer:
+    """Lowers one function in one variant. `err` is the name of the failure
+    record when lowering in flagging mode (None: raising mode)."""
+
+    def __init__(self, gen: "ModuleBuilder", fn: ir.Function, *, flagging: bool, depth: bool):
+        self.gen = gen
+        self.fn = fn
+        self.flagging = flagging
+        self.depth = depth
+        self.err: Optional[str] = "_err" if flagging else None
+        self.checked = not fn.kernel            # unmarked: arbitrary-precision int
+        self.temps = 0
+        self.in_parallel = False
+        self.used_prange = False
+
+    # -------------------------------------------------------- sites and helpers
+    def site(self, kind: str, node, detail: tuple = ()) -> ast.expr:
+        line = node.span.line if node is not None and node.span.line else self.fn.span.line
+        return self.gen.site(Site(kind, self.fn.name, line, detail))
+
+    def rt(self, helper: str, *args: ast.expr, site: Optional[ast.expr] = None,
+           flaggable: bool = True) -> ast.expr:
+        """Call numba_rt.<helper> (its flagging twin in flagging mode)."""
+        args = list(args)
+        if site is not None:
+            args.append(site)
+        if self.err is not None and flaggable:
+            return call(attr("rt", helper + "_e"), *args, name(self.err))
+        return call(attr("rt", helper), *args)
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"t_{self.temps}"
+
+    # -------------------------------------------------------- functions
+    def function(self) -> list[ast.FunctionDef]:
+        fn = self.fn
         if any(isinstance(s, ir.HoleBody) for s in fn.body):
             raise NotLowerable("unfilled hole")
-        args = ast.arguments([], [ast.arg(py_local(p.name)) for p in fn.params], None, [], [], None, [])
-        body = self.block(fn.body) or [ast.Pass()]
-        return ast.FunctionDef(py_function_name(fn.name), args, body, [], None)
+        params = [py_local(p.name) for p in fn.params]
+        extra = (["_err"] if self.flagging else []) + (["_depth"] if self.depth else [])
+        body: list[ast.stmt] = []
+        if self.depth:
+            ok = self.rt("depth", name("_depth"), site=self.site("recursion", None))
+            body.append(ast.If(ast.UnaryOp(ast.Not(), ok), [self.ret_zero()], []))
+        body += self.block(fn.body)
+        if fn.ret == NONE or not body:
+            body.append(ast.Return(None))
+        variant = ("e" if self.flagging else "") + ("d" if self.depth else "")
+        args = ast.arguments([], [ast.arg(p) for p in params + extra], None, [], [], None, [])
+        return [ast.FunctionDef(py_function_name(fn.name, variant), args, body, [], None)]
 
-    def block(self, stmts) -> list[ast.stmt]:
-        out = []
-        for s in stmts:
-            out.extend(self.stmt(s))
+    def ret_zero(self) -> ast.stmt:
+        return ast.Return(zero_of(self.fn.ret) if self.fn.ret != NONE else None)
+
+    # -------------------------------------------------------- statements
+    def block(self, stmts: list[ir.Stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for i, s in enumerate(stmts):
+            following = stmts[i + 1] if i + 1 < len(stmts) else None
+            out.extend(self.stmt(s, following))
         return out
 
-    def stmt(self, s: ir.Stmt) -> list[ast.stmt]:
+    def body(self, stmts: list[ir.Stmt]) -> list[ast.stmt]:
+        return self.block(stmts) or [ast.Pass()]
+
+    def stmt(self, s: ir.Stmt, following: Optional[ir.Stmt] = None) -> list[ast.stmt]:
         if isinstance(s, ir.Assign):
-            return [ast.Assign([name(py_local(s.name), True)], self.expr(s.value))]
+            want = self.fn.locals.get(s.name, s.value.type)
+            if empty_fully_written(s, following):
+                value = self.alloc(s.value, "empty")
+            else:
+                value = self.convert(s.value, want)
+            return [ast.Assign([name(py_local(s.name), True)], value)]
         if isinstance(s, ir.Unpack):
             target = ast.Tuple([name(py_local(n), True) for n in s.names], ast.Store())
             return [ast.Assign([target], self.expr(s.value))]
         if isinstance(s, ir.SetItem):
-            index = self.index(s.indices)
-            return [ast.Assign([ast.Subscript(self.expr(s.obj), index, ast.Store())], self.expr(s.value))]
+            return self.set_item(s)
         if isinstance(s, ir.If):
-            return [ast.If(self.expr(s.test), self.block(s.body) or [ast.Pass()], self.block(s.orelse))]
+            return [ast.If(self.expr(s.test), self.body(s.body), self.block(s.orelse))]
         if isinstance(s, ir.While):
-            return [ast.While(self.expr(s.test), self.block(s.body) or [ast.Pass()], [])]
+            test = self.expr(s.test)
+            if self.err is not None:
+                test = ast.BoolOp(ast.And(), [call(attr("rt", "ok"), name(self.err)), test])
+            return [ast.While(test, self.body(s.body), [])]
         if isinstance(s, ir.ForRange):
-            fn = attr("numba", "prange") if s.parallel else name("range")
-            it = call(fn, self.expr(s.start), self.expr(s.stop), self.expr(s.step))
-            return [ast.For(name(py_local(s.var), True), it, self.block(s.body) or [ast.Pass()], [])]
+            return self.for_range(s)
         if isinstance(s, ir.ForEach):
-            return [self.for_each(s)]
+            if not isinstance(s.iter.type, ArrayT) or s.unpack:
+                raise NotLowerable("for over a non-array")
+            target = name(py_local(s.targets[0]), True)
+            return [ast.For(target, self.expr(s.iter), self.body(s.body), [])]
         if isinstance(s, ir.Break):
             return [ast.Break()]
         if isinstance(s, ir.Continue):
             return [ast.Continue()]
         if isinstance(s, ir.Return):
-            return [ast.Return(self.expr(s.value) if s.value is not None else None)]
+            if s.value is None:
+                return [ast.Return(None)]
+            return [ast.Return(self.convert(s.value, self.fn.ret))]
         if isinstance(s, ir.ExprStmt):
             return [ast.Expr(self.expr(s.value))]
         if isinstance(s, ir.Assert):
-            return [ast.Assert(self.expr(s.test), None)]
+            return [self.assert_(s)]
         raise NotLowerable(type(s).__name__)
 
-    def for_each(self, s: ir.ForEach) -> ast.stmt:
-        if not isinstance(s.iter.type, ArrayT):
-            raise NotLowerable("for over a non-array")
-        if s.unpack:
-            target = ast.Tuple([name(py_local(n), True) for n in s.targets], ast.Store())
+    def assert_(self, s: ir.Assert) -> ast.stmt:
+        msg, payload = s.msg, const(0)
+        kind = "none"
+        if msg is not None:
+            kind = {INT: "int", FLOAT: "float", BOOL: "bool"}.get(msg.type, "none")
+            if kind == "float":
+                payload = call(attr("rt", "f2bits"), self.expr(msg))
+            elif kind in ("int", "bool"):
+                payload = call(name("int"), self.expr(msg))
+        site = self.site("assert", s, (kind,))
+        fail = self.rt("fail", site, payload, const(0))
+        return ast.If(ast.UnaryOp(ast.Not(), self.expr(s.test)), [ast.Expr(fail)], [])
+
+    def set_item(self, s: ir.SetItem) -> list[ast.stmt]:
+        obj_t = s.obj.type
+        if not isinstance(obj_t, ArrayT):
+            raise NotLowerable(f"item assignment on {obj_t}")
+        pre: list[ast.stmt] = []
+        value = self.convert(s.value, obj_t.elem if len(s.indices) == obj_t.rank else s.value.type)
+        if not isinstance(s.value, (ir.Local, ir.Const)):
+            t = self.temp()                      # Python evaluates the value first
+            pre.append(ast.Assign([name(t, True)], value))
+            value = name(t)
+        obj = self.expr(s.obj)
+        idx = [self.expr(i) for i in s.indices]
+        if not self.gen.options.boundscheck:
+            index = idx[0] if len(idx) == 1 else ast.Tuple(idx, ast.Load())
+            if len(idx) < obj_t.rank:
+                index = ast.Tuple(idx + [ast.Slice()], ast.Load())
+            return pre + [ast.Assign([ast.Subscript(obj, index, ast.Store())], value)]
+        if len(idx) == obj_t.rank:
+            if obj_t.rank > 3:
+                raise NotLowerable("arrays of rank above 3")
+            site = self.site("index", s, ("set", obj_t.rank))
+            return pre + [ast.Expr(self.rt(f"set{obj_t.rank}", obj, *idx, value, site=site))]
+        view = self.partial(obj, idx, obj_t, s)
+        whole = ast.Subscript(view, ast.Slice(), ast.Store())
+        return pre + [ast.Assign([whole], value)]
+
+    def for_range(self, s: ir.ForRange) -> list[ast.stmt]:
+        start, stop = self.expr(s.start), self.expr(s.stop)
+        if isinstance(s.step, ir.Const) and s.step.value != 0:
+            step = self.expr(s.step)
         else:
-            target = name(py_local(s.targets[0]), True)
-        return ast.For(target, self.expr(s.iter), self.block(s.body) or [ast.Pass()], [])
+            step = self.rt("rstep", self.expr(s.step), site=self.site("range_step", s))
+        target = name(py_local(s.var), True)
+        parallel = (s.parallel and not self.flagging and not self.in_parallel
+                    and self.gen.is_parallel(s, self.fn))
+        if not parallel:
+            if s.parallel:
+                self.gen.serial_pranges += 1
+            it = call(name("range"), start, stop, step)
+            return [ast.For(target, it, self.body(s.body), [])]
+        self.used_prange = True
+        err = f"_err{self.gen.next_err()}"
+        saved = self.err
+        self.err, self.in_parallel = err, True
+        try:
+            body = self.body(s.body)
+        finally:
+            self.err, self.in_parallel = saved, False
+        loop = ast.For(target, call(attr("numba", "prange"), start, stop), body, [])
+        return [ast.Assign([name(err, True)], call(attr("rt", "new_err"))), loop,
+                ast.Expr(call(attr("rt", "check_err"), name(err)))]
 
-    def index(self, indices) -> ast.expr:
-        if len(indices) == 1:
-            return self.expr(indices[0])
-        return ast.Tuple([self.expr(i) for i in indices], ast.Load())
+    # -------------------------------------------------------- expressions
+    def convert(self, e: ir.Expr, want: Type) -> ast.expr:
+        """`e` as a value of type `want` (int -> float where NPL widens)."""
+        x = self.expr(e)
+        if e.type == INT and want == FLOAT:
+            return call(name("float"), x)
+        return x
 
-    # ------------------------------------------------------------ expressions
     def expr(self, e: ir.Expr) -> ast.expr:
         method = getattr(self, "x_" + type(e).__name__, None)
         if method is None:
@@ -149,26 +828,30 @@ class KernelLowerer:
         return method(e)
 
     def x_Const(self, e: ir.Const) -> ast.expr:
-        v = e.value
-        if isinstance(v, float) and (math.isinf(v) or math.isnan(v)):
-            return attr("math", "inf" if math.isinf(v) else "nan") if v > 0 or math.isnan(v) else \
-                ast.UnaryOp(ast.USub(), attr("math", "inf"))
-        if isinstance(v, str):
-            raise NotLowerable("str constant")
-        return ast.Constant(v)
+        return literal(e.value)
 
     def x_Local(self, e: ir.Local) -> ast.expr:
         return name(py_local(e.name))
 
     def x_Global(self, e: ir.Global) -> ast.expr:
-        raise NotLowerable("module constants")
+        try:
+            value = self.gen.options.consts(e.name)
+        except KeyError:
+            raise NotLowerable(f"constant {e.name}") from None
+        return literal(value)
 
     def x_Call(self, e: ir.Call) -> ast.expr:
-        return call(name(py_function_name(e.func)), *(self.expr(a) for a in e.args))
+        callee = self.gen.functions.get(e.func)
+        if callee is None:
+            raise NotLowerable(f"call of {e.func}")
+        args = [self.convert(a, p.type) for a, p in zip(e.args, callee.params)]
+        return self.gen.call_to(self, callee, args)
 
     def x_Compare(self, e: ir.Compare) -> ast.expr:
         if any(op not in CMP for op in e.ops):
-            raise NotLowerable("comparison")
+            raise NotLowerable("comparison " + " ".join(e.ops))
+        if any(isinstance(o.type, ArrayT) for o in e.operands):
+            raise NotLowerable("array comparison")
         ops = [CMP[o]() for o in e.ops]
         return ast.Compare(self.expr(e.operands[0]), ops, [self.expr(x) for x in e.operands[1:]])
 
@@ -179,162 +862,482 @@ class KernelLowerer:
         return ast.BoolOp(ast.Or(), [self.expr(v) for v in e.values])
 
     def x_IfExp(self, e: ir.IfExp) -> ast.expr:
-        return ast.IfExp(self.expr(e.test), self.expr(e.body), self.expr(e.orelse))
+        return ast.IfExp(self.expr(e.test), self.convert(e.body, e.type), self.convert(e.orelse, e.type))
 
     def x_TupleLit(self, e: ir.TupleLit) -> ast.expr:
-        return ast.Tuple([self.expr(x) for x in e.elts], ast.Load())
+        want = e.type.elems if isinstance(e.type, TupleT) else [x.type for x in e.elts]
+        return ast.Tuple([self.convert(x, t) for x, t in zip(e.elts, want)], ast.Load())
 
     def x_Prim(self, e: ir.Prim) -> ast.expr:
-        op, args = e.op, [self.expr(a) for a in e.args]
-        if op in BIN:
-            return ast.BinOp(args[0], BIN[op](), args[1])
-        if op == "neg":
-            return ast.UnaryOp(ast.USub(), args[0])
-        if op == "pos":
-            return args[0]
-        if op == "not":
-            return ast.UnaryOp(ast.Not(), args[0])
-        if op == "truthy":
-            return ast.Compare(args[0], [ast.NotEq()], [ast.Constant(0)])
-        if op == "int_to_float":
-            return call(name("float"), args[0])
-        if op == "getitem":
-            return ast.Subscript(args[0], self.index(e.args[1:]), ast.Load())
-        if op == "slice":
-            parts = [None if isinstance(a, ir.Const) and a.value is None else x for a, x in zip(e.args[1:], args[1:])]
-            return ast.Subscript(args[0], ast.Slice(*parts), ast.Load())
-        return self.builtin(e, op, args)
+        op = e.op
+        method = getattr(self, "p_" + op.replace(".", "_"), None)
+        if method is None:
+            raise NotLowerable(f"built-in {op}")
+        return method(e)
 
-    def builtin(self, e: ir.Prim, op: str, args: list[ast.expr]) -> ast.expr:
-        arg_types = [a.type for a in e.args]
-        if op in MATH1:
-            if isinstance(arg_types[0], ArrayT):
-                return call(attr("np", op), *args)
-            return call(attr("math", op), *args)
-        if op == "log":
-            if len(args) == 2:
-                return ast.BinOp(call(attr("math", "log"), args[0]), ast.Div(), call(attr("math", "log"), args[1]))
-            return call(attr("math", "log"), args[0])
-        if op == "atan2":
-            return call(attr("math", "atan2"), *args)
-        if op in ("floor", "ceil"):
-            return call(name("int"), call(attr("math", op), args[0]))
-        if op in ("int", "float", "bool", "abs", "round", "len"):
-            return call(name(op), *args)
-        if op in ("min", "max", "sum"):
-            if len(args) == 1 and isinstance(arg_types[0], ArrayT):
-                return call(attr("np", op), args[0])
-            if op != "sum":
-                return call(name(op), *args)
-        if op == "array.shape":
-            return ast.Attribute(args[0], "shape", ast.Load())
-        if op in ("zeros", "ones", "empty"):
-            return call(attr("np", op), args[0], attr("np", NP_DTYPE[e.type.elem]))
-        if op == "full":
-            return call(attr("np", "full"), args[0], args[1], attr("np", NP_DTYPE[e.type.elem]))
-        if op == "arange":
+    # -------------------------------------------------------- operators
+    def arith(self, e: ir.Prim, op: type, checked_helper: str) -> ast.expr:
+        a, b = e.args
+        x, y = self.expr(a), self.expr(b)
+        arrays = [isinstance(t.type, ArrayT) for t in (a, b)]
+        if all(arrays):
+            site = self.site("broadcast", e)
+            return self.rt("ew_" + e.op, x, y, site=site)
+        if self.checked and e.type == INT:
+            return call(attr("rt", checked_helper), x, y, self.site("int_overflow", e))
+        return ast.BinOp(x, op(), y)
+
+    def p_add(self, e):
+        return self.arith(e, ast.Add, "add_c")
+
+    def p_sub(self, e):
+        return self.arith(e, ast.Sub, "sub_c")
+
+    def p_mul(self, e):
+        return self.arith(e, ast.Mult, "mul_c")
+
+    def p_truediv(self, e):
+        a, b = e.args
+        x, y = self.expr(a), self.expr(b)
+        if isinstance(a.type, ArrayT) and isinstance(b.type, ArrayT):
+            return self.rt("ew_truediv", x, y, site=self.site("broadcast", e))
+        if isinstance(a.type, ArrayT) or isinstance(b.type, ArrayT):
+            return ast.BinOp(x, ast.Div(), y)
+        return self.rt("div", x, y, site=self.site("zero_division", e))
+
+    def p_floordiv(self, e):
+        a, b = e.args
+        if isinstance(e.type, ArrayT):
+            raise NotLowerable("array //")
+        x, y = self.expr(a), self.expr(b)
+        if e.type == INT:
+            if self.checked:
+                return call(attr("rt", "ifloordiv_c"), x, y, self.site("int_overflow", e))
+            return self.rt("ifloordiv", x, y, site=self.site("zero_division", e))
+        return self.rt("ffloordiv", x, y, site=self.site("zero_division", e))
+
+    def p_mod(self, e):
+        a, b = e.args
+        if isinstance(e.type, ArrayT):
+            raise NotLowerable("array %")
+        x, y = self.expr(a), self.expr(b)
+        helper = "imod" if e.type == INT else "fmod"
+        return self.rt(helper, x, y, site=self.site("zero_division", e))
+
+    def p_pow(self, e):
+        a, b = e.args
+        if isinstance(e.type, ArrayT) or len(e.args) != 2:
+            raise NotLowerable("array **")
+        x, y = self.expr(a), self.expr(b)
+        if e.type == INT:
+            if self.checked:
+                return call(attr("rt", "ipow_c"), x, y, self.site("int_pow", e))
+            return self.rt("ipow", x, y, site=self.site("int_pow", e))
+        return self.rt("fpow", x, y, site=self.site("float_pow", e))
+
+    def p_neg(self, e):
+        x = self.expr(e.args[0])
+        if self.checked and e.type == INT:
+            return call(attr("rt", "neg_c"), x, self.site("int_overflow", e))
+        return ast.UnaryOp(ast.USub(), x)
+
+    def p_pos(self, e):
+        return self.expr(e.args[0])
+
+    def p_not(self, e):
+        return ast.UnaryOp(ast.Not(), self.expr(e.args[0]))
+
+    def p_bitand(self, e):
+        return ast.BinOp(self.expr(e.args[0]), ast.BitAnd(), self.expr(e.args[1]))
+
+    def p_bitor(self, e):
+        return ast.BinOp(self.expr(e.args[0]), ast.BitOr(), self.expr(e.args[1]))
+
+    def p_bitxor(self, e):
+        return ast.BinOp(self.expr(e.args[0]), ast.BitXor(), self.expr(e.args[1]))
+
+    def p_truthy(self, e):
+        a = e.args[0]
+        if a.type == BOOL:
+            return self.expr(a)
+        if a.type in (INT, FLOAT):
+            return ast.Compare(self.expr(a), [ast.NotEq()], [const(0)])
+        raise NotLowerable(f"truth value of {a.type}")
+
+    def p_int_to_float(self, e):
+        return call(name("float"), self.expr(e.args[0]))
+
+    # -------------------------------------------------------- indexing
+    def p_getitem(self, e):
+        obj, *indices = e.args
+        t = obj.type
+        x = self.expr(obj)
+        idx = [self.expr(i) for i in indices]
+        if isinstance(t, TupleT):
+            i = indices[0]
+            if isinstance(i, ir.Const) or (isinstance(i, ir.Prim) and i.op == "neg"
+                                           and isinstance(i.args[0], ir.Const)):
+                return ast.Subscript(x, idx[0], ast.Load())
+            return self.rt("tget", x, idx[0], site=self.site("index", e, ("tuple",)))
+        if not isinstance(t, ArrayT):
+            raise NotLowerable(f"indexing {t}")
+        if len(idx) > t.rank or t.rank > 3:
+            raise NotLowerable("arrays of rank above 3")
+        if not self.gen.options.boundscheck:
+            return ast.Subscript(x, idx[0] if len(idx) == 1 else ast.Tuple(idx, ast.Load()), ast.Load())
+        if len(idx) == t.rank:
+            return self.rt(f"get{t.rank}", x, *idx, site=self.site("index", e, ("get", t.rank)))
+        return self.partial(x, idx, t, e)
+
+    def partial(self, x: ast.expr, idx: list[ast.expr], t: ArrayT, node) -> ast.expr:
+        """a[i] (or a[i, j]) of a higher-rank array: a view."""
+        if not self.gen.options.boundscheck:
+            return ast.Subscript(x, idx[0] if len(idx) == 1 else ast.Tuple(idx, ast.Load()), ast.Load())
+        site = self.site("index", node, ("row", t.rank))
+        if len(idx) == 1:
+            return self.rt("row", x, idx[0], site=site)
+        if len(idx) == 2:
+            return self.rt("row2", x, idx[0], idx[1], site=site)
+        raise NotLowerable("arrays of rank above 3")
+
+    def p_slice(self, e):
+        obj = e.args[0]
+        if not isinstance(obj.type, ArrayT):
+            raise NotLowerable(f"slicing {obj.type}")
+        parts = [None if isinstance(a, ir.Const) and a.value is None else self.expr(a) for a in e.args[1:]]
+        if parts[2] is not None and not (isinstance(e.args[3], ir.Const) and e.args[3].value != 0):
+            parts[2] = self.rt("rstep", parts[2], site=self.site("slice_step", e))
+        return ast.Subscript(self.expr(obj), ast.Slice(*parts), ast.Load())
+
+    def p_array_shape(self, e):
+        return ast.Attribute(self.expr(e.args[0]), "shape", ast.Load())
+
+    # -------------------------------------------------------- built-ins
+    def p_len(self, e):
+        return call(name("len"), self.expr(e.args[0]))
+
+    def p_abs(self, e):
+        a = e.args[0]
+        x = self.expr(a)
+        if isinstance(a.type, ArrayT):
+            return call(attr("np", "abs"), x)
+        if self.checked and a.type == INT:
+            return call(attr("rt", "abs_c"), x, self.site("int_overflow", e))
+        return call(name("abs"), x)
+
+    def reduce(self, e, helper: str) -> ast.expr:
+        if len(e.args) == 1 and isinstance(e.args[0].type, ArrayT):
+            return self.rt("a" + helper, self.expr(e.args[0]), site=self.site("empty_reduce", e, (helper,)))
+        if e.kwargs or len(e.args) < 2 or any(a.type not in (INT, FLOAT, BOOL) for a in e.args):
+            raise NotLowerable(f"{helper}() of these arguments")
+        return call(name(helper), *[self.convert(a, e.type) for a in e.args])
+
+    def p_min(self, e):
+        return self.reduce(e, "min")
+
+    def p_max(self, e):
+        return self.reduce(e, "max")
+
+    def p_sum(self, e):
+        a = e.args[0]
+        if not isinstance(a.type, ArrayT):
+            raise NotLowerable("sum() of a non-array")
+        if len(e.args) == 1:
+            return call(attr("np", "sum"), self.expr(a))
+        if a.type.rank != 1:
+            raise NotLowerable("sum(array, start) of a 2-D array")
+        return call(attr("rt", "sum_start"), self.expr(a), self.convert(e.args[1], e.type))
+
+    def p_int(self, e):
+        a = e.args[0]
+        if a.type == INT:
+            return self.expr(a)
+        if a.type == BOOL:
+            return call(name("int"), self.expr(a))
+        if a.type == FLOAT:
+            return self.rt("f2i", self.expr(a), site=self.site("to_int", e))
+        raise NotLowerable(f"int() of {a.type}")
+
+    def p_float(self, e):
+        a = e.args[0]
+        if a.type not in (INT, FLOAT, BOOL):
+            raise NotLowerable(f"float() of {a.type}")
+        return call(name("float"), self.expr(a))
+
+    def p_bool(self, e):
+        a = e.args[0]
+        if a.type == BOOL:
+            return self.expr(a)
+        if a.type in (INT, FLOAT):
+            return ast.Compare(self.expr(a), [ast.NotEq()], [const(0)])
+        raise NotLowerable(f"bool() of {a.type}")
+
+    def p_round(self, e):
+        a = e.args[0]
+        x = self.expr(a)
+        if len(e.args) == 1:
+            if a.type == INT:
+                return x
+            return self.rt("round0", x, site=self.site("to_int", e))
+        n = self.expr(e.args[1])
+        if a.type == INT:
+            return self.rt("iroundn", x, n, site=self.site("int_round", e))
+        return call(attr("rt", "roundn"), x, n)
+
+    def math1(self, e, fname: str) -> ast.expr:
+        a = e.args[0]
+        x = self.expr(a)
+        if isinstance(a.type, ArrayT):
+            np_name = {"asin": "arcsin", "acos": "arccos", "atan": "arctan"}.get(fname, fname)
+            return call(attr("np", np_name), x)
+        if fname in CHECKED_MATH:
+            kind = "math_range" if fname == "exp" else "math_domain"
+            return self.rt(fname, x, site=self.site(kind, e))
+        return call(attr("math", fname), x)
+
+    def p_sqrt(self, e):
+        return self.math1(e, "sqrt")
+
+    def p_exp(self, e):
+        return self.math1(e, "exp")
+
+    def p_log2(self, e):
+        return self.math1(e, "log2")
+
+    def p_log10(self, e):
+        return self.math1(e, "log10")
+
+    def p_sin(self, e):
+        return self.math1(e, "sin")
+
+    def p_cos(self, e):
+        return self.math1(e, "cos")
+
+    def p_tan(self, e):
+        return self.math1(e, "tan")
+
+    def p_asin(self, e):
+        return self.math1(e, "asin")
+
+    def p_acos(self, e):
+        return self.math1(e, "acos")
+
+    def p_atan(self, e):
+        return self.math1(e, "atan")
+
+    def p_log(self, e):
+        if isinstance(e.args[0].type, ArrayT):
+            if len(e.args) == 2:
+                raise NotLowerable("log(array, base)")
+            return call(attr("np", "log"), self.expr(e.args[0]))
+        if len(e.args) == 2:
+            return self.rt("logb", self.expr(e.args[0]), self.expr(e.args[1]),
+                           site=self.site("log_base", e))
+        return self.rt("log", self.expr(e.args[0]), site=self.site("math_domain", e))
+
+    def p_atan2(self, e):
+        return call(attr("math", "atan2"), *[self.convert(a, FLOAT) for a in e.args])
+
+    def p_floor(self, e):
+        return self.rt("floor", self.convert(e.args[0], FLOAT), site=self.site("to_int", e))
+
+    def p_ceil(self, e):
+        return self.rt("ceil", self.convert(e.args[0], FLOAT), site=self.site("to_int", e))
+
+    def p_isnan(self, e):
+        return call(attr("math", "isnan"), self.convert(e.args[0], FLOAT))
+
+    def p_isinf(self, e):
+        return call(attr("math", "isinf"), self.convert(e.args[0], FLOAT))
+
+    # -------------------------------------------------------- arrays
+    def shape(self, e: ir.Expr, node) -> ast.expr:
+        site = self.site("negative_dim", node)
+        if e.type == INT:
+            return self.rt("dim", self.expr(e), site=site)
+        if isinstance(e, ir.TupleLit):
+            return ast.Tuple([self.rt("dim", self.expr(x), site=site) for x in e.elts], ast.Load())
+        if isinstance(e, ir.Prim) and e.op == "array.shape":
+            return self.expr(e)
+        if isinstance(e.type, TupleT) and len(e.type.elems) in (2, 3):
+            return self.rt(f"dims{len(e.type.elems)}", self.expr(e), site=site)
+        raise NotLowerable(f"shape {e.type}")
+
+    def alloc(self, e: ir.Prim, how: str) -> ast.expr:
+        dtype = attr("np", NP_DTYPE[e.type.elem])
+        shape = self.shape(e.args[0], e)
+        if how == "full":
+            return call(attr("np", "full"), shape, self.convert(e.args[1], e.type.elem), dtype)
+        return call(attr("np", how), shape, dtype)
+
+    def p_zeros(self, e):
+        return self.alloc(e, "zeros")
+
+    def p_ones(self, e):
+        return self.alloc(e, "ones")
+
+    def p_empty(self, e):
+        return self.alloc(e, "zeros")          # the interpreter's empty() is zero-filled
+
+    def p_full(self, e):
+        return self.alloc(e, "full")
+
+    def p_arange(self, e):
+        elem = e.type.elem
+        args = [self.convert(a, elem) for a in e.args]
+        if len(args) < 3:
             return call(attr("np", "arange"), *args)
-        if op == "copy":
-            return call(ast.Attribute(args[0], "copy", ast.Load()))
-        if op == "dot":
-            return call(name(f"_npl_dot{arg_types[0].rank}{arg_types[1].rank}"), *args)
-        raise NotLowerable(f"built-in {op}")
+        return self.rt("arange", *args, site=self.site("zero_division", e))
+
+    def p_copy(self, e):
+        return call(ast.Attribute(self.expr(e.args[0]), "copy", ast.Load()))
+
+    def p_dot(self, e):
+        a, b = e.args
+        if not (isinstance(a.type, ArrayT) and isinstance(b.type, ArrayT)):
+            raise NotLowerable("dot of non-arrays")
+        elem = e.type.elem if isinstance(e.type, ArrayT) else e.type
+        dtype = attr("np", NP_DTYPE.get(elem, "float64"))
+        helper = f"dot{a.type.rank}{b.type.rank}"
+        return self.rt(helper, self.expr(a), self.expr(b), dtype, site=self.site("dot", e))
 
 
-DOT_HELPERS = '''
-@numba.njit(cache=True)
-def _npl_dot11(a, b):
-    total = a[0] * b[0] * 0
-    for i in range(a.shape[0]):
-        total += a[i] * b[i]
-    return total
-
-@numba.njit(cache=True)
-def _npl_dot21(a, b):
-    out = np.zeros(a.shape[0], np.result_type(a.dtype, b.dtype))
-    for i in range(a.shape[0]):
-        for k in range(a.shape[1]):
-            out[i] += a[i, k] * b[k]
-    return out
-
-@numba.njit(cache=True)
-def _npl_dot12(a, b):
-    out = np.zeros(b.shape[1], np.result_type(a.dtype, b.dtype))
-    for k in range(a.shape[0]):
-        for j in range(b.shape[1]):
-            out[j] += a[k] * b[k, j]
-    return out
-
-@numba.njit(cache=True)
-def _npl_dot22(a, b):
-    out = np.zeros((a.shape[0], b.shape[1]), np.result_type(a.dtype, b.dtype))
-    for i in range(a.shape[0]):
-        for k in range(a.shape[1]):
-            aik = a[i, k]
-            for j in range(b.shape[1]):
-                out[i, j] += aik * b[k, j]
-    return out
-'''
+def literal(value) -> ast.expr:
+    if isinstance(value, bool) or value is None:
+        return const(value)
+    if isinstance(value, int):
+        if not -(2 ** 63) <= value < 2 ** 63:
+            raise NotLowerable(f"int constant {value} (beyond int64)")
+        return const(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return attr("math", "nan")
+        if math.isinf(value):
+            return attr("math", "inf") if value > 0 else ast.UnaryOp(ast.USub(), attr("math", "inf"))
+        return const(value)
+    if isinstance(value, tuple):
+        return ast.Tuple([literal(v) for v in value], ast.Load())
+    raise NotLowerable(f"constant of type {type(value).__name__}")
 
 
-def module_source(module: ir.Module, functions: list[ir.Function], *, parallel: set[str],
-                  boundscheck: bool) -> str:
-    """Source of a Python module defining every function in `functions` as
-    a Numba-compiled function with an explicit signature."""
-    lowerer = KernelLowerer(module)
-    functions = callees_first(module, functions)
-    parts = ["import math", "import numpy as np", "import numba",
-             "from numba.types import int64, float64, boolean, none, Tuple", DOT_HELPERS]
-    for fn in functions:
-        tree = lowerer.function(fn)
-        flags = f"cache=True, boundscheck={boundscheck}, parallel={fn.name in parallel}, error_model='python'"
-        parts.append(f"@numba.njit({signature(fn)!r}, {flags})\n{ast.unparse(ast.fix_missing_locations(tree))}\n")
-    return "\n\n".join(parts)
+# ------------------------------------------------------------------ modules
 
+class ModuleBuilder:
+    """The source of one generated module: the raising variants of the
+    functions of one call-graph component (`own`), flagging copies of every
+    function called from their parallel loops, and imports of the modules
+    of the other functions they call (`imports`: IR name -> module name)."""
 
-def callees_first(module: ir.Module, functions: list[ir.Function]) -> list[ir.Function]:
-    """`functions` ordered so that each comes after the functions it calls
-    (explicit signatures compile at definition time)."""
-    by_name = {f.name: f for f in functions}
-    done: dict[str, ir.Function] = {}
+    def __init__(self, module: ir.Module, functions: dict[str, ir.Function], own: list[ir.Function],
+                 imports: dict[str, str], options: Options, writes: dict[str, set[int]],
+                 cycles: dict[str, frozenset]):
+        self.module = module
+        self.functions = functions
+        self.own = own
+        self.own_names = {f.name for f in own}
+        self.imports = imports
+        self.options = options
+        self.writes = writes
+        self.cycles = cycles                     # function on a call cycle -> its cycle
+        self.sites: list[Site] = []
+        self._site_index: dict[Site, int] = {}
+        self.flag_needed: set[str] = set()
+        self.serial_pranges = 0
+        self._errs = 0
+        self._parallel_cache: dict[int, bool] = {}
 
-    def visit(f: ir.Function, stack: tuple = ()) -> None:
-        if f.name in done or f.name in stack:
-            return
-        for c in sorted(callees(module, f)):
-            if c in by_name:
-                visit(by_name[c], stack + (f.name,))
-        done[f.name] = f
-    for f in functions:
-        visit(f)
-    return list(done.values())
+    def site(self, s: Site) -> ast.expr:
+        index = self._site_index.get(s)
+        if index is None:
+            index = self._site_index[s] = len(self.sites)
+            self.sites.append(s)
+        return ast.BinOp(name(SITE_BASE), ast.Add(), const(index * 4))
 
+    def next_err(self) -> int:
+        self._errs += 1
+        return self._errs
 
-def callees(module: ir.Module, fn: ir.Function) -> set[str]:
-    """IR names of the functions `fn` calls (directly)."""
-    found: set[str] = set()
+    def is_parallel(self, loop: ir.ForRange, fn: ir.Function) -> bool:
+        key = id(loop)
+        if key not in self._parallel_cache:
+            self._parallel_cache[key] = parallel_safe(loop, fn, self.writes)
+        return self._parallel_cache[key]
 
-    def visit(node):
-        if isinstance(node, ir.Call):
-            found.add(node.func)
-        if isinstance(node, (list, tuple)):
-            for x in node:
-                visit(x)
-        elif hasattr(node, "__dataclass_fields__"):
-            for f in node.__dataclass_fields__:
-                if f not in ("type", "span"):
-                    visit(getattr(node, f))
-    visit(fn.body)
-    return found
+    def call_to(self, lowerer: FunctionLowerer, callee: ir.Function, args: list[ast.expr]) -> ast.expr:
+        flag = lowerer.err is not None
+        if flag:
+            self.flag_needed.add(callee.name)
+            args = args + [name(lowerer.err)]
+        cycle = self.cycles.get(lowerer.fn.name, ())
+        if lowerer.depth and callee.name in cycle:
+            variant = ("e" if flag else "") + "d"
+            args = args + [ast.BinOp(name("_depth"), ast.Add(), const(1))]
+        else:
+            variant = "e" if flag else ""
+        return call(name(py_function_name(callee.name, variant)), *args)
 
+    def build(self) -> str:
+        parts = ["import math", "import numpy as np", "import numba",
+                 "from numba.types import int64, float64, boolean, none, Tuple",
+                 "from npl.runtime import numba_rt as rt", f"{SITE_BASE} = 0"]
+        defs: list[tuple[str, str, set[str]]] = []
+        for fn in self.own:
+            defs.extend(self.define(fn, flagging=False))
+        done: set[str] = set()                  # flagging copies, transitively
+        while self.flag_needed - done:
+            fname = sorted(self.flag_needed - done)[0]
+            done.add(fname)
+            defs.extend(self.define(self.functions[fname], flagging=True))
+        by_module: dict[str, set[str]] = {}
+        for fname, mod in self.imports.items():
+            if fname not in self.own_names:
+                by_module.setdefault(mod, set()).add(py_function_name(fname))
+        for mod in sorted(by_module):
+            parts.append(f"from {mod} import {', '.join(sorted(by_module[mod]))}")
+        return "\n".join(parts) + "\n\n\n" + "\n\n".join(self.order(defs)) + "\n"
 
-def has_prange(fn: ir.Function) -> bool:
-    def visit(stmts) -> bool:
-        for s in stmts:
-            if isinstance(s, ir.ForRange) and s.parallel:
-                return True
-            for attr_name in ("body", "orelse"):
-                if visit(getattr(s, attr_name, []) or []):
-                    return True
-        return False
-    return visit(fn.body)
+    def define(self, fn: ir.Function, flagging: bool) -> list[tuple[str, str, set[str]]]:
+        """[(python name, source, k_ names it calls)] for one variant of
+        `fn`: the function itself, or for a function on a call cycle an inner
+        function with a depth count (typed from its callers: Numba cannot
+        compile mutually recursive functions with explicit signatures one at
+        a time) and a typed wrapper that starts the count."""
+        extra_sig = [ERR_TYPE] if flagging else []
+        base = "e" if flagging else ""
+        lowerer = FunctionLowerer(self, fn, flagging=flagging, depth=fn.name in self.cycles)
+        tree = lowerer.function()
+        if fn.name not in self.cycles:
+            return [self.render(fn, tree[0], signature(fn, extra_sig), lowerer.used_prange)]
+        params = [py_local(p.name) for p in fn.params] + (["_err"] if flagging else [])
+        inner_call = call(name(py_function_name(fn.name, base + "d")), *[name(p) for p in params], const(0))
+        args = ast.arguments([], [ast.arg(p) for p in params], None, [], [], None, [])
+        wrapper = ast.FunctionDef(py_function_name(fn.name, base), args, [ast.Return(inner_call)], [], None)
+        return [self.render(fn, tree[0], None, lowerer.used_prange),
+                self.render(fn, wrapper, signature(fn, extra_sig), False)]
+
+    def render(self, fn: ir.Function, node: ast.FunctionDef, sig: Optional[str],
+               parallel: bool) -> tuple[str, str, set[str]]:
+        flags = f"cache=True, boundscheck=False, parallel={parallel}, error_model='python'"
+        head = f"@numba.njit({sig!r}, {flags})" if sig else f"@numba.njit({flags})"
+        source = f"{head}\n{ast.unparse(ast.fix_missing_locations(node))}\n"
+        called = {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call)
+                  and isinstance(n.func, ast.Name) and n.func.id.startswith("k_")}
+        return node.name, source, called
+
+    @staticmethod
+    def order(defs: list[tuple[str, str, set[str]]]) -> list[str]:
+        """Definitions with each after the ones it calls (explicit signatures
+        compile at definition time); cycles are broken by the depth
+        wrappers, which are defined after their inner function."""
+        by_name = {d[0]: d for d in defs}
+        done: dict[str, str] = {}
+
+        def visit(n: str, stack: tuple) -> None:
+            if n in done or n in stack or n not in by_name:
+                return
+            for c in sorted(by_name[n][2]):
+                visit(c, stack + (n,))
+            done[n] = by_name[n][1]
+        for d in defs:
+            visit(d[0], ())
+        return list(done.values())

@@ -17,64 +17,23 @@ This module takes NPL types and values and gives back:
 from __future__ import annotations
 
 import ast
+from types import CodeType
 from typing import Iterable
-
-import numpy as np
 
 from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT, FuncT,
                             IterT, ListT, OptionalT, PrimT, SetT, StructT, TupleT, Type)
 
-DTYPES = {"int": np.int64, "float": np.float64, "bool": np.bool_}
+# The run-time half (no compiler imports, NumPy only when already loaded).
+from .rtvalues import (build_struct_class, demangle, field_of_slot, is_array,  # noqa: F401
+                       npl_equal, npl_format, npl_repr, npl_str, slot_name)
+
+DTYPE_NAMES = {"int": "int64", "float": "float64", "bool": "bool_"}
 
 
 def dtype_for(elem: PrimT):
-    """The NumPy dtype of an `array[elem]`."""
-    return DTYPES[elem.name]
-
-
-# ------------------------------------------------------------------ text form
-
-def npl_repr(value: object) -> str:
-    """The text of `value` inside a container (strings quoted)."""
-    if isinstance(value, np.ndarray):
-        return f"array({value.tolist()!r})"
-    if isinstance(value, list):
-        return "[" + ", ".join(map(npl_repr, value)) + "]"
-    if isinstance(value, tuple):
-        inner = ", ".join(map(npl_repr, value))
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{npl_repr(k)}: {npl_repr(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (set, frozenset)):
-        return "{" + ", ".join(map(npl_repr, value)) + "}" if value else "set()"
-    return repr(value)
-
-
-def npl_str(value: object) -> str:
-    """The text `print(value)` and `str(value)` give."""
-    if isinstance(value, str):
-        return value
-    return npl_repr(value)
-
-
-def npl_format(value: object, spec: str) -> str:
-    """f-string `{value:spec}`: Python's format(), arrays as npl_str."""
-    if isinstance(value, np.ndarray) or (spec == "" and isinstance(value, (list, tuple, dict, set))):
-        return format(npl_str(value), spec)
-    return format(value, spec)
-
-
-def npl_equal(a: object, b: object) -> bool:
-    """`==` for values that may contain arrays (equal shape and elements)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) \
-            and a.shape == b.shape and bool((a == b).all())
-    if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(npl_equal, a, b))
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(
-            npl_equal(v, b[k]) for k, v in a.items())
-    return a == b
+    """The NumPy dtype of an `array[elem]` (imports NumPy)."""
+    import numpy as np
+    return getattr(np, DTYPE_NAMES[elem.name])
 
 
 def type_has_array(t: Type) -> bool:
@@ -97,35 +56,24 @@ def type_has_array(t: Type) -> bool:
 # ------------------------------------------------------------------ structs
 
 def _slot(field: str) -> str:
-    return "s_" + field
-
-
-def slot_name(field: str) -> str:
-    """The Python attribute that holds struct field `field`."""
-    return _slot(field)
-
-
-def field_of_slot(attr: str) -> str:
-    """The NPL field name of a generated attribute (for error messages)."""
-    return attr[2:] if attr.startswith("s_") else attr
+    return slot_name(field)
 
 
 def make_struct_class(ir_name: str, fields: list[tuple[str, Type]]) -> type:
     """A class for struct `ir_name`: positional __init__ in field order,
     field-wise __eq__, unhashable, repr `Name(f=value, ...)`."""
+    return build_struct_class(ir_name, [f for f, _ in fields], struct_code(ir_name, fields))
+
+
+def struct_code(ir_name: str, fields: list[tuple[str, Type]]) -> CodeType:
+    """The code object that defines struct `ir_name`'s __init__, __eq__ and
+    __repr__ (run by rtvalues.build_struct_class)."""
     display = ir_name.rsplit(".", 1)[-1]
     names = [f for f, _ in fields]
     module = ast.Module(body=[_init_def(names), _eq_def(fields), _repr_def(display, fields)],
                         type_ignores=[])
     ast.fix_missing_locations(module)
-    namespace: dict = {"__builtins__": {}, "_npl_repr": npl_repr, "_npl_equal": npl_equal,
-                       "NotImplemented": NotImplemented}
-    exec(compile(module, f"<struct {display}>", "exec"), namespace)
-    members = {"__slots__": tuple(_slot(f) for f in names), "__hash__": None,
-               "__init__": namespace["__init__"], "__eq__": namespace["__eq__"],
-               "__repr__": namespace["__repr__"], "npl_fields": tuple(names),
-               "npl_name": ir_name}
-    return type(display, (), members)
+    return compile(module, f"<struct {display}>", "exec")
 
 
 def _args(names: list[str]) -> ast.arguments:
@@ -194,8 +142,10 @@ def conforms(value: object, t: Type, struct_classes: dict[str, type]) -> bool:
         return isinstance(value, tuple) and len(value) == len(t.elems) and all(
             conforms(v, et, struct_classes) for v, et in zip(value, t.elems))
     if isinstance(t, ArrayT):
-        return isinstance(value, np.ndarray) and value.ndim == t.rank \
-            and value.dtype == np.dtype(dtype_for(t.elem))
+        if not is_array(value):
+            return False
+        import numpy as np
+        return value.ndim == t.rank and value.dtype == np.dtype(dtype_for(t.elem))
     if isinstance(t, StructT):
         cls = struct_classes.get(t.name)
         return cls is not None and type(value) is cls
@@ -232,7 +182,7 @@ def coerce(value: object, t: Type) -> object:
 
 def describe_type(value: object) -> str:
     """A short name for the Python type of a host value (for messages)."""
-    if isinstance(value, np.ndarray):
+    if is_array(value):
         return f"array of {value.dtype} with {value.ndim} dimension(s)"
     return getattr(type(value), "npl_name", type(value).__name__)
 

@@ -6,9 +6,10 @@ builder. A builder takes the `ir.Prim` node and its already-compiled operands
 computes it: mostly the plain Python operation (`a + b`, `len(x)`,
 `s.upper()`), because NPL's semantics match Python's there. The builder may
 look at the operands' static types to choose (e.g. `sum` of an array vs of a
-list). `HELPERS` is the other half: every runtime object generated code may
-refer to, by the name it is bound to in the program's namespace. Nothing
-else (no Python built-in) is reachable from generated code.
+list). `HELPERS` (with `array_helpers()`, stdlib/helpers.py) is the other
+half: every runtime object generated code may refer to, by the name it is
+bound to in the program's namespace. Nothing else (no Python built-in) is
+reachable from generated code.
 
 Helper names start with `_`; user names are always mangled with a letter
 prefix (runtime/codegen.py), so the two can never collide.
@@ -16,104 +17,25 @@ prefix (runtime/codegen.py), so the two can never collide.
 from __future__ import annotations
 
 import ast
-import builtins as py
-import math
 from typing import Callable
-
-import numpy as np
 
 from npl.compiler import ir
 from npl.lang.types import FLOAT, INT, ArrayT, IterT, ListT, SetT, Type
-from npl.runtime.errors import NplRuntimeError
-from npl.runtime.values import npl_equal, npl_format, npl_repr, npl_str, type_has_array
+from npl.runtime.values import type_has_array
+
+# The run-time half: the helper table and the helpers themselves (no NumPy
+# until a program uses arrays).
+from .helpers import (ARRAY_HELPER_NAMES, HELPERS, array_helpers, array_max,  # noqa: F401
+                      array_min, array_sum, assert_failed, dot_scalar, float_pow,
+                      hole_reached, int_pow)
 
 Builder = Callable[[ir.Prim, list[ast.expr], list[ast.keyword]], ast.expr]
-
-
-# ------------------------------------------------------------------ run-time helpers
-
-def int_pow(base: int, exponent: int) -> int:
-    if exponent < 0:
-        raise NplRuntimeError("value", "negative exponent in int ** int; use a float base")
-    return base ** exponent
-
-
-def float_pow(base: float, exponent: float) -> float:
-    result = base ** exponent
-    if type(result) is complex:
-        raise NplRuntimeError(
-            "value", f"negative number raised to a fractional power ({base!r} ** {exponent!r})")
-    return result
-
-
-def array_sum(a: np.ndarray):
-    return a.sum().item()
-
-
-def array_min(a: np.ndarray):
-    if a.size == 0:
-        raise NplRuntimeError("value", "min() of an empty array")
-    return a.min().item()
-
-
-def array_max(a: np.ndarray):
-    if a.size == 0:
-        raise NplRuntimeError("value", "max() of an empty array")
-    return a.max().item()
-
-
-def dot_scalar(a: np.ndarray, b: np.ndarray):
-    return np.dot(a, b).item()
-
-
-def assert_failed(message: object) -> None:
-    text = "assertion failed" if message is None else f"assertion failed: {npl_str(message)}"
-    raise NplRuntimeError("assert", text)
-
-
-def hole_reached(where: str, text: str) -> None:
-    short = " ".join(text.split())
-    short = short if len(short) <= 60 else short[:57] + "..."
-    raise NplRuntimeError("hole", f"unfilled hole at {where}: ?{{{short}}}")
-
-
-HELPERS: dict[str, object] = {
-    # Python built-ins NPL exposes under the same meaning
-    "_print": py.print, "_len": py.len, "_range": py.range, "_enumerate": py.enumerate,
-    "_zip": py.zip, "_list": py.list, "_set": py.set, "_dict": py.dict, "_tuple": py.tuple,
-    "_abs": py.abs, "_min": py.min, "_max": py.max, "_sum": py.sum, "_sorted": py.sorted,
-    "_reversed": py.reversed, "_map": py.map, "_filter": py.filter, "_any": py.any,
-    "_all": py.all, "_str": py.str, "_int": py.int, "_float": py.float, "_bool": py.bool,
-    "_round": py.round, "_divmod": py.divmod, "_pow": py.pow, "_ord": py.ord, "_chr": py.chr,
-    "_hex": py.hex, "_bin": py.bin, "_format": py.format, "_repr": py.repr,
-    # math on scalars
-    **{f"_m_{name}": getattr(math, name) for name in (
-        "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan",
-        "atan2", "floor", "ceil", "isnan", "isinf")},
-    # math on arrays (NumPy ufuncs)
-    **{f"_np_{name}": getattr(np, numpy_name) for name, numpy_name in (
-        ("sqrt", "sqrt"), ("exp", "exp"), ("log", "log"), ("log2", "log2"),
-        ("log10", "log10"), ("sin", "sin"), ("cos", "cos"), ("tan", "tan"),
-        ("asin", "arcsin"), ("acos", "arccos"), ("atan", "arctan"), ("atan2", "arctan2"),
-        ("floor", "floor"), ("ceil", "ceil"), ("isnan", "isnan"), ("isinf", "isinf"))},
-    # arrays
-    "_np_zeros": np.zeros, "_np_ones": np.ones, "_np_full": np.full, "_np_arange": np.arange,
-    "_np_array": np.array, "_np_copy": np.copy, "_np_dot": np.dot,
-    "_dt_int": np.int64, "_dt_float": np.float64, "_dt_bool": np.bool_,
-    "_array_sum": array_sum, "_array_min": array_min, "_array_max": array_max,
-    "_dot_scalar": dot_scalar,
-    # NPL-specific semantics
-    "_int_pow": int_pow, "_float_pow": float_pow,
-    "_npl_str": npl_str, "_npl_repr": npl_repr, "_npl_format": npl_format,
-    "_npl_equal": npl_equal,
-    "_assert_failed": assert_failed, "_hole_reached": hole_reached,
-}
 
 
 # ------------------------------------------------------------------ ast helpers
 
 def helper(name: str) -> ast.Name:
-    assert name in HELPERS, name
+    assert name in HELPERS or name in ARRAY_HELPER_NAMES, name
     return ast.Name(name, ast.Load())
 
 

@@ -275,7 +275,7 @@ VALID_BODIES = [
     "    words = s.split()\n    words.reverse()\n    return ' '.join(words)",
     "total = 0\nfor k in range(1, n + 1):\n    total += k ** 2\nreturn total",
     "    seen: set[int] = set()\n    best: int | None = None\n    x: int\n"
-    "    for i, (a, b) in enumerate(zip(xs, ys)):  # pairs\n        pass\n    return None",
+    "    for i, pair in enumerate(zip(xs, ys)):  # pairs\n        pass\n    return None",
     "    d = {k: v for k, v in counts.items() if v > 1}\n    return sorted(d, key=lambda k: (-d[k], k))",
     "    m = zeros((2, 3))\n    m[0, 1] = 1.5e-3\n    return xs[1:] if len(m) else xs[::-1][:n:2]",
     "    return [\n        x * 2  # doubled\n        for x in xs\n    ]",
@@ -286,6 +286,8 @@ VALID_BODIES = [
     "def main():\n    print(helper(zeros((2, 2)), 0x1F), .5, 1_000)",
     "    while True:\n        if x:\n            break\n        elif y:\n            continue\n        else:\n            x = -x",
     "    '''Docstring with \"quotes\" and\n    two lines.'''\n    return (a, b,)",
+    "    if not xs: return 0\n    n = len(xs)\n    return n",
+    '    return r"\\d+" "x" f"{a}" + str(0o17 + 0b101)',
 ]
 
 
@@ -308,6 +310,9 @@ VALID_EXPRESSIONS = [
     "[\n    x + 1\n    for x in range(10)\n]",
     "?{a {nested} description}",
     "(a // b) % c",
+    "a, b + 1",
+    "not a == b and c in d or e is not None",
+    "2 ** -x if -x < 0 else -2",
 ]
 
 
@@ -337,18 +342,18 @@ PYTHON_ONLY = [
     "def f(x: int = 3) -> int:\n    return x",
     "@staticmethod\ndef f() -> int:\n    return 0",
     "\treturn 1",
-    "...",
     "return x << 2",
     "return ~x",
     "return 1j",
     "print 'hello'",
-    "total = 1 + \\\n    2",
     "return (1, 2",
     "return xs[0]]",
     'return "unterminated',
     "yield = 3",
     "True = 2",
-    "if x: return 1",
+    "for i, (a, b) in enumerate(pairs):\n    pass",
+    "a = b = 0",
+    "f(x) = 1",
     "lambda x=1: x",
 ]
 
@@ -366,9 +371,55 @@ def test_reserved_words_only_excluded_as_whole_identifiers():
         assert accepts("function", f"x{word} = 1"), word
 
 
-def test_expression_grammar_takes_exactly_one_expression():
-    for code in ("x = 1", "return x", "a\nb", "a, b", "if x:", "x +\n1", "pass"):
-        assert not accepts("expression", code), code
+EXPRESSION_REJECTED = ["x = 1", "return x", "a\nb", "if x:", "pass", "x := 1",
+                       "f(*xs)", "(1, 2", "lambda x=1: x", "a + not b", "yield x"]
+
+
+@pytest.mark.parametrize("code", EXPRESSION_REJECTED)
+def test_expression_grammar_takes_exactly_one_expression(code):
+    assert not accepts("expression", code), code
+
+
+# Valid NPL that the grammar leaves out on purpose (see the module docstring).
+NARROWER_BY_DESIGN = [("function", "total = 1 + \\\n    2"), ("function", "..."),
+                      ("function", "x = not(y)"), ("expression", "x +\n1")]
+
+
+@pytest.mark.parametrize("kind,code", NARROWER_BY_DESIGN)
+def test_deliberate_narrowings_are_rejected(kind, code):
+    assert not accepts(kind, code), code
+
+
+# ------------------------------------------------------ the lists above are right
+
+def _as_module(code: str) -> str:
+    if code.startswith(("def ", "@kernel")):
+        return code + "\n"
+    return "def f():\n" + textwrap.indent(code, "    ", lambda line: True) + "\n"
+
+
+def _npl_accepts(kind: str, code: str) -> bool:
+    parser = pytest.importorskip("npl.lang.parser")
+    from npl.lang.diagnostics import CompileError
+    try:
+        if kind == "expression":
+            parser.parse_expr(code, "fill.npl")
+        else:
+            parser.parse(_as_module(code), "fill.npl")
+    except CompileError:
+        return False
+    return True
+
+
+def test_npl_parser_agrees_with_the_valid_lists():
+    cases = [("function", b) for b in VALID_BODIES] + [("expression", e) for e in VALID_EXPRESSIONS]
+    cases += [(kind, code) for kind, code in NARROWER_BY_DESIGN]
+    assert [c for c in cases if not _npl_accepts(*c)] == []
+
+
+def test_npl_parser_agrees_with_the_rejected_lists():
+    cases = [("function", c) for c in PYTHON_ONLY] + [("expression", e) for e in EXPRESSION_REJECTED]
+    assert [c for c in cases if _npl_accepts(*c)] == []
 
 
 def test_reply_must_be_exactly_one_fenced_block():

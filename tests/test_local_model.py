@@ -146,6 +146,15 @@ def test_chunk_file_deleted_from_installed_package(fake_model, tmp_path):
         ensure_local_model(tmp_path, artifact=artifact)
 
 
+def test_unusable_cache_folder_is_reported(fake_model, tmp_path):
+    artifact, _, _ = fake_model
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.raises(ProviderError) as err:
+        ensure_local_model(blocker, artifact=artifact)
+    assert err.value.kind == "model_file" and "NPL_CACHE_DIR" in err.value.message
+
+
 def _assemble_in_child(cache: str, artifact: ModelArtifact, barrier, log: str, out):
     original = modelfile._assemble
 

@@ -13,47 +13,59 @@ deliberately NOT allowed: a constrained model then starts on the code at
 once, spends no tokens on chatter, and the filler can extract the block
 without guessing. Decoding stops at the closing fence.
 
-CODE for kind "expression" is one NPL expression on one line; it may
-continue over several lines only inside (), [] or {}, as in Python.
+CODE for kind "expression" is one NPL expression (a tuple if it has
+top-level commas, as lang/parser.py's parse_expr reads a fill) on one line;
+it may continue over several lines only inside (), [] or {}.
 
 CODE for kind "function" is a function body or one or more complete
 definitions (`def` headers, optionally preceded by `@kernel`): a sequence of
 lines, each made of leading spaces and then a simple statement, a compound
 header ending in ':', a decorator or a comment (or nothing).
 
-What the grammar enforces exactly:
-  * NPL's statements (section 4 of the spec): assignment to names, index
-    and attribute targets and tuples of them; `x: T` and `x: T = e`; the
-    augmented assignments `+= -= *= /= //= %=`; `if/elif/else`, `while`,
-    `for TARGETS in e`, `def NAME(p: T, ...) -> T`, `return`, `pass`,
-    `break`, `continue`, `assert e[, msg]`, expression statements.
-  * NPL's expressions (section 5): operators `+ - * / // % ** | & ^`,
-    chained comparisons, `in`, `not in`, `is`, `is not`, `and or not`,
-    `a if c else b`, `lambda x, y: e`, calls with positional and keyword
-    arguments and a generator argument, attributes, indexing `a[i, j]`,
-    slicing `a[lo:hi:step]`, tuple/list/dict/set displays, list/set/dict
-    comprehensions and generator expressions, holes `?{...}` with balanced
-    braces, and balanced brackets throughout.
-  * Tokens: identifiers (ASCII) that are not keywords, integers with `_`,
-    hex integers, floats (`1.5`, `.5`, `1e-3`), `True False None`, strings
-    in single, double and triple quotes with escapes, f-strings.
-  * Python-only constructs are impossible: `import`, `from`, `class`,
-    `try/except/finally`, `with`, `raise`, `yield`, `global`, `nonlocal`,
-    `del`, `async`, `await` are reserved words that no rule produces and
-    that cannot be used as identifiers; likewise `:=`, `;`, backslash
-    line continuations, `*args`/`**kwargs`, `...`, `~ << >> @`, complex
-    and octal/binary literals, decorators other than `@kernel`, and tabs.
+What the grammar enforces exactly (following lang/grammar.lark and the
+checks in lang/parser.py):
+  * Statements (spec section 4): `x = e`, `a, b = e` (plain names only),
+    `xs[i] = e`, `p.f = e`; `x: T` and `x: T = e`; `+= -= *= /= //= %=` on
+    a name, index or attribute; `if/elif/else`, `while`, `for NAMES in e`,
+    `def NAME(p: T, ...) -> T`, each header optionally followed by one simple
+    statement on the same line; `return`, `pass`, `break`, `continue`,
+    `assert e[, msg]`, expression statements; `@kernel` lines; comments.
+  * Expressions (section 5) with Python's layering of `lambda`, `a if c else
+    b`, `or`, `and`, `not`, comparisons (chained; `in`, `not in`, `is`,
+    `is not`) and the arithmetic and set operators `+ - * / // % ** | & ^`
+    with unary `-`/`+`; calls with positional and keyword arguments or one
+    generator argument; attributes; indexing `a[i, j]`; one slice
+    `a[lo:hi:step]`; tuple/list/dict/set displays and comprehensions over
+    plain-name targets; holes `?{...}` with balanced braces; balanced
+    brackets throughout.
+  * Tokens: ASCII identifiers that are not reserved words, integers with `_`
+    (decimal, 0x, 0o, 0b), floats (`1.5`, `.5`, `1.`, `1e-3`), `True False
+    None`, strings in single, double and triple quotes (optionally r- or
+    u-prefixed) with escapes, implicit concatenation, f-strings.
+  * Python-only constructs are impossible: `import`, `class`, `try/except/
+    finally`, `with ... as`, `raise`, `yield`, `global`, `nonlocal`, `del`,
+    `async`, `await` are reserved words that no rule produces and that
+    cannot be used as identifiers (nor `from`: a fill imports nothing);
+    likewise `:=`, `;`, `~ << >> @`, `**=` and the bitwise augmented
+    assignments, `*args`/`**kwargs` and argument
+    unpacking, parameter and lambda defaults, chained assignment, nested
+    unpacking, bytes and complex literals, `...`, decorators other than
+    `@kernel`, and tabs.
 
 What it only approximates (the NPL parser and type checker decide):
   * Indentation: GBNF cannot count, so any number of leading spaces is
-    accepted on any line; a header's body is not required to be indented
-    deeper, and `else:` is accepted on any line.
+    accepted on any line; a header's block is not required to be indented
+    deeper, `else:` is accepted on any line (so a loop `else`, which NPL
+    rejects, gets through), and so is a `def` (NPL rejects nested ones).
   * Types: any identifier may name a type (`T`, `T[...]`, `T | None`,
     integer arguments such as `array[float, 2]`); whether it exists is the
     checker's business, as is every other static rule.
   * f-string replacement fields are checked only for balanced braces, no
     line breaks and no closing quote; their expressions are not parsed.
-  * Operator precedence is not modelled (it does not change what parses).
+  * Narrower than NPL, on purpose: word operators (`not`, `in`, `if`, ...)
+    need a space on both sides, identifiers are ASCII, backslash line
+    continuations are not offered, and an expression fill breaks lines
+    only inside brackets.
 """
 from __future__ import annotations
 
@@ -64,13 +76,13 @@ FENCE_OPEN = "```npl\n"
 FENCE_CLOSE = "\n```"
 KINDS = ("function", "expression")
 
-# Words no fill may use as an identifier: NPL's keywords and declaration
-# words, plus Python's keywords that NPL rejects.
+# Words no fill may use as an identifier: NPL's hard keywords and Python's
+# keywords that NPL rejects. NPL's soft keywords (struct, const, extern,
+# example, property, where) stay usable as names, as in lang/parser.py.
 NPL_KEYWORDS = (
-    "False", "None", "True", "and", "assert", "break", "const", "continue",
-    "def", "elif", "else", "example", "extern", "for", "from", "if", "import",
-    "in", "is", "lambda", "not", "or", "pass", "property", "return", "struct",
-    "while",
+    "False", "None", "True", "and", "assert", "break", "continue", "def",
+    "elif", "else", "for", "from", "if", "import", "in", "is", "lambda", "not",
+    "or", "pass", "return", "while",
 )
 PYTHON_ONLY_KEYWORDS = (
     "as", "async", "await", "class", "del", "except", "finally", "global",
@@ -86,11 +98,14 @@ _ID_CHARS = "0123456789" + _ID_START
 # comments allowed too).
 _CONTEXT_RULES = Template(r"""
 expr-$c ::= lambda-$c | cond-$c
-cond-$c ::= disj-$c (s1-$c "if" s1-$c disj-$c s1-$c "else" s1-$c expr-$c)?
-disj-$c ::= unary-$c (binop-$c unary-$c)*
-unary-$c ::= ("not" s1-$c | [-+] ws-$c)* primary
-binop-$c ::= ws-$c symop ws-$c | s1-$c wordop s1-$c
 lambda-$c ::= "lambda" (s1-$c name (ws-$c "," ws-$c name)*)? ws-$c ":" ws-$c expr-$c
+cond-$c ::= disj-$c (s1-$c "if" s1-$c disj-$c s1-$c "else" s1-$c expr-$c)?
+disj-$c ::= conj-$c (s1-$c "or" s1-$c conj-$c)*
+conj-$c ::= inv-$c (s1-$c "and" s1-$c inv-$c)*
+inv-$c ::= "not" s1-$c inv-$c | comparison-$c
+comparison-$c ::= arith-$c (ws-$c compop ws-$c arith-$c | s1-$c wordcompop s1-$c arith-$c)*
+arith-$c ::= factor-$c (ws-$c arithop ws-$c factor-$c)*
+factor-$c ::= [-+] ws-$c factor-$c | primary
 """)
 
 _COMMON_RULES = r"""
@@ -99,18 +114,19 @@ s1-i ::= " "+
 ws-b ::= ([ \n] | comment "\n")*
 s1-b ::= [ \n] ws-b
 comment ::= "#" [^\n]*
-symop ::= "**" | "*" | "//" | "/" | "%" | "+" | "-" | "==" | "!=" | "<=" | ">=" | "<" | ">" | "|" | "&" | "^"
-wordop ::= "and" | "or" | "in" | "not" s1-i "in" | "is" | "is" s1-i "not"
+arithop ::= "**" | "*" | "//" | "/" | "%" | "+" | "-" | "|" | "&" | "^"
+compop ::= "==" | "!=" | "<=" | ">=" | "<" | ">"
+wordcompop ::= "in" | "not" s1-i "in" | "is" | "is" s1-i "not"
 
 exprlist ::= expr-i (ws-i "," ws-i expr-i)* (ws-i ",")?
 primary ::= atom trailer*
 trailer ::= "(" ws-b (args ws-b)? ")" | "[" ws-b subscript ws-b "]" | "." name
-args ::= arg (ws-b "," ws-b arg)* (ws-b ",")?
-arg ::= name ws-b "=" ws-b expr-b | expr-b compfor?
+args ::= expr-b compfor | arg (ws-b "," ws-b arg)* (ws-b ",")?
+arg ::= name ws-b "=" ws-b expr-b | expr-b
 subscript ::= slice | expr-b (ws-b "," ws-b expr-b)* (ws-b ",")?
 slice ::= expr-b? ws-b ":" ws-b expr-b? (ws-b ":" ws-b expr-b?)?
 
-atom ::= name | number | strings | fstring | hole | "True" | "False" | "None" | paren | list | braces
+atom ::= name | number | strings | hole | "True" | "False" | "None" | paren | list | braces
 paren ::= "(" ws-b (expr-b (compfor | (ws-b "," ws-b expr-b)* (ws-b ",")?) ws-b)? ")"
 list ::= "[" ws-b (expr-b (compfor | (ws-b "," ws-b expr-b)* (ws-b ",")?) ws-b)? "]"
 braces ::= "{" ws-b ((dictitems | setitems) ws-b)? "}"
@@ -118,18 +134,18 @@ dictitems ::= kv (compfor | (ws-b "," ws-b kv)* (ws-b ",")?)
 setitems ::= expr-b (compfor | (ws-b "," ws-b expr-b)* (ws-b ",")?)
 kv ::= expr-b ws-b ":" ws-b expr-b
 compfor ::= (s1-b "for" s1-b fortargets s1-b "in" s1-b disj-b (s1-b "if" s1-b disj-b)*)+
-fortargets ::= tname (ws-i "," ws-i tname)*
-tname ::= name | "(" ws-b name (ws-b "," ws-b name)* (ws-b ",")? ws-b ")"
+fortargets ::= name (ws-i "," ws-i name)* (ws-i ",")? | "(" ws-b name (ws-b "," ws-b name)* (ws-b ",")? ws-b ")"
 hole ::= "?{" holetext "}"
 holetext ::= ([^{}] | "{" holetext "}")*
 
 number ::= float | int
-int ::= digits | "0" [xX] ("_"? [0-9a-fA-F])+
+int ::= digits | "0" [xX] ("_"? [0-9a-fA-F])+ | "0" [oO] ("_"? [0-7])+ | "0" [bB] ("_"? [01])+
 digits ::= [0-9] ("_"? [0-9])*
 float ::= digits "." digits? exponent? | "." digits exponent? | digits exponent
 exponent ::= [eE] [-+]? digits
-strings ::= string (ws-i string)*
-string ::= "\"" ([^"\\\n] | escape)* "\"" | "'" ([^'\\\n] | escape)* "'" | tdq | tsq
+strings ::= (string | fstring) (ws-i (string | fstring))*
+string ::= [rRuU]? stringbody
+stringbody ::= "\"" ([^"\\\n] | escape)* "\"" | "'" ([^'\\\n] | escape)* "'" | tdq | tsq
 escape ::= "\\" [^\n]
 tdq ::= "\"\"\"" ("\""? "\""? ([^"\\] | "\\" [^\x00]))* "\"\"\""
 tsq ::= "'''" ("'"? "'"? ([^'\\] | "\\" [^\x00]))* "'''"
@@ -144,14 +160,14 @@ typearg ::= type | digits
 
 _STATEMENT_RULES = r"""
 line ::= " "* (item ws-i comment? | comment)?
-item ::= simple | header | "@kernel"
-simple ::= "pass" | "break" | "continue" | "return" (s1-i exprlist)? | assert | annassign | assign | augassign | expr-i
+item ::= simple | header (ws-i simple)? | "@kernel"
+simple ::= "pass" | "break" | "continue" | "return" (s1-i exprlist)? | assert | annassign | assign | augassign | exprlist
 assert ::= "assert" s1-i expr-i (ws-i "," ws-i expr-i)?
 annassign ::= name ws-i ":" ws-i type (ws-i "=" ws-i exprlist)?
 assign ::= targets ws-i "=" ws-i exprlist
 augassign ::= target ws-i augop ws-i exprlist
 augop ::= "+=" | "-=" | "*=" | "/=" | "//=" | "%="
-targets ::= target (ws-i "," ws-i target)* (ws-i ",")? | "(" ws-b target (ws-b "," ws-b target)* (ws-b ",")? ws-b ")"
+targets ::= target | name (ws-i "," ws-i name)+ (ws-i ",")? | "(" ws-b name (ws-b "," ws-b name)+ (ws-b ",")? ws-b ")"
 target ::= name ("." name | "[" ws-b subscript ws-b "]")*
 header ::= ("if" | "elif" | "while") s1-i expr-i ws-i ":" | "else" ws-i ":" | "for" s1-i fortargets s1-i "in" s1-i exprlist ws-i ":" | defheader
 defheader ::= "def" s1-i name ws-i "(" ws-b (params ws-b)? ")" (ws-i "->" ws-i type)? ws-i ":"
@@ -162,7 +178,7 @@ param ::= name ws-i ":" ws-i type
 _ROOTS = {
     "function": 'root ::= "```npl\\n" code "\\n```"\n'
                 'code ::= " "* (item ws-i comment? | comment) ("\\n" line)*\n',
-    "expression": 'root ::= "```npl\\n" ws-i expr-i ws-i "\\n```"\n',
+    "expression": 'root ::= "```npl\\n" ws-i exprlist ws-i "\\n```"\n',
 }
 
 
@@ -221,3 +237,20 @@ def fill_grammar(kind: str) -> str:
         _identifier_rules(RESERVED_WORDS),
     ]
     return "\n".join(s.strip("\n") + "\n" for s in sections if s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m npl.compiler.providers.gbnf KIND` prints that grammar, e.g.
+    to try it with llama.cpp's own tools."""
+    import sys
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0] not in KINDS:
+        print(f"usage: python -m npl.compiler.providers.gbnf {{{'|'.join(KINDS)}}}",
+              file=sys.stderr)
+        return 2
+    print(fill_grammar(args[0]), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

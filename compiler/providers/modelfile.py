@@ -228,6 +228,6 @@ def ensure_local_model(cache_dir: Path | None = None, *,
                      f"process to assemble {target}; if none is running, delete "
                      f"{target}.lock") from None
     except OSError as exc:
-        raise _error(f"cannot write the model to {target.parent}: {exc.strerror or exc}; "
-                     f"set NPL_CACHE_DIR to a writable folder") from None
+        raise _error(f"cannot assemble {target}: {exc}; check that {target.parent} is "
+                     f"writable (or set NPL_CACHE_DIR to a folder that is)") from None
     return target

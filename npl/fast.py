@@ -1,0 +1,372 @@
+"""The `npl` command's entry point, with a fast path for `npl run`.
+
+`npl run [--frozen] [--no-jit] [--device cpu] PROG.npl [ARGS...]` of a
+program that ran before starts from the compile cache: no click, no parser,
+no checker, no lowering, no code generation, no NumPy unless the program
+uses arrays. Everything else (other commands and options, a first run, a
+changed program) goes to the full command line, npl/cli.py, which stores a
+cache entry once it has compiled and loaded a program for `npl run`.
+
+The cache (NPL_CACHE_DIR, else the user cache folder, subfolder `run`;
+NPL_RUN_CACHE=off turns it off) holds one entry per program path: the
+program image (runtime/image.py: the marshaled code object of the generated
+module and what building its namespace and reporting its errors needs) and
+a SHA-256 key of everything the compile depended on: this NPL (its version
+and the size and time of each of its source files), the Python version, the
+program's path and bytes, its lock file and the npl.toml beside it. The
+entry also lists each imported .npl file with its hash; all are checked
+before the entry is used. An entry that is missing, stale, unreadable or of
+another format is ignored and rebuilt by the full path; entries are written
+atomically (a temporary file renamed into place).
+
+Not cached, so always compiled: programs the lock file marks as edited by
+hand (the full path prints a warning for them), programs with holes still to
+fill, externs or no `main`. A program with kernels (or functions the JIT may
+compile) is run from the cache only with the JIT off (`--no-jit`,
+NPL_JIT=off); otherwise it takes the full path, as the JIT needs the
+compiler's data.
+
+Output and exit status are those of the full path: 0, 1 after a run-time
+error (its NPL stack trace on stderr), 130 when interrupted.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
+# Bump when the layout of a cache entry changes.
+CACHE_FORMAT = 1
+_MAGIC = "npl-run-cache"
+# The files of these packages make up the implementation fingerprint.
+_PACKAGES = ("npl", "npl.lang", "npl.compiler", "npl.runtime", "npl.stdlib")
+_SOURCE_SUFFIXES = (".py", ".lark", ".txt", ".toml", ".gbnf")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """The `npl` console script: `npl run` from the cache when it can,
+    otherwise npl/cli.py."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    request = parse_run(args) if cache_enabled() else None
+    if request is not None:
+        status = run_cached(request)
+        if status is not None:
+            sys.exit(status)
+    from npl.cli import main as cli_main
+    if argv is None:
+        cli_main()
+    else:
+        cli_main(args=args, prog_name="npl")
+
+
+def cache_enabled() -> bool:
+    return os.environ.get("NPL_RUN_CACHE", "on").lower() not in ("off", "0", "no")
+
+
+# ------------------------------------------------------------------ command line
+
+class RunRequest:
+    """`npl run` as the fast path understands it."""
+
+    __slots__ = ("path", "args", "no_jit")
+
+    def __init__(self, path: str, args: list[str], no_jit: bool):
+        self.path = path
+        self.args = args
+        self.no_jit = no_jit
+
+
+def parse_run(argv: list[str]) -> Optional[RunRequest]:
+    """`run [--frozen] [--no-jit] [--device cpu] PROG [ARGS...]`, else None.
+    As in npl/cli.py, options come before PROG and everything after it is
+    the program's (`allow_interspersed_args` is off there). `--frozen`
+    changes nothing for a cached program: it has every fill."""
+    if not argv or argv[0] != "run":
+        return None
+    no_jit = False
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--frozen":
+            pass
+        elif arg == "--no-jit":
+            no_jit = True
+        elif arg == "--device" and i + 1 < len(argv) and argv[i + 1] == "cpu":
+            i += 1
+        elif arg == "--device=cpu":
+            pass
+        elif arg.startswith("-"):
+            return None                   # --help, --model, --device cuda, --, ...
+        else:
+            return RunRequest(arg, argv[i + 1:], no_jit)
+        i += 1
+    return None
+
+
+def jit_mode() -> str:
+    """As runtime/jit.py reads NPL_JIT."""
+    mode = os.environ.get("NPL_JIT", "on").lower()
+    return mode if mode in ("on", "off", "eager") else "on"
+
+
+# ------------------------------------------------------------------ the fast path
+
+def run_cached(request: RunRequest) -> Optional[int]:
+    """Run `request` from the cache and give its exit status, or None when
+    there is no usable entry (then nothing has been printed or run)."""
+    if request.no_jit:
+        os.environ["NPL_JIT"] = "off"     # as npl/cli.py configure_jit does
+    os.environ["NPL_DEVICE"] = "cpu"
+    try:
+        entry = lookup(request.path)
+    except Exception:                     # an unusable entry: the full path rebuilds it
+        entry = None
+    if entry is None:
+        arm_store(request)
+        return None
+    image, needs_jit = entry
+    if needs_jit and jit_mode() != "off":
+        return None
+    try:
+        from npl.runtime.image import Runner
+        runner = Runner(image)
+    except Exception:
+        arm_store(request)
+        return None
+    return execute(runner, request.args)
+
+
+def execute(runner, argv: list[str]) -> int:
+    """What npl/cli.py `run` and runtime/loader.py `run_main` do once the
+    program is loaded, with the same output and exit status."""
+    from npl.runtime.errors import NplRuntimeError
+    try:
+        try:
+            runner.initialise()
+            runner.run_main(argv)
+        except NplRuntimeError as err:
+            sys.stdout.flush()
+            print(err.render(), file=sys.stderr)
+            return 1
+        finally:
+            sys.stdout.flush()
+        return 0
+    except KeyboardInterrupt:
+        print("npl: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:             # as npl/cli.py report_error
+        if os.environ.get("NPL_DEBUG") == "1":
+            raise
+        print(f"npl: internal error: {type(exc).__name__}: {exc}\n"
+              "  (this is a bug in NPL; rerun with NPL_DEBUG=1 for details)", file=sys.stderr)
+        return 3
+
+
+# ------------------------------------------------------------------ cache entries
+
+def cache_dir() -> str:
+    """NPL_CACHE_DIR/run, else the user cache folder's npl/run (what
+    platformdirs.user_cache_dir("npl") gives; computed here on Linux, as
+    importing platformdirs would cost more than the rest of a cached run)."""
+    base = os.environ.get("NPL_CACHE_DIR")
+    if not base:
+        if sys.platform.startswith("linux"):
+            xdg = os.environ.get("XDG_CACHE_HOME", "")
+            root = xdg if os.path.isabs(xdg) else os.path.expanduser("~/.cache")
+            base = os.path.join(root, "npl")
+        else:
+            import platformdirs
+            base = platformdirs.user_cache_dir("npl")
+    return os.path.join(base, "run")
+
+
+def _sha256():
+    try:
+        from _sha256 import sha256          # the C module: much quicker to import than hashlib
+    except ImportError:
+        from hashlib import sha256
+    return sha256
+
+
+def _read(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def entry_path(path: str) -> str:
+    """One entry per program path: a changed program replaces its entry."""
+    name = _sha256()(f"{os.path.abspath(path)}\0{path}".encode("utf-8", "surrogatepass"))
+    return os.path.join(cache_dir(), name.hexdigest()[:32] + ".nplrun")
+
+
+def lock_path(path: str) -> str:
+    """PROG.npl.lock beside the program (compiler/lockfile.py lock_path_for)."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, name + ".lock")
+
+
+def settings_path(path: str) -> str:
+    """The npl.toml npl/project.py reads (beside the resolved program)."""
+    return os.path.join(os.path.dirname(os.path.realpath(path)), "npl.toml")
+
+
+_fingerprint: Optional[str] = None
+
+
+def implementation_fingerprint() -> str:
+    """NPL's version and the name, size and modification time of every
+    source file of its packages: editing NPL invalidates the cache."""
+    global _fingerprint
+    if _fingerprint is None:
+        import importlib
+        import npl
+        parts = [npl.__version__, sys.version, str(marshal.version)]
+        for package in _PACKAGES:
+            for folder in getattr(importlib.import_module(package), "__path__", []):
+                try:
+                    entries = sorted(os.scandir(folder), key=lambda e: e.name)
+                except OSError:
+                    continue
+                for e in entries:
+                    if e.name.endswith(_SOURCE_SUFFIXES) and e.is_file():
+                        st = e.stat()
+                        parts.append(f"{package}/{e.name}:{st.st_size}:{st.st_mtime_ns}")
+        _fingerprint = "\n".join(parts)
+    return _fingerprint
+
+
+def cache_key(path: str) -> Optional[str]:
+    """The key of `path`'s compile as things are on disk now, or None when
+    the program cannot be read."""
+    program = _read(path)
+    if program is None:
+        return None
+    h = _sha256()()
+    for part in (_MAGIC, str(CACHE_FORMAT), implementation_fingerprint(),
+                 os.path.abspath(path), path):
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(b"%d:" % len(data) + data)
+    for data in (program, _read(lock_path(path)), _read(settings_path(path))):
+        if data is None:
+            h.update(b"-")
+        else:
+            h.update(b"%d:" % len(data) + data)
+    return h.hexdigest()
+
+
+def lookup(path: str):
+    """(ProgramImage, needs_jit) of a valid entry for `path`, or None."""
+    key = cache_key(path)
+    if key is None:
+        return None
+    data = _read(entry_path(path))
+    if data is None:
+        return None
+    try:
+        entry = marshal.loads(data)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if not (isinstance(entry, tuple) and len(entry) == 5 and entry[0] == _MAGIC
+            and entry[1] == key):
+        return None
+    _, _, deps, needs_jit, image_data = entry
+    sha256 = _sha256()
+    for dep, digest in deps:             # imported .npl files
+        content = _read(dep)
+        if content is None or sha256(content).hexdigest() != digest:
+            return None
+    from npl.runtime.image import ProgramImage
+    try:
+        image = ProgramImage.from_data(image_data)
+    except (ValueError, TypeError):
+        return None
+    return image, bool(needs_jit)
+
+
+def arm_store(request: RunRequest) -> None:
+    """Have the full path store an entry once it has loaded the program."""
+    from npl.runtime import loader
+    loader.after_load = lambda comp, program: store(request.path, comp, program)
+
+
+def _as_read(data: bytes) -> str:
+    """Text as open(path, encoding="utf-8") reads it (universal newlines)."""
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def store(path: str, comp, program) -> bool:
+    """Write the cache entry of a program the full path has just compiled and
+    loaded for `npl run` (True when written). Never fails: a program that
+    cannot be cached simply is not."""
+    try:
+        return _store(path, comp, program)
+    except Exception:
+        if os.environ.get("NPL_DEBUG") == "1":
+            raise
+        return False
+
+
+def _store(path: str, comp, program) -> bool:
+    module = comp.module
+    if getattr(program, "limited", True) or module is None or module.main is None \
+            or module.externs or comp.unfilled or comp.rejected:
+        return False
+    from npl.compiler.lockfile import LockFile, lock_path_for
+    if LockFile.load(lock_path_for(path)).tampered:
+        return False                      # the full path warns about these every time
+    key = cache_key(path)
+    source = _read(path)
+    if key is None or source is None or _as_read(source) != comp.source:
+        return False                      # changed since it was compiled
+    sha256 = _sha256()
+    deps = []
+    for dep in comp.program.modules:
+        if dep == comp.path:
+            continue
+        content = _read(dep)
+        if content is None or _as_read(content) != comp.sources.get(dep):
+            return False
+        deps.append((dep, sha256(content).hexdigest()))
+    if cache_key(path) != key:            # the lock or npl.toml changed meanwhile
+        return False
+    entry = (_MAGIC, key, deps, needs_jit(comp, program), program.image.to_data())
+    write_atomic(entry_path(path), marshal.dumps(entry))
+    return True
+
+
+def needs_jit(comp, program) -> bool:
+    """Would the JIT (runtime/jit.py attach_jit) compile anything in this
+    program when it is on: a kernel, or an unmarked function it may tier up?"""
+    module = comp.module
+    if any(f.kernel for f in module.functions):
+        return True
+    from npl.runtime.jit import Jit
+    jit = Jit(program, comp)
+    return any(jit.eligible(f) for f in module.functions)
+
+
+def write_atomic(target: str, data: bytes) -> None:
+    folder = os.path.dirname(target)
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{target}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+if __name__ == "__main__":
+    main()
