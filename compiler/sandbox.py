@@ -52,11 +52,13 @@ class SandboxWorker:
     def __init__(self, memory_mb: int):
         self.memory_mb = memory_mb
         self.ready = False
-        self.proc = subprocess.Popen([sys.executable, "-m", "npl.compiler.sandbox",
-                                      "--memory-mb", str(int(memory_mb))],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True, bufsize=1,
-                                     env={**os.environ, "NPL_JIT": "off"})
+        # Started from one long-lived thread: the worker asks to be killed when
+        # its parent dies, and Linux means the parent *thread* by that.
+        self.proc = spawner().submit(
+            subprocess.Popen, [sys.executable, "-m", "npl.compiler.sandbox",
+                               "--memory-mb", str(int(memory_mb)), "--parent", str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            bufsize=1, env={**os.environ, "NPL_JIT": "off"}).result()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -148,6 +150,17 @@ class SandboxPool:
 
 _pool: Optional[SandboxPool] = None
 _pool_lock = threading.Lock()
+_spawner = None
+
+
+def spawner():
+    """The one thread that starts workers (it lives as long as the process)."""
+    global _spawner
+    with _pool_lock:
+        if _spawner is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _spawner = ThreadPoolExecutor(1, thread_name_prefix="npl-sandbox-spawner")
+        return _spawner
 
 
 def pool() -> SandboxPool:
@@ -232,7 +245,21 @@ def warm_up() -> None:
     run_deep(lambda: None)
 
 
-def worker_main(memory_mb: int) -> None:
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this worker when the npl process that started it
+    dies (a killed `npl fill` must not leave a candidate running)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 9, 0, 0, 0)               # PR_SET_PDEATHSIG, SIGKILL
+    except Exception:
+        pass                                    # elsewhere: the closed stdin ends the worker
+    if os.getppid() != parent:                  # the parent died before prctl
+        os._exit(0)
+
+
+def worker_main(memory_mb: int, parent: int) -> None:
+    die_with_parent(parent)
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -256,12 +283,11 @@ def worker_main(memory_mb: int) -> None:
         proto.flush()
 
 
-def parse_args(argv: list[str]) -> int:
-    memory_mb = 1024
-    if len(argv) >= 2 and argv[0] == "--memory-mb":
-        memory_mb = int(argv[1])
-    return memory_mb
+def parse_args(argv: list[str]) -> tuple[int, int]:
+    """--memory-mb N --parent PID"""
+    opts = dict(zip(argv[::2], argv[1::2]))
+    return int(opts.get("--memory-mb", 1024)), int(opts.get("--parent", os.getppid()))
 
 
 if __name__ == "__main__":
-    worker_main(parse_args(sys.argv[1:]))
+    worker_main(*parse_args(sys.argv[1:]))

@@ -18,7 +18,7 @@ from .symbols import ConstInfo, FuncInfo, Ref, StructInfo
 from .types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT,
                     FuncT, IterT, ListT, OptionalT, PrimT, SetT, StructT, TupleT,
                     Type, assignable, element_type, is_hashable, is_numeric, join,
-                    needs_widening)
+                    needs_widening, strip_optional)
 
 TRUTHY_TYPES = (ListT, DictT, SetT, TupleT, OptionalT)
 
@@ -175,8 +175,10 @@ class ExprChecker(CallChecker):
 
     # ------------------------------------------------------------ operators
     def expr_BinOp(self, e: ast.BinOp, expected):
-        lt = self.infer(e.left, expected if e.op in "+-*" else None)
-        rt = self.infer(e.right, expected if e.op in "+-*" else None)
+        # An operand is never None: `o: int | None = 2 * x` expects an int of x.
+        want = strip_optional(expected) if e.op in "+-*" and expected is not None else None
+        lt = self.infer(e.left, want)
+        rt = self.infer(e.right, want)
         return self.binop_type(e.op, lt, rt, e)
 
     def binop_type(self, op: str, lt: Type, rt: Type, e) -> Type:
@@ -272,12 +274,13 @@ class ExprChecker(CallChecker):
         ot = self.infer(e.orelse, expected)
         if self.ctx:
             self.ctx.narrowed = saved
-        if expected is not None and assignable(bt, expected) and assignable(ot, expected):
+        t = join(bt, ot)
+        if expected is not None and assignable(bt, expected) and assignable(ot, expected) \
+                and (t is None or not assignable(t, expected)):
             for part, t in ((e.body, bt), (e.orelse, ot)):
                 if needs_widening(t, expected):
                     self.prog.widen.add(part)
             return expected
-        t = join(bt, ot)
         if t is None:
             self.bag.error("E012", f"the two branches have different types: {bt} and {ot}", e.span)
             return ERROR

@@ -573,6 +573,21 @@ class Session:
 
 # ---------------------------------------------------------------- front ends
 
+def _guarded(session: Session, text: str) -> bool:
+    """`session.handle(text)`; a failure inside NPL itself is reported and
+    the session goes on (NPL_DEBUG=1 shows the traceback)."""
+    try:
+        return session.handle(text)
+    except (EOFError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if os.environ.get("NPL_DEBUG") == "1":
+            raise
+        print(f"npl: internal error: {type(exc).__name__}: {exc} (this is a bug in NPL)",
+              file=session.err)
+        return False
+
+
 def read_script(session: Session, stream: TextIO) -> int:
     """Inputs from a non-terminal stream; exit status 1 if any failed."""
     failed, lines = False, []
@@ -580,7 +595,7 @@ def read_script(session: Session, stream: TextIO) -> int:
     def flush() -> None:
         nonlocal failed, lines
         if lines:
-            failed |= not session.handle("\n".join(lines))
+            failed |= not _guarded(session, "\n".join(lines))
             lines = []
 
     try:
@@ -638,7 +653,7 @@ def interactive(session: Session) -> int:
         except EOFError:
             return 0
         try:
-            session.handle(text)
+            _guarded(session, text)
         except EOFError:
             return 0
         except KeyboardInterrupt:

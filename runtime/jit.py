@@ -4,39 +4,100 @@ functions rebound to machine code.
     @kernel functions   compiled on their first call (all at load with
                         NPL_JIT=eager);
     unmarked functions  that are kernel-eligible start in the interpreter
-                        and are compiled once hot (tiering, see HOT_CALLS);
-    NPL_JIT=off         (or `--no-jit`) compiles nothing.
+                        and are compiled once hot (tiering, below);
+    NPL_JIT=off         (or `--no-jit`) compiles nothing;
+    device "cuda"       (`--device cuda`, NPL_DEVICE=cuda, or device= in the
+                        embedding API) runs the kernels that fit
+                        runtime/cuda.py's pattern on the GPU.
 
 Numba is imported lazily, once, and only when a program has something to
-compile: a kernel-free program never pays for it. Compiled code is cached
-on disk (NPL_CACHE_DIR, default the user cache folder): the generated module
-is named by a hash of its source (the IR of the function and its callees)
-and of the Numba and llvmlite versions, and Numba's own cache sits beside
-it, so a second run loads machine code instead of compiling. A corrupt cache
-entry is discarded and rebuilt. If Numba cannot compile a function, it keeps
-running in the interpreter (the reference) and a warning says why.
+compile: a kernel-free program never pays for it.
+
+The interpreter is the reference. runtime/numba_codegen.py lowers each
+function so that it fails where the interpreter fails; a failed check
+reaches the host as a KernelFault naming a *site*, and `Jit.on_fault` turns
+it into the exception the interpreter would have raised, raised from
+synthetic frames that carry the NPL function names and lines, so the user
+sees the same NPL error and stack trace (runtime/errors.py) either way. A
+call whose arguments do not fit the compiled signature (an int beyond
+int64, a non-contiguous array view) runs in the interpreter. A hot unmarked
+function keeps Python's unbounded int: its compiled code checks int64
+overflow and an overflowing call is re-run in the interpreter (such
+functions are compiled only when they do not write into their array
+arguments, so a re-run sees the same inputs).
+
+Cache. Each strongly connected component of the call graph is one generated
+module in NPL_CACHE_DIR/jit (default: the user cache folder), named by a
+hash of its source (which names the modules of the functions it calls, so
+the name covers every callee), the Numba, llvmlite and code generator
+versions. Numba caches the machine code in __pycache__ beside it, so a
+second run loads instead of compiling (`stats["loaded"]`). After a module
+is compiled or loaded, the SHA-256 of its cache files is written beside it
+(NAME.sum) and checked before the next load: a corrupt entry (truncated,
+garbled, or from an interrupted write) is deleted and rebuilt, never
+loaded. If Numba cannot compile a function, it keeps running in the
+interpreter and a warning names the reason (for @kernel functions).
+
+Tiering. Compiling costs time, so an unmarked function is compiled only
+when that is likely to pay off, by the ski-rental rule: keep "renting"
+(interpreting) until the time spent interpreting the function equals the
+cost of "buying" (compiling) it, then compile; that never spends more than
+twice what the best choice in hindsight would have. Each interpreted call
+is timed (two perf_counter calls, ~0.1 us). The prices, measured on the
+benchmark machine with bench/jit_tiering.py (2 cores, Numba 0.68.1; see
+bench/README.md for the table):
+
+    compiling a small function from scratch       0.25 - 0.6 s  -> COMPILE_SECONDS_COLD
+    loading it from the disk cache                ~6 - 15 ms     -> COMPILE_SECONDS_CACHED
+    calling compiled code from the interpreter    ~0.3 - 0.5 us per call (argument
+                                                  unboxing by Numba's dispatcher)
+
+so a function is compiled once its interpreted calls have taken
+COMPILE_SECONDS_CACHED if a cache entry exists (checked then, once), else
+COMPILE_SECONDS_COLD; and never while its calls average under
+MIN_CALL_SECONDS, because then the dispatcher's cost per call eats most of
+what compiling saves (an interpreted `x * x + 1.0` takes ~0.1 us, less than
+a call into machine code). A function that loops over 1000 elements takes
+~50-100 us per interpreted call and is compiled after about 20 calls cold,
+a couple of calls warm. Functions that would change meaning when compiled
+are never tiered: an int value in a float slot (`x: float = 3` stays an
+int in the interpreter; compiled code must make it a float) and writes
+into array arguments (an overflow could not be re-run).
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
+import json
+import math
 import os
+import struct
 import sys
 import threading
 import time
+import types
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from npl.compiler import ir
 
-# Tiering thresholds: an eligible function is compiled after this many
-# interpreted calls (fewer when it loops, as then each call does real work).
-HOT_CALLS = 200
-HOT_CALLS_WITH_LOOP = 3
+# Tiering prices (seconds); see the module docstring for the measurements.
+COMPILE_SECONDS_COLD = 0.4
+COMPILE_SECONDS_CACHED = 0.01
+MIN_CALL_SECONDS = 2e-6
+# Kept for compatibility with earlier settings: calls of an @kernel before
+# it is compiled (it is compiled on its first call).
+HOT_CALLS = 0
+DEOPT_LIMIT = 3                 # overflow re-runs before an unmarked function stays interpreted
 
 _numba_lock = threading.Lock()
 _compile_lock = threading.RLock()
-stats = {"compiled": 0, "cache_dir": None, "compile_seconds": 0.0}
+stats: dict[str, Any] = {"compiled": 0, "loaded": 0, "compile_seconds": 0.0, "cache_dir": None,
+                         "deopts": 0, "fallbacks": 0, "serial_pranges": 0, "gpu_launches": 0,
+                         "discarded": 0}
+# site tag (see numba_codegen.Site) -> the sites of one generated module
+SITES: dict[int, list] = {}
 
 
 def jit_mode() -> str:
@@ -53,6 +114,7 @@ def cache_dir() -> Path:
         root = Path(platformdirs.user_cache_dir("npl"))
     path = root / "jit"
     path.mkdir(parents=True, exist_ok=True)
+    stats["cache_dir"] = str(path)
     return path
 
 
@@ -61,24 +123,36 @@ def warn(message: str) -> None:
 
 
 def has_loop(fn: ir.Function) -> bool:
-    def visit(stmts) -> bool:
-        for s in stmts:
-            if isinstance(s, (ir.While, ir.ForRange, ir.ForEach)):
-                return True
-            if isinstance(s, ir.If) and (visit(s.body) or visit(s.orelse)):
-                return True
-        return False
-    return visit(fn.body)
+    from .numba_codegen import walk
+    return any(isinstance(n, (ir.While, ir.ForRange, ir.ForEach)) for n in walk(fn.body))
+
+
+class _Tier:
+    """Interpreted-time bookkeeping of one tiering candidate."""
+    __slots__ = ("spent", "calls", "budget", "cache_checked")
+
+    def __init__(self) -> None:
+        self.spent = 0.0
+        self.calls = 0
+        self.budget = COMPILE_SECONDS_CACHED
+        self.cache_checked = False
 
 
 class Jit:
-    def __init__(self, program, comp):
+    def __init__(self, program, comp, device: str = "cpu"):
         self.program = program
         self.comp = comp
         self.module: ir.Module = comp.module
+        self.device = device
         self.by_name = {f.name: f for f in self.module.functions}
-        self.native: dict[str, Callable] = {}
+        self.native: dict[str, Callable] = {}         # IR name -> Numba dispatcher
+        self.modules: dict[str, str] = {}             # IR name -> generated module name
         self.failed: set[str] = set()
+        self.deopts: dict[str, int] = {}
+        self.interpreted: dict[str, Callable] = {}    # IR name -> interpreted function
+        self.gpu: dict[str, Any] = {}                 # IR name -> runtime.cuda plan
+        self._analysis: Optional[tuple] = None
+        self._candidates: set[str] = set()           # unmarked eligible functions
 
     # ------------------------------------------------------------ selection
     def eligible(self, fn: ir.Function) -> bool:
@@ -88,7 +162,27 @@ class Jit:
             return False
         return fn.kernel or is_kernel_eligible(self.comp.program, info)
 
-    def closure(self, fn: ir.Function) -> list[ir.Function]:
+    def analysis(self) -> tuple:
+        """(param_writes, call_cycles) over the compilable functions."""
+        if self._analysis is None:
+            from .numba_codegen import call_cycles, param_writes
+            fns = self.compilable()
+            self._analysis = (param_writes(self.module, fns), call_cycles(fns, self.module))
+        return self._analysis
+
+    def compilable(self) -> dict[str, ir.Function]:
+        return {f.name: f for f in self.module.functions if f.kernel or f.name in self._candidates}
+
+    def tierable(self, fn: ir.Function) -> bool:
+        """An unmarked eligible function whose compiled code means what the
+        interpreted code means (see the module docstring)."""
+        from .numba_codegen import has_prange, widening_sites
+        if has_prange(fn) or widening_sites(fn, self.by_name):
+            return False
+        writes, _ = self.analysis()
+        return not writes.get(fn.name)
+
+    def closure(self, fn: ir.Function) -> dict[str, ir.Function]:
         from .numba_codegen import callees
         seen: dict[str, ir.Function] = {}
         todo = [fn]
@@ -98,35 +192,87 @@ class Jit:
                 continue
             seen[f.name] = f
             todo.extend(self.by_name[c] for c in callees(self.module, f) if c in self.by_name)
-        return list(seen.values())
+        return seen
 
     # ------------------------------------------------------------ compiling
+    def options(self):
+        from .numba_codegen import Options
+        return Options(boundscheck=os.environ.get("NPL_JIT_BOUNDSCHECK", "1") != "0",
+                       consts=self.const_value)
+
+    def const_value(self, ir_name: str) -> Any:
+        slots = getattr(getattr(self.program, "_compiler", None), "globals", {})
+        return self.program.namespace[slots[ir_name]]
+
+    def plan(self, fn: ir.Function) -> list[list[str]]:
+        """The components (lists of IR names) `fn` needs, callees first."""
+        from .numba_codegen import components
+        return components(self.closure(fn), self.module)
+
+    def sources(self, fn: ir.Function) -> list[tuple[list[str], str, str, int, Any]]:
+        """[(component, module name, source, tag, builder)] for `fn`'s
+        closure, callees first (each module's source names its callees'
+        modules, so names are computed bottom-up)."""
+        from .numba_codegen import ModuleBuilder, callees
+        writes, cycles = self.analysis()
+        names = dict(self.modules)
+        out = []
+        for comp in self.plan(fn):
+            own = [self.by_name[n] for n in comp]
+            imports = {c: names[c] for f in own for c in callees(self.module, f)
+                       if c not in comp and c in names}
+            builder = ModuleBuilder(self.module, self.by_name, own, imports, self.options(),
+                                    writes, cycles)
+            source = builder.build()
+            mod_name, tag = module_identity(source)
+            for n in comp:
+                names[n] = mod_name
+            out.append((comp, mod_name, source, tag, builder))
+        return out
+
     def compile(self, fn: ir.Function) -> Optional[Callable]:
-        """Machine code for `fn` (and its callees), or None."""
+        """Machine code for `fn` (its callees compiled first), or None."""
+        from .numba_codegen import NotLowerable, py_function_name
         with _compile_lock:
             if fn.name in self.native:
                 return self.native[fn.name]
             if fn.name in self.failed:
                 return None
-            from .numba_codegen import NotLowerable, has_prange, module_source, py_function_name
-            group = self.closure(fn)
             try:
-                source = module_source(self.module, group, parallel={f.name for f in group if has_prange(f)},
-                                       boundscheck=os.environ.get("NPL_JIT_BOUNDSCHECK", "1") != "0")
+                plan = self.sources(fn)
             except NotLowerable as exc:
                 self.fail(fn, f"uses {exc}")
                 return None
-            start = time.perf_counter()
-            try:
-                mod = load_generated(source)
-            except Exception as exc:  # Numba's typing or lowering failed
-                self.fail(fn, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                return None
-            stats["compile_seconds"] += time.perf_counter() - start
-            stats["compiled"] += 1
-            for f in group:
-                self.native.setdefault(f.name, getattr(mod, py_function_name(f.name)))
+            for comp, mod_name, source, tag, builder in plan:
+                if all(n in self.native for n in comp):
+                    continue
+                start = time.perf_counter()
+                try:
+                    mod, fresh = load_generated(mod_name, source, tag)
+                except Exception as exc:  # Numba's typing or lowering failed
+                    self.fail(fn, f"{type(exc).__name__}: {_first_line(exc)}")
+                    return None
+                SITES[tag] = builder.sites
+                stats["serial_pranges"] += builder.serial_pranges
+                if fresh:
+                    stats["compiled"] += 1
+                    stats["compile_seconds"] += time.perf_counter() - start
+                else:
+                    stats["loaded"] += 1
+                for n in comp:
+                    self.native[n] = getattr(mod, py_function_name(n))
+                    self.modules[n] = mod_name
             return self.native[fn.name]
+
+    def is_cached(self, fn: ir.Function) -> bool:
+        """Whether every module `fn` needs is in the disk cache."""
+        from .numba_codegen import NotLowerable
+        try:
+            plan = self.sources(fn)
+        except NotLowerable:
+            return True                         # compile() will fail at once: no cost
+        folder = cache_dir()
+        return all((folder / f"{mod}.sum").exists() for _, mod, _, _, _ in plan)
 
     def fail(self, fn: ir.Function, why: str) -> None:
         self.failed.add(fn.name)
@@ -135,117 +281,483 @@ class Jit:
                  "it runs in the interpreter")
 
     # ------------------------------------------------------------ binding
-    def install(self, fn: ir.Function, threshold: int) -> None:
-        slot = function_slot(self.program, fn.name)
-        interpreted = self.program.namespace[slot]
-        count = [0]
-        jit = self
+    def slot(self, fn: ir.Function) -> str:
+        return self.program.function_slot(fn.name)
 
-        def trampoline(*args):
-            count[0] += 1
-            if count[0] > threshold:
-                native = jit.compile(fn)
-                if native is not None:
-                    entry = native_entry(fn, native, interpreted)
-                    jit.program.namespace[slot] = entry
-                    return entry(*args)
-                jit.program.namespace[slot] = interpreted
-            return interpreted(*args)
-        trampoline.__name__ = getattr(interpreted, "__name__", fn.name)
-        self.program.namespace[slot] = trampoline
-
-    def compile_now(self, fn: ir.Function) -> None:
+    def bind(self, fn: ir.Function) -> bool:
+        """Compile `fn` and bind its slot to the machine code (or to the GPU
+        launcher); False if it stays interpreted."""
+        interpreted = self.interpreted[fn.name]
         native = self.compile(fn)
-        if native is not None:
-            slot = function_slot(self.program, fn.name)
-            self.program.namespace[slot] = native_entry(fn, native, self.program.namespace[slot])
+        slot = self.slot(fn)
+        if native is None:
+            self.program.namespace[slot] = interpreted
+            return False
+        entry = native_entry(self, fn, native, interpreted)
+        if fn.name in self.gpu:
+            entry = self.gpu[fn.name].entry(entry, interpreted)
+        self.program.namespace[slot] = entry
+        return True
+
+    def install_kernel(self, fn: ir.Function) -> None:
+        """Compile on the first call."""
+        jit = self
+        slot = self.slot(fn)
+        interpreted = self.interpreted[fn.name]
+
+        def first_call(*args):
+            if jit.program.namespace.get(slot) is first_call:
+                jit.bind(fn)
+            return jit.program.namespace[slot](*args)
+        first_call.__name__ = getattr(interpreted, "__name__", fn.name)
+        self.program.namespace[slot] = first_call
+
+    def install_tiered(self, fn: ir.Function) -> None:
+        """Interpret, timing each call, until compiling pays (see the
+        module docstring)."""
+        jit = self
+        slot = self.slot(fn)
+        interpreted = self.interpreted[fn.name]
+        tier = _Tier()
+        clock = time.perf_counter
+
+        def tiering(*args):
+            start = clock()
+            result = interpreted(*args)
+            tier.spent += clock() - start
+            tier.calls += 1
+            if tier.spent >= tier.budget and jit.program.namespace.get(slot) is tiering:
+                jit.consider(fn, tier)
+            return result
+        tiering.__name__ = getattr(interpreted, "__name__", fn.name)
+        self.program.namespace[slot] = tiering
+
+    def consider(self, fn: ir.Function, tier: _Tier) -> None:
+        if tier.spent < tier.calls * MIN_CALL_SECONDS:
+            tier.budget = tier.spent * 2          # cheap calls: look again much later
+            return
+        if not tier.cache_checked:
+            tier.cache_checked = True
+            if not self.is_cached(fn):
+                tier.budget = COMPILE_SECONDS_COLD
+                if tier.spent < tier.budget:
+                    return
+        self.bind(fn)
+
+    # ------------------------------------------------------------ failures
+    def on_fault(self, fn: ir.Function, fault: BaseException, args: tuple, interpreted: Callable):
+        """A check failed in `fn`'s machine code: re-run an overflowing call
+        of an unmarked function in the interpreter, else raise the
+        interpreter's error from NPL frames."""
+        site_id, x, y = (tuple(fault.args) + (0, 0, 0))[:3]
+        found = lookup_site(site_id)
+        if found is None:
+            raise_at([self.frame_of(fn, fn.span.line)],
+                     RuntimeError(f"compiled code failed at an unknown check ({site_id})"))
+        site, sub = found
+        owner = self.by_name.get(site.function)
+        if owner is not None and not owner.kernel and is_deopt(site, sub, x):
+            stats["deopts"] += 1
+            self.deopts[fn.name] = self.deopts.get(fn.name, 0) + 1
+            if self.deopts[fn.name] >= DEOPT_LIMIT:
+                self.program.namespace[self.slot(fn)] = interpreted
+            return interpreted(*args)
+        raise_at(self.frames(fn, site), site_exception(site, sub, x, y))
+
+    def frame_of(self, fn: ir.Function, line: int) -> tuple[str, str, int]:
+        return (fn.source_name or fn.name, fn.span.file or self.module.path, line)
+
+    def frames(self, entry: ir.Function, site) -> list[tuple[str, str, int]]:
+        """NPL frames from `entry` down to the failed site: the whole chain
+        when the static call graph has exactly one way (one call site per
+        step) from `entry` to the site's function, else the site alone."""
+        target = self.by_name.get(site.function, entry)
+        last = self.frame_of(target, site.line)
+        if target.name == entry.name:
+            return [last]
+        paths: list[list[tuple[str, int]]] = []
+        calls = self.call_lines()
+
+        def search(f: str, path: list[tuple[str, int]], seen: frozenset) -> None:
+            if len(paths) > 1:
+                return
+            for callee, lines in calls.get(f, {}).items():
+                if callee in seen:
+                    continue
+                step = path + [(f, lines[0] if len(lines) == 1 else -1)]
+                if callee == target.name:
+                    paths.append(step)
+                else:
+                    search(callee, step, seen | {callee})
+        search(entry.name, [], frozenset([entry.name]))
+        if len(paths) != 1 or any(line < 0 for _, line in paths[0]):
+            return [last]
+        return [self.frame_of(self.by_name[f], line) for f, line in paths[0]] + [last]
+
+    def call_lines(self) -> dict[str, dict[str, list[int]]]:
+        if not hasattr(self, "_call_lines"):
+            from .numba_codegen import walk
+            out: dict[str, dict[str, list[int]]] = {}
+            for f in self.module.functions:
+                for n in walk(f.body):
+                    if isinstance(n, ir.Call) and n.func in self.by_name:
+                        out.setdefault(f.name, {}).setdefault(n.func, []).append(n.span.line)
+            self._call_lines = {f: {c: sorted(set(ls)) for c, ls in d.items()} for f, d in out.items()}
+        return self._call_lines
 
 
-def native_entry(fn: ir.Function, native: Callable, interpreted: Callable) -> Callable:
-    """What interpreted callers call: the machine code, except for calls
-    passing an array view that is not C-contiguous (the compiled signature
-    takes C-contiguous arrays), which stay in the interpreter."""
-    from npl.lang.types import ArrayT
-    arrays = [i for i, p in enumerate(fn.params) if isinstance(p.type, ArrayT)]
-    if not arrays:
-        return native
+# ------------------------------------------------------------------ entries
+
+def native_entry(jit: Jit, fn: ir.Function, native: Callable, interpreted: Callable) -> Callable:
+    """What interpreted callers call: the machine code, with its failures
+    turned into NPL errors and calls whose arguments do not fit the
+    compiled signature (a non-contiguous array view, an int beyond int64)
+    run in the interpreter."""
+    from .numba_rt import KernelFault
 
     def entry(*args):
-        for i in arrays:
-            if not args[i].flags.c_contiguous:
+        try:
+            return native(*args)
+        except KernelFault as fault:
+            return jit.on_fault(fn, fault, args, interpreted)
+        except Exception as exc:
+            if is_dispatch_error(exc):
+                stats["fallbacks"] += 1
                 return interpreted(*args)
-        return native(*args)
+            raise_at([jit.frame_of(fn, fn.span.line)], exc)
     entry.__name__ = getattr(interpreted, "__name__", fn.name)
+    entry.__wrapped__ = native
     return entry
 
 
-def function_slot(program, ir_name: str) -> str:
-    """The namespace name under which `program` binds function `ir_name`."""
-    return program.function_slot(ir_name)
+def is_dispatch_error(exc: BaseException) -> bool:
+    """Numba refused the arguments before running any compiled code."""
+    text = str(exc)
+    if isinstance(exc, TypeError):
+        return "No matching definition" in text or "cannot determine Numba type" in text
+    if isinstance(exc, (OverflowError, ValueError)):
+        return "too big to convert" in text or "too large to convert" in text \
+            or "cannot determine Numba type" in text
+    return False
 
 
-def load_generated(source: str):
-    """Write `source` into the cache (named by its hash and the toolchain
-    versions) and import it; Numba caches the machine code beside it."""
+# ------------------------------------------------------------------ sites and errors
+
+DEOPT_KINDS = {"int_overflow", "int_pow", "int_round"}
+
+
+def lookup_site(site_id: int):
+    from .numba_rt import INT64_MAX
+    if not isinstance(site_id, int) or site_id <= 0 or site_id > INT64_MAX:
+        return None
+    sites = SITES.get(site_id >> 24)
+    index = (site_id & 0xFFFFFF) >> 2
+    if sites is None or index >= len(sites):
+        return None
+    return sites[index], site_id & 3
+
+
+def is_deopt(site, sub: int, x: int) -> bool:
+    """A failure that only means int64 was too small (unmarked functions)."""
+    if site.kind in ("int_overflow", "int_pow"):
+        return sub == 1
+    if site.kind == "int_round":
+        return True
+    if site.kind == "to_int" and sub == 1:
+        return math.isfinite(bits2f(x))
+    return False
+
+
+def bits2f(bits: int) -> float:
+    return struct.unpack("<d", struct.pack("<q", bits))[0]
+
+
+def site_exception(site, sub: int, x: int, y: int) -> BaseException:
+    """The exception the interpreter raises for the failure at `site`."""
+    from .errors import NplRuntimeError
+    from .numba_rt import unpack_shape
+    kind = site.kind
+    if kind == "index":
+        if site.detail and site.detail[0] == "tuple":
+            return IndexError(f"index out of range: tuple index {x}, length {y}")
+        return IndexError(f"index {x} is out of bounds for axis {sub} with size {y}")
+    if kind in ("zero_division",) or (kind == "int_overflow" and sub == 0):
+        return ZeroDivisionError("division by zero")
+    if kind == "int_pow":
+        return NplRuntimeError("value", "negative exponent in int ** int; use a float base")
+    if kind == "float_pow":
+        if sub == 0:
+            return ZeroDivisionError("0.0 cannot be raised to a negative power")
+        if sub == 1:
+            return NplRuntimeError("value", "negative number raised to a fractional power "
+                                   f"({bits2f(x)!r} ** {bits2f(y)!r})")
+        return OverflowError(34, "Numerical result out of range")
+    if kind == "math_domain":
+        return ValueError("math domain error")
+    if kind == "math_range":
+        return OverflowError("math range error")
+    if kind == "log_base":
+        return ValueError("math domain error") if sub == 0 else ZeroDivisionError("float division by zero")
+    if kind == "to_int":
+        if sub == 0:
+            return ValueError("cannot convert float NaN to integer")
+        value = bits2f(x)
+        if math.isinf(value):
+            return OverflowError("cannot convert float infinity to integer")
+        return OverflowError(f"{value!r} does not fit in a kernel's 64-bit int")
+    if kind == "int_round":
+        return OverflowError(f"round({x}, {y}) does not fit in a kernel's 64-bit int")
+    if kind == "negative_dim":
+        return ValueError("negative dimensions are not allowed")
+    if kind == "range_step":
+        return ValueError("range() arg 3 must not be zero")
+    if kind == "slice_step":
+        return ValueError("slice step cannot be zero")
+    if kind == "empty_reduce":
+        return NplRuntimeError("value", f"{site.detail[0]}() of an empty array")
+    if kind == "dot":
+        a, b = unpack_shape(x), unpack_shape(y)
+        da, db = {0: (0, 0), 1: (1, 0), 2: (0, 0)}[sub]
+        return ValueError(f"shapes {a} and {b} not aligned: {_dim(a, da)} (dim {da}) != "
+                          f"{_dim(b, db)} (dim {db})")
+    if kind == "broadcast":
+        return ValueError(f"operands could not be broadcast together with shapes "
+                          f"{unpack_shape(x)} {unpack_shape(y)} ")
+    if kind == "assert":
+        shown = {"int": lambda: str(x), "bool": lambda: str(bool(x)),
+                 "float": lambda: repr(bits2f(x))}.get(site.detail[0] if site.detail else "none")
+        return NplRuntimeError("assert", "assertion failed" if shown is None else f"assertion failed: {shown()}")
+    if kind == "recursion":
+        return RecursionError("maximum recursion depth exceeded")
+    return RuntimeError(f"compiled code failed ({kind})")
+
+
+def _dim(shape: str, k: int) -> str:
+    parts = [p for p in shape.strip("(),").split(",") if p]
+    return parts[k] if k < len(parts) else "?"
+
+
+_frame_functions: dict[tuple, Callable] = {}
+
+
+def raise_at(frames: list[tuple[str, str, int]], exc: BaseException) -> None:
+    """Raise `exc` from a chain of synthetic frames, one per (function name,
+    NPL file, line), outermost first, so that the traceback reads like the
+    interpreter's (runtime/errors.py keeps frames whose file is NPL)."""
+    exc.__cause__ = None
+    exc.__suppress_context__ = True
+    chain = [_frame_function(name, file, line, i == len(frames) - 1)
+             for i, (name, file, line) in enumerate(frames)]
+    chain[0](exc, chain[1:])
+
+
+def _frame_function(display: str, file: str, line: int, last: bool) -> Callable:
+    key = (display, file, line, last)
+    fn = _frame_functions.get(key)
+    if fn is None:
+        import ast
+        stmt = ast.Raise(ast.Name("e", ast.Load()), None) if last else ast.Expr(
+            ast.Call(ast.Subscript(ast.Name("rest", ast.Load()), ast.Constant(0), ast.Load()),
+                     [ast.Name("e", ast.Load()),
+                      ast.Subscript(ast.Name("rest", ast.Load()), ast.Slice(ast.Constant(1)), ast.Load())],
+                     []))
+        args = ast.arguments([], [ast.arg("e"), ast.arg("rest")], None, [], [], None, [])
+        tree = ast.Module([ast.FunctionDef("frame", args, [stmt], [], None)], [])
+        for node in ast.walk(tree):
+            if hasattr(node, "lineno") or isinstance(node, (ast.stmt, ast.expr)):
+                node.lineno = node.end_lineno = max(line, 1)
+                node.col_offset = node.end_col_offset = 0
+        code = compile(tree, file, "exec", dont_inherit=True)
+        fcode = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+        fcode = fcode.replace(co_name=display, co_qualname=display)
+        fn = types.FunctionType(fcode, {"__builtins__": {}}, display)
+        _frame_functions[key] = fn
+    return fn
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Failed in", "During:", "\x1b")):
+            return line[:200]
+    return type(exc).__name__
+
+
+# ------------------------------------------------------------------ the cache
+
+def versions() -> str:
     import llvmlite
-    with _numba_lock:
-        import numba
-    digest = hashlib.sha256(f"{source}\n{numba.__version__}\n{llvmlite.__version__}".encode()).hexdigest()[:24]
+    import numba
+    from . import numba_codegen, numba_rt
+    rt_hash = hashlib.sha256(Path(numba_rt.__file__).read_bytes()).hexdigest()[:16]
+    return (f"numba {numba.__version__} llvmlite {llvmlite.__version__} codegen "
+            f"{numba_codegen.CODEGEN_VERSION} rt {rt_hash} python {sys.version_info[:2]}")
+
+
+_versions: Optional[str] = None
+
+
+def module_identity(source: str) -> tuple[str, int]:
+    """(module name, site tag) of a generated module's source."""
+    global _versions
+    if _versions is None:
+        with _numba_lock:
+            _versions = versions()
+    digest = hashlib.sha256(f"{source}\n{_versions}".encode()).hexdigest()
+    return f"npl_k{digest[:20]}", int(digest[20:29], 16)
+
+
+def load_generated(mod_name: str, source: str, tag: int):
+    """Write the module into the cache (if it is not there, or differs)
+    and import it; returns (module, compiled: whether Numba compiled rather
+    than loaded machine code). A cache entry that fails its checksum, or
+    fails to load, is discarded and the module compiled afresh."""
+    from .numba_codegen import SITE_BASE
+    source = source.replace(f"\n{SITE_BASE} = 0\n", f"\n{SITE_BASE} = {tag << 24}\n", 1)
+    if mod_name in sys.modules:
+        return sys.modules[mod_name], False
     folder = cache_dir()
-    path = folder / f"npl_k{digest}.py"
-    if not path.exists() or path.read_text(encoding="utf-8") != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source, encoding="utf-8")
-        os.replace(tmp, path)
+    path = folder / f"{mod_name}.py"
+    with _numba_lock:
+        import numba  # noqa: F401  (imported once, here)
     try:
-        return import_file(path)
+        current = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        current = None
+    if current != source:
+        discard(path)
+        _atomic_write(path, source.encode("utf-8"))
+    elif not verify(path):
+        discard(path, keep_source=True)
+    had_cache = bool(cache_files(path))
+    try:
+        module = import_file(path)
     except Exception:
-        discard_cache(path)          # a corrupt cache entry: rebuild it once
-        path.write_text(source, encoding="utf-8")
-        return import_file(path)
+        if not had_cache:
+            raise                               # nothing cached: a real compile failure
+        discard(path)                           # a corrupt cache entry: rebuild it once
+        _atomic_write(path, source.encode("utf-8"))
+        module = import_file(path)
+        had_cache = False
+    compiled = not had_cache or _any_miss(module)
+    write_manifest(path)
+    return module, compiled
+
+
+def _any_miss(module) -> bool:
+    for value in vars(module).values():
+        st = getattr(value, "stats", None)
+        if st is not None and getattr(st, "cache_misses", None):
+            return True
+    return False
 
 
 def import_file(path: Path):
     """Import a generated module by name from the cache folder (Numba's
-    cache rebuilds a function's environment by importing its module)."""
+    cache rebuilds a function's environment by importing its module, and
+    generated modules import their callees' modules by name)."""
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.append(folder)
-    if path.stem in sys.modules:
-        return sys.modules[path.stem]
     importlib.invalidate_caches()
-    return importlib.import_module(path.stem)
+    with warnings.catch_warnings():
+        from numba.core.errors import NumbaWarning
+        warnings.simplefilter("ignore", NumbaWarning)
+        try:
+            return importlib.import_module(path.stem)
+        except BaseException:
+            sys.modules.pop(path.stem, None)
+            raise
 
 
-def discard_cache(path: Path) -> None:
+def cache_files(path: Path) -> list[Path]:
+    """Numba's index and data files and the byte code of module `path`."""
     pycache = path.parent / "__pycache__"
-    for p in pycache.glob(f"{path.stem}*") if pycache.exists() else []:
+    if not pycache.is_dir():
+        return []
+    return sorted(p for p in pycache.iterdir() if p.name.startswith(path.stem + "."))
+
+
+def write_manifest(path: Path) -> None:
+    entries = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in cache_files(path)}
+    _atomic_write(path.with_suffix(".sum"), json.dumps(entries, sort_keys=True).encode())
+
+
+def verify(path: Path) -> bool:
+    """The cache files of `path` are exactly the ones last written."""
+    files = cache_files(path)
+    if not files:
+        return True
+    try:
+        expected = json.loads(path.with_suffix(".sum").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(expected, dict) or sorted(expected) != [p.name for p in files]:
+        return False
+    try:
+        return all(hashlib.sha256(p.read_bytes()).hexdigest() == expected[p.name] for p in files)
+    except OSError:
+        return False
+
+
+def discard(path: Path, keep_source: bool = False) -> None:
+    """Delete a module's cache files (and its source unless keep_source)."""
+    stats["discarded"] += 1
+    victims = cache_files(path) + [path.with_suffix(".sum")]
+    if not keep_source:
+        victims.append(path)
+    for p in victims:
         try:
             p.unlink()
         except OSError:
             pass
 
 
-def attach_jit(program, comp) -> Optional[Jit]:
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------ attaching
+
+def attach_jit(program, comp, device: Optional[str] = None) -> Optional[Jit]:
     """Bind `program`'s kernels (and hot eligible functions) to native code
-    according to NPL_JIT; returns the Jit, or None when nothing applies."""
+    according to NPL_JIT and the device ("cpu" or "cuda"; default
+    NPL_DEVICE); returns the Jit, or None when nothing applies. Raises
+    runtime.cuda.DeviceError when the device is "cuda" and no usable GPU
+    is present."""
     mode = jit_mode()
+    device = (device or os.environ.get("NPL_DEVICE") or "cpu").lower()
     if mode == "off" or comp.module is None:
         return None
     module = comp.module
+    jit = Jit(program, comp, device)
     kernels = [f for f in module.functions if f.kernel]
-    jit = Jit(program, comp)
     candidates = [f for f in module.functions if not f.kernel and jit.eligible(f)]
+    jit._candidates = {f.name for f in candidates}
     if not kernels and not candidates:
         return None
+    if device == "cuda" and kernels:
+        from . import cuda
+        cuda.require()
+        for f in kernels:
+            plan = cuda.plan(jit, f)
+            if plan is not None:
+                jit.gpu[f.name] = plan
+    candidates = [f for f in candidates if jit.tierable(f)]
+    for f in kernels + candidates:
+        jit.interpreted[f.name] = program.namespace[jit.slot(f)]
+    program.jit = jit
     for f in kernels:
         if mode == "eager":
-            jit.compile_now(f)
+            jit.bind(f)
         else:
-            jit.install(f, threshold=0)
+            jit.install_kernel(f)
     for f in candidates:
         if mode == "eager":
-            jit.compile_now(f)
+            jit.bind(f)
         else:
-            jit.install(f, HOT_CALLS_WITH_LOOP if has_loop(f) else HOT_CALLS)
+            jit.install_tiered(f)
     return jit

@@ -1,0 +1,373 @@
+"""The compile cache of `npl run` and the fast entry point (npl/fast.py).
+
+Every program of the spec tree and of the shared conformance suite that
+`npl run` runs is run twice through the fast entry point, first with an
+empty cache (compiled by npl/cli.py, which stores an entry) and then from
+the cache: stdout, stderr and the exit status must be the same, and the
+second run must not have imported the compiler, click or (for programs
+without arrays) NumPy. Then the cache's own rules: stale, corrupt and
+truncated entries, imported files, lock files and npl.toml, kernels,
+hand-edited lock files, and the argument forms the fast path takes.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from lockfill import with_lock
+from npl import fast
+from npl.runtime.image import ProgramImage
+
+TESTS = Path(__file__).resolve().parent
+SPEC = TESTS / "spec"
+CONFORMANCE = TESTS.parent.parent / "shared" / "conformance"
+TIMEOUT = 300
+
+# The console script `npl = "npl.fast:main"`, plus a list of the modules the
+# process imported (written at exit to $NPL_TEST_MODULES when set).
+WRAPPER = """\
+import atexit, os, sys
+def _dump_modules():
+    out = os.environ.get("NPL_TEST_MODULES")
+    if out:
+        with open(out, "w") as f:
+            f.write("\\n".join(sorted(sys.modules)))
+atexit.register(_dump_modules)
+sys.argv[0] = "npl"
+from npl.fast import main
+main()
+"""
+COMPILER_MODULES = ("click", "lark", "npl.cli", "npl.lang.parser", "npl.lang.checker",
+                    "npl.compiler.lower", "npl.runtime.codegen", "ast")
+
+
+def clean_env(cache: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("NPL_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+                 "NPL_DEBUG", "NPL_JIT", "NPL_DEVICE", "NPL_RUN_CACHE", "NPL_TEST_MODULES"):
+        env.pop(name, None)
+    env["NPL_CACHE_DIR"] = str(cache)
+    return env
+
+
+class Run:
+    def __init__(self, p: subprocess.CompletedProcess, modules: set[str]):
+        self.stdout, self.stderr, self.rc = p.stdout, p.stderr, p.returncode
+        self.modules = modules
+
+    @property
+    def outcome(self) -> tuple[str, str, int]:
+        return self.stdout, self.stderr, self.rc
+
+    @property
+    def from_cache(self) -> bool:
+        return not any(m in self.modules for m in COMPILER_MODULES)
+
+
+def npl(args: list[str], cwd: Path, env: dict[str, str], modules_file: Path) -> Run:
+    env = dict(env, NPL_TEST_MODULES=str(modules_file))
+    if modules_file.exists():
+        modules_file.unlink()
+    p = subprocess.run([sys.executable, "-c", WRAPPER, *args], cwd=cwd, env=env,
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    modules = set(modules_file.read_text().split("\n")) if modules_file.exists() else set()
+    return Run(p, modules)
+
+
+def entry_of(prog: Path, cache: Path, monkeypatch) -> tuple | None:
+    """The cache entry of `prog` run as `npl run PROG.name` in its folder."""
+    monkeypatch.setenv("NPL_CACHE_DIR", str(cache))
+    monkeypatch.chdir(prog.parent)
+    path = Path(fast.entry_path(prog.name))
+    return marshal.loads(path.read_bytes()) if path.exists() else None
+
+
+# ------------------------------------------------------------------ every program, twice
+
+def run_programs() -> list[Path]:
+    progs = []
+    for folder in (SPEC, CONFORMANCE):
+        if not folder.is_dir():
+            continue
+        for p in sorted(folder.rglob("*.npl")):
+            if p.with_suffix(".out").exists():
+                progs.append(p)
+            elif p.with_suffix(".expect").exists():
+                lines = p.with_suffix(".expect").read_text(encoding="utf-8").splitlines()
+                if "command: run" in [line.strip() for line in lines]:
+                    progs.append(p)
+    return progs
+
+
+PROGRAMS = run_programs()
+
+
+def test_the_program_list_is_not_empty():
+    assert len(PROGRAMS) > 30
+    assert any(p.parent.name == "conformance" for p in PROGRAMS) or not CONFORMANCE.is_dir()
+
+
+@pytest.fixture(scope="module")
+def twice(tmp_path_factory):
+    """prog -> (cold run, cached run, where it ran, cache folder)."""
+    cache = tmp_path_factory.mktemp("run-cache")
+    env = clean_env(cache)
+    filled = tmp_path_factory.mktemp("filled")
+    scratch = tmp_path_factory.mktemp("modules")
+    runnable = {prog: with_lock(prog, filled) for prog in PROGRAMS}
+
+    def both(i: int, prog: Path):
+        path = runnable[prog]
+        args = ["run", "--frozen", path.name]
+        cold = npl(args, path.parent, env, scratch / f"{i}-cold")
+        warm = npl(args, path.parent, env, scratch / f"{i}-warm")
+        return cold, warm, path, cache
+
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        futures = {prog: pool.submit(both, i, prog) for i, prog in enumerate(PROGRAMS)}
+        yield {prog: f.result() for prog, f in futures.items()}
+
+
+@pytest.mark.parametrize("prog", PROGRAMS, ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_cached_run_matches_the_compiling_run(prog, twice, monkeypatch):
+    cold, warm, path, cache = twice[prog]
+    assert "Traceback (most recent call last)" not in cold.stderr + warm.stderr
+    assert warm.outcome == cold.outcome
+    if prog.with_suffix(".out").exists():
+        assert cold.rc == 0 and cold.stdout == prog.with_suffix(".out").read_text(encoding="utf-8")
+    entry = entry_of(path, cache, monkeypatch)
+    if cold.rc == 0:
+        assert entry is not None, "a program that ran is cached"
+    if entry is None:
+        assert not warm.from_cache
+        return
+    image = ProgramImage.from_data(entry[4])
+    needs_jit = entry[3]
+    assert warm.from_cache == (not needs_jit), sorted(m for m in warm.modules if "npl" in m)
+    if warm.from_cache and not image.uses_numpy:
+        assert "numpy" not in warm.modules
+    if warm.from_cache:
+        assert "npl.fast" in warm.modules and "npl.runtime.image" in warm.modules
+
+
+# ------------------------------------------------------------------ the cache's rules
+
+@pytest.fixture
+def env(tmp_path):
+    return clean_env(tmp_path / "cache")
+
+
+def test_a_changed_program_is_compiled_again(tmp_path, env):
+    prog = tmp_path / "p.npl"
+    prog.write_text('def main():\n    print("one")\n')
+    first = npl(["run", "p.npl"], tmp_path, env, tmp_path / "m")
+    second = npl(["run", "p.npl"], tmp_path, env, tmp_path / "m")
+    assert first.stdout == second.stdout == "one\n" and second.from_cache
+    prog.write_text('def main():\n    print("two")\n')
+    third = npl(["run", "p.npl"], tmp_path, env, tmp_path / "m")
+    assert third.stdout == "two\n" and not third.from_cache
+    fourth = npl(["run", "p.npl"], tmp_path, env, tmp_path / "m")
+    assert fourth.stdout == "two\n" and fourth.from_cache
+    assert len(list((tmp_path / "cache" / "run").iterdir())) == 1     # replaced, not added
+
+
+def test_a_changed_import_is_compiled_again(tmp_path, env):
+    (tmp_path / "shapes.npl").write_text("def area(w: int, h: int) -> int:\n    return w * h\n")
+    (tmp_path / "main.npl").write_text(
+        "from shapes import area\n\ndef main():\n    print(area(2, 3))\n")
+    assert npl(["run", "main.npl"], tmp_path, env, tmp_path / "m").stdout == "6\n"
+    cached = npl(["run", "main.npl"], tmp_path, env, tmp_path / "m")
+    assert cached.stdout == "6\n" and cached.from_cache
+    (tmp_path / "shapes.npl").write_text("def area(w: int, h: int) -> int:\n    return w + h\n")
+    changed = npl(["run", "main.npl"], tmp_path, env, tmp_path / "m")
+    assert changed.stdout == "5\n" and not changed.from_cache
+    (tmp_path / "shapes.npl").unlink()
+    gone = npl(["run", "main.npl"], tmp_path, env, tmp_path / "m")
+    assert gone.rc == 2 and "cannot import 'shapes'" in gone.stderr
+
+
+def test_the_key_covers_the_lock_file_and_npl_toml(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.npl").write_text("def main():\n    pass\n")
+    keys = [fast.cache_key("p.npl")]
+    (tmp_path / "p.npl.lock").write_text("# lock\n")
+    keys.append(fast.cache_key("p.npl"))
+    (tmp_path / "npl.toml").write_text("[limits]\nsteps = 10\n")
+    keys.append(fast.cache_key("p.npl"))
+    (tmp_path / "p.npl").write_text("def main():\n    pass\n\n")
+    keys.append(fast.cache_key("p.npl"))
+    assert len(set(keys)) == 4 and keys[-1] == fast.cache_key("p.npl")
+    assert fast.cache_key("missing.npl") is None
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other key", "empty"])
+def test_a_damaged_entry_is_ignored_and_rebuilt(tmp_path, env, damage):
+    (tmp_path / "p.npl").write_text(
+        "struct P:\n    x: int\n\ndef main():\n    print(P(3))\n    xs = [1, 2]\n"
+        "    i = 5\n    print(xs[i])\n")
+    cold = npl(["run", "p.npl"], tmp_path, env, tmp_path / "m")
+    assert cold.rc == 1 and cold.stdout == "P(x=3)\n"
+    assert "index out of range: list index 5, length 2" in cold.stderr
+    [entry] = (tmp_path / "cache" / "run").iterdir()
+    good = entry.read_bytes()
+    if damage == "garbage":
+        entry.write_bytes(b"\x00not marshal" * 10)
+    elif damage == "truncated":
+        entry.write_bytes(good[: len(good) // 2])
+    elif damage == "other key":
+        data = marshal.loads(good)
+        entry.write_bytes(marshal.dumps((data[0], "0" * 64) + data[2:]))
+    else:
+        entry.write_bytes(b"")
+    again = npl(["run", "p.npl"], tmp_path, env, tmp_path / "m")
+    assert again.outcome == cold.outcome and not again.from_cache
+    assert marshal.loads(entry.read_bytes())[1] == marshal.loads(good)[1]     # rebuilt
+    cached = npl(["run", "p.npl"], tmp_path, env, tmp_path / "m")
+    assert cached.outcome == cold.outcome and cached.from_cache
+    assert [p.name for p in entry.parent.iterdir()] == [entry.name]          # no temporary files
+
+
+def test_arguments_exit_status_and_numpy(tmp_path, env):
+    (tmp_path / "args.npl").write_text(
+        "def main(args: list[str]):\n    print(args)\n    assert len(args) < 3, \"too many\"\n")
+    for argv in (["a", "--frozen", "-x"], ["1", "2", "3"]):
+        cold = npl(["run", "args.npl", *argv], tmp_path, env, tmp_path / "m")
+        warm = npl(["run", "--no-jit", "--device", "cpu", "--frozen", "args.npl", *argv],
+                   tmp_path, env, tmp_path / "m")
+        assert warm.outcome == cold.outcome and warm.from_cache
+        assert "numpy" not in warm.modules
+    assert warm.rc == 1 and "assertion failed: too many" in warm.stderr
+    (tmp_path / "arr.npl").write_text(
+        "def main():\n    a = zeros(3)\n    a[1] = 2.5\n    print(a)\n    print(sum(a))\n")
+    cold = npl(["run", "arr.npl"], tmp_path, env, tmp_path / "m")
+    warm = npl(["run", "--device=cpu", "arr.npl"], tmp_path, env, tmp_path / "m")
+    assert cold.stdout == "array([0.0, 2.5, 0.0])\n2.5\n"
+    assert warm.outcome == cold.outcome and warm.from_cache and "numpy" in warm.modules
+
+
+def test_deep_recursion_and_constants_from_the_cache(tmp_path, env):
+    (tmp_path / "deep.npl").write_text(
+        "const BASE: int = 7\n\ndef down(n: int) -> int:\n    if n == 0:\n        return BASE\n"
+        "    return 1 + down(n - 1)\n\ndef main():\n    print(down(20000))\n    print(down(-1))\n")
+    cold = npl(["run", "deep.npl"], tmp_path, env, tmp_path / "m")
+    warm = npl(["run", "deep.npl"], tmp_path, env, tmp_path / "m")
+    assert cold.stdout == "20007\n" and cold.rc == 1
+    assert "stack overflow" in cold.stderr and "in down (deep.npl:6)" in cold.stderr
+    assert warm.outcome == cold.outcome and warm.from_cache
+
+
+KERNEL = """\
+@kernel
+def scale(xs: array[float], k: float):
+    for i in prange(len(xs)):
+        xs[i] = xs[i] * k
+
+def main():
+    xs = ones(4)
+    scale(xs, 3.0)
+    print(xs)
+"""
+
+
+def test_kernel_programs_use_the_cache_only_without_the_jit(tmp_path, env, monkeypatch):
+    (tmp_path / "k.npl").write_text(KERNEL)
+    cold = npl(["run", "--no-jit", "k.npl"], tmp_path, env, tmp_path / "m")
+    assert cold.rc == 0 and cold.stdout == "array([3.0, 3.0, 3.0, 3.0])\n", cold.stderr
+    warm = npl(["run", "--no-jit", "k.npl"], tmp_path, env, tmp_path / "m")
+    assert warm.outcome == cold.outcome and warm.from_cache
+    off = npl(["run", "k.npl"], tmp_path, dict(env, NPL_JIT="off"), tmp_path / "m")
+    assert off.outcome == cold.outcome and off.from_cache
+    assert entry_of(tmp_path / "k.npl", tmp_path / "cache", monkeypatch)[3] is True
+    # With the JIT on, the fast path steps aside (nothing run, nothing printed).
+    monkeypatch.setenv("NPL_JIT", "on")
+    monkeypatch.setenv("NPL_DEVICE", "cpu")          # run_cached sets it, as the CLI does
+    monkeypatch.setattr(fast, "arm_store", lambda request: pytest.fail("entry is valid"))
+    assert fast.run_cached(fast.RunRequest("k.npl", [], no_jit=False)) is None
+
+
+def test_hand_edited_lock_files_are_never_cached(tmp_path, env):
+    prog = with_lock(SPEC / "holes" / "filled.npl", tmp_path)
+    text = prog.read_text()
+    prog.write_text(text.replace('?{the number of vowels in the word "queue"}', "4"))
+    lock = prog.with_name(prog.name + ".lock")
+    edited = lock.read_text().replace('fill = "4"', 'fill = "5"')
+    assert edited != lock.read_text(), lock.read_text()
+    lock.write_text(edited)
+    cold = npl(["run", "--frozen", prog.name], prog.parent, env, tmp_path / "m")
+    assert cold.rc == 0 and "edited by hand" in cold.stderr, cold.stderr
+    warm = npl(["run", "--frozen", prog.name], prog.parent, env, tmp_path / "m")
+    assert warm.outcome == cold.outcome and not warm.from_cache
+
+
+def test_the_cache_can_be_turned_off(tmp_path, env):
+    (tmp_path / "p.npl").write_text('def main():\n    print("x")\n')
+    env = dict(env, NPL_RUN_CACHE="off")
+    for _ in range(2):
+        run = npl(["run", "p.npl"], tmp_path, env, tmp_path / "m")
+        assert run.stdout == "x\n" and not run.from_cache
+    assert not (tmp_path / "cache" / "run").exists()
+
+
+def test_other_commands_go_to_the_full_command_line(tmp_path, env):
+    (tmp_path / "p.npl").write_text("def main():\n    pass\n\nexample 1 + 1 == 2\n")
+    check = npl(["check", "p.npl"], tmp_path, env, tmp_path / "m")
+    assert check.rc == 0 and "p.npl: ok" in check.stdout and "click" in check.modules
+    test = npl(["test", "p.npl"], tmp_path, env, tmp_path / "m")
+    assert test.rc == 0 and "1 passed, 0 failed" in test.stdout
+    missing = npl(["run", "nope.npl"], tmp_path, env, tmp_path / "m")
+    assert missing.rc != 0 and "nope.npl" in missing.stderr
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "p.npl"], ("p.npl", [], False)),
+    (["run", "--frozen", "--no-jit", "p.npl", "a", "--frozen"], ("p.npl", ["a", "--frozen"], True)),
+    (["run", "--device", "cpu", "p.npl"], ("p.npl", [], False)),
+    (["run", "--device=cpu", "--frozen", "p.npl", "-v"], ("p.npl", ["-v"], False)),
+    (["run", "--device", "cuda", "p.npl"], None),
+    (["run", "--model", "x/y", "p.npl"], None),
+    (["run", "--help"], None),
+    (["run", "--", "p.npl"], None),
+    (["run"], None),
+    (["run", "--device"], None),
+    (["check", "p.npl"], None),
+    ([], None),
+])
+def test_parse_run(argv, expected):
+    request = fast.parse_run(argv)
+    got = None if request is None else (request.path, request.args, request.no_jit)
+    assert got == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="computed by hand on Linux only")
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-cache", "relative/ignored"])
+def test_cache_dir_is_platformdirs_user_cache_dir(monkeypatch, xdg):
+    import platformdirs
+    monkeypatch.delenv("NPL_CACHE_DIR", raising=False)
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert fast.cache_dir() == os.path.join(platformdirs.user_cache_dir("npl"), "run")
+    monkeypatch.setenv("NPL_CACHE_DIR", "/somewhere")
+    assert fast.cache_dir() == os.path.join("/somewhere", "run")
+
+
+def test_image_round_trip_and_rejects():
+    from npl.compiler.driver import compile
+    from npl.runtime.codegen import load
+    source = "struct P:\n    x: int\n\ndef main():\n    print(P(1) == P(1))\n"
+    comp = compile(source, "rt.npl")
+    image = load(comp.module, sources=comp.sources).image
+    back = ProgramImage.loads(image.dumps())
+    assert (back.main, back.main_takes_args, back.files, back.sources, back.uses_numpy) == \
+        (image.main, image.main_takes_args, image.files, image.sources, False)
+    assert back.code == image.code and back.structs[0][:3] == ("S0_P", "P", ("x",))
+    for bad in (b"", b"\x01\x02", marshal.dumps((99,)), marshal.dumps("text")):
+        with pytest.raises(ValueError):
+            ProgramImage.loads(bad)
