@@ -68,6 +68,18 @@ def normalize_text(text: str) -> str:
     return " ".join(text.split())
 
 
+STRING_OR_CODE = re.compile(r"""("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')|([^"']+|["'])""")
+
+
+def normalize_code(text: str) -> str:
+    """Source text with all whitespace outside string literals removed, so
+    that re-spacing an example (by hand or by `npl fmt`) keeps the key."""
+    out = []
+    for string, code in STRING_OR_CODE.findall(text):
+        out.append(string if string else "".join(code.split()))
+    return "".join(out)
+
+
 def test_source(prog: CheckedProgram, t: TestInfo) -> str:
     """The example/property as written, whitespace-normalized."""
     src = prog.sources.get(t.module, "")
@@ -142,7 +154,7 @@ def compute_key(prog: CheckedProgram, spec: HoleSpec) -> str:
         "text": normalize_text(spec.description),
         "signature": [[n, str(t)] for n, t in spec.params] + [["->", str(spec.ret)]],
         "refs": referenced_symbols(prog, spec),
-        "tests": [test_source(prog, t) for t in spec.tests],
+        "tests": [normalize_code(test_source(prog, t)) for t in spec.tests],
     }
     if spec.kind == "expression":
         material["in"] = spec.enclosing.name if spec.enclosing else ""

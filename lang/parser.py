@@ -6,347 +6,41 @@ an f-string field). Both raise CompileError with E001 (syntax), E002 (bad
 token), E003 (indentation), E018 (a Python construct NPL lacks, saying what
 to write instead) or E023 (bad type expression).
 
-Three stages, all here so that Lark trees and tokens never leave the module:
-  1. NplLexer (a Lark custom lexer) turns text into tokens: indentation as
-     _NEWLINE/_INDENT/_DEDENT, holes `?{...}` with balanced braces, strings,
-     and soft keywords (`struct const extern example property where` are
-     keywords only where the parser state accepts them, names elsewhere).
-  2. The Lark LALR parser built from grammar.lark makes a parse tree. The
-     tables are built once per process and cached on disk between runs.
+Three stages; Lark trees and tokens never leave these modules:
+  1. lang/lexer.py's NplLexer (a Lark custom lexer) turns text into tokens:
+     indentation, holes, whole string literals, soft keywords.
+  2. The Lark LALR parser built here from grammar.lark makes a parse tree.
+     The tables are built once per process and cached on disk between runs.
   3. _Builder, a non-recursive Lark transformer, turns the tree into AST
-     nodes, decodes literals and f-strings, and rejects what NPL lacks.
+     nodes and rejects what NPL lacks; lang/literals.py decodes numbers,
+     strings and f-strings for it.
+This module also words syntax errors: what the parser could accept at the
+failing token, in words, with hints for common Python habits.
 """
 from __future__ import annotations
 
-import bisect
 import hashlib
 import os
-import re
 import sys
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 import lark
 from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedInput
-from lark.lexer import Lexer
 
 from . import ast as A
 from .diagnostics import CompileError, Diagnostic
+from .lexer import IMPORT_ADVICE, UNSUPPORTED, LexError, NplLexer, Scanner
+from .lexer import Source as _Source
+from .literals import clean_docstring, number_literal, string_literal
+from .literals import unescape  # noqa: F401  (re-exported: callers import it from here)
 
 __all__ = ["parse", "parse_expr"]
 
-SOFT_KEYWORDS = frozenset({"struct", "const", "extern", "example", "property", "where"})
-
-_NO_EXCEPTIONS = ("NPL v0.1 has no exceptions: return an optional `T | None` for a "
-                  "missing result, or check a condition with `assert cond, \"message\"`")
-_NO_CLOSURES = "pass values in as parameters and return results instead"
-
-# Tokens no grammar rule accepts: meeting one is an E018 with this advice.
-UNSUPPORTED: dict[str, str] = {
-    "class": "`class` is not supported: declare a record with `struct Name:` and "
-             "write functions that take it as a parameter",
-    "try": f"`try` is not supported: {_NO_EXCEPTIONS}",
-    "except": f"`except` is not supported: {_NO_EXCEPTIONS}",
-    "finally": f"`finally` is not supported: {_NO_EXCEPTIONS}",
-    "raise": f"`raise` is not supported: {_NO_EXCEPTIONS}",
-    "with": "`with` is not supported: NPL has no context managers",
-    "global": f"`global` is not supported: {_NO_CLOSURES}",
-    "nonlocal": f"`nonlocal` is not supported: {_NO_CLOSURES}",
-    "yield": "`yield` is not supported: build a list and return it",
-    "async": "`async` is not supported: NPL has no coroutines",
-    "await": "`await` is not supported: NPL has no coroutines",
-    "del": "`del` is not supported: remove entries with `d.pop(key)` or `xs.pop(i)`",
-    "as": "`as` is not supported: NPL has no import aliases, `with` or `except`",
-    ";": "`;` is not supported: put each statement on its own line",
-    ":=": "the walrus operator `:=` is not supported: assign on a line of its own first",
-    "!": "`!` is not an operator: use `not`",
-    "&&": "`&&` is not an operator: use `and`",
-    "||": "`||` is not an operator: use `or`",
-    "<>": "`<>` is not an operator: use `!=`",
-    "~": "bitwise `~` is not supported",
-    "<<": "bit shifts are not supported: multiply or floor-divide by a power of 2",
-    ">>": "bit shifts are not supported: multiply or floor-divide by a power of 2",
-}
-for _op in ("**=", "|=", "&=", "^=", "<<=", ">>="):
-    UNSUPPORTED[_op] = f"`{_op}` is not supported: write `x = x {_op[:-1]} y`"
-_IMPORT_ADVICE = ("`import module` is not supported: import definitions from a sibling "
-                  ".npl file with `from module import name`")
-
-_MAX_BRACKETS = 200           # nesting limits, so that no later pass recurses
-_MAX_INDENTS = 100            # too deep on a pathological program
-_MAX_DEPTH = 200
-
-
-# ================================================================ lexer
-
-_TOKEN_RE_HEAD = r"""
-  (?P<space>[ \t\f]+|\ufeff)
-| (?P<comment>\#[^\n]*)
-| (?P<newline>\n)
-| (?P<continuation>\\\n)
-| (?P<string>(?:[rR][bBfF]?|[bBfF][rR]?|[uU])?(?:'''|\"\"\"|'|"))
-| (?P<number>0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+
-    |(?:[0-9](?:_?[0-9])*)?\.[0-9](?:_?[0-9])*(?:[eE][+-]?[0-9](?:_?[0-9])*)?
-    |[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?(?:[eE][+-]?[0-9](?:_?[0-9])*)?)
-| (?P<name>[^\W\d]\w*)
-| (?P<hole>\?\{)
-| (?P<punct>"""
-_STRING_BODY = {
-    "'": re.compile(r"(?:[^'\\\n]|\\.)*'", re.S),
-    '"': re.compile(r'(?:[^"\\\n]|\\.)*"', re.S),
-    "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*'''", re.S),
-    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.S),
-}
-_INDENT_RE = re.compile(r"[ \t\f]*")
-_WORD_TAIL = re.compile(r"\w*")
-_BRACE = re.compile(r"[{}]")
-_CLOSER = {"(": ")", "[": "]", "{": "}"}
-
-
-class _LexError(Exception):
-    def __init__(self, diagnostic: Diagnostic):
-        super().__init__(diagnostic.message)
-        self.diagnostic = diagnostic
-
-
-@dataclass
-class _Source:
-    """What the lexer reads: text, its file, and where the text starts there.
-    An `expression` is lexed as if inside brackets (newlines don't count)."""
-    text: str
-    path: str
-    expression: bool = False
-    line: int = 1
-    col: int = 1
-    scanner: Optional["_Scanner"] = None      # set while lexing; read on errors
-
-    def display_text(self) -> str:
-        """The text as it sits in its file, for rendering carets."""
-        return "\n" * (self.line - 1) + " " * (self.col - 1) + self.text
-
-
-class NplLexer(Lexer):
-    """Lark custom lexer. Its tables come from the grammar's terminals."""
-    __future_interface__ = 2
-
-    def __init__(self, lexer_conf):
-        named = {t.pattern.value: t.name for t in lexer_conf.terminals if t.pattern.type == "str"}
-        self.keywords = {v: n for v, n in named.items() if v.isidentifier()}
-        self.punct = {v: n for v, n in named.items() if not v.isidentifier()}
-        for text in UNSUPPORTED:
-            (self.keywords if text.isidentifier() else self.punct)[text] = "UNSUPPORTED"
-        alternatives = "|".join(map(re.escape, sorted(self.punct, key=len, reverse=True)))
-        self.token_re = re.compile(_TOKEN_RE_HEAD + alternatives + ")", re.VERBOSE)
-
-    def lex(self, lexer_state, parser_state):
-        return _Scanner(self, lexer_state.text, parser_state).tokens()
-
-
-class _Scanner:
-    """One run of the lexer over one _Source; a generator of Lark tokens."""
-
-    def __init__(self, lexer: NplLexer, src: _Source, parser_state):
-        self.lexer, self.src, self.parser_state = lexer, src, parser_state
-        self.text = src.text
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
-        self.indents = [0]
-        self.brackets: list[int] = []            # offsets of open ( [ {
-        self.last: Optional[Token] = None        # the last token yielded
-        self.prev: Optional[Token] = None        # the one before it
-        self.last_end = 0                        # offset after the last real token
-        src.scanner = self
-
-    # ---------------------------------------------------------- positions
-
-    def pos(self, offset: int) -> tuple[int, int]:
-        idx = bisect.bisect_right(self.line_starts, offset) - 1
-        col = offset - self.line_starts[idx] + 1
-        return self.src.line + idx, col + (self.src.col - 1 if idx == 0 else 0)
-
-    def span(self, start: int, end: int) -> A.Span:
-        return A.Span(self.src.path, *self.pos(start), *self.pos(end))
-
-    def starts_line(self, token: Token) -> bool:
-        line_start = self.line_starts[bisect.bisect_right(self.line_starts, token.start_pos) - 1]
-        return not self.text[line_start:token.start_pos].strip()
-
-    def error(self, code: str, message: str, start: int, end: int) -> _LexError:
-        return _LexError(Diagnostic(code, message, self.span(start, end)))
-
-    def make(self, type_: str, start: int, end: int) -> Token:
-        (line, col), (end_line, end_col) = self.pos(start), self.pos(end)
-        token = Token(type_, self.text[start:end], start, line, col, end_line, end_col, end)
-        self.prev, self.last = self.last, token
-        if end > start:
-            self.last_end = end
-        return token
-
-    def marker(self, type_: str) -> Token:
-        """A zero-width _NEWLINE or _DEDENT right after the last real token,
-        so that statement and block spans end where their text ends."""
-        return self.make(type_, self.last_end, self.last_end)
-
-    # ---------------------------------------------------------- main loop
-
-    def tokens(self):
-        text, i = self.text, 0
-        if not self.src.expression:
-            i = yield from self.line_start(0)
-        while i < len(text):
-            m = self.lexer.token_re.match(text, i)
-            if m is None:
-                raise self.invalid_character(i)
-            kind = m.lastgroup
-            if kind == "newline" and not self.brackets and not self.src.expression:
-                if self.last is not None and self.last.type != "_NEWLINE":
-                    yield self.marker("_NEWLINE")
-                i = yield from self.line_start(m.end())
-            elif kind in ("space", "comment", "continuation", "newline"):
-                i = m.end()
-            else:
-                yield self.token(kind, m)
-                i = self.last_end
-        yield from self.finish()
-
-    def token(self, kind: str, m: re.Match) -> Token:
-        start, end = m.start(), m.end()
-        if kind == "name":
-            return self.name(m.group(), start, end)
-        if kind == "number":
-            return self.make("NUMBER", start, self.number_end(m))
-        if kind == "string":
-            return self.string(m)
-        if kind == "hole":
-            return self.make("HOLE", start, self.hole_end(start))
-        self.track_bracket(m.group(), start)
-        return self.make(self.lexer.punct[m.group()], start, end)
-
-    def name(self, word: str, start: int, end: int) -> Token:
-        if not word.isidentifier():
-            bad = next(k for k in range(start, end) if not self.text[start:k + 1].isidentifier())
-            raise self.invalid_character(bad)
-        type_ = self.lexer.keywords.get(word, "NAME")
-        if word in SOFT_KEYWORDS and not self.accepts(type_):
-            type_ = "NAME"
-        return self.make(type_, start, end)
-
-    def accepts(self, terminal: str) -> bool:
-        state = self.parser_state
-        return terminal in state.parse_conf.states[state.position]
-
-    def number_end(self, m: re.Match) -> int:
-        end = _WORD_TAIL.match(self.text, m.end()).end()
-        if end > m.end():
-            if self.text[m.end():end] in ("j", "J"):
-                raise self.error("E018", "complex numbers are not supported", m.start(), end)
-            raise self.error("E002", f"invalid number literal `{self.text[m.start():end]}`",
-                             m.start(), end)
-        return end
-
-    def string(self, m: re.Match) -> Token:
-        start, opening = m.start(), m.group()
-        quote = opening.lstrip("rRbBfFuU")
-        body = _STRING_BODY[quote].match(self.text, m.end())
-        if body is None:
-            what = "triple-quoted string" if len(quote) == 3 else "string"
-            line_end = self.text.find("\n", start)
-            raise self.error("E002", f"unterminated {what} literal: no closing {quote}",
-                             start, line_end if line_end >= 0 else len(self.text))
-        kind = "FSTRING" if "f" in opening[:-len(quote)].lower() else "STRING"
-        return self.make(kind, start, body.end())
-
-    def hole_end(self, start: int) -> int:
-        depth = 0
-        for brace in _BRACE.finditer(self.text, start + 1):
-            depth += 1 if brace.group() == "{" else -1
-            if depth == 0:
-                return brace.end()
-        raise self.error("E002", "unterminated hole: this `?{` has no matching `}`",
-                         start, start + 2)
-
-    def track_bracket(self, punct: str, start: int) -> None:
-        if punct in _CLOSER:
-            if len(self.brackets) >= _MAX_BRACKETS:
-                raise self.error("E001", f"too many nested brackets (the limit is {_MAX_BRACKETS})",
-                                 start, start + 1)
-            self.brackets.append(start)
-        elif punct in (")", "]", "}"):
-            if not self.brackets:
-                raise self.error("E001", f"unmatched `{punct}`: no bracket is open here",
-                                 start, start + 1)
-            opener = self.brackets.pop()
-            if _CLOSER[self.text[opener]] != punct:
-                line, col = self.pos(opener)
-                raise self.error("E001", f"`{punct}` does not match the `{self.text[opener]}` "
-                                 f"at line {line}, column {col}", start, start + 1)
-
-    def invalid_character(self, i: int) -> _LexError:
-        char = self.text[i]
-        if char == "?":
-            return self.error("E002", "`?` must start a hole: `?{description}`", i, i + 1)
-        if char == "\\":
-            return self.error("E002", "`\\` may only end a line (a line continuation)", i, i + 1)
-        shown = f"`{char}`" if char.isprintable() and not char.isspace() else f"U+{ord(char):04X}"
-        return self.error("E002", f"invalid character {shown}", i, i + 1)
-
-    # ---------------------------------------------------------- lines
-
-    def line_start(self, i: int):
-        """Skip blank and comment-only lines from offset `i`; at the next line
-        with code, yield _INDENT/_DEDENTs. Returns that code's offset."""
-        text = self.text
-        while True:
-            j = _INDENT_RE.match(text, i).end()
-            if j == len(text):
-                return j
-            if text[j] == "\n":
-                i = j + 1
-            elif text[j] == "#":
-                k = text.find("\n", j)
-                if k < 0:
-                    return len(text)
-                i = k + 1
-            else:
-                break
-        indent = text[i:j]
-        if "\t" in indent:
-            tab = i + indent.index("\t")
-            raise self.error("E003", "tab in indentation: NPL indents with spaces only",
-                             tab, tab + 1)
-        yield from self.indent_to(len(indent.rsplit("\f", 1)[-1]), i, j)
-        return j
-
-    def indent_to(self, width: int, line_start: int, first: int):
-        if width > self.indents[-1]:
-            if len(self.indents) > _MAX_INDENTS:
-                raise self.error("E003", f"too many levels of indentation (the limit is "
-                                 f"{_MAX_INDENTS})", line_start, first)
-            self.indents.append(width)
-            yield self.make("_INDENT", first, first)
-            return
-        while width < self.indents[-1]:
-            self.indents.pop()
-            yield self.marker("_DEDENT")
-        if width != self.indents[-1]:
-            levels = ", ".join(str(n) for n in self.indents)
-            raise self.error("E003", f"inconsistent dedent: an indentation of {width} spaces "
-                             f"matches no enclosing block (those are indented {levels})",
-                             line_start, first)
-
-    def finish(self):
-        if self.brackets:
-            opener = self.brackets[-1]
-            raise self.error("E001", f"`{self.text[opener]}` is never closed", opener, opener + 1)
-        if self.src.expression:
-            return
-        if self.last is not None and self.last.type != "_NEWLINE":
-            yield self.marker("_NEWLINE")
-        while len(self.indents) > 1:
-            self.indents.pop()
-            yield self.marker("_DEDENT")
+_MAX_DEPTH = 200              # so that no later pass recurses too deep
 
 
 # ================================================================ parser tables
@@ -401,7 +95,7 @@ def _load_or_build() -> Lark:
 def _parse_tree(src: _Source, start: str):
     try:
         return _get_parser().parse(src, start=start)
-    except _LexError as e:
+    except LexError as e:
         raise CompileError([e.diagnostic], {src.path: src.display_text()}) from None
     except UnexpectedInput as e:
         raise CompileError([_syntax_error(e, src)], {src.path: src.display_text()}) from None
@@ -438,7 +132,7 @@ def _syntax_error(err: UnexpectedInput, src: _Source) -> Diagnostic:
     if token.type == "UNSUPPORTED":
         return Diagnostic("E018", UNSUPPORTED[token.value], span)
     if token.type == "IMPORT":
-        return Diagnostic("E018", _IMPORT_ADVICE, span)
+        return Diagnostic("E018", IMPORT_ADVICE, span)
     if token.type == "_INDENT":
         return Diagnostic("E003", "unexpected indent", span)
     previous = src.scanner.prev if src.scanner is not None else None
@@ -522,7 +216,7 @@ def _terminal_text(name: str) -> str:
     return name.lower()
 
 
-def _hints(token: Token, expected: set[str], scanner: Optional[_Scanner]) -> tuple[str, ...]:
+def _hints(token: Token, expected: set[str], scanner: Optional[Scanner]) -> tuple[str, ...]:
     notes = []
     if "EXAMPLE" in expected and token.type not in ("$END",):
         notes.append("statements belong inside functions (a program starts at `def main()`); "
@@ -538,216 +232,6 @@ def _hints(token: Token, expected: set[str], scanner: Optional[_Scanner]) -> tup
                 notes.append(f"the `{scanner.text[scanner.brackets[-1]]}` at line {line}, "
                              f"column {col} is not closed")
     return tuple(notes)
-
-
-# ================================================================ string literals
-
-_SIMPLE_ESCAPES = {"\n": "", "\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b",
-                   "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-_ESCAPE = re.compile(r"\\(\n|[\\'\"abfnrtv]|[0-7]{1,3}|x[0-9a-fA-F]{0,2}|u[0-9a-fA-F]{0,4}"
-                     r"|U[0-9a-fA-F]{0,8}|N(?:\{[^}\n]*\})?|.)", re.S)
-_HEX_DIGITS = {"x": 2, "u": 4, "U": 8}
-
-
-class _EscapeError(Exception):
-    def __init__(self, offset: int, message: str):
-        super().__init__(message)
-        self.offset, self.message = offset, message
-
-
-def unescape(body: str) -> str:
-    """Python's escape sequences in the text of a (non-raw) str literal.
-    Unknown escapes such as `\\q` keep their backslash, as in Python."""
-    if "\\" not in body:
-        return body
-    return _ESCAPE.sub(_escape_value, body)
-
-
-def _escape_value(m: re.Match) -> str:
-    e = m.group(1)
-    if e in _SIMPLE_ESCAPES:
-        return _SIMPLE_ESCAPES[e]
-    if e[0] in "01234567":
-        return chr(int(e, 8))
-    if e[0] in _HEX_DIGITS:
-        need = _HEX_DIGITS[e[0]]
-        if len(e) - 1 != need:
-            raise _EscapeError(m.start(), f"truncated `\\{e[0]}` escape: it takes {need} "
-                               "hex digits")
-        if int(e[1:], 16) > 0x10FFFF:
-            raise _EscapeError(m.start(), f"`\\{e}` is not a Unicode character")
-        return chr(int(e[1:], 16))
-    if e[0] == "N":
-        if len(e) == 1:
-            raise _EscapeError(m.start(), "malformed `\\N` escape: write `\\N{CHARACTER NAME}`")
-        import unicodedata
-        try:
-            return unicodedata.lookup(e[2:-1])
-        except KeyError:
-            raise _EscapeError(m.start(), f"unknown Unicode character name `{e[2:-1]}`") from None
-    return m.group(0)
-
-
-class _Literal:
-    """One string token split into prefix, quote and body, with the file
-    position of every body offset."""
-
-    def __init__(self, token: Token):
-        text = token.value
-        prefix = re.match(r"[a-zA-Z]*", text).group()
-        quote = 3 if text[len(prefix):len(prefix) + 3] in ('"""', "'''") else 1
-        self.prefix = prefix.lower()
-        self.body = text[len(prefix) + quote:len(text) - quote]
-        self.line, self.col = token.line, token.column + len(prefix) + quote
-        self.newlines = [k for k, c in enumerate(self.body) if c == "\n"]
-
-    def pos(self, k: int) -> tuple[int, int]:
-        n = bisect.bisect_left(self.newlines, k)
-        if n == 0:
-            return self.line, self.col + k
-        return self.line + n, k - self.newlines[n - 1]
-
-
-class _FStringReader:
-    """Splits an f-string body into literal text and FormatFields, parsing
-    each field's expression at its real position in the file."""
-
-    def __init__(self, builder: "_Builder", lit: _Literal):
-        self.b, self.lit, self.body = builder, lit, lit.body
-        self.raw = "r" in lit.prefix
-
-    def span(self, start: int, end: int) -> A.Span:
-        return A.Span(self.b.path, *self.lit.pos(start), *self.lit.pos(end))
-
-    def error(self, message: str, start: int, end: int) -> None:
-        self.b._error("E001", f"f-string: {message}", self.span(start, end))
-
-    def parts(self, k: int = 0, in_spec: bool = False) -> tuple[list, int]:
-        """Read from offset k to the end (or, in a format spec, to its `}`)."""
-        body, out, text, chunk_start = self.body, [], "", k
-        while k < len(body):
-            c = body[k]
-            if c == "\\" and not self.raw:
-                k = self.escape_end(k)
-            elif c == "{" and not in_spec and body.startswith("{{", k):
-                text += self.decode(chunk_start, k) + "{"
-                k = chunk_start = k + 2
-            elif c == "}" and not in_spec and body.startswith("}}", k):
-                text += self.decode(chunk_start, k) + "}"
-                k = chunk_start = k + 2
-            elif c == "{":
-                text += self.decode(chunk_start, k)
-                field, debug_text, k = self.field(k)
-                text += debug_text
-                if text:
-                    out.append(text)
-                text, chunk_start = "", k
-                if field is not None:
-                    out.append(field)
-            elif c == "}":
-                if in_spec:
-                    break
-                self.error("a single `}` is not allowed: write `}}` for a literal brace", k, k + 1)
-                k += 1
-            else:
-                k += 1
-        text += self.decode(chunk_start, k)
-        if text:
-            out.append(text)
-        return out, k
-
-    def escape_end(self, k: int) -> int:
-        """Skip the escape at k; a `\\N{...}` brace is not a field, but the
-        brace of `\\{` is (the backslash stays literal, as in Python)."""
-        if self.body.startswith("N{", k + 1):
-            return self.body.find("}", k) + 1 or len(self.body)
-        return k + 1 if self.body[k + 1:k + 2] in ("{", "}", "") else k + 2
-
-    def decode(self, start: int, end: int) -> str:
-        chunk = self.body[start:end]
-        if self.raw:
-            return chunk
-        try:
-            return unescape(chunk)
-        except _EscapeError as e:
-            self.b._error("E002", e.message, self.span(start + e.offset, start + e.offset + 2))
-            return chunk
-
-    def field(self, start: int) -> tuple[Optional[A.FormatField], str, int]:
-        """Read `{expr=!c:spec}` from the `{` at `start`; gives the field, the
-        text a debug `=` adds before it, and the offset after the `}`."""
-        body = self.body
-        j = self.expression_end(start + 1)
-        source, debug_text = body[start + 1:j], ""
-        if j < len(body) and body[j] == "=":
-            j = _WHITESPACE.match(body, j + 1).end()
-            debug_text = body[start + 1:j]
-        conversion = None
-        if body.startswith("!", j):
-            conversion = body[j + 1:j + 2]
-            if conversion not in ("r", "s"):
-                self.error("a conversion is `!r` or `!s`", j, j + 2)
-            j += 2
-        spec = []
-        if body.startswith(":", j):
-            spec, j = self.parts(j + 1, in_spec=True)
-        if not body.startswith("}", j):
-            self.error("expected `}` to close this field", start, start + 1)
-            return None, debug_text, len(body)
-        if not source.strip():
-            self.error("empty expression in `{}`", start, j + 1)
-            return None, debug_text, j + 1
-        if debug_text and conversion is None and not spec:
-            conversion = "r"
-        expr = self.b._fragment(source, *self.lit.pos(start + 1))
-        field = A.FormatField(expr, conversion, tuple(spec), span=self.span(start, j + 1))
-        return field, debug_text, j + 1
-
-    def expression_end(self, k: int) -> int:
-        """Offset of the `}`, `!`, `:` or debug `=` that ends a field's expression."""
-        body, depth = self.body, 0
-        while k < len(body):
-            c, nxt = body[k], body[k + 1:k + 2]
-            if c in "=!<>" and nxt == "=":
-                k += 2
-                continue
-            if c in "([{":
-                depth += 1
-            elif c in ")]}":
-                if depth == 0 and c == "}":
-                    return k
-                depth -= 1
-            elif c in "'\"":
-                close = body.find(c, k + 1)
-                k = close if close >= 0 else len(body)
-            elif c == "?" and nxt == "{":
-                k = self.hole_end(k)
-                continue
-            elif depth == 0 and c in "!:=":
-                return k
-            elif c == "#":
-                self.error("a field's expression cannot contain `#`", k, k + 1)
-            k += 1
-        return k
-
-    def hole_end(self, k: int) -> int:
-        depth = 0
-        for brace in _BRACE.finditer(self.body, k + 1):
-            depth += 1 if brace.group() == "{" else -1
-            if depth == 0:
-                return brace.end()
-        return len(self.body)
-
-
-_WHITESPACE = re.compile(r"\s*")
-
-
-def _clean_docstring(text: str) -> str:
-    """Docstring text without its common indentation (inspect.cleandoc's rule)."""
-    lines = text.expandtabs().split("\n")
-    indents = [len(s) - len(s.lstrip()) for s in lines[1:] if s.strip()]
-    margin = min(indents, default=0)
-    return "\n".join([lines[0].strip()] + [s[margin:].rstrip() for s in lines[1:]]).strip()
 
 
 # ================================================================ tree -> AST
@@ -854,7 +338,7 @@ class _Builder(Transformer_NonRecursive):
         name, params, returns, body = ch
         doc, stmts = None, list(body)
         if stmts and isinstance(stmts[0], A.ExprStmt) and isinstance(stmts[0].value, A.StrLit):
-            doc, stmts = _clean_docstring(stmts[0].value.value), stmts[1:]
+            doc, stmts = clean_docstring(stmts[0].value.value), stmts[1:]
         is_hole = doc is not None and len(stmts) == 1 and stmts[0] in self.ellipses
         return A.FuncDef(name.value, tuple(params or ()), returns,
                          () if is_hole else self._block(stmts), docstring=doc,
@@ -1233,56 +717,10 @@ class _Builder(Transformer_NonRecursive):
         return A.Hole(text, span=self._span(meta))
 
     def number(self, meta, ch):
-        text, span = ch[0].value.replace("_", ""), self._span(meta)
-        if text[:2].lower() in ("0x", "0o", "0b"):
-            return A.IntLit(int(text, 0), span=span)
-        if any(c in text for c in ".eE"):
-            return A.FloatLit(float(text), span=span)
-        if text[0] == "0" and text.strip("0"):
-            self._error("E002", f"leading zeros are not allowed in a decimal number: write "
-                        f"`{text.lstrip('0')}`, or `0o{text.lstrip('0')}` for octal", span)
-            return A.IntLit(0, span=span)
-        try:
-            return A.IntLit(int(text), span=span)
-        except ValueError:          # beyond Python's int-from-text digit limit
-            self._error("E002", f"integer literal too long ({len(text)} digits)", span)
-            return A.IntLit(0, span=span)
+        return number_literal(ch[0].value, self._span(meta), self._error)
 
     def string(self, meta, ch):
-        parts, formatted = [], False
-        for token in ch:
-            lit = _Literal(token)
-            if "b" in lit.prefix:
-                self._error("E018", "bytes literals are not supported: use a `str`",
-                            self._token_span(token))
-            if "f" in lit.prefix:
-                formatted = True
-                parts += _FStringReader(self, lit).parts()[0]
-            else:
-                parts.append(lit.body if "r" in lit.prefix else self._unescape(lit))
-        merged = _merge_text(parts)
-        if not formatted:
-            return A.StrLit("".join(merged), span=self._span(meta))
-        return A.FString(tuple(merged), span=self._span(meta))
-
-    def _unescape(self, lit: _Literal) -> str:
-        try:
-            return unescape(lit.body)
-        except _EscapeError as e:
-            line, col = lit.pos(e.offset)
-            self._error("E002", e.message, A.Span(self.path, line, col, line, col + 2))
-            return lit.body
-
-
-def _merge_text(parts: list) -> list:
-    """Join neighbouring literal pieces: ["a", "b", field] -> ["ab", field]."""
-    merged: list = []
-    for part in parts:
-        if isinstance(part, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += part
-        else:
-            merged.append(part)
-    return merged
+        return string_literal(ch, self._span(meta), self._error, self._fragment)
 
 
 def _bad_target(target: A.Expr, context: str) -> tuple[str, str, A.Span]:

@@ -192,9 +192,9 @@ def fill(program, frozen, model, device, no_jit, refresh):
 
 @main.command()
 @click.option("--check", is_flag=True, help="Change nothing; list the files that would change (exit 1 if any).")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 def fmt(files, check):
-    """Rewrite FILES in NPL's canonical layout (comments, strings and holes kept)."""
+    """Rewrite FILES (and the .npl files under folders) in NPL's canonical layout."""
     from npl.fmt import main_fmt
     sys.exit(main_fmt(list(files), check, echo=click.echo))
 

@@ -12,7 +12,7 @@ NPL_RUN_CACHE=off turns it off) holds one entry per program path: the
 program image (runtime/image.py: the marshaled code object of the generated
 module and what building its namespace and reporting its errors needs) and
 a SHA-256 key of everything the compile depended on: this NPL (its version
-and the size and time of each of its source files), the Python version, the
+and the size and time of each source file of the compiler), Python's, the
 program's path and bytes, its lock file and the npl.toml beside it. The
 entry also lists each imported .npl file with its hash; all are checked
 before the entry is used. An entry that is missing, stale, unreadable or of
@@ -42,8 +42,13 @@ if TYPE_CHECKING:
 # Bump when the layout of a cache entry changes.
 CACHE_FORMAT = 1
 _MAGIC = "npl-run-cache"
-# The files of these packages make up the implementation fingerprint.
-_PACKAGES = ("npl", "npl.lang", "npl.compiler", "npl.runtime", "npl.stdlib")
+# The implementation fingerprint: the files that decide what a program
+# compiles to (front end, lowering, code generation, the image format, fills
+# from the lock file), by package; None: all of the package's files. The JIT,
+# the CLI and the tools are left out: they do not change a cached image.
+_FINGERPRINT = (("npl", ("__init__.py", "fast.py", "project.py")),
+                ("npl.lang", None), ("npl.compiler", None), ("npl.stdlib", None),
+                ("npl.runtime", ("codegen.py", "values.py", "rtvalues.py", "image.py")))
 _SOURCE_SUFFIXES = (".py", ".lark", ".txt", ".toml", ".gbnf")
 
 
@@ -221,21 +226,22 @@ _fingerprint: Optional[str] = None
 
 
 def implementation_fingerprint() -> str:
-    """NPL's version and the name, size and modification time of every
-    source file of its packages: editing NPL invalidates the cache."""
+    """NPL's version, Python's, and the name, size and modification time of
+    each file in _FINGERPRINT: editing the compiler invalidates the cache."""
     global _fingerprint
     if _fingerprint is None:
         import importlib
         import npl
         parts = [npl.__version__, sys.version, str(marshal.version)]
-        for package in _PACKAGES:
+        for package, names in _FINGERPRINT:
             for folder in getattr(importlib.import_module(package), "__path__", []):
                 try:
                     entries = sorted(os.scandir(folder), key=lambda e: e.name)
                 except OSError:
                     continue
                 for e in entries:
-                    if e.name.endswith(_SOURCE_SUFFIXES) and e.is_file():
+                    if (e.name in names if names else e.name.endswith(_SOURCE_SUFFIXES)) \
+                            and e.is_file():
                         st = e.stat()
                         parts.append(f"{package}/{e.name}:{st.st_size}:{st.st_mtime_ns}")
         _fingerprint = "\n".join(parts)

@@ -3,9 +3,9 @@
 `format_source(text, path)` takes the text of a .npl file and gives back the
 same program in canonical layout (raising CompileError if it does not parse,
 FormatError if the result would not be the same program). `main_fmt(files,
-check)` is the CLI: it rewrites files in place (and keeps their lock files
-in step, see `migrate_lock`), or with --check lists those that would change
-and exits 1.
+check)` is the CLI (a folder stands for the .npl files under it): it
+rewrites files in place (and keeps their lock files in step, see
+`migrate_lock`), or with --check lists those that would change and exits 1.
 
 The layout (Black's conventions, adapted to NPL):
   * 4-space indentation, one statement per line, lines of at most 88
@@ -570,7 +570,8 @@ def format_source(source: str, path: str = "<string>") -> str:
 def migrate_lock(path: str, before: str, after: str) -> int:
     """Keep the lock file of `path` in step after its text changed from
     `before` to `after` (the same program): a hole's key covers the text of
-    its examples, so re-spacing an example re-keys its holes. Each entry of
+    its examples (whitespace aside), so a layout change such as dropping
+    redundant parentheses in an example re-keys its holes. Each entry of
     a hole whose key changed is stored again under the new key (restamped:
     the fill, the hole and its tests are the same program). Returns how many
     entries moved; programs that do not compile are left alone."""
@@ -623,11 +624,26 @@ def _paired(old: list, new: list) -> list:
     return pairs
 
 
+def _expand(names: list[str]) -> list[str]:
+    """Files as given; a folder stands for the .npl files under it (hidden
+    folders skipped), in sorted order."""
+    out = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            out += sorted(str(p) for p in path.rglob("*.npl")
+                          if not any(part.startswith(".") for part in p.relative_to(path).parts))
+        else:
+            out.append(name)
+    return out
+
+
 def main_fmt(files: list[str], check: bool, echo: Callable[..., None] = print) -> int:
     """Format `files` in place (or, with `check`, only report). Returns the
     exit status: 0 all formatted, 1 some would change (--check), 2 errors."""
     from npl.lang.diagnostics import CompileError
     status, changed = 0, []
+    files = _expand(files)
     for name in files:
         path = Path(name)
         try:

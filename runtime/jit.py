@@ -564,7 +564,7 @@ def _frame_function(display: str, file: str, line: int, last: bool) -> Callable:
         args = ast.arguments([], [ast.arg("e"), ast.arg("rest")], None, [], [], None, [])
         tree = ast.Module([ast.FunctionDef("frame", args, [stmt], [], None)], [])
         for node in ast.walk(tree):
-            if hasattr(node, "lineno") or isinstance(node, (ast.stmt, ast.expr)):
+            if "lineno" in node._attributes:
                 node.lineno = node.end_lineno = max(line, 1)
                 node.col_offset = node.end_col_offset = 0
         code = compile(tree, file, "exec", dont_inherit=True)

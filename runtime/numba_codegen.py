@@ -1299,25 +1299,30 @@ class ModuleBuilder:
     def define(self, fn: ir.Function, flagging: bool) -> list[tuple[str, str, set[str]]]:
         """[(python name, source, k_ names it calls)] for one variant of
         `fn`: the function itself, or for a function on a call cycle an inner
-        function with a depth count (typed from its callers: Numba cannot
-        compile mutually recursive functions with explicit signatures one at
-        a time) and a typed wrapper that starts the count."""
+        function with a depth count and a wrapper that starts the count.
+        A self-recursive inner function has an explicit signature; mutually
+        recursive ones cannot (Numba compiles an explicit signature at once,
+        before the other function exists), so they are typed from their
+        callers, and are not cached: Numba 0.68 crashes loading a cached
+        type-inferred recursive function."""
         extra_sig = [ERR_TYPE] if flagging else []
         base = "e" if flagging else ""
         lowerer = FunctionLowerer(self, fn, flagging=flagging, depth=fn.name in self.cycles)
         tree = lowerer.function()
         if fn.name not in self.cycles:
             return [self.render(fn, tree[0], signature(fn, extra_sig), lowerer.used_prange)]
+        mutual = len(self.cycles[fn.name]) > 1
         params = [py_local(p.name) for p in fn.params] + (["_err"] if flagging else [])
         inner_call = call(name(py_function_name(fn.name, base + "d")), *[name(p) for p in params], const(0))
         args = ast.arguments([], [ast.arg(p) for p in params], None, [], [], None, [])
         wrapper = ast.FunctionDef(py_function_name(fn.name, base), args, [ast.Return(inner_call)], [], None)
-        return [self.render(fn, tree[0], None, lowerer.used_prange),
-                self.render(fn, wrapper, signature(fn, extra_sig), False)]
+        inner_sig = None if mutual else signature(fn, extra_sig + ["int64"])
+        return [self.render(fn, tree[0], inner_sig, lowerer.used_prange, cache=not mutual),
+                self.render(fn, wrapper, signature(fn, extra_sig), False, cache=not mutual)]
 
     def render(self, fn: ir.Function, node: ast.FunctionDef, sig: Optional[str],
-               parallel: bool) -> tuple[str, str, set[str]]:
-        flags = f"cache=True, boundscheck=False, parallel={parallel}, error_model='python'"
+               parallel: bool, cache: bool = True) -> tuple[str, str, set[str]]:
+        flags = f"cache={cache}, boundscheck=False, parallel={parallel}, error_model='python'"
         head = f"@numba.njit({sig!r}, {flags})" if sig else f"@numba.njit({flags})"
         source = f"{head}\n{ast.unparse(ast.fix_missing_locations(node))}\n"
         called = {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call)

@@ -301,6 +301,11 @@ def test_cli_check_and_rewrite(tmp_path):
     r = run_fmt("--check", "broken.npl", cwd=tmp_path)
     assert r.returncode == 2 and "broken.npl:1:10" in r.stderr and "E001" in r.stderr
     assert broken.read_text() == "def main(:\n"
+    broken.unlink()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deep.npl").write_text("def main():\n    print(2*3)\n")
+    r = run_fmt("--check", ".", cwd=tmp_path)          # a folder: the .npl files under it
+    assert r.returncode == 1 and r.stdout.splitlines() == [f"would reformat {Path('sub/deep.npl')}"]
 
 
 def _expressions():
