@@ -128,14 +128,60 @@ class Lowerer:
         t, sp = s.target, s.span
         if s.value is None:
             return []
-        value = self.expr(s.value)
-        if isinstance(t, ast.Name):
-            return [ir.Assign(t.id, value, span=sp)]
-        if isinstance(t, ast.TupleExpr):
-            return [ir.Unpack(tuple(e.id for e in t.elts), value, span=sp)]
-        if isinstance(t, ast.Index):
-            return [ir.SetItem(self.expr(t.value), self.indices(t), value, span=sp)]
-        return [ir.SetField(self.expr(t.value), t.attr, value, span=sp)]
+        return self.store(t, self.expr(s.value), sp)
+
+    def store(self, target: ast.Expr, value: ir.Expr, sp) -> list[ir.Stmt]:
+        """`target = value`, for any assignment target. A tuple of names, nested
+        or not, is an Unpack (see unpack_names). A tuple holding an item or a
+        field first puts the whole value in a temporary, since Python
+        evaluates the right side before any store, and then stores its parts
+        left to right, each target's object and indices evaluated just
+        before its own store (`i, xs[i] = 1, 5` sets xs[1])."""
+        if isinstance(target, ast.Name):
+            return [ir.Assign(target.id, value, span=sp)]
+        if isinstance(target, ast.Index):
+            return [ir.SetItem(self.expr(target.value), self.indices(target), value, span=sp)]
+        if isinstance(target, ast.Attribute):
+            return [ir.SetField(self.expr(target.value), target.attr, value, span=sp)]
+        if all(isinstance(n, ast.Name) for n in leaves(target)):
+            names, unpacks = self.unpack_names(target, self.temp_local)
+            return [ir.Unpack(names, value, span=sp), *unpacks]
+        tmp = ir.Local(value.type, self.temp_local(value.type), span=value.span)
+        out: list[ir.Stmt] = [ir.Assign(tmp.name, value, span=value.span)]
+        for k, elt in enumerate(target.elts):
+            part = ir.Prim(value.type.elems[k], "getitem", (tmp, ir.Const(INT, k, span=elt.span)),
+                           span=elt.span)
+            out += self.store(elt, part, sp)
+        return out
+
+    def unpack_names(self, target: ast.TupleExpr, temp) -> tuple[tuple[str, ...], list[ir.Stmt]]:
+        """A tuple target made of names, nested or not, as the flat tuple of
+        names that one Unpack, ForEach or Generator binds, and the Unpacks to
+        run right after it: each nested tuple is bound to a temporary (named
+        by `temp(type)`) that a later Unpack takes apart. A name bound twice
+        keeps its last value, as in Python; nothing runs between the stores,
+        so making the earlier occurrences bind throwaway temporaries instead
+        leaves the order of the stores immaterial."""
+        nodes = list(leaves(target))
+        last = {n.id: n for n in nodes}
+        bound = {id(n): n.id if last[n.id] is n else temp(self.prog.types[n]) for n in nodes}
+        unpacks: list[ir.Stmt] = []
+        pending: list[tuple[ir.Local, ast.TupleExpr]] = []     # nested tuples, by temporary
+
+        def names(t: ast.TupleExpr) -> tuple[str, ...]:
+            out = []
+            for elt in t.elts:
+                if isinstance(elt, ast.Name):
+                    out.append(bound[id(elt)])
+                else:
+                    tmp = ir.Local(self.prog.types[elt], temp(self.prog.types[elt]), span=elt.span)
+                    pending.append((tmp, elt))
+                    out.append(tmp.name)
+            return tuple(out)
+        flat = names(target)
+        for tmp, elt in pending:            # grows while it runs: nested tuples in turn
+            unpacks.append(ir.Unpack(names(elt), tmp, span=elt.span))
+        return flat, unpacks
 
     def aug_assign(self, s: ast.AugAssign) -> list[ir.Stmt]:
         t, sp = s.target, s.span
@@ -163,14 +209,23 @@ class Lowerer:
         """`e` itself if evaluating it twice is harmless, else a temporary."""
         if isinstance(e, (ir.Local, ir.Const, ir.Global)):
             return e
-        self.temp_count += 1
-        name = f"_tmp{self.temp_count}"
-        while name in self.fn_locals:
-            self.temp_count += 1
-            name = f"_tmp{self.temp_count}"
-        self.fn_locals[name] = e.type
+        name = self.temp_local(e.type)
         pre.append(ir.Assign(name, e, span=e.span))
         return ir.Local(e.type, name, span=e.span)
+
+    def fresh_name(self, avoid=frozenset()) -> str:
+        """A new `_tmpN`, unused by the function's locals and by `avoid`."""
+        while True:
+            self.temp_count += 1
+            name = f"_tmp{self.temp_count}"
+            if name not in self.fn_locals and name not in avoid:
+                return name
+
+    def temp_local(self, t: Type) -> str:
+        """A new local of the current function, of type `t`."""
+        name = self.fresh_name()
+        self.fn_locals[name] = t
+        return name
 
     def for_loop(self, s: ast.For) -> ir.Stmt:
         it, sp = s.iter, s.span
@@ -182,8 +237,11 @@ class Lowerer:
             start, stop, step = range_parts(args, it.span)
             return ir.ForRange(s.target.id, start, stop, step, body,
                                parallel=ref.target == "prange", span=sp)
-        targets, unpack = target_names(s.target)
-        return ir.ForEach(targets, unpack, self.expr(it), body, span=sp)
+        if isinstance(s.target, ast.Name):
+            return ir.ForEach((s.target.id,), False, self.expr(it), body, span=sp)
+        # `for (a, b), c in it` binds (t, c), then starts each pass with `a, b = t`
+        targets, unpacks = self.unpack_names(s.target, self.temp_local)
+        return ir.ForEach(targets, True, self.expr(it), unpacks + body, span=sp)
 
     # ------------------------------------------------------------ expressions
     def cond(self, e: ast.Expr) -> ir.Expr:
@@ -286,24 +344,39 @@ class Lowerer:
     def x_DictExpr(self, e, t, sp):
         return ir.DictLit(t, tuple(self.expr(k) for k in e.keys), tuple(self.expr(v) for v in e.values), span=sp)
 
-    def generators(self, gens) -> tuple[ir.Generator, ...]:
-        out = []
-        for g in gens:
-            targets, unpack = target_names(g.target)
-            out.append(ir.Generator(targets, unpack, self.expr(g.iter), tuple(self.cond(c) for c in g.conds)))
+    def generators(self, comp) -> tuple[ir.Generator, ...]:
+        """The comprehension's `for` clauses. A nested target, `for (a, b), c
+        in it`, becomes `for t, c in it for a, b in [t]`, the conditions going
+        to the last clause; `t` is local to the comprehension, so it is named
+        apart from every name the comprehension mentions."""
+        out: list[ir.Generator] = []
+        mentioned = None
+        for g in comp.generators:
+            iterable = self.expr(g.iter)
+            conds = tuple(self.cond(c) for c in g.conds)
+            if isinstance(g.target, ast.Name):
+                out.append(ir.Generator((g.target.id,), False, iterable, conds))
+                continue
+            if mentioned is None:
+                mentioned = {n.id for n in ast.walk(comp) if isinstance(n, ast.Name)}
+            targets, unpacks = self.unpack_names(g.target, lambda t: self.fresh_name(mentioned))
+            clauses = [(targets, iterable)] + [
+                (u.names, ir.ListLit(ListT(u.value.type), (u.value,), span=u.span)) for u in unpacks]
+            out += [ir.Generator(names, True, it, conds if k == len(clauses) - 1 else ())
+                    for k, (names, it) in enumerate(clauses)]
         return tuple(out)
 
     def x_ListComp(self, e, t, sp):
-        return ir.Comp(t, "list", self.expr(e.elt), self.generators(e.generators), span=sp)
+        return ir.Comp(t, "list", self.expr(e.elt), self.generators(e), span=sp)
 
     def x_SetComp(self, e, t, sp):
-        return ir.Comp(t, "set", self.expr(e.elt), self.generators(e.generators), span=sp)
+        return ir.Comp(t, "set", self.expr(e.elt), self.generators(e), span=sp)
 
     def x_GeneratorExp(self, e, t, sp):
-        return ir.Comp(t, "gen", self.expr(e.elt), self.generators(e.generators), span=sp)
+        return ir.Comp(t, "gen", self.expr(e.elt), self.generators(e), span=sp)
 
     def x_DictComp(self, e, t, sp):
-        return ir.Comp(t, "dict", self.expr(e.value), self.generators(e.generators),
+        return ir.Comp(t, "dict", self.expr(e.value), self.generators(e),
                        key=self.expr(e.key), span=sp)
 
     def x_Lambda(self, e, t, sp):
@@ -369,18 +442,13 @@ def range_parts(args: list[ir.Expr], sp):
     return args[0], args[1], args[2]
 
 
-def target_names(target) -> tuple[tuple[str, ...], bool]:
-    if isinstance(target, ast.Name):
-        return (target.id,), False
-    return tuple(flatten_names(target)), True
-
-
-def flatten_names(target):
-    if isinstance(target, ast.Name):
-        yield target.id
+def leaves(target: ast.Expr):
+    """The targets inside a (nested) tuple target, in store order."""
+    if isinstance(target, ast.TupleExpr):
+        for elt in target.elts:
+            yield from leaves(elt)
     else:
-        for x in target.elts:
-            yield from flatten_names(x)
+        yield target
 
 
 def ordered_consts(prog: CheckedProgram):

@@ -227,7 +227,8 @@ def handle(job: dict) -> dict:
     comp = compile(job["source"], job["path"], fills=job["fills"], strict_fills=True)
     spec = next((h for h in comp.holes if h.key == job["key"]), None)
     if spec is None:
-        raise LookupError(f"the checked program has no hole with key {job['key']}")
+        raise LookupError(f"the checked program has no hole with key {job['key']} (was npl "
+                          "changed while it ran?)")
     verdict = run_checks(comp, spec, limits, hidden=frozenset(job.get("hidden", ())))
     return {"accepted": verdict.accepted, "stage": verdict.stage, "feedback": verdict.feedback,
             "passed": verdict.passed, "retire": verdict.stage == "limit"}

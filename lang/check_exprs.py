@@ -66,16 +66,15 @@ class ExprChecker(CallChecker):
     def narrowings(self, e: ast.Expr) -> tuple[dict, dict]:
         """(facts when e is true, facts when e is false)."""
         if isinstance(e, ast.Compare) and len(e.ops) == 1 and e.ops[0] in ("is", "is not") \
-                and isinstance(e.comparators[0], ast.NoneLit) and isinstance(e.left, ast.Name):
-            name = e.left.id
-            t = self.ctx.lookup(name)
+                and isinstance(e.comparators[0], ast.NoneLit) and narrow_key(e.left) is not None:
+            t = self.prog.types.get(e.left)
             if isinstance(t, OptionalT):
-                fact = {name: t.inner}
+                fact = {narrow_key(e.left): t.inner}
                 return ({}, fact) if e.ops[0] == "is" else (fact, {})
-        if isinstance(e, ast.Name):
-            t = self.ctx.lookup(e.id)
+        if narrow_key(e) is not None:
+            t = self.prog.types.get(e)
             if isinstance(t, OptionalT):
-                return {e.id: t.inner}, {}
+                return {narrow_key(e): t.inner}, {}
         if isinstance(e, ast.UnaryOp) and e.op == "not":
             yes, no = self.narrowings(e.operand)
             return no, yes
@@ -210,15 +209,15 @@ class ExprChecker(CallChecker):
 
     def expr_BoolOp(self, e: ast.BoolOp, expected):
         types = []
-        saved = dict(self.ctx.narrowed) if self.ctx else {}
+        saved = self.ctx.snapshot() if self.ctx else None
         for v in e.values:
             t = self.infer(v, expected)
             types.append(t)
             if self.ctx:
                 yes, no = self.narrowings(v)
-                self.ctx.narrowed.update(yes if e.op == "and" else no)
+                self.ctx.narrow(yes if e.op == "and" else no)
         if self.ctx:
-            self.ctx.narrowed = saved
+            self.ctx.restore(saved)
         if all(t == BOOL or isinstance(t, ErrorT) for t in types):
             return BOOL
         result = types[0]
@@ -264,16 +263,16 @@ class ExprChecker(CallChecker):
 
     def expr_IfExp(self, e: ast.IfExp, expected):
         yes, no = self.check_condition(e.test)
-        saved = dict(self.ctx.narrowed) if self.ctx else {}
+        saved = self.ctx.snapshot() if self.ctx else None
         if self.ctx:
-            self.ctx.narrowed.update(yes)
+            self.ctx.narrow(yes)
         bt = self.infer(e.body, expected)
         if self.ctx:
-            self.ctx.narrowed = dict(saved)
-            self.ctx.narrowed.update(no)
+            self.ctx.restore(saved)
+            self.ctx.narrow(no)
         ot = self.infer(e.orelse, expected)
         if self.ctx:
-            self.ctx.narrowed = saved
+            self.ctx.restore(saved)
         t = join(bt, ot)
         if expected is not None and assignable(bt, expected) and assignable(ot, expected) \
                 and (t is None or not assignable(t, expected)):
@@ -309,6 +308,9 @@ class ExprChecker(CallChecker):
                 self.bag.error("E014", f"struct {info.name} has no field '{e.attr}'", e.span,
                                "its fields: " + ", ".join(f for f, _ in info.fields))
                 return ERROR
+            if isinstance(ft, OptionalT) and not store and self.ctx is not None \
+                    and narrow_key(e) is not None:
+                ft = self.ctx.narrowed_path(narrow_key(e)) or ft     # `if p.next is not None:`
             return ft
         if isinstance(ot, ArrayT) and e.attr == "shape" and not store:
             return TupleT((INT,) * ot.rank)
@@ -617,6 +619,16 @@ def orderable(a: Type, b: Type) -> bool:
 
 def comparable_optional(a: Type, b: Type) -> bool:
     return (isinstance(a, OptionalT) and assignable(b, a)) or (isinstance(b, OptionalT) and assignable(a, b))
+
+
+def narrow_key(e) -> Optional[str]:
+    """What narrowing can name: a variable `x`, or a path of fields `x.f.g`."""
+    if isinstance(e, ast.Name):
+        return e.id
+    if isinstance(e, ast.Attribute):
+        base = narrow_key(e.value)
+        return None if base is None else f"{base}.{e.attr}"
+    return None
 
 
 def is_empty_display(e) -> bool:

@@ -2,7 +2,10 @@
 variables). Called by lang/checker.py with the Checker as `ck`."""
 from __future__ import annotations
 
+from typing import Optional
+
 from . import ast
+from .check_exprs import narrow_key
 from .types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT,
                     IterT, ListT, OptionalT, StructT, TupleT, Type, assignable,
                     element_type)
@@ -27,6 +30,7 @@ def declare(ck, name_node: ast.Name, t: Type) -> None:
         ck.prog.types[name_node] = t
         return
     ck.prog.types[name_node] = declared
+    ctx.forget(name)                # and what was known about its fields
     if isinstance(declared, OptionalT):
         if t == NONE or isinstance(t, OptionalT):
             ctx.narrowed.pop(name, None)
@@ -76,60 +80,95 @@ def check_assign(ck, s: ast.Assign) -> None:
         check_store_index(ck, target, s.value)
     elif isinstance(target, ast.Attribute):
         ft = ck.infer_attribute(target, store=True)
-        ck.check(s.value, ft)
+        field_stored(ck, target, ft, ck.check(s.value, ft))
     else:
         ck.bag.error("E018", "cannot assign to this expression", target.span)
 
 
+def field_stored(ck, target: ast.Attribute, ft: Type, vt: Type) -> None:
+    """Update narrowing after a value of type `vt` is stored in field `target`."""
+    key = narrow_key(target)
+    if key is not None:         # `p.next = node` narrows p.next until p or p.next changes
+        ck.ctx.forget(key)
+        if isinstance(ft, OptionalT) and vt != NONE and not isinstance(vt, (OptionalT, ErrorT)):
+            ck.ctx.narrowed[key] = ft.inner
+
+
 def bind_unpack(ck, target: ast.TupleExpr, vt: Type, span) -> None:
-    names = target.elts
+    """Bind each element of a tuple target to its part of `vt`, left to right
+    as Python stores them: a name is declared (or checked against its
+    declaration), an item or a field is checked as in a single assignment,
+    and a nested tuple is unpacked in turn."""
+    elts = target.elts
+    ck.prog.types[target] = vt
     if isinstance(vt, ErrorT):
-        elems = [ERROR] * len(names)
+        elems = [ERROR] * len(elts)
     elif isinstance(vt, TupleT):
-        if len(vt.elems) != len(names):
-            ck.bag.error("E012", f"cannot unpack {vt} into {len(names)} names", span)
-            elems = [ERROR] * len(names)
+        if len(vt.elems) != len(elts):
+            what = "names" if all(isinstance(n, ast.Name) for n in elts) else "targets"
+            ck.bag.error("E012", f"cannot unpack {vt} into {len(elts)} {what}", span)
+            elems = [ERROR] * len(elts)
         else:
             elems = list(vt.elems)
     else:
         ck.bag.error("E012", f"only a tuple can be unpacked, not {vt}", span)
-        elems = [ERROR] * len(names)
-    for n, t in zip(names, elems):
-        if not isinstance(n, ast.Name):
-            ck.bag.error("E018", "unpack into plain variable names only", n.span)
-            continue
-        declared = ck.ctx.locals.get(n.id)
-        if declared is not None and not assignable(t, declared):
-            ck.bag.error("E012", f"'{n.id}' is {declared}, cannot assign {t}", n.span)
-        declare(ck, n, t)
+        elems = [ERROR] * len(elts)
+    for n, t in zip(elts, elems):
+        if isinstance(n, ast.Name):
+            declared = ck.ctx.locals.get(n.id)
+            if declared is not None and not assignable(t, declared):
+                ck.bag.error("E012", f"'{n.id}' is {declared}, cannot assign {t}", n.span)
+            declare(ck, n, t)
+        elif isinstance(n, ast.TupleExpr):
+            bind_unpack(ck, n, t, n.span)
+        elif isinstance(n, ast.Index):
+            slot = store_index_type(ck, n)
+            if slot is not None and not assignable(t, slot):
+                ck.bag.error("E012", f"this item is {slot}, cannot assign {t}", n.span)
+            ck.prog.types[n] = t
+        elif isinstance(n, ast.Attribute):
+            slot = ck.infer_attribute(n, store=True)
+            if not assignable(t, slot):
+                ck.bag.error("E012", f"field '{n.attr}' is {slot}, cannot assign {t}", n.span)
+            field_stored(ck, n, slot, t)
+        else:
+            ck.bag.error("E018", "cannot assign to this expression", n.span)
 
 
 def check_store_index(ck, target: ast.Index, value: ast.Expr) -> None:
+    slot = store_index_type(ck, target)
+    if slot is not None:
+        ck.check(value, slot)
+    ck.prog.types[target] = ck.prog.types.get(value, ERROR)
+
+
+def store_index_type(ck, target: ast.Index) -> Optional[Type]:
+    """The type a value stored at `target` (`xs[i]`, `d[k]`, `a[i, j]`)
+    must fit, after checking its container and indices; None where the
+    store is an error (reported here) or the container's type is unknown."""
     ot = ck.infer(target.value)
     idx = target.indices
     if isinstance(ot, ListT):
         ck.check_indices(idx, [INT], target)
-        ck.check(value, ot.elem)
-    elif isinstance(ot, DictT):
+        return ot.elem
+    if isinstance(ot, DictT):
         from .check_exprs import dict_key_parts
         ck.check_indices(idx, dict_key_parts(ot.key, idx), target)
-        ck.check(value, ot.value)
-    elif isinstance(ot, ArrayT):
+        return ot.value
+    if isinstance(ot, ArrayT):
         ck.check_indices(idx, [INT] * len(idx), target)
         if len(idx) > ot.rank:
             ck.bag.error("E012", f"too many indices for {ot}", target.span)
-        elif len(idx) == ot.rank:
-            ck.check(value, ot.elem)
-        else:
-            ck.check(value, ArrayT(ot.elem, ot.rank - len(idx)))
-    elif ot == STR:
+            return None
+        return ot.elem if len(idx) == ot.rank else ArrayT(ot.elem, ot.rank - len(idx))
+    if ot == STR:
         ck.bag.error("E012", "str is immutable: build a new string instead "
                      "(s[:i] + c + s[i + 1:])", target.span)
     elif isinstance(ot, TupleT):
         ck.bag.error("E012", "tuples are immutable", target.span)
     elif not isinstance(ot, ErrorT):
         ck.bag.error("E015", f"{ot} does not support item assignment", target.span)
-    ck.prog.types[target] = ck.prog.types.get(value, ERROR)
+    return None
 
 
 AUG_OPS = {"+", "-", "*", "/", "//", "%"}

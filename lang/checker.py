@@ -17,7 +17,7 @@ import os
 from typing import Callable, Optional
 
 from . import ast
-from .check_exprs import ExprChecker
+from .check_exprs import ExprChecker, narrow_key
 from .diagnostics import DiagnosticBag
 from .symbols import (CheckedProgram, ConstInfo, FuncInfo, HoleInfo, StructInfo,
                       TestInfo)
@@ -52,8 +52,42 @@ class FuncContext:
     def visible(self) -> dict[str, Type]:
         out = {n: self.narrowed.get(n, t) for n, t in self.locals.items()}
         for scope in self.inner_scopes:
-            out.update(scope)
+            out.update((n, t) for n, t in scope.items() if "." not in n)
         return out
+
+    # Narrowing facts map a variable `x`, or a field path `x.f.g`, to the type
+    # it has while the fact holds. A fact about a variable bound by a
+    # comprehension or lambda lives in that variable's scope.
+    def narrow(self, facts: dict[str, Type]) -> None:
+        for key, t in facts.items():
+            root = key.split(".", 1)[0]
+            scope = next((s for s in reversed(self.inner_scopes) if root in s), self.narrowed)
+            scope[key] = t
+
+    def narrowed_path(self, path: str) -> Optional[Type]:
+        """The narrowed type of field path `x.f`, if a check established one."""
+        root = path.split(".", 1)[0]
+        for scope in reversed(self.inner_scopes):
+            if path in scope:
+                return scope[path]
+            if root in scope:
+                return None
+        return self.narrowed.get(path)
+
+    def forget(self, key: str) -> None:
+        """Drop the facts about `key` (a variable or a field path) and its fields."""
+        for k in [k for k in self.narrowed if k == key or k.startswith(key + ".")]:
+            del self.narrowed[k]
+
+    def snapshot(self):
+        return dict(self.narrowed), [dict(s) for s in self.inner_scopes]
+
+    def restore(self, snap) -> None:
+        narrowed, scopes = snap
+        self.narrowed = narrowed
+        for scope, saved in zip(self.inner_scopes, scopes):
+            scope.clear()
+            scope.update(saved)
 
 
 class Checker(ExprChecker):
@@ -338,8 +372,8 @@ class Checker(ExprChecker):
         self.forget_assigned(s.body)
 
     def forget_assigned(self, body) -> None:
-        for name in assigned_names(body):
-            self.ctx.narrowed.pop(name, None)
+        for key in assigned_names(body):
+            self.ctx.forget(key)
 
     # ------------------------------------------------------------ holes
     def record_hole(self, node: ast.Hole, expected: Type) -> None:
@@ -393,13 +427,20 @@ def contains_break(stmts) -> bool:
 
 
 def assigned_names(stmts) -> set[str]:
+    """The variables and field paths (`x.f`) that `stmts` assign."""
     out: set[str] = set()
+
+    def add(target) -> None:
+        if isinstance(target, ast.TupleExpr):
+            for e in target.elts:
+                add(e)
+        else:
+            key = narrow_key(target)
+            if key is not None:
+                out.add(key)
     for node in (n for s in stmts for n in ast.walk(s)):
-        target = getattr(node, "target", None) if isinstance(node, (ast.Assign, ast.AugAssign, ast.For)) else None
-        if isinstance(target, ast.Name):
-            out.add(target.id)
-        elif isinstance(target, ast.TupleExpr):
-            out.update(e.id for e in target.elts if isinstance(e, ast.Name))
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.For)):
+            add(node.target)
     return out
 
 

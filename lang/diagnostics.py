@@ -71,14 +71,24 @@ class Diagnostic:
         return self.render()
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(source: str) -> list[str]:
+    """The lines of `source`, broken where the lexer breaks them (at LF, CR LF
+    and CR), so that line N here is line N of a Span. str.splitlines() also
+    breaks at VT, FF, FS, GS, RS, NEL, U+2028 and U+2029, which the lexer
+    reads as ordinary characters (in strings, comments, indentation)."""
+    lines = _LINE_BREAK.split(source)
+    if lines[-1] == "":
+        lines.pop()                 # the text after the final line break is no line
+    return lines
+
+
 def source_line(source: Optional[str], line: int) -> Optional[str]:
     if source is None or line < 1:
         return None
-    # Lines end where the lexer ends them (\n, \r\n or \r), not at every
-    # character str.splitlines() treats as a break (form feed, U+2028...).
-    all_lines = re.split(r"\r\n|\r|\n", source)
-    if all_lines[-1] == "":
-        all_lines.pop()             # the text after the final newline is no line
+    all_lines = split_lines(source)
     if line > len(all_lines):
         return None
     return all_lines[line - 1].expandtabs(1)

@@ -5,7 +5,7 @@ a line and column of a bigger file); gives back, through Lark's custom-lexer
 interface, the tokens the LALR parser in lang/parser.py reads:
   * indentation as _NEWLINE / _INDENT / _DEDENT markers (zero-width, right
     after the last real token, so that spans end where their text ends);
-    newlines inside brackets, comments and `\` continuations make none;
+    newlines inside brackets, comments and backslash continuations make none;
   * holes `?{...}` as one HOLE token, braces balanced (`hole_end`);
   * string literals as whole STRING / FSTRING tokens (lang/literals.py
     decodes them later), numbers as NUMBER;
@@ -18,9 +18,9 @@ Lexical errors (a bad character, an unterminated string or hole, unmatched
 brackets, tabs or inconsistent indentation) raise `LexError` carrying an
 E001 / E002 / E003 / E018 Diagnostic.
 
-Lines end at "\n" only: callers normalise "\r\n" and "\r" first, and no
-other character (form feed, U+2028, ...) ends a line, as in Python's
-tokenizer; lang/diagnostics.source_line splits the same way.
+Lines end at a line feed only: callers turn CR LF and lone CRs into line
+feeds first, and no other character (form feed, U+2028, ...) ends a line, as
+in Python's tokenizer; lang/diagnostics.source_line splits the same way.
 """
 from __future__ import annotations
 

@@ -293,19 +293,16 @@ class _Builder(Transformer_NonRecursive):
         return tuple(body)
 
     def _check_target(self, target: A.Expr, context: str) -> None:
-        """`context` is "assign", "augmented" or "loop"."""
+        """`context` is "assign", "augmented" or "loop". An assignment stores
+        into names, items and fields, a loop binds names; both unpack into
+        tuples of such targets, nested or not (`for i, (a, b) in ...`)."""
         if isinstance(target, A.Name):
             return
         if isinstance(target, (A.Index, A.Attribute)) and context != "loop":
             return
         if isinstance(target, A.TupleExpr) and context != "augmented":
             for elt in target.elts:
-                if isinstance(elt, A.TupleExpr):
-                    self._error("E018", "nested unpacking is not supported: unpack in two steps",
-                                elt.span)
-                elif not isinstance(elt, A.Name):
-                    self._error("E018", "unpacking assigns to plain names only: assign to "
-                                "this target in a statement of its own", elt.span)
+                self._check_target(elt, context)
             return
         self._error(*_bad_target(target, context))
 

@@ -82,7 +82,7 @@ class Program:
         self._path = path
         self.device = device
         self._externs = dict(externs or {})
-        self._runtime = load_compilation(comp, externs=self._wrap_externs(self._externs))
+        self._runtime = load_compilation(comp, externs=self._wrap_externs(self._externs), device=device)
         self.fn = _Functions(self)
 
     # ------------------------------------------------------------ calling

@@ -52,6 +52,9 @@ def report_error(exc: Exception) -> None:
     if kind == "LockFileError":
         click.echo(str(exc), err=True)
         sys.exit(2)
+    if kind == "DeviceError":                 # --device cuda without a GPU (runtime/cuda.py)
+        click.echo(f"npl: error: {exc}", err=True)
+        sys.exit(2)
     if kind in ("FillFailedError", "NoFillerError"):
         click.echo(str(exc), err=True)
         sys.exit(1)

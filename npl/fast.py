@@ -21,10 +21,11 @@ atomically (a temporary file renamed into place).
 
 Not cached, so always compiled: programs the lock file marks as edited by
 hand (the full path prints a warning for them), programs with holes still to
-fill, externs or no `main`. A program with kernels (or functions the JIT may
-compile) is run from the cache only with the JIT off (`--no-jit`,
-NPL_JIT=off); otherwise it takes the full path, as the JIT needs the
-compiler's data.
+fill, externs or no `main`. A program with kernels or other functions the
+JIT may compile runs from the cache too: the compiler and the JIT are
+brought in (JitWatch) before a kernel's first call, or once the program has
+run UPGRADE_SECONDS, so short runs never pay for them. With NPL_JIT=eager
+such a program takes the full path.
 
 Output and exit status are those of the full path: 0, 1 after a run-time
 error (its NPL stack trace on stderr), 130 when interrupted.
@@ -133,26 +134,34 @@ def run_cached(request: RunRequest) -> Optional[int]:
     if entry is None:
         arm_store(request)
         return None
-    image, needs_jit = entry
-    if needs_jit and jit_mode() != "off":
-        return None
+    image, targets = entry
+    mode = jit_mode()
+    if targets and mode != "off" and (targets is True or mode == "eager"):
+        return None                       # the JIT needs the compiler's data from the start
     try:
         from npl.runtime.image import Runner
         runner = Runner(image)
     except Exception:
         arm_store(request)
         return None
-    return execute(runner, request.args)
+    watch = JitWatch(runner, request.path, targets) if targets and mode == "on" else None
+    return execute(runner, request.args, watch)
 
 
-def execute(runner, argv: list[str]) -> int:
+def execute(runner, argv: list[str], watch: Optional[JitWatch] = None) -> int:
     """What npl/cli.py `run` and runtime/loader.py `run_main` do once the
     program is loaded, with the same output and exit status."""
     from npl.runtime.errors import NplRuntimeError
     try:
         try:
             runner.initialise()
-            runner.run_main(argv)
+            if watch is not None:         # the JIT attaches after the constants, as in loader.py
+                watch.start()
+            try:
+                runner.run_main(argv)
+            finally:
+                if watch is not None:
+                    watch.stop()
         except NplRuntimeError as err:
             sys.stdout.flush()
             print(err.render(), file=sys.stderr)
@@ -169,6 +178,94 @@ def execute(runner, argv: list[str]) -> int:
         print(f"npl: internal error: {type(exc).__name__}: {exc}\n"
               "  (this is a bug in NPL; rerun with NPL_DEBUG=1 for details)", file=sys.stderr)
         return 3
+
+
+# ------------------------------------------------------------------ the JIT
+
+# A cached program that may use the JIT runs without it until it has run this
+# long (or calls a kernel); then it is compiled again in the background and
+# the JIT attached to the running program, as npl/cli.py would have at start.
+UPGRADE_SECONDS = 0.1
+TIMER_STACK_BYTES = 64 * 1024 * 1024
+
+
+class JitWatch:
+    """Brings the JIT to a program run from the cache, when it is worth it.
+
+    `targets` are the (IR name, is a kernel) of the functions the JIT may
+    compile. A kernel is compiled before its first call, as on the full
+    path: the upgrade happens in that call, on the program's thread. An
+    unmarked function gives the interpreter's result whether it is compiled
+    or not (runtime/jit.py re-runs overflowing calls), so in a program
+    without kernels those stay interpreted until the program has run
+    UPGRADE_SECONDS, when a timer thread upgrades (in a program with kernels
+    they wait for the first kernel call). Upgrading compiles the program
+    again (npl/project.py open_program: same source, lock and settings, as
+    the cache key says) and calls runtime/jit.py `attach_jit` on a
+    runtime/codegen.py `Program` over the running namespace. If that fails
+    the program goes on in the interpreter."""
+
+    def __init__(self, runner, path: str, targets: list):
+        import threading
+        self.runner = runner
+        self.path = path
+        self.targets = [(str(name), bool(kernel)) for name, kernel in targets]
+        self.lock = threading.Lock()
+        self.upgraded = False
+        self.originals: dict[str, object] = {}
+        self.timer = None
+
+    def start(self) -> None:
+        import threading
+        namespace = self.runner.namespace
+        slots = self.runner.image.functions
+        for name, kernel in self.targets:
+            if kernel and name in slots:
+                slot = slots[name]
+                self.originals[slot] = namespace[slot]
+                namespace[slot] = self._first_call(slot)
+        if self.originals:
+            return            # upgrading in another thread would race with a kernel's first call
+        self.timer = threading.Timer(UPGRADE_SECONDS, self.upgrade)
+        self.timer.daemon = True
+        previous = threading.stack_size(TIMER_STACK_BYTES)   # compiling recurses
+        try:
+            self.timer.start()
+        finally:
+            threading.stack_size(previous)
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def _first_call(self, slot: str):
+        namespace = self.runner.namespace
+
+        def first_call(*args):
+            if namespace.get(slot) is first_call:
+                self.upgrade()
+            return namespace[slot](*args)
+        first_call.__name__ = getattr(self.originals[slot], "__name__", slot)
+        return first_call
+
+    def upgrade(self) -> None:
+        with self.lock:
+            if self.upgraded:
+                return
+            self.upgraded = True
+            namespace = self.runner.namespace
+            for slot, original in self.originals.items():
+                namespace[slot] = original
+            try:
+                from npl.project import open_program
+                from npl.runtime.codegen import adopt
+                from npl.runtime.jit import attach_jit
+                comp = open_program(self.path, strict_fills=True).comp
+                program = adopt(comp.module, self.runner.image, namespace, self.runner.structs)
+                attach_jit(program, comp)
+            except (Exception, SystemExit):
+                if os.environ.get("NPL_DEBUG") == "1":
+                    raise
 
 
 # ------------------------------------------------------------------ cache entries
@@ -268,7 +365,9 @@ def cache_key(path: str) -> Optional[str]:
 
 
 def lookup(path: str):
-    """(ProgramImage, needs_jit) of a valid entry for `path`, or None."""
+    """(ProgramImage, JIT targets) of a valid entry for `path`, or None. The
+    targets: [] when the JIT has nothing to do, else a list of (IR name,
+    is a kernel), or True when they are not known."""
     key = cache_key(path)
     if key is None:
         return None
@@ -282,7 +381,7 @@ def lookup(path: str):
     if not (isinstance(entry, tuple) and len(entry) == 5 and entry[0] == _MAGIC
             and entry[1] == key):
         return None
-    _, _, deps, needs_jit, image_data = entry
+    _, _, deps, targets, image_data = entry
     sha256 = _sha256()
     for dep, digest in deps:             # imported .npl files
         content = _read(dep)
@@ -293,7 +392,9 @@ def lookup(path: str):
         image = ProgramImage.from_data(image_data)
     except (ValueError, TypeError):
         return None
-    return image, bool(needs_jit)
+    if targets is not True:
+        targets = [(name, kernel) for name, kernel in targets]
+    return image, targets
 
 
 def arm_store(request: RunRequest) -> None:
@@ -342,20 +443,25 @@ def _store(path: str, comp, program) -> bool:
         deps.append((dep, sha256(content).hexdigest()))
     if cache_key(path) != key:            # the lock or npl.toml changed meanwhile
         return False
-    entry = (_MAGIC, key, deps, needs_jit(comp, program), program.image.to_data())
+    entry = (_MAGIC, key, deps, jit_targets(comp, program), program.image.to_data())
     write_atomic(entry_path(path), marshal.dumps(entry))
     return True
 
 
-def needs_jit(comp, program) -> bool:
-    """Would the JIT (runtime/jit.py attach_jit) compile anything in this
-    program when it is on: a kernel, or an unmarked function it may tier up?"""
+def jit_targets(comp, program):
+    """The functions the JIT (runtime/jit.py attach_jit) may compile when it
+    is on, as [(IR name, is a kernel)]: kernels and the unmarked functions
+    it deems eligible; True when the JIT cannot tell."""
     module = comp.module
-    if any(f.kernel for f in module.functions):
+    targets = [(f.name, True) for f in module.functions if f.kernel]
+    try:
+        from npl.runtime.jit import Jit
+        jit = Jit(program, comp)
+        targets += [(f.name, False) for f in module.functions
+                    if not f.kernel and jit.eligible(f)]
+    except Exception:
         return True
-    from npl.runtime.jit import Jit
-    jit = Jit(program, comp)
-    return any(jit.eligible(f) for f in module.functions)
+    return targets
 
 
 def write_atomic(target: str, data: bytes) -> None:

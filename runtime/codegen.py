@@ -587,6 +587,19 @@ def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
     return program
 
 
+def adopt(module: ir.Module, image: ProgramImage, namespace: dict,
+          struct_classes: dict[str, type]) -> Program:
+    """A `Program` over a namespace already loaded from `image` (the compile
+    cache's, npl/fast.py), for `module` compiled again: what the JIT needs
+    to attach to a running cached program. Raises CodegenError when the
+    module's name tables are not the image's."""
+    compiler = ModuleCompiler(module, False)
+    if compiler.functions != image.functions or module.main != image.main:
+        raise CodegenError("the compiled module does not match the loaded image")
+    return Program(module, image, namespace, compiler, struct_classes,
+                   Budget(namespace, None, None))
+
+
 def extern_wrapper(ext: ir.Extern, impl: Optional[Callable], structs: dict[str, type]) -> Callable:
     """The function generated code calls for an extern: checks that the host
     supplied it and that its result has the declared type."""

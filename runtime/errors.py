@@ -102,10 +102,16 @@ def _shown_entries(frames: list[Frame]) -> list:
     return entries
 
 
+# The lexer's line breaks (see lang/diagnostics.split_lines, not imported
+# here to keep the run-from-cache path light): str.splitlines() would also
+# break at form feeds, U+2028 and the like, quoting the wrong line.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _source_line(source: Optional[str], line: int) -> str:
     if not source or line < 1:
         return ""
-    lines = source.splitlines()
+    lines = _LINE_BREAK.split(source)
     return lines[line - 1].strip() if line <= len(lines) else ""
 
 

@@ -16,12 +16,14 @@ from .errors import NplRuntimeError
 
 
 def load_compilation(comp, *, externs: Optional[dict] = None, step_limit: Optional[int] = None,
-                     time_limit: Optional[float] = None) -> Program:
+                     time_limit: Optional[float] = None, device: Optional[str] = None) -> Program:
+    """device: "cpu" or "cuda" for the kernels (default: NPL_DEVICE, else
+    "cpu"); "cuda" without a usable GPU raises runtime.cuda.DeviceError."""
     program = load(comp.module, sources=comp.sources, step_limit=step_limit,
                    time_limit=time_limit, externs=externs)
     if step_limit is None and time_limit is None:
         from .jit import attach_jit
-        attach_jit(program, comp)
+        attach_jit(program, comp, device=device)
     return program
 
 

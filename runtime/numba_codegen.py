@@ -64,7 +64,10 @@ CODEGEN_VERSION = "3"
 CMP = {"eq": ast.Eq, "ne": ast.NotEq, "lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE}
 NP_DTYPE = {FLOAT: "float64", INT: "int64", BOOL: "bool_"}
 NB_SCALAR = {FLOAT: "float64", INT: "int64", BOOL: "boolean"}
-CHECKED_MATH = {"sqrt", "exp", "log2", "log10", "sin", "cos", "tan", "asin", "acos"}
+# numba_rt guard checking the argument of each math function (Python raises
+# "math domain error" where the guard fails; exp is checked on its result)
+DOMAIN_GUARDS = {"sqrt": "ge0", "log": "gt0", "log2": "gt0", "log10": "gt0", "sin": "finite",
+                 "cos": "finite", "tan": "finite", "asin": "unit", "acos": "unit"}
 ERR_TYPE = "int64[::1]"
 SITE_BASE = "_S"                    # module global: the module's site tag << 24
 
@@ -513,18 +516,44 @@ def _targets(n) -> tuple:
 
 
 def _is_private(v: str, body: list[ir.Stmt]) -> bool:
-    """Each iteration assigns `v` before reading it."""
-    for s in body:
+    """Each iteration assigns `v` before it reads it (so no value flows
+    between iterations)."""
+    return _assigns_before_reads(v, body, False) is not None
+
+
+def _assigns_before_reads(v: str, stmts: list[ir.Stmt], done: bool) -> Optional[bool]:
+    """Walk `stmts` with `done` = v definitely assigned so far: None if v
+    may be read before assigned, else whether v is assigned at the end."""
+    for s in stmts:
         if isinstance(s, ir.Assign) and s.name == v:
-            return not reads(s.value, v)
-        if isinstance(s, (ir.ForRange, ir.ForEach)) and v in _targets(s):
-            # a loop variable: fine if nothing reads it outside its loop
-            rest = [x for x in body if x is not s]
-            return not reads(rest, v) and not any(isinstance(n, ir.Assign) and n.name == v
-                                                   for n in walk(rest))
-        if reads(s, v) or v in assigned([s]):
-            return False
-    return True
+            if not done and reads(s.value, v):
+                return None
+            done = True
+        elif isinstance(s, ir.Unpack) and v in s.names:
+            if not done and reads(s.value, v):
+                return None
+            done = True
+        elif isinstance(s, ir.If):
+            if not done and reads(s.test, v):
+                return None
+            a = _assigns_before_reads(v, s.body, done)
+            b = _assigns_before_reads(v, s.orelse, done)
+            if a is None or b is None:
+                return None
+            done = a and b
+        elif isinstance(s, (ir.While, ir.ForRange, ir.ForEach)):
+            head = s.test if isinstance(s, ir.While) else (
+                [s.start, s.stop, s.step] if isinstance(s, ir.ForRange) else s.iter)
+            if not done and reads(head, v):
+                return None
+            inner = done or (v in _targets(s))
+            if _assigns_before_reads(v, s.body, inner) is None:
+                return None
+            # the loop may run no iteration: v is as assigned as before it
+        else:
+            if not done and (reads(s, v) or v in assigned([s])):
+                return None
+    return done
 
 
 def _live_after(v: str, loop: ir.Stmt, fn: ir.Function) -> bool:
@@ -631,6 +660,57 @@ def _own_breaks(stmts: list[ir.Stmt]) -> bool:
 
 # ------------------------------------------------------------------ lowering
 
+def simple_array(e: ir.Expr) -> bool:
+    """An array expression cheap and pure enough to evaluate once more for
+    its shape: a local, or a row of one (`m[i]`) at a local or constant."""
+    if isinstance(e, ir.Local):
+        return True
+    return isinstance(e, ir.Prim) and e.op == "getitem" and simple_array(e.args[0]) \
+        and all(isinstance(i, (ir.Local, ir.Const)) for i in e.args[1:])
+
+
+@dataclass
+class Facts:
+    """What a function's top-level, assign-once statements tell about array
+    lengths (used to drop index checks that cannot fail)."""
+    single: set[str]                              # locals set once (params never set)
+    dims: dict[str, tuple[str, int]]              # n = len(a) / a.shape[k]: n -> (a, k)
+    alloc: dict[str, list[ir.Expr]]               # a = zeros((n, m)): a -> [n, m]
+
+    @staticmethod
+    def of(fn: ir.Function) -> "Facts":
+        counts: dict[str, int] = {}
+        for n in walk(fn.body):
+            for t in _targets(n):
+                counts[t] = counts.get(t, 0) + 1
+        top = {t for s in fn.body if isinstance(s, (ir.Assign, ir.Unpack))
+               for t in _targets(s) if counts.get(t) == 1}
+        single = top | {p.name for p in fn.params if p.name not in counts}
+        dims: dict[str, tuple[str, int]] = {}
+        alloc: dict[str, list[ir.Expr]] = {}
+        for s in fn.body:
+            if isinstance(s, ir.Assign) and s.name in single:
+                v = s.value
+                if isinstance(v, ir.Prim) and v.op == "len" and isinstance(v.args[0], ir.Local) \
+                        and isinstance(v.args[0].type, ArrayT) and v.args[0].name in single:
+                    dims[s.name] = (v.args[0].name, 0)
+                elif isinstance(v, ir.Prim) and v.op == "getitem" and isinstance(v.args[0], ir.Prim) \
+                        and v.args[0].op == "array.shape" and isinstance(v.args[0].args[0], ir.Local) \
+                        and v.args[0].args[0].name in single and isinstance(v.args[1], ir.Const):
+                    dims[s.name] = (v.args[0].args[0].name, v.args[1].value)
+                elif isinstance(v, ir.Prim) and v.op in ("zeros", "ones", "empty", "full") \
+                        and isinstance(v.type, ArrayT):
+                    shape = v.args[0]
+                    alloc[s.name] = list(shape.elts) if isinstance(shape, ir.TupleLit) else [shape]
+            elif isinstance(s, ir.Unpack) and isinstance(s.value, ir.Prim) \
+                    and s.value.op == "array.shape" and isinstance(s.value.args[0], ir.Local) \
+                    and s.value.args[0].name in single:
+                for k, nm in enumerate(s.names):
+                    if nm in single:
+                        dims[nm] = (s.value.args[0].name, k)
+        return Facts(single, dims, alloc)
+
+
 def _no_consts(name: str) -> object:
     raise KeyError(name)
 
@@ -655,6 +735,8 @@ class FunctionLowerer:
         self.temps = 0
         self.in_parallel = False
         self.used_prange = False
+        self.loops: dict[str, tuple[ir.Expr, ir.Expr]] = {}   # enclosing range loops: var -> (lo, hi)
+        self._facts: Optional[Facts] = None
 
     # -------------------------------------------------------- sites and helpers
     def site(self, kind: str, node, detail: tuple = ()) -> ast.expr:
@@ -723,10 +805,7 @@ class FunctionLowerer:
         if isinstance(s, ir.If):
             return [ast.If(self.expr(s.test), self.body(s.body), self.block(s.orelse))]
         if isinstance(s, ir.While):
-            test = self.expr(s.test)
-            if self.err is not None:
-                test = ast.BoolOp(ast.And(), [call(attr("rt", "ok"), name(self.err)), test])
-            return [ast.While(test, self.body(s.body), [])]
+            return [ast.While(self.expr(s.test), self.body(s.body), [])]
         if isinstance(s, ir.ForRange):
             return self.for_range(s)
         if isinstance(s, ir.ForEach):
@@ -765,27 +844,29 @@ class FunctionLowerer:
         obj_t = s.obj.type
         if not isinstance(obj_t, ArrayT):
             raise NotLowerable(f"item assignment on {obj_t}")
+        if obj_t.rank > 3 or len(s.indices) > obj_t.rank:
+            raise NotLowerable("arrays of rank above 3")
         pre: list[ast.stmt] = []
         value = self.convert(s.value, obj_t.elem if len(s.indices) == obj_t.rank else s.value.type)
         if not isinstance(s.value, (ir.Local, ir.Const)):
             t = self.temp()                      # Python evaluates the value first
             pre.append(ast.Assign([name(t, True)], value))
             value = name(t)
+        whole = len(s.indices) == obj_t.rank
+        if simple_array(s.obj) or not self.gen.options.boundscheck:
+            if whole:
+                target = self.subscript(s.obj, s.indices, ("set", obj_t.rank), s, ast.Store())
+            else:
+                row = self.subscript(s.obj, s.indices, ("row", obj_t.rank), s)
+                target = ast.Subscript(row, ast.Slice(), ast.Store())
+            return pre + [ast.Assign([target], value)]
         obj = self.expr(s.obj)
         idx = [self.expr(i) for i in s.indices]
-        if not self.gen.options.boundscheck:
-            index = idx[0] if len(idx) == 1 else ast.Tuple(idx, ast.Load())
-            if len(idx) < obj_t.rank:
-                index = ast.Tuple(idx + [ast.Slice()], ast.Load())
-            return pre + [ast.Assign([ast.Subscript(obj, index, ast.Store())], value)]
-        if len(idx) == obj_t.rank:
-            if obj_t.rank > 3:
-                raise NotLowerable("arrays of rank above 3")
-            site = self.site("index", s, ("set", obj_t.rank))
+        site = self.site("index", s, ("set", obj_t.rank))
+        if whole:
             return pre + [ast.Expr(self.rt(f"set{obj_t.rank}", obj, *idx, value, site=site))]
-        view = self.partial(obj, idx, obj_t, s)
-        whole = ast.Subscript(view, ast.Slice(), ast.Store())
-        return pre + [ast.Assign([whole], value)]
+        view = self.row_helper(obj, idx, obj_t, s)
+        return pre + [ast.Assign([ast.Subscript(view, ast.Slice(), ast.Store())], value)]
 
     def for_range(self, s: ir.ForRange) -> list[ast.stmt]:
         start, stop = self.expr(s.start), self.expr(s.stop)
@@ -794,6 +875,22 @@ class FunctionLowerer:
         else:
             step = self.rt("rstep", self.expr(s.step), site=self.site("range_step", s))
         target = name(py_local(s.var), True)
+        tracked = isinstance(s.step, ir.Const) and type(s.step.value) is int and s.step.value > 0 \
+            and s.var not in assigned(s.body)
+        saved_loop = self.loops.get(s.var)
+        if tracked:
+            self.loops[s.var] = (s.start, s.stop)
+        else:
+            self.loops.pop(s.var, None)
+        try:
+            return self._for_range(s, start, stop, step, target)
+        finally:
+            if saved_loop is None:
+                self.loops.pop(s.var, None)
+            else:
+                self.loops[s.var] = saved_loop
+
+    def _for_range(self, s: ir.ForRange, start, stop, step, target) -> list[ast.stmt]:
         parallel = (s.parallel and not self.flagging and not self.in_parallel
                     and self.gen.is_parallel(s, self.fn))
         if not parallel:
@@ -903,26 +1000,33 @@ class FunctionLowerer:
             return self.rt("ew_truediv", x, y, site=self.site("broadcast", e))
         if isinstance(a.type, ArrayT) or isinstance(b.type, ArrayT):
             return ast.BinOp(x, ast.Div(), y)
-        return self.rt("div", x, y, site=self.site("zero_division", e))
+        return ast.BinOp(x, ast.Div(), self.divisor(b, y, e))
+
+    def divisor(self, b: ir.Expr, y: ast.expr, e) -> ast.expr:
+        """y, checked to be nonzero unless it is a nonzero constant."""
+        if isinstance(b, ir.Const) and not isinstance(b.value, bool) and b.value != 0:
+            return y
+        return self.rt("nz", y, site=self.site("zero_division", e))
 
     def p_floordiv(self, e):
         a, b = e.args
         if isinstance(e.type, ArrayT):
             raise NotLowerable("array //")
         x, y = self.expr(a), self.expr(b)
-        if e.type == INT:
-            if self.checked:
-                return call(attr("rt", "ifloordiv_c"), x, y, self.site("int_overflow", e))
-            return self.rt("ifloordiv", x, y, site=self.site("zero_division", e))
-        return self.rt("ffloordiv", x, y, site=self.site("zero_division", e))
+        if e.type != INT:
+            return ast.BinOp(x, ast.FloorDiv(), self.divisor(b, y, e))
+        if isinstance(b, ir.Const) and type(b.value) is int and b.value not in (0, -1):
+            return ast.BinOp(x, ast.FloorDiv(), y)
+        if self.checked:
+            return call(attr("rt", "ifloordiv_c"), x, y, self.site("int_overflow", e))
+        return self.rt("ifloordiv", x, y, site=self.site("zero_division", e))
 
     def p_mod(self, e):
         a, b = e.args
         if isinstance(e.type, ArrayT):
             raise NotLowerable("array %")
         x, y = self.expr(a), self.expr(b)
-        helper = "imod" if e.type == INT else "fmod"
-        return self.rt(helper, x, y, site=self.site("zero_division", e))
+        return ast.BinOp(x, ast.Mod(), self.divisor(b, y, e))
 
     def p_pow(self, e):
         a, b = e.args
@@ -971,34 +1075,103 @@ class FunctionLowerer:
     def p_getitem(self, e):
         obj, *indices = e.args
         t = obj.type
-        x = self.expr(obj)
-        idx = [self.expr(i) for i in indices]
         if isinstance(t, TupleT):
-            i = indices[0]
+            x, i = self.expr(obj), indices[0]
             if isinstance(i, ir.Const) or (isinstance(i, ir.Prim) and i.op == "neg"
                                            and isinstance(i.args[0], ir.Const)):
-                return ast.Subscript(x, idx[0], ast.Load())
-            return self.rt("tget", x, idx[0], site=self.site("index", e, ("tuple",)))
+                return ast.Subscript(x, self.expr(i), ast.Load())
+            return self.rt("tget", x, self.expr(i), site=self.site("index", e, ("tuple",)))
         if not isinstance(t, ArrayT):
             raise NotLowerable(f"indexing {t}")
-        if len(idx) > t.rank or t.rank > 3:
+        if len(indices) > t.rank or t.rank > 3:
             raise NotLowerable("arrays of rank above 3")
-        if not self.gen.options.boundscheck:
-            return ast.Subscript(x, idx[0] if len(idx) == 1 else ast.Tuple(idx, ast.Load()), ast.Load())
-        if len(idx) == t.rank:
+        whole = len(indices) == t.rank
+        if simple_array(obj) or not self.gen.options.boundscheck:
+            return self.subscript(obj, indices, ("get" if whole else "row", t.rank), e)
+        x = self.expr(obj)
+        idx = [self.expr(i) for i in indices]
+        if whole:
             return self.rt(f"get{t.rank}", x, *idx, site=self.site("index", e, ("get", t.rank)))
-        return self.partial(x, idx, t, e)
+        return self.row_helper(x, idx, t, e)
 
-    def partial(self, x: ast.expr, idx: list[ast.expr], t: ArrayT, node) -> ast.expr:
-        """a[i] (or a[i, j]) of a higher-rank array: a view."""
-        if not self.gen.options.boundscheck:
-            return ast.Subscript(x, idx[0] if len(idx) == 1 else ast.Tuple(idx, ast.Load()), ast.Load())
+    def subscript(self, obj: ir.Expr, indices, detail: tuple, node, ctx=None) -> ast.expr:
+        """obj[indices] with each index checked unless proven in range:
+        `a[rt.ix(i, a.shape[0], site)]`. `obj` is evaluated again for each
+        checked index's length, so it must be `simple_array`."""
+        x = self.expr(obj)
+        out = []
+        site = None
+        for axis, i in enumerate(indices):
+            ix = self.expr(i)
+            if self.gen.options.boundscheck and not self.proven(i, obj, axis):
+                if site is None:
+                    site = self.site("index", node, detail)
+                dim = ast.Subscript(ast.Attribute(self.expr(obj), "shape", ast.Load()), const(axis),
+                                    ast.Load())
+                at = ast.BinOp(site, ast.Add(), const(axis)) if axis else site
+                if self.err is not None:
+                    ix = call(attr("rt", "ix_e"), ix, dim, at, name(self.err))
+                else:
+                    ix = call(attr("rt", "ix"), ix, dim, at)
+            out.append(ix)
+        index = out[0] if len(out) == 1 else ast.Tuple(out, ast.Load())
+        return ast.Subscript(x, index, ctx or ast.Load())
+
+    def row_helper(self, x: ast.expr, idx: list[ast.expr], t: ArrayT, node) -> ast.expr:
+        """a[i] (or a[i, j]) of a higher-rank array `a` that is not simple: a view."""
         site = self.site("index", node, ("row", t.rank))
         if len(idx) == 1:
             return self.rt("row", x, idx[0], site=site)
-        if len(idx) == 2:
-            return self.rt("row2", x, idx[0], idx[1], site=site)
-        raise NotLowerable("arrays of rank above 3")
+        return self.rt("row2", x, idx[0], idx[1], site=site)
+
+    # -------------------------------------------------------- range facts
+    def proven(self, index: ir.Expr, array: ir.Expr, axis: int) -> bool:
+        """`index` is certainly in [0, array.shape[axis]): it is the variable
+        of an enclosing `for v in range(lo, hi)` (positive constant step, v
+        not assigned in the body) with lo >= 0 and hi that axis's length
+        (len(a), a.shape[k], a local set once from those, or the size `a`
+        was allocated with), `a` a local that is never reassigned."""
+        if not isinstance(index, ir.Local) or not isinstance(array, ir.Local):
+            return False
+        if array.name not in self.facts().single:
+            return False
+        loop = self.loops.get(index.name)
+        if loop is None:
+            return False
+        lo, hi = loop
+        return self.nonneg(lo) and self.is_dim(hi, array.name, axis)
+
+    def nonneg(self, e: ir.Expr) -> bool:
+        if isinstance(e, ir.Const):
+            return type(e.value) is int and e.value >= 0
+        if isinstance(e, ir.Local):
+            if e.name in self.loops:
+                return self.nonneg(self.loops[e.name][0])
+            return e.name in self.facts().dims
+        if isinstance(e, ir.Prim) and e.op == "add":
+            return all(self.nonneg(a) for a in e.args)
+        if isinstance(e, ir.Prim) and e.op == "len":
+            return True
+        return False
+
+    def is_dim(self, hi: ir.Expr, array: str, axis: int) -> bool:
+        facts = self.facts()
+        if isinstance(hi, ir.Local) and facts.dims.get(hi.name) == (array, axis):
+            return True
+        if isinstance(hi, ir.Prim) and hi.op == "len" and axis == 0 and _is_var(hi.args[0], array):
+            return True
+        if isinstance(hi, ir.Prim) and hi.op == "getitem" and isinstance(hi.args[0], ir.Prim) \
+                and hi.args[0].op == "array.shape" and _is_var(hi.args[0].args[0], array) \
+                and is_const(hi.args[1], axis):
+            return True
+        dims = facts.alloc.get(array)
+        return dims is not None and axis < len(dims) and same_expr(dims[axis], hi) \
+            and all(n.name in facts.single for n in walk(hi) if isinstance(n, ir.Local))
+
+    def facts(self) -> "Facts":
+        if self._facts is None:
+            self._facts = Facts.of(self.fn)
+        return self._facts
 
     def p_slice(self, e):
         obj = e.args[0]
@@ -1090,9 +1263,11 @@ class FunctionLowerer:
         if isinstance(a.type, ArrayT):
             np_name = {"asin": "arcsin", "acos": "arccos", "atan": "arctan"}.get(fname, fname)
             return call(attr("np", np_name), x)
-        if fname in CHECKED_MATH:
-            kind = "math_range" if fname == "exp" else "math_domain"
-            return self.rt(fname, x, site=self.site(kind, e))
+        if fname == "exp":
+            return self.rt("exp", x, site=self.site("math_range", e))
+        guard = DOMAIN_GUARDS.get(fname)
+        if guard is not None:
+            x = self.rt(guard, x, site=self.site("math_domain", e))
         return call(attr("math", fname), x)
 
     def p_sqrt(self, e):
@@ -1133,7 +1308,7 @@ class FunctionLowerer:
         if len(e.args) == 2:
             return self.rt("logb", self.expr(e.args[0]), self.expr(e.args[1]),
                            site=self.site("log_base", e))
-        return self.rt("log", self.expr(e.args[0]), site=self.site("math_domain", e))
+        return self.math1(e, "log")
 
     def p_atan2(self, e):
         return call(attr("math", "atan2"), *[self.convert(a, FLOAT) for a in e.args])

@@ -4,24 +4,31 @@ fails, with the same error, instead of reading past an array or returning
 `inf` where Python raises.
 
 Imported only by generated modules (so only after Numba itself). Every
-helper takes a `site`: a number that runtime/jit.py maps back to the NPL
+check takes a `site`: a number that runtime/jit.py maps back to the NPL
 operation (function, file, line, what failed). A failing check reports
-`(site + sub, x, y)`, `sub` < 4 saying which check of the helper failed and
-`x`, `y` the values the message needs (floats as their IEEE bits, see
-`f2bits`). It reports in one of two ways:
+`(site + sub, x, y)`, `sub` < 4 saying which check of the helper failed
+(an array axis, say) and `x`, `y` the values the message needs (floats as
+their IEEE bits, see `f2bits`). It reports in one of two ways:
 
-    raising helpers  (`get1`, `div`, ...)   raise KernelFault(site, x, y);
-    flagging helpers (`get1_e`, `div_e`, ...) record it in `err`, an int64
-                     array [site, x, y, 0] (first failure wins, by an atomic
-                     compare-and-swap), and return a harmless value.
+    raising checks  (`ix`, `nz`, `fpow`, ...) raise KernelFault(site, x, y);
+    flagging checks (`ix_e`, `nz_e`, `fpow_e`, ...) record it in `err`, an
+                    int64 array [site, x, y, 0] (first failure wins, by an
+                    atomic compare-and-swap), then leave the function with
+                    an error status.
 
 Flagging exists because Numba drops exceptions raised inside the body of a
-parallel (`prange`) loop: there the generated code passes `err` down,
-touches no memory out of bounds, and raises after the loop (`check_err`).
+parallel (`prange`) loop: the error status still stops that thread's share
+of the loop (so nothing runs past a failed check), the record survives, and
+the generated code raises it after the loop (`check_err`).
 
-The small helpers are `inline="always"` (inlined in Numba's IR, so LLVM
-sees one function and the check costs what Numba's own boundscheck costs);
-without it every array access would be a call.
+The checks on hot paths (`ix` for array indices, the guards `nz`, `ge0`,
+`gt0`, `finite`, `unit` that return their argument or fail) are intrinsics:
+a compare and an unlikely branch in the caller's own LLVM code, the cost of
+Numba's boundscheck. Their failure branch calls one shared compiled
+function that raises (a `raise` at each check would make Numba emit a
+conversion function per check and compile several times slower). The rarer
+helpers are small `inline="always"` functions written once as a template
+and instantiated in both flavours.
 """
 from __future__ import annotations
 
@@ -66,13 +73,7 @@ def record(typingctx, err, site, x, y):
     sig = types.void(err, types.int64, types.int64, types.int64)
 
     def codegen(context, builder, signature, args):
-        arr = cgutils.create_struct_proxy(signature.args[0])(context, builder, value=args[0])
-        i64 = llir.IntType(64)
-        vals = [context.cast(builder, v, t, types.int64) for v, t in zip(args[1:], signature.args[1:])]
-        res = builder.cmpxchg(arr.data, llir.Constant(i64, 0), vals[0], "monotonic", "monotonic")
-        with builder.if_then(builder.extract_value(res, 1)):
-            builder.store(vals[1], builder.gep(arr.data, [llir.Constant(i64, 1)]))
-            builder.store(vals[2], builder.gep(arr.data, [llir.Constant(i64, 2)]))
+        _record(context, builder, signature.args[0], *args)
         return context.get_dummy_value()
     return sig, codegen
 
@@ -96,16 +97,166 @@ ssub_ovf = _overflow_intrinsic("ssub")
 smul_ovf = _overflow_intrinsic("smul")
 
 
-# ------------------------------------------------------------------ failing
-
-@njit(inline="always")
-def fail(site, x, y):
+def _raise_fault(site, x, y):
     raise KernelFault(site, x, y)
 
 
-@njit(inline="always")
-def fail_e(site, x, y, err):
-    record(err, site, x, y)
+_raise_fault_jit = njit(_raise_fault)
+_FAULT_SIG = types.void(types.int64, types.int64, types.int64)
+
+
+def _emit_raise(context, builder, site, x, y):
+    """In a cold block: raise KernelFault(site, x, y) by calling one shared
+    compiled function (a `raise` at every check would make Numba emit a
+    conversion function per check, and inlining one would rerun its
+    pipeline per check: compiling would take several times longer)."""
+    if _FAULT_SIG.args not in _raise_fault_jit.overloads:
+        _raise_fault_jit.compile(_FAULT_SIG.args)
+    cres = _raise_fault_jit.overloads[_FAULT_SIG.args]
+    context.active_code_library.add_linking_library(cres.library)
+    vals = [context.cast(builder, v, t, types.int64) for v, t in
+            zip((site, x, y), (types.int64, types.int64, types.int64))]
+    status, _ = context.call_internal_no_propagate(builder, cres.fndesc, _FAULT_SIG, vals)
+    # it always fails: leave with its status, so the block never rejoins the hot path
+    context.call_conv.return_status_propagate(builder, status)
+
+
+def _emit_abort(context, builder, errty, errv, site, x, y):
+    """In a cold block inside a parallel loop: record the failure in `err`
+    and leave the function with an error status (Numba drops the exception
+    there, but it stops that thread's share of the loop)."""
+    _record(context, builder, errty, errv, site, x, y)
+    context.call_conv.return_user_exc(builder, KernelFault, (0, 0, 0))
+
+
+def _record(context, builder, errty, errv, site, x, y):
+    arr = cgutils.create_struct_proxy(errty)(context, builder, value=errv)
+    i64 = llir.IntType(64)
+    res = builder.cmpxchg(arr.data, llir.Constant(i64, 0), site, "monotonic", "monotonic")
+    with builder.if_then(builder.extract_value(res, 1)):
+        builder.store(x, builder.gep(arr.data, [llir.Constant(i64, 1)]))
+        builder.store(y, builder.gep(arr.data, [llir.Constant(i64, 2)]))
+
+
+def _fail_block(context, builder, bad, site, x, y, err=None):
+    with cgutils.if_unlikely(builder, bad):
+        if err is None:
+            _emit_raise(context, builder, site, x, y)
+        else:
+            _emit_abort(context, builder, err[0], err[1], site, x, y)
+
+
+@intrinsic
+def ix(typingctx, i, n, site):
+    """Index i of an axis of length n (negative: from the end), checked: an
+    unsigned index (so Numba adds no wraparound of its own), or
+    KernelFault(site, i, n)."""
+    sig = types.uint64(types.int64, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        i, n, site = args
+        j = builder.select(builder.icmp_signed("<", i, i.type(0)), builder.add(i, n), i)
+        _fail_block(context, builder, builder.icmp_unsigned(">=", j, n), site, i, n)
+        return j
+    return sig, codegen
+
+
+@intrinsic
+def ix_e(typingctx, i, n, site, err):
+    """`ix` inside a parallel loop (failures recorded in `err`)."""
+    sig = types.uint64(types.int64, types.int64, types.int64, err)
+
+    def codegen(context, builder, signature, args):
+        i, n, site, errv = args
+        j = builder.select(builder.icmp_signed("<", i, i.type(0)), builder.add(i, n), i)
+        _fail_block(context, builder, builder.icmp_unsigned(">=", j, n), site, i, n,
+                    (signature.args[3], errv))
+        return j
+    return sig, codegen
+
+
+@intrinsic
+def fail(typingctx, site, x, y):
+    """Raise KernelFault(site, x, y)."""
+    sig = types.void(types.int64, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        vals = [context.cast(builder, v, t, types.int64) for v, t in zip(args, signature.args)]
+        _emit_raise(context, builder, *vals)
+        builder.position_at_end(builder.append_basic_block("npl.after_fail"))
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@intrinsic
+def fail_e(typingctx, site, x, y, err):
+    """`fail` inside a parallel loop: record in `err` and abort."""
+    sig = types.void(types.int64, types.int64, types.int64, err)
+
+    def codegen(context, builder, signature, args):
+        vals = [context.cast(builder, v, t, types.int64) for v, t in zip(args[:3], signature.args[:3])]
+        _emit_abort(context, builder, signature.args[3], args[3], *vals)
+        # the rest of the block is unreachable; give Numba a fresh one to fill
+        builder.position_at_end(builder.append_basic_block("npl.after_abort"))
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+def _guard(doc: str, bad_int, bad_float):
+    """An intrinsic pair g(x, site) / g_e(x, site, err) that returns x and
+    fails (payload: x, as IEEE bits for a float) when bad_*(builder, x)."""
+    def make(flagging: bool):
+        def typer(typingctx, x, site, err=None):
+            if not isinstance(x, (types.Integer, types.Float, types.Boolean)):
+                return None
+            args = (x, types.int64) + ((err,) if flagging else ())
+
+            def codegen(context, builder, signature, args):
+                v = args[0]
+                if isinstance(signature.args[0], types.Float):
+                    bad = bad_float(builder, v)
+                    payload = builder.bitcast(context.cast(builder, v, signature.args[0], types.float64),
+                                              llir.IntType(64))
+                else:
+                    bad = bad_int(builder, v)
+                    payload = context.cast(builder, v, signature.args[0], types.int64)
+                err = (signature.args[2], args[2]) if flagging else None
+                _fail_block(context, builder, bad, args[1], payload, llir.Constant(llir.IntType(64), 0), err)
+                return v
+            return x(*args), codegen
+        if flagging:
+            def guard_e(typingctx, x, site, err):
+                return typer(typingctx, x, site, err)
+            guard_e.__doc__ = doc + " (inside a parallel loop)"
+            return intrinsic(guard_e)
+
+        def guard(typingctx, x, site):
+            return typer(typingctx, x, site)
+        guard.__doc__ = doc
+        return intrinsic(guard)
+    return make(False), make(True)
+
+
+def _zero(builder, v):
+    return builder.icmp_signed("==", v, v.type(0))
+
+
+nz, nz_e = _guard("x, failing if it is zero (a divisor)",
+                  _zero, lambda b, v: b.fcmp_ordered("==", v, v.type(0.0)))
+ge0, ge0_e = _guard("x, failing if x < 0 (sqrt's domain)",
+                    lambda b, v: b.icmp_signed("<", v, v.type(0)),
+                    lambda b, v: b.fcmp_ordered("<", v, v.type(0.0)))
+gt0, gt0_e = _guard("x, failing if x <= 0 (log's domain)",
+                    lambda b, v: b.icmp_signed("<=", v, v.type(0)),
+                    lambda b, v: b.fcmp_ordered("<=", v, v.type(0.0)))
+finite, finite_e = _guard("x, failing if x is infinite (sin's domain)",
+                          lambda b, v: llir.Constant(llir.IntType(1), 0),
+                          lambda b, v: b.fcmp_ordered("==", b.call(
+                              b.module.declare_intrinsic("llvm.fabs", [v.type]), [v]), v.type(math.inf)))
+unit, unit_e = _guard("x, failing if |x| > 1 (asin's domain)",
+                      lambda b, v: b.or_(b.icmp_signed(">", v, v.type(1)), b.icmp_signed("<", v, v.type(-1))),
+                      lambda b, v: b.fcmp_ordered(">", b.call(
+                          b.module.declare_intrinsic("llvm.fabs", [v.type]), [v]), v.type(1.0)))
 
 
 @njit
@@ -121,11 +272,6 @@ def check_err(err):
         raise KernelFault(err[0], err[1], err[2])
 
 
-@njit(inline="always")
-def ok(err):
-    return err[0] == 0
-
-
 # ------------------------------------------------------------------ checked helpers
 #
 # Written once, instantiated twice: S is "" (raising) or "_e" (flagging), E
@@ -133,15 +279,6 @@ def ok(err):
 # version carries on with a harmless value; the raising one never gets there.
 
 _TEMPLATE = '''
-@njit(inline="always")
-def ix{S}(i, n, site{E}):
-    j = i + n if i < 0 else i
-    if j < 0 or j >= n:
-        fail{S}(site, i, n{E})
-        return 0
-    return j
-
-
 @njit(inline="always")
 def get1{S}(a, i, site{E}):
     n = a.shape[0]
@@ -169,12 +306,8 @@ def get2{S}(a, i, j, site{E}):
 
 @njit(inline="always")
 def get3{S}(a, i, j, k, site{E}):
-    p = ix{S}(i, a.shape[0], site{E})
-    q = ix{S}(j, a.shape[1], site + 1{E})
-    r = ix{S}(k, a.shape[2], site + 2{E})
-    if a.shape[0] == 0 or a.shape[1] == 0 or a.shape[2] == 0:
-        return a.dtype.type(0)
-    return a[p, q, r]
+    return a[ix{S}(i, a.shape[0], site{E}), ix{S}(j, a.shape[1], site + 1{E}),
+             ix{S}(k, a.shape[2], site + 2{E})]
 
 
 @njit(inline="always")

@@ -113,4 +113,16 @@ def build_struct_class(ir_name: str, names: tuple[str, ...] | list[str], code: C
                "__init__": namespace["__init__"], "__eq__": namespace["__eq__"],
                "__repr__": namespace["__repr__"], "npl_fields": tuple(names),
                "npl_name": ir_name, "__module__": STRUCT_MODULE}
+    for f in names:                       # host code reads fields by their NPL names
+        if not f.startswith("__") and f not in members:
+            members[f] = _field_property(slot_name(f))
     return type(display, (), members)
+
+
+def _field_property(slot: str) -> property:
+    def get(self):
+        return getattr(self, slot)
+
+    def set_(self, value):
+        setattr(self, slot, value)
+    return property(get, set_)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -115,3 +116,15 @@ def test_mutated_spec_programs(source: str):
 def test_unmutated_spec_sources_compile_or_fail_cleanly():
     for source in SOURCES:
         compile_outcome(source)
+
+
+@pytest.mark.parametrize("separator", ["\x0c", "\x1c", "\x85", "\u2028"])
+def test_diagnostic_quotes_the_lexers_line(separator: str):
+    """Characters that str.splitlines() breaks at but the lexer does not must
+    not shift the quoted source line."""
+    source = f"def main():\n    x = 1  # {separator}\n    y = undefined_name\n"
+    with pytest.raises(CompileError) as info:
+        compile(source, PATH, loader=no_file)
+    (d,) = info.value.diagnostics
+    assert (d.code, d.span.line, d.span.col) == ("E010", 3, 9)
+    assert d.render(source).splitlines()[1:3] == ["        y = undefined_name", "            ^^^^^^^^^^^^^^"]

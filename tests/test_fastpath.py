@@ -44,7 +44,7 @@ from npl.fast import main
 main()
 """
 COMPILER_MODULES = ("click", "lark", "npl.cli", "npl.lang.parser", "npl.lang.checker",
-                    "npl.compiler.lower", "npl.runtime.codegen", "ast")
+                    "npl.compiler.lower", "npl.runtime.codegen")
 
 
 def clean_env(cache: Path) -> dict[str, str]:
@@ -65,9 +65,20 @@ class Run:
     def outcome(self) -> tuple[str, str, int]:
         return self.stdout, self.stderr, self.rc
 
+    def __repr__(self) -> str:
+        loaded = [m for m in COMPILER_MODULES + ("npl.cli", "npl.runtime.image", "numpy")
+                  if m in self.modules]
+        return f"Run(rc={self.rc}, loaded={loaded}, stderr={self.stderr[-300:]!r})"
+
+    @property
+    def fast(self) -> bool:
+        """npl/fast.py ran the program (npl/cli.py was never imported)."""
+        return "npl.runtime.image" in self.modules and "npl.cli" not in self.modules
+
     @property
     def from_cache(self) -> bool:
-        return not any(m in self.modules for m in COMPILER_MODULES)
+        """... and nothing was compiled (not even for the JIT)."""
+        return self.fast and not any(m in self.modules for m in COMPILER_MODULES)
 
 
 def npl(args: list[str], cwd: Path, env: dict[str, str], modules_file: Path) -> Run:
@@ -148,12 +159,15 @@ def test_cached_run_matches_the_compiling_run(prog, twice, monkeypatch):
         assert not warm.from_cache
         return
     image = ProgramImage.from_data(entry[4])
-    needs_jit = entry[3]
-    assert warm.from_cache == (not needs_jit), sorted(m for m in warm.modules if "npl" in m)
+    targets = entry[3]
+    assert targets is not True, "the JIT's targets are known"
+    assert warm.fast, sorted(m for m in warm.modules if "npl" in m)
+    if not targets:                       # nothing for the JIT: nothing compiled
+        assert warm.from_cache, sorted(m for m in warm.modules if "npl" in m)
+    if any(kernel for _, kernel in targets):
+        assert not warm.from_cache        # a kernel call brings in the compiler and the JIT
     if warm.from_cache and not image.uses_numpy:
         assert "numpy" not in warm.modules
-    if warm.from_cache:
-        assert "npl.fast" in warm.modules and "npl.runtime.image" in warm.modules
 
 
 # ------------------------------------------------------------------ the cache's rules
@@ -257,7 +271,7 @@ def test_deep_recursion_and_constants_from_the_cache(tmp_path, env):
         "    return 1 + down(n - 1)\n\ndef main():\n    print(down(20000))\n    print(down(-1))\n")
     cold = npl(["run", "deep.npl"], tmp_path, env, tmp_path / "m")
     warm = npl(["run", "deep.npl"], tmp_path, env, tmp_path / "m")
-    assert cold.stdout == "20007\n" and cold.rc == 1
+    assert cold.stdout == "20007\n" and cold.rc == 1, cold.stderr
     assert "stack overflow" in cold.stderr and "in down (deep.npl:6)" in cold.stderr
     assert warm.outcome == cold.outcome and warm.from_cache
 
@@ -275,20 +289,41 @@ def main():
 """
 
 
-def test_kernel_programs_use_the_cache_only_without_the_jit(tmp_path, env, monkeypatch):
+def test_kernel_programs_from_the_cache(tmp_path, env, monkeypatch):
     (tmp_path / "k.npl").write_text(KERNEL)
     cold = npl(["run", "--no-jit", "k.npl"], tmp_path, env, tmp_path / "m")
     assert cold.rc == 0 and cold.stdout == "array([3.0, 3.0, 3.0, 3.0])\n", cold.stderr
+    assert entry_of(tmp_path / "k.npl", tmp_path / "cache", monkeypatch)[3] == [("scale", True)]
     warm = npl(["run", "--no-jit", "k.npl"], tmp_path, env, tmp_path / "m")
     assert warm.outcome == cold.outcome and warm.from_cache
     off = npl(["run", "k.npl"], tmp_path, dict(env, NPL_JIT="off"), tmp_path / "m")
     assert off.outcome == cold.outcome and off.from_cache
-    assert entry_of(tmp_path / "k.npl", tmp_path / "cache", monkeypatch)[3] is True
-    # With the JIT on, the fast path steps aside (nothing run, nothing printed).
-    monkeypatch.setenv("NPL_JIT", "on")
+    # With the JIT on, the kernel's first call compiles the program again and
+    # attaches the JIT, which compiles the kernel: same output.
+    jit = npl(["run", "k.npl"], tmp_path, env, tmp_path / "m")
+    assert jit.outcome == cold.outcome and jit.fast and not jit.from_cache
+    assert "numba" in jit.modules and "npl.runtime.jit" in jit.modules
+    # NPL_JIT=eager compiles everything before main: the fast path steps aside.
+    monkeypatch.setenv("NPL_JIT", "eager")
     monkeypatch.setenv("NPL_DEVICE", "cpu")          # run_cached sets it, as the CLI does
     monkeypatch.setattr(fast, "arm_store", lambda request: pytest.fail("entry is valid"))
     assert fast.run_cached(fast.RunRequest("k.npl", [], no_jit=False)) is None
+
+
+def test_unmarked_jit_targets_stay_interpreted_in_short_runs(tmp_path, env, monkeypatch):
+    (tmp_path / "w.npl").write_text(
+        "def step(s: int) -> int:\n    return (s * 1103515245 + 12345) % 2147483648\n\n"
+        "def main(args: list[str]):\n    s = 1\n    for i in range(int(args[0])):\n"
+        "        s = step(s)\n    print(s)\n")
+    cold = npl(["run", "w.npl", "10"], tmp_path, env, tmp_path / "m")
+    assert entry_of(tmp_path / "w.npl", tmp_path / "cache", monkeypatch)[3] == [("step", False)]
+    short = npl(["run", "w.npl", "10"], tmp_path, env, tmp_path / "m")
+    assert short.outcome == cold.outcome and short.from_cache
+    # A long run gets the JIT attached once it has run UPGRADE_SECONDS.
+    long_cold = npl(["run", "--no-jit", "w.npl", "3000000"], tmp_path, env, tmp_path / "m")
+    long = npl(["run", "w.npl", "3000000"], tmp_path, env, tmp_path / "m")
+    assert long.outcome == long_cold.outcome and long.fast
+    assert "npl.runtime.jit" in long.modules and "npl.lang.parser" in long.modules
 
 
 def test_hand_edited_lock_files_are_never_cached(tmp_path, env):

@@ -288,6 +288,9 @@ VALID_BODIES = [
     "    '''Docstring with \"quotes\" and\n    two lines.'''\n    return (a, b,)",
     "    if not xs: return 0\n    n = len(xs)\n    return n",
     '    return r"\\d+" "x" f"{a}" + str(0o17 + 0b101)',
+    "    xs[i], xs[j] = xs[j], xs[i]\n    p.x, p.y = p.y, p.x\n    (a, b), m[0, 1] = t, 2",
+    "    for i, (a, (b, c)) in enumerate(pairs):\n        pass\n"
+    "    return [a + b for i, (a, b) in enumerate(ps) if i > 0]",
 ]
 
 
@@ -351,7 +354,8 @@ PYTHON_ONLY = [
     'return "unterminated',
     "yield = 3",
     "True = 2",
-    "for i, (a, b) in enumerate(pairs):\n    pass",
+    "for i, xs[0] in enumerate(pairs):\n    pass",
+    "first, *rest = xs",
     "a = b = 0",
     "f(x) = 1",
     "lambda x=1: x",

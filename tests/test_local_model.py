@@ -303,6 +303,15 @@ def _as_function(code: str, name: str, param: str):
     return namespace[name]
 
 
+def _assert_npl_parses(code: str, hole_source: str) -> None:
+    """A grammar-guided fill must be NPL that lang/parser.py accepts."""
+    parser = pytest.importorskip("npl.lang.parser")
+    if not code.lstrip().startswith(("def ", "@kernel")):
+        header = hole_source.splitlines()[0]
+        code = header + "\n" + textwrap.indent(textwrap.dedent(code), "    ")
+    parser.parse(code + "\n", "fill.npl")
+
+
 @pytest.fixture(scope="module")
 def provider():
     return LocalProvider("local/qwen2.5-coder-1.5b")
@@ -323,9 +332,11 @@ def test_real_model_fills_small_functions(provider, name, guided):
           f"tokens, {rate:.1f} tokens/s")
     assert completion.model == "local/qwen2.5-coder-1.5b"
     assert completion.prompt_tokens > 20 and completion.completion_tokens > 5
+    code = _code_block(completion.text)
     if guided:
         assert completion.text.startswith("```npl\n") and completion.text.endswith("\n```")
-    function = _as_function(_code_block(completion.text), name, param)
+        _assert_npl_parses(code, source)
+    function = _as_function(code, name, param)
     for argument, expected in cases:
         assert function(argument) == expected, (completion.text, argument)
 

@@ -76,7 +76,7 @@ def test_hand_edited_entry_is_reported_and_never_run(project):
     assert "hole 'twice' has no fill" in r.stderr and r.stdout == ""
     # without --frozen: warned, ignored, refilled by the model; 3 * x never runs
     with FakeLLMServer(default=function_reply("def twice(x: int) -> int", "return x + x")) as server:
-        r = run_npl(["run", "prog.npl", "--model", "openai/m"], project,
+        r = run_npl(["run", "--model", "openai/m", "prog.npl"], project,
                     {"OPENAI_BASE_URL": server.base_url})
         assert len(server.requests) == 1
     assert r.returncode == 0, r.stderr
@@ -96,23 +96,23 @@ def test_edited_verification_record_or_provenance_is_tampering_too(project):
 
 
 def set_manual(folder: Path, name: str, new_fill: str | None = None) -> None:
-    """Turn `name`'s entry into a hand-written one: source manual, no hash."""
+    """Edit `name`'s entry by hand into a hand-written one: source manual,
+    no hash (and, optionally, new fill text)."""
+    import tomllib
+    import tomli_w
     path = folder / "prog.npl.lock"
-    text = path.read_text()
-    start = text.index(f'name = "{name}"')
-    end = text.find("\n[holes.", start)
-    end = len(text) if end < 0 else end
-    block = text[start:end]
-    block = re.sub(r'\nhash = "[0-9a-f]+"', "", block)
-    block = re.sub(r'source = "[^"]*"', 'source = "manual"', block)
+    doc = tomllib.loads(path.read_text())
+    (table,) = [t for t in doc["holes"].values() if t["name"] == name]
+    del table["hash"]
+    table["provenance"]["source"] = "manual"
     if new_fill is not None:
-        block = re.sub(r'fill = """\n.*?"""', 'fill = """\n' + new_fill + '"""', block, flags=re.S)
-    path.write_text(text[:start] + block + text[end:])
+        table["fill"] = new_fill
+    path.write_text(tomli_w.dumps(doc, multiline_strings=True))
 
 
 def test_npl_verify_restamps_valid_manual_and_edited_entries(project):
     set_manual(project, "twice", "def twice(x: int) -> int:\n    return x * 2\n")
-    edit_lock(project, 'return s.upper() + "!"', 'return f"{s.upper()}!"')
+    edit_lock(project, "s.upper()", "s.strip().upper()")
     lock = load_lock(project)
     assert by_name(lock)["twice"].needs_verification and [t.name for t in lock.tampered] == ["shout"]
     r = run_npl(["run", "--frozen", "prog.npl"], project)
@@ -134,8 +134,7 @@ def test_npl_verify_restamps_valid_manual_and_edited_entries(project):
 def test_npl_verify_reports_failures_and_stamps_nothing_bad(project, tmp_path):
     sentinel = tmp_path / "pwned"
     set_manual(project, "twice", "def twice(x: int) -> int:\n    return x + 2\n")     # wrong
-    edit_lock(project, 'return s.upper() + "!"',
-              f"return __import__('os').system('touch {sentinel}')")             # hostile
+    edit_lock(project, "s.upper()", f"__import__('os').system('touch {sentinel}')")   # hostile
     r = run_npl(["verify", "prog.npl"], project)
     assert_clean_failure(r, 1)
     assert "lock entry for hole 'twice' failed verification" in r.stderr

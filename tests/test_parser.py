@@ -1,5 +1,6 @@
 """Parser tests: AST shapes, spans and diagnostics for the syntax of SPEC
-sections 1, 3, 4, 5, 7 and 8 (lang/parser.py, lang/grammar.lark)."""
+sections 1, 3, 4, 5, 7 and 8 (lang/lexer.py, lang/literals.py, lang/parser.py,
+lang/grammar.lark)."""
 from __future__ import annotations
 
 import textwrap
@@ -243,6 +244,47 @@ def test_assignments():
     assert ast_equal(g, A.Assign(A.Attribute(N("p"), "f"), I(2)))
     assert ast_equal(h, A.Assign(N("for_"), I(3)))
     assert where(d) == (5, 5, 5, 16)
+
+
+def test_tuple_targets_hold_items_fields_and_nested_tuples():
+    swap, fields, mixed, nested = body('''
+        xs[i], xs[j] = xs[j], xs[i]
+        p.x, p.y = p.y, p.x
+        a, m[0, 1], (b, c.d) = t
+        (a, b), c = pair, 3
+        ''')
+    x_i, x_j = A.Index(N("xs"), (N("i"),)), A.Index(N("xs"), (N("j"),))
+    assert ast_equal(swap, A.Assign(A.TupleExpr((x_i, x_j)), A.TupleExpr((x_j, x_i))))
+    px, py = A.Attribute(N("p"), "x"), A.Attribute(N("p"), "y")
+    assert ast_equal(fields, A.Assign(A.TupleExpr((px, py)), A.TupleExpr((py, px))))
+    assert ast_equal(mixed.target, A.TupleExpr((
+        N("a"), A.Index(N("m"), (I(0), I(1))), A.TupleExpr((N("b"), A.Attribute(N("c"), "d"))))))
+    assert ast_equal(nested.target, A.TupleExpr((A.TupleExpr((N("a"), N("b"))), N("c"))))
+    assert where(nested.target.elts[0]) == (5, 5, 5, 11)
+
+
+def test_loop_and_comprehension_targets_nest():
+    f = stmt("for i, (a, (b, c)) in enumerate(ps):\n    pass\n")
+    assert ast_equal(f.target, A.TupleExpr((N("i"), A.TupleExpr((
+        N("a"), A.TupleExpr((N("b"), N("c")))))))) and where(f.target.elts[1]) == (2, 12, 2, 23)
+    e = expr("[a + b for i, (a, b) in enumerate(ps) if i > 0]")
+    (g,) = e.generators
+    assert ast_equal(g.target, A.TupleExpr((N("i"), A.TupleExpr((N("a"), N("b"))))))
+    assert len(g.conds) == 1
+
+
+@pytest.mark.parametrize("text, message, line, col", [
+    ("def f():\n    for i, xs[0] in ys:\n        pass\n", "loop variable must be a name", 2, 12),
+    ("def f():\n    for i, (a, p.x) in ys:\n        pass\n", "loop variable must be a name", 2, 16),
+    ("def f():\n    ys = [a for a, (b, c[0]) in ps]\n", "loop variable must be a name", 2, 24),
+    ("def f():\n    a, g() = t\n", "cannot assign to a function call", 2, 8),
+    ("def f():\n    (a, 1), b = t\n", "cannot assign to a literal", 2, 9),
+    ("def f():\n    a, b += t\n", "augmented assignment takes a single target", 2, 5),
+])
+def test_bad_elements_of_tuple_targets(text, message, line, col):
+    d = error(text)
+    assert (d.code, d.span.line, d.span.col) == ("E001", line, col)
+    assert message in d.message
 
 
 @pytest.mark.parametrize("op", ["+", "-", "*", "/", "//", "%"])
@@ -543,8 +585,7 @@ E018_CASES = [
     ("def f():\n    x = 2j\n", "complex", 2, 9),
     ("def f():\n    x = a[1:2, 0]\n", "multi-dimensional slicing", 2, 9),
     ("def f():\n    xs[1:3] = ys\n", "slice", 2, 5),
-    ("def f():\n    for i, (a, b) in pairs:\n        pass\n", "nested unpacking", 2, 12),
-    ("def f():\n    xs[0], xs[1] = xs[1], xs[0]\n", "plain names", 2, 5),
+    ("def f():\n    a, xs[1:] = t\n", "assigning to a slice", 2, 8),
     ("def f():\n    d = {**a}\n", "dict unpacking", 2, 10),
     ("struct S:\n    x: int = 0\n", "default values", 2, 14),
     ("struct S:\n    x: int\n    def area(self: S) -> int:\n        return 1\n", "no methods", 3, 5),

@@ -24,9 +24,11 @@ header ending in ':', a decorator or a comment (or nothing).
 
 What the grammar enforces exactly (following lang/grammar.lark and the
 checks in lang/parser.py):
-  * Statements (spec section 4): `x = e`, `a, b = e` (plain names only),
-    `xs[i] = e`, `p.f = e`; `x: T` and `x: T = e`; `+= -= *= /= //= %=` on
-    a name, index or attribute; `if/elif/else`, `while`, `for NAMES in e`,
+  * Statements (spec section 4): `x = e`, `xs[i] = e`, `p.f = e`, and
+    unpacking into such targets, nested or not (`a, b = e`, `xs[i], xs[j] =
+    xs[j], xs[i]`, `(a, b), c = e`); `x: T` and `x: T = e`; `+= -= *= /= //=
+    %=` on a name, index or attribute; `if/elif/else`, `while`, `for NAMES
+    in e` (names nest: `for i, (a, b) in e`),
     `def NAME(p: T, ...) -> T`, each header optionally followed by one simple
     statement on the same line; `return`, `pass`, `break`, `continue`,
     `assert e[, msg]`, expression statements; `@kernel` lines; comments.
@@ -36,7 +38,7 @@ checks in lang/parser.py):
     with unary `-`/`+`; calls with positional and keyword arguments or one
     generator argument; attributes; indexing `a[i, j]`; one slice
     `a[lo:hi:step]`; tuple/list/dict/set displays and comprehensions over
-    plain-name targets; holes `?{...}` with balanced braces; balanced
+    (nested) name targets; holes `?{...}` with balanced braces; balanced
     brackets throughout.
   * Tokens: ASCII identifiers that are not reserved words, integers with `_`
     (decimal, 0x, 0o, 0b), floats (`1.5`, `.5`, `1.`, `1e-3`), `True False
@@ -48,8 +50,8 @@ checks in lang/parser.py):
     cannot be used as identifiers (nor `from`: a fill imports nothing);
     likewise `:=`, `;`, `~ << >> @`, `**=` and the bitwise augmented
     assignments, `*args`/`**kwargs` and argument
-    unpacking, parameter and lambda defaults, chained assignment, nested
-    unpacking, bytes and complex literals, `...`, decorators other than
+    unpacking, parameter and lambda defaults, chained assignment, star
+    targets, bytes and complex literals, `...`, decorators other than
     `@kernel`, and tabs.
 
 What it only approximates (the NPL parser and type checker decide):
@@ -134,7 +136,8 @@ dictitems ::= kv (compfor | (ws-b "," ws-b kv)* (ws-b ",")?)
 setitems ::= expr-b (compfor | (ws-b "," ws-b expr-b)* (ws-b ",")?)
 kv ::= expr-b ws-b ":" ws-b expr-b
 compfor ::= (s1-b "for" s1-b fortargets s1-b "in" s1-b disj-b (s1-b "if" s1-b disj-b)*)+
-fortargets ::= name (ws-i "," ws-i name)* (ws-i ",")? | "(" ws-b name (ws-b "," ws-b name)* (ws-b ",")? ws-b ")"
+fortargets ::= fortarget (ws-i "," ws-i fortarget)* (ws-i ",")?
+fortarget ::= name | "(" ws-b fortarget (ws-b "," ws-b fortarget)* (ws-b ",")? ws-b ")"
 hole ::= "?{" holetext "}"
 holetext ::= ([^{}] | "{" holetext "}")*
 
@@ -167,7 +170,9 @@ annassign ::= name ws-i ":" ws-i type (ws-i "=" ws-i exprlist)?
 assign ::= targets ws-i "=" ws-i exprlist
 augassign ::= target ws-i augop ws-i exprlist
 augop ::= "+=" | "-=" | "*=" | "/=" | "//=" | "%="
-targets ::= target | name (ws-i "," ws-i name)+ (ws-i ",")? | "(" ws-b name (ws-b "," ws-b name)+ (ws-b ",")? ws-b ")"
+targets ::= target | targetitem (ws-i "," ws-i targetitem)+ (ws-i ",")? | targettuple
+targetitem ::= target | targettuple
+targettuple ::= "(" ws-b targetitem (ws-b "," ws-b targetitem)+ (ws-b ",")? ws-b ")"
 target ::= name ("." name | "[" ws-b subscript ws-b "]")*
 header ::= ("if" | "elif" | "while") s1-i expr-i ws-i ":" | "else" ws-i ":" | "for" s1-i fortargets s1-i "in" s1-i exprlist ws-i ":" | defheader
 defheader ::= "def" s1-i name ws-i "(" ws-b (params ws-b)? ")" (ws-i "->" ws-i type)? ws-i ":"

@@ -1,0 +1,61 @@
+"""Source lines quoted under diagnostics (lang/diagnostics.py) and run-time
+stack traces (runtime/errors.py) are the lines the lexer counted.
+
+The lexer, like Python's tokenizer, ends a line only at LF, CR LF or CR.
+str.splitlines() also breaks at VT, FF, FS, GS, RS, NEL, U+2028 and U+2029,
+all of which may stand in an NPL file (in a string or a comment; FF in
+indentation too), so splitting with it quotes a later line than the span's."""
+from __future__ import annotations
+
+import pytest
+
+from npl.lang.diagnostics import CompileError, Diagnostic, source_line, split_lines
+from npl.lang.ast import Span
+from npl.lang.parser import parse
+from npl.runtime.errors import Frame, NplRuntimeError
+
+NOT_LINE_BREAKS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("char", NOT_LINE_BREAKS, ids=[f"U+{ord(c):04X}" for c in NOT_LINE_BREAKS])
+def test_only_lf_crlf_and_cr_end_a_line(char):
+    text = f"one\n# a{char}b\nthree\r\nfour\rfive\n"
+    assert split_lines(text) == ["one", f"# a{char}b", "three", "four", "five"]
+    assert source_line(text, 3) == "three" and source_line(text, 5) == "five"
+    assert source_line(text, 6) is None and source_line(text, 0) is None
+
+
+def test_split_lines_agrees_with_splitlines_on_ordinary_text():
+    for text in ["", "\n", "a", "a\n", "a\n\nb", "a\r\nb\r\n", "a\rb\r\r"]:
+        assert split_lines(text) == text.splitlines(), text
+
+
+@pytest.mark.parametrize("char", NOT_LINE_BREAKS, ids=[f"U+{ord(c):04X}" for c in NOT_LINE_BREAKS])
+def test_a_parse_error_quotes_its_own_line(char):
+    text = f'def f():\n    s = "a{char}b"  # c{char}d\n    x = )\n'
+    with pytest.raises(CompileError) as info:
+        parse(text, "t.npl")
+    (d,) = info.value.diagnostics
+    assert (d.span.line, d.span.col) == (3, 9)
+    assert d.render(text).splitlines()[1:3] == ["        x = )", "            ^"]
+
+
+def test_a_form_feed_in_indentation_does_not_shift_later_lines():
+    text = "def f():\n\x0c    x = 1\n    y = )\n"
+    with pytest.raises(CompileError) as info:
+        parse(text, "t.npl")
+    (d,) = info.value.diagnostics
+    assert d.span.line == 3 and "        y = )" in info.value.render()
+
+
+def test_a_diagnostic_beyond_the_text_renders_without_a_source_line():
+    d = Diagnostic("E001", "x", Span("t.npl", 3, 1, 3, 2))
+    assert d.render("a\u2028b\nc\n") == "t.npl:3:1: error[E001]: x"
+
+
+@pytest.mark.parametrize("char", NOT_LINE_BREAKS, ids=[f"U+{ord(c):04X}" for c in NOT_LINE_BREAKS])
+def test_a_runtime_trace_quotes_its_own_line(char):
+    text = f'def main():\n    s = "a{char}b"\n    xs = [1]\n    print(xs[5])\n'
+    err = NplRuntimeError("index", "list index out of range", [Frame("main", "p.npl", 4)])
+    err.with_sources({"p.npl": text})
+    assert err.frames[0].text == "print(xs[5])"
