@@ -13,9 +13,7 @@ the tests all go through this one function.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Optional
 
 from npl.lang import ast

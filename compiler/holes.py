@@ -18,11 +18,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Optional
 
 from npl.lang import ast
 from npl.lang.symbols import CheckedProgram, FuncInfo, HoleInfo, StructInfo, TestInfo
-from npl.lang.types import StructT, Type
+from npl.lang.types import Type
 
 from .prompt import PROMPT_VERSION
 

@@ -9,8 +9,7 @@ before the whole is verified.
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from .fill_sources import FillContext, FillFailed, Outcome, body_as_fill, check

@@ -11,7 +11,6 @@ fill's own line numbers.
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 from . import ir
 

@@ -14,7 +14,6 @@ candidate's variables at each block of its execution (after LDB).
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -110,7 +109,6 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
     """Run the examples and properties that exercise `spec`; a failure of a
     held-out example (`hidden`) is reported without revealing it."""
     from npl.runtime.codegen import load
-    from npl.runtime.errors import NplRuntimeError
     from npl.runtime.testing import run_tests
     ids = test_ids(spec)
     if not ids:

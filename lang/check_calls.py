@@ -7,19 +7,16 @@ IR primitive op, with arguments in parameter order.
 """
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 from . import ast
-from .builtin_sigs import (BUILTIN_FUNCTIONS, DICT_METHODS, LIST_METHODS,
-                           MATH_FLOAT_FUNCS, PYTHON_ONLY_HINTS, SET_METHODS,
-                           STR_METHODS)
+from .builtin_sigs import (BUILTIN_FUNCTIONS, MATH_FLOAT_FUNCS)
 from .check_methods import MethodChecker
 from .symbols import CallRef, FuncInfo, Ref, StructInfo
-from .types import (ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
-                    DictT, ErrorT, FuncT, IterT, ListT, OptionalT, SetT, StructT,
-                    TupleT, Type, assignable, element_type, is_hashable,
-                    is_numeric, join, needs_widening)
+from .types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT,
+                    ErrorT, FuncT, IterT, ListT, SetT, StructT, TupleT, Type,
+                    assignable, element_type, is_hashable, is_numeric, join,
+                    needs_widening)
 
 INFER = ERROR                       # FuncT return type meaning "infer it"
 
@@ -85,8 +82,6 @@ class CallChecker(MethodChecker):
             return fn.ret
         for a, (_, t) in zip(placed, fn.params):
             self.check(a, t)
-        if self.ctx is not None and self.ctx.kernel and not fn.kernel:
-            pass  # reported by the kernel eligibility pass
         self.prog.calls[e] = CallRef("func", fn.ir_name, tuple(placed))
         return fn.ret
 
@@ -249,7 +244,7 @@ class CallChecker(MethodChecker):
             if isinstance(t, ArrayT):
                 return t.elem if t.rank >= 1 else ERROR
             et = element_type(t)
-            if et is None or t == STR and False:
+            if et is None:
                 self.bag.error("E015", f"{name}() of {t}", e.args[0].span)
                 return ERROR
         else:

@@ -16,9 +16,9 @@ from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS, PYTHON_ONLY_HINTS
 from .check_calls import CallChecker
 from .symbols import ConstInfo, FuncInfo, Ref, StructInfo
 from .types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT,
-                    FuncT, IterT, ListT, OptionalT, PrimT, SetT, StructT, TupleT,
-                    Type, assignable, element_type, is_hashable, is_numeric, join,
-                    needs_widening, strip_optional)
+                    FuncT, IterT, ListT, OptionalT, SetT, StructT, TupleT, Type,
+                    assignable, element_type, is_hashable, is_numeric, join, needs_widening,
+                    strip_optional)
 
 TRUTHY_TYPES = (ListT, DictT, SetT, TupleT, OptionalT)
 
@@ -46,7 +46,7 @@ class ExprChecker(CallChecker):
     def mismatch(self, e: ast.Expr, got: Type, want: Type) -> None:
         notes = []
         if isinstance(got, OptionalT) and assignable(got.inner, want):
-            notes.append(f"the value may be None: check it first (if x is not None: ...)")
+            notes.append("the value may be None: check it first (if x is not None: ...)")
         if got == FLOAT and want == INT:
             notes.append("float never narrows to int implicitly: use int(x) or round(x)")
         self.bag.error("E012", f"expected {want}, found {got}", e.span, *notes)

@@ -6,14 +6,13 @@ their small notation against the receiver's type.
 """
 from __future__ import annotations
 
-from typing import Optional
 
 from . import ast
 from .builtin_sigs import DICT_METHODS, LIST_METHODS, SET_METHODS, STR_METHODS
 from .symbols import CallRef
 from .types import (ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
-                    DictT, ErrorT, FuncT, IterT, ListT, OptionalT, SetT, TupleT,
-                    Type, assignable, element_type, is_numeric)
+                    DictT, ErrorT, IterT, ListT, OptionalT, SetT, TupleT, Type,
+                    assignable, is_numeric)
 
 PYTHON_METHOD_HINTS = {
     "format": "use an f-string: f\"{x}\"",
@@ -255,7 +254,7 @@ class MethodChecker:
             return ERROR
         t = self.infer(e.args[0])
         if not isinstance(t, (ArrayT, ErrorT)):
-            self.bag.error("E012", f"copy() takes an array; for a list use xs.copy()", e.args[0].span)
+            self.bag.error("E012", "copy() takes an array; for a list use xs.copy()", e.args[0].span)
             return ERROR
         return t
 

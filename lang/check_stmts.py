@@ -6,9 +6,8 @@ from typing import Optional
 
 from . import ast
 from .check_exprs import narrow_key
-from .types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT,
-                    IterT, ListT, OptionalT, StructT, TupleT, Type, assignable,
-                    element_type)
+from .types import (ERROR, INT, NONE, STR, ArrayT, DictT, ErrorT, ListT, OptionalT,
+                    TupleT, Type, assignable, element_type)
 
 
 def declare(ck, name_node: ast.Name, t: Type) -> None:

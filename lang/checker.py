@@ -23,7 +23,7 @@ from .symbols import (CheckedProgram, ConstInfo, FuncInfo, HoleInfo, StructInfo,
                       TestInfo)
 from .types import (ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
                     DictT, ListT, OptionalT, SetT, StructT, TupleT, Type,
-                    assignable, element_type, is_hashable)
+                    is_hashable)
 
 Loader = Callable[[str], tuple[ast.Module, str]]   # path -> (module, source)
 

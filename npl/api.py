@@ -15,13 +15,12 @@ source and its fills, so loading a program twice compiles it once.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from npl.compiler.driver import Compilation, compile
-from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.diagnostics import CompileError
 from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ListT,
                             OptionalT, SetT, StructT, TupleT, Type)
 

@@ -12,7 +12,7 @@ from typing import Optional
 
 import click
 
-from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.diagnostics import CompileError
 
 DEBUG = os.environ.get("NPL_DEBUG") == "1"
 

@@ -7,7 +7,6 @@ from collections import Counter
 from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
-from rich.table import Table
 
 
 def show_holes(path: str, console: Console | None = None) -> None:

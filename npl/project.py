@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from npl.compiler.driver import Compilation, compile
-from npl.compiler.lockfile import LockFile, LockFileError, lock_path_for
+from npl.compiler.lockfile import LockFile, lock_path_for
 from npl.lang.diagnostics import CompileError, Diagnostic
 
 
@@ -99,7 +99,7 @@ def settings_error(path: Path, text: str, key: str, message: str) -> CompileErro
                         {str(path): text})
 
 
-def span_at(path: str, exc) -> "Span":
+def span_at(path: str, exc):
     from npl.lang.ast import Span
     line = getattr(exc, "lineno", 1) or 1
     col = getattr(exc, "colno", 1) or 1
