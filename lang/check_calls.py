@@ -258,6 +258,8 @@ class CallChecker(MethodChecker):
             for a, t in zip(e.args, types):
                 if needs_widening(t, et):
                     self.prog.widen.add(a)
+        if not any(k.name == "key" for k in e.keywords) and not orderable_key(et):
+            self.bag.error("E012", f"{name}() of {et} needs key=", e.span)
         self.key_function(e, et, name)
         return et
 

@@ -117,7 +117,18 @@ class ExprChecker(CallChecker):
                 t = self.infer(part.expr)
                 self.check_format_parts(part.spec)
                 spec = part.spec
-                if part.conversion is None and all(isinstance(p, str) for p in spec) and spec:
+                if part.conversion is not None:
+                    t = STR                     # !r and !s format the text
+                if all(isinstance(p, str) for p in spec) and "".join(spec) == "":
+                    continue
+                if t not in (INT, FLOAT, STR, BOOL) and not isinstance(t, ErrorT):
+                    # Python's object.__format__ rejects every non-empty spec
+                    note = "the value may be None: check it first (if x is not None: ...)" \
+                        if isinstance(t, OptionalT) else \
+                        "a format spec applies to int, float, str and bool; format the text " \
+                        "of other values with !r, as in {x!r:>10}"
+                    self.bag.error("E012", f"a format spec does not apply to {t}", part.span, note)
+                elif all(isinstance(p, str) for p in spec):
                     self.check_format_spec(part, t, "".join(spec))
 
     def check_format_spec(self, field: ast.FormatField, t: Type, spec: str) -> None:
@@ -610,8 +621,8 @@ def orderable(a: Type, b: Type) -> bool:
         return True
     if a == b and (a in (STR, BOOL)):
         return True
-    if isinstance(a, (ListT, TupleT)) and a == b:
-        return True
+    if isinstance(a, ListT) and a == b:
+        return orderable(a.elem, a.elem)
     if isinstance(a, TupleT) and isinstance(b, TupleT) and len(a.elems) == len(b.elems):
         return all(orderable(x, y) for x, y in zip(a.elems, b.elems))
     return False

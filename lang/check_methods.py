@@ -156,6 +156,9 @@ class MethodChecker:
             if k.name not in ("key", "reverse"):
                 self.bag.error("E013", f"sort() takes no keyword '{k.name}'", k.span)
                 return ERROR
+        from .check_calls import orderable_key
+        if not any(k.name == "key" for k in e.keywords) and not orderable_key(rt.elem):
+            self.bag.error("E012", f"sort() of {rt} needs key=", e.span)
         self.key_function(e, rt.elem, "sort")
         return NONE
 

@@ -9,10 +9,12 @@ unmarked hot functions it may compile.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from . import ast
 from .diagnostics import DiagnosticBag
 from .symbols import CheckedProgram, FuncInfo
-from .types import ARRAY_ELEMS, NONE, ArrayT, ErrorT, TupleT, Type
+from .types import ARRAY_ELEMS, NONE, ArrayT, ErrorT, IterT, TupleT, Type
 
 KERNEL_BUILTINS = frozenset("""
 range prange len min max abs int float bool round sqrt exp log log2 log10 sin cos tan
@@ -50,41 +52,52 @@ def kernel_problems(prog: CheckedProgram, fn: FuncInfo) -> list[tuple[ast.Span, 
 
 
 def node_problems(prog: CheckedProgram, node) -> list[tuple[ast.Span, str]]:
-    out = []
-    if isinstance(node, ast.Expr):
-        t = prog.types.get(node)
-        if t is not None and not kernel_type_ok(t) and not isinstance(node, ast.Call):
-            if not (isinstance(node, ast.Name) and prog.refs.get(node) is None):
-                out.append((node.span, f"{t} is not allowed in a kernel"))
+    """Why `node` keeps its function from being a kernel: the construct itself
+    (a call of a non-kernel, a comprehension...), else the type of its value.
+    One reason per node, so a construct is not reported twice."""
+    why = construct_problem(prog, node)
+    if why is None and isinstance(node, ast.Expr):
+        why = type_problem(prog, node)
+    return [(node.span, why)] if why else []
+
+
+def construct_problem(prog: CheckedProgram, node) -> Optional[str]:
     if isinstance(node, ast.Call):
         ref = prog.calls.get(node)
         if ref is None:
-            return out
+            return None
         if ref.kind == "func":
             callee = prog.funcs[ref.target]
-            if not callee.kernel:
-                out.append((node.span, f"'{callee.name}' is not a kernel; a kernel may call only "
-                            "other @kernel functions"))
-        elif ref.kind == "builtin":
+            return None if callee.kernel else \
+                f"'{callee.name}' is not a kernel; a kernel may call only other @kernel functions"
+        if ref.kind == "builtin":
             if ref.target == "print":
-                out.append((node.span, "print is not allowed in a kernel; return the value instead"))
-            elif ref.target not in KERNEL_BUILTINS:
-                out.append((node.span, f"{ref.target}() is not allowed in a kernel"))
-        elif ref.kind == "method":
-            out.append((node.span, f"method {ref.target}() is not allowed in a kernel"))
-        elif ref.kind == "struct":
-            out.append((node.span, "structs are not allowed in a kernel"))
-        t = prog.types.get(node)
-        if t is not None and t != NONE and not kernel_type_ok(t) and ref.kind != "struct" \
-                and t.__class__.__name__ != "IterT":
-            out.append((node.span, f"{t} is not allowed in a kernel"))
-    elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-        out.append((node.span, "comprehensions are not allowed in a kernel; write a loop"))
-    elif isinstance(node, ast.Lambda):
-        out.append((node.span, "lambda is not allowed in a kernel"))
-    elif isinstance(node, (ast.StrLit, ast.FString)):
-        out.append((node.span, "str is not allowed in a kernel"))
-    return out
+                return "print is not allowed in a kernel; return the value instead"
+            return None if ref.target in KERNEL_BUILTINS else f"{ref.target}() is not allowed in a kernel"
+        if ref.kind == "method":
+            return f"method {ref.target}() is not allowed in a kernel"
+        if ref.kind == "struct":
+            return "structs are not allowed in a kernel"
+        return None
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        return "comprehensions are not allowed in a kernel; write a loop"
+    if isinstance(node, ast.Lambda):
+        return "lambda is not allowed in a kernel"
+    if isinstance(node, (ast.StrLit, ast.FString)):
+        return "str is not allowed in a kernel"
+    return None
+
+
+def type_problem(prog: CheckedProgram, node: ast.Expr) -> Optional[str]:
+    t = prog.types.get(node)
+    if t is None or kernel_type_ok(t):
+        return None
+    if isinstance(node, ast.Call):
+        if t == NONE or isinstance(t, IterT):       # procedures; range() and friends
+            return None
+    elif isinstance(node, ast.Name) and prog.refs.get(node) is None:
+        return None                                 # a name being bound, not read
+    return f"{t} is not allowed in a kernel"
 
 
 def dedupe(problems):

@@ -23,9 +23,10 @@ Not cached, so always compiled: programs the lock file marks as edited by
 hand (the full path prints a warning for them), programs with holes still to
 fill, externs or no `main`. A program with kernels or other functions the
 JIT may compile runs from the cache too: the compiler and the JIT are
-brought in (JitWatch) before a kernel's first call, or once the program has
-run UPGRADE_SECONDS, so short runs never pay for them. With NPL_JIT=eager
-such a program takes the full path.
+brought in (JitWatch) before a kernel's first call, or once sampling finds
+the program spending its time in functions the JIT could compile, so short
+runs never pay for them. With NPL_JIT=eager such a program takes the full
+path.
 
 Output and exit status are those of the full path: 0, 1 after a run-time
 error (its NPL stack trace on stderr), 130 when interrupted.
@@ -182,11 +183,19 @@ def execute(runner, argv: list[str], watch: Optional[JitWatch] = None) -> int:
 
 # ------------------------------------------------------------------ the JIT
 
-# A cached program that may use the JIT runs without it until it has run this
-# long (or calls a kernel); then it is compiled again in the background and
-# the JIT attached to the running program, as npl/cli.py would have at start.
-UPGRADE_SECONDS = 0.1
-TIMER_STACK_BYTES = 64 * 1024 * 1024
+# A cached program whose unmarked functions the JIT could compile is
+# sampled every SAMPLE_SECONDS (SLOW_SAMPLE_SECONDS after its first
+# FAST_SAMPLES samples: each sample takes the interpreter lock from the
+# program); when at least HOT_SHARE of the last WINDOW samples found it
+# inside one of them, the program is compiled again and the JIT attached to
+# it (as npl/cli.py does at start).
+SAMPLE_SECONDS = 0.01
+SLOW_SAMPLE_SECONDS = 0.05
+FAST_SAMPLES = 50
+WINDOW = 10
+HOT_SHARE = 0.5
+SAMPLER_STACK_BYTES = 64 * 1024 * 1024       # compiling recurses
+_FRAMES_LOOKED_AT = 64
 
 
 class JitWatch:
@@ -194,16 +203,22 @@ class JitWatch:
 
     `targets` are the (IR name, is a kernel) of the functions the JIT may
     compile. A kernel is compiled before its first call, as on the full
-    path: the upgrade happens in that call, on the program's thread. An
-    unmarked function gives the interpreter's result whether it is compiled
-    or not (runtime/jit.py re-runs overflowing calls), so in a program
-    without kernels those stay interpreted until the program has run
-    UPGRADE_SECONDS, when a timer thread upgrades (in a program with kernels
-    they wait for the first kernel call). Upgrading compiles the program
-    again (npl/project.py open_program: same source, lock and settings, as
-    the cache key says) and calls runtime/jit.py `attach_jit` on a
-    runtime/codegen.py `Program` over the running namespace. If that fails
-    the program goes on in the interpreter."""
+    path: the upgrade happens in that call, on the program's thread.
+
+    An unmarked function gives the interpreter's result whether it is
+    compiled or not (runtime/jit.py re-runs overflowing calls), so compiling
+    one is only a question of speed. Short runs and programs that spend
+    little time in such functions never pay for the compiler: a sampler
+    thread looks at where the program is every SAMPLE_SECONDS and upgrades
+    once the program is mostly (HOT_SHARE) inside them. (In a program with
+    kernels they wait for the first kernel call instead: upgrading from
+    another thread would race with it.)
+
+    Upgrading compiles the program again (npl/project.py open_program: the
+    same source, lock and settings, as the cache key says) and calls
+    runtime/jit.py `attach_jit` on a runtime/codegen.py `Program` over the
+    running namespace, exactly as the full path attaches the JIT. If that
+    fails the program goes on in the interpreter."""
 
     def __init__(self, runner, path: str, targets: list):
         import threading
@@ -211,9 +226,9 @@ class JitWatch:
         self.path = path
         self.targets = [(str(name), bool(kernel)) for name, kernel in targets]
         self.lock = threading.Lock()
+        self.stopped = threading.Event()
         self.upgraded = False
         self.originals: dict[str, object] = {}
-        self.timer = None
 
     def start(self) -> None:
         import threading
@@ -225,18 +240,23 @@ class JitWatch:
                 self.originals[slot] = namespace[slot]
                 namespace[slot] = self._first_call(slot)
         if self.originals:
-            return            # upgrading in another thread would race with a kernel's first call
-        self.timer = threading.Timer(UPGRADE_SECONDS, self.upgrade)
-        self.timer.daemon = True
-        previous = threading.stack_size(TIMER_STACK_BYTES)   # compiling recurses
+            return
+        hot = set()
+        for name, _ in self.targets:
+            code = getattr(namespace.get(slots.get(name, "")), "__code__", None)
+            if code is not None:
+                hot |= _all_code(code)
+        if not hot:
+            return
+        previous = threading.stack_size(SAMPLER_STACK_BYTES)
         try:
-            self.timer.start()
+            threading.Thread(target=self._sample, args=(frozenset(hot),), daemon=True,
+                             name="npl-jit-watch").start()
         finally:
             threading.stack_size(previous)
 
     def stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+        self.stopped.set()
 
     def _first_call(self, slot: str):
         namespace = self.runner.namespace
@@ -247,6 +267,22 @@ class JitWatch:
             return namespace[slot](*args)
         first_call.__name__ = getattr(self.originals[slot], "__name__", slot)
         return first_call
+
+    def _sample(self, hot: frozenset) -> None:
+        import threading
+        from collections import deque
+        me = threading.get_ident()
+        files = self.runner.image.files
+        window: deque = deque(maxlen=WINDOW)
+        taken = 0
+        while not self.stopped.wait(SAMPLE_SECONDS if taken < FAST_SAMPLES
+                                    else SLOW_SAMPLE_SECONDS):
+            taken += 1
+            window.append(_inside(hot, files, me))
+            if len(window) == WINDOW and sum(window) >= HOT_SHARE * WINDOW:
+                if not self.stopped.is_set():
+                    self.upgrade()
+                return
 
     def upgrade(self) -> None:
         with self.lock:
@@ -266,6 +302,33 @@ class JitWatch:
             except (Exception, SystemExit):
                 if os.environ.get("NPL_DEBUG") == "1":
                     raise
+
+
+def _all_code(code) -> set:
+    """A code object and those nested in it (comprehensions, lambdas)."""
+    found = {code}
+    for const in code.co_consts:
+        if hasattr(const, "co_consts"):
+            found |= _all_code(const)
+    return found
+
+
+def _inside(hot: frozenset, files, me: int) -> bool:
+    """Is some other thread's innermost NPL frame one of `hot`'s code? A
+    frame that has not started yet (the interpreter hands over at function
+    entries, so samples pile up there) counts as its caller: the call is
+    the caller's cost."""
+    for ident, frame in sys._current_frames().items():
+        if ident == me:
+            continue
+        depth = 0
+        while frame is not None and depth < _FRAMES_LOOKED_AT:
+            code = frame.f_code
+            if code.co_filename in files and (frame.f_lasti > 0 or frame.f_back is None):
+                return code in hot
+            frame = frame.f_back
+            depth += 1
+    return False
 
 
 # ------------------------------------------------------------------ cache entries

@@ -48,8 +48,15 @@ def run_deep(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         worker = _take_worker()
         worker.jobs.put(job)
-        job.done.wait()
-        _idle_workers.append(worker)
+        while not job.done.wait(0.25):
+            if not worker.is_alive():
+                # It died outside the job (a MemoryError while reporting the
+                # result): never wait for it, and never reuse it.
+                if job.error is None:
+                    job.error = MemoryError("out of memory (the program thread stopped)")
+                break
+        else:
+            _idle_workers.append(worker)
     finally:
         _restore_recursion_limit()
     if job.error is not None:

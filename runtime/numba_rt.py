@@ -119,6 +119,8 @@ def _emit_raise(context, builder, site, x, y):
     status, _ = context.call_internal_no_propagate(builder, cres.fndesc, _FAULT_SIG, vals)
     # it always fails: leave with its status, so the block never rejoins the hot path
     context.call_conv.return_status_propagate(builder, status)
+    if not builder.block.is_terminated:
+        builder.unreachable()
 
 
 def _emit_abort(context, builder, errty, errv, site, x, y):

@@ -98,7 +98,11 @@ class _StrategyBuilder:
         raise ValueError(f"cannot generate values of type {t} for a property")
 
     def collection(self, t: Type, depth: int) -> st.SearchStrategy:
-        size = 0 if depth > MAX_STRUCT_DEPTH else MAX_COLLECTION
+        if depth > MAX_STRUCT_DEPTH:
+            # Empty, without building the element strategy: that is what ends
+            # a struct that holds itself through a collection (kids: list[T]).
+            return st.builds({ListT: list, SetT: set, DictT: dict}[type(t)])
+        size = MAX_COLLECTION
         if isinstance(t, ListT):
             return st.lists(self.of(t.elem, depth), max_size=size)
         if isinstance(t, SetT):

@@ -310,18 +310,18 @@ def test_kernel_programs_from_the_cache(tmp_path, env, monkeypatch):
     assert fast.run_cached(fast.RunRequest("k.npl", [], no_jit=False)) is None
 
 
-def test_unmarked_jit_targets_stay_interpreted_in_short_runs(tmp_path, env, monkeypatch):
+def test_unmarked_jit_targets_are_compiled_only_when_hot(tmp_path, env, monkeypatch):
     (tmp_path / "w.npl").write_text(
-        "def step(s: int) -> int:\n    return (s * 1103515245 + 12345) % 2147483648\n\n"
-        "def main(args: list[str]):\n    s = 1\n    for i in range(int(args[0])):\n"
-        "        s = step(s)\n    print(s)\n")
+        "def spin(n: int) -> int:\n    s = 1\n    for i in range(n):\n"
+        "        s = (s * 1103515245 + 12345) % 2147483648\n    return s\n\n"
+        "def main(args: list[str]):\n    print(spin(int(args[0])))\n")
     cold = npl(["run", "w.npl", "10"], tmp_path, env, tmp_path / "m")
-    assert entry_of(tmp_path / "w.npl", tmp_path / "cache", monkeypatch)[3] == [("step", False)]
+    assert entry_of(tmp_path / "w.npl", tmp_path / "cache", monkeypatch)[3] == [("spin", False)]
     short = npl(["run", "w.npl", "10"], tmp_path, env, tmp_path / "m")
     assert short.outcome == cold.outcome and short.from_cache
-    # A long run gets the JIT attached once it has run UPGRADE_SECONDS.
-    long_cold = npl(["run", "--no-jit", "w.npl", "3000000"], tmp_path, env, tmp_path / "m")
-    long = npl(["run", "w.npl", "3000000"], tmp_path, env, tmp_path / "m")
+    # A long run spends its time in spin: the sampler attaches the JIT.
+    long_cold = npl(["run", "--no-jit", "w.npl", "5000000"], tmp_path, env, tmp_path / "m")
+    long = npl(["run", "w.npl", "5000000"], tmp_path, env, tmp_path / "m")
     assert long.outcome == long_cold.outcome and long.fast
     assert "npl.runtime.jit" in long.modules and "npl.lang.parser" in long.modules
 

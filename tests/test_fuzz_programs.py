@@ -34,11 +34,35 @@ from gen_programs import kernel_programs, programs
 EXAMPLES = int(os.environ.get("NPL_FUZZ_EXAMPLES", "0"))
 
 
+CAP_MB = 512                 # memory a generated program (and its CPython twin) may take
+
+
 def budget(default: int) -> settings:
     return settings(max_examples=EXAMPLES or default, deadline=None)
 
 
-def run_npl(source: str, *, jit: str = "off", limits: bool = False):
+@contextlib.contextmanager
+def memory_cap(mb: int = CAP_MB):
+    """Cap this process's data segment at its current size plus `mb` MiB
+    while a generated program runs: a string doubled in a loop must raise
+    MemoryError here, not take the machine's memory (as in the sandbox
+    worker, compiler/sandbox.py)."""
+    import resource
+    from npl.compiler.sandbox import idle_data_bytes
+    from npl.runtime.execution import run_deep
+    run_deep(lambda: None)          # the program thread's big stack, mapped before the cap
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    cap = idle_data_bytes() + mb * (1 << 20)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def run_npl(source: str, *, jit: str = "off", limits: int = 0):
     """(stdout, NplRuntimeError or None, stderr) of running main()."""
     from npl.compiler.driver import compile
     from npl.runtime.errors import NplRuntimeError
@@ -48,10 +72,10 @@ def run_npl(source: str, *, jit: str = "off", limits: bool = False):
     old = os.environ.get("NPL_JIT")
     os.environ["NPL_JIT"] = jit
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), memory_cap():
             try:
-                program = load_compilation(comp, step_limit=20_000 if limits else None,
-                                           time_limit=2.0 if limits else None)
+                program = load_compilation(comp, step_limit=limits or None,
+                                           time_limit=5.0 if limits else None)
                 if comp.module.main is not None:
                     program.call(comp.module.main)
                 failure = None
@@ -72,7 +96,7 @@ def run_python(source: str):
     sys.modules[module.__name__] = module
     out = io.StringIO()
     try:
-        with contextlib.redirect_stdout(out):
+        with contextlib.redirect_stdout(out), memory_cap():
             try:
                 exec(builtins.compile(source, "gen.py", "exec"), module.__dict__)
                 failure = None
@@ -86,7 +110,7 @@ def run_python(source: str):
 @budget(60)
 @given(programs())
 def test_interpreter_agrees_with_python(gen):
-    out, failure, _ = run_npl(gen.npl)
+    out, failure, _ = run_npl(gen.npl, limits=1_000_000)
     expected, py_failure = run_python(gen.python)
     assert (failure is None) == (py_failure is None), (failure, py_failure)
     assert out == expected
@@ -112,7 +136,7 @@ def same_output(a: str, b: str) -> bool:
     return True
 
 
-@budget(4)
+@budget(3)
 @given(kernel_programs())
 def test_jit_agrees_with_the_interpreter(gen):
     from npl.runtime import jit
@@ -143,7 +167,7 @@ def run_checked(source: str) -> None:
     """What compiles runs, or stops with a non-internal NplRuntimeError."""
     if must_compile_or_diagnose(source) is None:
         return
-    _, failure, _ = run_npl(source, limits=True)
+    _, failure, _ = run_npl(source, limits=20_000)
     if failure is not None:
         assert failure.kind != "type", failure.render()
 
@@ -195,7 +219,7 @@ def mutated(draw):
     return text
 
 
-@budget(120)
+@budget(80)
 @given(mutated())
 def test_mutated_programs_are_diagnostics_or_run(source):
     run_checked(source)

@@ -132,3 +132,23 @@ def test_bad_limit_settings_are_diagnostics_not_silently_off(tmp_path, toml, mes
         Settings.load(tmp_path)
     assert message in err.value.render()
     assert "npl.toml:2:1" in err.value.render()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_program_thread_dying_outside_its_job_does_not_hang(monkeypatch):
+    """Under memory pressure a MemoryError can strike while the program
+    thread reports a result; the caller must get an error, not wait forever
+    (this hung a capped fuzzing run before runtime/execution.py checked)."""
+    from npl.runtime import execution
+
+    def dies(job):                 # the thread ends without ever marking the job done
+        raise MemoryError("while reporting")
+    monkeypatch.setattr(execution._Job, "run", dies)
+    monkeypatch.setattr(execution, "_idle_workers", [])
+    start = time.monotonic()
+    with pytest.raises(MemoryError):
+        execution.run_deep(lambda: 1)
+    assert time.monotonic() - start < 5
+    assert execution._idle_workers == []          # the dead thread is not reused
+    monkeypatch.undo()
+    assert execution.run_deep(lambda: 41) + 1 == 42

@@ -23,6 +23,7 @@ its own program's result.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -145,6 +146,19 @@ def test_every_diagnostic_code_has_an_error_program():
     expects = "\n".join(p.read_text(encoding="utf-8") for p in SPEC.rglob("*.expect"))
     missing = [code for code in CODES if f"error[{code}]" not in expects]
     assert not missing, f"no spec program expects {missing}"
+
+
+def test_every_builtin_and_method_is_exercised():
+    """Each built-in function and method of SPEC section 6 is called by some
+    spec program that runs successfully (a .out program)."""
+    from npl.lang.builtin_sigs import (BUILTIN_FUNCTIONS, DICT_METHODS, LIST_METHODS,
+                                       SET_METHODS, STR_METHODS)
+    text = "\n".join(p.read_text(encoding="utf-8") for p in SPEC_PROGRAMS
+                     if p.with_suffix(".out").exists())
+    missing = [f for f in sorted(BUILTIN_FUNCTIONS) if not re.search(rf"(?<![.\w]){f}\(", text)]
+    methods = {*STR_METHODS, *LIST_METHODS, *DICT_METHODS, *SET_METHODS, "sort"}
+    missing += [f".{m}()" for m in sorted(methods) if f".{m}(" not in text]
+    assert not missing, f"no spec program calls {missing}"
 
 
 @pytest.mark.parametrize("prog", SPEC_PROGRAMS, ids=lambda p: str(p.relative_to(SPEC)))
