@@ -196,6 +196,7 @@ class Filler:
 
     def fill_nested(self, ctx: FillContext, parent: HoleSpec, candidate: str, holes: list[HoleSpec]):
         """Fill the holes inside `candidate`, then verify the whole."""
+        from .fill_sources import held_out_ids
         from .verifier import verify
         saved = dict(self.fills)
         self.fills[parent.key] = candidate
@@ -208,7 +209,8 @@ class Filler:
                     return [], f"The sub-hole '{h.name}' could not be filled: {err.reason}"
                 self.fills[h.key] = subs[-1].fill
             verdict = verify(ctx.source, ctx.path, {k: v for k, v in self.fills.items() if k != parent.key},
-                             parent, candidate, ctx.limits, allow_new_holes=False)
+                             parent, candidate, ctx.limits, allow_new_holes=False,
+                             hidden=held_out_ids(ctx, parent))
             if not verdict.accepted:
                 return [], verdict.feedback
             return subs, ""

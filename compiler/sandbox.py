@@ -19,7 +19,7 @@ per-call time limit plus a fixed allowance, counted from when the worker is
 ready); a worker that misses it (a single long built-in operation such as
 `sum(range(10**12))` never reaches a step check), or dies (memory exhausted,
 crashed), is killed, and the candidate is rejected with that reason. Workers
-are reused across jobs, except that one whose job hit a limit or failed
+are reused across jobs, except that one whose job ran out of memory or failed
 unexpectedly is retired: its heap may be fragmented or its imports half done.
 
 Protocol: one JSON object per line each way. The worker first says
@@ -231,7 +231,7 @@ def handle(job: dict) -> dict:
                           "changed while it ran?)")
     verdict = run_checks(comp, spec, limits, hidden=frozenset(job.get("hidden", ())))
     return {"accepted": verdict.accepted, "stage": verdict.stage, "feedback": verdict.feedback,
-            "passed": verdict.passed, "retire": verdict.stage == "limit"}
+            "passed": verdict.passed, "retire": "out of memory" in verdict.feedback}
 
 
 def warm_up() -> None:

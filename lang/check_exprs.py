@@ -54,8 +54,9 @@ class ExprChecker(CallChecker):
     def check_condition(self, e: ast.Expr) -> tuple[dict, dict]:
         t = self.infer(e, BOOL)
         if isinstance(t, TupleT):
-            self.bag.error("E012", f"a condition of type {t} is always true", e.span,
-                           'a tuple is never false; an assert with a message is `assert cond, "message"`')
+            self.bag.error("E012", f"a condition of type {t} is always {bool(t.elems)}", e.span,
+                           'a tuple\'s truth is its length, fixed by its type; an assert with a '
+                           'message is `assert cond, "message"`')
         elif t != BOOL and not self.truthy_ok(t):
             self.bag.error("E012", f"a condition must be bool, not {t}", e.span)
         return self.narrowings(e)

@@ -114,13 +114,23 @@ def configure_jit(no_jit: bool, device: str) -> None:
     os.environ["NPL_DEVICE"] = device
 
 
+RUN_OPTIONS = ("--frozen", "--model", "--device", "--no-jit")
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @common_options
 @click.argument("program", type=click.Path(dir_okay=False))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @guarded
 def run(program, args, frozen, model, device, no_jit):
-    """Check PROGRAM, fill missing holes, and run its main()."""
+    """Check PROGRAM, fill missing holes, and run its main().
+
+    npl's options go before PROGRAM; everything after it is passed to main."""
+    misplaced = [a for a in args if a.split("=")[0] in RUN_OPTIONS]
+    if misplaced:
+        click.echo(f"npl: note: {', '.join(misplaced)} after {program} is passed to the program's "
+                   f"main(args); put npl's options before the program: npl run {misplaced[0]} ... "
+                   f"{program}", err=True)
     configure_jit(no_jit, device)
     prog = prepare(program, frozen, model)
     from npl.runtime.loader import run_main

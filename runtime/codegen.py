@@ -31,7 +31,7 @@ from npl.stdlib.builtins import PRIMS, as_iterable, call
 
 from .errors import NplRuntimeError
 from .execution import Budget, run_deep
-from .image import (SANDBOX_BUILTINS, ProgramImage, exec_module, freeze_heap,  # noqa: F401
+from .image import (SANDBOX_BUILTINS, ProgramImage, exec_module, prepare_heap,  # noqa: F401
                     new_namespace, translate_error, uses_array_helpers)
 from .values import (coerce, conforms, demangle, describe_type, slot_name, struct_code,
                      type_has_array)
@@ -477,12 +477,13 @@ class Program:
         return self._run(self.namespace[self._compiler.functions[ir_name]], values)
 
     def run_main(self, argv: list[str]) -> None:
-        """Run `main()` or `main(args)`: the program's whole run, so the heap
-        built so far is frozen first (runtime/image.py freeze_heap)."""
+        """Run `main()` or `main(args)`: the program's whole run, so the
+        garbage collector is tuned for it first (runtime/image.py
+        prepare_heap)."""
         if self.module.main is None:
             raise KeyError("the program has no main function")
         args = (list(argv),) if self.module.main_takes_args else ()
-        freeze_heap()
+        prepare_heap()
         self.call(self.module.main, *args)
 
     def run_test(self, test: ir.TestCase, args: tuple = ()) -> Optional[bool]:

@@ -505,7 +505,7 @@ class _DeviceLowerer:
         if op == "round":
             return f"_f2i(_rint({a[0]}), _err)" if t[0] == FLOAT else a[0]
         if op in ("floor", "ceil"):
-            return f"_f2i(math.{op}(float({a[0]})), _err)"
+            return f"_{op}(float({a[0]}), _err)"
         if op in ("min", "max", "abs"):
             args = [self.flt(x, e.type) for x in e.args]
             return f"{op}({', '.join(args)})"
@@ -610,6 +610,22 @@ def _f2i(x, err):
         _fail(err)
         return 0
     return int(x)
+
+
+@cuda.jit(device=True, inline=True)
+def _floor(x, err):
+    if x != x or x >= TWO63 or x < -TWO63:
+        _fail(err)
+        return 0
+    return math.floor(x)
+
+
+@cuda.jit(device=True, inline=True)
+def _ceil(x, err):
+    if x != x or x >= TWO63 or x < -TWO63:
+        _fail(err)
+        return 0
+    return math.ceil(x)
 
 
 @cuda.jit(device=True, inline=True)

@@ -703,10 +703,12 @@ def verify(path: Path) -> bool:
 
 def discard(path: Path, keep_source: bool = False) -> None:
     """Delete a module's cache files (and its source unless keep_source)."""
-    stats["discarded"] += 1
     victims = cache_files(path) + [path.with_suffix(".sum")]
     if not keep_source:
         victims.append(path)
+    victims = [p for p in victims if p.exists()]
+    if victims:
+        stats["discarded"] += 1
     for p in victims:
         try:
             p.unlink()

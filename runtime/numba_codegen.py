@@ -766,7 +766,9 @@ class FunctionLowerer:
         extra = (["_err"] if self.flagging else []) + (["_depth"] if self.depth else [])
         body: list[ast.stmt] = []
         if self.depth:
-            ok = self.rt("depth", name("_depth"), site=self.site("recursion", None))
+            cycle = self.gen.cycles.get(fn.name, ())
+            first = next((n for n in walk(fn.body) if isinstance(n, ir.Call) and n.func in cycle), None)
+            ok = self.rt("depth", name("_depth"), site=self.site("recursion", first))
             body.append(ast.If(ast.UnaryOp(ast.Not(), ok), [self.ret_zero()], []))
         body += self.block(fn.body)
         if fn.ret == NONE or not body:
@@ -1026,7 +1028,7 @@ class FunctionLowerer:
         if isinstance(e.type, ArrayT):
             raise NotLowerable("array %")
         x, y = self.expr(a), self.expr(b)
-        return ast.BinOp(x, ast.Mod(), self.divisor(b, y, e))
+        return call(attr("np", "fmod"), x, self.divisor(b, y, e))
 
     def p_pow(self, e):
         a, b = e.args

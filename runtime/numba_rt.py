@@ -569,12 +569,12 @@ def f2i{S}(x, site{E}):
 
 @njit(inline="always")
 def floor{S}(x, site{E}):
-    return f2i{S}(math.floor(x), site{E})
+    return f2i{S}(np.floor(x), site{E})      # math.floor gives an int in Numba
 
 
 @njit(inline="always")
 def ceil{S}(x, site{E}):
-    return f2i{S}(math.ceil(x), site{E})
+    return f2i{S}(np.ceil(x), site{E})
 
 
 @njit(inline="always")

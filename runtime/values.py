@@ -13,6 +13,10 @@ This module takes NPL types and values and gives back:
   * `conforms`: whether a host-supplied value has an NPL type (extern
     results, test inputs);
   * `type_has_array`: whether a type's text form needs the slow formatter.
+
+What running needs without the compiler (text, equality, building a struct
+class from its compiled methods) lives in runtime/rtvalues.py and is
+re-exported here; NumPy is imported only by the functions that need it.
 """
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ prefix (runtime/codegen.py), so the two can never collide.
 from __future__ import annotations
 
 import ast
+import copy
 from typing import Callable
 
 from npl.compiler import ir
@@ -198,14 +199,35 @@ def build_list(node: ir.Prim, args: list[ast.expr], kw: list[ast.keyword]) -> as
 
 
 def reduction(name: str) -> Builder:
-    """sum/min/max: NumPy's reduction for one array argument, else Python's."""
+    """sum/min/max: NumPy's reduction for one array argument, else Python's
+    (min/max of two plain int or float variables or constants inline)."""
     def build(node: ir.Prim, args: list[ast.expr], kw: list[ast.keyword]) -> ast.expr:
         if len(args) == 1 and is_array(node.args[0].type) and not kw:
             return call(f"_array_{name}", args)
+        if name in ("min", "max") and _two_plain_numbers(node, kw):
+            return _min_max(name, args[0], args[1])
         if name == "sum" and len(args) == 1 and _element(node.args[0].type) == FLOAT:
             return call("_sum", [args[0], ast.Constant(0.0)])
         return call(f"_{name}", _iter_args(node, args), kw)
     return build
+
+
+def _two_plain_numbers(node: ir.Prim, kw: list[ast.keyword]) -> bool:
+    """Two operands of the same type, int or float, each a local or a
+    constant (reading them twice is free and has no effect)."""
+    if kw or len(node.args) != 2:
+        return False
+    a, b = node.args
+    return a.type == b.type and a.type in (INT, FLOAT) \
+        and all(isinstance(x, (ir.Local, ir.Const)) for x in node.args)
+
+
+def _min_max(name: str, a: ast.expr, b: ast.expr) -> ast.expr:
+    """Python's max(a, b) keeps a unless b > a, min(a, b) unless b < a; for
+    numbers `a < b` is `b > a` (NaN included), so `b if a < b else a` is
+    max(a, b) exactly, evaluating a first as max does, without the call."""
+    test = ast.Compare(a, [ast.Lt() if name == "max" else ast.Gt()], [copy.copy(b)])
+    return ast.IfExp(test, b, copy.copy(a))
 
 
 def _element(t: Type):

@@ -26,7 +26,6 @@ import re
 import sys
 import types
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from gen_programs import kernel_programs, programs

@@ -197,7 +197,8 @@ def test_concurrent_fills_never_lose_or_corrupt_entries(tmp_path):
     write_settings(tmp_path, attempts=1)
     owners = {"a": {0, 2, 4}, "b": {1, 3, 5}}
     with FakeLLMServer(default=answer_for(owners, delay=0.05)) as server:
-        env = {**os.environ, "OPENAI_BASE_URL": server.base_url}
+        # no module library: each process must fill its own holes itself
+        env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "NPL_LIBRARY": "off"}
         procs = [subprocess.Popen(npl_command() + ["fill", "many.npl", "--model", f"openai/{m}"],
                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for m in owners]

@@ -3,8 +3,10 @@
 
 The claim under test (docs/security.md): a fill is NPL, not Python, so a
 model can never make the toolchain run host code. Every hostile fill below
-must be rejected at compile time, or stopped by a verification limit, with a
-clear diagnostic that goes back to the model; afterwards no file was written
+must be rejected at compile time, or stopped by a verification limit, or —
+for names and strings chosen to collide with the generated Python — run as
+the plain NPL data it is and fail the examples, with a clear diagnostic that
+goes back to the model; afterwards no file was written
 and no process started (each payload aims at a sentinel path in the test's
 folder), the lock file is byte-identical, and `npl fill` exits with status 1
 (no fill) without a Python traceback. A legitimate fill after hostile ones
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from fakellm import FakeLLMServer, dynamic, prompt_text
-from safety_harness import (as_reply, assert_clean_failure, folder_state, function_reply,
+from safety_harness import (assert_clean_failure, folder_state, function_reply,
                             last_user_message, new_files, run_npl, stamp_fills, system_message,
                             write_settings)
 
@@ -164,7 +166,7 @@ def hostile_run(project: Path, batch: list) -> tuple[subprocess.CompletedProcess
                     {"OPENAI_BASE_URL": server.base_url})
         requests = server.requests
     assert_clean_failure(r, 1)
-    assert f"could not fill hole 'count_vowels'" in r.stderr
+    assert "could not fill hole 'count_vowels'" in r.stderr
     assert f"after {len(batch)} attempts" in r.stderr
     assert len(requests) == len(batch)
     after = folder_state(project)
