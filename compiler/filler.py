@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Optional
 
-from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.diagnostics import CompileError, Diagnostic, split_lines
 
-from .fill_sources import (FillContext, FillFailed, Outcome, from_library,
-                           from_synthesizer)
+from .fill_sources import FillContext, FillFailed, Outcome, from_library, from_synthesizer
 from .holes import HoleSpec, called_functions, signature_text, struct_text, test_source
 from .lockfile import LockEntry, lock_path_for, prune, restamp, update_lock
 from .model_source import Usage, from_model
@@ -153,7 +152,7 @@ class Filler:
         fn = spec.enclosing
         if fn is None or spec.kind == "function":
             return ""
-        src = self.prog.comp.program.sources.get(fn.module, "").splitlines()
+        src = split_lines(self.prog.comp.program.sources.get(fn.module, ""))
         span = fn.decl.span
         return "\n".join(src[span.line - 1:span.end_line])
 
@@ -171,7 +170,7 @@ class Filler:
         with self.mutex:
             self.notes[spec.key] = []
         self.progress.start(spec)
-        from .reverify import from_manual          # a hand-written lock entry first
+        from .reverify import from_manual  # a hand-written lock entry first
         outcome = from_manual(ctx, spec, self.prog.lock.entries.get(spec.key)) or \
             from_library(ctx, spec, self.library) or \
             from_synthesizer(ctx, spec, self.settings.synth_budget)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 
+from npl.lang.diagnostics import split_lines
+
 from . import ir
 
 MAX_ROWS = 24
@@ -52,11 +54,12 @@ def short(value) -> str:
 
 
 def trace_call(comp, spec, program, test: ir.TestCase) -> str:
-    from .fills import fill_path
     from npl.runtime.codegen import demangle
+
+    from .fills import fill_path
     path = fill_path(spec)
     starts = block_starts(comp, spec)
-    fill_lines = comp.sources.get(path, "").splitlines()
+    fill_lines = split_lines(comp.sources.get(path, ""))
     rows: list[str] = []
 
     def tracer(frame, event, arg):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from npl.lang.diagnostics import CompileError
+from npl.lang.diagnostics import CompileError, split_lines
 
 from . import ir
 from .driver import Compilation, compile
@@ -150,7 +150,7 @@ def describe_failure(comp: Compilation, spec: HoleSpec, program, result) -> str:
 
 def example_text(comp: Compilation, test: ir.TestCase) -> str:
     src = comp.sources.get(test.span.file, "")
-    all_lines = src.splitlines()
+    all_lines = split_lines(src)
     if 0 < test.span.line <= len(all_lines):
         return all_lines[test.span.line - 1].strip()
     return ""

@@ -1028,7 +1028,7 @@ class FunctionLowerer:
         if isinstance(e.type, ArrayT):
             raise NotLowerable("array %")
         x, y = self.expr(a), self.expr(b)
-        return call(attr("np", "fmod"), x, self.divisor(b, y, e))
+        return ast.BinOp(x, ast.Mod(), self.divisor(b, y, e))
 
     def p_pow(self, e):
         a, b = e.args

@@ -74,7 +74,7 @@ class _StrategyBuilder:
 
     def of(self, t: Type, depth: int) -> st.SearchStrategy:
         if t == INT:
-            return st.integers()
+            return st.one_of(st.integers(-8, 8), st.integers())   # small values too
         if t == FLOAT:
             return st.floats(allow_nan=False, allow_infinity=False)
         if t == BOOL:

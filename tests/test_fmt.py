@@ -257,21 +257,45 @@ def test_syntax_error_is_a_compile_error():
         format_source("def main(:\n    pass\n")
 
 
-def test_formatting_rekeys_the_lock_file(tmp_path):
+def lock_one_fill(prog: Path):
     from npl.compiler.driver import compile
-    from npl.compiler.lockfile import LockEntry, LockFile, Provenance, lock_path_for, update_lock
-    prog = tmp_path / "p.npl"
-    prog.write_text('def double(x: int) -> int:\n    """Twice x."""\n    ...\n'
-                    "example double(2)==4\n")
+    from npl.compiler.lockfile import LockEntry, Provenance, lock_path_for, update_lock
     spec = compile(prog.read_text(), str(prog)).holes[0]
     entry = LockEntry(spec.key, spec.name, spec.kind, spec.location, spec.description,
                       spec.signature, "def double(x: int) -> int:\n    return x * 2\n",
                       Provenance(source="synth"))
     update_lock(lock_path_for(prog), lambda entries: entries.__setitem__(entry.key, entry))
-    assert main_fmt([str(prog)], check=False, echo=lambda *a, **k: None) == 0
-    assert "example double(2) == 4\n" in prog.read_text()
+    return spec
+
+
+def formatted_lock_state(prog: Path):
+    from npl.compiler.driver import compile
+    from npl.compiler.lockfile import LockFile, lock_path_for
     lock = LockFile.load(lock_path_for(prog))
     comp = compile(prog.read_text(), str(prog), fills={k: e.fill for k, e in lock.entries.items()})
+    return comp, lock
+
+
+def test_respacing_an_example_keeps_the_hole_key(tmp_path):
+    prog = tmp_path / "p.npl"
+    prog.write_text('def double(x: int) -> int:\n    """Twice x."""\n    ...\n'
+                    "example double(2)==4\n")
+    spec = lock_one_fill(prog)
+    assert main_fmt([str(prog)], check=False, echo=lambda *a, **k: None) == 0
+    assert "example double(2) == 4\n" in prog.read_text()
+    comp, lock = formatted_lock_state(prog)
+    assert comp.holes[0].key == spec.key and spec.key in comp.filled
+    assert list(lock.entries) == [spec.key] and not lock.tampered
+
+
+def test_formatting_rekeys_the_lock_file_when_an_example_changes_shape(tmp_path):
+    prog = tmp_path / "p.npl"
+    prog.write_text('def double(x: int) -> int:\n    """Twice x."""\n    ...\n'
+                    "example double((2)) == 4\n")
+    spec = lock_one_fill(prog)
+    assert main_fmt([str(prog)], check=False, echo=lambda *a, **k: None) == 0
+    assert "example double(2) == 4\n" in prog.read_text()       # redundant parentheses dropped
+    comp, lock = formatted_lock_state(prog)
     assert comp.holes[0].key != spec.key and comp.holes[0].key in comp.filled
     assert list(lock.entries) == [comp.holes[0].key] and not lock.tampered
 

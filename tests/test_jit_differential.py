@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 
 import npl.api as api
 from npl.lang.diagnostics import CompileError
@@ -133,8 +133,11 @@ def agree(x, y) -> bool:
     return x == y
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
-@given(program=kernel_programs(), inputs=kernel_inputs())
+# Each example compiles a program (seconds): few examples, and no shrinking,
+# which would recompile at every step (the failure message holds the source).
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck),
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(program=kernel_programs(functions=3), inputs=kernel_inputs())
 def test_random_kernels_match_the_interpreter(program, inputs, tmp_path_factory):
     source, names = program
     with pytest.MonkeyPatch.context() as mp:
