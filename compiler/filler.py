@@ -13,6 +13,7 @@ calls, tokens and estimated cost ends the run.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -64,8 +65,13 @@ def split_examples(spec: HoleSpec, share: float) -> tuple[list, list]:
 
 def dependency_levels(specs: list[HoleSpec], prog) -> list[list[HoleSpec]]:
     """Group holes so that a hole comes after the function holes its
-    verification runs (through the functions its tests call)."""
+    verification runs: those its tests call, directly or through other
+    functions, and those named in its description or in the description of
+    a hole function it reaches (a hole's fill will likely call them)."""
     by_func = {s.info.function.name: s for s in specs if s.kind == "function"}
+
+    def mentioned(text: str) -> set[str]:
+        return {w for w in re.findall(r"[A-Za-z_]\w*", text or "") if w in by_func}
 
     def reach(names: set[str]) -> set[str]:
         seen, todo = set(), list(names)
@@ -77,6 +83,7 @@ def dependency_levels(specs: list[HoleSpec], prog) -> list[list[HoleSpec]]:
             fn = prog.scopes.get(prog.main_path, {}).get(n)
             if fn is not None and hasattr(fn, "decl") and hasattr(fn.decl, "body"):
                 todo.extend(called_functions(fn.decl))
+                todo.extend(mentioned(getattr(fn.decl, "hole_doc", "")))
         return seen
 
     deps = {}
@@ -84,6 +91,7 @@ def dependency_levels(specs: list[HoleSpec], prog) -> list[list[HoleSpec]]:
         called = set()
         for t in s.tests + s.caller_tests:
             called |= called_functions(t.decl)
+        called |= mentioned(s.description)
         own = s.info.function.name if s.info.function else None
         deps[id(s)] = {id(by_func[n]) for n in reach(called) if n in by_func and n != own}
     levels, placed = [], set()

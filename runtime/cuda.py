@@ -89,8 +89,11 @@ def cuda_module():
 def _patch_nvvm() -> None:
     """Compile NPL's kernels with -fma=0 (numba.cuda does not expose NVVM's
     contraction option; only compilations inside `no_fma()` are affected)."""
-    from numba.cuda.cudadrv import nvvm
-    original = nvvm.compile_ir
+    try:
+        from numba.cuda.cudadrv import nvvm
+        original = nvvm.compile_ir
+    except (ImportError, AttributeError):      # the CUDA simulator has no NVVM
+        return
     if getattr(original, "_npl", False):
         return
 
@@ -119,12 +122,16 @@ def availability() -> tuple[bool, str]:
                 ok = bool(cuda.is_available())
                 reason = "" if ok else "no CUDA driver or no NVIDIA GPU found"
                 if ok:
-                    dev = cuda.get_current_device()
-                    reason = f"{dev.name.decode() if isinstance(dev.name, bytes) else dev.name}"
+                    name = getattr(_device(), "name", None) or "CUDA simulator"
+                    reason = name.decode() if isinstance(name, bytes) else str(name)
             except Exception as exc:  # numba.cuda missing or broken
                 ok, reason = False, f"numba.cuda cannot be used: {type(exc).__name__}: {exc}"
             _state["available"] = (ok, reason)
         return _state["available"]
+
+
+def _device():
+    return cuda_module().current_context().device
 
 
 def require() -> None:
@@ -875,7 +882,7 @@ class GpuPlan:
     def blocks(self, n: int) -> int:
         cuda = cuda_module()
         if "sms" not in _state:
-            _state["sms"] = cuda.get_current_device().MULTIPROCESSOR_COUNT
+            _state["sms"] = int(getattr(_device(), "MULTIPROCESSOR_COUNT", 1) or 1)
         return max(1, min((n + THREADS - 1) // THREADS, BLOCKS_PER_SM * _state["sms"]))
 
     def on_cpu(self, args: tuple, cpu: Callable, torch_mode: bool):

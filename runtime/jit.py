@@ -43,26 +43,29 @@ when that is likely to pay off, by the ski-rental rule: keep "renting"
 (interpreting) until the time spent interpreting the function equals the
 cost of "buying" (compiling) it, then compile; that never spends more than
 twice what the best choice in hindsight would have. Each interpreted call
-is timed (two perf_counter calls, ~0.1 us). The prices, measured on the
-benchmark machine with bench/jit_tiering.py (2 cores, Numba 0.68.1; see
-bench/README.md for the table):
+of a candidate is timed (two perf_counter calls, ~0.1 us). The prices were
+measured with bench/jit_tiering.py (2 shared cores, Numba 0.68.1; table in
+bench/README.md):
 
-    compiling a small function from scratch       0.25 - 0.6 s  -> COMPILE_SECONDS_COLD
-    loading it from the disk cache                ~6 - 15 ms     -> COMPILE_SECONDS_CACHED
-    calling compiled code from the interpreter    ~0.3 - 0.5 us per call (argument
-                                                  unboxing by Numba's dispatcher)
+    compiling a small function, Numba warmed up     0.05 - 0.19 s  -> COMPILE_SECONDS_COLD
+    loading it from the disk cache                  4 - 9 ms       -> COMPILE_SECONDS_CACHED
+    the first compile of a process, extra           ~0.2 s         (Numba's warm-up)
+    importing Numba                                 ~0.3 s         (with the above -> NUMBA_STARTUP_SECONDS)
+    a call into machine code from the interpreter   ~0.22 us       (argument unboxing)
+    an interpreted `x * x * 0.5 + x * 3.0 - 1.0`    ~0.09 us
 
 so a function is compiled once its interpreted calls have taken
-COMPILE_SECONDS_CACHED if a cache entry exists (checked then, once), else
-COMPILE_SECONDS_COLD; and never while its calls average under
-MIN_CALL_SECONDS, because then the dispatcher's cost per call eats most of
-what compiling saves (an interpreted `x * x + 1.0` takes ~0.1 us, less than
-a call into machine code). A function that loops over 1000 elements takes
-~50-100 us per interpreted call and is compiled after about 20 calls cold,
-a couple of calls warm. Functions that would change meaning when compiled
-are never tiered: an int value in a float slot (`x: float = 3` stays an
-int in the interpreter; compiled code must make it a float) and writes
-into array arguments (an overflow could not be re-run).
+COMPILE_SECONDS_CACHED if its modules are in the disk cache (checked once),
+else COMPILE_SECONDS_COLD, plus NUMBA_STARTUP_SECONDS while Numba is not
+loaded yet; and never while its calls average under MIN_CALL_SECONDS, since
+a call into machine code costs about 0.2 us by itself (a loop-free
+arithmetic function is *slower* compiled, called from the interpreter). A
+loop over 1000 elements takes ~50 us interpreted and ~1.3 us compiled: it
+is compiled after ~4000 calls cold (the measured break-even is ~3000-4000)
+or after a few hundred warm. Functions that would change meaning when
+compiled are never tiered: an int value in a float slot (`x: float = 3`
+stays an int in the interpreter; compiled code must make it a float) and
+writes into array arguments (an overflow could not be re-run).
 """
 from __future__ import annotations
 
@@ -83,12 +86,10 @@ from typing import Any, Callable, Optional
 from npl.compiler import ir
 
 # Tiering prices (seconds); see the module docstring for the measurements.
-COMPILE_SECONDS_COLD = 0.4
+COMPILE_SECONDS_COLD = 0.2
 COMPILE_SECONDS_CACHED = 0.01
-MIN_CALL_SECONDS = 2e-6
-# Kept for compatibility with earlier settings: calls of an @kernel before
-# it is compiled (it is compiled on its first call).
-HOT_CALLS = 0
+NUMBA_STARTUP_SECONDS = 0.5
+MIN_CALL_SECONDS = 1e-6
 DEOPT_LIMIT = 3                 # overflow re-runs before an unmarked function stays interpreted
 
 _numba_lock = threading.Lock()
@@ -338,10 +339,11 @@ class Jit:
             return
         if not tier.cache_checked:
             tier.cache_checked = True
-            if not self.is_cached(fn):
-                tier.budget = COMPILE_SECONDS_COLD
-                if tier.spent < tier.budget:
-                    return
+            price = NUMBA_STARTUP_SECONDS if "numba" not in sys.modules else 0.0
+            price += COMPILE_SECONDS_CACHED if self.is_cached(fn) else COMPILE_SECONDS_COLD
+            tier.budget = price
+            if tier.spent < tier.budget:
+                return
         self.bind(fn)
 
     # ------------------------------------------------------------ failures
@@ -587,11 +589,13 @@ def _first_line(exc: BaseException) -> str:
 # ------------------------------------------------------------------ the cache
 
 def versions() -> str:
-    import llvmlite
-    import numba
-    from . import numba_codegen, numba_rt
-    rt_hash = hashlib.sha256(Path(numba_rt.__file__).read_bytes()).hexdigest()[:16]
-    return (f"numba {numba.__version__} llvmlite {llvmlite.__version__} codegen "
+    """What the generated code's meaning depends on, besides its source
+    (read without importing Numba, so that a cache check stays cheap)."""
+    from importlib.metadata import version
+    from . import numba_codegen
+    rt_path = Path(numba_codegen.__file__).with_name("numba_rt.py")
+    rt_hash = hashlib.sha256(rt_path.read_bytes()).hexdigest()[:16]
+    return (f"numba {version('numba')} llvmlite {version('llvmlite')} codegen "
             f"{numba_codegen.CODEGEN_VERSION} rt {rt_hash} python {sys.version_info[:2]}")
 
 
@@ -602,8 +606,7 @@ def module_identity(source: str) -> tuple[str, int]:
     """(module name, site tag) of a generated module's source."""
     global _versions
     if _versions is None:
-        with _numba_lock:
-            _versions = versions()
+        _versions = versions()
     digest = hashlib.sha256(f"{source}\n{_versions}".encode()).hexdigest()
     return f"npl_k{digest[:20]}", int(digest[20:29], 16)
 

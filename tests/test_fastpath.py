@@ -406,3 +406,56 @@ def test_image_round_trip_and_rejects():
     for bad in (b"", b"\x01\x02", marshal.dumps((99,)), marshal.dumps("text")):
         with pytest.raises(ValueError):
             ProgramImage.loads(bad)
+
+
+# ------------------------------------------------------------------ plain-code speed
+
+def test_two_number_min_and_max_are_inline_and_exact(capsys):
+    """min/max of two int or float variables compile to a comparison (no
+    call) that returns what Python's min/max return, NaN and -0.0 included."""
+    from npl.compiler.driver import compile
+    from npl.runtime.codegen import load
+    from npl.runtime.image import code_names
+    source = (
+        "def main():\n"
+        "    xs: list[float] = [nan, -0.0, 0.0, 1.5, -1.5, -inf, inf]\n"
+        "    for a0 in xs:\n"
+        "        for b0 in xs:\n"
+        "            a = a0\n"
+        "            b = b0\n"
+        "            print(max(a, b), min(a, b), max(a, 0.0), min(0.0, b))\n"
+        "    ns = [3, -2, 7]\n"
+        "    for i in ns:\n"
+        "        for j in ns:\n"
+        "            print(max(i, j), min(i, j), max(i, j + 1))\n")
+    comp = compile(source, "minmax.npl")
+    program = load(comp.module, sources=comp.sources)
+    main_code = program.namespace[program.function_slot("main")].__code__
+    program.run_main([])
+    out = capsys.readouterr().out
+    xs = [float("nan"), -0.0, 0.0, 1.5, -1.5, float("-inf"), float("inf")]
+    want = "".join(f"{max(a, b)} {min(a, b)} {max(a, 0.0)} {min(0.0, b)}\n"
+                   for a in xs for b in xs)
+    want += "".join(f"{max(i, j)} {min(i, j)} {max(i, j + 1)}\n"
+                    for i in [3, -2, 7] for j in [3, -2, 7])
+    assert out == want
+    assert "_min" not in code_names(main_code)     # every min is inline
+    assert "_max" in code_names(main_code)         # max(i, j + 1): an expression, a call
+
+
+def test_running_main_tunes_the_garbage_collector(tmp_path):
+    import gc
+    from npl.compiler.driver import compile
+    from npl.runtime.codegen import load
+    from npl.runtime.image import YOUNG_GC_THRESHOLD
+    comp = compile("def main():\n    pass\n", "gc.npl")
+    program = load(comp.module, sources=comp.sources)
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, before[1], before[2])
+        program.run_main([])
+        assert gc.get_threshold()[0] == YOUNG_GC_THRESHOLD
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
