@@ -13,7 +13,7 @@ from . import ast
 from .builtin_sigs import (BUILTIN_FUNCTIONS, MATH_FLOAT_FUNCS)
 from .check_methods import MethodChecker
 from .symbols import CallRef, FuncInfo, Ref, StructInfo
-from .types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT,
+from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT,
                     ErrorT, FuncT, IterT, ListT, SetT, StructT, TupleT, Type,
                     assignable, element_type, is_hashable, is_numeric, join,
                     needs_widening)
@@ -162,7 +162,7 @@ class CallChecker(MethodChecker):
         if not self.arity(e, "len", 1, 1):
             return INT
         t = self.infer(e.args[0])
-        if not (t == STR or isinstance(t, (ListT, DictT, SetT, TupleT, ArrayT, ErrorT))):
+        if not (t == STR or isinstance(t, (ListT, DictT, SetT, TupleT, ArrayT, ErrorT, PendingT))):
             self.bag.error("E015", f"len() of {t}", e.args[0].span)
         return INT
 

@@ -15,7 +15,7 @@ from . import ast
 from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS, PYTHON_ONLY_HINTS
 from .check_calls import CallChecker
 from .symbols import ConstInfo, FuncInfo, Ref, StructInfo
-from .types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT,
+from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT,
                     FuncT, IterT, ListT, OptionalT, SetT, StructT, TupleT, Type,
                     assignable, element_type, is_hashable, is_numeric, join, needs_widening,
                     strip_optional)
@@ -37,6 +37,9 @@ class ExprChecker(CallChecker):
 
     def check(self, e: ast.Expr, expected: Type) -> Type:
         t = self.infer(e, expected)
+        if isinstance(t, PendingT):
+            from .pending import from_expected
+            t = from_expected(self, e, t, expected)
         if not assignable(t, expected):
             self.mismatch(e, t, expected)
         elif needs_widening(t, expected):
@@ -62,7 +65,7 @@ class ExprChecker(CallChecker):
         return self.narrowings(e)
 
     def truthy_ok(self, t: Type) -> bool:
-        return isinstance(t, (ErrorT, *TRUTHY_TYPES)) or t in (INT, FLOAT, STR)
+        return isinstance(t, (ErrorT, PendingT, *TRUTHY_TYPES)) or t in (INT, FLOAT, STR)
 
     def narrowings(self, e: ast.Expr) -> tuple[dict, dict]:
         """(facts when e is true, facts when e is false)."""
@@ -155,6 +158,9 @@ class ExprChecker(CallChecker):
         t = ctx.lookup(e.id) if ctx else None
         if t is not None:
             self.prog.refs[e] = Ref("local", e.id)
+            if isinstance(t, PendingT):
+                from .pending import note
+                note(self, e, e.id)
             return t
         sym = self.prog.scopes.get(self.module_path, {}).get(e.id)
         if isinstance(sym, ConstInfo):
@@ -260,6 +266,9 @@ class ExprChecker(CallChecker):
                 self.bag.error("E012", f"'{op}' only compares with None; use == or != for values", e.span)
             return
         if op in ("in", "not in"):
+            if isinstance(rt, PendingT) and rt.kind in ("list", "set") and isinstance(right, ast.Name):
+                from .pending import resolve
+                rt = resolve(self, right.id, (ListT if rt.kind == "list" else SetT)(lt))
             et = container_elem(rt)
             if et is None:
                 self.bag.error("E015", f"'{op}' needs a container on the right, not {rt}", e.span)

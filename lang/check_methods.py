@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import ast
 from .builtin_sigs import DICT_METHODS, LIST_METHODS, SET_METHODS, STR_METHODS
 from .symbols import CallRef
-from .types import (ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
+from .types import (PendingT, ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
                     DictT, ErrorT, IterT, ListT, OptionalT, SetT, TupleT, Type,
                     assignable, is_numeric)
 
@@ -72,6 +72,9 @@ class MethodChecker:
             self.infer_args_loosely(e)
             return ERROR
         rt = self.infer(f.value)
+        if isinstance(rt, PendingT):
+            from .pending import from_method
+            rt = from_method(self, f.value, rt, f.attr, e.args)
         if isinstance(rt, ErrorT):
             self.infer_args_loosely(e)
             return ERROR

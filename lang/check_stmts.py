@@ -6,7 +6,7 @@ from typing import Optional
 
 from . import ast
 from .check_exprs import narrow_key
-from .types import (ERROR, INT, NONE, STR, ArrayT, DictT, ErrorT, ListT, OptionalT,
+from .types import (PendingT, ERROR, INT, NONE, STR, ArrayT, DictT, ErrorT, ListT, OptionalT,
                     TupleT, Type, assignable, element_type)
 
 
@@ -61,14 +61,22 @@ def check_assign(ck, s: ast.Assign) -> None:
         return
     if isinstance(target, ast.Name):
         declared = ck.ctx.locals.get(target.id)
+        if isinstance(declared, PendingT) and is_empty_literal(s.value):
+            from .pending import note
+            ck.prog.types[s.value] = ck.prog.types[target] = declared
+            if isinstance(s.value, ast.Call):
+                from .symbols import CallRef
+                ck.prog.calls[s.value] = CallRef("builtin", s.value.func.id, ())
+            note(ck, target, target.id)
+            note(ck, s.value, target.id)
+            return
         if declared is not None:
             vt = ck.check(s.value, declared)
         else:
             if is_empty_literal(s.value):
-                ck.bag.error("E019", f"an empty {describe_empty(s.value)} needs a type: write "
-                             f"{target.id}: {example_annotation(s.value)} = {source_of_empty(s.value)}",
-                             s.value.span)
-                ck.prog.types[s.value] = vt = ERROR
+                from .pending import start
+                start(ck, target, s.value, describe_empty(s.value))
+                return
             else:
                 vt = ck.infer(s.value)
         declare(ck, target, vt)
@@ -135,18 +143,22 @@ def bind_unpack(ck, target: ast.TupleExpr, vt: Type, span) -> None:
 
 
 def check_store_index(ck, target: ast.Index, value: ast.Expr) -> None:
-    slot = store_index_type(ck, target)
+    slot = store_index_type(ck, target, value)
     if slot is not None:
         ck.check(value, slot)
     ck.prog.types[target] = ck.prog.types.get(value, ERROR)
 
 
-def store_index_type(ck, target: ast.Index) -> Optional[Type]:
+def store_index_type(ck, target: ast.Index, value: Optional[ast.Expr] = None) -> Optional[Type]:
     """The type a value stored at `target` (`xs[i]`, `d[k]`, `a[i, j]`)
     must fit, after checking its container and indices; None where the
     store is an error (reported here) or the container's type is unknown."""
     ot = ck.infer(target.value)
     idx = target.indices
+    if isinstance(ot, PendingT) and ot.kind == "dict" and isinstance(target.value, ast.Name) \
+            and len(idx) == 1 and value is not None:
+        from .pending import resolve
+        ot = resolve(ck, target.value.id, DictT(ck.infer(idx[0]), ck.infer(value)))
     if isinstance(ot, ListT):
         ck.check_indices(idx, [INT], target)
         return ot.elem

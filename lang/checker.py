@@ -37,6 +37,7 @@ class FuncContext:
         self.module = module
         self.locals: dict[str, Type] = {}
         self.narrowed: dict[str, Type] = {}
+        self.pending: dict = {}             # lang/pending.py
         self.inner_scopes: list[dict[str, Type]] = []
         self.loop_depth = 0
         self.kernel = kernel
@@ -262,6 +263,8 @@ class Checker(ExprChecker):
                                             dict(self.ctx.locals), fn))
         else:
             self.check_block(decl.body)
+            from .pending import finish
+            finish(self)
             if fn.ret != NONE and not always_returns(decl.body):
                 self.bag.error("E016", f"'{fn.name}' must return {fn.ret} on every path; "
                                "the end of the function can be reached", decl.span)

@@ -191,3 +191,14 @@ def element_type(t: Type) -> Optional[Type]:
     if isinstance(t, ErrorT):
         return ERROR
     return None
+
+
+@dataclass(frozen=True)
+class PendingT(Type):
+    """The type of a local assigned an empty literal without annotation
+    (`seen = set()`), until a later use tells its element type
+    (lang/pending.py). Never survives checking."""
+    kind: str                            # "list" | "set" | "dict"
+
+    def __str__(self) -> str:
+        return f"{self.kind}[?]"

@@ -87,6 +87,11 @@ class RunRequest:
         self.no_jit = no_jit
 
 
+# npl/cli.py RUN_OPTIONS: after the program they are the program's arguments,
+# and the full command line says so in a note (left to it).
+_RUN_OPTIONS = ("--frozen", "--model", "--device", "--no-jit")
+
+
 def parse_run(argv: list[str]) -> Optional[RunRequest]:
     """`run [--frozen] [--no-jit] [--device cpu] PROG [ARGS...]`, else None.
     As in npl/cli.py, options come before PROG and everything after it is
@@ -109,7 +114,10 @@ def parse_run(argv: list[str]) -> Optional[RunRequest]:
         elif arg.startswith("-"):
             return None                   # --help, --model, --device cuda, --, ...
         else:
-            return RunRequest(arg, argv[i + 1:], no_jit)
+            rest = argv[i + 1:]
+            if any(a.split("=")[0] in _RUN_OPTIONS for a in rest):
+                return None               # npl/cli.py prints a note about those
+            return RunRequest(arg, rest, no_jit)
         i += 1
     return None
 

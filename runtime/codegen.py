@@ -26,7 +26,7 @@ from types import CodeType
 from typing import Any, Callable, Optional
 
 from npl.compiler import ir
-from npl.lang.types import STR, ListT, TupleT
+from npl.lang.types import BOOL, FLOAT, INT, STR, DictT, ListT, SetT, TupleT
 from npl.stdlib.builtins import PRIMS, as_iterable, call
 
 from .errors import NplRuntimeError
@@ -107,6 +107,11 @@ class ModuleCompiler:
         # getitem sites on sequences, by the column their Subscript carries
         # (site k at column k), for index-error messages
         self.index_sites: list[tuple[ir.Expr, ir.Expr]] = []
+        # inlining (see _inline): IR name -> function, the return expression
+        # of each function that can be inlined, the substitution in force
+        self._by_name = {f.name: f for f in module.functions}
+        self._inline_bodies: dict[str, Optional[ir.Expr]] = {}
+        self._subst: Optional[dict[str, ir.Expr]] = None
 
     # -- top level
     def build(self) -> ast.Module:
@@ -269,6 +274,11 @@ class ModuleCompiler:
         if isinstance(e, (ir.And, ir.Or)):
             op = ast.And() if isinstance(e, ir.And) else ast.Or()
             return _at(ast.BoolOp(op, [self.condition(x) for x in e.values]), e.span.line)
+        emptiness = _emptiness_test(e)
+        if emptiness is not None:
+            container, empty = emptiness
+            node = self.expr(container)
+            return _at(ast.UnaryOp(ast.Not(), node), e.span.line) if empty else node
         return self.expr(e)
 
     def expr(self, e: ir.Expr) -> ast.expr:
@@ -289,6 +299,12 @@ class ModuleCompiler:
         return ast.Constant(e.value)
 
     def expr_Local(self, e: ir.Local) -> ast.expr:
+        if self._subst is not None:           # a parameter of an inlined function
+            subst, self._subst = self._subst, None
+            try:                              # the argument: the caller's variable or constant
+                return self.expr(subst[e.name])
+            finally:
+                self._subst = subst
         return _name(local_name(e.name))
 
     def expr_Global(self, e: ir.Global) -> ast.expr:
@@ -302,7 +318,42 @@ class ModuleCompiler:
         target = self.functions.get(e.func) or self.externs.get(e.func)
         if target is None:
             raise CodegenError(f"call of unknown function {e.func!r}")
+        inlined = self._inline(e)
+        if inlined is not None:
+            return inlined
         return ast.Call(_name(target), self.exprs(e.args), [])
+
+    def _inline(self, e: ir.Call) -> Optional[ast.expr]:
+        """The body of the called function in place of the call, when that
+        cannot be told apart from calling it: the function is one `return`
+        of an expression that cannot fail (int/float + - *, // and % by a
+        non-zero constant, comparisons, and/or/if-else, its parameters), the
+        arguments are variables or constants (reading them again is free),
+        and the code counts no steps (each call is a step there). Not
+        kernels (their ints are 64-bit when compiled) and not main. No frame
+        is lost from an error trace, as nothing in the body can raise."""
+        if self.instrument or self._subst is not None:
+            return None
+        fn = self._by_name.get(e.func)
+        if fn is None or fn.kernel or fn.name == self.module.main \
+                or len(e.args) != len(fn.params) \
+                or not all(isinstance(a, (ir.Local, ir.Const)) for a in e.args):
+            return None
+        if fn.name not in self._inline_bodies:
+            self._inline_bodies[fn.name] = _inlinable_body(fn)
+        body = self._inline_bodies[fn.name]
+        if body is None:
+            return None
+        self._subst = {p.name: a for p, a in zip(fn.params, e.args)}
+        try:
+            node = self.expr(body)
+        finally:
+            self._subst = None
+        line = e.span.line or self._line
+        for sub in ast.walk(node):                # the caller's line, not the callee's
+            if isinstance(sub, (ast.expr, ast.stmt)):
+                _at(sub, line)
+        return node
 
     def expr_Prim(self, e: ir.Prim) -> ast.expr:
         builder = PRIMS.get(e.op)
@@ -405,6 +456,66 @@ def _sequence_kind(t) -> Optional[str]:
     if isinstance(t, TupleT):
         return "tuple"
     return None
+
+
+_NUMBERS = (INT, FLOAT)
+_ORDER_OPS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+
+
+def _inlinable_body(fn: ir.Function) -> Optional[ir.Expr]:
+    """The expression of a function whose body is `return EXPR` with EXPR
+    total (see ModuleCompiler._inline), else None."""
+    if len(fn.body) != 1 or not isinstance(fn.body[0], ir.Return) or fn.body[0].value is None:
+        return None
+    expr = fn.body[0].value
+    if expr.type not in _NUMBERS and expr.type != BOOL:
+        return None
+    return expr if _total(expr, {p.name for p in fn.params}) else None
+
+
+def _total(e: ir.Expr, params: set[str]) -> bool:
+    """Can evaluating `e` never raise (given its operands' static types)?"""
+    if isinstance(e, ir.Const):
+        return type(e.value) in (int, float, bool)
+    if isinstance(e, ir.Local):
+        return e.name in params
+    if isinstance(e, ir.Prim):
+        if e.kwargs or e.type not in _NUMBERS or any(a.type != e.type for a in e.args):
+            return False
+        if e.op in ("add", "sub", "mul") and len(e.args) == 2:
+            return all(_total(a, params) for a in e.args)
+        if e.op in ("neg", "pos") and len(e.args) == 1:
+            return _total(e.args[0], params)
+        if e.op in ("floordiv", "mod") and len(e.args) == 2:
+            divisor = e.args[1]
+            return _total(e.args[0], params) and isinstance(divisor, ir.Const) \
+                and type(divisor.value) in (int, float) and divisor.value != 0
+        return False
+    if isinstance(e, ir.Compare):
+        return all(op in _ORDER_OPS for op in e.ops) \
+            and all(o.type in _NUMBERS and _total(o, params) for o in e.operands)
+    if isinstance(e, (ir.And, ir.Or)):
+        return all(_total(v, params) for v in e.values)
+    if isinstance(e, ir.IfExp):
+        return all(_total(x, params) for x in (e.test, e.body, e.orelse))
+    return False
+
+
+def _emptiness_test(e: ir.Expr) -> Optional[tuple[ir.Expr, bool]]:
+    """`len(x) > 0`, `len(x) != 0` (x, False) or `len(x) == 0` (x, True) for
+    a str, list, dict, set or tuple x: in a test position that is x's own
+    truth value (no call of len), exactly."""
+    if not (isinstance(e, ir.Compare) and len(e.ops) == 1 and e.ops[0] in ("gt", "ne", "eq")):
+        return None
+    sized, zero = e.operands
+    if not (isinstance(sized, ir.Prim) and sized.op == "len" and len(sized.args) == 1
+            and not sized.kwargs and _is_const(zero, 0)):
+        return None
+    container = sized.args[0]
+    t = container.type
+    if not (t == STR or isinstance(t, (ListT, DictT, SetT, TupleT))):
+        return None
+    return container, e.ops[0] == "eq"
 
 
 def _explainable(test: ir.TestCase) -> bool:

@@ -250,13 +250,17 @@ def test_a_damaged_entry_is_ignored_and_rebuilt(tmp_path, env, damage):
 def test_arguments_exit_status_and_numpy(tmp_path, env):
     (tmp_path / "args.npl").write_text(
         "def main(args: list[str]):\n    print(args)\n    assert len(args) < 3, \"too many\"\n")
-    for argv in (["a", "--frozen", "-x"], ["1", "2", "3"]):
+    for argv in (["a", "-x"], ["1", "-v", "3"]):
         cold = npl(["run", "args.npl", *argv], tmp_path, env, tmp_path / "m")
         warm = npl(["run", "--no-jit", "--device", "cpu", "--frozen", "args.npl", *argv],
                    tmp_path, env, tmp_path / "m")
         assert warm.outcome == cold.outcome and warm.from_cache
         assert "numpy" not in warm.modules
     assert warm.rc == 1 and "assertion failed: too many" in warm.stderr
+    # npl's own options after the program: the full command line adds a note.
+    noted = npl(["run", "args.npl", "--frozen"], tmp_path, env, tmp_path / "m")
+    assert noted.stdout == "['--frozen']\n" and "npl: note: --frozen" in noted.stderr
+    assert not noted.fast
     (tmp_path / "arr.npl").write_text(
         "def main():\n    a = zeros(3)\n    a[1] = 2.5\n    print(a)\n    print(sum(a))\n")
     cold = npl(["run", "arr.npl"], tmp_path, env, tmp_path / "m")
@@ -361,7 +365,9 @@ def test_other_commands_go_to_the_full_command_line(tmp_path, env):
 
 @pytest.mark.parametrize("argv, expected", [
     (["run", "p.npl"], ("p.npl", [], False)),
-    (["run", "--frozen", "--no-jit", "p.npl", "a", "--frozen"], ("p.npl", ["a", "--frozen"], True)),
+    (["run", "--frozen", "--no-jit", "p.npl", "a", "-b"], ("p.npl", ["a", "-b"], True)),
+    (["run", "p.npl", "a", "--frozen"], None),
+    (["run", "p.npl", "--device=cpu"], None),
     (["run", "--device", "cpu", "p.npl"], ("p.npl", [], False)),
     (["run", "--device=cpu", "--frozen", "p.npl", "-v"], ("p.npl", ["-v"], False)),
     (["run", "--device", "cuda", "p.npl"], None),
@@ -459,3 +465,108 @@ def test_running_main_tunes_the_garbage_collector(tmp_path):
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+def test_length_tests_in_conditions_are_truth_tests(capsys):
+    """`len(x) > 0`, `!= 0`, `== 0` in an if/while/and/or test compile to
+    x's truth value (no len call) for str, list, dict, set and tuple; the
+    results are those of the comparison."""
+    from npl.compiler.driver import compile
+    from npl.runtime.codegen import load
+    from npl.runtime.image import code_names
+    source = (
+        "def describe(xs: list[int], s: str, d: dict[str, int], st: set[int],\n"
+        "             t: tuple[int, int]) -> str:\n"
+        "    out = ''\n"
+        "    if len(xs) > 0:\n"
+        "        out = out + 'x'\n"
+        "    if len(s) == 0:\n"
+        "        out = out + 'e'\n"
+        "    if len(d) != 0 or len(st) > 0:\n"
+        "        out = out + 'd'\n"
+        "    while len(s) > 0 and len(t) != 0:\n"
+        "        s = s[1:]\n"
+        "        out = out + 's'\n"
+        "    return out\n\n"
+        "def main():\n"
+        "    print(describe([], '', {}, set(), (1, 2)))\n"
+        "    print(describe([1], 'ab', {'k': 1}, set(), (1, 2)))\n"
+        "    print(describe([], 'a', {}, {3}, (1, 2)))\n"
+        "    xs: list[int] = []\n"
+        "    print(len(xs) > 0, len(xs) == 0)\n")
+    comp = compile(source, "len.npl")
+    program = load(comp.module, sources=comp.sources)
+    program.run_main([])
+    assert capsys.readouterr().out == "e\nxdss\nds\nFalse True\n"
+    describe = program.namespace[program.function_slot("describe")].__code__
+    main = program.namespace[program.function_slot("main")].__code__
+    assert "_len" not in code_names(describe) and "_len" in code_names(main)
+
+
+INLINE = """\
+def step(s: int) -> int:
+    return (s * 1103515245 + 12345) % 2147483648
+
+def mix(a: int, b: int) -> int:
+    return a * a - b // 7 + (a % -3)
+
+def lerp(a: float, b: float, t: float) -> float:
+    return a + (b - a) * t
+
+def between(x: float, lo: float, hi: float) -> bool:
+    return lo <= x and x < hi
+
+def inv(x: int) -> int:
+    return 100 // x
+
+def main():
+    s = 42
+    for i in range(5):
+        s = step(s)
+        print(s, mix(s, -s), mix(-5, 3))
+    big = 10 ** 30
+    print(step(big), mix(big, big))
+    a = 1.5
+    b = -2.0
+    t = 0.25
+    print(lerp(a, b, t), lerp(a, b, 3.0), between(a, b, t), between(t, b, a))
+    z = 0
+    print(inv(4))
+    print(inv(z))
+"""
+
+
+def test_small_total_functions_are_inlined_without_changing_anything(capsys):
+    """A function that is one `return` of an expression that cannot fail is
+    compiled into its callers (no call), with the same results; one that can
+    fail (100 // x) is still called, so its frame is in the trace; with a
+    step limit nothing is inlined (each call counts a step)."""
+    from npl.compiler.driver import compile
+    from npl.runtime.codegen import compile_module, load
+    from npl.runtime.errors import NplRuntimeError
+    from npl.runtime.image import code_names
+    comp = compile(INLINE, "inline.npl")
+    program = load(comp.module, sources=comp.sources)
+    with pytest.raises(NplRuntimeError) as info:
+        program.run_main([])
+    out = capsys.readouterr().out
+
+    def step(s): return (s * 1103515245 + 12345) % 2147483648
+    def mix(a, b): return a * a - b // 7 + (a % -3)
+    want, s = "", 42
+    for _ in range(5):
+        s = step(s)
+        want += f"{s} {mix(s, -s)} {mix(-5, 3)}\n"
+    big = 10 ** 30
+    want += f"{step(big)} {mix(big, big)}\n"
+    a, b, t = 1.5, -2.0, 0.25
+    want += f"{a + (b - a) * t} {a + (b - a) * 3.0} {b <= a and a < t} {b <= t and t < a}\n25\n"
+    assert out == want
+    assert info.value.kind == "zero_division"
+    assert [f.function for f in info.value.frames] == ["main", "inv"]
+    names = code_names(program.namespace[program.function_slot("main")].__code__)
+    slots = {name: program.function_slot(name) for name in ("step", "mix", "lerp", "between", "inv")}
+    assert not names & {slots[n] for n in ("step", "mix", "lerp", "between")}
+    assert slots["inv"] in names
+    instrumented, _ = compile_module(comp.module, instrument=True)
+    assert {slots["step"], slots["mix"]} <= code_names(instrumented)

@@ -1,0 +1,112 @@
+"""Empty literals typed by their later use.
+
+Code models write `result = []` and `seen = set()` constantly. Where no
+annotation or expected type gives the element type, the checker declares
+the local with a `PendingT` and learns the type from the first use that
+determines it, in source order:
+
+    result.append(x) / result.insert(i, x) / result.extend(xs)  -> list
+    seen.add(x)                                                  -> set
+    counts[k] = v / counts.setdefault(k, v) / counts.get(k, v)   -> dict
+    x in seen / x not in seen                                    -> list, set
+    return result, f(result), y: list[int] = result              -> the expected type
+
+Every node typed while the local was pending is retyped then. A local still
+pending at the end of its function is E019, asking for an annotation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import ast
+from .types import ERROR, DictT, ErrorT, ListT, PendingT, SetT, Type
+
+EXAMPLES = {"list": "list[int]", "set": "set[int]", "dict": "dict[str, int]"}
+LITERALS = {"list": "[]", "set": "set()", "dict": "{}"}
+
+
+@dataclass
+class PendingLocal:
+    kind: str
+    span: ast.Span
+    nodes: list = field(default_factory=list)
+
+
+def start(ck, target: ast.Name, value: ast.Expr, kind: str) -> None:
+    t = PendingT(kind)
+    ck.ctx.locals[target.id] = t
+    ck.ctx.pending[target.id] = PendingLocal(kind, value.span, [target, value])
+    ck.prog.types[target] = t
+    ck.prog.types[value] = t
+    if isinstance(value, ast.Call):           # list() / set() / dict()
+        from .symbols import CallRef
+        ck.prog.calls[value] = CallRef("builtin", value.func.id, ())
+
+
+def note(ck, node: ast.Expr, name: str) -> None:
+    """`node` was typed with `name`'s pending type: retype it later."""
+    p = ck.ctx.pending.get(name) if ck.ctx is not None else None
+    if p is not None:
+        p.nodes.append(node)
+
+
+def fits(kind: str, t: Type) -> bool:
+    return {"list": ListT, "set": SetT, "dict": DictT}[kind] is type(t)
+
+
+def resolve(ck, name: str, t: Type) -> Type:
+    """Fix pending local `name` to `t` and retype what was typed with it."""
+    p = ck.ctx.pending.pop(name, None)
+    if p is None:
+        return ck.ctx.locals.get(name, t)
+    ck.ctx.locals[name] = t
+    for node in p.nodes:
+        ck.prog.types[node] = t
+    return t
+
+
+def from_expected(ck, e: ast.Expr, got: Type, expected: Type) -> Type:
+    """`e` (a pending local) used where `expected` is wanted."""
+    if isinstance(e, ast.Name) and isinstance(got, PendingT) and fits(got.kind, expected):
+        return resolve(ck, e.id, expected)
+    return got
+
+
+def from_method(ck, receiver: ast.Expr, t: PendingT, method: str, args) -> Type:
+    """The type a method call on a pending local determines, or ERROR (and
+    an E019) when it determines nothing."""
+    name = receiver.id if isinstance(receiver, ast.Name) else None
+    learned = None
+    if t.kind == "list" and method == "append" and len(args) == 1:
+        learned = ListT(ck.infer(args[0]))
+    elif t.kind == "list" and method == "insert" and len(args) == 2:
+        learned = ListT(ck.infer(args[1]))
+    elif t.kind == "list" and method == "extend" and len(args) == 1:
+        from .types import element_type
+        et = element_type(ck.infer(args[0]))
+        learned = ListT(et) if et is not None else None
+    elif t.kind == "set" and method == "add" and len(args) == 1:
+        learned = SetT(ck.infer(args[0]))
+    elif t.kind == "dict" and method in ("setdefault", "get") and len(args) == 2:
+        learned = DictT(ck.infer(args[0]), ck.infer(args[1]))
+    if name is None or learned is None or any(isinstance(x, ErrorT) for x in vars(learned).values()):
+        unknown(ck, receiver, t)
+        return ERROR
+    return resolve(ck, name, learned)
+
+
+def unknown(ck, node: ast.Expr, t: PendingT) -> None:
+    name = node.id if isinstance(node, ast.Name) else "it"
+    ck.bag.error("E019", f"the element type of the empty {t.kind} '{name}' is not known here: "
+                 f"annotate it where it is created, e.g. {name}: {EXAMPLES[t.kind]} = "
+                 f"{LITERALS[t.kind]}", node.span)
+    if isinstance(node, ast.Name):
+        resolve(ck, node.id, ERROR)
+
+
+def finish(ck) -> None:
+    """Report locals still pending at the end of a function."""
+    for name, p in list(ck.ctx.pending.items()):
+        ck.bag.error("E019", f"an empty {p.kind} needs a type: write {name}: {EXAMPLES[p.kind]} = "
+                     f"{LITERALS[p.kind]}", p.span)
+        resolve(ck, name, ERROR)
