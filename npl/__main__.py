@@ -1,3 +1,3 @@
-from npl.cli import main
+from npl.fast import main
 
 main()

@@ -337,7 +337,7 @@ class ModuleCompiler:
         fn = self._by_name.get(e.func)
         if fn is None or fn.kernel or fn.name == self.module.main \
                 or len(e.args) != len(fn.params) \
-                or not all(isinstance(a, (ir.Local, ir.Const)) for a in e.args):
+                or not all(isinstance(a, ir.Local) or _constant(a) is not None for a in e.args):
             return None
         if fn.name not in self._inline_bodies:
             self._inline_bodies[fn.name] = _inlinable_body(fn)
@@ -487,9 +487,8 @@ def _total(e: ir.Expr, params: set[str]) -> bool:
         if e.op in ("neg", "pos") and len(e.args) == 1:
             return _total(e.args[0], params)
         if e.op in ("floordiv", "mod") and len(e.args) == 2:
-            divisor = e.args[1]
-            return _total(e.args[0], params) and isinstance(divisor, ir.Const) \
-                and type(divisor.value) in (int, float) and divisor.value != 0
+            divisor = _constant(e.args[1])
+            return _total(e.args[0], params) and divisor is not None and divisor != 0
         return False
     if isinstance(e, ir.Compare):
         return all(op in _ORDER_OPS for op in e.ops) \
@@ -499,6 +498,16 @@ def _total(e: ir.Expr, params: set[str]) -> bool:
     if isinstance(e, ir.IfExp):
         return all(_total(x, params) for x in (e.test, e.body, e.orelse))
     return False
+
+
+def _constant(e: ir.Expr):
+    """The value of an int or float literal (`3`, `-3`, `2.5`), else None."""
+    if isinstance(e, ir.Prim) and e.op == "neg" and len(e.args) == 1:
+        inner = _constant(e.args[0])
+        return None if inner is None else -inner
+    if isinstance(e, ir.Const) and type(e.value) in (int, float):
+        return e.value
+    return None
 
 
 def _emptiness_test(e: ir.Expr) -> Optional[tuple[ir.Expr, bool]]:

@@ -233,12 +233,14 @@ class Jit:
 
     def compile(self, fn: ir.Function) -> Optional[Callable]:
         """Machine code for `fn` (its callees compiled first), or None."""
-        from .numba_codegen import NotLowerable, py_function_name
+        from .numba_codegen import NotLowerable
         with _compile_lock:
             if fn.name in self.native:
                 return self.native[fn.name]
             if fn.name in self.failed:
                 return None
+            if self.load_indexed(fn):
+                return self.native[fn.name]
             try:
                 plan = self.sources(fn)
             except NotLowerable as exc:
@@ -253,27 +255,70 @@ class Jit:
                 except Exception as exc:  # Numba's typing or lowering failed
                     self.fail(fn, f"{type(exc).__name__}: {_first_line(exc)}")
                     return None
-                SITES[tag] = builder.sites
-                stats["serial_pranges"] += builder.serial_pranges
-                if fresh:
-                    stats["compiled"] += 1
-                    stats["compile_seconds"] += time.perf_counter() - start
-                else:
-                    stats["loaded"] += 1
-                for n in comp:
-                    self.native[n] = getattr(mod, py_function_name(n))
-                    self.modules[n] = mod_name
+                self.adopt(comp, mod_name, mod, tag, fresh, time.perf_counter() - start)
+            write_index(self.index_key(fn), [(comp, mod, tag) for comp, mod, _, tag, _ in plan])
             return self.native[fn.name]
 
-    def is_cached(self, fn: ir.Function) -> bool:
-        """Whether every module `fn` needs is in the disk cache."""
-        from .numba_codegen import NotLowerable
+    def adopt(self, comp: list[str], mod_name: str, mod, tag: int, fresh: bool, seconds: float) -> None:
+        from .numba_codegen import Site, py_function_name
+        SITES[tag] = [Site(*entry) for entry in mod._NPL_SITES]
+        if fresh:
+            stats["compiled"] += 1
+            stats["compile_seconds"] += seconds
+            stats["serial_pranges"] += mod._NPL_SERIAL_PRANGES
+        else:
+            stats["loaded"] += 1
+        for n in comp:
+            self.native[n] = getattr(mod, py_function_name(n))
+            self.modules[n] = mod_name
+
+    def index_key(self, fn: ir.Function) -> str:
+        """What `fn`'s generated modules depend on: the IR of its closure
+        (with source positions), the values of the constants it reads, the
+        options and the tool versions. The cache index maps it to the
+        module names, so a second run does not generate source at all."""
+        from .numba_codegen import fingerprint, walk
+        closure = sorted(self.closure(fn).values(), key=lambda f: f.name)
+        consts = sorted({n.name for f in closure for n in walk(f.body) if isinstance(n, ir.Global)})
+        values = []
+        for c in consts:
+            try:
+                values.append((c, repr(self.const_value(c))))
+            except Exception:
+                values.append((c, "?"))
+        analysis = self.analysis()
+        text = "\n".join([fingerprint(closure), repr(values), repr(self.options().boundscheck),
+                          repr(sorted((k, sorted(v)) for k, v in analysis[0].items())),
+                          repr(sorted((k, sorted(v)) for k, v in analysis[1].items())), _tool_versions()])
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def load_indexed(self, fn: ir.Function) -> bool:
+        """Load `fn`'s modules through the cache index, when every one of
+        them is there and intact; False sends compile() the long way."""
         try:
-            plan = self.sources(fn)
-        except NotLowerable:
-            return True                         # compile() will fail at once: no cost
+            entries = read_index(self.index_key(fn))
+        except Exception:
+            return False
+        if entries is None:
+            return False
+        for comp, mod_name, tag in entries:
+            if all(n in self.native for n in comp):
+                continue
+            start = time.perf_counter()
+            mod = load_cached(mod_name, tag)
+            if mod is None:
+                return False
+            self.adopt(comp, mod_name, mod, tag, False, time.perf_counter() - start)
+        return fn.name in self.native
+
+    def is_cached(self, fn: ir.Function) -> bool:
+        """Whether the cache index knows `fn`'s modules (and they are there)."""
+        try:
+            entries = read_index(self.index_key(fn))
+        except Exception:
+            return False
         folder = cache_dir()
-        return all((folder / f"{mod}.sum").exists() for _, mod, _, _, _ in plan)
+        return entries is not None and all((folder / f"{mod}.sum").exists() for _, mod, _ in entries)
 
     def fail(self, fn: ir.Function, why: str) -> None:
         self.failed.add(fn.name)
@@ -602,12 +647,16 @@ def versions() -> str:
 _versions: Optional[str] = None
 
 
-def module_identity(source: str) -> tuple[str, int]:
-    """(module name, site tag) of a generated module's source."""
+def _tool_versions() -> str:
     global _versions
     if _versions is None:
         _versions = versions()
-    digest = hashlib.sha256(f"{source}\n{_versions}".encode()).hexdigest()
+    return _versions
+
+
+def module_identity(source: str) -> tuple[str, int]:
+    """(module name, site tag) of a generated module's source."""
+    digest = hashlib.sha256(f"{source}\n{_tool_versions()}".encode()).hexdigest()
     return f"npl_k{digest[:20]}", int(digest[20:29], 16)
 
 
@@ -648,6 +697,45 @@ def load_generated(mod_name: str, source: str, tag: int):
     return module, compiled
 
 
+def load_cached(mod_name: str, tag: int):
+    """Import a generated module that the cache holds intact (source and
+    machine code matching its manifest), or None."""
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    path = cache_dir() / f"{mod_name}.py"
+    if not path.exists() or not cache_files(path) or not verify(path):
+        return None
+    with _numba_lock:
+        import numba  # noqa: F401
+    try:
+        module = import_file(path)
+    except Exception:
+        return None
+    if _any_miss(module) or getattr(module, SITE_TAG_NAME, None) != tag << 24:
+        return None                 # it compiled after all: not what the index promised
+    return module
+
+
+SITE_TAG_NAME = "_S"
+
+
+def read_index(key: str):
+    path = cache_dir() / "index" / f"{key}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, list):
+        return None
+    return [(list(comp), str(mod), int(tag)) for comp, mod, tag in data]
+
+
+def write_index(key: str, entries: list) -> None:
+    folder = cache_dir() / "index"
+    folder.mkdir(exist_ok=True)
+    _atomic_write(folder / f"{key}.json", json.dumps([[c, m, t] for c, m, t in entries]).encode())
+
+
 def _any_miss(module) -> bool:
     for value in vars(module).values():
         st = getattr(value, "stats", None)
@@ -682,25 +770,30 @@ def cache_files(path: Path) -> list[Path]:
     return sorted(p for p in pycache.iterdir() if p.name.startswith(path.stem + "."))
 
 
+def _manifest(path: Path) -> dict[str, str]:
+    files = [path] + cache_files(path)
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
 def write_manifest(path: Path) -> None:
-    entries = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in cache_files(path)}
+    entries = _manifest(path)
+    try:
+        if json.loads(path.with_suffix(".sum").read_text(encoding="utf-8")) == entries:
+            return
+    except (OSError, ValueError):
+        pass
     _atomic_write(path.with_suffix(".sum"), json.dumps(entries, sort_keys=True).encode())
 
 
 def verify(path: Path) -> bool:
-    """The cache files of `path` are exactly the ones last written."""
-    files = cache_files(path)
-    if not files:
+    """The module's source and cache files are exactly the ones last
+    written (trivially true before any cache file exists)."""
+    if not cache_files(path):
         return True
     try:
         expected = json.loads(path.with_suffix(".sum").read_text(encoding="utf-8"))
+        return isinstance(expected, dict) and expected == _manifest(path)
     except (OSError, ValueError):
-        return False
-    if not isinstance(expected, dict) or sorted(expected) != [p.name for p in files]:
-        return False
-    try:
-        return all(hashlib.sha256(p.read_bytes()).hexdigest() == expected[p.name] for p in files)
-    except OSError:
         return False
 
 

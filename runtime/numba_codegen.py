@@ -1397,6 +1397,40 @@ def literal(value) -> ast.expr:
     raise NotLowerable(f"constant of type {type(value).__name__}")
 
 
+def fingerprint(functions: list[ir.Function]) -> str:
+    """A canonical text of IR functions, spans included (the site lines of
+    generated code come from them): equal text, equal generated modules."""
+    out: list[str] = []
+
+    def visit(node) -> None:
+        if isinstance(node, (list, tuple)):
+            out.append("[")
+            for x in node:
+                visit(x)
+            out.append("]")
+        elif hasattr(node, "__dataclass_fields__"):
+            out.append(type(node).__name__ + "(")
+            for f in node.__dataclass_fields__:
+                value = getattr(node, f)
+                if f == "span":
+                    out.append(f"@{value.file}:{value.line}")
+                elif f == "type" or not hasattr(value, "__dataclass_fields__") and \
+                        not isinstance(value, (list, tuple, dict)):
+                    out.append(repr(value))
+                elif isinstance(value, dict):
+                    out.append(repr(sorted((k, repr(v)) for k, v in value.items())))
+                else:
+                    visit(value)
+                out.append(",")
+            out.append(")")
+        else:
+            out.append(repr(node))
+    for fn in functions:
+        visit(fn)
+        out.append(";")
+    return "".join(out)
+
+
 # ------------------------------------------------------------------ modules
 
 class ModuleBuilder:
@@ -1471,7 +1505,10 @@ class ModuleBuilder:
                 by_module.setdefault(mod, set()).add(py_function_name(fname))
         for mod in sorted(by_module):
             parts.append(f"from {mod} import {', '.join(sorted(by_module[mod]))}")
-        return "\n".join(parts) + "\n\n\n" + "\n\n".join(self.order(defs)) + "\n"
+        sites = tuple((x.kind, x.function, x.line, x.detail) for x in self.sites)
+        tail = f"# what each check stands for (runtime/jit.py SITES)\n_NPL_SITES = {sites!r}\n" \
+            f"_NPL_SERIAL_PRANGES = {self.serial_pranges}\n"
+        return "\n".join(parts) + "\n\n\n" + "\n\n".join(self.order(defs)) + "\n\n" + tail
 
     def define(self, fn: ir.Function, flagging: bool) -> list[tuple[str, str, set[str]]]:
         """[(python name, source, k_ names it calls)] for one variant of

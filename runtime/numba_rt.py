@@ -782,13 +782,26 @@ def unpack_shape(code: int) -> str:
     return f"({dims[0]},)" if rank == 1 else "(" + ",".join(map(str, dims)) + ")"
 
 
+_instantiated = False
+
+
 def _instantiate() -> None:
-    for suffix, extra, failing in (("", "", "fail"), ("_e", ", err", "fail_e")):
+    global _instantiated
+    _instantiated = True
+    for suffix, extra in (("", ""), ("_e", ", err")):
         source = _TEMPLATE.replace("{S}", suffix).replace("{E}", extra)
         exec(compile(source, f"<numba_rt{suffix}>", "exec"), globals())
 
 
-_instantiate()
+def __getattr__(name: str):
+    """The template's helpers are made on first use: only compiling needs
+    them (loading cached machine code does not), and making ~100 Numba
+    dispatchers would add tens of milliseconds to every cached run."""
+    if not _instantiated:
+        _instantiate()
+        if name in globals():
+            return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------ checked int arithmetic

@@ -142,18 +142,23 @@ def test_kernel_compiles_on_first_call(monkeypatch):
 
 
 def test_tiering_compiles_what_pays_and_nothing_else(monkeypatch):
-    """Budgets of zero make the decision depend only on the per-call rule:
-    a call that does real work is compiled after it, a call cheaper than a
-    call into machine code (MIN_CALL_SECONDS) never is, and a function that
-    is never called is never compiled."""
-    monkeypatch.setattr(jitmod, "COMPILE_SECONDS_CACHED", 0.0)
-    monkeypatch.setattr(jitmod, "COMPILE_SECONDS_COLD", 0.0)
+    """With 1 ms compile prices, the decision is the per-call rule's: a
+    function whose calls do real work is compiled within a few calls, one
+    whose calls cost less than a call into machine code
+    (MIN_CALL_SECONDS) never is, however often it is called, and a
+    function that is never called is never compiled."""
+    monkeypatch.setattr(jitmod, "COMPILE_SECONDS_CACHED", 0.001)
+    monkeypatch.setattr(jitmod, "COMPILE_SECONDS_COLD", 0.001)
+    monkeypatch.setattr(jitmod, "NUMBA_STARTUP_SECONDS", 0.0)
     prog = load("on", monkeypatch)
     jit = prog._runtime.jit
-    assert prog.call("loop_sum", 2000) == sum(i * i % 7 for i in range(2000))
-    assert "loop_sum" in jit.native and bound_natively(prog, "loop_sum")
+    calls = 0
+    while "loop_sum" not in jit.native and calls < 100:
+        assert prog.call("loop_sum", 2000) == sum(i * i % 7 for i in range(2000))
+        calls += 1
+    assert "loop_sum" in jit.native and bound_natively(prog, "loop_sum"), calls
     assert prog.call("loop_sum", 3000) == sum(i * i % 7 for i in range(3000))
-    for _ in range(2000):
+    for _ in range(30_000):
         assert prog.call("tiny", 1.5) == 4.0
     assert "tiny" not in jit.native and not bound_natively(prog, "tiny")
     assert "k" not in jit.native                   # never called
