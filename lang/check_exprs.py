@@ -269,6 +269,8 @@ class ExprChecker(CallChecker):
             if isinstance(rt, PendingT) and rt.kind in ("list", "set") and isinstance(right, ast.Name):
                 from .pending import resolve
                 rt = resolve(self, right.id, (ListT if rt.kind == "list" else SetT)(lt))
+            if isinstance(rt, PendingT):
+                return                  # `k in d` on an empty dict: its key type comes later
             et = container_elem(rt)
             if et is None:
                 self.bag.error("E015", f"'{op}' needs a container on the right, not {rt}", e.span)

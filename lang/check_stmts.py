@@ -198,6 +198,7 @@ def check_aug_assign(ck, s: ast.AugAssign) -> None:
             return
         ck.prog.types[target] = tt
     elif isinstance(target, (ast.Index, ast.Attribute)):
+        pending_dict_store(ck, target, s.value)
         tt = ck.infer(target)
     else:
         ck.bag.error("E018", "cannot assign to this expression", target.span)
@@ -205,6 +206,15 @@ def check_aug_assign(ck, s: ast.AugAssign) -> None:
     rt = ck.binop_type(s.op, tt, ck.infer(s.value), s)
     if not assignable(rt, tt):
         ck.bag.error("E012", f"'{s.op}=' would change the type from {tt} to {rt}", s.span)
+
+
+def pending_dict_store(ck, target, value: ast.Expr) -> None:
+    """`d[k] += v` on a pending empty dict `d` determines dict[K, V]."""
+    if isinstance(target, ast.Index) and isinstance(target.value, ast.Name) and len(target.indices) == 1:
+        t = ck.ctx.lookup(target.value.id)
+        if isinstance(t, PendingT) and t.kind == "dict":
+            from .pending import resolve
+            resolve(ck, target.value.id, DictT(ck.infer(target.indices[0]), ck.infer(value)))
 
 
 def check_for(ck, s: ast.For) -> None:

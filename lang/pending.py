@@ -9,6 +9,7 @@ determines it, in source order:
     seen.add(x)                                                  -> set
     counts[k] = v / counts.setdefault(k, v) / counts.get(k, v)   -> dict
     x in seen / x not in seen                                    -> list, set
+    d[k] += v                                                    -> dict
     return result, f(result), y: list[int] = result              -> the expected type
 
 Every node typed while the local was pending is retyped then. A local still
