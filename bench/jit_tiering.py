@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
 PROGRAM = '''
 def poly(x: float) -> float:

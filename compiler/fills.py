@@ -154,7 +154,9 @@ def apply_expression_fill(checker: Checker, spec: HoleSpec, source: str, path: s
         defs = parse_definitions(checker, text, path)
         if defs is None:
             return None
-        main = [d for d in defs if d.name == name]
+        # the lifted name carries the hole's line, the key does not: a locked
+        # definition stays valid when the hole moves, whatever it was called
+        main = defs if len(defs) == 1 else [d for d in defs if d.name == name]
         if len(main) != 1 or len(defs) != 1:
             reject(checker, f"an expression fill is one expression (or one definition of '{name}')",
                    defs[0].span if defs else ast.Span(path, 1, 1, 1, 2))

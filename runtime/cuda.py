@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from npl.compiler import ir
-from npl.lang.types import BOOL, FLOAT, INT, NONE, ArrayT, Type
+from npl.lang.types import BOOL, FLOAT, INT, ArrayT, Type
 
 THREADS = 256                   # threads per block (a power of two: the block reduction halves)
 BLOCKS_PER_SM = 32
@@ -880,7 +880,6 @@ class GpuPlan:
         return value
 
     def blocks(self, n: int) -> int:
-        cuda = cuda_module()
         if "sms" not in _state:
             _state["sms"] = int(getattr(_device(), "MULTIPROCESSOR_COUNT", 1) or 1)
         return max(1, min((n + THREADS - 1) // THREADS, BLOCKS_PER_SM * _state["sms"]))

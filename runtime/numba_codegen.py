@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import ast
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 from npl.compiler import ir
@@ -736,6 +736,7 @@ class FunctionLowerer:
         self.in_parallel = False
         self.used_prange = False
         self.loops: dict[str, tuple[ir.Expr, ir.Expr]] = {}   # enclosing range loops: var -> (lo, hi)
+        self.trusted: set[tuple[str, int, str]] = set()       # (array, axis, index) checked already
         self._facts: Optional[Facts] = None
 
     # -------------------------------------------------------- sites and helpers
@@ -899,7 +900,27 @@ class FunctionLowerer:
             if s.parallel:
                 self.gen.serial_pranges += 1
             it = call(name("range"), start, stop, step)
-            return [ast.For(target, it, self.body(s.body), [])]
+            invariant = self.invariant_checks(s)
+            if not invariant:
+                return [ast.For(target, it, self.body(s.body), [])]
+            # loop versioning: the index checks that do not change in the
+            # loop are made once; if they pass, a copy without them runs
+            # (and LLVM can vectorize it), else the checked loop reports
+            # the failure where the interpreter would
+            checked = ast.For(target, it, self.body(s.body), [])
+            self.trusted |= invariant
+            try:
+                fast = ast.For(target, it, self.body(s.body), [])
+            finally:
+                self.trusted -= invariant
+            tests = []
+            for array, axis, index in sorted(invariant):
+                dim = ast.Subscript(ast.Attribute(name(py_local(array)), "shape", ast.Load()),
+                                    const(axis), ast.Load())
+                tests.append(ast.Compare(ast.UnaryOp(ast.USub(), dim), [ast.LtE(), ast.Lt()],
+                                         [name(py_local(index)), dim]))
+            cond = tests[0] if len(tests) == 1 else ast.BoolOp(ast.And(), tests)
+            return [ast.If(cond, [fast], [checked])]
         self.used_prange = True
         err = f"_err{self.gen.next_err()}"
         saved = self.err
@@ -1105,7 +1126,9 @@ class FunctionLowerer:
         site = None
         for axis, i in enumerate(indices):
             ix = self.expr(i)
-            if self.gen.options.boundscheck and not self.proven(i, obj, axis):
+            if self.gen.options.boundscheck and not self.proven(i, obj, axis) and not (
+                    isinstance(obj, ir.Local) and isinstance(i, ir.Local)
+                    and (obj.name, axis, i.name) in self.trusted):
                 if site is None:
                     site = self.site("index", node, detail)
                 dim = ast.Subscript(ast.Attribute(self.expr(obj), "shape", ast.Load()), const(axis),
@@ -1125,6 +1148,31 @@ class FunctionLowerer:
         if len(idx) == 1:
             return self.rt("row", x, idx[0], site=site)
         return self.rt("row2", x, idx[0], idx[1], site=site)
+
+    def invariant_checks(self, loop: ir.ForRange) -> set[tuple[str, int, str]]:
+        """(array, axis, index) of the index checks in an innermost loop
+        whose array and index the loop does not change (locals both), and
+        that no static fact already covers."""
+        if not self.gen.options.boundscheck:
+            return set()
+        nodes = list(walk(loop.body))
+        if any(isinstance(n, (ir.ForRange, ir.While, ir.ForEach)) for n in nodes):
+            return set()
+        changed = assigned(loop.body) | {loop.var}
+        found: set[tuple[str, int, str]] = set()
+        for n in nodes:
+            if isinstance(n, ir.Prim) and n.op == "getitem":
+                obj, idx = n.args[0], n.args[1:]
+            elif isinstance(n, ir.SetItem):
+                obj, idx = n.obj, n.indices
+            else:
+                continue
+            if not (isinstance(obj, ir.Local) and isinstance(obj.type, ArrayT)) or obj.name in changed:
+                continue
+            for axis, i in enumerate(idx):
+                if isinstance(i, ir.Local) and i.name not in changed and not self.proven(i, obj, axis):
+                    found.add((obj.name, axis, i.name))
+        return found
 
     # -------------------------------------------------------- range facts
     def proven(self, index: ir.Expr, array: ir.Expr, axis: int) -> bool:

@@ -276,9 +276,9 @@ def check_err(err):
 
 # ------------------------------------------------------------------ checked helpers
 #
-# Written once, instantiated twice: S is "" (raising) or "_e" (flagging), E
-# the extra `err` parameter/argument. After a failed check the flagging
-# version carries on with a harmless value; the raising one never gets there.
+# Written once, instantiated twice (on first use, see __getattr__): S is ""
+# (raising) or "_e" (flagging), E the extra `err` parameter/argument. Both
+# leave the function at a failed check; the value after it is never used.
 
 _TEMPLATE = '''
 @njit(inline="always")

@@ -237,7 +237,7 @@ def kernel_function(draw, name: str, earlier: list[str]) -> str:
     sc = Scope(floats=[], ints=[], bools=[], callable=list(earlier))
     body = gen.block(sc, depth=2, count=draw(st.integers(2, 5)), pad="    ")
     result = gen.f(sc, 2)
-    return "\n".join([f"@kernel", f"def {name}{SIGNATURE}:"] + body + [f"    return {result}"])
+    return "\n".join(["@kernel", f"def {name}{SIGNATURE}:"] + body + [f"    return {result}"])
 
 
 @st.composite

@@ -10,7 +10,6 @@ differential suites in test_jit_differential.py.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +81,7 @@ CONSTRUCT_CALLS = [
     ("view", (np.arange(6.0),)), ("fib", (15,)), ("is_even", (11,)), ("is_even", (10,)),
     ("chained", (3.0, 4)), ("chained", (3.0, 3)), ("chained", (1.0, 3)), ("cond", (0.5,)), ("cond", (4.0,)),
     ("truth", (0, 0.0)), ("truth", (2, 0.5)), ("truth", (-1, float("nan"))),
-    ("par_rows", (M34,)),
+    ("par_rows", (M34,)), ("pick_row", (M34, 1)), ("pick_row", (M34, -1)),
 ]
 
 
@@ -132,6 +131,7 @@ ERROR_CALLS = [
     ("inner", (np.zeros(3), np.zeros(4))), ("checked", (12,)), ("alloc", (-1,)), ("steps", (5, 0)),
     ("par_get", (np.arange(10.0), 3)), ("par_get", (np.arange(10.0), -11)), ("par_div", (np.arange(10.0), 4)),
     ("top", (A3, 2)), ("par_call", (np.arange(5.0), 1)), ("shapes", (np.zeros(3), np.zeros(4))),
+    ("mm", (np.ones((2, 3)), np.ones((2, 2)))),          # the versioned loop's checked copy
 ]
 
 
@@ -361,3 +361,19 @@ def test_kernel_numba_cannot_compile_runs_interpreted_with_a_warning(cache_env, 
     assert prog.call("corner", np.ones((1, 1, 1, 1)) * 3.0) == 3.0
     err = capfd.readouterr().err
     assert "warning: kernel 'corner' could not be compiled" in err and "runs in the interpreter" in err
+
+
+def test_without_index_checks_results_are_unchanged(cache_env):
+    """NPL_JIT_BOUNDSCHECK=0 drops the index checks (and with them the
+    interpreter's index errors), nothing else."""
+    source = (PROGRAMS / "constructs.npl").read_text()
+    cache_env.setenv("NPL_JIT_BOUNDSCHECK", "0")
+    try:
+        native = load(source, "constructs.npl", "eager", cache_env)
+    finally:
+        cache_env.delenv("NPL_JIT_BOUNDSCHECK")
+    interp = load(source, "constructs.npl", "off", cache_env)
+    jit = native._runtime.jit
+    assert "rt.ix(" not in Path(__import__(jit.modules["grid"]).__file__).read_text()
+    for name, args in CONSTRUCT_CALLS:
+        assert same(interp.call(name, *args), native.call(name, *args)), name
