@@ -49,22 +49,22 @@ of a candidate is timed (two perf_counter calls, ~0.1 us). The prices were
 measured with bench/jit_tiering.py (2 shared cores, Numba 0.68.1; table in
 bench/README.md):
 
-    compiling a small function, Numba warmed up     0.05 - 0.19 s  -> COMPILE_SECONDS_COLD
+    compiling a small function, Numba warmed up     0.04 - 0.19 s  -> COMPILE_SECONDS_COLD
     loading it from the disk cache                  4 - 9 ms       -> COMPILE_SECONDS_CACHED
-    the first compile of a process, extra           ~0.2 s         (Numba's warm-up)
-    importing Numba                                 ~0.3 s         (with the above -> NUMBA_STARTUP_SECONDS)
-    a call into machine code from the interpreter   ~0.22 us       (argument unboxing)
-    an interpreted `x * x * 0.5 + x * 3.0 - 1.0`    ~0.09 us
+    the first compile of a process, extra           0.15 - 0.2 s   (Numba's warm-up)
+    importing Numba                                 0.18 - 0.31 s  (with the above -> NUMBA_STARTUP_SECONDS)
+    a call into machine code from the interpreter   0.15 - 0.22 us (argument unboxing)
+    an interpreted `x * x * 0.5 + x * 3.0 - 1.0`    0.08 - 0.09 us
 
-so a function is compiled once its interpreted calls have taken
+(ranges: quiet machine to loaded one, load average ~5 on 2 cores) so a function is compiled once its interpreted calls have taken
 COMPILE_SECONDS_CACHED if its modules are in the disk cache (checked once),
 else COMPILE_SECONDS_COLD, plus NUMBA_STARTUP_SECONDS while Numba is not
 loaded yet; and never while its calls average under MIN_CALL_SECONDS, since
 a call into machine code costs about 0.2 us by itself (a loop-free
 arithmetic function is *slower* compiled, called from the interpreter). A
-loop over 1000 elements takes ~50 us interpreted and ~1.3 us compiled: it
-is compiled after ~4000 calls cold (the measured break-even is ~3000-4000)
-or after a few hundred warm. Functions that would change meaning when
+loop over 1000 elements takes 30-50 us interpreted and ~1 us compiled: it
+is compiled after 4000-6000 calls cold (the measured break-even is
+3500-4300 calls) or after a few hundred warm. Functions that would change meaning when
 compiled are never tiered: an int value in a float slot (`x: float = 3`
 stays an int in the interpreter; compiled code must make it a float) and
 writes into array arguments (an overflow could not be re-run).
@@ -154,7 +154,7 @@ class Jit:
         self.deopts: dict[str, int] = {}
         self.interpreted: dict[str, Callable] = {}    # IR name -> interpreted function
         self.gpu: dict[str, Any] = {}                 # IR name -> runtime.cuda plan
-        self._analysis: Optional[tuple] = None
+        self._analysis: dict[frozenset, tuple] = {}
         self._candidates: set[str] = set()           # unmarked eligible functions
 
     # ------------------------------------------------------------ selection
@@ -165,16 +165,17 @@ class Jit:
             return False
         return fn.kernel or is_kernel_eligible(self.comp.program, info)
 
-    def analysis(self) -> tuple:
-        """(param_writes, call_cycles) over the compilable functions."""
-        if self._analysis is None:
+    def analysis(self, fn: ir.Function) -> tuple:
+        """(param_writes, call_cycles) over `fn` and the kernels it calls
+        (all that either depends on)."""
+        closure = self.closure(fn)
+        key = frozenset(closure)
+        found = self._analysis.get(key)
+        if found is None:
             from .numba_codegen import call_cycles, param_writes
-            fns = self.compilable()
-            self._analysis = (param_writes(self.module, fns), call_cycles(fns, self.module))
-        return self._analysis
-
-    def compilable(self) -> dict[str, ir.Function]:
-        return {f.name: f for f in self.module.functions if f.kernel or f.name in self._candidates}
+            found = self._analysis[key] = (param_writes(self.module, closure),
+                                           call_cycles(closure, self.module))
+        return found
 
     def tierable(self, fn: ir.Function) -> bool:
         """An unmarked eligible function whose compiled code means what the
@@ -182,7 +183,7 @@ class Jit:
         from .numba_codegen import has_prange, widening_sites
         if has_prange(fn) or widening_sites(fn, self.by_name):
             return False
-        writes, _ = self.analysis()
+        writes, _ = self.analysis(fn)
         return not writes.get(fn.name)
 
     def closure(self, fn: ir.Function) -> dict[str, ir.Function]:
@@ -217,7 +218,7 @@ class Jit:
         closure, callees first (each module's source names its callees'
         modules, so names are computed bottom-up)."""
         from .numba_codegen import ModuleBuilder, callees
-        writes, cycles = self.analysis()
+        writes, cycles = self.analysis(fn)
         names = dict(self.modules)
         out = []
         for comp in self.plan(fn):
@@ -288,7 +289,7 @@ class Jit:
                 values.append((c, repr(self.const_value(c))))
             except Exception:
                 values.append((c, "?"))
-        analysis = self.analysis()
+        analysis = self.analysis(fn)
         text = "\n".join([fingerprint(closure), repr(values), repr(self.options().boundscheck),
                           repr(sorted((k, sorted(v)) for k, v in analysis[0].items())),
                           repr(sorted((k, sorted(v)) for k, v in analysis[1].items())), _tool_versions()])
@@ -638,8 +639,14 @@ def _first_line(exc: BaseException) -> str:
 def versions() -> str:
     """What the generated code's meaning depends on, besides its source
     (read without importing Numba, so that a cache check stays cheap)."""
-    from importlib.metadata import version
     from . import numba_codegen
+
+    def version(package: str) -> str:
+        module = sys.modules.get(package)
+        if module is not None:
+            return module.__version__
+        from importlib.metadata import version as installed     # slower (~40 ms)
+        return installed(package)
     rt_path = Path(numba_codegen.__file__).with_name("numba_rt.py")
     rt_hash = hashlib.sha256(rt_path.read_bytes()).hexdigest()[:16]
     return (f"numba {version('numba')} llvmlite {version('llvmlite')} codegen "
@@ -754,14 +761,21 @@ def import_file(path: Path):
     if folder not in sys.path:
         sys.path.append(folder)
     importlib.invalidate_caches()
-    with warnings.catch_warnings():
-        from numba.core.errors import NumbaWarning
-        warnings.simplefilter("ignore", NumbaWarning)
-        try:
+    from numba.core import config
+    from numba.core.errors import NumbaWarning
+    # Numba's machine code goes to __pycache__ beside the module, where the
+    # manifest covers it, even when NUMBA_CACHE_DIR points elsewhere
+    saved = config.CACHE_LOCATOR_CLASSES
+    config.CACHE_LOCATOR_CLASSES = "InTreeCacheLocator"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaWarning)
             return importlib.import_module(path.stem)
-        except BaseException:
-            sys.modules.pop(path.stem, None)
-            raise
+    except BaseException:
+        sys.modules.pop(path.stem, None)
+        raise
+    finally:
+        config.CACHE_LOCATOR_CLASSES = saved
 
 
 def cache_files(path: Path) -> list[Path]:

@@ -44,6 +44,17 @@ and read only there, and kernels it calls write only such rows. Otherwise it
 is an ordinary loop: `prange` allows parallel execution, it does not require
 it (SPEC 4).
 
+Index checks. `a[i]` becomes `a[rt.ix(i, a.shape[0], site)]` (an LLVM
+intrinsic: wrap a negative index, compare, branch to a cold block that
+raises), except where the index cannot be out of range: the variable of an
+enclosing `for i in range(lo, n)` with lo >= 0 and n the array's length
+(len(a), a.shape[k], a local set once from those, or the size `a` was
+allocated with; `Facts`). An innermost loop whose other checks do not
+change from one iteration to the next is versioned: the checks are made
+once before it, and if they pass an unchecked copy of the loop runs (which
+LLVM can vectorize), else the checked one, which fails where the
+interpreter would. NPL_JIT_BOUNDSCHECK=0 drops the index checks.
+
 Recursion. Functions in a recursive cycle carry a depth count; past
 numba_rt.RECURSION_LIMIT they fail with the interpreter's stack overflow
 error instead of overflowing the native stack.

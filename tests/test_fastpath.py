@@ -324,8 +324,8 @@ def test_unmarked_jit_targets_are_compiled_only_when_hot(tmp_path, env, monkeypa
     short = npl(["run", "w.npl", "10"], tmp_path, env, tmp_path / "m")
     assert short.outcome == cold.outcome and short.from_cache
     # A long run spends its time in spin: the sampler attaches the JIT.
-    long_cold = npl(["run", "--no-jit", "w.npl", "5000000"], tmp_path, env, tmp_path / "m")
-    long = npl(["run", "w.npl", "5000000"], tmp_path, env, tmp_path / "m")
+    long_cold = npl(["run", "--no-jit", "w.npl", "25000000"], tmp_path, env, tmp_path / "m")
+    long = npl(["run", "w.npl", "25000000"], tmp_path, env, tmp_path / "m")
     assert long.outcome == long_cold.outcome and long.fast
     assert "npl.runtime.jit" in long.modules and "npl.lang.parser" in long.modules
 

@@ -216,8 +216,8 @@ RUN_CACHED = f'''
 '''
 
 
-def cached_run(cache: Path) -> tuple[float, int, dict]:
-    run = run_python(RUN_CACHED, {"NPL_CACHE_DIR": str(cache)})
+def cached_run(cache: Path, env: dict | None = None) -> tuple[float, int, dict]:
+    run = run_python(RUN_CACHED, {"NPL_CACHE_DIR": str(cache), **(env or {})})
     assert run.returncode == 0, run.stderr
     assert "warning" not in run.stderr, run.stderr
     energy, fib, stats = json.loads(run.stdout)
@@ -289,3 +289,13 @@ def test_stale_files_from_an_interrupted_write_are_ignored(tmp_path, warm_cache)
         p.unlink()                         # as if killed between Numba's write and ours
     energy, fib, stats = cached_run(cache)
     assert (energy, fib) == warm_cache[1][:2] and stats["compiled"] == 3
+
+
+def test_machine_code_stays_in_npls_cache_when_numba_cache_dir_is_set(tmp_path, warm_cache):
+    numba_dir = tmp_path / "numba-cache"
+    cache = tmp_path / "cache"
+    first = cached_run(cache, {"NUMBA_CACHE_DIR": str(numba_dir)})
+    assert first[2]["compiled"] == 3
+    again = cached_run(cache, {"NUMBA_CACHE_DIR": str(numba_dir)})
+    assert again[2] == {"compiled": 0, "loaded": 3, "discarded": 0}
+    assert not numba_dir.exists() or not any(numba_dir.rglob("*.nbc"))
