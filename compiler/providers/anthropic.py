@@ -12,14 +12,13 @@ server-sent events.
 from __future__ import annotations
 
 import json
-import os
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
 from .base import Completion, ProviderError
-from .http import USER_AGENT, HttpSession, HttpSettings, redact_url, token_count
+from .http import configure_client, USER_AGENT, HttpSettings, redact_url, token_count
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -35,17 +34,9 @@ class AnthropicProvider:
                  stream: bool = False, http: Optional[HttpSettings] = None,
                  on_text: Optional[Callable[[str], None]] = None,
                  environ: Optional[Mapping[str, str]] = None):
-        env = os.environ if environ is None else environ
-        self.name = f"anthropic/{model}"
-        self.model = model
-        self.base_url = (base_url or env.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self.api_key = api_key if api_key is not None else env.get(api_key_env, "")
-        self.api_key_env = api_key_env
-        self.stream = stream
-        self.on_text = on_text
-        self.session = HttpSession(self.name, http or HttpSettings(),
-                                   secrets=(self.api_key,),
-                                   auth_hint=f"check {api_key_env}")
+        configure_client(self, "anthropic", model, base_url=base_url, base_url_env="ANTHROPIC_BASE_URL",
+                         default_base_url=DEFAULT_BASE_URL, api_key=api_key, api_key_env=api_key_env,
+                         stream=stream, http=http, on_text=on_text, environ=environ)
 
     @property
     def url(self) -> str:

@@ -10,6 +10,8 @@ never the API key.
 """
 from __future__ import annotations
 
+import os
+
 import email.utils
 import json
 import random
@@ -309,3 +311,24 @@ def _reason(exc: Exception) -> str:
 def _snippet(text: str, limit: int = 120) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def configure_client(client, provider: str, model: str, *, base_url: Optional[str],
+                     base_url_env: str, default_base_url: str, api_key: Optional[str],
+                     api_key_env: str, stream: bool, http: Optional["HttpSettings"],
+                     on_text, environ) -> None:
+    """Set the attributes every hosted-provider client shares: its name,
+    base URL (argument, then `base_url_env`, then the default), API key
+    (argument, then `api_key_env`), streaming, and an HttpSession that
+    scrubs the key from every message."""
+    env = os.environ if environ is None else environ
+    client.name = f"{provider}/{model}"
+    client.model = model
+    client.base_url = (base_url or env.get(base_url_env) or default_base_url).rstrip("/")
+    client.api_key = api_key if api_key is not None else env.get(api_key_env, "")
+    client.api_key_env = api_key_env
+    client.stream = stream
+    client.on_text = on_text
+    client.session = HttpSession(client.name, http or HttpSettings(), secrets=(client.api_key,),
+                                 auth_hint=f"check {api_key_env}")
+

@@ -11,14 +11,12 @@ final chunk.
 from __future__ import annotations
 
 import json
-import os
 import time
 from contextlib import closing
 from typing import Callable, Iterator, Mapping, Optional
 
 from .base import Completion, ProviderError
-from .http import (USER_AGENT, HttpSession, HttpSettings, ServerEvent, redact_url,
-                   token_count)
+from .http import (configure_client, USER_AGENT, HttpSettings, ServerEvent, redact_url, token_count)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DONE: dict = {}          # marks the `data: [DONE]` line of a stream
@@ -39,18 +37,10 @@ class OpenAIProvider:
                  http: Optional[HttpSettings] = None,
                  on_text: Optional[Callable[[str], None]] = None,
                  environ: Optional[Mapping[str, str]] = None):
-        env = os.environ if environ is None else environ
-        self.name = f"openai/{model}"
-        self.model = model
-        self.base_url = (base_url or env.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self.api_key = api_key if api_key is not None else env.get(api_key_env, "")
-        self.api_key_env = api_key_env
-        self.stream = stream
+        configure_client(self, "openai", model, base_url=base_url, base_url_env="OPENAI_BASE_URL",
+                         default_base_url=DEFAULT_BASE_URL, api_key=api_key, api_key_env=api_key_env,
+                         stream=stream, http=http, on_text=on_text, environ=environ)
         self.grammar_field = grammar_field
-        self.on_text = on_text
-        self.session = HttpSession(self.name, http or HttpSettings(),
-                                   secrets=(self.api_key,),
-                                   auth_hint=f"check {api_key_env}")
 
     @property
     def url(self) -> str:
