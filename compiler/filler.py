@@ -17,6 +17,7 @@ import re
 import sys
 import threading
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +27,7 @@ from npl.lang.diagnostics import CompileError, Diagnostic, split_lines
 
 from .fill_sources import FillContext, FillFailed, Outcome, from_library, from_synthesizer
 from .holes import HoleSpec, called_functions, signature_text, struct_text, test_source
-from .lockfile import LockEntry, lock_path_for, prune, restamp, update_lock
+from .lockfile import LockEntry, lock_location, lock_path_for, prune, relocated, restamp, update_lock
 from .model_source import Usage, from_model
 from .verifier import Limits
 
@@ -152,8 +153,8 @@ class Filler:
         for fn in prog.funcs.values():
             if fn is own or fn is spec.enclosing or fn.name == "main" or fn.module != prog.main_path:
                 continue
-            lines.append(signature_text(fn) + (f"   # {fn.decl.hole_doc.strip()}" if
-                                               getattr(fn.decl, "hole_doc", None) else ""))
+            doc = " ".join((getattr(fn.decl, "hole_doc", None) or "").split())
+            lines.append(signature_text(fn) + (f"   # {doc}" if doc else ""))
         return lines
 
     def enclosing_source(self, spec: HoleSpec) -> str:
@@ -247,8 +248,9 @@ class Filler:
             self.accept(sub)
         self.fills[outcome.spec.key] = outcome.fill
         self.report.outcomes.append(outcome)
-        entry = lock_entry(outcome)
-        update_lock(lock_path_for(self.prog.path), lambda entries: entries.__setitem__(entry.key, entry))
+        lock = lock_path_for(self.prog.path)
+        entry = lock_entry(outcome, lock)
+        update_lock(lock, lambda entries: entries.__setitem__(entry.key, entry))
         if self.library is not None and outcome.provenance.source != "library" and outcome.spec.kind == "function":
             add_to_library(self.library, outcome, self.prog.comp.program)
 
@@ -260,12 +262,23 @@ def describe_source(p) -> str:
     return p.source
 
 
-def lock_entry(o: Outcome) -> LockEntry:
+def lock_entry(o: Outcome, lock: Path) -> LockEntry:
     spec = o.spec
     verification = {"checks_passed": sorted(o.passed), "verified_at":
                     datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
-    return restamp(LockEntry(spec.key, spec.name, spec.kind, spec.location, spec.description,
-                             spec.signature, o.fill, o.provenance, verification))   # manual too
+    return restamp(LockEntry(spec.key, spec.name, spec.kind, lock_location(spec.location, lock),
+                             spec.description, spec.signature, o.fill, o.provenance,
+                             verification))   # manual too
+
+
+def tidy_lock(entries: dict[str, LockEntry], live: dict[str, str]) -> None:
+    """Drop entries whose hole is gone; move the others' locations (key ->
+    location in `live`) to where their holes are now."""
+    prune(entries, live)
+    for key, location in live.items():
+        entry = entries.get(key)
+        if entry is not None and entry.location != location:
+            entries[key] = relocated(entry, location)
 
 
 def open_library():
@@ -333,9 +346,11 @@ def fill_program(prog, *, model: Optional[str] = None, quiet: bool = False,
         filler.fills.pop(spec.key, None)
     report = filler.run(targets) if targets else Report(model=chosen)
     from npl.project import open_program
-    live = {h.key for h in open_program(prog.path, strict_fills=False).comp.holes}
-    if lock_path_for(prog.path).exists():       # a run that filled nothing creates no lock
-        update_lock(lock_path_for(prog.path), lambda entries: prune(entries, live))
+    lock = lock_path_for(prog.path)
+    live = {h.key: lock_location(h.location, lock)
+            for h in open_program(prog.path, strict_fills=False).comp.holes}
+    if lock.exists():                           # a run that filled nothing creates no lock
+        update_lock(lock, lambda entries: tidy_lock(entries, live))
     filler.progress.summary(report, prog.settings)
     if report.failures:
         raise FillFailedError(report)

@@ -219,6 +219,25 @@ def restamp(entry: LockEntry) -> LockEntry:
     return dataclasses.replace(entry, hash=entry_hash(entry))
 
 
+def lock_location(location: str, lock: Path) -> str:
+    """`location` ("PATH:LINE:COL") with PATH relative to the lock file's folder,
+    so that a lock reads the same wherever the program was filled from."""
+    parts = location.rsplit(":", 2)
+    if len(parts) != 3:
+        return location
+    try:
+        path = os.path.relpath(os.path.abspath(parts[0]), os.path.abspath(lock.parent))
+    except ValueError:                      # another drive on Windows
+        return location
+    return ":".join([Path(path).as_posix(), parts[1], parts[2]])
+
+
+def relocated(entry: LockEntry, location: str) -> LockEntry:
+    """The entry at a new location; a hand-written (unstamped) entry stays unstamped."""
+    moved = dataclasses.replace(entry, location=location)
+    return moved if entry.hash == "" else restamp(moved)
+
+
 def _integrity_problem(entry: LockEntry) -> Optional[str]:
     if entry.hash == "":
         if entry.provenance.source == MANUAL:

@@ -87,11 +87,24 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
     hole_usage = Usage()
     last_problem = ""
     outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
+    replies: set[str] = set()               # earlier replies, whitespace-normalized
     for attempt in range(1, attempts + 1):
         ctx.on_event(spec, f"asking {provider.name} (attempt {attempt}/{attempts})")
-        completion = provider.complete(messages, max_tokens=768, temperature=0.0, grammar=grammar)
-        usage.add(completion)
-        hole_usage.add(completion)
+
+        def ask(chat: list[dict], **sampling):
+            completion = provider.complete(chat, max_tokens=768, grammar=grammar, **sampling)
+            usage.add(completion)
+            hole_usage.add(completion)
+            return completion
+
+        completion = ask(messages, temperature=0.0)
+        if normalized(completion.text) in replies:
+            # Greedy decoding answered the feedback with a rejected reply again (small
+            # models copy the conversation): sample a fresh answer to the first request
+            # instead of spending the attempt on a known failure.
+            ctx.on_event(spec, f"attempt {attempt} repeated an earlier reply; sampling another")
+            completion = ask(messages[:2], temperature=RESAMPLE_TEMPERATURE, seed=attempt)
+        replies.add(normalized(completion.text))
         candidate = None
         try:
             candidate = reply_to_fill(spec, completion.text, known_functions(ctx))
@@ -119,6 +132,13 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
                                repair_message(spec, candidate or completion.text, last_problem)]
     raise FillFailed(spec, f"no accepted fill after {attempts} attempts; last problem:\n{last_problem}"
                      + contradiction_hint(outcomes), attempts)
+
+
+RESAMPLE_TEMPERATURE = 0.8
+
+
+def normalized(reply: str) -> str:
+    return " ".join(reply.split())
 
 
 def attempt_outcome(verdict) -> str:

@@ -2,7 +2,8 @@
 
 The template lives in one versioned file, compiler/prompt_template.txt,
 split into named sections (`=== name`). Its version is part of every hole's
-key (compiler/holes.py), so changing the prompt refills holes. A prompt
+key (compiler/holes.py): bump it when a change should refill every hole
+(new instructions), not for a fix to how the same facts are laid out. A prompt
 holds what a capable model needs and no more: the signature and
 description, the names and types in scope, the signatures of the functions
 and structs it may call, the examples it may see (held-out ones excluded),
@@ -63,14 +64,21 @@ def examples_block(spec: "HoleSpec", visible_examples: list[str]) -> str:
     return what + ":\n```npl\n" + "\n".join(visible_examples) + "\n```"
 
 
+def docstring_body(description: str) -> str:
+    """`description` laid out as the body of a docstring indented one level."""
+    return "\n    ".join(description.strip().splitlines())
+
+
 def build_messages(spec: "HoleSpec", program_context: list[str], visible_examples: list[str],
                    enclosing_source: str = "") -> list[dict]:
     """The first request for a hole."""
     if spec.kind == "function":
-        task = fill("task_function", signature=spec.signature, description=spec.description)
+        task = fill("task_function", signature=spec.signature,
+                    description=docstring_body(spec.description))
         reply = fill("reply_function")
     else:
-        task = fill("task_expression", signature=spec.signature, description=spec.description,
+        task = fill("task_expression", signature=spec.signature,
+                    description=docstring_body(spec.description),
                     enclosing_source=enclosing_source)
         reply = fill("reply_expression")
     user = fill("user", task=task, context=context_block(spec, program_context),

@@ -32,7 +32,8 @@ def show_holes(path: str, console: Console | None = None) -> None:
         indent = "  " * spec.depth
         console.print(f"{indent}[bold]{escape(spec.name)}[/bold]  {escape(spec.location)}  [{'green' if state == 'filled' else 'red'}]"
                       f"{state}[/]  {escape(source)}  {detail}".rstrip())
-        console.print(f"{indent}  {spec.kind} hole: {escape(spec.description)}")
+        description = ("\n" + indent + "    ").join(spec.description.splitlines())
+        console.print(f"{indent}  {spec.kind} hole: {escape(description)}")
         console.print(f"{indent}  {escape(spec.signature)}   key {spec.key[:12]}")
         if entry is not None and spec.key in comp.filled:
             console.print(Syntax(entry.fill.rstrip("\n"), "python", theme="ansi_dark",

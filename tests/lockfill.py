@@ -19,7 +19,8 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from npl.compiler.lockfile import LockEntry, Provenance, lock_path_for, restamp, update_lock
+from npl.compiler.lockfile import (LockEntry, Provenance, lock_location, lock_path_for, restamp,
+                                   update_lock)
 from npl.project import open_program
 
 
@@ -37,13 +38,14 @@ def write_lock(prog: Path, fills: dict[str, str]) -> Path:
     stamped manual entries. Every hole of the program must have a fill."""
     opened = open_program(str(prog), strict_fills=False)
     entries = {}
+    path = lock_path_for(prog)
     for spec in opened.comp.holes:
         if spec.name not in fills:
             raise KeyError(f"{prog.name}: no fill for hole {spec.name!r} in {fills_file(prog).name}")
-        entry = LockEntry(spec.key, spec.name, spec.kind, spec.location, spec.description,
+        entry = LockEntry(spec.key, spec.name, spec.kind, lock_location(spec.location, path),
+                          spec.description,
                           spec.signature, fills[spec.name], Provenance(source="manual"), {})
         entries[spec.key] = restamp(entry)
-    path = lock_path_for(prog)
     update_lock(path, lambda current: current.update(entries))
     return path
 

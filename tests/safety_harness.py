@@ -74,13 +74,15 @@ def write_settings(folder: Path, *, attempts: int = 4, steps: int = 100_000, sec
 def stamp_fills(program: Path, fills: dict[str, str], source: str = "openai/m") -> None:
     """Write program's lock with `fills` (hole name -> fill source) as
     verified-looking, stamped entries (as `npl fill` would)."""
-    from npl.compiler.lockfile import LockEntry, Provenance, lock_path_for, restamp, update_lock
+    from npl.compiler.lockfile import (LockEntry, Provenance, lock_location, lock_path_for, restamp,
+                                       update_lock)
     from npl.project import open_program
     prog = open_program(str(program), strict_fills=False)
     entries = []
     for spec in prog.comp.holes:
         if spec.name in fills:
-            entries.append(restamp(LockEntry(spec.key, spec.name, spec.kind, spec.location,
+            location = lock_location(spec.location, lock_path_for(program))
+            entries.append(restamp(LockEntry(spec.key, spec.name, spec.kind, location,
                                              spec.description, spec.signature, fills[spec.name],
                                              Provenance(source, source.partition("/")[2], 1),
                                              {"checks_passed": [], "verified_at": "2024-01-01T00:00:00+00:00"})))

@@ -188,3 +188,41 @@ example word_lengths("ab c") == [2, 1]
     assert "text.split()" in lock and "words(text)" in lock
     r = run_npl(["test", "dec.npl", "--frozen"], tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_repeated_reply_is_resampled_from_the_first_request(program):
+    """Greedy decoding that answers feedback with the rejected reply again gets
+    one fresh sampled answer to the first request, with a seed per attempt."""
+    def respond(request):
+        if "Write the body of this NPL function" not in prompt_text(request):
+            return NORMALIZE
+        return GOOD_VOWELS if request.get("temperature", 0) > 0 else BUGGY_VOWELS
+    with FakeLLMServer(default=dynamic(respond)) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
+        assert r.returncode == 0, r.stderr
+        vowels = [q.json for q in server.requests
+                  if "Write the body of this NPL function" in prompt_text(q.json)]
+    # attempt 1 buggy; attempt 2 repeats it greedily, then one sampled fresh request
+    assert [q.get("temperature") for q in vowels] == [0.0, 0.0, 0.8]
+    assert len(vowels[1]["messages"]) == 4 and len(vowels[2]["messages"]) == 2
+    assert vowels[2]["seed"] == 2 and "seed" not in vowels[0]
+    lock = (program.parent / "prog.npl.lock").read_text()
+    assert "s.lower()" in lock and "attempts = 2" in lock
+
+
+def test_lock_locations_are_relative_and_follow_their_holes(program):
+    with FakeLLMServer(default=answer_by_hole(GOOD_VOWELS)) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        r = run_npl(["fill", str(program), "--model", "openai/m"], "/", env)   # absolute path
+        assert r.returncode == 0, r.stderr
+        lock_path = program.parent / "prog.npl.lock"
+        assert set(re.findall(r'location = "(.*)"', lock_path.read_text())) == {"prog.npl:1:1",
+                                                                              "prog.npl:10:12"}
+        program.write_text("# moved down by a comment\n\n" + PROGRAM)
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
+        assert r.returncode == 0, r.stderr
+        assert len(server.requests) == 2                      # nothing refilled
+    assert set(re.findall(r'location = "(.*)"', lock_path.read_text())) == {"prog.npl:3:1", "prog.npl:12:12"}
+    r = run_npl(["verify", "prog.npl"], program.parent)       # the moved entries' stamps are intact
+    assert r.returncode == 0, r.stderr + r.stdout

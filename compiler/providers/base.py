@@ -37,8 +37,9 @@ class Provider(Protocol):
 
     def complete(self, messages: list[dict], *, max_tokens: int = 1024,
                  temperature: float = 0.0, stop: Optional[list[str]] = None,
-                 grammar: Optional[str] = None) -> Completion:
+                 grammar: Optional[str] = None, seed: Optional[int] = None) -> Completion:
         """Send the chat and return the model's reply. `grammar` is a GBNF
         grammar that constrains decoding; providers that cannot use one
-        ignore it."""
+        ignore it. `seed` picks the random stream of a sampled reply
+        (temperature > 0), where the provider supports one."""
         ...

@@ -131,7 +131,7 @@ class _GrammarGuide:
     seeded top-k/top-p sampling when temperature > 0) and hands llama.cpp a
     one-hot score vector, so llama.cpp's greedy sampler agrees with it."""
 
-    def __init__(self, lib, llama, grammar: str, temperature: float):
+    def __init__(self, lib, llama, grammar: str, temperature: float, seed: int):
         self._lib = lib
         vocab = lib.llama_model_get_vocab(llama.model)
         self._sampler = lib.llama_sampler_init_grammar(vocab, grammar.encode("utf-8"), b"root")
@@ -139,7 +139,7 @@ class _GrammarGuide:
             raise ProviderError(PROVIDER, "config", "llama.cpp rejected the GBNF grammar")
         self._eos = llama.token_eos()
         self._temperature = temperature
-        self._rng = np.random.default_rng(_SEED) if temperature > 0 else None
+        self._rng = np.random.default_rng(seed) if temperature > 0 else None
         self._prompt_len: Optional[int] = None
         self._accepted = 0
         self._one = (lib.llama_token_data * 1)()
@@ -288,7 +288,7 @@ class LocalProvider:
 
     def complete(self, messages: list[dict], *, max_tokens: int = 1024,
                  temperature: float = 0.0, stop: Optional[list[str]] = None,
-                 grammar: Optional[str] = None) -> Completion:
+                 grammar: Optional[str] = None, seed: Optional[int] = None) -> Completion:
         """Run the chat through the model; see `Provider.complete`."""
         _check_messages(self.name, messages)
         if grammar:
@@ -297,7 +297,7 @@ class LocalProvider:
         started = time.perf_counter()
         with model.lock:
             reply = self._generate(model.llama, messages, max_tokens, temperature,
-                                   stop, grammar)
+                                   stop, grammar, _SEED if seed is None else seed)
         seconds = time.perf_counter() - started
         usage = reply.get("usage") or {}
         return Completion(text=reply["choices"][0]["message"]["content"] or "",
@@ -308,8 +308,8 @@ class LocalProvider:
 
     def _generate(self, llama, messages: list[dict], max_tokens: int,
                   temperature: float, stop: Optional[list[str]],
-                  grammar: Optional[str]) -> dict:
-        guide = (_GrammarGuide(_import_llama_cpp(self.name), llama, grammar, temperature)
+                  grammar: Optional[str], seed: int) -> dict:
+        guide = (_GrammarGuide(_import_llama_cpp(self.name), llama, grammar, temperature, seed)
                  if grammar else None)
         if guide is not None or temperature <= 0:
             sampling = {"temperature": 0.0, "top_k": 1}     # greedy (or the guide's pick)
@@ -318,7 +318,7 @@ class LocalProvider:
         try:
             reply = llama.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, stop=stop or [],
-                repeat_penalty=1.0, seed=_SEED,
+                repeat_penalty=1.0, seed=seed,
                 logits_processor=[guide] if guide else None, **sampling)
         except ValueError as exc:           # e.g. the prompt exceeds n_ctx
             raise ProviderError(self.name, "malformed", f"{exc} (the context window "

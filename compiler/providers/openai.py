@@ -48,9 +48,11 @@ class OpenAIProvider:
 
     def complete(self, messages: list[dict], *, max_tokens: int = 1024,
                  temperature: float = 0.0, stop: Optional[list[str]] = None,
-                 grammar: Optional[str] = None) -> Completion:
+                 grammar: Optional[str] = None, seed: Optional[int] = None) -> Completion:
         headers = self._headers()
         body = self._body(messages, max_tokens, temperature, stop, grammar)
+        if seed is not None:
+            body["seed"] = seed
         started = time.monotonic()
         if self.stream:
             text, prompt_tokens, completion_tokens = self._read_stream(headers, body)

@@ -1,0 +1,26 @@
+"""The example programs: each locked one runs offline from its lock (`npl run
+--frozen`) with the output recorded beside it, and its fills re-verify."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_fill_e2e import run_npl
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+LOCKED = sorted(p for p in EXAMPLES.glob("*.npl") if p.with_suffix(".npl.lock").exists())
+
+
+def test_there_are_five_locked_examples():
+    assert len(LOCKED) >= 5, [p.name for p in LOCKED]
+
+
+@pytest.mark.parametrize("program", LOCKED, ids=lambda p: p.stem)
+def test_locked_example_runs_frozen_and_reverifies(program: Path):
+    env = {"NPL_LOCAL_MODEL": "off", "OPENAI_BASE_URL": "http://127.0.0.1:9"}
+    r = run_npl(["run", "--frozen", program.name], EXAMPLES, env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == program.with_suffix(".out").read_text()
+    r = run_npl(["verify", program.name], EXAMPLES, env)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -1,0 +1,52 @@
+"""What a first request says: the layout of the hole, its context and examples
+(captured from a scripted OpenAI-compatible server)."""
+from __future__ import annotations
+
+from fakellm import FakeLLMServer, dynamic, prompt_text
+from test_fill_e2e import run_npl
+
+PROGRAM = '''\
+def tokenize(text: str) -> list[str]:
+    """Split text on whitespace,
+    then lowercase each piece."""
+    ...
+
+example tokenize("A b") == ["a", "b"]
+
+def shout(text: str) -> str:
+    """Upper-case text
+    and add an exclamation mark."""
+    ...
+
+example shout("hi") == "HI!"
+
+def main():
+    print(tokenize("X y"), shout("z"))
+'''
+
+TOKENIZE = "```npl\ndef tokenize(text: str) -> list[str]:\n    return text.lower().split()\n```"
+SHOUT = '```npl\ndef shout(text: str) -> str:\n    return text.upper() + "!"\n```'
+
+
+def test_first_request_lays_out_hole_context_and_examples(tmp_path):
+    (tmp_path / "prog.npl").write_text(PROGRAM)
+    answer = dynamic(lambda q: TOKENIZE if "def tokenize(text: str) -> list[str]:\n" in prompt_text(q)
+                     else SHOUT)
+    with FakeLLMServer(default=answer) as server:
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], tmp_path,
+                    {"OPENAI_BASE_URL": server.base_url})
+        assert r.returncode == 0, r.stderr
+        prompts = {("tokenize" if "def tokenize(text: str) -> list[str]:\n" in prompt_text(q.json)
+                    else "shout"): q.json for q in server.requests}
+    request = prompts["tokenize"]
+    system, user = request["messages"]
+    assert system["role"] == "system" and "NOT available: import" in system["content"]
+    # the docstring keeps its shape, indented under the def
+    assert ('def tokenize(text: str) -> list[str]:\n    """Split text on whitespace,\n'
+            '    then lowercase each piece."""') in user["content"]
+    # another hole's description is one comment line beside its signature
+    assert ("def shout(text: str) -> str   # Upper-case text and add an exclamation mark.\n"
+            in user["content"])
+    assert 'example tokenize("A b") == ["a", "b"]' in user["content"]
+    assert "shout(\"hi\")" not in user["content"]            # other functions' examples stay out
+    assert (tmp_path / "prog.npl.lock").exists()
