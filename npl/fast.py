@@ -42,15 +42,16 @@ if TYPE_CHECKING:
     from typing import Optional
 
 # Bump when the layout of a cache entry changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 _MAGIC = "npl-run-cache"
 # The implementation fingerprint: the files that decide what a program
 # compiles to (front end, lowering, code generation, the image format, fills
-# from the lock file), by package; None: all of the package's files. The JIT,
-# the CLI and the tools are left out: they do not change a cached image.
+# from the lock file) or the kernels' cache index keys (the JIT), by package;
+# None: all of the package's files. The CLI and the tools are left out.
 _FINGERPRINT = (("npl", ("__init__.py", "fast.py", "project.py")),
                 ("npl.lang", None), ("npl.compiler", None), ("npl.stdlib", None),
-                ("npl.runtime", ("codegen.py", "values.py", "rtvalues.py", "image.py")))
+                ("npl.runtime", ("codegen.py", "values.py", "rtvalues.py", "image.py",
+                                 "jit.py", "jitcache.py", "numba_codegen.py", "numba_rt.py")))
 _SOURCE_SUFFIXES = (".py", ".lark", ".txt", ".toml", ".gbnf")
 
 
@@ -143,7 +144,7 @@ def run_cached(request: RunRequest) -> Optional[int]:
     if entry is None:
         arm_store(request)
         return None
-    image, targets = entry
+    image, targets, kernels = entry
     mode = jit_mode()
     if targets and mode != "off" and (targets is True or mode == "eager"):
         return None                       # the JIT needs the compiler's data from the start
@@ -153,7 +154,7 @@ def run_cached(request: RunRequest) -> Optional[int]:
     except Exception:
         arm_store(request)
         return None
-    watch = JitWatch(runner, request.path, targets) if targets and mode == "on" else None
+    watch = JitWatch(runner, request.path, targets, kernels) if targets and mode == "on" else None
     return execute(runner, request.args, watch)
 
 
@@ -213,6 +214,14 @@ class JitWatch:
     compile. A kernel is compiled before its first call, as on the full
     path: the upgrade happens in that call, on the program's thread.
 
+    When every target is a kernel and `kernels` (the JIT's cache versions
+    and each kernel's index key, stored with the entry) finds all their
+    machine code in the JIT's disk cache, that first call binds them to it
+    directly (runtime/jitcache.py `load_indexed`), without the compiler:
+    the cached run then costs what a hand-written Numba program's does. The
+    compiler comes in only if compiled code fails (to report the NPL error
+    as the full path would) or the cache lacks something.
+
     An unmarked function gives the interpreter's result whether it is
     compiled or not (runtime/jit.py re-runs overflowing calls), so compiling
     one is only a question of speed. Short runs and programs that spend
@@ -228,14 +237,17 @@ class JitWatch:
     running namespace, exactly as the full path attaches the JIT. If that
     fails the program goes on in the interpreter."""
 
-    def __init__(self, runner, path: str, targets: list):
+    def __init__(self, runner, path: str, targets: list, kernels=None):
         import threading
         self.runner = runner
         self.path = path
         self.targets = [(str(name), bool(kernel)) for name, kernel in targets]
-        self.lock = threading.Lock()
+        self.kernels = kernels
+        self.lock = threading.RLock()
         self.stopped = threading.Event()
         self.upgraded = False
+        self.bound = False
+        self.jit = None
         self.originals: dict[str, object] = {}
 
     def start(self) -> None:
@@ -271,7 +283,7 @@ class JitWatch:
 
         def first_call(*args):
             if namespace.get(slot) is first_call:
-                self.upgrade()
+                self.bind_kernels()
             return namespace[slot](*args)
         first_call.__name__ = getattr(self.originals[slot], "__name__", slot)
         return first_call
@@ -292,10 +304,82 @@ class JitWatch:
                     self.upgrade()
                 return
 
-    def upgrade(self) -> None:
+    def bind_kernels(self) -> None:
+        """Bind the kernels the JIT's cache holds to their machine code (a
+        call of any other one upgrades), or upgrade now when it holds none."""
+        with self.lock:
+            if self.upgraded or self.bound:
+                return
+            self.bound = True
+            natives = self._cached_natives()
+            if not natives:
+                self.upgrade()
+                return
+            namespace, slots = self.runner.namespace, self.runner.image.functions
+            for name, _ in self.targets:
+                slot = slots[name]
+                if name in natives:
+                    namespace[slot] = self._entry(name, natives[name], self.originals[slot])
+                else:                     # not in the cache as an entry: the full JIT compiles it
+                    namespace[slot] = self._upgrading_call(slot)
+
+    def _upgrading_call(self, slot: str):
+        def upgrading_call(*args):
+            self.upgrade()
+            return self.runner.namespace[slot](*args)
+        upgrading_call.__name__ = getattr(self.originals[slot], "__name__", slot)
+        return upgrading_call
+
+    def _cached_natives(self):
+        """{IR name: machine code} of the targets the disk cache holds, or
+        None (an unmarked target needs the full JIT's tiering)."""
+        if not self.kernels or not all(kernel for _, kernel in self.targets):
+            return None
+        versions, keys = self.kernels
+        if {name for name, _ in keys} != {name for name, _ in self.targets}:
+            return None
+        try:
+            from npl.runtime import jitcache
+            if not versions.startswith(jitcache.tool_versions() + " "):
+                return None
+            return jitcache.load_indexed(keys)
+        except Exception:
+            if os.environ.get("NPL_DEBUG") == "1":
+                raise
+            return None
+
+    def _entry(self, name: str, native, interpreted):
+        """What NPL code calls for a kernel bound from the cache (as
+        runtime/jit.py native_entry)."""
+        def entry(*args):
+            try:
+                return native(*args)
+            except Exception as exc:
+                return self._native_failed(name, exc, args, interpreted)
+        entry.__name__ = getattr(interpreted, "__name__", name)
+        entry.__wrapped__ = native
+        return entry
+
+    def _native_failed(self, name: str, exc: Exception, args: tuple, interpreted):
+        """Compiled code failed: bring in the compiler and the full JIT,
+        which turns the failure into the NPL error (or runs the call in the
+        interpreter) exactly as on the full path."""
+        from npl.runtime.jitcache import is_dispatch_error
+        if is_dispatch_error(exc):
+            return interpreted(*args)
+        jit = self.upgrade()
+        fn = jit.by_name.get(name) if jit is not None else None
+        if fn is None:
+            raise exc
+        jit.compile(fn)                   # loads its modules: their error sites are known
+        return jit.native_failed(fn, exc, args, interpreted)
+
+    def upgrade(self):
+        """Compile the program again and attach the full JIT to the running
+        namespace; returns the runtime/jit.py Jit (None when that failed)."""
         with self.lock:
             if self.upgraded:
-                return
+                return self.jit
             self.upgraded = True
             namespace = self.runner.namespace
             for slot, original in self.originals.items():
@@ -306,10 +390,11 @@ class JitWatch:
                 from npl.runtime.jit import attach_jit
                 comp = open_program(self.path, strict_fills=True).comp
                 program = adopt(comp.module, self.runner.image, namespace, self.runner.structs)
-                attach_jit(program, comp)
+                self.jit = attach_jit(program, comp)
             except (Exception, SystemExit):
                 if os.environ.get("NPL_DEBUG") == "1":
                     raise
+            return self.jit
 
 
 def _all_code(code) -> set:
@@ -436,9 +521,11 @@ def cache_key(path: str) -> Optional[str]:
 
 
 def lookup(path: str):
-    """(ProgramImage, JIT targets) of a valid entry for `path`, or None. The
-    targets: [] when the JIT has nothing to do, else a list of (IR name,
-    is a kernel), or True when they are not known."""
+    """(ProgramImage, JIT targets, kernel keys) of a valid entry for `path`,
+    or None. The targets: [] when the JIT has nothing to do, else a list of
+    (IR name, is a kernel), or True when they are not known. The kernel
+    keys: None, or (the JIT's tool versions, [(IR name, index key)]) for
+    every kernel (runtime/jit.py `Jit.index_key`)."""
     key = cache_key(path)
     if key is None:
         return None
@@ -449,10 +536,10 @@ def lookup(path: str):
         entry = marshal.loads(data)
     except (EOFError, ValueError, TypeError):
         return None
-    if not (isinstance(entry, tuple) and len(entry) == 5 and entry[0] == _MAGIC
+    if not (isinstance(entry, tuple) and len(entry) == 6 and entry[0] == _MAGIC
             and entry[1] == key):
         return None
-    _, _, deps, targets, image_data = entry
+    _, _, deps, targets, image_data, kernels = entry
     sha256 = _sha256()
     for dep, digest in deps:             # imported .npl files
         content = _read(dep)
@@ -465,7 +552,10 @@ def lookup(path: str):
         return None
     if targets is not True:
         targets = [(name, kernel) for name, kernel in targets]
-    return image, targets
+    if kernels is not None:
+        versions, keys = kernels
+        kernels = (str(versions), [(str(name), str(k)) for name, k in keys])
+    return image, targets, kernels
 
 
 def arm_store(request: RunRequest) -> None:
@@ -514,7 +604,8 @@ def _store(path: str, comp, program) -> bool:
         deps.append((dep, sha256(content).hexdigest()))
     if cache_key(path) != key:            # the lock or npl.toml changed meanwhile
         return False
-    entry = (_MAGIC, key, deps, jit_targets(comp, program), program.image.to_data())
+    entry = (_MAGIC, key, deps, jit_targets(comp, program), program.image.to_data(),
+             kernel_keys(program))
     write_atomic(entry_path(path), marshal.dumps(entry))
     return True
 
@@ -533,6 +624,23 @@ def jit_targets(comp, program):
     except Exception:
         return True
     return targets
+
+
+def kernel_keys(program):
+    """(tool versions, [(IR name, index key)]) of the program's kernels, as
+    the JIT attached to it computes them (the constants are initialised by
+    now), or None when there is no JIT or no kernel."""
+    jit = getattr(program, "jit", None)
+    if jit is None:
+        return None
+    kernels = [f for f in jit.module.functions if f.kernel]
+    if not kernels or jit.device != "cpu":
+        return None
+    try:
+        from npl.runtime.jit import _tool_versions
+        return (_tool_versions(), [(f.name, jit.index_key(f)) for f in kernels])
+    except Exception:
+        return None
 
 
 def write_atomic(target: str, data: bytes) -> None:

@@ -72,8 +72,6 @@ writes into array arguments (an overflow could not be re-run).
 from __future__ import annotations
 
 import hashlib
-import importlib
-import json
 import math
 import os
 import struct
@@ -81,11 +79,13 @@ import sys
 import threading
 import time
 import types
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from npl.compiler import ir
+
+from .jitcache import (cache_dir, is_dispatch_error, load_cached, load_generated, read_index,
+                       stats, write_index)
 
 # Tiering prices (seconds); see the module docstring for the measurements.
 COMPILE_SECONDS_COLD = 0.2
@@ -94,11 +94,7 @@ NUMBA_STARTUP_SECONDS = 0.5
 MIN_CALL_SECONDS = 1e-6
 DEOPT_LIMIT = 3                 # overflow re-runs before an unmarked function stays interpreted
 
-_numba_lock = threading.Lock()
 _compile_lock = threading.RLock()
-stats: dict[str, Any] = {"compiled": 0, "loaded": 0, "compile_seconds": 0.0, "cache_dir": None,
-                         "deopts": 0, "fallbacks": 0, "serial_pranges": 0, "gpu_launches": 0,
-                         "discarded": 0}
 # site tag (see numba_codegen.Site) -> the sites of one generated module
 SITES: dict[int, list] = {}
 
@@ -106,19 +102,6 @@ SITES: dict[int, list] = {}
 def jit_mode() -> str:
     mode = os.environ.get("NPL_JIT", "on").lower()
     return mode if mode in ("on", "off", "eager") else "on"
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("NPL_CACHE_DIR")
-    if base:
-        root = Path(base)
-    else:
-        import platformdirs
-        root = Path(platformdirs.user_cache_dir("npl"))
-    path = root / "jit"
-    path.mkdir(parents=True, exist_ok=True)
-    stats["cache_dir"] = str(path)
-    return path
 
 
 def warn(message: str) -> None:
@@ -395,6 +378,18 @@ class Jit:
         self.bind(fn)
 
     # ------------------------------------------------------------ failures
+    def native_failed(self, fn: ir.Function, exc: Exception, args: tuple, interpreted: Callable):
+        """`fn`'s machine code raised `exc` on `args`: run the call in the
+        interpreter when Numba refused the arguments, else raise the NPL
+        error (see on_fault)."""
+        from .numba_rt import KernelFault
+        if isinstance(exc, KernelFault):
+            return self.on_fault(fn, exc, args, interpreted)
+        if is_dispatch_error(exc):
+            stats["fallbacks"] += 1
+            return interpreted(*args)
+        raise_at([self.frame_of(fn, fn.span.line)], exc)
+
     def on_fault(self, fn: ir.Function, fault: BaseException, args: tuple, interpreted: Callable):
         """A check failed in `fn`'s machine code: re-run an overflowing call
         of an unmarked function in the interpreter, else raise the
@@ -463,32 +458,14 @@ def native_entry(jit: Jit, fn: ir.Function, native: Callable, interpreted: Calla
     turned into NPL errors and calls whose arguments do not fit the
     compiled signature (a non-contiguous array view, an int beyond int64)
     run in the interpreter."""
-    from .numba_rt import KernelFault
-
     def entry(*args):
         try:
             return native(*args)
-        except KernelFault as fault:
-            return jit.on_fault(fn, fault, args, interpreted)
         except Exception as exc:
-            if is_dispatch_error(exc):
-                stats["fallbacks"] += 1
-                return interpreted(*args)
-            raise_at([jit.frame_of(fn, fn.span.line)], exc)
+            return jit.native_failed(fn, exc, args, interpreted)
     entry.__name__ = getattr(interpreted, "__name__", fn.name)
     entry.__wrapped__ = native
     return entry
-
-
-def is_dispatch_error(exc: BaseException) -> bool:
-    """Numba refused the arguments before running any compiled code."""
-    text = str(exc)
-    if isinstance(exc, TypeError):
-        return "No matching definition" in text or "cannot determine Numba type" in text
-    if isinstance(exc, (OverflowError, ValueError)):
-        return "too big to convert" in text or "too large to convert" in text \
-            or "cannot determine Numba type" in text
-    return False
 
 
 # ------------------------------------------------------------------ sites and errors
@@ -667,171 +644,6 @@ def module_identity(source: str) -> tuple[str, int]:
     """(module name, site tag) of a generated module's source."""
     digest = hashlib.sha256(f"{source}\n{_tool_versions()}".encode()).hexdigest()
     return f"npl_k{digest[:20]}", int(digest[20:29], 16)
-
-
-def load_generated(mod_name: str, source: str, tag: int):
-    """Write the module into the cache (if it is not there, or differs)
-    and import it; returns (module, compiled: whether Numba compiled rather
-    than loaded machine code). A cache entry that fails its checksum, or
-    fails to load, is discarded and the module compiled afresh."""
-    from .numba_codegen import SITE_BASE
-    source = source.replace(f"\n{SITE_BASE} = 0\n", f"\n{SITE_BASE} = {tag << 24}\n", 1)
-    if mod_name in sys.modules:
-        return sys.modules[mod_name], False
-    folder = cache_dir()
-    path = folder / f"{mod_name}.py"
-    with _numba_lock:
-        import numba  # noqa: F401  (imported once, here)
-    try:
-        current = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        current = None
-    if current != source:
-        discard(path)
-        _atomic_write(path, source.encode("utf-8"))
-    elif not verify(path):
-        discard(path, keep_source=True)
-    had_cache = bool(cache_files(path))
-    try:
-        module = import_file(path)
-    except Exception:
-        if not had_cache:
-            raise                               # nothing cached: a real compile failure
-        discard(path)                           # a corrupt cache entry: rebuild it once
-        _atomic_write(path, source.encode("utf-8"))
-        module = import_file(path)
-        had_cache = False
-    compiled = not had_cache or _any_miss(module)
-    write_manifest(path)
-    return module, compiled
-
-
-def load_cached(mod_name: str, tag: int):
-    """Import a generated module that the cache holds intact (source and
-    machine code matching its manifest), or None."""
-    if mod_name in sys.modules:
-        return sys.modules[mod_name]
-    path = cache_dir() / f"{mod_name}.py"
-    if not path.exists() or not cache_files(path) or not verify(path):
-        return None
-    with _numba_lock:
-        import numba  # noqa: F401
-    try:
-        module = import_file(path)
-    except Exception:
-        return None
-    if _any_miss(module) or getattr(module, SITE_TAG_NAME, None) != tag << 24:
-        return None                 # it compiled after all: not what the index promised
-    return module
-
-
-SITE_TAG_NAME = "_S"
-
-
-def read_index(key: str):
-    path = cache_dir() / "index" / f"{key}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, list):
-        return None
-    return [(list(comp), str(mod), int(tag)) for comp, mod, tag in data]
-
-
-def write_index(key: str, entries: list) -> None:
-    folder = cache_dir() / "index"
-    folder.mkdir(exist_ok=True)
-    _atomic_write(folder / f"{key}.json", json.dumps([[c, m, t] for c, m, t in entries]).encode())
-
-
-def _any_miss(module) -> bool:
-    for value in vars(module).values():
-        st = getattr(value, "stats", None)
-        if st is not None and getattr(st, "cache_misses", None):
-            return True
-    return False
-
-
-def import_file(path: Path):
-    """Import a generated module by name from the cache folder (Numba's
-    cache rebuilds a function's environment by importing its module, and
-    generated modules import their callees' modules by name)."""
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.append(folder)
-    importlib.invalidate_caches()
-    from numba.core import config
-    from numba.core.errors import NumbaWarning
-    # Numba's machine code goes to __pycache__ beside the module, where the
-    # manifest covers it, even when NUMBA_CACHE_DIR points elsewhere
-    saved = config.CACHE_LOCATOR_CLASSES
-    config.CACHE_LOCATOR_CLASSES = "InTreeCacheLocator"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NumbaWarning)
-            return importlib.import_module(path.stem)
-    except BaseException:
-        sys.modules.pop(path.stem, None)
-        raise
-    finally:
-        config.CACHE_LOCATOR_CLASSES = saved
-
-
-def cache_files(path: Path) -> list[Path]:
-    """Numba's index and data files and the byte code of module `path`."""
-    pycache = path.parent / "__pycache__"
-    if not pycache.is_dir():
-        return []
-    return sorted(p for p in pycache.iterdir() if p.name.startswith(path.stem + "."))
-
-
-def _manifest(path: Path) -> dict[str, str]:
-    files = [path] + cache_files(path)
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-
-
-def write_manifest(path: Path) -> None:
-    entries = _manifest(path)
-    try:
-        if json.loads(path.with_suffix(".sum").read_text(encoding="utf-8")) == entries:
-            return
-    except (OSError, ValueError):
-        pass
-    _atomic_write(path.with_suffix(".sum"), json.dumps(entries, sort_keys=True).encode())
-
-
-def verify(path: Path) -> bool:
-    """The module's source and cache files are exactly the ones last
-    written (trivially true before any cache file exists)."""
-    if not cache_files(path):
-        return True
-    try:
-        expected = json.loads(path.with_suffix(".sum").read_text(encoding="utf-8"))
-        return isinstance(expected, dict) and expected == _manifest(path)
-    except (OSError, ValueError):
-        return False
-
-
-def discard(path: Path, keep_source: bool = False) -> None:
-    """Delete a module's cache files (and its source unless keep_source)."""
-    victims = cache_files(path) + [path.with_suffix(".sum")]
-    if not keep_source:
-        victims.append(path)
-    victims = [p for p in victims if p.exists()]
-    if victims:
-        stats["discarded"] += 1
-    for p in victims:
-        try:
-            p.unlink()
-        except OSError:
-            pass
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------ attaching

@@ -69,6 +69,8 @@ from typing import Callable, Iterable, Optional
 from npl.compiler import ir
 from npl.lang.types import BOOL, FLOAT, INT, NONE, ArrayT, TupleT, Type
 
+from .jitcache import encode_name as _encode, py_function_name
+
 # Bumped whenever the meaning of generated code changes (part of the cache key).
 CODEGEN_VERSION = "3"
 
@@ -98,16 +100,6 @@ class Site:
 
 
 # ------------------------------------------------------------------ names and types
-
-def _encode(name: str) -> str:
-    return "".join(c if c.isalnum() and c.isascii() else f"_{ord(c):x}_" for c in name)
-
-
-def py_function_name(ir_name: str, variant: str = "") -> str:
-    """k_NAME (raising), k_NAME__d (with a depth count), k_NAME__e
-    (flagging), k_NAME__ed (both)."""
-    return "k_" + _encode(ir_name) + (f"__{variant}" if variant else "")
-
 
 def py_local(name: str) -> str:
     if name.isidentifier() and name.isascii():

@@ -164,8 +164,11 @@ def test_cached_run_matches_the_compiling_run(prog, twice, monkeypatch):
     assert warm.fast, sorted(m for m in warm.modules if "npl" in m)
     if not targets:                       # nothing for the JIT: nothing compiled
         assert warm.from_cache, sorted(m for m in warm.modules if "npl" in m)
-    if any(kernel for _, kernel in targets):
-        assert not warm.from_cache        # a kernel call brings in the compiler and the JIT
+    if targets and all(kernel for _, kernel in targets):
+        # the cold run compiled the kernels it called: the warm one binds them from the JIT cache
+        assert warm.from_cache, sorted(m for m in warm.modules if "npl" in m)
+    elif any(kernel for _, kernel in targets):
+        assert not warm.from_cache        # a kernel call brings in the compiler and the full JIT
     if warm.from_cache and not image.uses_numpy:
         assert "numpy" not in warm.modules
 
@@ -303,7 +306,8 @@ def test_kernel_programs_from_the_cache(tmp_path, env, monkeypatch):
     off = npl(["run", "k.npl"], tmp_path, dict(env, NPL_JIT="off"), tmp_path / "m")
     assert off.outcome == cold.outcome and off.from_cache
     # With the JIT on, the kernel's first call compiles the program again and
-    # attaches the JIT, which compiles the kernel: same output.
+    # attaches the JIT, which compiles the kernel: same output. (The entry,
+    # stored by a --no-jit run, names no kernel in the JIT's cache.)
     jit = npl(["run", "k.npl"], tmp_path, env, tmp_path / "m")
     assert jit.outcome == cold.outcome and jit.fast and not jit.from_cache
     assert "numba" in jit.modules and "npl.runtime.jit" in jit.modules
@@ -312,6 +316,66 @@ def test_kernel_programs_from_the_cache(tmp_path, env, monkeypatch):
     monkeypatch.setenv("NPL_DEVICE", "cpu")          # run_cached sets it, as the CLI does
     monkeypatch.setattr(fast, "arm_store", lambda request: pytest.fail("entry is valid"))
     assert fast.run_cached(fast.RunRequest("k.npl", [], no_jit=False)) is None
+
+
+def test_cached_kernels_are_bound_without_the_compiler(tmp_path, env):
+    """Once a run has compiled the kernels, a cached run binds them to the
+    JIT cache's machine code at their first call: no parser, no checker."""
+    (tmp_path / "k.npl").write_text(KERNEL)
+    first = npl(["run", "k.npl"], tmp_path, env, tmp_path / "m")
+    assert first.rc == 0 and first.stdout == "array([3.0, 3.0, 3.0, 3.0])\n", first.stderr
+    assert not first.fast
+    warm = npl(["run", "k.npl"], tmp_path, env, tmp_path / "m")
+    assert warm.outcome == first.outcome and warm.from_cache, warm
+    assert "numba" in warm.modules and "npl.runtime.jitcache" in warm.modules
+    assert "npl.lang.ast" not in warm.modules and "npl.compiler.ir" not in warm.modules
+
+
+FAULTING_KERNEL = """\
+@kernel
+def pick(xs: array[float], i: int) -> float:
+    return xs[i] * 2.0
+
+@kernel
+def total(xs: array[float]) -> float:
+    s = 0.0
+    for i in range(len(xs)):
+        s += pick(xs, i)
+    return s
+
+def main(args: list[str]):
+    xs = ones(3)
+    print(total(xs))
+    if len(args) > 0:
+        print(pick(xs, int(args[0])))
+"""
+
+
+@pytest.mark.parametrize("arg", ["1", "7"], ids=["never-compiled-alone", "faulting"])
+def test_cached_kernels_fall_back_to_the_full_jit_with_the_same_outcome(tmp_path, env, arg):
+    """`pick` has no cache index of its own (only `total` was called from
+    NPL code), so calling it upgrades; a fault in compiled code gives the
+    full path's NPL error."""
+    (tmp_path / "f.npl").write_text(FAULTING_KERNEL)
+    npl(["run", "f.npl"], tmp_path, env, tmp_path / "m")
+    warm = npl(["run", "f.npl"], tmp_path, env, tmp_path / "m")
+    assert warm.rc == 0 and warm.from_cache, warm
+    full = npl(["run", "f.npl", arg], tmp_path, dict(env, NPL_RUN_CACHE="off"), tmp_path / "m")
+    cached = npl(["run", "f.npl", arg], tmp_path, env, tmp_path / "m")
+    assert cached.fast and cached.outcome == full.outcome
+    if arg == "7":
+        assert full.rc == 1 and "index out of range" in full.stderr and "f.npl:3" in full.stderr
+    else:
+        assert full.outcome == ("6.0\n2.0\n", "", 0)
+
+
+def test_a_damaged_jit_cache_entry_is_compiled_again_from_the_fast_path(tmp_path, env):
+    (tmp_path / "k.npl").write_text(KERNEL)
+    first = npl(["run", "k.npl"], tmp_path, env, tmp_path / "m")
+    for data in (tmp_path / "cache" / "jit" / "__pycache__").glob("*.nbc"):
+        data.write_bytes(b"garbage")
+    again = npl(["run", "k.npl"], tmp_path, env, tmp_path / "m")
+    assert again.outcome == first.outcome and again.fast and not again.from_cache
 
 
 def test_unmarked_jit_targets_are_compiled_only_when_hot(tmp_path, env, monkeypatch):
