@@ -7,7 +7,8 @@ PROG_numba.py (the same algorithm, @njit(cache=True), parallel=True where
 the NPL code uses prange) and PROG.py (plain CPython). For NPL and Numba the
 script makes a fresh, empty cache directory (NPL_CACHE_DIR, NUMBA_CACHE_DIR),
 times the first run (compile + run) and then the best of --repeat cached
-runs; "compile" is first minus cached. CPython runs --cpython-repeat times.
+runs, NPL's and Numba's interleaved so that both meet the same machine
+load; "compile" is first minus cached. CPython runs --cpython-repeat times.
 All three must print the same output. Targets: NPL/Numba <= 1.1 on cached
 runs, and `npl run bench/hello.npl` <= 4 x `python -c "print('hello')"`.
 
@@ -65,7 +66,8 @@ BENCHMARKS = [
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3, help="cached runs of NPL and Numba (best is kept)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="cached runs of NPL and Numba, interleaved (best is kept)")
     parser.add_argument("--cpython-repeat", type=int, default=1, help="runs of the CPython programs")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     parser.add_argument("--size", action="append", default=[], metavar="NAME=N",
@@ -103,13 +105,45 @@ def first_and_cached(command: list[str], repeat: int, env: dict) -> tuple[Timing
     return first, cached
 
 
-def compiled_tool(tool: str, command: list[str], repeat: int) -> tuple[Timing, Timing]:
-    """Time NPL or Numba with caches in a fresh temporary directory."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{tool}-") as tmp:
-        env = {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba")}
-        if tool == "npl":
-            env["NPL_CACHE_DIR"] = str(Path(tmp) / "npl")
-        return first_and_cached(command, repeat, env)
+def compiled_tools(commands: dict[str, list[str]], repeat: int) -> dict[str, tuple[Timing, Timing]]:
+    """Time NPL and Numba (tool -> command), each with its caches in a fresh
+    temporary directory: a first run each, then `repeat` rounds of one
+    cached run each, interleaved so that both see the same machine load.
+    A tool that fails is left out (its error raised after the others)."""
+    out: dict[str, tuple[Timing, Timing]] = {}
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-kernels-") as tmp:
+        envs = {tool: {"NUMBA_CACHE_DIR": str(Path(tmp) / tool / "numba"),
+                       "NPL_CACHE_DIR": str(Path(tmp) / tool / "npl")} for tool in commands}
+        for tool, command in commands.items():
+            try:
+                out[tool] = (time_runs(command, 1, envs[tool]), Timing(command=command))
+            except RunFailed as exc:
+                errors.append(str(exc))
+        for _ in range(repeat):
+            for tool, (first, cached) in list(out.items()):
+                try:
+                    run = time_runs(first.command, 1, envs[tool])
+                except RunFailed as exc:
+                    errors.append(str(exc))
+                    del out[tool]
+                    continue
+                if run.stdout != first.stdout:
+                    errors.append(f"{' '.join(first.command)}: a cached run printed something else")
+                    del out[tool]
+                    continue
+                cached.times += run.times
+                cached.stdout = run.stdout
+    if errors:
+        raise PartialFailure(out, errors)
+    return out
+
+
+class PartialFailure(RunFailed):
+    def __init__(self, timings: dict, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.timings = timings
+        self.errors = errors
 
 
 def run_benchmark(bench: KernelBenchmark, size: int, args, npl: list[str] | None) -> dict:
@@ -117,13 +151,13 @@ def run_benchmark(bench: KernelBenchmark, size: int, args, npl: list[str] | None
     result: dict = {"name": bench.name, "size": size, "errors": []}
     timings: dict[str, Timing] = {}
     tools = ["numba"] + (["npl"] if npl else [])
-    for tool in tools:
-        try:
-            first, cached = compiled_tool(tool, bench.command(tool, npl or [], args.python, size),
-                                          args.repeat)
-        except RunFailed as exc:
-            result["errors"].append(str(exc))
-            continue
+    commands = {tool: bench.command(tool, npl or [], args.python, size) for tool in tools}
+    try:
+        compiled = compiled_tools(commands, args.repeat)
+    except PartialFailure as exc:
+        compiled = exc.timings
+        result["errors"] += exc.errors
+    for tool, (first, cached) in compiled.items():
         timings[tool] = cached
         result[tool] = {"first": timing_dict(first), "cached": timing_dict(cached),
                         "compile": max(0.0, first.best - cached.best)}

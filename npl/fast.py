@@ -22,11 +22,12 @@ atomically (a temporary file renamed into place).
 Not cached, so always compiled: programs the lock file marks as edited by
 hand (the full path prints a warning for them), programs with holes still to
 fill, externs or no `main`. A program with kernels or other functions the
-JIT may compile runs from the cache too: the compiler and the JIT are
-brought in (JitWatch) before a kernel's first call, or once sampling finds
-the program spending its time in functions the JIT could compile, so short
-runs never pay for them. With NPL_JIT=eager such a program takes the full
-path.
+JIT may compile runs from the cache too (JitWatch): at a kernel's first
+call its machine code is bound straight from the JIT's disk cache when a
+previous run compiled it (the entry keeps each kernel's cache index key),
+else the compiler and the JIT are brought in; unmarked functions get them
+once sampling finds the program spending its time there, so short runs
+never pay for them. With NPL_JIT=eager such a program takes the full path.
 
 Output and exit status are those of the full path: 0, 1 after a run-time
 error (its NPL stack trace on stderr), 130 when interrupted.

@@ -12,6 +12,7 @@ generated from NPL source are kept, and each is shown as
 from __future__ import annotations
 
 import re
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -208,8 +209,16 @@ _VALUE_REWRITES = (
 )
 
 
+_DIGITS_RE = re.compile(r"for integer string conversion(?:: value has (\d+) digits)?")
+
+
 def _value_message(text: str) -> str:
     for needle, message in _VALUE_REWRITES:
         if needle == text:
             return message
+    digits = _DIGITS_RE.search(text)
+    if digits:                          # Python's guard against quadratic conversions
+        size = f" ({digits.group(1)} digits)" if digits.group(1) else ""
+        return (f"integer too long to convert between int and str{size}: the limit is "
+                f"{sys.get_int_max_str_digits()} digits, as in Python")
     return text or "invalid value"

@@ -26,15 +26,16 @@ overflow and an overflowing call is re-run in the interpreter (such
 functions are compiled only when they do not write into their array
 arguments, so a re-run sees the same inputs).
 
-Cache. Each strongly connected component of the call graph is one generated
-module in NPL_CACHE_DIR/jit (default: the user cache folder), named by a
-hash of its source (which names the modules of the functions it calls, so
-the name covers every callee) and of the Numba, llvmlite, Python and code
-generator versions. Numba caches the machine code in __pycache__ beside it,
-so a second run loads instead of compiling (`stats["loaded"]`), and an
-index (jit/index/KEY.json, KEY a hash of the IR of the function and its
-callees, source positions included) lets it skip generating the source
-too. The SHA-256 of a module's source and cache files is kept beside it
+Cache (runtime/jitcache.py). Each strongly connected component of the call
+graph is one generated module in NPL_CACHE_DIR/jit (default: the user
+cache folder), named by a hash of its source (which names the modules of
+the functions it calls, so the name covers every callee) and of the Numba,
+llvmlite, Python and code generator versions. Numba caches the machine
+code in __pycache__ beside it, so a second run loads instead of compiling
+(`stats["loaded"]`), and an index (jit/index/KEY.json, KEY a hash of the IR
+of the function and its callees, source positions included) lets it skip
+generating the source too; a program run from the compile cache keeps its
+kernels' KEYs and binds them without the compiler (npl/fast.py). The SHA-256 of a module's source and cache files is kept beside it
 (NAME.sum) and checked before every load: a corrupt entry (truncated,
 garbled, or left by an interrupted write) is deleted and rebuilt, never
 loaded. If Numba cannot compile a function, it keeps running in the
