@@ -52,7 +52,8 @@ _MAGIC = "npl-run-cache"
 _FINGERPRINT = (("npl", ("__init__.py", "fast.py", "project.py")),
                 ("npl.lang", None), ("npl.compiler", None), ("npl.stdlib", None),
                 ("npl.runtime", ("codegen.py", "values.py", "rtvalues.py", "image.py",
-                                 "jit.py", "jitcache.py", "numba_codegen.py", "numba_rt.py")))
+                                 "jit.py", "jitcache.py", "kernel_analysis.py", "numba_ast.py",
+                                 "numba_codegen.py", "numba_prims.py", "numba_rt.py")))
 _SOURCE_SUFFIXES = (".py", ".lark", ".txt", ".toml", ".gbnf")
 
 

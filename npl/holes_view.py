@@ -36,8 +36,10 @@ def show_holes(path: str, console: Console | None = None) -> None:
         console.print(f"{indent}  {spec.kind} hole: {escape(description)}")
         console.print(f"{indent}  {escape(spec.signature)}   key {spec.key[:12]}")
         if entry is not None and spec.key in comp.filled:
-            console.print(Syntax(entry.fill.rstrip("\n"), "python", theme="ansi_dark",
-                                 line_numbers=False, padding=(0, 2 + 2 * spec.depth)))
+            fill = "\n".join(" " * (2 + 2 * spec.depth) + line if line else line
+                             for line in entry.fill.rstrip("\n").splitlines())
+            console.print(Syntax(fill, "python", theme="ansi_dark", line_numbers=False,
+                                 code_width=max(map(len, fill.splitlines()), default=1)))
     for t in lock.tampered:
         console.print(f"[yellow]warning[/yellow]: lock entry {t.name} was edited by hand ({t.reason}); ignored")
     total = sum(sources.values())

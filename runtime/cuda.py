@@ -215,9 +215,9 @@ def match(fn: ir.Function) -> Pattern:
     pat = Pattern(fn, body, allocs, loop, reduction, result)
     checker = _BodyChecker(pat, host, arrays)
     checker.block(loop.body)
-    from .numba_codegen import _is_private
+    from .kernel_analysis import is_private
     for name in checker.local - {loop.var}:
-        if not _is_private(name, loop.body):
+        if not is_private(name, loop.body):
             raise NotGpu(f"'{name}' carries a value from one iteration to the next")
     if reduction is not None and not checker.updates:
         raise NotGpu("the reduction variable is assigned but not with +=")
@@ -923,7 +923,7 @@ def plan(jit, fn: ir.Function) -> Optional[GpuPlan]:
 # ------------------------------------------------------------------ IR helpers
 
 def _walk(node):
-    from .numba_codegen import walk
+    from .kernel_analysis import walk
     return walk(node)
 
 
@@ -940,5 +940,5 @@ def _reads(node, name: str) -> bool:
 
 
 def _same(a, b) -> bool:
-    from .numba_codegen import same_expr
+    from .kernel_analysis import same_expr
     return same_expr(a, b)

@@ -110,7 +110,7 @@ def warn(message: str) -> None:
 
 
 def has_loop(fn: ir.Function) -> bool:
-    from .numba_codegen import walk
+    from .kernel_analysis import walk
     return any(isinstance(n, (ir.While, ir.ForRange, ir.ForEach)) for n in walk(fn.body))
 
 
@@ -156,7 +156,7 @@ class Jit:
         key = frozenset(closure)
         found = self._analysis.get(key)
         if found is None:
-            from .numba_codegen import call_cycles, param_writes
+            from .kernel_analysis import call_cycles, param_writes
             found = self._analysis[key] = (param_writes(self.module, closure),
                                            call_cycles(closure, self.module))
         return found
@@ -164,14 +164,14 @@ class Jit:
     def tierable(self, fn: ir.Function) -> bool:
         """An unmarked eligible function whose compiled code means what the
         interpreted code means (see the module docstring)."""
-        from .numba_codegen import has_prange, widening_sites
+        from .kernel_analysis import has_prange, widening_sites
         if has_prange(fn) or widening_sites(fn, self.by_name):
             return False
         writes, _ = self.analysis(fn)
         return not writes.get(fn.name)
 
     def closure(self, fn: ir.Function) -> dict[str, ir.Function]:
-        from .numba_codegen import callees
+        from .kernel_analysis import callees
         seen: dict[str, ir.Function] = {}
         todo = [fn]
         while todo:
@@ -194,14 +194,15 @@ class Jit:
 
     def plan(self, fn: ir.Function) -> list[list[str]]:
         """The components (lists of IR names) `fn` needs, callees first."""
-        from .numba_codegen import components
+        from .kernel_analysis import components
         return components(self.closure(fn), self.module)
 
     def sources(self, fn: ir.Function) -> list[tuple[list[str], str, str, int, Any]]:
         """[(component, module name, source, tag, builder)] for `fn`'s
         closure, callees first (each module's source names its callees'
         modules, so names are computed bottom-up)."""
-        from .numba_codegen import ModuleBuilder, callees
+        from .kernel_analysis import callees
+        from .numba_codegen import ModuleBuilder
         writes, cycles = self.analysis(fn)
         names = dict(self.modules)
         out = []
@@ -220,7 +221,7 @@ class Jit:
 
     def compile(self, fn: ir.Function) -> Optional[Callable]:
         """Machine code for `fn` (its callees compiled first), or None."""
-        from .numba_codegen import NotLowerable
+        from .numba_ast import NotLowerable
         with _compile_lock:
             if fn.name in self.native:
                 return self.native[fn.name]
@@ -247,7 +248,8 @@ class Jit:
             return self.native[fn.name]
 
     def adopt(self, comp: list[str], mod_name: str, mod, tag: int, fresh: bool, seconds: float) -> None:
-        from .numba_codegen import Site, py_function_name
+        from .jitcache import py_function_name
+        from .numba_codegen import Site
         SITES[tag] = [Site(*entry) for entry in mod._NPL_SITES]
         if fresh:
             stats["compiled"] += 1
@@ -264,7 +266,7 @@ class Jit:
         (with source positions), the values of the constants it reads, the
         options and the tool versions. The cache index maps it to the
         module names, so a second run does not generate source at all."""
-        from .numba_codegen import fingerprint, walk
+        from .kernel_analysis import fingerprint, walk
         closure = sorted(self.closure(fn).values(), key=lambda f: f.name)
         consts = sorted({n.name for f in closure for n in walk(f.body) if isinstance(n, ir.Global)})
         values = []
@@ -442,7 +444,7 @@ class Jit:
 
     def call_lines(self) -> dict[str, dict[str, list[int]]]:
         if not hasattr(self, "_call_lines"):
-            from .numba_codegen import walk
+            from .kernel_analysis import walk
             out: dict[str, dict[str, list[int]]] = {}
             for f in self.module.functions:
                 for n in walk(f.body):

@@ -23,7 +23,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 _numba_lock = threading.Lock()
 stats: dict[str, Any] = {"compiled": 0, "loaded": 0, "compile_seconds": 0.0, "cache_dir": None,
@@ -61,7 +61,7 @@ def load_generated(mod_name: str, source: str, tag: int):
     and import it; returns (module, compiled: whether Numba compiled rather
     than loaded machine code). A cache entry that fails its checksum, or
     fails to load, is discarded and the module compiled afresh."""
-    from .numba_codegen import SITE_BASE
+    from .numba_ast import SITE_BASE
     source = source.replace(f"\n{SITE_BASE} = 0\n", f"\n{SITE_BASE} = {tag << 24}\n", 1)
     if mod_name in sys.modules:
         return sys.modules[mod_name], False

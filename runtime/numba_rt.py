@@ -463,38 +463,6 @@ def fpow{S}(a, b, site{E}):
 
 
 @njit(inline="always")
-def sqrt{S}(x, site{E}):
-    if x < 0.0:
-        fail{S}(site, f2bits(float(x)), 0{E})
-        return math.nan
-    return math.sqrt(x)
-
-
-@njit(inline="always")
-def log{S}(x, site{E}):
-    if x <= 0.0:
-        fail{S}(site, f2bits(float(x)), 0{E})
-        return math.nan
-    return math.log(x)
-
-
-@njit(inline="always")
-def log2{S}(x, site{E}):
-    if x <= 0.0:
-        fail{S}(site, f2bits(float(x)), 0{E})
-        return math.nan
-    return math.log2(x)
-
-
-@njit(inline="always")
-def log10{S}(x, site{E}):
-    if x <= 0.0:
-        fail{S}(site, f2bits(float(x)), 0{E})
-        return math.nan
-    return math.log10(x)
-
-
-@njit(inline="always")
 def logb{S}(x, b, site{E}):
     if x <= 0.0 or b <= 0.0:
         fail{S}(site, 0, 0{E})
@@ -512,46 +480,6 @@ def exp{S}(x, site{E}):
     if math.isinf(r) and math.isfinite(x):
         fail{S}(site, f2bits(float(x)), 0{E})
     return r
-
-
-@njit(inline="always")
-def sin{S}(x, site{E}):
-    if math.isinf(x):
-        fail{S}(site, 0, 0{E})
-        return math.nan
-    return math.sin(x)
-
-
-@njit(inline="always")
-def cos{S}(x, site{E}):
-    if math.isinf(x):
-        fail{S}(site, 0, 0{E})
-        return math.nan
-    return math.cos(x)
-
-
-@njit(inline="always")
-def tan{S}(x, site{E}):
-    if math.isinf(x):
-        fail{S}(site, 0, 0{E})
-        return math.nan
-    return math.tan(x)
-
-
-@njit(inline="always")
-def asin{S}(x, site{E}):
-    if x < -1.0 or x > 1.0:
-        fail{S}(site, 0, 0{E})
-        return math.nan
-    return math.asin(x)
-
-
-@njit(inline="always")
-def acos{S}(x, site{E}):
-    if x < -1.0 or x > 1.0:
-        fail{S}(site, 0, 0{E})
-        return math.nan
-    return math.acos(x)
 
 
 @njit(inline="always")
@@ -753,6 +681,21 @@ def iroundn{S}(x, n, site{E}):
     return result
 '''
 
+# math.NAME(x), failing (payload: x's bits, or 0) where x is outside its domain
+_DOMAINS = (("sqrt", "x < 0.0", "f2bits(float(x))"), ("log", "x <= 0.0", "f2bits(float(x))"),
+            ("log2", "x <= 0.0", "f2bits(float(x))"), ("log10", "x <= 0.0", "f2bits(float(x))"),
+            ("sin", "math.isinf(x)", "0"), ("cos", "math.isinf(x)", "0"),
+            ("tan", "math.isinf(x)", "0"), ("asin", "x < -1.0 or x > 1.0", "0"),
+            ("acos", "x < -1.0 or x > 1.0", "0"))
+_GUARDED_MATH = "".join(f'''
+@njit(inline="always")
+def {name}{{S}}(x, site{{E}}):
+    if {bad}:
+        fail{{S}}(site, {payload}, 0{{E}})
+        return math.nan
+    return math.{name}(x)
+''' for name, bad, payload in _DOMAINS)
+
 
 @njit(inline="always")
 def pack_shape(shape):
@@ -789,7 +732,7 @@ def _instantiate() -> None:
     global _instantiated
     _instantiated = True
     for suffix, extra in (("", ""), ("_e", ", err")):
-        source = _TEMPLATE.replace("{S}", suffix).replace("{E}", extra)
+        source = (_TEMPLATE + _GUARDED_MATH).replace("{S}", suffix).replace("{E}", extra)
         exec(compile(source, f"<numba_rt{suffix}>", "exec"), globals())
 
 

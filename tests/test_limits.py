@@ -92,7 +92,8 @@ def test_single_long_operation_is_killed_at_the_deadline(tmp_path):
 
 def test_memory_limit_from_npl_toml_rejects_and_feeds_repair(tmp_path):
     hog = "xs = [n] * 30_000_000\nreturn n * (n + 1) // 2 + len(xs) - len(xs)"   # ~240 MB
-    r, requests, _ = fill_with(tmp_path, [function_reply(SIG, hog), function_reply(SIG, hog)],
+    other_hog = hog.replace("xs", "ys")     # a repeated reply would be resampled instead
+    r, requests, _ = fill_with(tmp_path, [function_reply(SIG, hog), function_reply(SIG, other_hog)],
                                memory_mb=64)
     assert_clean_failure(r, 1)
     assert "out of memory" in last_user_message(requests[1])

@@ -24,6 +24,7 @@ speed of free decoding instead of the ~1 token/s of filtering every step.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import importlib.util
@@ -236,8 +237,22 @@ def _load(spec: str, path: Path, threads: int, n_ctx: int) -> _LoadedModel:
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ProviderError(spec, "model_file", f"llama.cpp could not load {path}: "
                                     f"{exc}; is it a valid GGUF model file?") from None
+            if not _MODELS:
+                atexit.register(_close_models)
             _MODELS[key] = _LoadedModel(llama, threading.Lock())
         return _MODELS[key]
+
+
+def _close_models() -> None:
+    """Free the loaded models at exit, while the modules llama_cpp's own
+    finalizer needs are still there (else it fails noisily at shutdown)."""
+    with _MODELS_LOCK:
+        for model in _MODELS.values():
+            try:
+                model.llama.close()
+            except Exception:               # noqa: BLE001 -- exiting anyway
+                pass
+        _MODELS.clear()
 
 
 def _check_messages(spec: str, messages: list[dict]) -> None:
