@@ -72,8 +72,9 @@ def common_options(fn):
     fn = click.option("--frozen", is_flag=True, help="Never contact a model: a missing fill is an error.")(fn)
     fn = click.option("--model", default=None, metavar="PROVIDER/MODEL",
                       help="Model for filling holes (openai/..., anthropic/..., local/...).")(fn)
-    fn = click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu",
-                      help="Where @kernel functions run.")(fn)
+    fn = click.option("--device", type=click.Choice(["cpu", "cuda"], case_sensitive=False),
+                      default="cpu", envvar="NPL_DEVICE",
+                      help="Where @kernel functions run (also NPL_DEVICE).")(fn)
     fn = click.option("--no-jit", is_flag=True, help="Run kernels in the interpreter (also NPL_JIT=off).")(fn)
     return fn
 

@@ -103,6 +103,7 @@ def parse_run(argv: list[str]) -> Optional[RunRequest]:
     if not argv or argv[0] != "run":
         return None
     no_jit = False
+    cpu = os.environ.get("NPL_DEVICE", "cpu").strip().lower() == "cpu"   # --device's default
     i = 1
     while i < len(argv):
         arg = argv[i]
@@ -111,15 +112,16 @@ def parse_run(argv: list[str]) -> Optional[RunRequest]:
         elif arg == "--no-jit":
             no_jit = True
         elif arg == "--device" and i + 1 < len(argv) and argv[i + 1] == "cpu":
+            cpu = True
             i += 1
         elif arg == "--device=cpu":
-            pass
+            cpu = True
         elif arg.startswith("-"):
             return None                   # --help, --model, --device cuda, --, ...
         else:
             rest = argv[i + 1:]
-            if any(a.split("=")[0] in _RUN_OPTIONS for a in rest):
-                return None               # npl/cli.py prints a note about those
+            if not cpu or any(a.split("=")[0] in _RUN_OPTIONS for a in rest):
+                return None               # the GPU; or npl/cli.py's note about misplaced options
             return RunRequest(arg, rest, no_jit)
         i += 1
     return None

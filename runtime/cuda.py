@@ -138,7 +138,7 @@ def require() -> None:
     ok, reason = availability()
     if not ok:
         raise DeviceError(f"--device cuda needs an NVIDIA GPU with a working CUDA driver ({reason}); "
-                          "run without --device cuda to use the CPU")
+                          "run without --device cuda (and NPL_DEVICE=cuda) to use the CPU")
 
 
 def device_name() -> str:

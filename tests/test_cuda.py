@@ -195,6 +195,15 @@ def test_device_cuda_without_a_gpu_exits_2(tmp_path):
     interpreted = subprocess.run([*npl_command(), "run", "--device", "cuda", "--no-jit", str(prog)],
                                  capture_output=True, text=True, timeout=300)
     assert interpreted.returncode == 0 and interpreted.stdout == "285.0\n"
+    # NPL_DEVICE=cuda asks the same, also of a program the run cache holds
+    subprocess.run([*npl_command(), "run", str(prog)], capture_output=True, timeout=300)
+    env = {**os.environ, "NPL_DEVICE": "cuda"}
+    by_env = subprocess.run([*npl_command(), "run", str(prog)], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert by_env.returncode == 2 and "--device cuda needs an NVIDIA GPU" in by_env.stderr
+    explicit = subprocess.run([*npl_command(), "run", "--device", "cpu", str(prog)],
+                              capture_output=True, text=True, timeout=300, env=env)
+    assert explicit.returncode == 0 and explicit.stdout == "285.0\n"
 
 
 def test_embedding_api_device_cuda_without_a_gpu_raises():
