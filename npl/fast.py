@@ -344,8 +344,9 @@ class JitWatch:
             return None
         try:
             from npl.runtime import jitcache
-            if not versions.startswith(jitcache.tool_versions() + " "):
-                return None
+            if not versions.startswith(jitcache.tool_versions() + " ") \
+                    or not versions.endswith(f"; boundscheck {jitcache.boundscheck()}"):
+                return None               # other tools, or keys made for other options
             return jitcache.load_indexed(keys)
         except Exception:
             if os.environ.get("NPL_DEBUG") == "1":
@@ -642,7 +643,8 @@ def kernel_keys(program):
         return None
     try:
         from npl.runtime.jit import _tool_versions
-        return (_tool_versions(), [(f.name, jit.index_key(f)) for f in kernels])
+        options = f"; boundscheck {jit.options().boundscheck}"
+        return (_tool_versions() + options, [(f.name, jit.index_key(f)) for f in kernels])
     except Exception:
         return None
 

@@ -85,7 +85,7 @@ from typing import Any, Callable, Optional
 
 from npl.compiler import ir
 
-from .jitcache import (cache_dir, is_dispatch_error, load_cached, load_generated, read_index,
+from .jitcache import (boundscheck, cache_dir, is_dispatch_error, load_cached, load_generated, read_index,
                        stats, write_index)
 
 # Tiering prices (seconds); see the module docstring for the measurements.
@@ -185,8 +185,7 @@ class Jit:
     # ------------------------------------------------------------ compiling
     def options(self):
         from .numba_codegen import Options
-        return Options(boundscheck=os.environ.get("NPL_JIT_BOUNDSCHECK", "1") != "0",
-                       consts=self.const_value)
+        return Options(boundscheck=boundscheck(), consts=self.const_value)
 
     def const_value(self, ir_name: str) -> Any:
         slots = getattr(getattr(self.program, "_compiler", None), "globals", {})

@@ -232,6 +232,11 @@ def encode_name(name: str) -> str:
     return "".join(c if c.isalnum() and c.isascii() else f"_{ord(c):x}_" for c in name)
 
 
+def boundscheck() -> bool:
+    """Whether compiled code checks array indices (NPL_JIT_BOUNDSCHECK=0: not)."""
+    return os.environ.get("NPL_JIT_BOUNDSCHECK", "1") != "0"
+
+
 def tool_versions() -> str:
     """The Numba and llvmlite versions (Numba imported)."""
     import llvmlite

@@ -329,6 +329,9 @@ def test_cached_kernels_are_bound_without_the_compiler(tmp_path, env):
     assert warm.outcome == first.outcome and warm.from_cache, warm
     assert "numba" in warm.modules and "npl.runtime.jitcache" in warm.modules
     assert "npl.lang.ast" not in warm.modules and "npl.compiler.ir" not in warm.modules
+    # other JIT options need other machine code: the full JIT makes it
+    unchecked = npl(["run", "k.npl"], tmp_path, dict(env, NPL_JIT_BOUNDSCHECK="0"), tmp_path / "m")
+    assert unchecked.outcome == first.outcome and unchecked.fast and not unchecked.from_cache
 
 
 FAULTING_KERNEL = """\
