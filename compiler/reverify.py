@@ -14,6 +14,9 @@ the reason and left as it is (a hand-edited or unstamped entry is then still
 not used). Entries whose key matches no hole of the program are reported as
 stale (`npl fill` prunes them).
 
+`npl verify --check` verifies the same way and writes nothing (for CI: the
+lock file stays byte for byte as committed).
+
 Exit status: 0 every entry verified, 1 some entry failed, 2 the program does
 not compile or the lock file is unusable.
 """
@@ -36,6 +39,7 @@ class Result:
     verified: list[LockEntry] = field(default_factory=list)       # restamped
     failed: list[tuple[str, str, str]] = field(default_factory=list)   # (where, name, why)
     stale: list[LockEntry] = field(default_factory=list)
+    edited: set[str] = field(default_factory=set)                   # keys of hand-edited entries
 
 
 def stamped_entry(entry: LockEntry, verdict: Verdict, *, manual: bool) -> LockEntry:
@@ -69,13 +73,14 @@ def candidates(lock) -> tuple[dict[str, LockEntry], list[tuple[str, str, str]], 
     return entries, failed, edited
 
 
-def reverify(path: str) -> Result:
-    """Verify every entry of `path`'s lock file; restamp those that pass."""
+def reverify(path: str, write: bool = True) -> Result:
+    """Verify every entry of `path`'s lock file; restamp those that pass
+    (unless `write` is false: then the lock file is left as it is)."""
     from npl.project import open_program
     from .driver import compile
     prog = open_program(path, strict_fills=False)
     entries, failed, edited = candidates(prog.lock)
-    result = Result(failed=list(failed))
+    result = Result(failed=list(failed), edited=set(edited))
     fills = {k: e.fill for k, e in entries.items()}
     comp = compile(prog.source, path, fills=fills, strict_fills=False)
     specs = {h.key: h for h in comp.holes}
@@ -97,7 +102,7 @@ def reverify(path: str) -> Result:
             result.failed.append((spec.location, entry.name, verdict.feedback))
             fills.pop(spec.key)
     result.stale = [e for k, e in entries.items() if k not in specs]
-    if result.verified:
+    if result.verified and write:
         verified = {e.key: e for e in result.verified}
 
         def store(current: dict[str, LockEntry]) -> None:
@@ -115,8 +120,8 @@ def ordered(specs: list[HoleSpec], comp) -> list[HoleSpec]:
     return [s for level in dependency_levels(specs, comp.program) for s in level]
 
 
-def verify_command(path: str) -> int:
-    result = reverify(path)
+def verify_command(path: str, check: bool = False) -> int:
+    result = reverify(path, write=not check)
     lock = lock_path_for(path)
     for where, name, why in result.failed:
         print(f"{where}: error: lock entry for hole '{name}' failed verification:\n"
@@ -125,7 +130,9 @@ def verify_command(path: str) -> int:
         print(f"{lock}: warning: lock entry for '{entry.name}' ({entry.key}) matches no hole "
               "of the program (stale; `npl fill` removes it)", file=sys.stderr)
     for entry in result.verified:
-        print(f"{entry.location}: verified '{entry.name}' ({entry.provenance.source})")
+        print(f"{entry.location}: verified '{entry.name}' ({entry.provenance.source})"
+              + ("; hand-edited, so ignored until `npl verify` stamps it"
+                 if check and entry.key in result.edited else ""))
     print(f"{lock}: {len(result.verified)} verified, {len(result.failed)} failed"
           + (f", {len(result.stale)} stale" if result.stale else ""))
     return 1 if result.failed else 0

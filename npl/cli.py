@@ -234,12 +234,13 @@ main.add_command(library)
 
 @main.command(name="verify")
 @click.argument("program", type=click.Path(dir_okay=False))
+@click.option("--check", is_flag=True, help="Verify only: never write the lock file (for CI).")
 @guarded
-def verify_cmd(program):
+def verify_cmd(program, check):
     """Re-verify every lock entry of PROGRAM (hand-written and hand-edited
     ones too); restamp those that pass, report those that fail (exit 1)."""
     from npl.compiler.reverify import verify_command
-    sys.exit(verify_command(program))
+    sys.exit(verify_command(program, check=check))
 
 
 if __name__ == "__main__":

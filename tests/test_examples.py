@@ -20,11 +20,15 @@ def test_there_are_five_locked_examples():
 @pytest.mark.parametrize("program", LOCKED, ids=lambda p: p.stem)
 def test_locked_example_runs_frozen_and_reverifies(program: Path, tmp_path: Path):
     folder = tmp_path / "examples"
-    shutil.copytree(EXAMPLES, folder)         # `npl verify` restamps the lock it checks
+    shutil.copytree(EXAMPLES, folder)         # `npl verify` (without --check) restamps the lock
     env = {"NPL_LOCAL_MODEL": "off", "OPENAI_BASE_URL": "http://127.0.0.1:9"}
     r = run_npl(["run", "--frozen", program.name], folder, env)
     assert r.returncode == 0, r.stderr
     assert r.stdout == program.with_suffix(".out").read_text()
-    r = run_npl(["verify", program.name], folder, env)
+    lock = (folder / program.name).with_suffix(".npl.lock")
+    committed = lock.read_bytes()
+    r = run_npl(["verify", "--check", program.name], folder, env)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "0 failed" in r.stdout
+    assert "0 failed" in r.stdout and lock.read_bytes() == committed
+    r = run_npl(["verify", program.name], folder, env)          # restamps
+    assert r.returncode == 0 and "0 failed" in r.stdout, r.stdout + r.stderr

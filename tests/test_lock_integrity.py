@@ -117,6 +117,11 @@ def test_npl_verify_restamps_valid_manual_and_edited_entries(project):
     assert by_name(lock)["twice"].needs_verification and [t.name for t in lock.tampered] == ["shout"]
     r = run_npl(["run", "--frozen", "prog.npl"], project)
     assert r.returncode == 2                      # neither is used before verification
+    before = (project / "prog.npl.lock").read_bytes()
+    r = run_npl(["verify", "--check", "prog.npl"], project)
+    assert r.returncode == 0 and "2 verified, 0 failed" in r.stdout, r.stderr
+    assert "'shout' (manual); hand-edited, so ignored until `npl verify` stamps it" in r.stdout
+    assert (project / "prog.npl.lock").read_bytes() == before          # --check writes nothing
     r = run_npl(["verify", "prog.npl"], project)
     assert r.returncode == 0, r.stderr
     assert "2 verified, 0 failed" in r.stdout
