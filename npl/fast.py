@@ -218,22 +218,22 @@ class JitWatch:
     compile. A kernel is compiled before its first call, as on the full
     path: the upgrade happens in that call, on the program's thread.
 
-    When every target is a kernel and `kernels` (the JIT's cache versions
-    and each kernel's index key, stored with the entry) finds all their
-    machine code in the JIT's disk cache, that first call binds them to it
-    directly (runtime/jitcache.py `load_indexed`), without the compiler:
-    the cached run then costs what a hand-written Numba program's does. The
-    compiler comes in only if compiled code fails (to report the NPL error
-    as the full path would) or the cache lacks something.
+    When `kernels` (the JIT's cache versions and each kernel's index key,
+    stored with the entry) finds their machine code in the JIT's disk
+    cache, that first call binds them to it directly (runtime/jitcache.py
+    `load_indexed`), without the compiler: the cached run then costs what a
+    hand-written Numba program's does. The compiler comes in only if
+    compiled code fails (to report the NPL error as the full path would), a
+    kernel is not in the cache, or an unmarked function gets hot.
 
     An unmarked function gives the interpreter's result whether it is
     compiled or not (runtime/jit.py re-runs overflowing calls), so compiling
     one is only a question of speed. Short runs and programs that spend
     little time in such functions never pay for the compiler: a sampler
     thread looks at where the program is every SAMPLE_SECONDS and upgrades
-    once the program is mostly (HOT_SHARE) inside them. (In a program with
-    kernels they wait for the first kernel call instead: upgrading from
-    another thread would race with it.)
+    once the program is mostly (HOT_SHARE) inside them. Upgrading and
+    binding kernels take the same lock; kernels bound to cached machine
+    code keep it while the upgrade compiles the program.
 
     Upgrading compiles the program again (npl/project.py open_program: the
     same source, lock and settings, as the cache key says) and calls
@@ -263,10 +263,10 @@ class JitWatch:
                 slot = slots[name]
                 self.originals[slot] = namespace[slot]
                 namespace[slot] = self._first_call(slot)
-        if self.originals:
-            return
         hot = set()
-        for name, _ in self.targets:
+        for name, kernel in self.targets:
+            if kernel:
+                continue
             code = getattr(namespace.get(slots.get(name, "")), "__code__", None)
             if code is not None:
                 hot |= _all_code(code)
@@ -320,7 +320,9 @@ class JitWatch:
                 self.upgrade()
                 return
             namespace, slots = self.runner.namespace, self.runner.image.functions
-            for name, _ in self.targets:
+            for name, kernel in self.targets:
+                if not kernel:
+                    continue
                 slot = slots[name]
                 if name in natives:
                     namespace[slot] = self._entry(name, natives[name], self.originals[slot])
@@ -335,12 +337,12 @@ class JitWatch:
         return upgrading_call
 
     def _cached_natives(self):
-        """{IR name: machine code} of the targets the disk cache holds, or
-        None (an unmarked target needs the full JIT's tiering)."""
-        if not self.kernels or not all(kernel for _, kernel in self.targets):
+        """{IR name: machine code} of the kernels the disk cache holds, or
+        None when the entry's keys do not fit."""
+        if not self.kernels:
             return None
         versions, keys = self.kernels
-        if {name for name, _ in keys} != {name for name, _ in self.targets}:
+        if {name for name, _ in keys} != {name for name, kernel in self.targets if kernel}:
             return None
         try:
             from npl.runtime import jitcache
@@ -387,19 +389,26 @@ class JitWatch:
                 return self.jit
             self.upgraded = True
             namespace = self.runner.namespace
-            for slot, original in self.originals.items():
-                namespace[slot] = original
             try:
                 from npl.project import open_program
                 from npl.runtime.codegen import adopt
                 from npl.runtime.jit import attach_jit
                 comp = open_program(self.path, strict_fills=True).comp
                 program = adopt(comp.module, self.runner.image, namespace, self.runner.structs)
+                # kernels keep their cached machine code while the program compiles;
+                # attach_jit takes the interpreted functions from their slots
+                self._restore()
                 self.jit = attach_jit(program, comp)
             except (Exception, SystemExit):
+                self._restore()
                 if os.environ.get("NPL_DEBUG") == "1":
                     raise
             return self.jit
+
+    def _restore(self) -> None:
+        namespace = self.runner.namespace
+        for slot, original in self.originals.items():
+            namespace[slot] = original
 
 
 def _all_code(code) -> set:

@@ -164,11 +164,9 @@ def test_cached_run_matches_the_compiling_run(prog, twice, monkeypatch):
     assert warm.fast, sorted(m for m in warm.modules if "npl" in m)
     if not targets:                       # nothing for the JIT: nothing compiled
         assert warm.from_cache, sorted(m for m in warm.modules if "npl" in m)
-    if targets and all(kernel for _, kernel in targets):
+    if any(kernel for _, kernel in targets):
         # the cold run compiled the kernels it called: the warm one binds them from the JIT cache
         assert warm.from_cache, sorted(m for m in warm.modules if "npl" in m)
-    elif any(kernel for _, kernel in targets):
-        assert not warm.from_cache        # a kernel call brings in the compiler and the full JIT
     if warm.from_cache and not image.uses_numpy:
         assert "numpy" not in warm.modules
 
@@ -379,6 +377,41 @@ def test_a_damaged_jit_cache_entry_is_compiled_again_from_the_fast_path(tmp_path
         data.write_bytes(b"garbage")
     again = npl(["run", "k.npl"], tmp_path, env, tmp_path / "m")
     assert again.outcome == first.outcome and again.fast and not again.from_cache
+
+
+MIXED = """\
+@kernel
+def scale(xs: array[float], k: float):
+    for i in prange(len(xs)):
+        xs[i] = xs[i] * k
+
+def spin(n: int) -> int:
+    s = 1
+    for i in range(n):
+        s = (s * 1103515245 + 12345) % 2147483648
+    return s
+
+def main(args: list[str]):
+    xs = ones(4)
+    scale(xs, 3.0)
+    print(xs, spin(int(args[0])))
+"""
+
+
+def test_kernels_from_the_cache_and_a_hot_unmarked_function(tmp_path, env, monkeypatch):
+    """Kernels bind from the JIT cache; an unmarked function still gets the
+    full JIT once the sampler finds the program spending its time in it."""
+    (tmp_path / "x.npl").write_text(MIXED)
+    npl(["run", "x.npl", "10"], tmp_path, env, tmp_path / "m")
+    assert entry_of(tmp_path / "x.npl", tmp_path / "cache", monkeypatch)[3] == [
+        ("scale", True), ("spin", False)]
+    short = npl(["run", "x.npl", "10"], tmp_path, env, tmp_path / "m")
+    assert short.rc == 0 and short.from_cache and "numba" in short.modules, short
+    long_cold = npl(["run", "--no-jit", "x.npl", "25000000"], tmp_path, env, tmp_path / "m")
+    long = npl(["run", "x.npl", "25000000"], tmp_path, env, tmp_path / "m")
+    assert long.outcome == long_cold.outcome and long.fast
+    assert long.stdout.startswith("array([3.0, 3.0, 3.0, 3.0]) ")
+    assert "npl.lang.parser" in long.modules                  # upgraded for spin
 
 
 def test_unmarked_jit_targets_are_compiled_only_when_hot(tmp_path, env, monkeypatch):
