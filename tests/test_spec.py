@@ -105,7 +105,7 @@ def results(request, tmp_path_factory) -> dict[Path, Future]:
     module = request.module
     selected = [item.callspec.params["prog"] for item in request.session.items
                 if getattr(item, "module", None) is module and hasattr(item, "callspec")
-                and "prog" in item.callspec.params]
+                and isinstance(item.callspec.params.get("prog"), Path)]   # not an empty set
     env = isolated_env(tmp_path_factory)
     # Lock files are written here, before the workers start: writing one
     # compiles the program in this process, which is not thread-safe.
