@@ -370,6 +370,31 @@ def test_cached_kernels_fall_back_to_the_full_jit_with_the_same_outcome(tmp_path
         assert full.outcome == ("6.0\n2.0\n", "", 0)
 
 
+PRANGE_FAULT = """\
+@kernel
+def inverses(xs: array[float]) -> array[float]:
+    out = zeros(len(xs))
+    for i in prange(len(xs)):
+        out[i] = 1.0 / xs[i]
+    return out
+
+def main(args: list[str]):
+    xs = ones(3)
+    if len(args) > 0:
+        xs[1] = 0.0
+    print(inverses(xs))
+"""
+
+
+def test_a_fault_inside_a_parallel_loop_of_a_cached_kernel(tmp_path, env):
+    (tmp_path / "p.npl").write_text(PRANGE_FAULT)
+    npl(["run", "p.npl"], tmp_path, env, tmp_path / "m")
+    full = npl(["run", "p.npl", "zero"], tmp_path, dict(env, NPL_RUN_CACHE="off"), tmp_path / "m")
+    cached = npl(["run", "p.npl", "zero"], tmp_path, env, tmp_path / "m")
+    assert full.rc == 1 and "division by zero" in full.stderr and "p.npl:5" in full.stderr
+    assert cached.fast and cached.outcome == full.outcome
+
+
 def test_a_damaged_jit_cache_entry_is_compiled_again_from_the_fast_path(tmp_path, env):
     (tmp_path / "k.npl").write_text(KERNEL)
     first = npl(["run", "k.npl"], tmp_path, env, tmp_path / "m")
