@@ -79,7 +79,6 @@ def grammar_for(provider, spec: HoleSpec) -> Optional[str]:
 def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage: Usage,
                fill_nested) -> Outcome:
     """Ask `provider` for a fill, repairing up to `attempts` times."""
-    from .replies import ReplyError
     from .holes import test_source
     visible = [test_source(ctx_program(ctx), t) for t in ctx.visible(spec)] if ctx.visible(spec) else []
     messages = build_messages(spec, ctx.program_context(spec), visible, ctx.enclosing_source(spec))
@@ -87,7 +86,7 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
     hole_usage = Usage()
     last_problem = ""
     outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
-    replies: set[str] = set()               # earlier replies, whitespace-normalized
+    answers: set[str] = set()               # earlier answers (reply_key)
     for attempt in range(1, attempts + 1):
         ctx.on_event(spec, f"asking {provider.name} (attempt {attempt}/{attempts})")
 
@@ -98,18 +97,17 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
             return completion
 
         completion = ask(messages, temperature=0.0)
-        if normalized(completion.text) in replies:
-            # Greedy decoding answered the feedback with a rejected reply again (small
+        candidate, unusable = parse_reply(ctx, spec, completion.text)
+        if reply_key(completion.text, candidate) in answers:
+            # Greedy decoding answered the feedback with a rejected answer again (small
             # models copy the conversation): sample a fresh answer to the first request
             # instead of spending the attempt on a known failure.
-            ctx.on_event(spec, f"attempt {attempt} repeated an earlier reply; sampling another")
+            ctx.on_event(spec, f"attempt {attempt} repeated an earlier answer; sampling another")
             completion = ask(messages[:2], temperature=RESAMPLE_TEMPERATURE, seed=attempt)
-        replies.add(normalized(completion.text))
-        candidate = None
-        try:
-            candidate = reply_to_fill(spec, completion.text, known_functions(ctx))
-        except ReplyError as err:
-            last_problem = f"Your reply could not be used: {err}"
+            candidate, unusable = parse_reply(ctx, spec, completion.text)
+        answers.add(reply_key(completion.text, candidate))
+        if candidate is None:
+            last_problem = unusable
             outcomes.append("reply")
         else:
             verdict = check(ctx, spec, candidate)
@@ -135,6 +133,21 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
 
 
 RESAMPLE_TEMPERATURE = 0.8
+
+
+def parse_reply(ctx: FillContext, spec: HoleSpec, text: str) -> tuple[Optional[str], str]:
+    """(the fill a reply gives, "") or (None, why the reply cannot be used)."""
+    from .replies import ReplyError
+    try:
+        return reply_to_fill(spec, text, known_functions(ctx)), ""
+    except ReplyError as err:
+        return None, f"Your reply could not be used: {err}"
+
+
+def reply_key(text: str, candidate: Optional[str]) -> str:
+    """What makes two replies the same answer: the fill they give (layout,
+    docstrings and repeated context aside), else their text."""
+    return normalized(candidate if candidate is not None else text)
 
 
 def normalized(reply: str) -> str:

@@ -226,3 +226,23 @@ def test_lock_locations_are_relative_and_follow_their_holes(program):
     assert set(re.findall(r'location = "(.*)"', lock_path.read_text())) == {"prog.npl:3:1", "prog.npl:12:12"}
     r = run_npl(["verify", "prog.npl"], program.parent)       # the moved entries' stamps are intact
     assert r.returncode == 0, r.stderr + r.stdout
+
+
+def test_the_same_answer_in_other_words_counts_as_a_repeat(program):
+    """A reply that gives the rejected fill again (here: with a docstring and
+    other spacing) is resampled like a verbatim repeat."""
+    docstring = BUGGY_VOWELS.replace(":\n    return", ':\n    """Count vowels."""\n    return  ')
+    replies = iter([BUGGY_VOWELS, docstring])
+
+    def respond(request):
+        if "Write the body of this NPL function" not in prompt_text(request):
+            return NORMALIZE
+        return GOOD_VOWELS if request.get("temperature", 0) > 0 else next(replies)
+    with FakeLLMServer(default=dynamic(respond)) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
+        assert r.returncode == 0, r.stderr
+        temperatures = [q.json.get("temperature") for q in server.requests
+                        if "Write the body of this NPL function" in prompt_text(q.json)]
+    assert temperatures == [0.0, 0.0, 0.8]
+    assert "attempts = 2" in (program.parent / "prog.npl.lock").read_text()
