@@ -87,15 +87,15 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
     last_problem = ""
     outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
     answers: set[str] = set()               # earlier answers (reply_key)
+
+    def ask(chat: list[dict], **sampling):
+        completion = provider.complete(chat, max_tokens=768, grammar=grammar, **sampling)
+        usage.add(completion)
+        hole_usage.add(completion)
+        return completion
+
     for attempt in range(1, attempts + 1):
         ctx.on_event(spec, f"asking {provider.name} (attempt {attempt}/{attempts})")
-
-        def ask(chat: list[dict], **sampling):
-            completion = provider.complete(chat, max_tokens=768, grammar=grammar, **sampling)
-            usage.add(completion)
-            hole_usage.add(completion)
-            return completion
-
         completion = ask(messages, temperature=0.0)
         candidate, unusable = parse_reply(ctx, spec, completion.text)
         if reply_key(completion.text, candidate) in answers:

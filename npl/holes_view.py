@@ -2,6 +2,7 @@
 share of each fill source (the filler chain) over the program's holes."""
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 
 from rich.console import Console
@@ -36,8 +37,7 @@ def show_holes(path: str, console: Console | None = None) -> None:
         console.print(f"{indent}  {spec.kind} hole: {escape(description)}")
         console.print(f"{indent}  {escape(spec.signature)}   key {spec.key[:12]}")
         if entry is not None and spec.key in comp.filled:
-            fill = "\n".join(" " * (2 + 2 * spec.depth) + line if line else line
-                             for line in entry.fill.rstrip("\n").splitlines())
+            fill = textwrap.indent(entry.fill.rstrip("\n"), " " * (2 + 2 * spec.depth))
             console.print(Syntax(fill, "python", theme="ansi_dark", line_numbers=False,
                                  code_width=max(map(len, fill.splitlines()), default=1)))
     for t in lock.tampered:

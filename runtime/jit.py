@@ -85,8 +85,8 @@ from typing import Any, Callable, Optional
 
 from npl.compiler import ir
 
-from .jitcache import (boundscheck, cache_dir, is_dispatch_error, load_cached, load_generated, read_index,
-                       stats, write_index)
+from .jitcache import (boundscheck, cache_dir, is_dispatch_error, load_cached, load_generated,
+                       read_index, stats, tools_text, write_index)
 
 # Tiering prices (seconds); see the module docstring for the measurements.
 COMPILE_SECONDS_COLD = 0.2
@@ -628,7 +628,7 @@ def versions() -> str:
         return installed(package)
     rt_path = Path(numba_codegen.__file__).with_name("numba_rt.py")
     rt_hash = hashlib.sha256(rt_path.read_bytes()).hexdigest()[:16]
-    return (f"numba {version('numba')} llvmlite {version('llvmlite')} codegen "
+    return (f"{tools_text(version('numba'), version('llvmlite'))} codegen "
             f"{numba_codegen.CODEGEN_VERSION} rt {rt_hash} python {sys.version_info[:2]}")
 
 

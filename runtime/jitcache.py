@@ -238,10 +238,15 @@ def boundscheck() -> bool:
 
 
 def tool_versions() -> str:
-    """The Numba and llvmlite versions (Numba imported)."""
+    """The Numba and llvmlite versions (Numba imported), as the start of
+    runtime/jit.py `versions()` gives them."""
     import llvmlite
     import numba
-    return f"numba {numba.__version__} llvmlite {llvmlite.__version__}"
+    return tools_text(numba.__version__, llvmlite.__version__)
+
+
+def tools_text(numba_version: str, llvmlite_version: str) -> str:
+    return f"numba {numba_version} llvmlite {llvmlite_version}"
 
 
 def load_indexed(keys: list[tuple[str, str]]) -> dict[str, Callable]:
