@@ -53,7 +53,8 @@ _FINGERPRINT = (("npl", ("__init__.py", "fast.py", "project.py")),
                 ("npl.lang", None), ("npl.compiler", None), ("npl.stdlib", None),
                 ("npl.runtime", ("codegen.py", "values.py", "rtvalues.py", "image.py",
                                  "jit.py", "jitcache.py", "kernel_analysis.py", "numba_ast.py",
-                                 "numba_codegen.py", "numba_prims.py", "numba_rt.py")))
+                                 "numba_codegen.py", "numba_prims.py", "numba_rt.py",
+                                 "numba_intrinsics.py")))
 _SOURCE_SUFFIXES = (".py", ".lark", ".txt", ".toml", ".gbnf")
 
 

@@ -615,6 +615,10 @@ def _first_line(exc: BaseException) -> str:
 
 # ------------------------------------------------------------------ the cache
 
+# The run-time support the generated modules call into (part of every key).
+RUNTIME_SUPPORT_FILES = ("numba_rt.py", "numba_intrinsics.py")
+
+
 def versions() -> str:
     """What the generated code's meaning depends on, besides its source
     (read without importing Numba, so that a cache check stays cheap)."""
@@ -626,8 +630,9 @@ def versions() -> str:
             return module.__version__
         from importlib.metadata import version as installed     # slower (~40 ms)
         return installed(package)
-    rt_path = Path(numba_codegen.__file__).with_name("numba_rt.py")
-    rt_hash = hashlib.sha256(rt_path.read_bytes()).hexdigest()[:16]
+    folder = Path(numba_codegen.__file__).parent
+    rt_source = b"".join((folder / name).read_bytes() for name in RUNTIME_SUPPORT_FILES)
+    rt_hash = hashlib.sha256(rt_source).hexdigest()[:16]
     return (f"{tools_text(version('numba'), version('llvmlite'))} codegen "
             f"{numba_codegen.CODEGEN_VERSION} rt {rt_hash} python {sys.version_info[:2]}")
 

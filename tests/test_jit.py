@@ -1,4 +1,5 @@
-"""The Numba back end (runtime/jit.py, numba_codegen.py, numba_rt.py):
+"""The Numba back end (runtime/jit.py, numba_codegen.py, numba_rt.py and
+numba_intrinsics.py):
 every kernel construct compiles and gives the interpreter's result, failures
 are the interpreter's NPL errors with NPL frames, int64 semantics inside
 kernels and Python ints in hot unmarked functions, parallel loops that stay
