@@ -1,9 +1,9 @@
 """The Numba back end (runtime/jit.py, numba_codegen.py, numba_rt.py and
-numba_intrinsics.py):
-every kernel construct compiles and gives the interpreter's result, failures
-are the interpreter's NPL errors with NPL frames, int64 semantics inside
-kernels and Python ints in hot unmarked functions, parallel loops that stay
-exact, arguments compiled code cannot take, empty() and compile failures.
+numba_intrinsics.py): every kernel construct compiles and gives the
+interpreter's result, failures are the interpreter's NPL errors with NPL
+frames, int64 semantics inside kernels and Python ints in hot unmarked
+functions, parallel loops that stay exact, arguments compiled code cannot
+take, empty() and compile failures.
 
 Tiering, start-up and the disk cache are in test_jit_runtime.py; the
 differential suites in test_jit_differential.py.
