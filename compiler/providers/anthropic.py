@@ -11,54 +11,37 @@ server-sent events.
 """
 from __future__ import annotations
 
-import json
-import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
-from .base import Completion, ProviderError
-from .http import configure_client, USER_AGENT, HttpSettings, redact_url, token_count
+from .base import ProviderError
+from .http import USER_AGENT, HostedClient, HttpSettings, redact_url, token_count
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
 CHAT_ROLES = ("user", "assistant")
 
 
-class AnthropicProvider:
+class AnthropicProvider(HostedClient):
     """A Provider for one Anthropic model. Grammars are not supported by the
     API and are ignored. `on_text` receives each piece of a streamed reply."""
+
+    PROVIDER = "anthropic"
+    BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
 
     def __init__(self, model: str, *, base_url: Optional[str] = None,
                  api_key: Optional[str] = None, api_key_env: str = "ANTHROPIC_API_KEY",
                  stream: bool = False, http: Optional[HttpSettings] = None,
                  on_text: Optional[Callable[[str], None]] = None,
                  environ: Optional[Mapping[str, str]] = None):
-        configure_client(self, "anthropic", model, base_url=base_url, base_url_env="ANTHROPIC_BASE_URL",
-                         default_base_url=DEFAULT_BASE_URL, api_key=api_key, api_key_env=api_key_env,
+        super().__init__(model, base_url=base_url, api_key=api_key, api_key_env=api_key_env,
                          stream=stream, http=http, on_text=on_text, environ=environ)
 
     @property
     def url(self) -> str:
         return f"{self.base_url}/v1/messages"
-
-    def complete(self, messages: list[dict], *, max_tokens: int = 1024,
-                 temperature: float = 0.0, stop: Optional[list[str]] = None,
-                 grammar: Optional[str] = None, seed: Optional[int] = None) -> Completion:
-        headers = self._headers()
-        body = self._body(messages, max_tokens, temperature, stop)     # no seed in this API
-        started = time.monotonic()
-        if self.stream:
-            text, prompt_tokens, completion_tokens = self._read_stream(headers, body)
-        else:
-            reply = self.session.post_json(self.url, headers, body)
-            text, prompt_tokens, completion_tokens = self._read_reply(reply)
-        return Completion(text=text, model=self.name, prompt_tokens=prompt_tokens,
-                          completion_tokens=completion_tokens,
-                          seconds=time.monotonic() - started)
-
-    def close(self) -> None:
-        self.session.close()
 
     # -- request -----------------------------------------------------------
 
@@ -73,7 +56,8 @@ class AnthropicProvider:
         return headers
 
     def _body(self, messages: list[dict], max_tokens: int, temperature: float,
-              stop: Optional[list[str]]) -> dict:
+              stop: Optional[list[str]], grammar: Optional[str], seed: Optional[int]) -> dict:
+        # the Messages API takes neither a grammar nor a seed
         system, chat = split_system(messages)
         body: dict = {"model": self.model, "messages": chat,
                       "max_tokens": max_tokens, "temperature": temperature}
@@ -126,10 +110,6 @@ class AnthropicProvider:
             state.completion_tokens = (token_count(data["usage"].get("output_tokens"))
                                        or state.completion_tokens)
         return kind == "message_stop"
-
-    def _malformed(self, what: str, reply: dict) -> ProviderError:
-        return self.session.error("malformed", f"the reply from {redact_url(self.url)} "
-                                  f"{what}: {json.dumps(reply)[:200]}")
 
 
 @dataclass

@@ -18,11 +18,11 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Mapping, Optional
 
 import httpx
 
-from .base import ProviderError
+from .base import Completion, ProviderError
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 USER_AGENT = "npl/0.1"
@@ -313,22 +313,67 @@ def _snippet(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def configure_client(client, provider: str, model: str, *, base_url: Optional[str],
-                     base_url_env: str, default_base_url: str, api_key: Optional[str],
-                     api_key_env: str, stream: bool, http: Optional["HttpSettings"],
-                     on_text, environ) -> None:
-    """Set the attributes every hosted-provider client shares: its name,
-    base URL (argument, then `base_url_env`, then the default), API key
-    (argument, then `api_key_env`), streaming, and an HttpSession that
-    scrubs the key from every message."""
-    env = os.environ if environ is None else environ
-    client.name = f"{provider}/{model}"
-    client.model = model
-    client.base_url = (base_url or env.get(base_url_env) or default_base_url).rstrip("/")
-    client.api_key = api_key if api_key is not None else env.get(api_key_env, "")
-    client.api_key_env = api_key_env
-    client.stream = stream
-    client.on_text = on_text
-    client.session = HttpSession(client.name, http or HttpSettings(), secrets=(client.api_key,),
-                                 auth_hint=f"check {api_key_env}")
+class HostedClient:
+    """What every hosted-provider client shares: its name, base URL (the
+    argument, then `BASE_URL_ENV`, then `DEFAULT_BASE_URL`), API key (the
+    argument, then `api_key_env`), streaming, an HttpSession that scrubs the
+    key from every message, and `complete`, which sends the body a subclass
+    builds (`_headers`, `_body`) and reads its reply whole (`_read_reply`)
+    or streamed (`_read_stream`) into text and token counts."""
 
+    PROVIDER = ""
+    BASE_URL_ENV = ""
+    DEFAULT_BASE_URL = ""
+
+    def __init__(self, model: str, *, base_url: Optional[str], api_key: Optional[str],
+                 api_key_env: str, stream: bool, http: Optional[HttpSettings],
+                 on_text: Optional[Callable[[str], None]], environ: Optional[Mapping[str, str]]):
+        env = os.environ if environ is None else environ
+        self.name = f"{self.PROVIDER}/{model}"
+        self.model = model
+        self.base_url = (base_url or env.get(self.BASE_URL_ENV) or self.DEFAULT_BASE_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else env.get(api_key_env, "")
+        self.api_key_env = api_key_env
+        self.stream = stream
+        self.on_text = on_text
+        self.session = HttpSession(self.name, http or HttpSettings(), secrets=(self.api_key,),
+                                   auth_hint=f"check {api_key_env}")
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def complete(self, messages: list[dict], *, max_tokens: int = 1024,
+                 temperature: float = 0.0, stop: Optional[list[str]] = None,
+                 grammar: Optional[str] = None, seed: Optional[int] = None) -> Completion:
+        headers = self._headers()
+        body = self._body(messages, max_tokens, temperature, stop, grammar, seed)
+        started = time.monotonic()
+        if self.stream:
+            text, prompt_tokens, completion_tokens = self._read_stream(headers, body)
+        else:
+            reply = self.session.post_json(self.url, headers, body)
+            text, prompt_tokens, completion_tokens = self._read_reply(reply)
+        return Completion(text=text, model=self.name, prompt_tokens=prompt_tokens,
+                          completion_tokens=completion_tokens,
+                          seconds=time.monotonic() - started)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _headers(self) -> dict:
+        raise NotImplementedError
+
+    def _body(self, messages: list[dict], max_tokens: int, temperature: float,
+              stop: Optional[list[str]], grammar: Optional[str], seed: Optional[int]) -> dict:
+        raise NotImplementedError
+
+    def _read_reply(self, reply: dict) -> tuple[str, int, int]:
+        raise NotImplementedError
+
+    def _read_stream(self, headers: dict, body: dict) -> tuple[str, int, int]:
+        raise NotImplementedError
+
+    def _malformed(self, what: str, reply: dict) -> ProviderError:
+        return self.session.error("malformed", f"the reply from {redact_url(self.url)} "
+                                  f"{what}: {json.dumps(reply)[:200]}")

@@ -10,19 +10,17 @@ final chunk.
 """
 from __future__ import annotations
 
-import json
-import time
 from contextlib import closing
 from typing import Callable, Iterator, Mapping, Optional
 
-from .base import Completion, ProviderError
-from .http import (configure_client, USER_AGENT, HttpSettings, ServerEvent, redact_url, token_count)
+from .base import ProviderError
+from .http import USER_AGENT, HostedClient, HttpSettings, ServerEvent, redact_url, token_count
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DONE: dict = {}          # marks the `data: [DONE]` line of a stream
 
 
-class OpenAIProvider:
+class OpenAIProvider(HostedClient):
     """A Provider for one model behind an OpenAI-compatible server.
 
     `grammar_field` names the request field that carries a GBNF grammar on
@@ -31,40 +29,23 @@ class OpenAIProvider:
     piece of a streamed reply as it arrives.
     """
 
+    PROVIDER = "openai"
+    BASE_URL_ENV = "OPENAI_BASE_URL"
+    DEFAULT_BASE_URL = DEFAULT_BASE_URL
+
     def __init__(self, model: str, *, base_url: Optional[str] = None,
                  api_key: Optional[str] = None, api_key_env: str = "OPENAI_API_KEY",
                  stream: bool = False, grammar_field: Optional[str] = None,
                  http: Optional[HttpSettings] = None,
                  on_text: Optional[Callable[[str], None]] = None,
                  environ: Optional[Mapping[str, str]] = None):
-        configure_client(self, "openai", model, base_url=base_url, base_url_env="OPENAI_BASE_URL",
-                         default_base_url=DEFAULT_BASE_URL, api_key=api_key, api_key_env=api_key_env,
+        super().__init__(model, base_url=base_url, api_key=api_key, api_key_env=api_key_env,
                          stream=stream, http=http, on_text=on_text, environ=environ)
         self.grammar_field = grammar_field
 
     @property
     def url(self) -> str:
         return f"{self.base_url}/chat/completions"
-
-    def complete(self, messages: list[dict], *, max_tokens: int = 1024,
-                 temperature: float = 0.0, stop: Optional[list[str]] = None,
-                 grammar: Optional[str] = None, seed: Optional[int] = None) -> Completion:
-        headers = self._headers()
-        body = self._body(messages, max_tokens, temperature, stop, grammar)
-        if seed is not None:
-            body["seed"] = seed
-        started = time.monotonic()
-        if self.stream:
-            text, prompt_tokens, completion_tokens = self._read_stream(headers, body)
-        else:
-            reply = self.session.post_json(self.url, headers, body)
-            text, prompt_tokens, completion_tokens = self._read_reply(reply)
-        return Completion(text=text, model=self.name, prompt_tokens=prompt_tokens,
-                          completion_tokens=completion_tokens,
-                          seconds=time.monotonic() - started)
-
-    def close(self) -> None:
-        self.session.close()
 
     # -- request -----------------------------------------------------------
 
@@ -79,7 +60,7 @@ class OpenAIProvider:
         return headers
 
     def _body(self, messages: list[dict], max_tokens: int, temperature: float,
-              stop: Optional[list[str]], grammar: Optional[str]) -> dict:
+              stop: Optional[list[str]], grammar: Optional[str], seed: Optional[int]) -> dict:
         body = {"model": self.model,
                 "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
                 "temperature": temperature, "max_tokens": max_tokens}
@@ -87,6 +68,8 @@ class OpenAIProvider:
             body["stop"] = list(stop)
         if grammar and self.grammar_field:
             body[self.grammar_field] = grammar
+        if seed is not None:
+            body["seed"] = seed
         if self.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -153,11 +136,6 @@ class OpenAIProvider:
                 raise self.session.error("server", f"{redact_url(self.url)} reported an "
                                          f"error mid-stream: {_error_text(chunk['error'])}")
             yield chunk
-
-    def _malformed(self, what: str, reply: dict) -> ProviderError:
-        shown = json.dumps(reply)[:200]
-        return self.session.error("malformed", f"the reply from {redact_url(self.url)} "
-                                  f"{what}: {shown}")
 
 
 def _content_text(content: object) -> Optional[str]:
