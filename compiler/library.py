@@ -30,7 +30,6 @@ import math
 import os
 import re
 import sqlite3
-import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import platformdirs
 
-from .lockfile import Provenance
+from .lockfile import Provenance, write_atomically
 
 SCHEMA_VERSION = 1
 EXPORT_FORMAT = "npl-library"
@@ -357,7 +356,7 @@ class Library:
         document = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION,
                     "entries": [entry_to_json(e) for e in entries]}
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        _write_text_atomically(Path(path), text)
+        write_atomically(Path(path), text)
         return len(entries)
 
     # -- internals
@@ -533,21 +532,3 @@ def _claimed_id(raw: Any, index: int) -> str:
     if isinstance(claimed, str) and claimed:
         return claimed[:ID_LENGTH]
     return f"#{index}"
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise

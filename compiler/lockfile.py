@@ -385,7 +385,7 @@ def update_lock(path: PathLike, mutate: Callable[[dict[str, LockEntry]], None],
             kept = {k: t for k, t in lock.kept_tables.items() if k not in entries}
             text = render_lock(entries, kept)
             if not path.exists() or path.read_bytes() != text.encode("utf-8"):
-                _write_atomically(path, text)
+                write_atomically(path, text)
     except filelock.Timeout as err:
         raise LockFileError(path, f"another npl process has held the lock on this file "
                                   f"for {timeout:g} s ({_guard_path(path).name})") from err
@@ -438,7 +438,10 @@ def _glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8) all at once: a temporary file beside
+    it, fsynced, renamed over it, and the folder fsynced; a reader sees the
+    old file or the new one, never a part. Keeps the file's permissions."""
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
