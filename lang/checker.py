@@ -389,24 +389,22 @@ class Checker(ExprChecker):
 
 def terminates(stmts) -> bool:
     """Does control never fall off the end of `stmts`?"""
-    for s in stmts:
-        if isinstance(s, (ast.Return, ast.Break, ast.Continue)):
-            return True
-        if isinstance(s, ast.If) and s.orelse and terminates(s.body) and terminates(s.orelse):
-            return True
-        if isinstance(s, ast.While) and is_true(s.test) and not contains_break(s.body):
-            return True
-        if isinstance(s, ast.Assert) and isinstance(s.test, ast.BoolLit) and not s.test.value:
-            return True
-    return False
+    return _never_falls_through(stmts, (ast.Return, ast.Break, ast.Continue))
 
 
 def always_returns(stmts) -> bool:
     """Does every path through `stmts` end in a return (or loop forever)?"""
+    return _never_falls_through(stmts, (ast.Return,))
+
+
+def _never_falls_through(stmts, exits: tuple) -> bool:
+    """Does every path through `stmts` reach one of the `exits` statements,
+    an endless loop, or `assert False`?"""
     for s in stmts:
-        if isinstance(s, ast.Return):
+        if isinstance(s, exits):
             return True
-        if isinstance(s, ast.If) and s.orelse and always_returns(s.body) and always_returns(s.orelse):
+        if isinstance(s, ast.If) and s.orelse and _never_falls_through(s.body, exits) \
+                and _never_falls_through(s.orelse, exits):
             return True
         if isinstance(s, ast.While) and is_true(s.test) and not contains_break(s.body):
             return True
