@@ -17,7 +17,7 @@ from typing import Callable
 
 from npl.lang.types import (
     BOOL, FLOAT, INT, NONE, STR, DictT, IterT, ListT, OptionalT, PrimT, SetT,
-    TupleT, Type,
+    TupleT, Type, inner_types,
 )
 
 
@@ -144,42 +144,26 @@ def supported(typ: Type) -> bool:
     containers of them (no arrays, structs or functions)."""
     if isinstance(typ, PrimT):
         return True
-    if isinstance(typ, (ListT, SetT, IterT)):
-        return supported(typ.elem)
-    if isinstance(typ, OptionalT):
-        return supported(typ.inner)
-    if isinstance(typ, DictT):
-        return supported(typ.key) and supported(typ.value)
-    if isinstance(typ, TupleT):
-        return all(supported(t) for t in typ.elems)
+    if isinstance(typ, (ListT, SetT, IterT, OptionalT, DictT, TupleT)):
+        return all(supported(t) for t in inner_types(typ))
     return False
 
 
 def depth(typ: Type) -> int:
-    """How deeply containers nest: 0 for primitives, 1 for list[int]..."""
-    if isinstance(typ, (ListT, SetT, IterT)):
-        return 1 + depth(typ.elem)
-    if isinstance(typ, OptionalT):
-        return depth(typ.inner)
-    if isinstance(typ, DictT):
-        return 1 + max(depth(typ.key), depth(typ.value))
-    if isinstance(typ, TupleT):
-        return 1 + max((depth(t) for t in typ.elems), default=0)
-    return 0
+    """How deeply containers nest: 0 for primitives, 1 for list[int]...
+    (an optional adds no level)."""
+    inner = inner_types(typ)
+    if not inner and not isinstance(typ, TupleT):
+        return 0
+    level = 0 if isinstance(typ, OptionalT) else 1
+    return level + max((depth(t) for t in inner), default=0)
 
 
 def component_types(typ: Type) -> set[Type]:
     """`typ` and every type nested inside it."""
     found = {typ}
-    if isinstance(typ, (ListT, SetT, IterT)):
-        found |= component_types(typ.elem)
-    elif isinstance(typ, OptionalT):
-        found |= component_types(typ.inner)
-    elif isinstance(typ, DictT):
-        found |= component_types(typ.key) | component_types(typ.value)
-    elif isinstance(typ, TupleT):
-        for t in typ.elems:
-            found |= component_types(t)
+    for t in inner_types(typ):
+        found |= component_types(t)
     return found
 
 

@@ -178,6 +178,22 @@ def strip_optional(t: Type) -> Type:
     return t.inner if isinstance(t, OptionalT) else t
 
 
+def inner_types(t: Type) -> tuple[Type, ...]:
+    """The types a value container holds directly: a list's, set's or
+    iterator's element, an optional's inner type, a dict's key and value, a
+    tuple's elements; () for every other type (arrays, structs and
+    functions included)."""
+    if isinstance(t, (ListT, SetT, IterT)):
+        return (t.elem,)
+    if isinstance(t, OptionalT):
+        return (t.inner,)
+    if isinstance(t, DictT):
+        return (t.key, t.value)
+    if isinstance(t, TupleT):
+        return t.elems
+    return ()
+
+
 def element_type(t: Type) -> Optional[Type]:
     """What `for x in t` binds x to, or None if t is not iterable."""
     if isinstance(t, (ListT, SetT, IterT)):

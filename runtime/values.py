@@ -25,7 +25,8 @@ from types import CodeType
 from typing import Iterable
 
 from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT, FuncT,
-                            IterT, ListT, OptionalT, PrimT, SetT, StructT, TupleT, Type)
+                            ListT, OptionalT, PrimT, SetT, StructT, TupleT, Type,
+                            inner_types)
 
 # The run-time half (no compiler imports, NumPy only when already loaded).
 from .rtvalues import (build_struct_class, demangle, field_of_slot, is_array,  # noqa: F401
@@ -44,17 +45,7 @@ def type_has_array(t: Type) -> bool:
     """Does a value of type `t` contain an array somewhere (so that Python's
     own str/repr would print it wrongly)? Struct reprs handle their own
     fields, so a struct counts as array-free."""
-    if isinstance(t, ArrayT):
-        return True
-    if isinstance(t, (ListT, SetT, IterT)):
-        return type_has_array(t.elem)
-    if isinstance(t, OptionalT):
-        return type_has_array(t.inner)
-    if isinstance(t, DictT):
-        return type_has_array(t.key) or type_has_array(t.value)
-    if isinstance(t, TupleT):
-        return any(type_has_array(e) for e in t.elems)
-    return False
+    return isinstance(t, ArrayT) or any(type_has_array(e) for e in inner_types(t))
 
 
 # ------------------------------------------------------------------ structs
