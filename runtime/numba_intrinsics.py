@@ -1,10 +1,11 @@
 """The low-level half of runtime/numba_rt.py: its constants, KernelFault,
-and the intrinsics that emit checks straight into the caller's LLVM code
-(`ix`, the guards `nz`, `ge0`, `gt0`, `finite`, `unit`, `fail`, the
-overflow-reporting `sadd_ovf`/`ssub_ovf`/`smul_ovf`, `f2bits`), each in its
-raising and its flagging (`_e`) form, plus the failure record of a
-parallel loop (`new_err`, `check_err`). numba_rt.py re-exports all of it:
-generated modules see one module, `rt`.
+and the intrinsics that emit checks straight into the caller's LLVM code:
+`ix` and the guards `nz`, `ge0`, `gt0`, `finite`, `unit`, and `fail`, each
+in a raising and a flagging (`_e`) form; the overflow-checked int64
+`add_c`, `sub_c`, `mul_c` of hot unmarked functions; `smul_ovf` and
+`f2bits`; and the failure record of a parallel loop (`new_err`,
+`check_err`). numba_rt.py re-exports all of it: generated modules see one
+module, `rt`.
 """
 from __future__ import annotations
 
@@ -68,9 +69,29 @@ def _overflow_intrinsic(op: str):
     return checked
 
 
-sadd_ovf = _overflow_intrinsic("sadd")
-ssub_ovf = _overflow_intrinsic("ssub")
 smul_ovf = _overflow_intrinsic("smul")
+
+
+def _checked_intrinsic(op: str):
+    """a OP b on int64, raising KernelFault(site + 1, a, b) where it
+    overflows (for hot unmarked functions, whose ints must not wrap)."""
+    @intrinsic
+    def checked(typingctx, a, b, site):
+        sig = types.int64(types.int64, types.int64, types.int64)
+
+        def codegen(context, builder, signature, args):
+            a, b, site = args
+            res = getattr(builder, f"{op}_with_overflow")(a, b)
+            _fail_block(context, builder, builder.extract_value(res, 1),
+                        builder.add(site, site.type(1)), a, b)
+            return builder.extract_value(res, 0)
+        return sig, codegen
+    return checked
+
+
+add_c = _checked_intrinsic("sadd")
+sub_c = _checked_intrinsic("ssub")
+mul_c = _checked_intrinsic("smul")
 
 
 def _raise_fault(site, x, y):

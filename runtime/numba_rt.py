@@ -40,7 +40,7 @@ from numba import njit, objmode
 
 from .numba_intrinsics import (  # noqa: F401  (generated modules use them as rt.NAME)
     INT64_MIN, INT64_MAX, TWO63, RECURSION_LIMIT, KernelFault, f2bits,
-    record, sadd_ovf, ssub_ovf, smul_ovf, ix, ix_e, fail, fail_e, nz,
+    record, add_c, sub_c, mul_c, smul_ovf, ix, ix_e, fail, fail_e, nz,
     nz_e, ge0, ge0_e, gt0, gt0_e, finite, finite_e, unit, unit_e, new_err, check_err)
 
 
@@ -522,31 +522,8 @@ def __getattr__(name: str):
 # For unmarked functions the JIT compiled because they were hot: there
 # `int` keeps its arbitrary precision, so an int64 overflow must not wrap.
 # These raise (site + 1) and runtime/jit.py re-runs the call in the
-# interpreter, which computes the exact result.
-
-@njit(inline="always")
-def add_c(a, b, site):
-    r, o = sadd_ovf(a, b)
-    if o:
-        fail(site + 1, a, b)
-    return r
-
-
-@njit(inline="always")
-def sub_c(a, b, site):
-    r, o = ssub_ovf(a, b)
-    if o:
-        fail(site + 1, a, b)
-    return r
-
-
-@njit(inline="always")
-def mul_c(a, b, site):
-    r, o = smul_ovf(a, b)
-    if o:
-        fail(site + 1, a, b)
-    return r
-
+# interpreter, which computes the exact result. add_c, sub_c and mul_c are
+# intrinsics (runtime/numba_intrinsics.py).
 
 @njit(inline="always")
 def neg_c(a, site):

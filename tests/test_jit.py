@@ -222,6 +222,35 @@ def test_hot_unmarked_function_keeps_python_ints(cache_env):
     assert jitmod.stats["deopts"] == before + 1
 
 
+SUMS = """
+def total(n: int, step: int) -> int:
+    s = 0
+    for i in range(n):
+        s = s + step
+    return s
+
+def drop(n: int, step: int) -> int:
+    s = 0
+    for i in range(n):
+        s = s - step
+    return s
+
+def main():
+    print(total(2, 3), drop(2, 3))
+"""
+
+
+@pytest.mark.parametrize("name, sign", [("total", 1), ("drop", -1)])
+def test_int_add_and_sub_overflow_rerun_exactly(cache_env, name, sign):
+    prog = load(SUMS, "sums.npl", "eager", cache_env)
+    assert name in native_names(prog)
+    before = jitmod.stats["deopts"]
+    assert prog.call(name, 3, 2 ** 61) == sign * 3 * 2 ** 61      # fits int64
+    assert jitmod.stats["deopts"] == before
+    assert prog.call(name, 5, 2 ** 61) == sign * 5 * 2 ** 61      # past int64: re-run, exact
+    assert jitmod.stats["deopts"] == before + 1
+
+
 def test_functions_that_would_change_meaning_are_not_tiered(cache_env):
     prog = load(UNMARKED, "unmarked.npl", "eager", cache_env)
     # `return 0` from a float function stays the int 0 in the interpreter
