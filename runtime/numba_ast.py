@@ -9,6 +9,8 @@ import math
 
 from npl.lang.types import BOOL, FLOAT, INT, ArrayT, TupleT, Type
 
+from .jitcache import encode_name
+
 CMP = {"eq": ast.Eq, "ne": ast.NotEq, "lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE}
 NP_DTYPE = {FLOAT: "float64", INT: "int64", BOOL: "bool_"}
 NB_SCALAR = {FLOAT: "float64", INT: "int64", BOOL: "boolean"}
@@ -22,6 +24,13 @@ SITE_BASE = "_S"                    # module global: the module's site tag << 24
 
 class NotLowerable(Exception):
     """The function uses something the Numba back end does not support."""
+
+
+def py_local(name: str) -> str:
+    """The Python name of NPL local `name` in generated code."""
+    if name.isidentifier() and name.isascii():
+        return "v_" + name
+    return "w_" + encode_name(name)
 
 
 def name(id_: str, store: bool = False) -> ast.Name:

@@ -55,11 +55,15 @@ intrinsic: wrap a negative index, compare, branch to a cold block that
 raises), except where the index cannot be out of range: the variable of an
 enclosing `for i in range(lo, n)` with lo >= 0 and n the array's length
 (len(a), a.shape[k], a local set once from those, or the size `a` was
-allocated with; `Facts`). An innermost loop whose other checks do not
-change from one iteration to the next is versioned: the checks are made
-once before it, and if they pass an unchecked copy of the loop runs (which
-LLVM can vectorize), else the checked one, which fails where the
-interpreter would. NPL_JIT_BOUNDSCHECK=0 drops the index checks.
+allocated with; `Facts`). An innermost loop is versioned when some of its
+other checks can be made once before it: indices it does not change (a
+local or a constant), and its own variable when the range's bounds are
+simple (`for j in range(i + 1, n)`: 0 <= i + 1 and n <= the length). If
+they pass, a copy of the loop without those checks runs (which LLVM can
+vectorize), else the checked one, which fails where the interpreter
+would. An index known to be in range is passed on as unsigned (`rt.nn`),
+which spares Numba's own wraparound of negative indices.
+NPL_JIT_BOUNDSCHECK=0 drops the index checks.
 
 Recursion. Functions in a recursive cycle carry a depth count; past
 numba_rt.RECURSION_LIMIT they fail with the interpreter's stack overflow
@@ -74,12 +78,12 @@ from typing import Callable, Iterable, Optional
 from npl.compiler import ir
 from npl.lang.types import BOOL, FLOAT, INT, NONE, ArrayT, TupleT, Type
 
-from .jitcache import encode_name as _encode, py_function_name
+from .jitcache import py_function_name
 from .kernel_analysis import (Facts, assigned, empty_fully_written, parallel_safe,
                               simple_array, walk)
 from .numba_ast import (CMP, ERR_TYPE, NB_SCALAR, SITE_BASE, NotLowerable, attr, call, const,
-                        literal, name, zero_of)
-from .numba_prims import PrimLowering
+                        literal, name, py_local, zero_of)
+from .numba_prims import PrimLowering, range_bound
 
 # Bumped whenever the meaning of generated code changes (part of the cache key).
 CODEGEN_VERSION = "3"
@@ -96,12 +100,6 @@ class Site:
 
 
 # ------------------------------------------------------------------ names and types
-
-def py_local(name: str) -> str:
-    if name.isidentifier() and name.isascii():
-        return "v_" + name
-    return "w_" + _encode(name)
-
 
 def numba_type(t: Type, ret: bool = False) -> str:
     """Numba type expression (text, over the `numba.types` names) for `t`."""
@@ -286,6 +284,22 @@ class FunctionLowerer(PrimLowering):
         view = self.row_helper(obj, idx, obj_t, s)
         return pre + [ast.Assign([ast.Subscript(view, ast.Slice(), ast.Store())], value)]
 
+    def in_range_test(self, loop: ir.ForRange, array: str, axis: int, index: str) -> ast.expr:
+        """The test, made once before `loop`, that index `index`
+        (numba_prims.index_key) is in [0, n) on `array`'s axis `axis` (of
+        length n) in every iteration: 0 <= i < n for a local or a constant,
+        and for the loop's own variable 0 <= start and stop <= n (step >
+        0). A negative index, valid from the end, takes the checked loop."""
+        dim = ast.Subscript(ast.Attribute(name(py_local(array)), "shape", ast.Load()),
+                            const(axis), ast.Load())
+        if index == loop.var:
+            return ast.BoolOp(ast.And(), [
+                ast.Compare(const(0), [ast.LtE()], [range_bound(loop.start)]),
+                ast.Compare(range_bound(loop.stop), [ast.LtE()], [dim])])
+        if index.isdigit():
+            return ast.Compare(const(int(index)), [ast.Lt()], [dim])
+        return ast.Compare(const(0), [ast.LtE(), ast.Lt()], [name(py_local(index)), dim])
+
     def for_range(self, s: ir.ForRange) -> list[ast.stmt]:
         start, stop = self.expr(s.start), self.expr(s.stop)
         if isinstance(s.step, ir.Const) and s.step.value != 0:
@@ -328,12 +342,7 @@ class FunctionLowerer(PrimLowering):
                 fast = ast.For(target, it, self.body(s.body), [])
             finally:
                 self.trusted -= invariant
-            tests = []
-            for array, axis, index in sorted(invariant):
-                dim = ast.Subscript(ast.Attribute(name(py_local(array)), "shape", ast.Load()),
-                                    const(axis), ast.Load())
-                tests.append(ast.Compare(ast.UnaryOp(ast.USub(), dim), [ast.LtE(), ast.Lt()],
-                                         [name(py_local(index)), dim]))
+            tests = [self.in_range_test(s, array, axis, index) for array, axis, index in sorted(invariant)]
             cond = tests[0] if len(tests) == 1 else ast.BoolOp(ast.And(), tests)
             return [ast.If(cond, [fast], [checked])]
         self.used_prange = True

@@ -1,11 +1,11 @@
 """The low-level half of runtime/numba_rt.py: its constants, KernelFault,
 and the intrinsics that emit checks straight into the caller's LLVM code:
 `ix` and the guards `nz`, `ge0`, `gt0`, `finite`, `unit`, and `fail`, each
-in a raising and a flagging (`_e`) form; the overflow-checked int64
-`add_c`, `sub_c`, `mul_c` of hot unmarked functions; `smul_ovf` and
-`f2bits`; and the failure record of a parallel loop (`new_err`,
-`check_err`). numba_rt.py re-exports all of it: generated modules see one
-module, `rt`.
+in a raising and a flagging (`_e`) form; `nn`, an index proven in range
+passed on unsigned; the overflow-checked int64 `add_c`, `sub_c`, `mul_c`
+of hot unmarked functions; `smul_ovf` and `f2bits`; and the failure record
+of a parallel loop (`new_err`, `check_err`). numba_rt.py re-exports all of
+it: generated modules see one module, `rt`.
 """
 from __future__ import annotations
 
@@ -157,6 +157,17 @@ def ix(typingctx, i, n, site):
         j = builder.select(builder.icmp_signed("<", i, i.type(0)), builder.add(i, n), i)
         _fail_block(context, builder, builder.icmp_unsigned(">=", j, n), site, i, n)
         return j
+    return sig, codegen
+
+
+@intrinsic
+def nn(typingctx, i):
+    """An index already known to be in range (so >= 0), as unsigned: Numba
+    then adds no wraparound for negative indices of its own."""
+    sig = types.uint64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return args[0]
     return sig, codegen
 
 

@@ -8,12 +8,13 @@ interpreter fails (see runtime/numba_codegen.py)."""
 from __future__ import annotations
 
 import ast
+from typing import Optional
 
 from npl.compiler import ir
 from npl.lang.types import BOOL, FLOAT, INT, ArrayT, TupleT
 
 from .kernel_analysis import Facts, assigned, is_const, is_var, same_expr, simple_array, walk
-from .numba_ast import DOMAIN_GUARDS, NP_DTYPE, NotLowerable, attr, call, const, name
+from .numba_ast import DOMAIN_GUARDS, NP_DTYPE, NotLowerable, attr, call, const, name, py_local
 
 
 class PrimLowering:
@@ -150,9 +151,13 @@ class PrimLowering:
         site = None
         for axis, i in enumerate(indices):
             ix = self.expr(i)
-            if self.gen.options.boundscheck and not self.proven(i, obj, axis) and not (
-                    isinstance(obj, ir.Local) and isinstance(i, ir.Local)
-                    and (obj.name, axis, i.name) in self.trusted):
+            if not self.gen.options.boundscheck:
+                pass
+            elif self.proven(i, obj, axis) or (
+                    isinstance(obj, ir.Local) and (obj.name, axis, index_key(i)) in self.trusted):
+                if not isinstance(i, ir.Const):         # in range, so >= 0: spare Numba's wraparound
+                    ix = call(attr("rt", "nn"), ix)
+            else:
                 if site is None:
                     site = self.site("index", node, detail)
                 dim = ast.Subscript(ast.Attribute(self.expr(obj), "shape", ast.Load()), const(axis),
@@ -174,15 +179,21 @@ class PrimLowering:
         return self.rt("row2", x, idx[0], idx[1], site=site)
 
     def invariant_checks(self, loop: ir.ForRange) -> set[tuple[str, int, str]]:
-        """(array, axis, index) of the index checks in an innermost loop
-        whose array and index the loop does not change (locals both), and
-        that no static fact already covers."""
+        """(array, axis, index key) of the index checks in an innermost loop
+        that one test before the loop can make for every iteration, and
+        that no static fact already covers: an index the loop does not
+        change (a local, or an int constant: `index_key`) of an array it
+        does not change, and the loop's own variable when its range has a
+        positive constant step and bounds that `range_bound` can repeat."""
         if not self.gen.options.boundscheck:
             return set()
         nodes = list(walk(loop.body))
         if any(isinstance(n, (ir.ForRange, ir.While, ir.ForEach)) for n in nodes):
             return set()
         changed = assigned(loop.body) | {loop.var}
+        ranged = (isinstance(loop.step, ir.Const) and type(loop.step.value) is int
+                  and loop.step.value > 0 and loop.var not in assigned(loop.body)
+                  and range_bound(loop.start) is not None and range_bound(loop.stop) is not None)
         found: set[tuple[str, int, str]] = set()
         for n in nodes:
             if isinstance(n, ir.Prim) and n.op == "getitem":
@@ -194,8 +205,11 @@ class PrimLowering:
             if not (isinstance(obj, ir.Local) and isinstance(obj.type, ArrayT)) or obj.name in changed:
                 continue
             for axis, i in enumerate(idx):
-                if isinstance(i, ir.Local) and i.name not in changed and not self.proven(i, obj, axis):
-                    found.add((obj.name, axis, i.name))
+                key = index_key(i)
+                if key is None or self.proven(i, obj, axis):
+                    continue
+                if key not in changed or (key == loop.var and ranged):
+                    found.add((obj.name, axis, key))
         return found
 
     # -------------------------------------------------------- range facts
@@ -449,3 +463,33 @@ class PrimLowering:
         dtype = attr("np", NP_DTYPE.get(elem, "float64"))
         helper = f"dot{a.type.rank}{b.type.rank}"
         return self.rt(helper, self.expr(a), self.expr(b), dtype, site=self.site("dot", e))
+
+
+def index_key(index: ir.Expr) -> Optional[str]:
+    """How loop versioning names an index: a local's name, a non-negative
+    int constant's digits (no name starts with a digit), else None."""
+    if isinstance(index, ir.Local):
+        return index.name
+    if isinstance(index, ir.Const) and type(index.value) is int and index.value >= 0:
+        return str(index.value)
+    return None
+
+
+def range_bound(e: ir.Expr) -> Optional[ast.expr]:
+    """`e` (a range bound) as an expression that may be evaluated again
+    before the loop: int constants, locals, len() of a local and sums and
+    differences of those; None for anything else. Evaluated without
+    overflow checks: a bound that wraps only makes the test fail, and the
+    checked loop runs."""
+    if isinstance(e, ir.Const) and type(e.value) is int:
+        return const(e.value)
+    if isinstance(e, ir.Local):
+        return name(py_local(e.name))
+    if isinstance(e, ir.Prim) and e.op == "len" and isinstance(e.args[0], ir.Local):
+        return call(name("len"), name(py_local(e.args[0].name)))
+    if isinstance(e, ir.Prim) and e.op in ("add", "sub") and len(e.args) == 2:
+        left, right = range_bound(e.args[0]), range_bound(e.args[1])
+        if left is None or right is None:
+            return None
+        return ast.BinOp(left, ast.Add() if e.op == "add" else ast.Sub(), right)
+    return None

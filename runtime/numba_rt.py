@@ -40,7 +40,7 @@ from numba import njit, objmode
 
 from .numba_intrinsics import (  # noqa: F401  (generated modules use them as rt.NAME)
     INT64_MIN, INT64_MAX, TWO63, RECURSION_LIMIT, KernelFault, f2bits,
-    record, add_c, sub_c, mul_c, smul_ovf, ix, ix_e, fail, fail_e, nz,
+    record, add_c, sub_c, mul_c, smul_ovf, ix, ix_e, nn, fail, fail_e, nz,
     nz_e, ge0, ge0_e, gt0, gt0_e, finite, finite_e, unit, unit_e, new_err, check_err)
 
 

@@ -83,7 +83,23 @@ CONSTRUCT_CALLS = [
     ("chained", (3.0, 4)), ("chained", (3.0, 3)), ("chained", (1.0, 3)), ("cond", (0.5,)), ("cond", (4.0,)),
     ("truth", (0, 0.0)), ("truth", (2, 0.5)), ("truth", (-1, float("nan"))),
     ("par_rows", (M34,)), ("pick_row", (M34, 1)), ("pick_row", (M34, -1)),
+    # versioned loops: the unchecked copy, and the checked one for negative indices
+    ("pairs", (M34, 3)), ("pairs", (M34, 0)), ("shifted", (np.arange(5.0), 0)),
+    ("shifted", (np.arange(5.0), -2)),
 ]
+
+
+def test_loop_versioning_hoists_invariant_and_loop_bound_checks(constructs):
+    """pairs' inner loop: pos[i, 0] and pos[j, 2] are checked once before
+    it (i and 0 and 2 do not change, j's range is known), and its unchecked
+    copy passes the indices on as unsigned (no wraparound)."""
+    interp, native = constructs
+    source = generated_source(native, "pairs")
+    fast, checked = source.split("else:", 1)
+    assert "0 <= v_i < v_pos.shape[0]" in fast and "2 < v_pos.shape[1]" in fast
+    assert "0 <= v_i + 1 and v_n <= v_pos.shape[0]" in fast
+    assert "rt.ix(" not in fast.split("def k_pairs", 1)[1] and "rt.nn(v_j)" in fast
+    assert "rt.ix(v_j, v_pos.shape[0]" in checked
 
 
 def test_every_kernel_compiles(constructs):
@@ -133,6 +149,8 @@ ERROR_CALLS = [
     ("par_get", (np.arange(10.0), 3)), ("par_get", (np.arange(10.0), -11)), ("par_div", (np.arange(10.0), 4)),
     ("top", (A3, 2)), ("par_call", (np.arange(5.0), 1)), ("shapes", (np.zeros(3), np.zeros(4))),
     ("mm", (np.ones((2, 3)), np.ones((2, 2)))),          # the versioned loop's checked copy
+    ("pairs", (np.ones((3, 3)), 4)), ("pairs", (np.ones((3, 2)), 3)), ("shifted", (A3, -4)),
+    ("shifted", (A3, 1)),
 ]
 
 
