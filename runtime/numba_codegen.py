@@ -55,13 +55,14 @@ intrinsic: wrap a negative index, compare, branch to a cold block that
 raises), except where the index cannot be out of range: the variable of an
 enclosing `for i in range(lo, n)` with lo >= 0 and n the array's length
 (len(a), a.shape[k], a local set once from those, or the size `a` was
-allocated with; `Facts`). An innermost loop is versioned when some of its
-other checks can be made once before it: indices it does not change (a
-local or a constant), and its own variable when the range's bounds are
+allocated with; `Facts`). An innermost loop is versioned when all its
+other index checks can be made once before it: indices it does not change
+(a local or a constant), and its own variable when the range's bounds are
 simple (`for j in range(i + 1, n)`: 0 <= i + 1 and n <= the length). If
-they pass, a copy of the loop without those checks runs (which LLVM can
+they pass, a copy of the loop without index checks runs (which LLVM can
 vectorize), else the checked one, which fails where the interpreter
-would. An index known to be in range is passed on as unsigned (`rt.nn`),
+would. (A loop left with some checks is not versioned: two copies double
+its compile time for little gain.) An index known to be in range is passed on as unsigned (`rt.nn`),
 which spares Numba's own wraparound of negative indices.
 NPL_JIT_BOUNDSCHECK=0 drops the index checks.
 

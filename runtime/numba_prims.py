@@ -179,12 +179,14 @@ class PrimLowering:
         return self.rt("row2", x, idx[0], idx[1], site=site)
 
     def invariant_checks(self, loop: ir.ForRange) -> set[tuple[str, int, str]]:
-        """(array, axis, index key) of the index checks in an innermost loop
-        that one test before the loop can make for every iteration, and
-        that no static fact already covers: an index the loop does not
-        change (a local, or an int constant: `index_key`) of an array it
-        does not change, and the loop's own variable when its range has a
-        positive constant step and bounds that `range_bound` can repeat."""
+        """(array, axis, index key) of the index checks of an innermost loop
+        that one test before it can make for every iteration: indices the
+        loop does not change (a local, or an int constant: `index_key`) of
+        arrays it does not change, and the loop's own variable when its
+        range has a positive constant step and bounds `range_bound` can
+        repeat. Empty unless that covers every index check in the loop:
+        versioning compiles the loop twice, which pays when the unchecked
+        copy is free of index checks (and LLVM can vectorize it)."""
         if not self.gen.options.boundscheck:
             return set()
         nodes = list(walk(loop.body))
@@ -202,14 +204,17 @@ class PrimLowering:
                 obj, idx = n.obj, n.indices
             else:
                 continue
-            if not (isinstance(obj, ir.Local) and isinstance(obj.type, ArrayT)) or obj.name in changed:
+            if not isinstance(obj.type, ArrayT):
                 continue
+            if not isinstance(obj, ir.Local) or obj.name in changed:
+                return set()
             for axis, i in enumerate(idx):
-                key = index_key(i)
-                if key is None or self.proven(i, obj, axis):
+                if self.proven(i, obj, axis):
                     continue
-                if key not in changed or (key == loop.var and ranged):
-                    found.add((obj.name, axis, key))
+                key = index_key(i)
+                if key is None or (key in changed and not (key == loop.var and ranged)):
+                    return set()
+                found.add((obj.name, axis, key))
         return found
 
     # -------------------------------------------------------- range facts
