@@ -100,6 +100,9 @@ def test_loop_versioning_hoists_invariant_and_loop_bound_checks(constructs):
     assert "0 <= v_i + 1 and v_n <= v_pos.shape[0]" in fast
     assert "rt.ix(" not in fast.split("def k_pairs", 1)[1] and "rt.nn(v_j)" in fast
     assert "rt.ix(v_j, v_pos.shape[0]" in checked
+    # a[j - k] could only be checked in the loop: shifted's loop stays one copy
+    shifted = generated_source(native, "shifted").split("def k_shifted", 1)[1]
+    assert shifted.count("for v_j in range(") == 1 and "rt.ix(v_j - v_k" in shifted
 
 
 def test_every_kernel_compiles(constructs):
