@@ -294,9 +294,11 @@ class FunctionLowerer(PrimLowering):
         dim = ast.Subscript(ast.Attribute(name(py_local(array)), "shape", ast.Load()),
                             const(axis), ast.Load())
         if index == loop.var:
+            below = ast.Compare(range_bound(loop.stop), [ast.LtE()], [dim])
+            if isinstance(loop.start, ir.Const) and loop.start.value >= 0:
+                return below
             return ast.BoolOp(ast.And(), [
-                ast.Compare(const(0), [ast.LtE()], [range_bound(loop.start)]),
-                ast.Compare(range_bound(loop.stop), [ast.LtE()], [dim])])
+                ast.Compare(const(0), [ast.LtE()], [range_bound(loop.start)]), below])
         if index.isdigit():
             return ast.Compare(const(int(index)), [ast.Lt()], [dim])
         return ast.Compare(const(0), [ast.LtE(), ast.Lt()], [name(py_local(index)), dim])
