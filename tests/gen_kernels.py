@@ -7,8 +7,12 @@ several @kernel functions, all of the signature
     def gK(a: array[float], b: array[int], x: float, n: int) -> float
 
 each built from random statements: new and updated locals, if/else, for
-loops over small ranges, bounded while loops, array reads and writes at
-indices reduced into range (`a[(i) % len(a)]`), parallel `+=` reductions,
+loops over small ranges (from 0, 1, -2 or an outer loop's variable + 1),
+bounded while loops, array reads and writes at indices reduced into range
+(`a[(i) % len(a)]`) or not (a loop variable, a constant from -2 to 3: an
+index error is then the interpreter's), sweeps indexed only by their loop
+variable, constants and outer loop variables (which the back end versions:
+checked once before the loop), parallel `+=` reductions,
 calls of the earlier functions, and int / float / bool expressions over
 + - * / // % **, comparisons, and/or/not, conditional expressions, the
 scalar math built-ins, int()/float()/round()/floor()/abs()/min()/max(). A
@@ -160,7 +164,12 @@ class Gen:
         return f"({self.f(sc, d - 1)} {op} {self.f(sc, d - 1)})"
 
     def index(self, sc: Scope, array: str, d: int) -> str:
-        if sc.loop_vars and self.draw(st.booleans()):
+        kind = self.pick(["loop", "reduced", "raw_loop", "constant"])
+        if kind == "raw_loop" and sc.loop_vars:      # may be out of range: the same error
+            return self.pick(sc.loop_vars)
+        if kind == "constant":                       # from the end too
+            return str(self.draw(st.integers(-2, 3)))
+        if kind == "loop" and sc.loop_vars:
             return f"{self.pick(sc.loop_vars)} % len({array})"
         return f"({self.i(sc, max(d - 1, 0))}) % len({array})"
 
@@ -174,7 +183,7 @@ class Gen:
     def stmt(self, sc: Scope, depth: int, pad: str) -> list[str]:
         kinds = ["newf", "newi", "newb", "setf", "seti", "write", "writeb"]
         if depth > 0:
-            kinds += ["if", "for", "while", "prange"]
+            kinds += ["if", "for", "while", "prange", "sweep"]
         kind = self.pick(kinds)
         if kind == "newf":
             v = sc.fresh("f")
@@ -212,13 +221,30 @@ class Gen:
             k = sc.fresh("k")
             inner.loop_vars.append(k)
             bound = self.pick(["len(a)", "4", f"abs({self.i(sc, 1)}) % 6"])
-            return [f"{pad}for {k} in range({bound}):"] + self.block(inner, depth - 1, 2, pad + "    ")
+            starts = ["", "1, ", "-2, "] + [f"{v} + 1, " for v in sc.loop_vars]
+            start = self.pick(starts)
+            return [f"{pad}for {k} in range({start}{bound}):"] + self.block(inner, depth - 1, 2, pad + "    ")
         if kind == "while":
             w = sc.fresh("w")
             inner = sc.child(loop=True)
             body = self.block(inner, depth - 1, 2, pad + "    ")
             return [f"{pad}{w} = 0", f"{pad}while {w} < 5 and {self.b(sc, 1)}:"] + body + \
                 [f"{pad}    {w} += 1"]
+        if kind == "sweep":                     # indexed only by k, constants, outer loop variables
+            acc, k = sc.fresh("s"), sc.fresh("k")
+            start = self.pick(["", "1, ", "-2, "] + [f"{v} + 1, " for v in sc.loop_vars])
+            bound = self.pick(["len(a)", "4", "len(b) - 1"])
+
+            def at() -> str:
+                return self.pick([k, k, str(self.draw(st.integers(-2, 3)))] + sc.loop_vars)
+            lines = [f"{pad}{acc} = 0.0", f"{pad}for {k} in range({start}{bound}):",
+                     f"{pad}    {acc} += a[{at()}] * {self.draw(st.sampled_from(['x', '0.5', '-1.25']))}"]
+            if self.draw(st.booleans()):
+                lines.append(f"{pad}    a[{at()}] = {acc} - float(b[{at()}])")
+            if self.draw(st.booleans()):
+                lines.append(f"{pad}    b[{at()}] = {k} * 3")
+            sc.floats.append(acc)
+            return lines
         if kind == "prange":
             acc, k = sc.fresh("s"), sc.fresh("p")
             inner = sc.child(loop=True)
