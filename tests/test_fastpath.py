@@ -404,18 +404,21 @@ def test_a_damaged_jit_cache_entry_is_compiled_again_from_the_fast_path(tmp_path
     assert again.outcome == first.outcome and again.fast and not again.from_cache
 
 
+SPIN_FUNCTION = """\
+def spin(n: int) -> int:
+    s = 1
+    for i in range(n):
+        s = (s * 1103515245 + 12345) % 2147483648
+    return s
+"""
+
 MIXED = """\
 @kernel
 def scale(xs: array[float], k: float):
     for i in prange(len(xs)):
         xs[i] = xs[i] * k
 
-def spin(n: int) -> int:
-    s = 1
-    for i in range(n):
-        s = (s * 1103515245 + 12345) % 2147483648
-    return s
-
+""" + SPIN_FUNCTION + """
 def main(args: list[str]):
     xs = ones(4)
     scale(xs, 3.0)
@@ -439,13 +442,7 @@ def test_kernels_from_the_cache_and_a_hot_unmarked_function(tmp_path, env, monke
     assert "npl.lang.parser" in long.modules                  # upgraded for spin
 
 
-SPIN = """\
-def spin(n: int) -> int:
-    s = 1
-    for i in range(n):
-        s = (s * 1103515245 + 12345) % 2147483648
-    return s
-
+SPIN = SPIN_FUNCTION + """
 def main(args: list[str]):
     print(spin(int(args[0])))
 """
