@@ -12,7 +12,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "compile_source", "Program", "NplTypeError", "CompileError", "NplRuntimeError"]
+__all__ = ["load", "compile_source", "Program", "NplTypeError", "CompileError", "NplRuntimeError",
+           "SourceFileError"]
 
 
 def __getattr__(name):
@@ -23,6 +24,9 @@ def __getattr__(name):
     if name == "CompileError":
         from npl.lang.diagnostics import CompileError
         return CompileError
+    if name == "SourceFileError":
+        from npl.project import SourceFileError
+        return SourceFileError
     if name == "NplRuntimeError":
         from npl.runtime.errors import NplRuntimeError
         return NplRuntimeError

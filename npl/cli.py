@@ -1,7 +1,8 @@
 """The `npl` command line (SPEC section 10).
 
 Exit status: 0 success, 1 a run-time error or a failing test, 2 a compile
-error (bad program, missing fill in --frozen mode, bad lock file).
+error (bad program, missing fill in --frozen mode, bad lock file, a program
+file that cannot be read); docs/security.md lists them all.
 Python tracebacks from NPL's own code are never shown unless NPL_DEBUG=1.
 """
 from __future__ import annotations
@@ -52,7 +53,7 @@ def report_error(exc: Exception) -> None:
     if kind == "LockFileError":
         click.echo(str(exc), err=True)
         sys.exit(2)
-    if kind == "DeviceError":                 # --device cuda without a GPU (runtime/cuda.py)
+    if kind in ("DeviceError", "SourceFileError"):   # no GPU for --device cuda; no program file
         click.echo(f"npl: error: {exc}", err=True)
         sys.exit(2)
     if kind in ("FillFailedError", "NoFillerError"):

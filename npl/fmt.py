@@ -642,14 +642,15 @@ def main_fmt(files: list[str], check: bool, echo: Callable[..., None] = print) -
     """Format `files` in place (or, with `check`, only report). Returns the
     exit status: 0 all formatted, 1 some would change (--check), 2 errors."""
     from npl.lang.diagnostics import CompileError
+    from npl.project import SourceFileError, read_source
     status, changed = 0, []
     files = _expand(files)
     for name in files:
         path = Path(name)
         try:
-            original = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            echo(f"npl fmt: cannot read {name}: {exc}", file=sys.stderr)
+            original = read_source(name)
+        except SourceFileError as exc:
+            echo(f"npl fmt: error: {exc}", file=sys.stderr)
             status = 2
             continue
         try:

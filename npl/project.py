@@ -119,16 +119,21 @@ class OpenProgram:
         return self.comp.unfilled
 
 
+class SourceFileError(OSError):
+    """A program file that cannot be read: missing, unreadable or not UTF-8
+    (the CLI exits 2 with the message; the embedding API raises it)."""
+
+
 def read_source(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except FileNotFoundError:
-        raise SystemExit(f"npl: error: no such file: {path}") from None
+        raise SourceFileError(f"no such file: {path}") from None
     except UnicodeDecodeError as exc:
-        raise SystemExit(f"npl: error: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise SourceFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
-        raise SystemExit(f"npl: error: cannot read {path}: {exc.strerror}") from None
+        raise SourceFileError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def usable_fills(lock: LockFile) -> dict[str, str]:

@@ -144,6 +144,16 @@ def test_loading_twice_reuses_compiled_work(tmp_path, monkeypatch):
     assert calls.count(str(path)) == 1
 
 
+def test_a_program_file_that_cannot_be_read_is_an_os_error(tmp_path):
+    """Not SystemExit: an embedding tool keeps running."""
+    with pytest.raises(npl.SourceFileError, match="no such file: .*nope.npl") as info:
+        npl.load(str(tmp_path / "nope.npl"))
+    assert isinstance(info.value, OSError)
+    (tmp_path / "latin1.npl").write_bytes(b"def main():\n    print('\xe9')\n")
+    with pytest.raises(npl.SourceFileError, match="latin1.npl is not UTF-8 text"):
+        npl.load(str(tmp_path / "latin1.npl"))
+
+
 def test_holes_state_of_a_loaded_program(tmp_path):
     path = tmp_path / "h.npl"
     path.write_text('def g(x: int) -> int:\n    """Twice x."""\n    ...\n\nexample g(2) == 4\n')

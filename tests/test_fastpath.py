@@ -520,7 +520,7 @@ def test_other_commands_go_to_the_full_command_line(tmp_path, env):
     test = npl(["test", "p.npl"], tmp_path, env, tmp_path / "m")
     assert test.rc == 0 and "1 passed, 0 failed" in test.stdout
     missing = npl(["run", "nope.npl"], tmp_path, env, tmp_path / "m")
-    assert missing.rc != 0 and "nope.npl" in missing.stderr
+    assert missing.rc == 2 and missing.stderr == "npl: error: no such file: nope.npl\n"
 
 
 @pytest.mark.parametrize("argv, expected", [
