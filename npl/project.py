@@ -47,9 +47,14 @@ class Settings:
         s = cls()
         fill = data.get("fill", {})
         limits = data.get("limits", {})
-        s.model = data.get("model")
         text = path.read_text(encoding="utf-8")
-        for section, table in (("fill", fill), ("limits", limits)):
+        check_known_keys(path, text, data)
+        s.model = data.get("model")
+        if s.model is not None and not isinstance(s.model, str):
+            raise settings_error(path, text, "model", f"model must be a string such as "
+                                 f'"openai/gpt-4o-mini", not {s.model!r}')
+        for section, table in (("fill", fill), ("limits", limits), ("prices", data.get("prices", {})),
+                               ("provider", data.get("provider", {}))):
             if not isinstance(table, dict):
                 raise settings_error(path, text, section, f"[{section}] must be a table")
         for name in ("attempts", "depth", "concurrency", "held_out", "synth_budget"):
@@ -62,6 +67,36 @@ class Settings:
         s.prices = data.get("prices", {})
         s.provider = data.get("provider", {})
         return s
+
+
+# What npl.toml may hold: top-level keys, and the keys of [fill] and [limits]
+# ([prices] and [provider] are checked where they are used).
+KNOWN_SETTINGS = {"": ("model", "fill", "limits", "prices", "provider"),
+                  "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget"),
+                  "limits": ("steps", "seconds", "memory_mb")}
+
+
+def check_known_keys(path: Path, text: str, data: dict) -> None:
+    """A diagnostic (E042) for a key npl.toml does not know: a misspelt or
+    misplaced setting must not be silently ignored."""
+    import difflib
+    for section, known in KNOWN_SETTINGS.items():
+        table = data if not section else data.get(section, {})
+        if not isinstance(table, dict):
+            continue
+        for key in table:
+            if key in known:
+                continue
+            where = f"[{section}] " if section else ""
+            home = [name for name, keys in KNOWN_SETTINGS.items() if name and key in keys]
+            if home and home[0] != section:
+                hint = f"; it belongs under [{home[0]}]"
+            else:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else \
+                    f" (known: {', '.join(known)})"
+            raise settings_error(path, text, f"{section}.{key}" if section else key,
+                                 f"unknown setting {where}{key!r}{hint}")
 
 
 # The smallest value each number setting accepts (npl.toml [fill] / [limits]).

@@ -132,6 +132,27 @@ def test_bad_limit_settings_are_diagnostics_not_silently_off(tmp_path, toml, mes
     assert "npl.toml:2:1" in err.value.render()
 
 
+@pytest.mark.parametrize("toml, message, line", [
+    ("# limits\nattempts = 6\n", "unknown setting 'attempts'; it belongs under [fill]", 2),
+    ("[fill]\natempts = 3\n", "unknown setting [fill] 'atempts'; did you mean 'attempts'?", 2),
+    ("[limits]\nsteps = 10\nmemroy_mb = 64\n", "[limits] 'memroy_mb'; did you mean 'memory_mb'?", 3),
+    ("[limits]\nattempts = 2\n", "unknown setting [limits] 'attempts'; it belongs under [fill]", 2),
+    ('modle = "openai/x"\n', "unknown setting 'modle'; did you mean 'model'?", 1),
+    ("colour = 1\n", "unknown setting 'colour' (known: model, fill, limits, prices, provider)", 1),
+    ("model = 3\n", 'model must be a string such as "openai/gpt-4o-mini", not 3', 1),
+    ("provider = 3\n", "[provider] must be a table", 1),
+])
+def test_unknown_or_misplaced_settings_are_diagnostics(tmp_path, toml, message, line):
+    """A misspelt or misplaced key would otherwise be ignored without a word."""
+    (tmp_path / "npl.toml").write_text(toml)
+    from npl.lang.diagnostics import CompileError
+    from npl.project import Settings
+    with pytest.raises(CompileError) as err:
+        Settings.load(tmp_path)
+    assert message in err.value.render()
+    assert f"npl.toml:{line}:1: error[E042]" in err.value.render()
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_program_thread_dying_outside_its_job_does_not_hang(monkeypatch):
     """Under memory pressure a MemoryError can strike while the program
