@@ -240,6 +240,25 @@ class Checker(ExprChecker):
             for decl in module.decls:
                 if isinstance(decl, (ast.Example, ast.Property)):
                     self.check_test(decl, path)
+        self.check_entry_point()
+
+    def check_entry_point(self) -> None:
+        """The main module's `main`, if it has one, is `def main()` or
+        `def main(args: list[str])` returning nothing (SPEC 3)."""
+        main = self.prog.scopes.get(self.prog.main_path, {}).get("main")
+        if not isinstance(main, FuncInfo) or main.module != self.prog.main_path or main.extern:
+            return
+        decl: ast.FuncDef = main.decl
+        takes_args = [t for _, t in main.params] == [ListT(STR)]
+        if main.params and not takes_args:
+            first, last = decl.params[0].span, decl.params[-1].span
+            span = ast.Span(first.file, first.line, first.col, last.end_line, last.end_col)
+            self.bag.error("E013", "main takes no parameters or `args: list[str]` (the command "
+                           "line's arguments), not " + ", ".join(f"{n}: {t}" for n, t in main.params),
+                           span)
+        if main.ret != NONE:
+            self.bag.error("E012", f"main returns nothing, not {main.ret}", decl.returns.span
+                           if decl.returns is not None else decl.span)
 
     def check_const(self, c: ConstInfo) -> None:
         self.module_path = c.module
