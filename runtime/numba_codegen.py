@@ -62,9 +62,9 @@ simple (`for j in range(i + 1, n)`: 0 <= i + 1 and n <= the length). If
 they pass, a copy of the loop without index checks runs (which LLVM can
 vectorize), else the checked one, which fails where the interpreter
 would. (A loop left with some checks is not versioned: two copies double
-its compile time for little gain.) An index known to be in range is passed on as unsigned (`rt.nn`),
-which spares Numba's own wraparound of negative indices.
-NPL_JIT_BOUNDSCHECK=0 drops the index checks.
+its compile time for little gain.) An index known to be in range is
+passed on as unsigned (`rt.nn`), which spares Numba's own wraparound of
+negative indices. NPL_JIT_BOUNDSCHECK=0 drops the index checks.
 
 Recursion. Functions in a recursive cycle carry a depth count; past
 numba_rt.RECURSION_LIMIT they fail with the interpreter's stack overflow

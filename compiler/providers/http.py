@@ -6,7 +6,9 @@ streamed reply (`HttpSession.post_events`). On the way it applies connect and
 read timeouts, retries 408/409/429/5xx replies and connection failures with
 exponential backoff and jitter (honouring `Retry-After`), and turns every
 failure into a `ProviderError` whose message names the provider and URL and
-never the API key.
+never the API key. `HostedClient` is the base of the OpenAI and Anthropic
+clients: configuration from arguments and the environment, and the request
+and reply round trip they share.
 """
 from __future__ import annotations
 
