@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Optional
 
-from npl.lang.diagnostics import CompileError, Diagnostic, split_lines
+from npl.lang.diagnostics import CompileError, split_lines
 
 from .fill_sources import FillContext, FillFailed, Outcome, from_library, from_synthesizer
 from .holes import HoleSpec, called_functions, signature_text, struct_text, test_source
@@ -119,6 +119,7 @@ class Filler:
         self.fills = {k: e.fill for k, e in prog.lock.entries.items()}
         self.notes: dict[str, list[str]] = {}       # hole key -> what each source did
         self.warned: set[str] = set()
+        self.refreshed: set[str] = set()            # keys of holes `--refresh` names
         self.mutex = threading.Lock()
 
     def context(self) -> FillContext:
@@ -179,10 +180,13 @@ class Filler:
         with self.mutex:
             self.notes[spec.key] = []
         self.progress.start(spec)
-        from .reverify import from_manual  # a hand-written lock entry first
-        outcome = from_manual(ctx, spec, self.prog.lock.entries.get(spec.key)) or \
-            from_library(ctx, spec, self.library) or \
-            from_synthesizer(ctx, spec, self.settings.synth_budget)
+        if spec.key in self.refreshed:
+            outcome = self.fresh_offline(ctx, spec)
+        else:
+            from .reverify import from_manual  # a hand-written lock entry first
+            outcome = from_manual(ctx, spec, self.prog.lock.entries.get(spec.key)) or \
+                from_library(ctx, spec, self.library) or \
+                from_synthesizer(ctx, spec, self.settings.synth_budget)
         if outcome is None:
             provider = self.get_provider()
             if provider is None:
@@ -191,6 +195,16 @@ class Filler:
                                  lambda parent, cand, holes: self.fill_nested(ctx, parent, cand, holes))
         self.progress.done(spec, describe_source(outcome.provenance))
         return outcome
+
+    def fresh_offline(self, ctx: FillContext, spec: HoleSpec) -> Optional[Outcome]:
+        """For a refreshed hole: not its lock entry, nor the library (which
+        holds what the lock does): the model writes it anew, or, with no
+        model, the synthesizer."""
+        with self.mutex:
+            self.notes[spec.key].append("lock, library: skipped (--refresh)")
+        if self.get_provider() is not None:
+            return None
+        return from_synthesizer(ctx, spec, self.settings.synth_budget)
 
     def offline_failure(self, spec: HoleSpec) -> str:
         """Why no offline source could fill `spec`: what each one did."""
@@ -312,15 +326,20 @@ def make_progress(quiet: bool):
 
 # ---------------------------------------------------------------- entry points
 
+class UnknownHoleError(ValueError):
+    """`npl fill --refresh NAME` names no hole of the program (or comes
+    with --frozen)."""
+
+
 def targets_for(prog, refresh: list[str]) -> list[HoleSpec]:
     comp = prog.comp
     chosen = list(comp.unfilled) + [p.spec for p in comp.rejected]
     for name in refresh:
         matched = [h for h in comp.holes if matches(h, name)]
         if not matched:
-            raise CompileError([Diagnostic("E040", f"no hole named '{name}' (holes: "
-                                           + ", ".join(h.name for h in comp.holes) + ")",
-                                           span_of_file(prog.path))], comp.sources)
+            holes = ", ".join(f"{h.name} ({h.location})" for h in comp.holes if h.depth == 0)
+            raise UnknownHoleError(f"no hole named '{name}' in {prog.path}; "
+                                   + (f"its holes: {holes}" if holes else "it has no holes"))
         chosen += [h for h in matched if h not in chosen]
     return [h for h in chosen if h.depth == 0]
 
@@ -331,17 +350,13 @@ def matches(spec: HoleSpec, name: str) -> bool:
         (spec.info.function is not None and spec.info.function.name == name and spec.kind == "function")
 
 
-def span_of_file(path: str):
-    from npl.lang.ast import Span
-    return Span(path, 1, 1, 1, 1)
-
-
 def fill_program(prog, *, model: Optional[str] = None, quiet: bool = False,
                  refresh: Optional[list[str]] = None) -> Report:
     """Fill every missing (or refreshed) hole of `prog` and update its lock."""
     targets = targets_for(prog, refresh or [])
     chosen = choose_model(model, prog.settings)
     filler = Filler(prog, chosen, quiet)
+    filler.refreshed = {spec.key for spec in targets if spec.key in prog.lock.entries}
     for spec in targets:
         filler.fills.pop(spec.key, None)
     report = filler.run(targets) if targets else Report(model=chosen)
@@ -388,6 +403,10 @@ def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list
     from npl.project import missing_fill_errors, open_program
     prog = open_program(path, strict_fills=False)
     if frozen:
+        if refresh:
+            targets_for(prog, refresh)               # an unknown name is still an error
+            raise UnknownHoleError("--refresh fills a hole again, which --frozen forbids: "
+                                   "drop one of them")
         if prog.missing or prog.comp.rejected:
             raise CompileError(missing_fill_errors(prog), prog.comp.sources)
         print(f"{path}: every hole is filled")

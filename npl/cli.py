@@ -53,7 +53,7 @@ def report_error(exc: Exception) -> None:
     if kind == "LockFileError":
         click.echo(str(exc), err=True)
         sys.exit(2)
-    if kind in ("DeviceError", "SourceFileError"):   # no GPU for --device cuda; no program file
+    if kind in ("DeviceError", "SourceFileError", "UnknownHoleError"):   # bad device, file, --refresh
         click.echo(f"npl: error: {exc}", err=True)
         sys.exit(2)
     if kind in ("FillFailedError", "NoFillerError"):

@@ -110,6 +110,53 @@ def test_second_fill_sends_nothing_and_edit_refills_one_hole(program):
     assert vowels_entry in lock_after or "count_vowels" in lock_after
 
 
+OTHER_VOWELS = ('```npl\ndef count_vowels(s: str) -> int:\n'
+                '    return len([c for c in s.lower() if c in "aeiou"])\n```')
+
+
+def test_refresh_refills_the_named_hole_only(program):
+    """`npl fill --refresh NAME` (a function name, a hole name or FILE:LINE)
+    asks again for that hole even though its fill is locked, and leaves the
+    other entries as they are; a name that is no hole exits 2 listing them."""
+    with FakeLLMServer(default=answer_by_hole(GOOD_VOWELS)) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        assert run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env).returncode == 0
+        first = len(server.requests)
+        lock = program.parent / "prog.npl.lock"
+        before = lock.read_text()
+        normalize_entry = before[before.index("[x / total for x in xs]") - 200:
+                                 before.index("[x / total for x in xs]")]
+    def other_fills(request):
+        if "Write the body of this NPL function" in prompt_text(request):
+            return OTHER_VOWELS
+        return "```npl\n[x / sum(xs) for x in xs]\n```"
+    with FakeLLMServer(default=dynamic(other_fills)) as server:
+        env = {"OPENAI_BASE_URL": server.base_url}
+        r = run_npl(["fill", "--refresh", "count_vowels", "prog.npl", "--model", "openai/m"],
+                    program.parent, env)
+        assert r.returncode == 0, r.stderr
+        assert len(server.requests) == 1      # not served by the library, which holds the old fill
+        assert "Write the body of this NPL function" in prompt_text(server.requests[0].json)
+        after = lock.read_text()
+        assert "len([c for c in s.lower()" in after and "sum(1 for c in s.lower()" not in after
+        assert normalize_entry in after                        # the other hole's entry is untouched
+        # by location: the expression hole on line 10
+        r = run_npl(["fill", "--refresh", "prog.npl:10", "prog.npl", "--model", "openai/m"],
+                    program.parent, env)
+        assert r.returncode == 0, r.stderr
+        assert len(server.requests) == 2
+        latest = lock.read_text()
+        assert "[x / sum(xs) for x in xs]" in latest and "[x / total for x in xs]" not in latest
+        assert "len([c for c in s.lower()" in latest
+    assert first == 2
+    r = run_npl(["fill", "--refresh", "nosuch", "prog.npl", "--frozen"], program.parent)
+    assert r.returncode == 2
+    assert r.stderr.startswith("npl: error: no hole named 'nosuch' in prog.npl; its holes: "
+                               "count_vowels (prog.npl:1:1), normalize@10 (prog.npl:10:12)"), r.stderr
+    r = run_npl(["fill", "--refresh", "count_vowels", "prog.npl", "--frozen"], program.parent)
+    assert r.returncode == 2 and "which --frozen forbids" in r.stderr
+
+
 def test_frozen_fill_and_run_name_each_missing_hole(program):
     r = run_npl(["run", "--frozen", "prog.npl"], program.parent)
     assert r.returncode == 2
