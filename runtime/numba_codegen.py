@@ -87,7 +87,7 @@ from .numba_ast import (CMP, ERR_TYPE, NB_SCALAR, SITE_BASE, NotLowerable, attr,
 from .numba_prims import PrimLowering, range_bound
 
 # Bumped whenever the meaning of generated code changes (part of the cache key).
-CODEGEN_VERSION = "3"
+CODEGEN_VERSION = "4"
 
 
 @dataclass(frozen=True)
