@@ -356,7 +356,7 @@ def fill_program(prog, *, model: Optional[str] = None, quiet: bool = False,
     targets = targets_for(prog, refresh or [])
     chosen = choose_model(model, prog.settings)
     filler = Filler(prog, chosen, quiet)
-    filler.refreshed = {spec.key for spec in targets if spec.key in prog.lock.entries}
+    filler.refreshed = {spec.key for spec in targets if any(matches(spec, n) for n in refresh or [])}
     for spec in targets:
         filler.fills.pop(spec.key, None)
     report = filler.run(targets) if targets else Report(model=chosen)
