@@ -14,7 +14,8 @@ The layout (Black's conventions, adapted to NPL):
     deeper if they fit there, else one per line with a trailing comma, and
     the closing bracket on a line of its own. A trailing comma in the source
     keeps a list broken one item per line ("magic trailing comma"). Lines
-    without brackets are not broken.
+    without brackets are not broken, nor is a line that no break would fit
+    at its start and end (`a[i] = ?{a long hole}` stays whole).
   * one space around binary, comparison and boolean operators, around `=`
     of assignments and `->`; none around `=` of keyword arguments, inside
     brackets, around the `:` of slices, or after unary `-`/`+`; one space

@@ -252,8 +252,12 @@ def render(parts: list, col: int, indent: int) -> list[str]:
         lines = _emit(parts, breaking, col, indent)
         first_ok = _fits(lines[0], col)
         last_ok = len(lines) == 1 or len(lines[-1]) <= LINE_LENGTH
-        if (first_ok and last_ok) or not spare:
+        if first_ok and last_ok:
             return lines
+        if not spare:
+            # no breaking makes the first and last lines fit (`a[i] = <a long
+            # hole>`): not worth it, unless something forces a break
+            return lines if _any_forced(parts) else flat(parts).split("\n")
         breaking.add(spare.pop(0))
 
 

@@ -42,6 +42,15 @@ def test_programs_round_trip(program: Path):
     assert sorted(c.text for c in SourceText(out).comments) == comments
 
 
+@pytest.mark.parametrize("program", sorted((ROOT / "examples").glob("*.npl")) + sorted(
+    (ROOT / "bench").glob("**/*.npl")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_projects_own_programs_are_formatted(program: Path):
+    """examples/ and bench/ are written as `npl fmt` writes (the spec tests
+    keep their layouts on purpose)."""
+    text = program.read_text(encoding="utf-8")
+    assert format_source(text, str(program)) == text, f"run: npl fmt {program.relative_to(ROOT)}"
+
+
 @pytest.mark.skipif(not (SHARED / "conformance").is_dir(),
                     reason=f"no conformance suite at {SHARED / 'conformance'}")
 def test_conformance_suite_is_present():
@@ -186,6 +195,16 @@ def test_long_lines_break_at_brackets():
         "        eeeeeeeeeeeeeee,\n"
         "    )\n")
     assert all(len(line) <= 88 for line in roundtrip(src).splitlines())
+
+
+def test_a_break_that_cannot_make_the_line_fit_is_not_made():
+    """`a[i] = ?{...}`: the hole cannot be broken, and breaking `[i]` would
+    leave the long part on the last line anyway, so the line stays whole."""
+    hole = "?{" + "the value reflected upward keeping ninety percent of its speed " * 2 + "}"
+    src = f"def f(vel: list[float], i: int):\n    vel[i] = {hole}\n"
+    assert roundtrip(src) == src
+    long_call = 'def f():\n    print("' + "x" * 90 + '")\n'
+    assert roundtrip(long_call) == 'def f():\n    print(\n        "' + "x" * 90 + '",\n    )\n'
 
 
 def test_magic_trailing_comma_keeps_a_list_broken():
