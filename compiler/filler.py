@@ -340,6 +340,9 @@ def targets_for(prog, refresh: list[str]) -> list[HoleSpec]:
             holes = ", ".join(f"{h.name} ({h.location})" for h in comp.holes if h.depth == 0)
             raise UnknownHoleError(f"no hole named '{name}' in {prog.path}; "
                                    + (f"its holes: {holes}" if holes else "it has no holes"))
+        if all(h.depth > 0 for h in matched):
+            raise UnknownHoleError(f"'{name}' is a sub-hole, written by the fill of another "
+                                   "hole: refresh that hole, and its sub-holes are filled anew")
         chosen += [h for h in matched if h not in chosen]
     return [h for h in chosen if h.depth == 0]
 

@@ -235,6 +235,9 @@ example word_lengths("ab c") == [2, 1]
     assert "text.split()" in lock and "words(text)" in lock
     r = run_npl(["test", "dec.npl", "--frozen"], tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
+    r = run_npl(["fill", "--refresh", "words", "dec.npl", "--model", "openai/m"], tmp_path,
+                {"OPENAI_BASE_URL": "http://127.0.0.1:9"})
+    assert r.returncode == 2 and "'words' is a sub-hole" in r.stderr, r.stderr
 
 
 def test_repeated_reply_is_resampled_from_the_first_request(program):
