@@ -148,6 +148,12 @@ def test_refresh_refills_the_named_hole_only(program):
         latest = lock.read_text()
         assert "[x / sum(xs) for x in xs]" in latest and "[x / total for x in xs]" not in latest
         assert "len([c for c in s.lower()" in latest
+    # a refresh that fails loses nothing: the locked fill stays
+    with FakeLLMServer(default="I cannot help with that.") as server:
+        r = run_npl(["fill", "--refresh", "count_vowels", "prog.npl", "--model", "openai/m"],
+                    program.parent, {"OPENAI_BASE_URL": server.base_url})
+        assert r.returncode == 1 and "could not fill hole 'count_vowels'" in r.stderr
+    assert lock.read_text() == latest
     assert first == 2
     r = run_npl(["fill", "--refresh", "nosuch", "prog.npl", "--frozen"], program.parent)
     assert r.returncode == 2
