@@ -86,5 +86,6 @@ def run_tests_cli(comp, *, max_examples: int = 100) -> int:
         if not r.passed and r.message:
             line += "\n     " + r.message.replace("\n", "\n     ")
         print(line)
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    note = " (the program has no examples or properties)" if not results else ""
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed{note}")
     return 1 if failed else 0
