@@ -513,7 +513,8 @@ class Session:
         path = Path(folder) / f".npl-repl-{os.getpid()}.npl"
         lock = lock_path_for(path)
         try:
-            path.write_text(self.source(self.defs, self.body)[0], encoding="utf-8")
+            tail = self.pending[0] if self.pending else ""     # the input a hole stopped
+            path.write_text(self.source(self.defs, self.body, tail)[0], encoding="utf-8")
             update_lock(lock, lambda entries: entries.update(self.entries))
             prog = open_program(str(path), strict_fills=False)
             try:

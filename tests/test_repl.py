@@ -154,6 +154,18 @@ def test_fill_uses_the_model(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == []     # no temporary files left
 
 
+def test_fill_fills_the_hole_that_stopped_an_input_and_runs_it_again(tmp_path):
+    script = "x: int = ?{the answer to everything}\n:fill\nx + 1\n:holes\n"
+    with FakeLLMServer(default=reply("```npl\n42\n```")) as server:
+        r = repl(script, tmp_path, "--model", "openai/any", env={"OPENAI_BASE_URL": server.base_url})
+        assert len(server.requests) == 1
+    assert r.returncode == 1, r.stderr                  # a script with a failed input
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["1 of 1 hole filled", "43"], r.stdout
+    assert any(re.fullmatch(r"<session>@\d+: expression hole, filled \(openai/any\)", x) for x in lines)
+    assert "error: unfilled hole" in r.stderr          # the first try, before :fill
+
+
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[a-zA-Z]|\x1b\][^\x07]*\x07|\r")
 
 
