@@ -57,7 +57,7 @@ inputs. A line ending with ':' starts a block; a blank line ends it.
   :holes          the session's holes and whether each is filled
   :fill           fill the missing holes (lock -> library -> synthesizer -> model)
   :load PROG.npl  add a program's definitions (and its locked fills)
-  :source         the session as an NPL program
+  :source         the session as an NPL program (its statements become main)
   :reset          forget the session's statements and variables (keep definitions)
   :quit           leave (also Ctrl-D)"""
 
@@ -220,6 +220,17 @@ class Session:
         if not tail:
             return text, 0
         return text + _indented(tail) + "\n", text.count("\n") + 1
+
+    def program_text(self) -> str:
+        """The session as a program `npl run` can run: the definitions, then
+        the accepted statements as the body of `main` (of `session` when a
+        definition is already called main)."""
+        head = "\n\n".join(d.text.rstrip("\n") for d in self.defs)
+        if not self.body:
+            return head + "\n" if head else ""
+        entry = "session" if any(d.name == "main" for d in self.defs) else "main"
+        body = "".join(_indented(s) + "\n" for s in self.body)
+        return (head + "\n\n" if head else "") + f"def {entry}():\n" + body
 
     def compile(self, text: str):
         from npl.compiler.driver import compile
@@ -447,7 +458,7 @@ class Session:
         if name == "load":
             return self.load(arg)
         if name == "source":
-            print(self.source(self.defs, self.body)[0], end="", file=self.out)
+            print(self.program_text(), end="", file=self.out)
             return True
         if name == "reset":
             self.body, self.printed = [], 0

@@ -166,6 +166,21 @@ def test_fill_fills_the_hole_that_stopped_an_input_and_runs_it_again(tmp_path):
     assert "error: unfilled hole" in r.stderr          # the first try, before :fill
 
 
+def test_source_is_a_program_npl_run_runs(tmp_path):
+    r = repl("def sq(n: int) -> int:\n    return n * n\n\nys = [sq(i) for i in range(4)]\n"
+             "print(ys)\nlen(ys)\n:source\n", tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[:2] == ["[0, 1, 4, 9]", "4"]
+    program = "\n".join(out[2:]) + "\n"
+    assert program == ("def sq(n: int) -> int:\n    return n * n\n\ndef main():\n"
+                       "    ys = [sq(i) for i in range(4)]\n    print(ys)\n    len(ys)\n")
+    (tmp_path / "saved.npl").write_text(program)
+    run = subprocess.run(npl_command() + ["run", "saved.npl"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert (run.returncode, run.stdout) == (0, "[0, 1, 4, 9]\n"), run.stderr
+
+
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[a-zA-Z]|\x1b\][^\x07]*\x07|\r")
 
 
