@@ -84,7 +84,7 @@ from .kernel_analysis import (Facts, assigned, empty_fully_written, parallel_saf
                               simple_array, walk)
 from .numba_ast import (CMP, ERR_TYPE, NB_SCALAR, SITE_BASE, NotLowerable, attr, call, const,
                         literal, name, py_local, zero_of)
-from .numba_prims import PrimLowering, range_bound
+from .numba_prims import ONE_ARG_MATH, PrimLowering, range_bound
 
 # Bumped whenever the meaning of generated code changes (part of the cache key).
 CODEGEN_VERSION = "4"
@@ -417,6 +417,8 @@ class FunctionLowerer(PrimLowering):
 
     def x_Prim(self, e: ir.Prim) -> ast.expr:
         op = e.op
+        if op in ONE_ARG_MATH:
+            return self.math1(e, op)
         method = getattr(self, "p_" + op.replace(".", "_"), None)
         if method is None:
             raise NotLowerable(f"built-in {op}")

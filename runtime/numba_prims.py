@@ -17,9 +17,14 @@ from .kernel_analysis import Facts, assigned, is_const, is_var, same_expr, simpl
 from .numba_ast import DOMAIN_GUARDS, NP_DTYPE, NotLowerable, attr, call, const, name, py_local
 
 
+# The one-argument math built-ins, all lowered by PrimLowering.math1.
+ONE_ARG_MATH = frozenset({"sqrt", "exp", "log2", "log10", "sin", "cos", "tan", "asin", "acos",
+                          "atan"})
+
+
 class PrimLowering:
-    """`p_OP(e)` lowers `ir.Prim` nodes of op OP (dispatched by
-    FunctionLowerer.x_Prim)."""
+    """`p_OP(e)` lowers `ir.Prim` nodes of op OP, `math1` those of the
+    ONE_ARG_MATH ops (dispatched by FunctionLowerer.x_Prim)."""
 
     def arith(self, e: ir.Prim, op: type, checked_helper: str) -> ast.expr:
         a, b = e.args
@@ -351,6 +356,8 @@ class PrimLowering:
         return call(attr("rt", "roundn"), x, n)
 
     def math1(self, e, fname: str) -> ast.expr:
+        """math.NAME(x) of one argument (ONE_ARG_MATH), NumPy's for an array,
+        with the guard of NAME's domain (or range, for exp)."""
         a = e.args[0]
         x = self.expr(a)
         if isinstance(a.type, ArrayT):
@@ -362,36 +369,6 @@ class PrimLowering:
         if guard is not None:
             x = self.rt(guard, x, site=self.site("math_domain", e))
         return call(attr("math", fname), x)
-
-    def p_sqrt(self, e):
-        return self.math1(e, "sqrt")
-
-    def p_exp(self, e):
-        return self.math1(e, "exp")
-
-    def p_log2(self, e):
-        return self.math1(e, "log2")
-
-    def p_log10(self, e):
-        return self.math1(e, "log10")
-
-    def p_sin(self, e):
-        return self.math1(e, "sin")
-
-    def p_cos(self, e):
-        return self.math1(e, "cos")
-
-    def p_tan(self, e):
-        return self.math1(e, "tan")
-
-    def p_asin(self, e):
-        return self.math1(e, "asin")
-
-    def p_acos(self, e):
-        return self.math1(e, "acos")
-
-    def p_atan(self, e):
-        return self.math1(e, "atan")
 
     def p_log(self, e):
         if isinstance(e.args[0].type, ArrayT):
