@@ -192,6 +192,16 @@ class Definition:
     text: str
 
 
+def _definitions(defs: list[Definition]) -> str:
+    return "\n\n".join(d.text.rstrip("\n") for d in defs)
+
+
+def _with_function(defs: list[Definition], header: str, statements: list[str]) -> str:
+    """The definitions, then a function: `header` and the statements as its body."""
+    head = _definitions(defs)
+    return (head + "\n\n" if head else "") + header + "".join(_indented(s) + "\n" for s in statements)
+
+
 class Session:
     """Definitions and statements; `handle(text)` runs one input."""
 
@@ -214,9 +224,7 @@ class Session:
     def source(self, defs: list[Definition], body: list[str], tail: str = "",
                ret: str = "None") -> tuple[str, int]:
         """The session program, and the line where `tail` starts in it."""
-        head = "\n\n".join(d.text.rstrip("\n") for d in defs)
-        text = (head + "\n\n" if head else "") + f"def {MAIN}() -> {ret}:\n    pass\n"
-        text += "".join(_indented(s) + "\n" for s in body)
+        text = _with_function(defs, f"def {MAIN}() -> {ret}:\n    pass\n", body)
         if not tail:
             return text, 0
         return text + _indented(tail) + "\n", text.count("\n") + 1
@@ -225,12 +233,11 @@ class Session:
         """The session as a program `npl run` can run: the definitions, then
         the accepted statements as the body of `main` (of `session` when a
         definition is already called main)."""
-        head = "\n\n".join(d.text.rstrip("\n") for d in self.defs)
         if not self.body:
+            head = _definitions(self.defs)
             return head + "\n" if head else ""
         entry = "session" if any(d.name == "main" for d in self.defs) else "main"
-        body = "".join(_indented(s) + "\n" for s in self.body)
-        return (head + "\n\n" if head else "") + f"def {entry}():\n" + body
+        return _with_function(self.defs, f"def {entry}():\n", self.body)
 
     def compile(self, text: str):
         from npl.compiler.driver import compile
