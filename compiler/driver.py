@@ -6,7 +6,7 @@
         holes      compiler/holes.py   program   -> HoleSpecs with keys
         fills      compiler/fills.py   fill text -> checked declarations
         lower      compiler/lower.py   program   -> IR
-        verify     compiler/verify.py  IR        -> (internal consistency)
+        verify     compiler/irverify.py  IR        -> (internal consistency)
 
 The CLI, the embedding API, the filler (which compiles candidate fills) and
 the tests all go through this one function.
@@ -118,7 +118,7 @@ def bindings(comp: Compilation) -> dict[int, HoleBinding]:
 
 
 def verify_module(module: ir.Module) -> None:
-    from .verify import verify
+    from .irverify import verify
     problems = verify(module)
     if problems:
         raise InternalCompilerError("IR verification failed (a bug in NPL):\n  " + "\n  ".join(problems))

@@ -6,7 +6,8 @@ function's: the visible variables as parameters and the expected type as
 the return type), the functions and structs it may use, and the examples and
 properties that exercise it.
 
-Each hole has a key (SPEC section 7): a hash of the prompt version, its
+Each hole has a key (SPEC section 7): a hash of the fill protocol version
+(KEY_VERSION), its
 text, its signature, the names and types it can see, the signatures of the
 functions and structs it refers to, and its examples. Nothing else goes in,
 so whitespace, comments and unrelated functions elsewhere in the file do not
@@ -24,7 +25,10 @@ from npl.lang import ast
 from npl.lang.symbols import CheckedProgram, FuncInfo, HoleInfo, StructInfo, TestInfo
 from npl.lang.types import Type
 
-from .prompt import PROMPT_VERSION
+# The fill protocol's version, hashed into every key: bump it (with the
+# version line of filling/prompt_template.txt, which a test keeps equal) when a
+# change to what models are asked should refill every hole.
+KEY_VERSION = "5"
 
 
 @dataclass
@@ -149,7 +153,7 @@ def struct_text(s: StructInfo) -> str:
 
 def compute_key(prog: CheckedProgram, spec: HoleSpec) -> str:
     material = {
-        "prompt": PROMPT_VERSION,
+        "prompt": KEY_VERSION,
         "kind": spec.kind,
         "text": normalize_text(spec.description),
         "signature": [[n, str(t)] for n, t in spec.params] + [["->", str(spec.ret)]],

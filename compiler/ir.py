@@ -2,7 +2,7 @@
 
 A small, typed, structured IR (tinygrad-style: few node kinds, one table of
 primitive operations). The lowering pass (compiler/lower.py) builds it from
-the checked AST; `compiler/irprint.py` prints it, `compiler/verify.py`
+the checked AST; `compiler/irprint.py` prints it, `compiler/irverify.py`
 verifies it, and the back ends (runtime/codegen.py for the Python code-object
 runtime, runtime/jit.py for Numba) consume it.
 

@@ -151,7 +151,7 @@ class Program:
         reloaded program."""
         if self._path is None:
             raise RuntimeError("fill() needs a program loaded from a file (npl.load)")
-        from npl.compiler.filler import fill_program
+        from npl.filling.filler import fill_program
         from npl.project import open_program
         fill_program(open_program(self._path, strict_fills=False), model=model, quiet=True,
                      refresh=refresh)
@@ -263,17 +263,17 @@ def load(path: str, *, externs: Optional[dict] = None, frozen: bool = True, mode
          device: str = "cpu") -> Program:
     """Load an NPL program from a file, with the fills of its lock file. With
     frozen=False, missing holes are filled first (with `model`)."""
-    from npl.project import missing_fill_errors, open_program, usable_fills
+    from npl.project import missing_fill_errors, open_program
     prog = open_program(path, strict_fills=frozen)
     if prog.missing or prog.comp.rejected:
         if frozen:
             raise CompileError(missing_fill_errors(prog), prog.comp.sources)
-        from npl.compiler.filler import fill_program
+        from npl.filling.filler import fill_program
         fill_program(prog, model=model, quiet=True)
         prog = open_program(path)
         if prog.missing:
             raise CompileError(missing_fill_errors(prog), prog.comp.sources)
-    comp = _compile_cached(prog.source, path, usable_fills(prog.lock))
+    comp = _compile_cached(prog.source, path, prog.lock.stamped_fills())
     return Program(comp, externs=externs, device=device, lock=prog.lock, path=path)
 
 

@@ -96,7 +96,7 @@ def prepare(path: str, frozen: bool, model: Optional[str], quiet: bool = False):
     if prog.missing or prog.comp.rejected:
         if frozen:
             raise CompileError(missing_fill_errors(prog), prog.comp.sources)
-        from npl.compiler.filler import fill_program
+        from npl.filling.filler import fill_program
         fill_program(prog, model=model, quiet=quiet)
         prog = open_program(path, strict_fills=True)
         if prog.missing:
@@ -201,7 +201,7 @@ def holes(program):
 @guarded
 def fill(program, frozen, model, device, no_jit, refresh):
     """Fill PROGRAM's missing holes and update its lock file."""
-    from npl.compiler.filler import fill_command
+    from npl.fill_commands import fill_command
     sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh)))
 
 
@@ -240,7 +240,7 @@ main.add_command(library)
 def verify_cmd(program, check):
     """Re-verify every lock entry of PROGRAM (hand-written and hand-edited
     ones too); restamp those that pass, report those that fail (exit 1)."""
-    from npl.compiler.reverify import verify_command
+    from npl.fill_commands import verify_command
     sys.exit(verify_command(program, check=check))
 
 

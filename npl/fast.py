@@ -50,7 +50,8 @@ _MAGIC = "npl-run-cache"
 # from the lock file) or the kernels' cache index keys (the JIT), by package;
 # None: all of the package's files. The CLI and the tools are left out.
 _FINGERPRINT = (("npl", ("__init__.py", "fast.py", "project.py")),
-                ("npl.lang", None), ("npl.compiler", None), ("npl.stdlib", None),
+                ("npl.lang", None), ("npl.compiler", None), ("npl.filling", None),
+                ("npl.stdlib", None),
                 ("npl.runtime", ("codegen.py", "values.py", "rtvalues.py", "image.py",
                                  "jit.py", "jitcache.py", "kernel_analysis.py", "numba_ast.py",
                                  "numba_codegen.py", "numba_prims.py", "numba_rt.py",
@@ -480,7 +481,7 @@ def entry_path(path: str) -> str:
 
 
 def lock_path(path: str) -> str:
-    """PROG.npl.lock beside the program (compiler/lockfile.py lock_path_for)."""
+    """PROG.npl.lock beside the program (filling/lockfile.py lock_path_for)."""
     folder, name = os.path.split(path)
     return os.path.join(folder, name + ".lock")
 
@@ -601,7 +602,7 @@ def _store(path: str, comp, program) -> bool:
     if getattr(program, "limited", True) or module is None or module.main is None \
             or module.externs or comp.unfilled or comp.rejected:
         return False
-    from npl.compiler.lockfile import LockFile, lock_path_for
+    from npl.filling.lockfile import LockFile, lock_path_for
     if LockFile.load(lock_path_for(path)).tampered:
         return False                      # the full path warns about these every time
     key = cache_key(path)

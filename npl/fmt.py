@@ -577,7 +577,7 @@ def migrate_lock(path: str, before: str, after: str) -> int:
     the fill, the hole and its tests are the same program). Returns how many
     entries moved; programs that do not compile are left alone."""
     from npl.compiler.driver import compile
-    from npl.compiler.lockfile import LockFile, lock_path_for, update_lock
+    from npl.filling.lockfile import LockFile, lock_path_for, update_lock
     from npl.lang.diagnostics import CompileError
     lock_path = lock_path_for(path)
     if not lock_path.exists():

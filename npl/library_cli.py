@@ -1,4 +1,4 @@
-"""`npl library ...`: look after the module library (compiler/library.py).
+"""`npl library ...`: look after the module library (filling/library.py).
 
     npl library list           every entry (id, function, description, source)
     npl library show ID        one entry in full: code, examples, provenance
@@ -47,7 +47,7 @@ def _open():
     if os.environ.get("NPL_LIBRARY", "").strip() == "off":
         _fail("the module library is turned off (NPL_LIBRARY=off); unset NPL_LIBRARY "
               "or name a folder")
-    from npl.compiler.library import Library, LibraryError
+    from npl.filling.library import Library, LibraryError
     try:
         return Library()
     except LibraryError as err:
@@ -125,7 +125,7 @@ def list_cmd():
 @click.argument("entry_id", metavar="ID")
 def show(entry_id):
     """Show one entry in full: its code, checks and provenance."""
-    from npl.compiler.library import LibraryError
+    from npl.filling.library import LibraryError
     entry_id = _check_id(entry_id)
     lib = _open()
     with lib:
@@ -164,7 +164,7 @@ def show(entry_id):
 @click.argument("entry_id", metavar="ID")
 def remove(entry_id):
     """Delete the entry ID (tampered entries too)."""
-    from npl.compiler.library import LibraryError
+    from npl.filling.library import LibraryError
     entry_id = _check_id(entry_id)
     lib = _open()
     with lib:
@@ -189,7 +189,7 @@ def remove(entry_id):
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 def export_cmd(file):
     """Write every valid entry to FILE (JSON), for `npl library import`."""
-    from npl.compiler.library import LibraryError
+    from npl.filling.library import LibraryError
     lib = _open()
     with lib:
         try:
@@ -209,7 +209,7 @@ def export_cmd(file):
 def import_cmd(file):
     """Add the entries of FILE (made by `npl library export`). Entries whose
     hash does not match their content are refused."""
-    from npl.compiler.library import LibraryError
+    from npl.filling.library import LibraryError
     lib = _open()
     with lib:
         try:

@@ -106,7 +106,7 @@ class Analysis:
 def analyze(uri: str, text: str) -> Analysis:
     """Check the document `text` (named by `uri`) with the lock file beside it."""
     from npl.compiler.driver import compile, read_file
-    from npl.compiler.lockfile import LockFile, LockFileError, lock_path_for
+    from npl.filling.lockfile import LockFile, LockFileError, lock_path_for
     from npl.lang.checker import Checker
     from npl.lang.kernels import check_kernels
     from npl.lang.parser import parse
@@ -380,7 +380,7 @@ def code_actions(a: Analysis, rng: T.Range) -> list[T.CodeAction]:
 
 def refill(uri: str, name: str, model: Optional[str]) -> dict:
     """Run the filler for one hole of the saved file (as `npl fill --refresh`)."""
-    from npl.compiler.filler import FillFailedError, fill_program
+    from npl.filling.filler import FillFailedError, fill_program
     from npl.project import open_program
     path = to_fs_path(uri) or uri
     try:

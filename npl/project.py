@@ -3,7 +3,7 @@
 
 `open_program(path)` reads PROG.npl, its lock file PROG.npl.lock and the
 settings of an `npl.toml` beside it, and compiles the program with the
-locked fills. Filling missing holes is compiler/filler.py's job; this module
+locked fills. Filling missing holes is filling/filler.py's job; this module
 only knows what is there.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from npl.compiler.driver import Compilation, compile
-from npl.compiler.lockfile import LockFile, lock_path_for
+from npl.filling.lockfile import LockFile, lock_path_for
 from npl.lang.diagnostics import CompileError, Diagnostic
 
 
@@ -171,18 +171,13 @@ def read_source(path: str) -> str:
         raise SourceFileError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def usable_fills(lock: LockFile) -> dict[str, str]:
-    """Fills from the lock that can be used as they are (stamped entries)."""
-    return {k: e.fill for k, e in lock.entries.items() if not e.needs_verification}
-
-
 def open_program(path: str, *, strict_fills: bool = True) -> OpenProgram:
     """Read and compile `path` with its locked fills. Raises CompileError
     (bad program, bad lock) or LockFileError."""
     source = read_source(path)
     lock = LockFile.load(lock_path_for(path))
     settings = Settings.load(Path(path).resolve().parent)
-    comp = compile(source, path, fills=usable_fills(lock), strict_fills=strict_fills)
+    comp = compile(source, path, fills=lock.stamped_fills(), strict_fills=strict_fills)
     return OpenProgram(path, source, lock, settings, comp)
 
 

@@ -515,8 +515,8 @@ class Session:
         """Fill the session's missing holes with the filler, through a
         temporary copy of the session beside it (so that imports and
         npl.toml settings apply); the fills are kept in the session."""
-        from npl.compiler.filler import FillFailedError, fill_program
-        from npl.compiler.lockfile import LockFile, lock_path_for, update_lock
+        from npl.filling.filler import FillFailedError, fill_program
+        from npl.filling.lockfile import LockFile, lock_path_for, update_lock
         from npl.project import open_program
         comp = self.current()
         if comp is None:
@@ -561,7 +561,7 @@ class Session:
         return not comp.unfilled
 
     def load(self, arg: str) -> bool:
-        from npl.compiler.lockfile import LockFile, lock_path_for
+        from npl.filling.lockfile import LockFile, lock_path_for
         if not arg:
             print("usage: :load PROG.npl", file=self.err)
             return False

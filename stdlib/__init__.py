@@ -1,1 +1,1 @@
-"""NPL built-ins: their implementations for the runtime."""
+"""Layer 3, beside the runtime: the built-in functions' implementations."""

@@ -1,6 +1,6 @@
 """Lock files for test programs, written at test time.
 
-A hole's key hashes the prompt template (compiler/prompt.py PROMPT_VERSION)
+A hole's key hashes the fill protocol version (compiler/holes.py KEY_VERSION)
 among other things, so a committed PROG.npl.lock goes stale whenever the
 prompt changes. Test programs therefore keep their fills in PROG.fills.toml,
 
@@ -19,7 +19,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from npl.compiler.lockfile import (LockEntry, Provenance, lock_location, lock_path_for, restamp,
+from npl.filling.lockfile import (LockEntry, Provenance, lock_location, lock_path_for, restamp,
                                    update_lock)
 from npl.project import open_program
 

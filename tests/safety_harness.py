@@ -74,7 +74,7 @@ def write_settings(folder: Path, *, attempts: int = 4, steps: int = 100_000, sec
 def stamp_fills(program: Path, fills: dict[str, str], source: str = "openai/m") -> None:
     """Write program's lock with `fills` (hole name -> fill source) as
     verified-looking, stamped entries (as `npl fill` would)."""
-    from npl.compiler.lockfile import (LockEntry, Provenance, lock_location, lock_path_for, restamp,
+    from npl.filling.lockfile import (LockEntry, Provenance, lock_location, lock_path_for, restamp,
                                        update_lock)
     from npl.project import open_program
     prog = open_program(str(program), strict_fills=False)

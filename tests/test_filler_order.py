@@ -3,7 +3,7 @@ run — through its tests' calls, or named in its description."""
 from __future__ import annotations
 
 from npl.compiler.driver import compile
-from npl.compiler.filler import dependency_levels
+from npl.filling.filler import dependency_levels
 
 PROGRAM = '''
 def sentences(text: str) -> list[str]:

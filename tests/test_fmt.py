@@ -280,7 +280,7 @@ def test_syntax_error_is_a_compile_error():
 
 def lock_one_fill(prog: Path):
     from npl.compiler.driver import compile
-    from npl.compiler.lockfile import LockEntry, Provenance, lock_path_for, update_lock
+    from npl.filling.lockfile import LockEntry, Provenance, lock_path_for, update_lock
     spec = compile(prog.read_text(), str(prog)).holes[0]
     entry = LockEntry(spec.key, spec.name, spec.kind, spec.location, spec.description,
                       spec.signature, "def double(x: int) -> int:\n    return x * 2\n",
@@ -291,7 +291,7 @@ def lock_one_fill(prog: Path):
 
 def formatted_lock_state(prog: Path):
     from npl.compiler.driver import compile
-    from npl.compiler.lockfile import LockFile, lock_path_for
+    from npl.filling.lockfile import LockFile, lock_path_for
     lock = LockFile.load(lock_path_for(prog))
     comp = compile(prog.read_text(), str(prog), fills={k: e.fill for k, e in lock.entries.items()})
     return comp, lock

@@ -45,9 +45,9 @@ def memory_cap(mb: int = CAP_MB):
     """Cap this process's data segment at its current size plus `mb` MiB
     while a generated program runs: a string doubled in a loop must raise
     MemoryError here, not take the machine's memory (as in the sandbox
-    worker, compiler/sandbox.py)."""
+    worker, filling/sandbox.py)."""
     import resource
-    from npl.compiler.sandbox import idle_data_bytes
+    from npl.filling.sandbox import idle_data_bytes
     from npl.runtime.execution import run_deep
     run_deep(lambda: None)          # the program thread's big stack, mapped before the cap
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)

@@ -59,7 +59,7 @@ def test_held_out_example_is_never_shown_but_still_checked(tmp_path):
     assert "Rejected as test-gaming" in table and "table whose keys are example inputs" in table
     held = last_user_message(requests[3])
     assert "It fails a held-out example" in held and "not shown to you" in held
-    from npl.compiler.lockfile import LockFile
+    from npl.filling.lockfile import LockFile
     (entry,) = LockFile.load(tmp_path / "prog.npl.lock").entries.values()
     assert "s.lower()" in entry.fill
     assert "example@8" in entry.verification["checks_passed"]        # the held-out one ran
@@ -67,7 +67,7 @@ def test_held_out_example_is_never_shown_but_still_checked(tmp_path):
 
 def test_without_held_out_share_every_example_is_shown(tmp_path):
     from npl.compiler.driver import compile
-    from npl.compiler.filler import split_examples
+    from npl.filling.filler import split_examples
     comp = compile(HELD_OUT_PROGRAM, str(tmp_path / "p.npl"), strict_fills=False)
     spec = comp.holes[0]
     visible, hidden = split_examples(spec, 0.0)
@@ -100,7 +100,7 @@ def test_property_is_checked_on_generated_inputs(tmp_path):
     assert r.returncode == 0, r.stderr
     repair = last_user_message(requests[1])
     assert "counterexample: magnitude_is_never_negative(x=1)" in repair
-    from npl.compiler.lockfile import LockFile
+    from npl.filling.lockfile import LockFile
     (entry,) = LockFile.load(tmp_path / "prog.npl.lock").entries.values()
     assert "abs(x)" in entry.fill
     assert "magnitude_is_never_negative" in entry.verification["checks_passed"]
@@ -127,7 +127,7 @@ def test_contradicting_examples_are_named_in_the_final_error(tmp_path):
 
 
 def test_contradiction_hint_only_when_the_examples_are_the_obstacle():
-    from npl.compiler.model_source import contradiction_hint
+    from npl.filling.sources import contradiction_hint
     assert contradiction_hint(["example", "example"])
     assert contradiction_hint(["reply", "example", "compile", "gaming"])
     assert contradiction_hint(["gaming", "limit", "gaming"])          # gamed repeatedly
@@ -151,7 +151,7 @@ example score(word="AEIOU xyz", n=-7) == 49
 
 def gaming_verdict(body: str, description: str = "Score word with n.") -> str:
     from npl.compiler.driver import compile
-    from npl.compiler.gaming import gaming_problem
+    from npl.filling.gaming import gaming_problem
     source = GAMING_PROGRAM.replace("DESCRIPTION", description)
     sig = "def score(word: str, n: int) -> int"
     fill = f"{sig}:\n" + "\n".join("    " + ln for ln in body.splitlines()) + "\n"

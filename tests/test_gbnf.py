@@ -1,4 +1,4 @@
-"""Tests of the NPL fill grammars (compiler/providers/gbnf.py).
+"""Tests of the NPL fill grammars (filling/providers/gbnf.py).
 
 Two independent checks: llama.cpp's own GBNF parser accepts each grammar
 (the format is right), and a small GBNF interpreter written here decides
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from npl.compiler.providers.gbnf import KINDS, RESERVED_WORDS, fill_grammar
+from npl.filling.providers.gbnf import KINDS, RESERVED_WORDS, fill_grammar
 
 sys.setrecursionlimit(20000)
 
@@ -211,8 +211,8 @@ def test_unknown_kind_is_refused():
 def test_llama_cpp_parses_the_grammar(kind):
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed (pip install 'npl[local]')")
-    from npl.compiler.providers.base import ProviderError
-    from npl.compiler.providers.local import check_grammar
+    from npl.filling.providers.base import ProviderError
+    from npl.filling.providers.local import check_grammar
     check_grammar(fill_grammar(kind))
     with pytest.raises(ProviderError, match="Undefined rule"):
         check_grammar(fill_grammar(kind).replace("ws-i ::=", "ws-zz ::="))

@@ -25,8 +25,8 @@ from click.testing import CliRunner
 
 from lockfill import with_lock
 from npl.cli import main as npl_main
-from npl.compiler.lockfile import LockFileError
-from npl.compiler.verify import verify
+from npl.filling.lockfile import LockFileError
+from npl.compiler.irverify import verify
 from npl.lang.diagnostics import CompileError
 from npl.project import open_program
 from test_spec import SPEC, SPEC_PROGRAMS, expectation

@@ -1,4 +1,4 @@
-"""The IR printer (compiler/irprint.py) and verifier (compiler/verify.py) on
+"""The IR printer (compiler/irprint.py) and verifier (compiler/irverify.py) on
 hand-built IR."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from npl.compiler import ir
 from npl.compiler.irprint import print_expr, print_module
-from npl.compiler.verify import verify
+from npl.compiler.irverify import verify
 from npl.lang.ast import Span
 from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, DictT, FuncT, IterT, ListT, OptionalT,
                             StructT, TupleT)

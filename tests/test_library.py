@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from npl.compiler.library import (
+from npl.filling.library import (
     Library, LibraryEntry, LibraryError, bm25_scores, library_entry_hash, tokenize,
 )
-from npl.compiler.lockfile import Provenance
+from npl.filling.lockfile import Provenance
 
 FORK = multiprocessing.get_context("fork")
 

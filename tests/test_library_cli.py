@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import npl_command
-from npl.compiler.library import Library, LibraryEntry, library_entry_hash
-from npl.compiler.lockfile import Provenance
+from npl.filling.library import Library, LibraryEntry, library_entry_hash
+from npl.filling.lockfile import Provenance
 
 VOWELS = LibraryEntry(
     "function", ("str",), ("s",), "int", "Count the vowels a, e, i, o, u in s, in either case.",

@@ -41,14 +41,14 @@ def fill_with(tmp_path, replies, **limits):
 
 
 def locked_fill(tmp_path) -> str:
-    from npl.compiler.lockfile import LockFile
+    from npl.filling.lockfile import LockFile
     (entry,) = LockFile.load(tmp_path / "prog.npl.lock").entries.values()
     return entry.fill
 
 
 def verify_body(tmp_path, body: str, **limits):
     from npl.compiler.driver import compile
-    from npl.compiler.verifier import Limits, verify
+    from npl.filling.checks import Limits, verify
     path = str(tmp_path / "prog.npl")
     comp = compile(PROGRAM, path, strict_fills=False)
     candidate = f"{SIG}:\n" + "\n".join("    " + ln for ln in body.splitlines()) + "\n"

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from npl.compiler.providers import local, modelfile
-from npl.compiler.providers.base import ProviderError
-from npl.compiler.providers.gbnf import fill_grammar
-from npl.compiler.providers.local import LocalProvider, local_model_available
-from npl.compiler.providers.modelfile import ModelArtifact, ensure_local_model
+from npl.filling.providers import local, modelfile
+from npl.filling.providers.base import ProviderError
+from npl.filling.providers.gbnf import fill_grammar
+from npl.filling.providers.local import LocalProvider, local_model_available
+from npl.filling.providers.modelfile import ModelArtifact, ensure_local_model
 
 
 # ------------------------------------------------------ fake chunk packages

@@ -22,9 +22,9 @@ import platformdirs
 import pytest
 
 from conftest import npl_command
-from npl.compiler.fill_sources import MIN_SYNTH_EXAMPLES
-from npl.compiler.providers import modelfile
-from npl.compiler.providers.local import local_model_available
+from npl.filling.sources import MIN_SYNTH_EXAMPLES
+from npl.filling.providers import modelfile
+from npl.filling.providers.local import local_model_available
 
 AVAILABLE, WHY_NOT = local_model_available()
 LOCAL = "local/qwen2.5-coder-1.5b"

@@ -40,7 +40,7 @@ SHOUT = 'def shout(s: str) -> str:\n    return s.upper() + "!"\n'
 
 
 def load_lock(folder: Path):
-    from npl.compiler.lockfile import LockFile
+    from npl.filling.lockfile import LockFile
     return LockFile.load(folder / "prog.npl.lock")
 
 
@@ -210,7 +210,7 @@ def test_concurrent_fills_never_lose_or_corrupt_entries(tmp_path):
         outs = [p.communicate(timeout=120) for p in procs]
     # each process fails the three holes it does not own, and fills the others
     assert [p.returncode for p in procs] == [1, 1], outs
-    from npl.compiler.lockfile import LockFile
+    from npl.filling.lockfile import LockFile
     lock = LockFile.load(tmp_path / "many.npl.lock")
     assert not lock.tampered
     assert sorted(e.name for e in lock.entries.values()) == [f"f{i}" for i in range(MANY)]
@@ -231,7 +231,7 @@ def worker_pids(parent: int) -> list[int]:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == parent and b"npl.compiler.sandbox" in cmdline:
+        if int(fields[1]) == parent and b"npl.filling.sandbox" in cmdline:
             out.append(int(stat.parent.name))
     return out
 
@@ -251,7 +251,7 @@ def test_sigkill_at_random_moments_leaves_the_previous_lock_valid(tmp_path):
     everyone = {"m": set(range(MANY))}
     rng = random.Random(20240611)
     lock_path = tmp_path / "many.npl.lock"
-    from npl.compiler.lockfile import LockFile
+    from npl.filling.lockfile import LockFile
     previous = LockFile.load(lock_path).entries
     with FakeLLMServer(default=answer_for(everyone, delay=0.02)) as server:
         env = {**os.environ, "OPENAI_BASE_URL": server.base_url}

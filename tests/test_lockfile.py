@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from npl.compiler.lockfile import (
+from npl.filling.lockfile import (
     LockEntry, LockFile, LockFileError, Provenance, entry_hash, lock_path_for, prune,
     restamp, update_lock,
 )

@@ -24,7 +24,7 @@ import pytest
 from conftest import npl_command
 from fakellm import FakeLLMServer, dynamic, prompt_text
 from npl.compiler.driver import compile
-from npl.compiler.lockfile import LockEntry, Provenance, lock_path_for, update_lock
+from npl.filling.lockfile import LockEntry, Provenance, lock_path_for, update_lock
 
 TIMEOUT = 60
 

@@ -19,10 +19,10 @@ import pytest
 
 from conftest import npl_command
 from fakellm import FakeLLMServer, dynamic, prompt_text
-from npl.compiler.fill_sources import MIN_SYNTH_EXAMPLES
-from npl.compiler.filler import choose_model
-from npl.compiler.library import Library, LibraryEntry
-from npl.compiler.lockfile import Provenance
+from npl.filling.sources import MIN_SYNTH_EXAMPLES
+from npl.filling.filler import choose_model
+from npl.filling.library import Library, LibraryEntry
+from npl.filling.lockfile import Provenance
 from npl.project import Settings
 
 
@@ -367,7 +367,7 @@ example count_vowels("AEIOU xyz") == 5
 
 
 def test_choose_model_order_and_npl_local_model_off(monkeypatch):
-    from npl.compiler.providers.local import local_model_available
+    from npl.filling.providers.local import local_model_available
     settings = Settings()
     assert choose_model(None, settings) is None                  # NPL_LOCAL_MODEL=off (fixture)
     ok, why = local_model_available()

@@ -50,3 +50,12 @@ def test_first_request_lays_out_hole_context_and_examples(tmp_path):
     assert 'example tokenize("A b") == ["a", "b"]' in user["content"]
     assert "shout(\"hi\")" not in user["content"]            # other functions' examples stay out
     assert (tmp_path / "prog.npl.lock").exists()
+
+
+def test_the_key_version_is_the_prompt_templates():
+    """A hole's key hashes compiler/holes.py KEY_VERSION (the compiler
+    cannot read the filling layer's template); the template's version line
+    must say the same, so a new prompt refills every hole."""
+    from npl.compiler.holes import KEY_VERSION
+    from npl.filling.prompt import PROMPT_VERSION
+    assert PROMPT_VERSION == KEY_VERSION

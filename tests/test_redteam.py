@@ -199,10 +199,10 @@ def test_resource_exhaustion_is_stopped_by_limits(project):
 
 @pytest.mark.parametrize("item", ESCAPES + COLLISIONS, ids=[i[0] for i in ESCAPES + COLLISIONS])
 def test_each_hostile_fill_is_rejected_by_the_verifier(item, tmp_path):
-    """The same fills, one by one, straight into compiler.verifier (the
+    """The same fills, one by one, straight into filling.checks (the
     check every source's candidate goes through)."""
     from npl.compiler.driver import compile
-    from npl.compiler.verifier import Limits, verify
+    from npl.filling.checks import Limits, verify
     sentinel = tmp_path / "pwned"
     path = str(tmp_path / "prog.npl")
     comp = compile(PROGRAM, path, strict_fills=False)
@@ -241,7 +241,7 @@ def test_prompt_injection_in_description_and_examples(tmp_path):
     reply is verified like any other, so it is rejected; a library entry
     poisoned the same way is rejected too; the repair loop then accepts a
     legitimate fill, which runs."""
-    from npl.compiler.library import Library, LibraryEntry
+    from npl.filling.library import Library, LibraryEntry
     sentinel = tmp_path / "pwned"
     prog = tmp_path / "prog.npl"
     count = sum(c in "aeiou" for c in INJECTED_EXAMPLE.lower())
@@ -273,7 +273,7 @@ def test_prompt_injection_in_description_and_examples(tmp_path):
     assert "Traceback" not in r.stderr
     assert not sentinel.exists()
     assert len(requests) == 4
-    from npl.compiler.prompt import sections
+    from npl.filling.prompt import sections
     for req in requests:
         assert system_message(req) == sections()["system"]          # untouched
         roles = [m["role"] for m in req.json["messages"]]
@@ -283,7 +283,7 @@ def test_prompt_injection_in_description_and_examples(tmp_path):
     assert "undefined name 'open'" in last_user_message(requests[1])
     assert "`import module` is not supported" in last_user_message(requests[2])
     assert "test-gaming" in last_user_message(requests[3])
-    from npl.compiler.lockfile import LockFile
+    from npl.filling.lockfile import LockFile
     (entry,) = LockFile.load(tmp_path / "prog.npl.lock").entries.values()
     assert entry.fill == f"{SIG}:\n    {GOOD_BODY}\n"
     assert (entry.provenance.source, entry.provenance.attempts) == ("openai/m", 4)

@@ -114,7 +114,7 @@ def test_blocks_end_at_the_next_unindented_line(tmp_path):
 
 def test_load_holes_and_locked_fills(tmp_path):
     from npl.compiler.driver import compile
-    from npl.compiler.lockfile import LockEntry, Provenance, lock_path_for, update_lock
+    from npl.filling.lockfile import LockEntry, Provenance, lock_path_for, update_lock
     prog = tmp_path / "lib.npl"
     prog.write_text('def triple(n: int) -> int:\n    """Three times n."""\n    ...\n\n'
                     'def vowels(s: str) -> int:\n    """Count the vowels in s."""\n    ...\n\n'

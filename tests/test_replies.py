@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from npl.compiler.replies import (ExpressionReply, FunctionReply, ReplyError,
+from npl.filling.replies import (ExpressionReply, FunctionReply, ReplyError,
                                   classify_expression_reply, classify_function_reply,
                                   extract_code)
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from npl.compiler.synth import ExampleError, SynthTask, synthesize
-from npl.compiler.synth_ops import P_ATOM, P_UNARY, literal, str_literal
+from npl.filling.synth.search import ExampleError, SynthTask, synthesize
+from npl.filling.synth.ops import P_ATOM, P_UNARY, literal, str_literal
 from npl.lang.types import FLOAT, INT, STR, ArrayT, ListT, OptionalT, TupleT
 
 S = [("s", STR)]

@@ -1,4 +1,4 @@
-"""Benchmark of the example-driven synthesizer (compiler/synth.py).
+"""Benchmark of the example-driven synthesizer (filling/synth/search.py).
 
 Reads tasks.json. Each task has a name, an NPL signature, an English
 description, examples split into `given` (all the synthesizer sees) and
@@ -32,8 +32,8 @@ from typing import Optional
 
 from npl.api import compile_source
 from npl.compiler.driver import compile as compile_npl
-from npl.compiler.synth import SynthTask, synthesize
-from npl.compiler.synth_values import same_value
+from npl.filling.synth.search import SynthTask, synthesize
+from npl.filling.synth.values import same_value
 from npl.lang.types import (BOOL, FLOAT, INT, DictT, ListT, OptionalT, SetT,
                             TupleT, Type)
 

@@ -66,7 +66,7 @@ def make_provider(spec: str, *, config: Optional[dict] = None) -> Provider:
 
 def _local_provider(spec: str, settings: dict) -> Provider:
     try:
-        module = importlib.import_module("npl.compiler.providers.local")
+        module = importlib.import_module("npl.filling.providers.local")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("llama_cpp"):
             raise ProviderError(spec, "config", "local models need llama-cpp-python: "

@@ -34,11 +34,11 @@ from typing import Optional
 
 from npl.lang.types import FLOAT, NONE, STR, IterT, PrimT, TupleT, Type, strip_optional
 
-from .synth_consts import constants, wants_floats
-from .synth_deduce import GROWTH, Deducer
-from .synth_enum import Clock, Context, Enumerator, Goal, OutOfTime, Solved, Space, Term
-from .synth_table import build_ops
-from .synth_values import ExampleError, coerce, component_types, depth, same_value, supported
+from .consts import constants, wants_floats
+from .deduce import GROWTH, Deducer
+from .enum import Clock, Context, Enumerator, Goal, OutOfTime, Solved, Space, Term
+from .table import build_ops
+from .values import ExampleError, coerce, component_types, depth, same_value, supported
 
 __all__ = ["SynthTask", "SynthResult", "ExampleError", "synthesize"]
 

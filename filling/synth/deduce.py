@@ -30,10 +30,10 @@ from typing import Callable, Optional
 
 from npl.lang.types import BOOL, FLOAT, INT, NONE, STR, IterT, ListT, OptionalT, TupleT, Type
 
-from .synth_enum import Enumerator, Goal, Leaf, Term, value_key
-from .synth_forms import COMP_COST, CompForm, Walk, comprehension_values
-from .synth_ops import P_ADD, wrap
-from .synth_values import ERR, same_value
+from .enum import Enumerator, Goal, Leaf, Term, value_key
+from .forms import COMP_COST, CompForm, Walk, comprehension_values
+from .ops import P_ADD, wrap
+from .values import ERR, same_value
 
 MAX_DEDUCE_ITER_SIZE = 2     # walks whose bodies are grown ahead of the level
                              # (and walks over zip/enumerate pairs)

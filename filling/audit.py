@@ -15,23 +15,20 @@ not used). Entries whose key matches no hole of the program are reported as
 stale (`npl fill` prunes them).
 
 `npl verify --check` verifies the same way and writes nothing (for CI: the
-lock file stays byte for byte as committed).
-
-Exit status: 0 every entry verified, 1 some entry failed, 2 the program does
-not compile or the lock file is unusable.
+lock file stays byte for byte as committed). The command itself (output,
+exit status) is npl/fill_commands.py.
 """
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Optional
 
-from .holes import HoleSpec
+from npl.compiler.holes import HoleSpec
 from .lockfile import (MANUAL, LockEntry, Provenance, entry_from_table, lock_path_for, restamp,
                        update_lock)
-from .verifier import Limits, Verdict, verify
+from .checks import Limits, Verdict, verify
 
 
 @dataclass
@@ -73,12 +70,12 @@ def candidates(lock) -> tuple[dict[str, LockEntry], list[tuple[str, str, str]], 
     return entries, failed, edited
 
 
-def reverify(path: str, write: bool = True) -> Result:
-    """Verify every entry of `path`'s lock file; restamp those that pass
-    (unless `write` is false: then the lock file is left as it is)."""
-    from npl.project import open_program
-    from .driver import compile
-    prog = open_program(path, strict_fills=False)
+def reverify(prog, write: bool = True) -> Result:
+    """Verify every entry of the lock file of `prog` (an opened program:
+    path, source, lock, settings); restamp those that pass (unless `write`
+    is false: then the lock file is left as it is)."""
+    from npl.compiler.driver import compile
+    path = prog.path
     entries, failed, edited = candidates(prog.lock)
     result = Result(failed=list(failed), edited=set(edited))
     fills = {k: e.fill for k, e in entries.items()}
@@ -118,43 +115,3 @@ def ordered(specs: list[HoleSpec], comp) -> list[HoleSpec]:
     """Holes in the order the filler fills them (callees first)."""
     from .filler import dependency_levels
     return [s for level in dependency_levels(specs, comp.program) for s in level]
-
-
-def verify_command(path: str, check: bool = False) -> int:
-    result = reverify(path, write=not check)
-    lock = lock_path_for(path)
-    for where, name, why in result.failed:
-        print(f"{where}: error: lock entry for hole '{name}' failed verification:\n"
-              + indent(why), file=sys.stderr)
-    for entry in result.stale:
-        print(f"{lock}: warning: lock entry for '{entry.name}' ({entry.key}) matches no hole "
-              "of the program (stale; `npl fill` removes it)", file=sys.stderr)
-    for entry in result.verified:
-        print(f"{entry.location}: verified '{entry.name}' ({entry.provenance.source})"
-              + ("; hand-edited, so ignored until `npl verify` stamps it"
-                 if check and entry.key in result.edited else ""))
-    print(f"{lock}: {len(result.verified)} verified, {len(result.failed)} failed"
-          + (f", {len(result.stale)} stale" if result.stale else ""))
-    return 1 if result.failed else 0
-
-
-def indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.strip().splitlines())
-
-
-# ---------------------------------------------------------------- during `npl fill`
-
-def from_manual(ctx, spec: HoleSpec, entry: Optional[LockEntry]):
-    """A hand-written lock entry (manual, not yet stamped) for `spec`, as an
-    Outcome if it passes verification; else None (and a warning)."""
-    if entry is None or not entry.needs_verification:
-        return None
-    from .fill_sources import Outcome, check
-    verdict = check(ctx, spec, entry.fill)
-    if verdict.accepted and not verdict.new_holes:
-        ctx.on_event(spec, "lock: the hand-written fill passed verification")
-        return Outcome(spec, entry.fill, Provenance(MANUAL), verdict.passed)
-    first = next((ln.strip() for ln in verdict.feedback.splitlines() if ln.strip()), verdict.stage)
-    ctx.warn(f"the hand-written fill of '{spec.name}' in the lock file failed verification "
-             f"({first}); filling it anew")
-    return None

@@ -23,9 +23,9 @@ from typing import Optional
 
 from npl.lang.types import BOOL, STR, IterT, ListT, PrimT, TupleT, Type
 
-from .synth_enum import Context, Enumerator, Leaf, Term
-from .synth_ops import ORDERED, P_ATOM, P_OR, P_TERNARY, elem_of, wrap
-from .synth_values import ERR, freeze
+from .enum import Context, Enumerator, Leaf, Term
+from .ops import ORDERED, P_ATOM, P_OR, P_TERNARY, elem_of, wrap
+from .values import ERR, freeze
 
 COMP_COST = 1          # the comprehension node
 KEY_COST = 2           # the call and the lambda

@@ -2,7 +2,7 @@
 
 Compiling a candidate runs none of its code, so the filler compiles in
 process; *running* the examples and properties that check it happens here,
-in a worker process (`python -m npl.compiler.sandbox --memory-mb N`) that
+in a worker process (`python -m npl.filling.sandbox --memory-mb N`) that
 
   * caps its data segment (RLIMIT_DATA) at N MiB above what it uses when idle
     (after its imports and the start of its big-stack program thread), so a
@@ -55,7 +55,7 @@ class SandboxWorker:
         # Started from one long-lived thread: the worker asks to be killed when
         # its parent dies, and Linux means the parent *thread* by that.
         self.proc = spawner().submit(
-            subprocess.Popen, [sys.executable, "-m", "npl.compiler.sandbox",
+            subprocess.Popen, [sys.executable, "-m", "npl.filling.sandbox",
                                "--memory-mb", str(int(memory_mb)), "--parent", str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             bufsize=1, env={**os.environ, "NPL_JIT": "off"}).result()
@@ -221,8 +221,8 @@ def idle_data_bytes() -> int:
 
 
 def handle(job: dict) -> dict:
-    from .driver import compile
-    from .verifier import Limits, run_checks
+    from npl.compiler.driver import compile
+    from .checks import Limits, run_checks
     limits = Limits(**job["limits"])
     comp = compile(job["source"], job["path"], fills=job["fills"], strict_fills=True)
     spec = next((h for h in comp.holes if h.key == job["key"]), None)
@@ -238,7 +238,8 @@ def warm_up() -> None:
     """Import and start everything a job needs before memory is capped."""
     import npl.runtime.codegen  # noqa: F401
     import npl.runtime.testing  # noqa: F401
-    from . import driver, tracing, verifier  # noqa: F401
+    from npl.compiler import driver  # noqa: F401
+    from . import checks, tracing  # noqa: F401
     from npl.runtime.execution import run_deep
     # The big-stack program thread: its stack is a private mapping that
     # RLIMIT_DATA counts, so starting it under the cap would fail outright

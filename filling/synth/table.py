@@ -19,7 +19,7 @@ from npl.lang.types import (
     Type, is_hashable,
 )
 
-from .synth_ops import (
+from .ops import (
     ANY, CONST, LEAF, ORDERED, P_AND, P_ATOM, P_BAND, P_BOR, P_NOT, P_OR, P_POW,
     P_ADD, P_MUL, P_TERNARY, P_UNARY, VAR, Op, Sig, and_vec, binary, call,
     call_iter, compare, elem_of, fixed, iterables_in, lists_in, method, num2,

@@ -4,7 +4,7 @@ On a terminal, a live table (rich) shows each hole's state, current step
 and tokens; elsewhere (pipes, CI) one plain line per finished hole goes to
 stderr, or nothing with quiet=True. `summary` prints which source filled
 what, model calls, tokens and the estimated cost (the price table of
-compiler/providers/pricing.toml, overridable in npl.toml).
+filling/providers/pricing.toml, overridable in npl.toml).
 """
 from __future__ import annotations
 

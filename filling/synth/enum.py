@@ -26,8 +26,8 @@ from typing import Callable, Optional
 
 from npl.lang.types import BOOL, FLOAT, NONE, OptionalT, PrimT, Type
 
-from .synth_ops import P_ATOM, Op, Sig, literal
-from .synth_values import ERR, apply_pointwise, component_types, same_value, value_key
+from .ops import P_ATOM, Op, Sig, literal
+from .values import ERR, apply_pointwise, component_types, same_value, value_key
 
 
 class Solved(Exception):
@@ -224,7 +224,7 @@ class Enumerator:
         self._bool_vectors = 0          # distinct error-free bool vectors held
         self.forms = None
         if depth < space.max_depth:
-            from .synth_forms import FormBuilder     # synth_forms builds on this module
+            from .forms import FormBuilder     # synth_forms builds on this module
             self.forms = FormBuilder(self)
 
     def ensure(self, size: int) -> None:

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Optional
 
-from npl.lang.diagnostics import CompileError, split_lines
+from npl.lang.diagnostics import split_lines
 
-from .fill_sources import FillContext, FillFailed, Outcome, from_library, from_synthesizer
-from .holes import HoleSpec, called_functions, signature_text, struct_text, test_source
-from .lockfile import LockEntry, lock_location, lock_path_for, prune, relocated, restamp, update_lock
-from .model_source import Usage, from_model
-from .verifier import Limits
+from .sources import FillContext, FillFailed, Outcome, from_library, from_synthesizer
+from npl.compiler.holes import HoleSpec, called_functions, signature_text, struct_text, test_source
+from .lockfile import LockEntry, LockFile, lock_location, lock_path_for, prune, relocated, restamp, update_lock
+from .sources import Usage, from_model
+from .checks import Limits
 
 
 class NoFillerError(Exception):
@@ -183,7 +183,7 @@ class Filler:
         if spec.key in self.refreshed:
             outcome = self.fresh_offline(ctx, spec)
         else:
-            from .reverify import from_manual  # a hand-written lock entry first
+            from .sources import from_manual  # a hand-written lock entry first
             outcome = from_manual(ctx, spec, self.prog.lock.entries.get(spec.key)) or \
                 from_library(ctx, spec, self.library) or \
                 from_synthesizer(ctx, spec, self.settings.synth_budget)
@@ -218,8 +218,8 @@ class Filler:
 
     def fill_nested(self, ctx: FillContext, parent: HoleSpec, candidate: str, holes: list[HoleSpec]):
         """Fill the holes inside `candidate`, then verify the whole."""
-        from .fill_sources import held_out_ids
-        from .verifier import verify
+        from .sources import held_out_ids
+        from .checks import verify
         saved = dict(self.fills)
         self.fills[parent.key] = candidate
         subs = []
@@ -320,7 +320,7 @@ def add_to_library(library, outcome: Outcome, prog) -> None:
 
 
 def make_progress(quiet: bool):
-    from .fill_progress import Progress
+    from .progress import Progress
     return Progress(quiet=quiet)
 
 
@@ -363,10 +363,10 @@ def fill_program(prog, *, model: Optional[str] = None, quiet: bool = False,
     for spec in targets:
         filler.fills.pop(spec.key, None)
     report = filler.run(targets) if targets else Report(model=chosen)
-    from npl.project import open_program
+    from npl.compiler.driver import compile
     lock = lock_path_for(prog.path)
-    live = {h.key: lock_location(h.location, lock)
-            for h in open_program(prog.path, strict_fills=False).comp.holes}
+    now = compile(prog.source, prog.path, fills=LockFile.load(lock).stamped_fills(), strict_fills=False)
+    live = {h.key: lock_location(h.location, lock) for h in now.holes}
     if lock.exists():                           # a run that filled nothing creates no lock
         update_lock(lock, lambda entries: tidy_lock(entries, live))
     filler.progress.summary(report, prog.settings)
@@ -388,7 +388,7 @@ class FillFailedError(Exception):
 
 def ways_to_fill(failures: list[FillFailed]) -> list[str]:
     """What a user can do about holes that nothing offline could fill."""
-    from .fill_sources import MIN_SYNTH_EXAMPLES
+    from .sources import MIN_SYNTH_EXAMPLES
     from .providers.local import local_model_available
     names = ", ".join(f.spec.name for f in failures)
     _, local_reason = local_model_available()
@@ -400,23 +400,3 @@ def ways_to_fill(failures: list[FillFailed]) -> list[str]:
             f"  - use the local model ({local_reason or 'local/qwen2.5-coder-1.5b'})",
             "  - write the fill yourself in the lock file, with provenance source = \"manual\" "
             "(`npl fill` verifies and stamps it)"]
-
-
-def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str]) -> int:
-    from npl.project import missing_fill_errors, open_program
-    prog = open_program(path, strict_fills=False)
-    if frozen:
-        if refresh:
-            targets_for(prog, refresh)               # an unknown name is still an error
-            raise UnknownHoleError("--refresh fills a hole again, which --frozen forbids: "
-                                   "drop one of them")
-        if prog.missing or prog.comp.rejected:
-            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
-        print(f"{path}: every hole is filled")
-        return 0
-    try:
-        fill_program(prog, model=model, refresh=refresh)
-    except FillFailedError as err:
-        print(str(err), file=sys.stderr)
-        return 1
-    return 0

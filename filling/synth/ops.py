@@ -24,7 +24,7 @@ from typing import Callable, Optional
 
 from npl.lang.types import FLOAT, INT, STR, IterT, ListT, SetT, Type
 
-from .synth_values import ERR, LEN_LIMIT
+from .values import ERR, LEN_LIMIT
 
 # Python/NPL precedence levels, lowest binding first.
 P_TERNARY, P_OR, P_AND, P_NOT, P_CMP = 1, 2, 3, 4, 5

@@ -1,6 +1,6 @@
 """Prompts: a HoleSpec in, chat messages out.
 
-The template lives in one versioned file, compiler/prompt_template.txt,
+The template lives in one versioned file, filling/prompt_template.txt,
 split into named sections (`=== name`). Its version is part of every hole's
 key (compiler/holes.py): bump it when a change should refill every hole
 (new instructions), not for a fix to how the same facts are laid out. A prompt
@@ -18,7 +18,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .holes import HoleSpec
+    from npl.compiler.holes import HoleSpec
 
 TEMPLATE_PATH = Path(__file__).with_name("prompt_template.txt")
 

@@ -67,7 +67,7 @@ def example_inputs(spec) -> dict[str, set]:
 
 
 def fill_nodes(comp, spec):
-    from .fills import fill_path
+    from npl.compiler.fills import fill_path
     path = fill_path(spec)
     for fn in comp.program.funcs.values():
         decl = fn.decl

@@ -14,7 +14,7 @@ import sys
 
 from npl.lang.diagnostics import split_lines
 
-from . import ir
+from npl.compiler import ir
 
 MAX_ROWS = 24
 MAX_VALUE = 80
@@ -23,7 +23,7 @@ MAX_VALUE = 80
 def block_starts(comp, spec) -> set[int]:
     """Lines (in the fill's virtual file) that begin a basic block."""
     lines: set[int] = set()
-    from .fills import fill_path
+    from npl.compiler.fills import fill_path
     path = fill_path(spec)
     for fn in comp.module.functions:
         if fn.span.file != path:
@@ -56,7 +56,7 @@ def short(value) -> str:
 def trace_call(comp, spec, program, test: ir.TestCase) -> str:
     from npl.runtime.codegen import demangle
 
-    from .fills import fill_path
+    from npl.compiler.fills import fill_path
     path = fill_path(spec)
     starts = block_starts(comp, spec)
     fill_lines = split_lines(comp.sources.get(path, ""))

@@ -155,6 +155,12 @@ class LockFile:
     def get(self, key: str) -> Optional[LockEntry]:
         return self.entries.get(key)
 
+    def stamped_fills(self) -> dict[str, str]:
+        """{hole key: fill} of the entries that can be used as they are
+        (stamped by a verification and unchanged since); hand-written and
+        hand-edited ones wait for `npl fill` or `npl verify`."""
+        return {k: e.fill for k, e in self.entries.items() if not e.needs_verification}
+
     def to_toml(self) -> str:
         """The file's text: header, version, entries sorted by key."""
         return render_lock(self.entries, self.kept_tables)

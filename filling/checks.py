@@ -2,12 +2,12 @@
 a `Verdict` out.
 
 A candidate is accepted only if the whole program compiles with it (parse,
-types, signature, kernel rules), it is not test-gaming (compiler/gaming.py),
+types, signature, kernel rules), it is not test-gaming (filling/gaming.py),
 and every example and property that exercises the hole — the enclosing
 function's and those of its callers, held-out ones included — passes within
 the step, time and memory limits. Compiling runs none of the candidate's
 code; running the checks happens in a limited worker process
-(compiler/sandbox.py). A rejected candidate's Verdict says why in the
+(filling/sandbox.py). A rejected candidate's Verdict says why in the
 words the repair prompt sends back: the diagnostic with its caret, or the
 failing example with expected and actual values and a trace of the
 candidate's variables at each block of its execution (after LDB).
@@ -19,9 +19,9 @@ from typing import Optional
 
 from npl.lang.diagnostics import CompileError, split_lines
 
-from . import ir
-from .driver import Compilation, compile
-from .holes import HoleSpec
+from npl.compiler import ir
+from npl.compiler.driver import Compilation, compile
+from npl.compiler.holes import HoleSpec
 
 
 @dataclass
@@ -89,7 +89,7 @@ def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candid
 
 
 # Messages of the run-time errors that mean "a verification limit stopped it"
-# (runtime/errors.py, runtime/execution.py, compiler/sandbox.py).
+# (runtime/errors.py, runtime/execution.py, filling/sandbox.py).
 LIMIT_MESSAGES = ("step limit exceeded", "time limit exceeded", "out of memory",
                   "output limit exceeded", "stack overflow")
 LIMIT_HINT = ("It ran into a verification limit (steps, time, memory, output or recursion "

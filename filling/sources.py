@@ -1,0 +1,406 @@
+"""Where fills come from: a hand-written lock entry, the module library,
+the synthesizer, then a model. Each source takes a hole (HoleSpec) and a
+`FillContext` and returns an accepted `Outcome` or None (or, for a model,
+raises FillFailed after its attempts). Every candidate, whatever its source,
+goes through filling/checks.py.
+
+The model source is the repair loop of SPEC section 7: prompt -> reply ->
+code (filling/replies.py) -> checks (filling/checks.py) -> accepted, or the
+diagnostic / failing example / trace goes back to the model as the next
+message, up to `attempts` times. A fill that contains holes of its own
+(decomposition) has them filled in turn, to `max_depth`, before the whole is
+checked.
+"""
+from __future__ import annotations
+
+import re
+import textwrap
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from npl.compiler import ir
+from npl.compiler.holes import HoleSpec
+
+from .checks import Limits, Verdict, verify
+from .lockfile import MANUAL, LockEntry, Provenance
+from .prompt import build_messages, repair_message
+
+
+@dataclass
+class Outcome:
+    spec: HoleSpec
+    fill: str
+    provenance: Provenance
+    passed: list[str] = field(default_factory=list)
+    sub: list["Outcome"] = field(default_factory=list)
+
+
+class FillFailed(Exception):
+    def __init__(self, spec: HoleSpec, reason: str, attempts: int = 0):
+        self.spec = spec
+        self.reason = reason
+        self.attempts = attempts
+        super().__init__(f"{spec.location}: could not fill hole '{spec.name}': {reason}")
+
+
+@dataclass
+class FillContext:
+    source: str
+    path: str
+    fills: dict[str, str]               # accepted fills so far (key -> source)
+    limits: Limits
+    visible: Callable[[HoleSpec], list]          # TestInfos the prompt may show
+    program_context: Callable[[HoleSpec], list[str]]
+    enclosing_source: Callable[[HoleSpec], str]
+    max_depth: int = 2
+    program: object = None              # the CheckedProgram (for example texts)
+    on_event: Callable[[HoleSpec, str], None] = lambda spec, msg: None
+    warn: Callable[[str], None] = lambda message: None      # said once per run by the filler
+
+
+def signature_line(spec: HoleSpec) -> str:
+    return spec.signature + ":"
+
+
+def body_as_fill(spec: HoleSpec, body: str) -> str:
+    return signature_line(spec) + "\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
+
+
+def check(ctx: FillContext, spec: HoleSpec, candidate: str) -> Verdict:
+    return verify(ctx.source, ctx.path, ctx.fills, spec, candidate, ctx.limits,
+                  allow_new_holes=spec.depth < ctx.max_depth, hidden=held_out_ids(ctx, spec))
+
+
+def held_out_ids(ctx: FillContext, spec: HoleSpec) -> frozenset:
+    """Ids ("file:line") of the hole's examples that its prompt leaves out."""
+    shown = {id(t) for t in ctx.visible(spec)}
+    return frozenset(f"{t.decl.span.file}:{t.decl.span.line}" for t in spec.tests
+                     if id(t) not in shown and type(t.decl).__name__ == "Example")
+
+
+# ---------------------------------------------------------------- library
+
+def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]:
+    """The first library entry (same signature, related description) that
+    passes the hole's own checks; entries whose hash does not verify are
+    skipped and reported through `ctx.warn`."""
+    if spec.kind != "function":
+        return None
+    if library is None:
+        ctx.on_event(spec, "library: turned off (NPL_LIBRARY=off) or unavailable")
+        return None
+    try:
+        result = library.search([str(t) for _, t in spec.params], str(spec.ret), spec.description)
+    except Exception as exc:            # a broken library never blocks filling
+        ctx.warn(f"module library search failed: {exc}")
+        return None
+    for entry_id in result.tampered:
+        ctx.warn(f"library entry {entry_id} was modified outside npl (its hash does not match); "
+                 f"it is ignored (remove it with `npl library remove {entry_id}`)")
+    if not result.candidates:
+        ctx.on_event(spec, "library: no entry with this signature and a related description")
+        return None
+    for entry in result.candidates:
+        candidate = adapt_library_fill(spec, entry)
+        verdict = check(ctx, spec, candidate)
+        if verdict.accepted and not verdict.new_holes:
+            ctx.on_event(spec, f"library: entry {entry.id} passed")
+            p = entry.provenance
+            origin = p.source if not p.model or p.model in p.source else f"{p.source} ({p.model})"
+            return Outcome(spec, candidate, Provenance("library", "", 0, 0, 0, 0.0,
+                                                      f"{entry.id} from {origin}"), verdict.passed)
+        ctx.on_event(spec, f"library: entry {entry.id} rejected ({why(verdict)})")
+    return None
+
+
+def why(verdict: Verdict) -> str:
+    """The stage and first line of a rejection, for progress and errors."""
+    lines = [ln.strip() for ln in verdict.feedback.splitlines() if ln.strip()]
+    text = lines[0] if lines else ""
+    if text.endswith(":") and len(lines) > 1:     # "It fails the example at F:L:" + the example
+        text += " " + lines[1] + (f" ({lines[2]})" if len(lines) > 2 else "")
+    return verdict.stage + (f": {text[:160]}" if text else "")
+
+
+def adapt_library_fill(spec: HoleSpec, entry) -> str:
+    """The entry's code as a fill for `spec`: used as is when the names match,
+    else kept as a helper that the hole's function calls."""
+    names = tuple(n for n, _ in spec.params)
+    m = re.search(r"^def (\w+)\(", entry.fill, re.M)
+    original = m.group(1) if m else spec.func_name
+    if original == spec.func_name and tuple(entry.param_names) == names:
+        return entry.fill
+    call = f"{original}({', '.join(names)})"
+    return entry.fill.rstrip("\n") + "\n\n" + body_as_fill(spec, f"return {call}")
+
+
+# ---------------------------------------------------------------- synthesizer
+
+def example_pairs(ctx: FillContext, spec: HoleSpec) -> list[tuple[tuple, object]]:
+    """Input/output pairs of the visible examples `f(args) == expected`."""
+    from npl.compiler.driver import compile
+    from npl.runtime.codegen import load
+    if spec.kind != "function":
+        return []
+    comp = compile(ctx.source, ctx.path, fills=ctx.fills, strict_fills=False)
+    visible = {(t.decl.span.file, t.decl.span.line) for t in ctx.visible(spec)}
+    probes = []
+    for test in comp.module.tests:
+        e = test.expr
+        if test.kind != "example" or not (isinstance(e, ir.Compare) and e.ops == ("eq",)):
+            continue
+        call, expected = e.operands
+        if not (isinstance(call, ir.Call) and call.func == spec.info.function.ir_name):
+            continue
+        if (test.span.file, test.span.line) not in visible:
+            continue
+        tup = ir.TupleLit(ir_tuple_type(call.args), call.args, span=test.span)
+        name = f"%synth:{test.name}"
+        body = [ir.Return(ir.TupleLit(ir_tuple_type((tup, expected)), (tup, expected), span=test.span),
+                          span=test.span)]
+        comp.module.functions.append(ir.Function(name, [], ir_tuple_type((tup, expected)), body, {},
+                                                 span=test.span))
+        probes.append(name)
+    if not probes:
+        return []
+    program = load(comp.module, sources=comp.sources, step_limit=ctx.limits.steps,
+                   time_limit=ctx.limits.seconds)
+    pairs = []
+    for name in probes:
+        try:
+            args, out = program.call(name)
+        except Exception:
+            return []
+        pairs.append((tuple(args), out))
+    return pairs
+
+
+def ir_tuple_type(items):
+    from npl.lang.types import TupleT
+    return TupleT(tuple(x.type for x in items))
+
+
+MIN_SYNTH_EXAMPLES = 3      # fewer examples leave too much room for a fluke
+
+
+def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optional[Outcome]:
+    if spec.kind != "function":
+        return None
+    if budget <= 0:
+        ctx.on_event(spec, "synthesizer: turned off (synth_budget = 0 in npl.toml)")
+        return None
+    pairs = example_pairs(ctx, spec)
+    if len(pairs) < MIN_SYNTH_EXAMPLES:
+        ctx.on_event(spec, f"synthesizer: {len(pairs)} usable example(s) `f(...) == value` "
+                           f"in view, needs at least {MIN_SYNTH_EXAMPLES}")
+        return None
+    from .synth.search import SynthTask, synthesize
+    start = time.monotonic()
+    task = SynthTask(list(spec.params), spec.ret, pairs, spec.description)
+    try:
+        result = synthesize(task, time_budget=budget)
+    except Exception:          # the synthesizer is an optimisation: never fatal
+        result = None
+    if result is None:
+        ctx.on_event(spec, f"synthesizer: found nothing within {budget:g} s")
+        return None
+    candidate = body_as_fill(spec, f"return {result.expr}")
+    verdict = check(ctx, spec, candidate)
+    if not verdict.accepted or verdict.new_holes:
+        ctx.on_event(spec, f"synthesizer: `{result.expr}` fits the examples in view but was "
+                           f"rejected ({why(verdict)})")
+        return None
+    return Outcome(spec, candidate, Provenance("synth", "", 1, 0, 0, round(time.monotonic() - start, 3)),
+                   verdict.passed)
+
+
+# ---------------------------------------------------------------- a hand-written lock entry
+
+def from_manual(ctx, spec: HoleSpec, entry: Optional[LockEntry]):
+    """A hand-written lock entry (manual, not yet stamped) for `spec`, as an
+    Outcome if it passes verification; else None (and a warning)."""
+    if entry is None or not entry.needs_verification:
+        return None
+    verdict = check(ctx, spec, entry.fill)
+    if verdict.accepted and not verdict.new_holes:
+        ctx.on_event(spec, "lock: the hand-written fill passed verification")
+        return Outcome(spec, entry.fill, Provenance(MANUAL), verdict.passed)
+    first = next((ln.strip() for ln in verdict.feedback.splitlines() if ln.strip()), verdict.stage)
+    ctx.warn(f"the hand-written fill of '{spec.name}' in the lock file failed verification "
+             f"({first}); filling it anew")
+    return None
+
+
+# ---------------------------------------------------------------- a model
+@dataclass
+class Usage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    def add(self, completion) -> None:
+        self.calls += 1
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        self.seconds += completion.seconds
+
+
+def reply_to_fill(spec: HoleSpec, text: str, known: frozenset = frozenset()) -> str:
+    """The model's reply as fill source (raises ReplyError). Definitions of
+    functions the program already has (`known`, other than the one being
+    written) are dropped: small models like to repeat the context."""
+    from .replies import ReplyError, classify_expression_reply, classify_function_reply, extract_code
+    code = drop_definitions(extract_code(text), known - {spec.func_name})
+    if spec.kind == "function":
+        r = classify_function_reply(code, spec.func_name)
+        helpers = (r.helpers.strip() + "\n\n") if r.helpers.strip() else ""
+        if not r.body.strip():
+            raise ReplyError("the reply has no function body")
+        return helpers + body_as_fill(spec, r.body)
+    r = classify_expression_reply(code, spec.func_name)
+    if r.kind == "expression":
+        return r.expression.strip()
+    if r.helpers.strip():
+        raise ReplyError("an expression hole takes one expression, without helper functions")
+    return body_as_fill(spec, r.body)
+
+
+def drop_definitions(code: str, names) -> str:
+    """`code` without its top-level `def NAME(...)` blocks for NAME in `names`."""
+    if not names:
+        return code
+    out, skipping = [], False
+    for line in code.splitlines():
+        if line and not line[0].isspace():
+            m = re.match(r"def\s+(\w+)\s*\(", line)
+            skipping = bool(m and m.group(1) in names)
+        if not skipping:
+            out.append(line)
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def grammar_for(provider, spec: HoleSpec) -> Optional[str]:
+    if not getattr(provider, "name", "").startswith("local/"):
+        return None
+    try:
+        from .providers.gbnf import fill_grammar
+        return fill_grammar("function")     # both kinds are asked for a definition
+    except Exception:
+        return None
+
+
+def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage: Usage,
+               fill_nested) -> Outcome:
+    """Ask `provider` for a fill, repairing up to `attempts` times."""
+    from npl.compiler.holes import test_source
+    visible = [test_source(ctx_program(ctx), t) for t in ctx.visible(spec)] if ctx.visible(spec) else []
+    messages = build_messages(spec, ctx.program_context(spec), visible, ctx.enclosing_source(spec))
+    grammar = grammar_for(provider, spec)
+    hole_usage = Usage()
+    last_problem = ""
+    outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
+    answers: set[str] = set()               # earlier answers (reply_key)
+
+    def ask(chat: list[dict], **sampling):
+        completion = provider.complete(chat, max_tokens=768, grammar=grammar, **sampling)
+        usage.add(completion)
+        hole_usage.add(completion)
+        return completion
+
+    for attempt in range(1, attempts + 1):
+        ctx.on_event(spec, f"asking {provider.name} (attempt {attempt}/{attempts})")
+        completion = ask(messages, temperature=0.0)
+        candidate, unusable = parse_reply(ctx, spec, completion.text)
+        if reply_key(completion.text, candidate) in answers:
+            # Greedy decoding answered the feedback with a rejected answer again (small
+            # models copy the conversation): sample a fresh answer to the first request
+            # instead of spending the attempt on a known failure.
+            ctx.on_event(spec, f"attempt {attempt} repeated an earlier answer; sampling another")
+            completion = ask(messages[:2], temperature=RESAMPLE_TEMPERATURE, seed=attempt)
+            candidate, unusable = parse_reply(ctx, spec, completion.text)
+        answers.add(reply_key(completion.text, candidate))
+        if candidate is None:
+            last_problem = unusable
+            outcomes.append("reply")
+        else:
+            verdict = check(ctx, spec, candidate)
+            outcomes.append(attempt_outcome(verdict))
+            if verdict.accepted:
+                sub: list[Outcome] = []
+                if verdict.new_holes:
+                    sub, last_problem = fill_nested(spec, candidate, verdict.new_holes)
+                    if last_problem:
+                        verdict = None
+                if verdict is not None:
+                    prov = Provenance(provider.name, provider.name.partition("/")[2], attempt,
+                                      hole_usage.prompt_tokens, hole_usage.completion_tokens,
+                                      round(hole_usage.seconds, 3))
+                    return Outcome(spec, candidate, prov, verdict.passed, sub)
+            else:
+                last_problem = verdict.feedback
+        ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(last_problem)}")
+        messages = messages + [{"role": "assistant", "content": completion.text},
+                               repair_message(spec, candidate or completion.text, last_problem)]
+    raise FillFailed(spec, f"no accepted fill after {attempts} attempts; last problem:\n{last_problem}"
+                     + contradiction_hint(outcomes), attempts)
+
+
+RESAMPLE_TEMPERATURE = 0.8
+
+
+def parse_reply(ctx: FillContext, spec: HoleSpec, text: str) -> tuple[Optional[str], str]:
+    """(the fill a reply gives, "") or (None, why the reply cannot be used)."""
+    from .replies import ReplyError
+    try:
+        return reply_to_fill(spec, text, known_functions(ctx)), ""
+    except ReplyError as err:
+        return None, f"Your reply could not be used: {err}"
+
+
+def reply_key(text: str, candidate: Optional[str]) -> str:
+    """What makes two replies the same answer: the fill they give (layout,
+    docstrings and repeated context aside), else their text."""
+    return normalized(candidate if candidate is not None else text)
+
+
+def normalized(reply: str) -> str:
+    return " ".join(reply.split())
+
+
+def attempt_outcome(verdict) -> str:
+    """"example" (failed an example), "gaming", or the verdict's stage."""
+    if verdict.stage == "test" and verdict.feedback.startswith(("It fails the example",
+                                                               "It fails a held-out example")):
+        return "example"
+    return verdict.stage
+
+
+def contradiction_hint(outcomes: list[str]) -> str:
+    """When the model's code kept compiling but never agreed with the
+    examples (or special-cased them), the likelier culprit is the hole: its
+    examples and description may say different things."""
+    against = [o for o in outcomes if o in ("example", "gaming")]
+    compiled = [o for o in outcomes if o not in ("reply", "compile")]
+    if len(against) >= 2 and (len(against) == len(compiled) or outcomes.count("gaming") >= 2):
+        return ("\nnote: every candidate that compiled failed the examples or special-cased "
+                "them: the examples may contradict the description. Check each `example` "
+                "against the description (and the description against what you mean).")
+    return ""
+
+
+def known_functions(ctx: FillContext) -> frozenset:
+    prog = ctx.program
+    if prog is None:
+        return frozenset()
+    return frozenset(f.name for f in prog.funcs.values() if f.module == prog.main_path)
+
+
+def first_line(text: str) -> str:
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    return lines[0][:120] if lines else ""
+
+
+def ctx_program(ctx: FillContext):
+    return ctx.program

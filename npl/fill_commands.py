@@ -1,0 +1,54 @@
+"""`npl fill` and `npl verify`: open the program, fill or re-verify its
+holes (filling/filler.py, filling/audit.py), print what happened and give
+the exit status."""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from npl.filling.audit import reverify
+from npl.filling.filler import FillFailedError, UnknownHoleError, fill_program, targets_for
+from npl.filling.lockfile import lock_path_for
+from npl.lang.diagnostics import CompileError
+from npl.project import missing_fill_errors, open_program
+
+
+def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str]) -> int:
+    prog = open_program(path, strict_fills=False)
+    if frozen:
+        if refresh:
+            targets_for(prog, refresh)               # an unknown name is still an error
+            raise UnknownHoleError("--refresh fills a hole again, which --frozen forbids: "
+                                   "drop one of them")
+        if prog.missing or prog.comp.rejected:
+            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
+        print(f"{path}: every hole is filled")
+        return 0
+    try:
+        fill_program(prog, model=model, refresh=refresh)
+    except FillFailedError as err:
+        print(str(err), file=sys.stderr)
+        return 1
+    return 0
+
+
+def verify_command(path: str, check: bool = False) -> int:
+    result = reverify(open_program(path, strict_fills=False), write=not check)
+    lock = lock_path_for(path)
+    for where, name, why in result.failed:
+        print(f"{where}: error: lock entry for hole '{name}' failed verification:\n"
+              + indent(why), file=sys.stderr)
+    for entry in result.stale:
+        print(f"{lock}: warning: lock entry for '{entry.name}' ({entry.key}) matches no hole "
+              "of the program (stale; `npl fill` removes it)", file=sys.stderr)
+    for entry in result.verified:
+        print(f"{entry.location}: verified '{entry.name}' ({entry.provenance.source})"
+              + ("; hand-edited, so ignored until `npl verify` stamps it"
+                 if check and entry.key in result.edited else ""))
+    print(f"{lock}: {len(result.verified)} verified, {len(result.failed)} failed"
+          + (f", {len(result.stale)} stale" if result.stale else ""))
+    return 1 if result.failed else 0
+
+
+def indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.strip().splitlines())
