@@ -61,6 +61,7 @@ FAULT_NAMES = {"Segmentation fault": signal.SIGSEGV, "Bus error": signal.SIGBUS,
                "Illegal instruction": signal.SIGILL, "Floating-point exception": signal.SIGFPE,
                "Floating point exception": signal.SIGFPE, "Aborted": signal.SIGABRT}
 NO_REPACK_NOTE = "local-worker.json"
+UNTOUCHED = "The failure wrote nothing to your program, its lock file or the library."
 
 
 @dataclass(frozen=True)
@@ -153,16 +154,17 @@ class Death:
         return "ended without a word (killed by a signal, perhaps by the out-of-memory killer)"
 
     def advice(self) -> str:
+        """What the user can do about it."""
         if self.signal == signal.SIGKILL or (self.signal is None and self.status is None):
             return ("free memory (the model needs about 2 GB) or fill with a hosted model "
                     "(--model openai/NAME or anthropic/NAME)")
         if self.native_crash:
-            return ("this is a bug in llama.cpp. Rebuild llama-cpp-python without native "
+            return ("that is a bug in llama.cpp: rebuild llama-cpp-python without native "
                     "CPU flags (CMAKE_ARGS=\"-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON "
                     "-DGGML_F16C=ON\" pip install --force-reinstall --no-cache-dir "
                     "llama-cpp-python), or fill with a hosted model (--model openai/NAME), "
-                    f"or set NPL_LOCAL_MODEL=off; the worker's log: {self.log}")
-        return f"see the worker's log: {self.log}"
+                    f"or set NPL_LOCAL_MODEL=off; the worker's log is {self.log}")
+        return f"see the worker's log, {self.log}"
 
 
 def read_death(log: Path, status: Optional[int]) -> Death:
@@ -420,14 +422,14 @@ class WorkerHandle:
             note = (" Weight repacking was on (NPL_LOCAL_REPACK=on): unset it, and NPL turns "
                     "it off where llama.cpp's AMX kernels would run.")
         return ProviderError(self.name, "crash", f"the local model's worker process "
-                             f"{crash.death.what()} while {crash.phase}.{note} Your program "
-                             f"and lock file are untouched. What to do: {crash.death.advice()}")
+                             f"{crash.death.what()} while {crash.phase}.{note} {UNTOUCHED} "
+                             f"What to do: {crash.death.advice()}")
 
     def _timeout_error(self, timeout: float, what: str) -> ProviderError:
         return ProviderError(self.name, "timeout", f"the local model took more than "
-                             f"{timeout:g} s {what} and was stopped. Your program and lock "
-                             f"file are untouched. If the machine is just slow, raise "
-                             f"`timeout` under [provider] in npl.toml")
+                             f"{timeout:g} s {what} and was stopped. {UNTOUCHED} If the "
+                             f"machine is just slow, raise `timeout` under [provider] in "
+                             f"npl.toml")
 
 
 class _Crashed(Exception):
