@@ -392,6 +392,16 @@ class WorkerHandle:
             running.socket.unlink(missing_ok=True)
         self.running = None
 
+    def stop(self) -> None:
+        """Stop the worker now, shared or private (a shared one is asked to
+        end after its current request)."""
+        with self.lock:
+            if self.running is not None and self.config.shared:
+                with contextlib.suppress(_GoneBeforeStart, _Crashed, ProviderError):
+                    self._exchange(self.running, {"op": "stop"}, 30.0)
+                self.running = None
+            self.close()
+
     def close(self) -> None:
         """Stop a private worker and remove its folder (at exit)."""
         running, self.running = self.running, None
