@@ -327,7 +327,7 @@ class WorkerHandle:
             command += ["--repack-reason", config.repack_reason]
         with open(log, "wb") as log_file:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=log_file, start_new_session=True,
+                                       stderr=log_file, cwd=log.parent, start_new_session=True,
                                        env=self._environment())
         threading.Thread(target=process.wait, daemon=True).start()     # reaps it when it ends
         running = _Running(sock, log, process.pid, {}, process)
