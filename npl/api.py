@@ -21,6 +21,8 @@ from typing import Any, Callable, Optional
 
 from npl.compiler.driver import Compilation, compile
 from npl.lang.diagnostics import CompileError
+from npl.lang.errors import ConfigKind
+from npl.lang.symbols import FuncInfo
 from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ListT,
                             OptionalT, SetT, StructT, TupleT, Type)
 
@@ -28,8 +30,9 @@ _CACHE: dict[str, Compilation] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-class NplTypeError(TypeError):
-    """A host value does not fit the NPL type it is passed as."""
+class NplTypeError(ConfigKind, TypeError):
+    """A host value does not fit the NPL type it is passed as (a request
+    the program cannot honour; a TypeError too)."""
 
 
 @dataclass
@@ -87,7 +90,7 @@ class Program:
     # ------------------------------------------------------------ calling
     def _functions(self) -> dict:
         main = self._comp.program.scopes[self._comp.path]
-        return {n: s for n, s in main.items() if type(s).__name__ == "FuncInfo" and not s.extern}
+        return {n: s for n, s in main.items() if isinstance(s, FuncInfo) and not s.extern}
 
     def _function(self, name: str):
         fn = self._functions().get(name)

@@ -49,6 +49,7 @@ import threading
 from typing import Any, Callable, Optional
 
 from npl.compiler import ir
+from npl.lang.errors import ConfigKind
 from npl.lang.types import BOOL, FLOAT, INT, ArrayT
 
 from .cuda_pattern import NotGpu, Pattern, host_eval, match
@@ -63,7 +64,7 @@ _state: dict[str, Any] = {}
 _nofma = threading.local()
 
 
-class DeviceError(Exception):
+class DeviceError(ConfigKind):
     """`--device cuda` (device="cuda") where no usable NVIDIA GPU is."""
 
 
