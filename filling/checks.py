@@ -37,10 +37,10 @@ class Verdict:
     accepted: bool
     stage: str                          # "compile" | "gaming" | "test" | "limit" | "ok"
     feedback: str = ""                  # for the repair prompt and the final error
-    error: str = ""                     # the failing check's run-time error kind, if any
     comp: Optional[Compilation] = None
     passed: list[str] = field(default_factory=list)
     new_holes: list[HoleSpec] = field(default_factory=list)
+    error: str = ""                     # the failing check's run-time error kind, if any
 
 
 def test_ids(spec: HoleSpec) -> set[str]:

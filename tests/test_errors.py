@@ -229,3 +229,131 @@ def test_the_scan_catches_name_and_text_classification(snippet, class_names):
 ])
 def test_the_scan_leaves_dispatch_and_messages_alone(snippet, class_names):
     assert not scan_source(snippet, class_names), snippet
+
+
+# ---------------------------------------------------------------- the hierarchy
+
+def _classes():
+    from npl.api import NplTypeError
+    from npl.compiler.driver import InternalCompilerError
+    from npl.filling.filler import FillFailedError, UnknownHoleError
+    from npl.filling.library import LibraryError
+    from npl.filling.lockfile import LockFileError
+    from npl.filling.providers.base import ProviderError
+    from npl.filling.providers.pricing import PricingError
+    from npl.fmt import FormatError
+    from npl.lang import errors as E
+    from npl.lang.diagnostics import CompileError
+    from npl.project import SourceFileError
+    from npl.runtime.codegen import CodegenError
+    from npl.runtime.cuda import DeviceError
+    from npl.runtime.errors import NplRuntimeError
+    # class, its kind, its exit status, the Python base callers rely on
+    return [
+        (CompileError, E.CompileKind, 2, None),
+        (NplRuntimeError, E.RunKind, 1, None),
+        (FillFailedError, E.FillKind, 1, None),
+        (ProviderError, E.ProviderKind, 1, None),
+        (LockFileError, E.LockKind, 2, None),
+        (LibraryError, E.LockKind, 2, None),
+        (DeviceError, E.ConfigKind, 2, None),
+        (SourceFileError, E.ConfigKind, 2, OSError),
+        (UnknownHoleError, E.ConfigKind, 2, ValueError),
+        (PricingError, E.ConfigKind, 2, ValueError),
+        (NplTypeError, E.ConfigKind, 2, TypeError),
+        (InternalCompilerError, E.InternalError, 3, None),
+        (CodegenError, E.InternalError, 3, None),
+        (FormatError, E.InternalError, 3, None),
+    ]
+
+
+@pytest.mark.parametrize("cls, kind, status, base", _classes(), ids=lambda v: getattr(v, "__name__", str(v)))
+def test_each_user_facing_error_has_a_kind_and_its_exit_status(cls, kind, status, base):
+    from npl.lang.errors import NplError
+    assert issubclass(cls, kind) and issubclass(cls, NplError)
+    assert cls.exit_code == status
+    if base is not None:
+        assert issubclass(cls, base)
+
+
+def test_exit_codes_match_docs_security():
+    """docs/security.md's table gives each kind of lang/errors.py the exit
+    status the kind has, and lists every status lang/errors.py defines."""
+    import re
+
+    from npl.lang import errors as E
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| ([^|]*)\|", text, re.MULTILINE)
+    documented = {int(status): re.findall(r"`(\w+)`", kinds) for status, kinds in rows}
+    assert set(documented) == {E.EXIT_OK, E.EXIT_FAILED, E.EXIT_BAD_INPUT, E.EXIT_INTERNAL,
+                               E.EXIT_INTERRUPTED}
+    kinds = {c.__name__: c for c in vars(E).values()
+             if isinstance(c, type) and issubclass(c, E.NplError) and c is not E.NplError}
+    assert sorted(k for names in documented.values() for k in names) == sorted(kinds)
+    for status, names in documented.items():
+        for name in names:
+            assert kinds[name].exit_code == status, name
+
+
+def test_report_prints_each_kind_and_returns_its_status(capsys, monkeypatch):
+    from npl.filling.providers.base import ProviderError
+    from npl.lang.ast import Span
+    from npl.lang.diagnostics import CompileError, Diagnostic
+    from npl.report import report
+    from npl.runtime.errors import NplRuntimeError
+    monkeypatch.delenv("NPL_DEBUG", raising=False)
+    diag = Diagnostic("E010", "undefined name 'x'", Span("p.npl", 1, 1, 1, 2))
+    assert report(CompileError([diag], {"p.npl": "x\n"})) == 2
+    assert capsys.readouterr().err.endswith("^\n1 error\n")
+    assert report(NplRuntimeError("index", "index out of range")) == 1
+    assert capsys.readouterr().err == "error: index out of range\n"
+    assert report(ProviderError("openai/m", "network", "down")) == 1
+    assert capsys.readouterr().err == "npl: error: openai/m: network: down\n"
+    assert report(KeyboardInterrupt()) == 130
+    assert capsys.readouterr().err == "npl: interrupted\n"
+    assert report(ZeroDivisionError("boom")) == 3
+    assert capsys.readouterr().err.startswith("npl: internal error: ZeroDivisionError: boom\n")
+    monkeypatch.setenv("NPL_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        report(ZeroDivisionError("boom"))
+
+
+def test_report_stays_light():
+    """npl/fast.py's start path imports npl/report.py: no click, no compiler."""
+    code = ("import sys, npl.report; bad = [m for m in ('click', 'npl.compiler', 'npl.runtime', "
+            "'npl.filling') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(ROOT.parent))
+    assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- the command line
+
+def _npl(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    from conftest import npl_command
+    return subprocess.run(npl_command() + args, cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "NPL_RUN_CACHE": "off", **(env or {})}, timeout=120)
+
+
+HOLE = 'def double(n: int) -> int:\n    """Twice n."""\n    ...\n\ndef main():\n    print(double(2))\n'
+
+
+@pytest.mark.parametrize("case, program, args, status, message", [pytest.param(*c, id=c[0]) for c in [
+    ("compile", "def main():\n    print(x)\n", ["run"], 2, "error[E010]"),
+    ("run-time", "def main():\n    xs: list[int] = []\n    print(xs[1])\n", ["run"], 1,
+     "error: index out of range: list index 1, length 0\n  in main (p.npl:3)"),
+    ("bad lock", "def main():\n    print(1)\n", ["run"], 2, "p.npl.lock:1:"),
+    ("unknown --refresh hole", HOLE, ["fill", "--refresh", "nosuch"], 2,
+     "npl: error: no hole named 'nosuch' in p.npl"),
+    ("provider", HOLE, ["fill", "--model", "bogus/m"], 1,
+     "npl: error: bogus/m: config: unknown provider"),
+]])
+def test_the_command_line_exits_with_the_status_of_the_error_kind(tmp_path, case, program, args,
+                                                                    status, message):
+    (tmp_path / "p.npl").write_text(program)
+    if case == "bad lock":
+        (tmp_path / "p.npl.lock").write_text("version = [\n")
+    r = _npl(args[:1] + ["p.npl"] + args[1:], tmp_path)
+    assert r.returncode == status, (r.stdout, r.stderr)
+    assert message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
