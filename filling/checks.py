@@ -41,6 +41,7 @@ class Verdict:
     passed: list[str] = field(default_factory=list)
     new_holes: list[HoleSpec] = field(default_factory=list)
     error: str = ""                     # the failing check's run-time error kind, if any
+    failed: str = ""                    # "example" | "property": what the failing check is
 
 
 def test_ids(spec: HoleSpec) -> set[str]:
@@ -87,7 +88,7 @@ def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candid
     trial[spec.key] = candidate
     reply = run_checks_isolated(source, path, trial, spec.key, limits, hidden)
     return Verdict(reply["accepted"], reply["stage"], reply["feedback"], comp, passed=reply["passed"],
-                   error=reply.get("error", ""))
+                   error=reply.get("error", ""), failed=reply.get("failed", ""))
 
 
 LIMIT_HINT = ("It ran into a verification limit (steps, time, memory, output or recursion "
@@ -126,7 +127,7 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
         if stage == "limit":
             detail += "\n" + LIMIT_HINT
     return Verdict(False, stage, detail, comp, passed=[r.name for r in results if r.passed],
-                   error=first.error)
+                   error=first.error, failed=first.kind)
 
 
 def describe_failure(comp: Compilation, spec: HoleSpec, program, result) -> str:

@@ -26,8 +26,9 @@ half done.
 
 Protocol: one JSON object per line each way. The worker first says
 {"ready": true}. Job: {source, path, fills, key, limits, hidden}; reply:
-{accepted, stage, feedback, passed, error, retire} (`error`: the kind of the
-run-time error that failed the first failing check, or "").
+{accepted, stage, feedback, passed, error, failed, retire} (`error`: the kind
+of the run-time error that failed the first failing check, or ""; `failed`:
+whether that check is an "example" or a "property").
 """
 from __future__ import annotations
 
@@ -234,7 +235,8 @@ def handle(job: dict) -> dict:
                           "changed while it ran?)")
     verdict = run_checks(comp, spec, limits, hidden=frozenset(job.get("hidden", ())))
     return {"accepted": verdict.accepted, "stage": verdict.stage, "feedback": verdict.feedback,
-            "passed": verdict.passed, "error": verdict.error, "retire": verdict.error == "memory"}
+            "passed": verdict.passed, "error": verdict.error, "failed": verdict.failed,
+            "retire": verdict.error == "memory"}
 
 
 def warm_up() -> None:

@@ -375,8 +375,7 @@ def normalized(reply: str) -> str:
 
 def attempt_outcome(verdict) -> str:
     """"example" (failed an example), "gaming", or the verdict's stage."""
-    if verdict.stage == "test" and verdict.feedback.startswith(("It fails the example",
-                                                               "It fails a held-out example")):
+    if verdict.stage == "test" and verdict.failed == "example":
         return "example"
     return verdict.stage
 

@@ -11,8 +11,8 @@ lines) and fails on
   * message-text classification: `"..." in str(exc)`, `str(exc).startswith`,
     a comparison with `exc.args[...]`/`exc.message` or with a name assigned
     from those, where `exc` is bound by `except ... as exc` or is a parameter
-    annotated as an exception; and `"..." in x.feedback` / `x.message` (the
-    texts a check or a test result carries).
+    annotated as an exception; and `"..." in x.feedback`, `x.message.startswith(...)`
+    (the texts a check or a test result carries).
 Its own tests check that it catches each of the forms removed from the code.
 """
 from __future__ import annotations
@@ -155,6 +155,9 @@ class _Scanner(ast.NodeVisitor):
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in _TEXT_METHODS and self.is_text(func.value):
             self.found.append((node.lineno, f"an exception's message text .{func.attr}()"))
+        elif isinstance(func, ast.Attribute) and func.attr in _TEXT_METHODS \
+                and isinstance(func.value, ast.Attribute) and func.value.attr in _CARRIED_TEXTS:
+            self.found.append((node.lineno, f"a carried error text .{func.attr}()"))
         if isinstance(func, ast.Attribute) and func.attr in ("search", "match", "fullmatch") \
                 and any(self.is_text(a) for a in node.args):
             self.found.append((node.lineno, "an exception's message text matched"))
@@ -203,6 +206,7 @@ def test_no_error_is_classified_by_class_name_or_message_text(class_names):
     "def f(spec):\n    return [t for t in spec.tests if type(t.decl).__name__ == 'Example']\n",
     "def f(verdict):\n    return {'retire': 'out of memory' in verdict.feedback}\n",
     "def f(first):\n    return 'step limit exceeded' in first.message\n",
+    "def f(verdict):\n    return verdict.feedback.startswith(('It fails the example',))\n",
     "def classify(exc: BaseException):\n    text = str(exc)\n    if 'NoneType' in text:\n"
     "        return 'none'\n",
     "def f(exc: BaseException):\n    text = str(exc)\n    return text.startswith('(34')\n",
