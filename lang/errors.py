@@ -34,9 +34,10 @@ INTERNAL_HINT = "  (this is a bug in NPL; rerun with NPL_DEBUG=1 for details)"
 
 class NplError(Exception):
     """An error NPL reports to its user. `kind` says what went wrong (a
-    run-time error refines it per instance: "index", "step_limit", ...);
-    `exit_code` is the command line's status for it. `render()` is the
-    text the command line prints (on stderr)."""
+    run-time or provider error refines it per instance: "index",
+    "step_limit", "network", ...); `exit_code` is the command line's status
+    for it (the same for every error of a kind). `render()` is its text;
+    `report_text()` what the command line prints on stderr (npl/report.py)."""
 
     kind = "error"
     exit_code = EXIT_FAILED

@@ -15,6 +15,7 @@ source and its fills, so loading a program twice compiles it once.
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -248,8 +249,9 @@ def _numpy_scalar(value, kind, bad, name):
 
 def _to_array(value, t: ArrayT, bad):
     import numpy as np
-    if type(value).__module__.startswith("torch"):
-        if getattr(value, "is_cuda", False):
+    torch = sys.modules.get("torch")          # a tensor exists only once torch is imported
+    if torch is not None and isinstance(value, torch.Tensor):
+        if value.is_cuda:
             return value                      # used in place by CUDA kernels
         value = value.detach().numpy()        # shares memory with the tensor
     if not isinstance(value, np.ndarray):

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 from typing import Any, Callable, Optional
 
@@ -643,7 +644,8 @@ _TORCH = {FLOAT: "float64", INT: "int64", BOOL: "bool"}
 
 
 def _is_cuda_tensor(v) -> bool:
-    return type(v).__module__.startswith("torch") and bool(getattr(v, "is_cuda", False))
+    torch = sys.modules.get("torch")        # a tensor exists only once torch is imported
+    return torch is not None and isinstance(v, torch.Tensor) and bool(v.is_cuda)
 
 
 def plan(jit, fn: ir.Function) -> Optional[GpuPlan]:

@@ -38,7 +38,7 @@ ALLOWED = {
 }
 
 _TEXT_METHODS = {"startswith", "endswith", "find", "rfind", "index", "rindex", "count"}
-_NAME_ATTRS = {"__name__", "__qualname__"}
+_NAME_ATTRS = {"__name__", "__qualname__", "__module__"}
 _CARRIED_TEXTS = {"feedback", "message"}
 
 
@@ -153,7 +153,9 @@ class _Scanner(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in _TEXT_METHODS and self.is_text(func.value):
+        if isinstance(func, ast.Attribute) and func.attr in _TEXT_METHODS and self.is_name(func.value):
+            self.found.append((node.lineno, f"a class's name .{func.attr}()"))
+        elif isinstance(func, ast.Attribute) and func.attr in _TEXT_METHODS and self.is_text(func.value):
             self.found.append((node.lineno, f"an exception's message text .{func.attr}()"))
         elif isinstance(func, ast.Attribute) and func.attr in _TEXT_METHODS \
                 and isinstance(func.value, ast.Attribute) and func.value.attr in _CARRIED_TEXTS:
@@ -216,6 +218,7 @@ def test_no_error_is_classified_by_class_name_or_message_text(class_names):
     "def f():\n    try:\n        pass\n    except OSError as e:\n        return e.strerror == 'x'\n",
     "def f(x):\n    return x.__class__.__qualname__ != 'ArrayT'\n",
     "def f(kind):\n    return kind == 'ProviderError'\n",
+    "def f(v):\n    return type(v).__module__.startswith('torch')\n",
 ])
 def test_the_scan_catches_name_and_text_classification(snippet, class_names):
     assert scan_source(snippet, class_names), snippet
