@@ -283,6 +283,14 @@ def test_each_user_facing_error_has_a_kind_and_its_exit_status(cls, kind, status
         assert issubclass(cls, base)
 
 
+def test_the_embedding_api_names_the_root():
+    import npl
+    from npl.lang.errors import NplError
+    assert npl.NplError is NplError
+    assert all(issubclass(getattr(npl, n), NplError)
+               for n in ("CompileError", "NplRuntimeError", "NplTypeError", "SourceFileError"))
+
+
 def test_exit_codes_match_docs_security():
     """docs/security.md's table gives each kind of lang/errors.py the exit
     status the kind has, and lists every status lang/errors.py defines."""
