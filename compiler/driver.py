@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from npl.lang import ast
 from npl.lang.checker import Checker
 from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.errors import InternalError
 from npl.lang.parser import parse
 from npl.lang.symbols import CheckedProgram
 
@@ -30,7 +31,7 @@ from .lower import HoleBinding, lower_program
 MAX_FILL_DEPTH = 8      # hard stop for nested fills; the filler's own limit is lower
 
 
-class InternalCompilerError(Exception):
+class InternalCompilerError(InternalError):
     """A bug in NPL itself (the IR verifier failed)."""
 
 

@@ -40,6 +40,8 @@ class Verdict:
     comp: Optional[Compilation] = None
     passed: list[str] = field(default_factory=list)
     new_holes: list[HoleSpec] = field(default_factory=list)
+    error: str = ""                     # the failing check's run-time error kind, if any
+    failed: str = ""                    # "example" | "property": what the failing check is
 
 
 def test_ids(spec: HoleSpec) -> set[str]:
@@ -85,13 +87,10 @@ def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candid
     trial = dict(fills)
     trial[spec.key] = candidate
     reply = run_checks_isolated(source, path, trial, spec.key, limits, hidden)
-    return Verdict(reply["accepted"], reply["stage"], reply["feedback"], comp, passed=reply["passed"])
+    return Verdict(reply["accepted"], reply["stage"], reply["feedback"], comp, passed=reply["passed"],
+                   error=reply.get("error", ""), failed=reply.get("failed", ""))
 
 
-# Messages of the run-time errors that mean "a verification limit stopped it"
-# (runtime/errors.py, runtime/execution.py, filling/sandbox.py).
-LIMIT_MESSAGES = ("step limit exceeded", "time limit exceeded", "out of memory",
-                  "output limit exceeded", "stack overflow")
 LIMIT_HINT = ("It ran into a verification limit (steps, time, memory, output or recursion "
               "depth): look for a loop that never ends, recursion without a base case, or a "
               "value (list, string, number) that grows without bound.")
@@ -100,15 +99,12 @@ HELD_OUT = ("It fails a held-out example: one of the hole's examples that is not
             "re-read the description and handle every case it describes.")
 
 
-def is_limit(message: str) -> bool:
-    return any(m in (message or "") for m in LIMIT_MESSAGES)
-
-
 def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
                hidden: frozenset = frozenset()) -> Verdict:
     """Run the examples and properties that exercise `spec`; a failure of a
     held-out example (`hidden`) is reported without revealing it."""
     from npl.runtime.codegen import load
+    from npl.runtime.errors import LIMIT_KINDS
     from npl.runtime.testing import run_tests
     ids = test_ids(spec)
     if not ids:
@@ -123,14 +119,15 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
     # report a failure the model may see before a held-out one
     failed.sort(key=lambda r: r.location in hidden)
     first = failed[0]
-    stage = "limit" if is_limit(first.message) else "test"
+    stage = "limit" if first.error in LIMIT_KINDS else "test"
     if first.location in hidden:
         detail = HELD_OUT + ("\n" + LIMIT_HINT if stage == "limit" else "")
     else:
         detail = describe_failure(comp, spec, program, first)
         if stage == "limit":
             detail += "\n" + LIMIT_HINT
-    return Verdict(False, stage, detail, comp, passed=[r.name for r in results if r.passed])
+    return Verdict(False, stage, detail, comp, passed=[r.name for r in results if r.passed],
+                   error=first.error, failed=first.kind)
 
 
 def describe_failure(comp: Compilation, spec: HoleSpec, program, result) -> str:

@@ -23,17 +23,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Optional
 
+from npl.lang import ast
 from npl.lang.diagnostics import split_lines
+from npl.lang.errors import ConfigKind, FillKind
 
 from .sources import FillContext, FillFailed, Outcome, from_library, from_synthesizer
 from npl.compiler.holes import HoleSpec, called_functions, signature_text, struct_text, test_source
 from .lockfile import LockEntry, LockFile, lock_location, lock_path_for, prune, relocated, restamp, update_lock
 from .sources import Usage, from_model
 from .checks import Limits
-
-
-class NoFillerError(Exception):
-    pass
 
 
 @dataclass
@@ -57,7 +55,7 @@ def choose_model(cli_model: Optional[str], settings) -> Optional[str]:
 def split_examples(spec: HoleSpec, share: float) -> tuple[list, list]:
     """(visible, held out): a deterministic share of a hole's examples is
     kept out of the prompt and used only to verify."""
-    examples = [t for t in spec.tests if t.decl.__class__.__name__ == "Example"]
+    examples = [t for t in spec.tests if isinstance(t.decl, ast.Example)]
     others = [t for t in spec.tests if t not in examples]
     n_hidden = int(len(examples) * share) if len(examples) >= 2 else 0
     hidden = examples[len(examples) - n_hidden:] if n_hidden else []
@@ -309,8 +307,8 @@ def open_library():
 def add_to_library(library, outcome: Outcome, prog) -> None:
     from .library import LibraryEntry
     spec = outcome.spec
-    examples = tuple(test_source(prog, t) for t in spec.tests if type(t.decl).__name__ == "Example")
-    props = tuple(test_source(prog, t) for t in spec.tests if type(t.decl).__name__ == "Property")
+    examples = tuple(test_source(prog, t) for t in spec.tests if isinstance(t.decl, ast.Example))
+    props = tuple(test_source(prog, t) for t in spec.tests if isinstance(t.decl, ast.Property))
     try:
         library.add(LibraryEntry("function", tuple(str(t) for _, t in spec.params),
                                  tuple(n for n, _ in spec.params), str(spec.ret), spec.description,
@@ -326,7 +324,7 @@ def make_progress(quiet: bool):
 
 # ---------------------------------------------------------------- entry points
 
-class UnknownHoleError(ValueError):
+class UnknownHoleError(ConfigKind, ValueError):
     """`npl fill --refresh NAME` names no hole of the program (or comes
     with --frozen)."""
 
@@ -375,7 +373,10 @@ def fill_program(prog, *, model: Optional[str] = None, quiet: bool = False,
     return report
 
 
-class FillFailedError(Exception):
+class FillFailedError(FillKind):
+    """Some holes could not be filled: one E040 line per hole (and, when no
+    model was named, the ways to fill them); `report` has the details."""
+
     def __init__(self, report: Report):
         self.report = report
         lines = []
@@ -384,6 +385,9 @@ class FillFailedError(Exception):
         if report.failures and not report.model:
             lines += ways_to_fill(report.failures)
         super().__init__("\n".join(lines))
+
+    def render(self) -> str:
+        return str(self)
 
 
 def ways_to_fill(failures: list[FillFailed]) -> list[str]:

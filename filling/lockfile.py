@@ -43,6 +43,7 @@ import tomli_w
 
 from npl.lang.ast import Span
 from npl.lang.diagnostics import Diagnostic, source_line
+from npl.lang.errors import LockKind
 
 LOCK_VERSION = 1
 KINDS = ("function", "expression")
@@ -59,10 +60,11 @@ HEADER = """\
 PathLike = Union[str, os.PathLike]
 
 
-class LockFileError(Exception):
+class LockFileError(LockKind):
     """A lock file that cannot be used at all (unreadable, invalid TOML,
     unknown version, or the file lock could not be taken). `diagnostic`
-    holds the location; `str()` is the rendered error with the source line."""
+    holds the location; `str()` and `render()` are the rendered error with
+    the source line."""
 
     def __init__(self, path: PathLike, message: str, line: int = 1, col: int = 1,
                  source: Optional[str] = None):
@@ -73,6 +75,9 @@ class LockFileError(Exception):
         self.diagnostic = Diagnostic("E042", message, span)
         self.message = message
         super().__init__(self.diagnostic.render(source if source_line(source, line) else None))
+
+    def render(self) -> str:
+        return str(self)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from typing import Optional
 
 
 class ReplyError(Exception):
-    """The reply holds no usable code; `reason` says why."""
+    """The reply holds no usable code; `reason` says why (internal: it
+    becomes repair feedback for the model, never an error of its own)."""
 
     def __init__(self, reason: str):
         self.reason = reason

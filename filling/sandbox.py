@@ -19,12 +19,16 @@ per-call time limit plus a fixed allowance, counted from when the worker is
 ready); a worker that misses it (a single long built-in operation such as
 `sum(range(10**12))` never reaches a step check), or dies (memory exhausted,
 crashed), is killed, and the candidate is rejected with that reason. Workers
-are reused across jobs, except that one whose job ran out of memory or failed
-unexpectedly is retired: its heap may be fragmented or its imports half done.
+are reused across jobs, except that one whose job ran out of memory (a
+MemoryError, or a check that failed with a run-time error of kind "memory")
+or failed unexpectedly is retired: its heap may be fragmented or its imports
+half done.
 
 Protocol: one JSON object per line each way. The worker first says
 {"ready": true}. Job: {source, path, fills, key, limits, hidden}; reply:
-{accepted, stage, feedback, passed, retire}.
+{accepted, stage, feedback, passed, error, failed, retire} (`error`: the kind
+of the run-time error that failed the first failing check, or ""; `failed`:
+whether that check is an "example" or a "property").
 """
 from __future__ import annotations
 
@@ -231,7 +235,8 @@ def handle(job: dict) -> dict:
                           "changed while it ran?)")
     verdict = run_checks(comp, spec, limits, hidden=frozenset(job.get("hidden", ())))
     return {"accepted": verdict.accepted, "stage": verdict.stage, "feedback": verdict.feedback,
-            "passed": verdict.passed, "retire": "out of memory" in verdict.feedback}
+            "passed": verdict.passed, "error": verdict.error, "failed": verdict.failed,
+            "retire": verdict.error == "memory"}
 
 
 def warm_up() -> None:
@@ -276,7 +281,8 @@ def worker_main(memory_mb: int, parent: int) -> None:
         try:
             reply = handle(job)
         except MemoryError:
-            reply = {"accepted": False, "stage": "limit", "passed": [], "retire": True,
+            reply = {"accepted": False, "stage": "limit", "passed": [], "error": "memory",
+                     "retire": True,
                      "feedback": f"It was stopped: it exhausted the memory limit ({memory_mb} MiB)."}
         except Exception as exc:
             reply = {"accepted": False, "stage": "test", "passed": [], "retire": True,

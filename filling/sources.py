@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from npl.compiler import ir
+from npl.lang import ast
 from npl.compiler.holes import HoleSpec
 
 from .checks import Limits, Verdict, verify
@@ -37,6 +38,9 @@ class Outcome:
 
 
 class FillFailed(Exception):
+    """One hole that a source could not fill; the filler collects them into
+    a FillFailedError (the error the user sees), so this is not an NplError."""
+
     def __init__(self, spec: HoleSpec, reason: str, attempts: int = 0):
         self.spec = spec
         self.reason = reason
@@ -76,7 +80,7 @@ def held_out_ids(ctx: FillContext, spec: HoleSpec) -> frozenset:
     """Ids ("file:line") of the hole's examples that its prompt leaves out."""
     shown = {id(t) for t in ctx.visible(spec)}
     return frozenset(f"{t.decl.span.file}:{t.decl.span.line}" for t in spec.tests
-                     if id(t) not in shown and type(t.decl).__name__ == "Example")
+                     if id(t) not in shown and isinstance(t.decl, ast.Example))
 
 
 # ---------------------------------------------------------------- library
@@ -371,8 +375,7 @@ def normalized(reply: str) -> str:
 
 def attempt_outcome(verdict) -> str:
     """"example" (failed an example), "gaming", or the verdict's stage."""
-    if verdict.stage == "test" and verdict.feedback.startswith(("It fails the example",
-                                                               "It fails a held-out example")):
+    if verdict.stage == "test" and verdict.failed == "example":
         return "example"
     return verdict.stage
 

@@ -115,6 +115,9 @@ def hole_end(text: str, start: int) -> Optional[int]:
 
 
 class LexError(Exception):
+    """A token the lexer cannot read (internal: the parser reports its
+    `diagnostic` in a CompileError)."""
+
     def __init__(self, diagnostic: Diagnostic):
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic

@@ -15,12 +15,15 @@ source and its fills, so loading a program twice compiles it once.
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from npl.compiler.driver import Compilation, compile
 from npl.lang.diagnostics import CompileError
+from npl.lang.errors import ConfigKind
+from npl.lang.symbols import FuncInfo
 from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ListT,
                             OptionalT, SetT, StructT, TupleT, Type)
 
@@ -28,8 +31,9 @@ _CACHE: dict[str, Compilation] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-class NplTypeError(TypeError):
-    """A host value does not fit the NPL type it is passed as."""
+class NplTypeError(ConfigKind, TypeError):
+    """A host value does not fit the NPL type it is passed as (a request
+    the program cannot honour; a TypeError too)."""
 
 
 @dataclass
@@ -87,7 +91,7 @@ class Program:
     # ------------------------------------------------------------ calling
     def _functions(self) -> dict:
         main = self._comp.program.scopes[self._comp.path]
-        return {n: s for n, s in main.items() if type(s).__name__ == "FuncInfo" and not s.extern}
+        return {n: s for n, s in main.items() if isinstance(s, FuncInfo) and not s.extern}
 
     def _function(self, name: str):
         fn = self._functions().get(name)
@@ -245,8 +249,9 @@ def _numpy_scalar(value, kind, bad, name):
 
 def _to_array(value, t: ArrayT, bad):
     import numpy as np
-    if type(value).__module__.startswith("torch"):
-        if getattr(value, "is_cuda", False):
+    torch = sys.modules.get("torch")          # a tensor exists only once torch is imported
+    if torch is not None and isinstance(value, torch.Tensor):
+        if value.is_cuda:
             return value                      # used in place by CUDA kernels
         value = value.detach().numpy()        # shares memory with the tensor
     if not isinstance(value, np.ndarray):

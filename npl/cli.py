@@ -2,71 +2,44 @@
 
 Exit status: 0 success, 1 a run-time error or a failing test, 2 a compile
 error (bad program, missing fill in --frozen mode, bad lock file, a program
-file that cannot be read); docs/security.md lists them all.
-Python tracebacks from NPL's own code are never shown unless NPL_DEBUG=1.
+file that cannot be read); lang/errors.py defines them per kind of error,
+docs/security.md lists them all. An error that escapes a command is reported
+by npl/report.py; Python tracebacks from NPL's own code are never shown
+unless NPL_DEBUG=1.
 """
 from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from typing import NoReturn, Optional
 
 import click
 
 from npl.lang.diagnostics import CompileError
-
-DEBUG = os.environ.get("NPL_DEBUG") == "1"
-
-
-def fail_compile(err: CompileError) -> None:
-    click.echo(err.render(), err=True)
-    n = len(err.diagnostics)
-    click.echo(f"{n} error{'s' if n != 1 else ''}", err=True)
-    sys.exit(2)
+from npl.report import report
 
 
 def guarded(fn):
-    """Turn NPL's own errors into messages and exit codes."""
+    """Turn an error escaping the command into its message and exit status
+    (npl/report.py)."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except CompileError as err:
-            fail_compile(err)
-        except KeyboardInterrupt:
-            click.echo("npl: interrupted", err=True)
-            sys.exit(130)
         except SystemExit:
             raise
-        except Exception as exc:
+        except (Exception, KeyboardInterrupt) as exc:
             report_error(exc)
     return wrapper
 
 
-def report_error(exc: Exception) -> None:
-    """Known NPL errors get their message; anything else is an NPL bug and
-    never shows a raw traceback (unless NPL_DEBUG=1). The error classes are
-    looked up lazily so that start-up imports stay small."""
-    kind = type(exc).__name__
-    if kind == "LockFileError":
-        click.echo(str(exc), err=True)
-        sys.exit(2)
-    if kind in ("DeviceError", "SourceFileError", "UnknownHoleError"):   # bad device, file, --refresh
-        click.echo(f"npl: error: {exc}", err=True)
-        sys.exit(2)
-    if kind in ("FillFailedError", "NoFillerError"):
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    if kind == "ProviderError":
-        click.echo(f"npl: error: {exc}", err=True)
-        sys.exit(1)
-    if DEBUG:
-        raise exc
-    click.echo(f"npl: internal error: {kind}: {exc}\n"
-               "  (this is a bug in NPL; rerun with NPL_DEBUG=1 for details)", err=True)
-    sys.exit(3)
+def report_error(exc: BaseException) -> NoReturn:
+    """Print what the user sees for `exc` and exit with its status: an
+    NplError's text and its kind's exit code, 130 for Ctrl-C, 3 (an internal
+    error) for anything else."""
+    sys.exit(report(exc))
 
 
 def common_options(fn):

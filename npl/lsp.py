@@ -40,6 +40,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from npl.lang import ast as A
 from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.symbols import StructInfo
 
 REFILL = "npl.refillHole"
 
@@ -240,7 +241,7 @@ def hover_text(a: Analysis, line: int, col: int) -> Optional[str]:
     if isinstance(node, (A.StructDef, A.StructField, A.TypeExpr)):
         name = node.name if not isinstance(node, A.StructField) else chain[-2].name
         sym = _symbol(a, name)
-        if sym is not None and type(sym).__name__ == "StructInfo":
+        if isinstance(sym, StructInfo):
             return code(_struct_text(sym))
     if isinstance(node, A.ConstDef):
         sym = _symbol(a, node.name)

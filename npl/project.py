@@ -17,6 +17,7 @@ from typing import Any, Optional
 from npl.compiler.driver import Compilation, compile
 from npl.filling.lockfile import LockFile, lock_path_for
 from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.errors import ConfigKind
 
 
 @dataclass
@@ -154,7 +155,7 @@ class OpenProgram:
         return self.comp.unfilled
 
 
-class SourceFileError(OSError):
+class SourceFileError(ConfigKind, OSError):
     """A program file that cannot be read: missing, unreadable or not UTF-8
     (the CLI exits 2 with the message; the embedding API raises it)."""
 

@@ -42,6 +42,7 @@ from typing import Optional, TextIO
 from npl.lang import ast as A
 from npl.lang.diagnostics import CompileError
 from npl.lang.parser import parse
+from npl.lang.symbols import FuncInfo
 from npl.lang.types import (ArrayT, DictT, IterT, ListT, OptionalT, PrimT, SetT, StructT,
                             TupleT, Type, NONE)
 
@@ -483,7 +484,7 @@ class Session:
         except CompileError:
             return None
         fn = comp.program.scopes.get(self.path, {}).get(name)
-        return fn if type(fn).__name__ == "FuncInfo" and fn.name != MAIN else None
+        return fn if isinstance(fn, FuncInfo) and fn.name != MAIN else None
 
     def current(self):
         """The compiled session, with the input that stopped at an unfilled

@@ -26,6 +26,7 @@ from types import CodeType
 from typing import Any, Callable, Optional
 
 from npl.compiler import ir
+from npl.lang.errors import InternalError
 from npl.lang.types import BOOL, FLOAT, INT, STR, DictT, ListT, SetT, TupleT
 from npl.stdlib.builtins import PRIMS, as_iterable, call
 
@@ -42,7 +43,7 @@ _COMPARE_OPS = {"eq": ast.Eq, "ne": ast.NotEq, "lt": ast.Lt, "le": ast.LtE, "gt"
 _MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 
 
-class CodegenError(Exception):
+class CodegenError(InternalError):
     """The IR is malformed (a bug in an earlier stage, not the user's)."""
 
 

@@ -45,10 +45,12 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 from typing import Any, Callable, Optional
 
 from npl.compiler import ir
+from npl.lang.errors import ConfigKind
 from npl.lang.types import BOOL, FLOAT, INT, ArrayT
 
 from .cuda_pattern import NotGpu, Pattern, host_eval, match
@@ -63,7 +65,7 @@ _state: dict[str, Any] = {}
 _nofma = threading.local()
 
 
-class DeviceError(Exception):
+class DeviceError(ConfigKind):
     """`--device cuda` (device="cuda") where no usable NVIDIA GPU is."""
 
 
@@ -642,7 +644,8 @@ _TORCH = {FLOAT: "float64", INT: "int64", BOOL: "bool"}
 
 
 def _is_cuda_tensor(v) -> bool:
-    return type(v).__module__.startswith("torch") and bool(getattr(v, "is_cuda", False))
+    torch = sys.modules.get("torch")        # a tensor exists only once torch is imported
+    return torch is not None and isinstance(v, torch.Tensor) and bool(v.is_cuda)
 
 
 def plan(jit, fn: ir.Function) -> Optional[GpuPlan]:
