@@ -126,6 +126,14 @@ def read_index(key: str):
     return [(list(comp), str(mod), int(tag)) for comp, mod, tag in data]
 
 
+def is_indexed(key: str) -> bool:
+    """Whether the index names modules for `key` and they are all there
+    (not yet whether they are intact: loading checks that)."""
+    entries = read_index(key)
+    folder = cache_dir()
+    return entries is not None and all((folder / f"{mod}.sum").exists() for _, mod, _ in entries)
+
+
 def write_index(key: str, entries: list) -> None:
     folder = cache_dir() / "index"
     folder.mkdir(exist_ok=True)
