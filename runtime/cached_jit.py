@@ -36,16 +36,16 @@ def describe(program, comp) -> tuple:
     """(targets, keys) of a program the compiling path has just loaded (its
     constants initialised, its JIT attached or not): targets, [(IR name, is
     a kernel)], or True when the JIT cannot tell them; keys, None or (the
-    tools' versions and options, [(IR name, index key)]), only when the JIT
-    is attached for the CPU: they are what its machine code is filed under."""
+    tools' versions and options, [(IR name, index key)]): what the targets'
+    machine code for the CPU is filed under in the JIT's disk cache."""
     try:
         from .jit import Jit, _tool_versions
-        jit = getattr(program, "jit", None)
-        chosen = (jit or Jit(program, comp)).targets()
+        jit = getattr(program, "jit", None) or Jit(program, comp)
+        chosen = jit.targets()
     except Exception:
         return True, None
     targets = [(f.name, kernel) for f, kernel in chosen]
-    if jit is None or jit.device != "cpu" or not chosen:
+    if jit.device != "cpu" or not chosen:
         return targets, None
     try:
         versions = f"{_tool_versions()}; boundscheck {jit.options().boundscheck}"

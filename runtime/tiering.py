@@ -86,10 +86,12 @@ class Tiering:
     """The slots of a program's JIT targets (IR name -> namespace slot in
     `slots`), their interpreted functions, and the wrappers in between."""
 
-    def __init__(self, namespace: dict, slots: dict[str, str], backend: Backend):
+    def __init__(self, namespace: dict, slots: dict[str, str], backend: Backend,
+                 clock: Callable[[], float] = time.perf_counter):
         self.namespace = namespace
         self.slots = slots
         self.backend = backend
+        self.clock = clock
         self.interpreted: dict[str, Callable] = {}
         self.tiers: dict[str, Tier] = {}
 
@@ -136,7 +138,7 @@ class Tiering:
         namespace, slot, consider = self.namespace, self.slots[name], self.consider
         interpreted = self.interpreted[name]
         tier = self.tiers[name] = Tier()
-        clock = time.perf_counter
+        clock = self.clock
 
         def tiering(*args):
             start = clock()
