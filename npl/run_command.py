@@ -205,8 +205,7 @@ def run_cached(request: RunRequest) -> Optional[int]:
         return None
     apply_jit_options(request.no_jit, request.device)
     entry = runcache.lookup(request.path)
-    from npl.runtime.tiering import jit_mode
-    if entry is None or not entry.runs_cached(jit_mode()):
+    if entry is None or not entry.runs_cached():
         return None
     try:
         from npl.runtime.image import Runner

@@ -71,10 +71,13 @@ class Entry:
         self.targets = targets
         self.keys = keys
 
-    def runs_cached(self, jit_mode: str) -> bool:
+    def runs_cached(self) -> bool:
         """Whether a cached run can do what the JIT needs: everything but
-        targets the compiling run could not tell."""
-        return self.targets is not True or jit_mode == "off"
+        targets the compiling run could not tell (unless NPL_JIT is off)."""
+        if self.targets is not True:
+            return True
+        from npl.runtime.tiering import jit_mode
+        return jit_mode() == "off"
 
 
 def cache_dir() -> str:

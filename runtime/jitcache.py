@@ -10,8 +10,8 @@ depends on: runtime/jit.py `Jit.index_key`) naming the modules a function
 needs. See runtime/jit.py for how keys and names are made.
 
 This module knows nothing of the IR: a program run from the compile cache
-(npl/fast.py) binds its kernels through `load_indexed` without importing
-the compiler.
+(runtime/cached_jit.py) binds its JIT targets through `load_indexed`
+without importing the compiler.
 """
 from __future__ import annotations
 

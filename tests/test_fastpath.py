@@ -319,9 +319,11 @@ def test_kernel_programs_from_the_cache(tmp_path, env, monkeypatch):
     assert eager.outcome == cold.outcome and eager.fast and "numba" in eager.modules
     # An entry whose JIT targets are unknown runs from the cache only with the JIT off.
     entry = runcache.lookup("k.npl")
+    assert entry.runs_cached()
     entry.targets = True
-    assert not entry.runs_cached("on") and not entry.runs_cached("eager")
-    assert entry.runs_cached("off")
+    for mode, cached in (("on", False), ("eager", False), ("off", True)):
+        monkeypatch.setenv("NPL_JIT", mode)
+        assert entry.runs_cached() == cached
 
 
 def test_cached_kernels_are_bound_without_the_compiler(tmp_path, env):
