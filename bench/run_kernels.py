@@ -253,7 +253,8 @@ def main(argv: list[str]) -> int:
     report(results, hello)
     if not args.no_record and not args.quick:
         settings = {"repeat": args.repeat, "cpython_repeat": args.cpython_repeat,
-                    "python": args.python, "sizes": sizes, "large": args.large}
+                    "python": args.python, "sizes": sizes, "large": args.large,
+                    "npl": " ".join(npl or [])}
         path = record("kernels", settings, results + ([hello] if hello else []))
         print(f"recorded in {path.relative_to(BENCH.parent)}")
     failed = any(r["errors"] for r in results) or (npl is not None and hello is None)

@@ -108,37 +108,47 @@ def parse_run(argv: list[str]) -> Optional[RunRequest]:
     if not argv or argv[0] != "run":
         return None
     options = {o.dest: o.initial() for o in RUN_OPTIONS}
-    i = 1
-    while i < len(argv):
-        arg = argv[i]
-        if not arg.startswith("-"):
-            for option in RUN_OPTIONS:    # a choice from the environment is checked now
-                value = options[option.dest]
-                if option.choices and value is not None:
-                    options[option.dest] = value = option.accepts(value)
-                    if value is None:
-                        return None
-            return RunRequest(arg, argv[i + 1:], options)
-        name, eq, value = arg.partition("=")
-        option = _BY_NAME.get(name)
-        if option is None:
+    rest = argv[1:]
+    while rest and rest[0].startswith("-"):
+        taken = _take_option(rest, options)
+        if not taken:
             return None
-        if option.flag:
-            if eq:
-                return None
-            options[option.dest] = True
-        else:
-            if not eq:
-                if i + 1 >= len(argv):
-                    return None
-                i += 1
-                value = argv[i]
-            value = option.accepts(value)
+        rest = rest[taken:]
+    if not rest or not _choices_hold(options):
+        return None
+    return RunRequest(rest[0], rest[1:], options)
+
+
+def _take_option(args: list[str], options: dict[str, Any]) -> int:
+    """Read the option `args` starts with into `options`; how many
+    arguments it took, 0 when click would not take it."""
+    name, eq, value = args[0].partition("=")
+    option = _BY_NAME.get(name)
+    if option is None:
+        return 0
+    if option.flag:
+        options[option.dest] = True
+        return 0 if eq else 1
+    if not eq:
+        if len(args) < 2:
+            return 0
+        value = args[1]
+    options[option.dest] = option.accepts(value)
+    if options[option.dest] is None:
+        return 0
+    return 1 if eq else 2
+
+
+def _choices_hold(options: dict[str, Any]) -> bool:
+    """Whether each option with choices has one (a value from the
+    environment is checked only now, as click checks it)."""
+    for option in RUN_OPTIONS:
+        value = options[option.dest]
+        if option.choices and value is not None:
+            options[option.dest] = value = option.accepts(value)
             if value is None:
-                return None
-            options[option.dest] = value
-        i += 1
-    return None
+                return False
+    return True
 
 
 def misplaced_note(program: str, args: list[str]) -> Optional[str]:

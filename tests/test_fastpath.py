@@ -584,6 +584,8 @@ PARSED = [
     (["run", "--device", "cuda", "p.npl"], ("p.npl", [], False, "cuda", None)),
     (["run", "--model", "x/y", "p.npl"], ("p.npl", [], False, "cpu", "x/y")),
     (["run", "--model=x/y", "--no-jit", "p.npl"], ("p.npl", [], True, "cpu", "x/y")),
+    (["run", "--model", "--frozen", "p.npl"], ("p.npl", [], False, "cpu", "--frozen")),
+    (["run", "--device", "cpu", "--device=cuda", "p.npl"], ("p.npl", [], False, "cuda", None)),
 ]
 
 
