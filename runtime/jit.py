@@ -56,7 +56,7 @@ bench/README.md):
     loading it from the disk cache                  4 - 9 ms       -> COMPILE_SECONDS_CACHED
     the first compile of a process, extra           0.15 - 0.2 s   (Numba's warm-up)
     importing Numba                                 0.18 - 0.31 s  (with the above -> NUMBA_STARTUP_SECONDS)
-    compiling the program again (front end)         0.25 - 0.4 s   -> FRONT_END_SECONDS
+    compiling the program again (front end)         0.3 - 0.75 s   -> FRONT_END_SECONDS
     a call into machine code from the interpreter   0.15 - 0.22 us (argument unboxing)
     an interpreted `x * x * 0.5 + x * 3.0 - 1.0`    0.08 - 0.09 us
 
