@@ -21,7 +21,8 @@ import statistics
 import sys
 import tempfile
 
-from harness import BENCH, RunFailed, fmt_ratio, fmt_seconds, find_npl, print_table, record, run_once
+from harness import (BENCH, RunFailed, find_npl, fmt_ratio, fmt_seconds, print_table, record,
+                     run_once)
 
 TARGET = 2.0  # cached npl run / python -c
 

@@ -576,7 +576,8 @@ def test_other_commands_go_to_the_full_command_line(tmp_path, env):
 
 PARSED = [
     (["run", "p.npl"], ("p.npl", [], False, "cpu", None)),
-    (["run", "--frozen", "--no-jit", "p.npl", "a", "-b"], ("p.npl", ["a", "-b"], True, "cpu", None)),
+    (["run", "--frozen", "--no-jit", "p.npl", "a", "-b"],
+     ("p.npl", ["a", "-b"], True, "cpu", None)),
     (["run", "p.npl", "a", "--frozen"], ("p.npl", ["a", "--frozen"], False, "cpu", None)),
     (["run", "p.npl", "--device=cpu"], ("p.npl", ["--device=cpu"], False, "cpu", None)),
     (["run", "--device", "cpu", "p.npl"], ("p.npl", [], False, "cpu", None)),
