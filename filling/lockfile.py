@@ -45,6 +45,8 @@ from npl.lang.ast import Span
 from npl.lang.diagnostics import Diagnostic, source_line
 from npl.lang.errors import LockKind
 
+from .paths import lock_path
+
 LOCK_VERSION = 1
 KINDS = ("function", "expression")
 MANUAL = "manual"
@@ -371,9 +373,8 @@ def render_lock(entries: dict[str, LockEntry], kept_tables: Optional[dict] = Non
 # ---------------------------------------------------------------- updating
 
 def lock_path_for(program: PathLike) -> Path:
-    """`PROGRAM.npl.lock` beside the program."""
-    program = Path(program)
-    return program.with_name(program.name + ".lock")
+    """`PROGRAM.npl.lock` beside the program (filling/paths.py)."""
+    return Path(lock_path(os.fspath(program)))
 
 
 def update_lock(path: PathLike, mutate: Callable[[dict[str, LockEntry]], None],

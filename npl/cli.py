@@ -9,7 +9,6 @@ unless NPL_DEBUG=1.
 """
 from __future__ import annotations
 
-import os
 import sys
 from typing import NoReturn, Optional
 
@@ -17,6 +16,7 @@ import click
 
 from npl.lang.diagnostics import CompileError
 from npl.report import report
+from npl.run_command import RUN_OPTIONS, apply_jit_options, note_misplaced, run_compiled
 
 
 def guarded(fn):
@@ -43,13 +43,14 @@ def report_error(exc: BaseException) -> NoReturn:
 
 
 def common_options(fn):
-    fn = click.option("--frozen", is_flag=True, help="Never contact a model: a missing fill is an error.")(fn)
-    fn = click.option("--model", default=None, metavar="PROVIDER/MODEL",
-                      help="Model for filling holes (openai/..., anthropic/..., local/...).")(fn)
-    fn = click.option("--device", type=click.Choice(["cpu", "cuda"], case_sensitive=False),
-                      default="cpu", envvar="NPL_DEVICE",
-                      help="Where @kernel functions run (also NPL_DEVICE).")(fn)
-    fn = click.option("--no-jit", is_flag=True, help="Run kernels in the interpreter (also NPL_JIT=off).")(fn)
+    """`npl run`'s options (npl/run_command.py RUN_OPTIONS), for click."""
+    for option in RUN_OPTIONS:
+        if option.flag:
+            fn = click.option(option.name, is_flag=True, help=option.help)(fn)
+        else:
+            kind = click.Choice(option.choices, case_sensitive=False) if option.choices else None
+            fn = click.option(option.name, type=kind, default=option.default,
+                              metavar=option.metavar, envvar=option.envvar, help=option.help)(fn)
     return fn
 
 
@@ -83,15 +84,6 @@ def report_tampered(prog) -> None:
                    f"({t.reason}); it is ignored (run `npl verify` to re-verify and restamp)", err=True)
 
 
-def configure_jit(no_jit: bool, device: str) -> None:
-    if no_jit:
-        os.environ["NPL_JIT"] = "off"
-    os.environ["NPL_DEVICE"] = device
-
-
-RUN_OPTIONS = ("--frozen", "--model", "--device", "--no-jit")
-
-
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @common_options
 @click.argument("program", type=click.Path(dir_okay=False))
@@ -101,15 +93,10 @@ def run(program, args, frozen, model, device, no_jit):
     """Check PROGRAM, fill missing holes, and run its main().
 
     npl's options go before PROGRAM; everything after it is passed to main."""
-    misplaced = [a for a in args if a.split("=")[0] in RUN_OPTIONS]
-    if misplaced:
-        click.echo(f"npl: note: {', '.join(misplaced)} after {program} is passed to the program's "
-                   f"main(args); put npl's options before the program: npl run {misplaced[0]} ... "
-                   f"{program}", err=True)
-    configure_jit(no_jit, device)
+    note_misplaced(program, list(args))
+    apply_jit_options(no_jit, device)
     prog = prepare(program, frozen, model)
-    from npl.runtime.loader import run_main
-    sys.exit(run_main(prog.comp, list(args)))
+    sys.exit(run_compiled(program, prog.comp, list(args)))
 
 
 @main.command()
@@ -140,7 +127,7 @@ def check(program):
 @guarded
 def test(program, frozen, model, device, no_jit, max_examples):
     """Run PROGRAM's examples and properties."""
-    configure_jit(no_jit, device)
+    apply_jit_options(no_jit, device)
     prog = prepare(program, frozen, model)
     from npl.runtime.loader import run_tests_cli
     sys.exit(run_tests_cli(prog.comp, max_examples=max_examples))

@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from npl.compiler.driver import Compilation, compile
 from npl.filling.lockfile import LockFile, lock_path_for
+from npl.filling.paths import SETTINGS_FILE, settings_path
 from npl.lang.diagnostics import CompileError, Diagnostic
 from npl.lang.errors import ConfigKind
 
@@ -37,7 +38,7 @@ class Settings:
 
     @classmethod
     def load(cls, folder: Path) -> "Settings":
-        path = folder / "npl.toml"
+        path = folder / SETTINGS_FILE
         if not path.exists():
             return cls()
         try:
@@ -177,7 +178,7 @@ def open_program(path: str, *, strict_fills: bool = True) -> OpenProgram:
     (bad program, bad lock) or LockFileError."""
     source = read_source(path)
     lock = LockFile.load(lock_path_for(path))
-    settings = Settings.load(Path(path).resolve().parent)
+    settings = Settings.load(Path(settings_path(path)).parent)
     comp = compile(source, path, fills=lock.stamped_fills(), strict_fills=strict_fills)
     return OpenProgram(path, source, lock, settings, comp)
 

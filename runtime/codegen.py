@@ -712,7 +712,7 @@ def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
 def adopt(module: ir.Module, image: ProgramImage, namespace: dict,
           struct_classes: dict[str, type]) -> Program:
     """A `Program` over a namespace already loaded from `image` (the compile
-    cache's, npl/fast.py), for `module` compiled again: what the JIT needs
+    cache's, runtime/cached_jit.py), for `module` compiled again: what the JIT needs
     to attach to a running cached program. Raises CodegenError when the
     module's name tables are not the image's."""
     compiler = ModuleCompiler(module, False)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import npl.api as api
-from npl.runtime import jit as jitmod
+from npl.runtime import tiering
 
 from conftest import npl_command
 
@@ -146,9 +146,9 @@ def test_tiering_compiles_what_pays_and_nothing_else(monkeypatch):
     whose calls cost less than a call into machine code
     (MIN_CALL_SECONDS) never is, however often it is called, and a
     function that is never called is never compiled."""
-    monkeypatch.setattr(jitmod, "COMPILE_SECONDS_CACHED", 0.001)
-    monkeypatch.setattr(jitmod, "COMPILE_SECONDS_COLD", 0.001)
-    monkeypatch.setattr(jitmod, "NUMBA_STARTUP_SECONDS", 0.0)
+    monkeypatch.setattr(tiering, "COMPILE_SECONDS_CACHED", 0.001)
+    monkeypatch.setattr(tiering, "COMPILE_SECONDS_COLD", 0.001)
+    monkeypatch.setattr(tiering, "NUMBA_STARTUP_SECONDS", 0.0)
     prog = load("on", monkeypatch)
     jit = prog._runtime.jit
     calls = 0
