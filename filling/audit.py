@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional
 
 from npl.compiler.holes import HoleSpec
 from .lockfile import (MANUAL, LockEntry, Provenance, entry_from_table, lock_path_for, restamp,

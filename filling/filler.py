@@ -128,7 +128,7 @@ class Filler:
         self.model = model
         self.on_fill = on_fill
         self.provider = None
-        self.report = FillResult(model=model)
+        self.result = FillResult(model=model)
         self.progress = make_progress(quiet)
         self.library = open_library()
         self.fills = {k: e.fill for k, e in entries.items()}
@@ -205,7 +205,7 @@ class Filler:
             provider = self.get_provider()
             if provider is None:
                 raise FillFailed(spec, self.offline_failure(spec))
-            outcome = from_model(ctx, spec, provider, self.settings.attempts, self.report.usage,
+            outcome = from_model(ctx, spec, provider, self.settings.attempts, self.result.usage,
                                  lambda parent, cand, holes: self.fill_nested(ctx, parent, cand, holes))
         self.progress.done(spec, describe_source(outcome.provenance))
         return outcome
@@ -265,19 +265,19 @@ class Filler:
                             outcome = fut.result()
                         except FillFailed as err:
                             self.progress.failed(spec, err.reason)
-                            self.report.failures.append(err)
+                            self.result.failures.append(err)
                             continue
                         self.accept(outcome)
-        self.report.seconds = time.monotonic() - start
-        return self.report
+        self.result.seconds = time.monotonic() - start
+        return self.result
 
     def accept(self, outcome: Outcome) -> None:
         for sub in outcome.sub:
             self.accept(sub)
         self.fills[outcome.spec.key] = outcome.fill
-        self.report.outcomes.append(outcome)
+        self.result.outcomes.append(outcome)
         entry = lock_entry(outcome)
-        self.report.entries[entry.key] = entry
+        self.result.entries[entry.key] = entry
         self.on_fill(entry)
         if self.library is not None and outcome.provenance.source != "library" and outcome.spec.kind == "function":
             add_to_library(self.library, outcome, self.comp.program)
@@ -395,13 +395,13 @@ class FillFailedError(Exception):
     """Some holes could not be filled: the message says which and why (and,
     with no model, what a user can do about it)."""
 
-    def __init__(self, report: FillResult):
-        self.report = report
+    def __init__(self, result: FillResult):
+        self.result = result
         lines = []
-        for f in report.failures:
+        for f in result.failures:
             lines.append(f"{f.spec.location}: error[E040]: could not fill hole '{f.spec.name}': {f.reason}")
-        if report.failures and not report.model:
-            lines += ways_to_fill(report.failures)
+        if result.failures and not result.model:
+            lines += ways_to_fill(result.failures)
         super().__init__("\n".join(lines))
 
 

@@ -20,13 +20,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Optional
 
 from npl.compiler.driver import Compilation, compile
 from npl.filling.lockfile import (LockEntry, LockFile, lock_location, lock_path_for, prune, relocated,
                                   update_lock)
 from npl.filling.settings import Settings
 from npl.lang.diagnostics import CompileError, Diagnostic
+
+if TYPE_CHECKING:
+    from npl.filling.filler import FillResult
 
 Compiler = Callable[..., Compilation]       # driver.compile, or npl.load's cached one
 
@@ -100,7 +103,8 @@ def prepare(path: str, *, frozen: bool, model: Optional[str] = None, quiet: bool
 
 
 def fill_missing(prog: OpenProgram, *, model: Optional[str] = None, quiet: bool = False,
-                 refresh: Iterable[str] = (), save: bool = True, compile: Compiler = compile):
+                 refresh: Iterable[str] = (), save: bool = True,
+                 compile: Compiler = compile) -> tuple[OpenProgram, FillResult]:
     """Fill the holes of `prog` that have no usable fill, and those `refresh`
     names, with the filler. Each accepted fill is written to the lock file
     at once (so an interrupted run keeps what it did), then entries whose
