@@ -23,13 +23,7 @@ from npl.compiler import ir
 from npl.compiler.driver import Compilation, compile
 from npl.compiler.holes import HoleSpec
 
-
-@dataclass
-class Limits:
-    steps: int = 5_000_000
-    seconds: float = 10.0
-    memory_mb: int = 1024
-    max_examples: int = 50
+from .settings import Limits
 
 
 @dataclass

@@ -463,12 +463,3 @@ def assigned_names(stmts) -> set[str]:
             add(node.target)
     return out
 
-
-def check_program(main: ast.Module, source: str, loader: Loader) -> tuple[CheckedProgram, DiagnosticBag]:
-    """Check `main` (and what it imports, read through `loader`)."""
-    checker = Checker(main.path, loader)
-    checker.load_module(main.path, main, source, "")
-    checker.check_all()
-    from .kernels import check_kernels
-    check_kernels(checker.prog, checker.bag)
-    return checker.prog, checker.bag

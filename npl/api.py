@@ -46,14 +46,20 @@ class HoleState:
     provenance: Optional[str]        # "synth", "library", "openai/gpt-4o", ...
 
 
-def _compile_cached(source: str, path: str, fills: dict[str, str]) -> Compilation:
+def _compile_cached(source: str, path: str, *, fills: Optional[dict[str, str]] = None,
+                    strict_fills: bool = True) -> Compilation:
+    """driver.compile, cached per process by (path, source, fills). Only a
+    compilation in which every fill checked is kept: it is the same whether
+    the fills were applied strictly or not."""
+    fills = fills or {}
     key = hashlib.sha256(repr((path, source, sorted(fills.items()))).encode()).hexdigest()
     with _CACHE_LOCK:
         comp = _CACHE.get(key)
     if comp is None:
-        comp = compile(source, path, fills=fills, strict_fills=True)
-        with _CACHE_LOCK:
-            _CACHE[key] = comp
+        comp = compile(source, path, fills=fills, strict_fills=strict_fills)
+        if not comp.rejected:
+            with _CACHE_LOCK:
+                _CACHE[key] = comp
     return comp
 
 
@@ -155,10 +161,13 @@ class Program:
         reloaded program."""
         if self._path is None:
             raise RuntimeError("fill() needs a program loaded from a file (npl.load)")
-        from npl.filling.filler import fill_program
-        from npl.project import open_program
-        fill_program(open_program(self._path, strict_fills=False), model=model, quiet=True,
-                     refresh=refresh)
+        from npl.filling.filler import FillFailedError
+        from npl.project import fill_missing, open_program
+        opened = open_program(self._path, strict_fills=False, compile=_compile_cached)
+        _, result = fill_missing(opened, model=model, quiet=True, refresh=refresh or (),
+                                 compile=_compile_cached)
+        if result.failures:
+            raise FillFailedError(result)
         return load(self._path, externs=self._externs, frozen=True, device=self.device)
 
     def __repr__(self) -> str:
@@ -267,24 +276,16 @@ def _to_array(value, t: ArrayT, bad):
 def load(path: str, *, externs: Optional[dict] = None, frozen: bool = True, model: Optional[str] = None,
          device: str = "cpu") -> Program:
     """Load an NPL program from a file, with the fills of its lock file. With
-    frozen=False, missing holes are filled first (with `model`)."""
-    from npl.project import missing_fill_errors, open_program
-    prog = open_program(path, strict_fills=frozen)
-    if prog.missing or prog.comp.rejected:
-        if frozen:
-            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
-        from npl.filling.filler import fill_program
-        fill_program(prog, model=model, quiet=True)
-        prog = open_program(path)
-        if prog.missing:
-            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
-    comp = _compile_cached(prog.source, path, prog.lock.stamped_fills())
-    return Program(comp, externs=externs, device=device, lock=prog.lock, path=path)
+    frozen=False, missing holes are filled first (with `model`). The program
+    is compiled once (and not again while it stays the same)."""
+    from npl.project import prepare
+    prog = prepare(path, frozen=frozen, model=model, quiet=True, compile=_compile_cached)
+    return Program(prog.comp, externs=externs, device=device, lock=prog.lock, path=path)
 
 
 def compile_source(text: str, path: str = "<string>", *, externs: Optional[dict] = None,
                    fills: Optional[dict[str, str]] = None, device: str = "cpu") -> Program:
     """Compile NPL source text (holes stay unfilled unless `fills` maps their
     keys to fill source)."""
-    comp = _compile_cached(text, path, fills or {})
+    comp = _compile_cached(text, path, fills=fills)
     return Program(comp, externs=externs, device=device)

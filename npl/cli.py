@@ -10,11 +10,10 @@ unless NPL_DEBUG=1.
 from __future__ import annotations
 
 import sys
-from typing import NoReturn, Optional
+from typing import NoReturn
 
 import click
 
-from npl.lang.diagnostics import CompileError
 from npl.report import report
 from npl.run_command import RUN_OPTIONS, apply_jit_options, note_misplaced, run_compiled
 
@@ -61,23 +60,6 @@ def main():
     model, verify, lock, and run natively."""
 
 
-def prepare(path: str, frozen: bool, model: Optional[str], quiet: bool = False):
-    """Open the program and make sure every hole has a fill (filling if
-    allowed). Returns the OpenProgram."""
-    from npl.project import missing_fill_errors, open_program
-    prog = open_program(path, strict_fills=frozen)
-    report_tampered(prog)
-    if prog.missing or prog.comp.rejected:
-        if frozen:
-            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
-        from npl.filling.filler import fill_program
-        fill_program(prog, model=model, quiet=quiet)
-        prog = open_program(path, strict_fills=True)
-        if prog.missing:
-            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
-    return prog
-
-
 def report_tampered(prog) -> None:
     for t in prog.lock.tampered:
         click.echo(f"{prog.lock.path}:{t.line}: warning: lock entry for '{t.name}' was edited by hand "
@@ -95,7 +77,8 @@ def run(program, args, frozen, model, device, no_jit):
     npl's options go before PROGRAM; everything after it is passed to main."""
     note_misplaced(program, list(args))
     apply_jit_options(no_jit, device)
-    prog = prepare(program, frozen, model)
+    from npl.project import prepare
+    prog = prepare(program, frozen=frozen, model=model, on_open=report_tampered)
     sys.exit(run_compiled(program, prog.comp, list(args)))
 
 
@@ -128,7 +111,8 @@ def check(program):
 def test(program, frozen, model, device, no_jit, max_examples):
     """Run PROGRAM's examples and properties."""
     apply_jit_options(no_jit, device)
-    prog = prepare(program, frozen, model)
+    from npl.project import prepare
+    prog = prepare(program, frozen=frozen, model=model, on_open=report_tampered)
     from npl.runtime.loader import run_tests_cli
     sys.exit(run_tests_cli(prog.comp, max_examples=max_examples))
 

@@ -1,0 +1,147 @@
+"""A program's settings: the `npl.toml` beside it in, a `Settings` out.
+
+Every setting's default is written once, here: the filler's ([fill]) in
+`Settings`, the verification limits ([limits]) in `Limits`, which the filler,
+`npl verify` and the sandbox worker (filling/sandbox.py) all take. A key
+npl.toml does not know, or a value a setting cannot take (a limit of 0, a
+string), is a diagnostic (E042) with the line it is on: a misspelt setting or
+a limit turned off must never go unnoticed.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from npl.lang.ast import Span
+from npl.lang.diagnostics import CompileError, Diagnostic
+from .paths import SETTINGS_FILE
+
+
+@dataclass
+class Limits:
+    """What one candidate's checks may use: steps and seconds per top-level
+    call, memory of the worker process, inputs drawn per property. The
+    first three are npl.toml's [limits] steps, seconds and memory_mb."""
+    steps: int = 5_000_000
+    seconds: float = 10.0
+    memory_mb: int = 1024
+    max_examples: int = 50
+
+
+@dataclass
+class Settings:
+    """npl.toml beside the program (all optional)."""
+    model: Optional[str] = None
+    attempts: int = 4
+    depth: int = 2
+    concurrency: int = 4
+    held_out: float = 0.25
+    synth_budget: float = 2.0
+    limits: Limits = field(default_factory=Limits)
+    prices: dict[str, Any] = field(default_factory=dict)
+    provider: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path) -> "Settings":
+        """The settings of `folder`/npl.toml (the defaults when there is
+        none). Raises CompileError (E042) for a file that is not TOML, an
+        unknown key or a bad value."""
+        path = folder / SETTINGS_FILE
+        if not path.exists():
+            return cls()
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise CompileError([Diagnostic("E042", f"npl.toml: {exc}", span_at(str(path), exc))],
+                               {str(path): text}) from None
+        check_known_keys(path, text, data)
+        s = cls()
+        s.model = data.get("model")
+        if s.model is not None and not isinstance(s.model, str):
+            raise settings_error(path, text, "model", f"model must be a string such as "
+                                 f'"openai/gpt-4o-mini", not {s.model!r}')
+        for section in ("fill", "limits", "prices", "provider"):
+            if not isinstance(data.get(section, {}), dict):
+                raise settings_error(path, text, section, f"[{section}] must be a table")
+        for section, target in (("fill", s), ("limits", s.limits)):
+            table = data.get(section, {})
+            for name in KNOWN_SETTINGS[section]:
+                if name in table:
+                    value = setting(path, text, section, name, table[name], getattr(target, name))
+                    setattr(target, name, value)
+        s.prices = data.get("prices", {})
+        s.provider = data.get("provider", {})
+        return s
+
+
+# What npl.toml may hold: top-level keys, and the keys of [fill] and [limits]
+# ([prices] and [provider] are checked where they are used).
+KNOWN_SETTINGS = {"": ("model", "fill", "limits", "prices", "provider"),
+                  "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget"),
+                  "limits": ("steps", "seconds", "memory_mb")}
+
+# The smallest value each number setting accepts (npl.toml [fill] / [limits]).
+SETTING_MINIMUM = {"attempts": 1, "depth": 0, "concurrency": 1, "held_out": 0.0,
+                   "synth_budget": 0.0, "steps": 1, "seconds": 0.001, "memory_mb": 16}
+
+
+def check_known_keys(path: Path, text: str, data: dict) -> None:
+    """A diagnostic (E042) for a key npl.toml does not know: a misspelt or
+    misplaced setting must not be silently ignored."""
+    for section, known in KNOWN_SETTINGS.items():
+        table = data if not section else data.get(section, {})
+        if not isinstance(table, dict):
+            continue
+        for key in table:
+            if key in known:
+                continue
+            where = f"[{section}] " if section else ""
+            home = [name for name, keys in KNOWN_SETTINGS.items() if name and key in keys]
+            if home and home[0] != section:
+                hint = f"; it belongs under [{home[0]}]"
+            else:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else \
+                    f" (known: {', '.join(known)})"
+            raise settings_error(path, text, f"{section}.{key}" if section else key,
+                                 f"unknown setting {where}{key!r}{hint}")
+
+
+def setting(path: Path, text: str, section: str, name: str, value: Any, default: Any) -> Any:
+    """`value` as the type of `default`, or a diagnostic (E042) naming the key:
+    a limit of 0 or a string must never silently turn a limit off."""
+    kind = type(default)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        (kind is float or isinstance(value, int))
+    low = SETTING_MINIMUM.get(name)
+    if ok and low is not None and value < low:
+        ok = False
+    if ok and name == "held_out" and value >= 1:
+        ok = False
+    if not ok:
+        want = "an integer" if kind is int else "a number"
+        bound = " below 1" if name == "held_out" else ""
+        raise settings_error(path, text, f"{section}.{name}",
+                             f"{section}.{name} must be {want} of at least {low}{bound}, "
+                             f"not {value!r}")
+    return kind(value)
+
+
+def settings_error(path: Path, text: str, key: str, message: str) -> CompileError:
+    """An E042 diagnostic at the line of npl.toml where `key` is written."""
+    name = key.rpartition(".")[2]
+    m = re.search(rf"^[ \t]*\[?{re.escape(name)}\b", text, re.M)
+    line = text.count("\n", 0, m.start()) + 1 if m else 1
+    return CompileError([Diagnostic("E042", f"npl.toml: {message}", Span(str(path), line, 1, line, 2))],
+                        {str(path): text})
+
+
+def span_at(path: str, exc) -> Span:
+    line = getattr(exc, "lineno", 1) or 1
+    col = getattr(exc, "colno", 1) or 1
+    return Span(path, line, col, line, col + 1)
