@@ -546,14 +546,14 @@ def test_parse_run(argv, expected):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="computed by hand on Linux only")
-@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-cache", "relative/ignored"])
-def test_cache_dir_is_platformdirs_user_cache_dir(monkeypatch, xdg):
+@pytest.mark.parametrize("xdg", [None, "absolute", "relative/ignored"])
+def test_cache_dir_is_platformdirs_user_cache_dir(monkeypatch, tmp_path, xdg):
     import platformdirs
     monkeypatch.delenv("NPL_CACHE_DIR", raising=False)
     if xdg is None:
         monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     else:
-        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache") if xdg == "absolute" else xdg)
     assert fast.cache_dir() == os.path.join(platformdirs.user_cache_dir("npl"), "run")
     monkeypatch.setenv("NPL_CACHE_DIR", "/somewhere")
     assert fast.cache_dir() == os.path.join("/somewhere", "run")
