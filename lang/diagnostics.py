@@ -20,7 +20,7 @@ from typing import Iterable, Optional
 from .ast import Span
 
 # Error codes, one per kind of problem. Keep this table the single source of
-# truth: docs/language.md lists it.
+# truth: docs/reference.md §9 lists it (tests/test_docs.py checks).
 CODES = {
     "E001": "syntax error",
     "E002": "invalid token or character",

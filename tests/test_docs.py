@@ -163,7 +163,7 @@ def test_citations_of_the_reference_name_its_sections():
         if path.suffix not in (".py", ".md", ".npl", ".lark", ".txt") or ".venv" in path.parts:
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
-        for group in re.findall(r"reference(?:\.md)?,? (§[\d §,and-]+)", text):
+        for group in re.findall(r"reference(?:\.md)?,? (§[\d §,and-]+)", text, re.I):
             cited += [(path.relative_to(ROOT), int(n)) for n in re.findall(r"§(\d+)", group)]
     assert len(cited) >= 20
     wrong = [f"{p}: §{n}" for p, n in cited if n not in numbers]

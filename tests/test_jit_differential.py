@@ -4,7 +4,7 @@
    shared conformance suite and the kernel benchmarks (at small sizes) runs
    with kernels compiled and with the JIT off; the outputs must agree, up to
    the float rounding of reductions and int64 wrap-around inside kernels
-   (SPEC 8), which `outputs_agree` allows and nothing else.
+   (docs/reference.md §8), which `outputs_agree` allows and nothing else.
 2. Random well-typed kernels from tests/gen_kernels.py (Hypothesis,
    derandomized): every function, on random inputs, returns the same value
    (floats up to rounding), leaves its array arguments the same, or fails
