@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CONFORMANCE
 from lockfill import with_lock
 from npl import fast
 from npl.runtime.image import ProgramImage
 
 TESTS = Path(__file__).resolve().parent
 SPEC = TESTS / "spec"
-CONFORMANCE = TESTS.parent.parent / "shared" / "conformance"
 TIMEOUT = 300
 
 # The console script `npl = "npl.fast:main"`, plus a list of the modules the

@@ -26,10 +26,10 @@ import npl.api as api
 from npl.lang.diagnostics import CompileError
 from npl.runtime.errors import NplRuntimeError
 
+from conftest import CONFORMANCE
 from gen_kernels import kernel_inputs, kernel_programs
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFORMANCE = ROOT.parent / "shared" / "conformance"
 
 BENCH_SIZES = {"nbody.npl": "2000", "spectral_norm.npl": "60", "mandelbrot.npl": "120", "matmul.npl": "40"}
 

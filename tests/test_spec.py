@@ -32,12 +32,11 @@ from typing import Optional
 
 import pytest
 
-from conftest import npl_command
+from conftest import CONFORMANCE, npl_command
 from lockfill import with_lock
 
 TESTS = Path(__file__).resolve().parent
 SPEC = TESTS / "spec"
-CONFORMANCE = TESTS.parent.parent / "shared" / "conformance"
 TIMEOUT = 120
 PYTHON_TRACEBACK = "Traceback (most recent call last)"
 # How npl reports a bug in itself (npl/cli.py, runtime/errors.py).
