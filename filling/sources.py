@@ -4,7 +4,7 @@ the synthesizer, then a model. Each source takes a hole (HoleSpec) and a
 raises FillFailed after its attempts). Every candidate, whatever its source,
 goes through filling/checks.py.
 
-The model source is the repair loop of SPEC section 7: prompt -> reply ->
+The model source is the repair loop of docs/reference.md §7: prompt -> reply ->
 code (filling/replies.py) -> checks (filling/checks.py) -> accepted, or the
 diagnostic / failing example / trace goes back to the model as the next
 message, up to `attempts` times. A fill that contains holes of its own

@@ -244,7 +244,7 @@ class Checker(ExprChecker):
 
     def check_entry_point(self) -> None:
         """The main module's `main`, if it has one, is `def main()` or
-        `def main(args: list[str])` returning nothing (SPEC 3)."""
+        `def main(args: list[str])` returning nothing (docs/reference.md §3)."""
         main = self.prog.scopes.get(self.prog.main_path, {}).get("main")
         if not isinstance(main, FuncInfo) or main.module != self.prog.main_path or main.extern:
             return

@@ -21,7 +21,7 @@ from .ast import Span
 from .errors import CompileKind
 
 # Error codes, one per kind of problem. Keep this table the single source of
-# truth: docs/language.md lists it.
+# truth: docs/reference.md §9 lists it (tests/test_docs.py checks).
 CODES = {
     "E001": "syntax error",
     "E002": "invalid token or character",

@@ -15,7 +15,7 @@ The session is kept as NPL source, recompiled for every input:
         <the new input>          (an expression E becomes `return (E)`)
 
 and `__repl_main` is run with its output captured. NPL programs can only
-compute and print (SPEC section 6), so running the earlier statements again
+compute and print (docs/reference.md §6), so running the earlier statements again
 rebuilds exactly the same variables; the output they printed the first time
 is skipped, and only the new input's is shown. Session variables therefore
 keep their static types across inputs, and an input that fails to compile or

@@ -1,4 +1,4 @@
-"""Kernels on an NVIDIA GPU with numba.cuda (`--device cuda`, SPEC 8).
+"""Kernels on an NVIDIA GPU with numba.cuda (`--device cuda`, docs/reference.md §8).
 
 A @kernel runs on the GPU when its body is one `prange` loop over array
 elements, optionally preceded by scalar set-up and allocations and with an
@@ -36,7 +36,7 @@ Semantics. A failure the interpreter would report (division by zero, a math
 domain error, an index out of range because an array is shorter than the
 loop) is detected on the device, or before the launch, and the call is then
 re-run on the CPU, which raises the interpreter's error with its NPL trace.
-Reductions add in a different order (float rounding, SPEC 8). NVVM's
+Reductions add in a different order (float rounding, docs/reference.md §8). NVVM's
 contraction of a * b + c into fused multiply-adds is switched off, so
 elementwise arithmetic rounds as on the CPU; transcendental functions come
 from CUDA's libdevice and may differ from the CPU's libm in the last bit.

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CONFORMANCE
 from lockfill import with_lock
 from npl import runcache
 from npl.run_command import parse_run, run_cached
@@ -27,7 +28,6 @@ from npl.runtime.image import ProgramImage
 
 TESTS = Path(__file__).resolve().parent
 SPEC = TESTS / "spec"
-CONFORMANCE = TESTS.parent.parent / "shared" / "conformance"
 TIMEOUT = 300
 
 # The console script `npl = "npl.fast:main"`, plus a list of the modules the
@@ -641,14 +641,14 @@ def test_only_cpu_runs_come_from_the_cache(monkeypatch):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="computed by hand on Linux only")
-@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-cache", "relative/ignored"])
-def test_cache_dir_is_platformdirs_user_cache_dir(monkeypatch, xdg):
+@pytest.mark.parametrize("xdg", [None, "absolute", "relative/ignored"])
+def test_cache_dir_is_platformdirs_user_cache_dir(monkeypatch, tmp_path, xdg):
     import platformdirs
     monkeypatch.delenv("NPL_CACHE_DIR", raising=False)
     if xdg is None:
         monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     else:
-        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache") if xdg == "absolute" else xdg)
     assert runcache.cache_dir() == os.path.join(platformdirs.user_cache_dir("npl"), "run")
     monkeypatch.setenv("NPL_CACHE_DIR", "/somewhere")
     assert runcache.cache_dir() == os.path.join("/somewhere", "run")

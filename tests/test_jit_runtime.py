@@ -84,7 +84,7 @@ def test_no_jit_and_jit_off_run_kernels_in_the_interpreter(tmp_path):
                           timeout=300)
     env = subprocess.run([*npl_command(), "run", str(prog)], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "NPL_JIT": "off"})
-    # int64 wraps in compiled kernels (SPEC 2); the interpreter's int does not
+    # int64 wraps in compiled kernels (docs/reference.md §2); the interpreter's int does not
     assert native.stdout == "-9223372036854775808\n", native.stderr
     assert flag.stdout == env.stdout == "9223372036854775808\n"
 
