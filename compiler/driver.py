@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from npl.lang import ast
 from npl.lang.checker import Checker
 from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.gcpause import gc_paused
 from npl.lang.parser import parse
 from npl.lang.symbols import CheckedProgram
 
@@ -73,6 +74,12 @@ def compile(source: str, path: str, *, fills: Optional[dict[str, str]] = None,
     source. With `strict_fills`, a fill that no longer checks is a compile
     error; otherwise it is reported in `Compilation.rejected` and the hole
     stays unfilled (the filler then refills it)."""
+    with gc_paused():               # millions of objects for big data, no garbage cycles
+        return _compile(source, path, fills or {}, loader, strict_fills)
+
+
+def _compile(source: str, path: str, fills: dict[str, str],
+             loader: Callable[[str], tuple[ast.Module, str]], strict_fills: bool) -> Compilation:
     module = parse(source, path)
     checker = Checker(path, loader)
     checker.load_module(path, module, source, "")
@@ -82,7 +89,7 @@ def compile(source: str, path: str, *, fills: Optional[dict[str, str]] = None,
     if checker.bag.has_errors:
         raise CompileError(checker.bag.items, checker.prog.sources)
     comp = Compilation(path, source, checker, checker.prog, [], {})
-    apply_fills(comp, fills or {}, strict_fills)
+    apply_fills(comp, fills, strict_fills)
     comp.module = lower_program(comp.program, bindings(comp))
     verify_module(comp.module)
     return comp

@@ -9,6 +9,8 @@ interface, the tokens the LALR parser in lang/parser.py reads:
   * holes `?{...}` as one HOLE token, braces balanced (`hole_end`);
   * string literals as whole STRING / FSTRING tokens (lang/literals.py
     decodes them later), numbers as NUMBER;
+  * a bracketed display of constants only (data: `[3, 1, 4, ...]`) as one
+    DATA token, read by lang/data_literals.py;
   * soft keywords (`struct const extern example property where`) as keywords
     only where the parser state accepts them, as names elsewhere;
   * Python tokens that NPL lacks (`class`, `try`, `;`, `:=`, `<<` ...) as
@@ -91,7 +93,7 @@ _TOKEN_RE_HEAD = r"""
 | (?P<name>[^\W\d]\w*)
 | (?P<hole>\?\{)
 | (?P<punct>"""
-_STRING_BODY = {
+STRING_BODY = {   # the rest of a string literal, after its opening quote
     "'": re.compile(r"(?:[^'\\\n]|\\.)*'", re.S),
     '"': re.compile(r'(?:[^"\\\n]|\\.)*"', re.S),
     "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*'''", re.S),
@@ -165,6 +167,8 @@ class Scanner:
         self.last: Optional[Token] = None        # the last token yielded
         self.prev: Optional[Token] = None        # the one before it
         self.last_end = 0                        # offset after the last real token
+        self.data_nodes: dict[int, A.Expr] = {}  # DATA token offset -> its AST
+        self.data_depths: dict[int, int] = {}     # id(a DATA node) -> its depth in nodes
         src.scanner = self
 
     # ---------------------------------------------------------- positions
@@ -229,8 +233,24 @@ class Scanner:
             return self.string(m)
         if kind == "hole":
             return self.make("HOLE", start, self.hole_end(start))
+        if m.group() in _CLOSER and self.accepts("DATA"):
+            data = self.data(start)
+            if data is not None:
+                return data
         self.track_bracket(m.group(), start)
         return self.make(self.lexer.punct[m.group()], start, end)
+
+    def data(self, start: int) -> Optional[Token]:
+        """A DATA token for the display of constants opening at `start`
+        (lang/data_literals.py), its AST kept in `self.data_nodes`."""
+        from .data_literals import read_data
+        found = read_data(self, start, _MAX_BRACKETS - len(self.brackets))
+        if found is None:
+            return None
+        end, node, depth = found
+        self.data_nodes[start] = node
+        self.data_depths[id(node)] = depth
+        return self.make("DATA", start, end)
 
     def name(self, word: str, start: int, end: int) -> Token:
         if not word.isidentifier():
@@ -257,7 +277,7 @@ class Scanner:
     def string(self, m: re.Match) -> Token:
         start, opening = m.start(), m.group()
         quote = opening.lstrip("rRbBfFuU")
-        body = _STRING_BODY[quote].match(self.text, m.end())
+        body = STRING_BODY[quote].match(self.text, m.end())
         if body is None:
             what = "triple-quoted string" if len(quote) == 3 else "string"
             line_end = self.text.find("\n", start)
