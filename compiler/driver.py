@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from npl.lang import ast
 from npl.lang.checker import Checker
 from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.files import UnreadableFile, read_text
 from npl.lang.gcpause import gc_paused
 from npl.lang.parser import parse
 from npl.lang.symbols import CheckedProgram
@@ -62,9 +63,16 @@ class Compilation:
 
 
 def read_file(path: str) -> tuple[ast.Module, str]:
-    with open(path, encoding="utf-8") as f:
-        source = f.read()
+    """Read and parse an imported module (an OSError says why it cannot be read)."""
+    source = read_module_text(path)
     return parse(source, path), source
+
+
+def read_module_text(path: str) -> str:
+    try:
+        return read_text(path)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(path, f"it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def compile(source: str, path: str, *, fills: Optional[dict[str, str]] = None,
@@ -132,6 +140,4 @@ def verify_module(module: ir.Module) -> None:
 
 
 def compile_file(path: str, **kwargs) -> Compilation:
-    with open(path, encoding="utf-8") as f:
-        source = f.read()
-    return compile(source, path, **kwargs)
+    return compile(read_module_text(path), path, **kwargs)

@@ -17,8 +17,10 @@ interface, the tokens the LALR parser in lang/parser.py reads:
     UNSUPPORTED tokens, which no grammar rule accepts: the parser turns
     meeting one into an E018 with the advice in `UNSUPPORTED`.
 Lexical errors (a bad character, an unterminated string or hole, unmatched
-brackets, tabs or inconsistent indentation) raise `LexError` carrying an
-E001 / E002 / E003 / E018 Diagnostic.
+brackets, tabs or inconsistent indentation, and anywhere a Unicode
+bidirectional control, which can make code display differently from how it
+runs: "Trojan Source") raise `LexError` carrying an E001 / E002 / E003 /
+E018 Diagnostic.
 
 Lines end at a line feed only: callers turn CR LF and lone CRs into line
 feeds first, and no other character (form feed, U+2028, ...) ends a line, as
@@ -76,6 +78,17 @@ for _op in ("**=", "|=", "&=", "^=", "<<=", ">>="):
     UNSUPPORTED[_op] = f"`{_op}` is not supported: write `x = x {_op[:-1]} y`"
 IMPORT_ADVICE = ("`import module` is not supported: import definitions from a sibling "
                   ".npl file with `from module import name`")
+
+# The characters that reorder displayed text (embeddings, overrides, isolates):
+# anywhere in a program or fill, even a comment or string, they are an error.
+_BIDI_NAMES = {0x202A: "LEFT-TO-RIGHT EMBEDDING", 0x202B: "RIGHT-TO-LEFT EMBEDDING",
+               0x202C: "POP DIRECTIONAL FORMATTING", 0x202D: "LEFT-TO-RIGHT OVERRIDE",
+               0x202E: "RIGHT-TO-LEFT OVERRIDE", 0x2066: "LEFT-TO-RIGHT ISOLATE",
+               0x2067: "RIGHT-TO-LEFT ISOLATE", 0x2068: "FIRST STRONG ISOLATE",
+               0x2069: "POP DIRECTIONAL ISOLATE"}
+# ... and lone surrogates (no file holds one, but text from a model or the
+# embedding API can), which cannot even be written out as UTF-8.
+_FORBIDDEN = re.compile("[\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]")
 
 _MAX_BRACKETS = 200           # nesting limits, so that no later pass recurses
 _MAX_INDENTS = 100            # too deep on a pathological program
@@ -205,6 +218,9 @@ class Scanner:
 
     def tokens(self):
         text, i = self.text, 0
+        bad = _FORBIDDEN.search(text)
+        if bad is not None:
+            raise self.forbidden_character(bad.start())
         if not self.src.expression:
             i = yield from self.line_start(0)
         while i < len(text):
@@ -308,6 +324,16 @@ class Scanner:
                 line, col = self.pos(opener)
                 raise self.error("E001", f"`{punct}` does not match the `{self.text[opener]}` "
                                  f"at line {line}, column {col}", start, start + 1)
+
+    def forbidden_character(self, i: int) -> LexError:
+        code = ord(self.text[i])
+        if code not in _BIDI_NAMES:
+            return self.error("E002", f"invalid character U+{code:04X}: a lone surrogate is "
+                              "not Unicode text", i, i + 1)
+        return self.error("E002", f"Unicode bidirectional control U+{code:04X} "
+                          f"({_BIDI_NAMES[code]}): it can make code display differently from how "
+                          "it runs (\"Trojan Source\"); remove it, or in a string write it as "
+                          f"the escape `\\u{code:04x}`", i, i + 1)
 
     def invalid_character(self, i: int) -> LexError:
         char = self.text[i]

@@ -8,6 +8,7 @@ only knows what is there.
 """
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ from typing import Any, Optional
 from npl.compiler.driver import Compilation, compile
 from npl.filling.lockfile import LockFile, lock_path_for
 from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.files import MAX_SETTINGS_BYTES, read_bytes, read_text
+
+
+CALLS_PER_ATTEMPT = 6           # default [fill] max_calls: this many per attempt
 
 
 @dataclass
@@ -31,23 +36,33 @@ class Settings:
     time_limit: float = 10.0
     memory_limit_mb: int = 1024
     synth_budget: float = 2.0
+    max_subholes: int = 4           # holes one fill may open (decomposition)
+    max_calls: int = 0              # model calls for one hole, its sub-holes included
+                                    # (0: not set, CALLS_PER_ATTEMPT x attempts)
     prices: dict[str, Any] = field(default_factory=dict)
     provider: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def calls_per_hole(self) -> int:
+        """The model calls one hole may make, its sub-holes' included."""
+        return self.max_calls or CALLS_PER_ATTEMPT * self.attempts
 
     @classmethod
     def load(cls, folder: Path) -> "Settings":
         path = folder / "npl.toml"
-        if not path.exists():
+        text = read_settings_text(path)
+        if text is None:
             return cls()
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise CompileError([Diagnostic("E042", f"npl.toml: {exc}", span_at(str(path), exc))],
-                               {str(path): path.read_text(encoding="utf-8")}) from None
+                               {str(path): text}) from None
+        except RecursionError:
+            raise settings_error(path, "", "", "arrays or tables are nested too deeply") from None
         s = cls()
         fill = data.get("fill", {})
         limits = data.get("limits", {})
-        text = path.read_text(encoding="utf-8")
         check_known_keys(path, text, data)
         s.model = data.get("model")
         if s.model is not None and not isinstance(s.model, str):
@@ -57,7 +72,8 @@ class Settings:
                                ("provider", data.get("provider", {}))):
             if not isinstance(table, dict):
                 raise settings_error(path, text, section, f"[{section}] must be a table")
-        for name in ("attempts", "depth", "concurrency", "held_out", "synth_budget"):
+        for name in ("attempts", "depth", "concurrency", "held_out", "synth_budget",
+                     "max_subholes", "max_calls"):
             if name in fill:
                 setattr(s, name, setting(path, text, "fill", name, fill[name], getattr(s, name)))
         for key, attr in (("steps", "step_limit"), ("seconds", "time_limit"),
@@ -72,7 +88,8 @@ class Settings:
 # What npl.toml may hold: top-level keys, and the keys of [fill] and [limits]
 # ([prices] and [provider] are checked where they are used).
 KNOWN_SETTINGS = {"": ("model", "fill", "limits", "prices", "provider"),
-                  "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget"),
+                  "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget",
+                           "max_subholes", "max_calls"),
                   "limits": ("steps", "seconds", "memory_mb")}
 
 
@@ -99,35 +116,55 @@ def check_known_keys(path: Path, text: str, data: dict) -> None:
                                  f"unknown setting {where}{key!r}{hint}")
 
 
-# The smallest value each number setting accepts (npl.toml [fill] / [limits]).
+# The range of each number setting (npl.toml [fill] / [limits]).
 SETTING_MINIMUM = {"attempts": 1, "depth": 0, "concurrency": 1, "held_out": 0.0,
-                   "synth_budget": 0.0, "steps": 1, "seconds": 0.001, "memory_mb": 16}
+                   "synth_budget": 0.0, "steps": 1, "seconds": 0.001, "memory_mb": 16,
+                   "max_subholes": 0, "max_calls": 1}
+SETTING_MAXIMUM = {"attempts": 100, "depth": 8, "concurrency": 64, "held_out": 1.0,
+                   "synth_budget": 3600.0, "steps": 1_000_000_000_000, "seconds": 86400.0,
+                   "memory_mb": 1 << 20, "max_subholes": 64, "max_calls": 1000}
 
 
 def setting(path: Path, text: str, section: str, name: str, value: Any, default: Any) -> Any:
     """`value` as the type of `default`, or a diagnostic (E042) naming the key:
-    a limit of 0 or a string must never silently turn a limit off."""
+    a limit of 0, nan, inf or a string must never silently turn a limit off,
+    nor a huge one make a worker or a model run without end."""
     kind = type(default)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        (kind is float or isinstance(value, int))
-    low = SETTING_MINIMUM.get(name)
-    if ok and low is not None and value < low:
-        ok = False
-    if ok and name == "held_out" and value >= 1:
-        ok = False
-    if not ok:
-        want = "an integer" if kind is int else "a number"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = number and (kind is float or isinstance(value, int)) and math.isfinite(value)
+    low, high = SETTING_MINIMUM[name], SETTING_MAXIMUM[name]
+    if not ok or value < low or (name == "held_out" and value >= high):
+        want = "an integer" if kind is int else \
+            "a finite number" if number and not math.isfinite(value) else "a number"
         bound = " below 1" if name == "held_out" else ""
         raise settings_error(path, text, f"{section}.{name}",
                              f"{section}.{name} must be {want} of at least {low}{bound}, "
                              f"not {value!r}")
+    if value > high:
+        raise settings_error(path, text, f"{section}.{name}",
+                             f"{section}.{name} must be at most {high}, not {value!r}")
     return kind(value)
+
+
+def read_settings_text(path: Path) -> Optional[str]:
+    """npl.toml's text, or None when there is none; E042 when it cannot be read."""
+    try:
+        data = read_bytes(path, MAX_SETTINGS_BYTES)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise settings_error(path, "", "", f"cannot read npl.toml: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise settings_error(path, "", "", f"npl.toml is not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start})") from None
 
 
 def settings_error(path: Path, text: str, key: str, message: str) -> CompileError:
     import re
     name = key.rpartition(".")[2]
-    m = re.search(rf"^[ \t]*\[?{re.escape(name)}\b", text, re.M)
+    m = re.search(rf"^[ \t]*\[?{re.escape(name)}\b", text, re.M) if name else None
     line = text.count("\n", 0, m.start()) + 1 if m else 1
     from npl.lang.ast import Span
     return CompileError([Diagnostic("E042", f"npl.toml: {message}", Span(str(path), line, 1, line, 2))],
@@ -160,9 +197,10 @@ class SourceFileError(OSError):
 
 
 def read_source(path: str) -> str:
+    """The text of a program file (lang/files.py: a regular file of at most
+    MAX_SOURCE_BYTES, UTF-8); SourceFileError says why it cannot be read."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        return read_text(path)
     except FileNotFoundError:
         raise SourceFileError(f"no such file: {path}") from None
     except UnicodeDecodeError as exc:
