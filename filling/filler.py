@@ -241,7 +241,7 @@ class Filler:
             try:
                 subs.append(self.fill_one(h, sub_ctx))
             except FillFailed as err:
-                return [], f"The sub-hole '{h.name}' could not be filled: {err.reason}"
+                return [], f"The sub-hole '{h.name}' could not be filled: {err.reason}", []
             fills[h.key] = subs[-1].fill
         del fills[parent.key]
         verdict = verify(ctx.source, ctx.path, fills, parent, candidate, ctx.limits,
@@ -250,12 +250,12 @@ class Filler:
             if len(holes) > 1:
                 names = ", ".join(f"'{h.name}'" for h in holes)
                 return [], (f"Its sub-holes {names} were filled, but together they fail:\n"
-                            + verdict.feedback)
-            return [], verdict.feedback
+                            + verdict.feedback), []
+            return [], verdict.feedback, []
         for sub in subs:
             if not sub.passed:
                 sub.passed = list(verdict.passed)       # checked with the whole
-        return subs, ""
+        return subs, "", verdict.passed
 
     def run(self, targets: list[HoleSpec]) -> Report:
         start = time.monotonic()

@@ -318,7 +318,10 @@ def grammar_for(provider, spec: HoleSpec) -> Optional[str]:
 
 def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage: Usage,
                fill_nested) -> Outcome:
-    """Ask `provider` for a fill, repairing up to `attempts` times."""
+    """Ask `provider` for a fill, repairing up to `attempts` times. A fill
+    that opens holes has them filled by `fill_nested(spec, candidate,
+    holes)`, which gives (their outcomes, a problem or "", the checks the
+    whole passed)."""
     from npl.compiler.holes import test_source
     visible = [test_source(ctx_program(ctx), t) for t in ctx.visible(spec)] if ctx.visible(spec) else []
     messages = build_messages(spec, ctx.program_context(spec), visible, ctx.enclosing_source(spec))
@@ -356,15 +359,15 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
             outcomes.append(attempt_outcome(verdict))
             if verdict.accepted:
                 sub: list[Outcome] = []
+                passed, problem = verdict.passed, ""
                 if verdict.new_holes:
-                    sub, last_problem = fill_nested(spec, candidate, verdict.new_holes)
-                    if last_problem:
-                        verdict = None
-                if verdict is not None:
+                    sub, problem, passed = fill_nested(spec, candidate, verdict.new_holes)
+                if not problem:
                     prov = Provenance(provider.name, provider.name.partition("/")[2], attempt,
                                       hole_usage.prompt_tokens, hole_usage.completion_tokens,
                                       round(hole_usage.seconds, 3))
-                    return Outcome(spec, candidate, prov, verdict.passed, sub)
+                    return Outcome(spec, candidate, prov, passed, sub)
+                last_problem = problem
             else:
                 last_problem = verdict.feedback
         ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(last_problem)}")

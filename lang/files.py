@@ -37,8 +37,8 @@ def read_bytes(path, limit: int = MAX_SOURCE_BYTES) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise UnreadableFile(path, "it is not a regular file (a device, FIFO or socket)")
         if info.st_size > limit:
-            raise UnreadableFile(path, f"it is {_size(info.st_size)}; npl reads files of at "
-                                       f"most {_size(limit)}", errno.EFBIG)
+            raise UnreadableFile(path, f"it is {info.st_size:,} bytes; npl reads files of at most "
+                                       f"{limit:,} bytes", errno.EFBIG)
         chunks, size = [], 0
         while size <= limit:            # the file may grow while it is read
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
@@ -47,7 +47,7 @@ def read_bytes(path, limit: int = MAX_SOURCE_BYTES) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            raise UnreadableFile(path, f"it is over {_size(limit)}, the most npl reads",
+            raise UnreadableFile(path, f"it is over {limit:,} bytes, the most npl reads",
                                  errno.EFBIG)
         return b"".join(chunks)
     finally:
@@ -57,7 +57,3 @@ def read_bytes(path, limit: int = MAX_SOURCE_BYTES) -> bytes:
 def read_text(path, limit: int = MAX_SOURCE_BYTES) -> str:
     text = read_bytes(path, limit).decode("utf-8")
     return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _size(n: int) -> str:
-    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n} bytes"
