@@ -25,6 +25,8 @@ from npl.lang import ast
 from npl.lang.checker import Checker
 from npl.lang.diagnostics import CompileError, Diagnostic
 from npl.lang.errors import InternalError
+from npl.lang.files import UnreadableFile, read_text
+from npl.lang.gcpause import gc_paused
 from npl.lang.parser import parse
 from npl.lang.symbols import CheckedProgram
 
@@ -67,8 +69,8 @@ class Compilation:
 
 
 def read_file(path: str) -> tuple[ast.Module, str]:
-    with open(path, encoding="utf-8") as f:
-        source = f.read()
+    """Read and parse an imported module (an OSError says why it cannot be read)."""
+    source = read_module_text(path)
     return parse(source, path), source
 
 
@@ -108,6 +110,13 @@ def front_end(source: str, path: str,
     return FrontEnd(path, source, checker, list(checker.bag.items), checker.prog.sources)
 
 
+def read_module_text(path: str) -> str:
+    try:
+        return read_text(path)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(path, f"it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
 def compile(source: str, path: str, *, fills: Optional[dict[str, str]] = None,
             loader: Callable[[str], tuple[ast.Module, str]] = read_file,
             strict_fills: bool = True) -> Compilation:
@@ -115,10 +124,11 @@ def compile(source: str, path: str, *, fills: Optional[dict[str, str]] = None,
     source. With `strict_fills`, a fill that no longer checks is a compile
     error; otherwise it is reported in `Compilation.rejected` and the hole
     stays unfilled (the filler then refills it)."""
-    checked = front_end(source, path, loader)
-    if checked.has_errors:
-        raise checked.error()
-    return compile_checked(checked, fills=fills, strict_fills=strict_fills)
+    with gc_paused():               # millions of objects for big data, no garbage cycles
+        checked = front_end(source, path, loader)
+        if checked.has_errors:
+            raise checked.error()
+        return compile_checked(checked, fills=fills, strict_fills=strict_fills)
 
 
 def compile_checked(checked: FrontEnd, *, fills: Optional[dict[str, str]] = None,
@@ -173,6 +183,4 @@ def verify_module(module: ir.Module) -> None:
 
 
 def compile_file(path: str, **kwargs) -> Compilation:
-    with open(path, encoding="utf-8") as f:
-        source = f.read()
-    return compile(source, path, **kwargs)
+    return compile(read_module_text(path), path, **kwargs)

@@ -56,12 +56,24 @@ def compile_candidate(source: str, path: str, fills: dict[str, str], spec: HoleS
     return comp, ""
 
 
+MAX_FILL_CHARS = 32_000         # a fill (with its helpers) longer than this is refused
+DEFAULT_MAX_SUBHOLES = 4        # holes one fill may open ([fill] max_subholes)
+
+
 def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candidate: str,
            limits: Limits, *, allow_new_holes: bool = False,
-           hidden: frozenset = frozenset()) -> Verdict:
+           hidden: frozenset = frozenset(), max_new_holes: int = DEFAULT_MAX_SUBHOLES,
+           defer_tests: bool = False) -> Verdict:
     """Compile and test `candidate` as the fill of `spec`. `hidden` holds
     the ids ("file:line") of held-out examples: they are checked, but a
-    failure of one is reported without its text, inputs or values."""
+    failure of one is reported without its text, inputs or values. With
+    `allow_new_holes`, the fill may open up to `max_new_holes` holes of its
+    own (it is then accepted untested: the filler fills them and checks the
+    whole). With `defer_tests`, a fill that compiles is accepted untested:
+    its siblings are not filled yet, and the whole is checked once they are."""
+    if len(candidate) > MAX_FILL_CHARS:
+        return Verdict(False, "compile", f"The fill is {len(candidate):,} characters long; a "
+                       f"fill may be at most {MAX_FILL_CHARS:,}: write it shorter.")
     comp, problem = compile_candidate(source, path, fills, spec, candidate)
     if comp is None:
         return Verdict(False, "compile", problem)
@@ -73,9 +85,14 @@ def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candid
     if new and not allow_new_holes:
         return Verdict(False, "compile", "The fill contains holes of its own ("
                        + ", ".join(h.name for h in new) + "); write the code instead.", comp)
+    if len(new) > max_new_holes:
+        return Verdict(False, "compile", f"The fill opens {len(new)} holes of its own ("
+                       + ", ".join(h.name for h in new) + f"); a fill may open at most "
+                       f"{max_new_holes} (max_subholes in npl.toml [fill]): write more of the "
+                       "code yourself.", comp)
     if new:
         return Verdict(True, "ok", "", comp, new_holes=new)
-    if not test_ids(spec):
+    if defer_tests or not test_ids(spec):
         return Verdict(True, "ok", "", comp)
     from .sandbox import run_checks_isolated
     trial = dict(fills)

@@ -36,7 +36,7 @@ from npl.compiler.holes import HoleSpec, called_functions, signature_text, struc
 
 from .lockfile import LockEntry, restamp
 from .settings import Settings
-from .sources import FillContext, FillFailed, Outcome, Usage, from_library, from_model, from_synthesizer
+from .sources import CallBudget, FillContext, FillFailed, Outcome, Usage, from_library, from_model, from_synthesizer
 
 
 @dataclass
@@ -134,15 +134,24 @@ class Filler:
         self.warned: set[str] = set()
         self.refreshed: set[str] = set()            # keys of holes `--refresh` names
         self.mutex = threading.Lock()
+        self.writing = threading.Lock()             # one accepted fill written at a time
 
-    def context(self) -> FillContext:
+    def context(self, fills: Optional[dict[str, str]] = None,
+                calls: Optional[CallBudget] = None, defer_tests: bool = False) -> FillContext:
+        """What the sources need to fill one hole: `fills` (default: the
+        accepted ones), the hole's call budget (default: a new one) and
+        whether its tests wait for its siblings."""
         s = self.settings
-        return FillContext(self.comp.source, self.comp.path, dict(self.fills), s.limits,
+        if fills is None:
+            with self.mutex:
+                fills = dict(self.fills)
+        return FillContext(self.comp.source, self.comp.path, fills, s.limits,
                            visible=lambda spec: split_examples(spec, s.held_out)[0],
                            program_context=self.program_context,
                            enclosing_source=self.enclosing_source,
                            max_depth=s.depth, program=self.comp.program,
-                           on_event=self.note, warn=self.warn)
+                           on_event=self.note, warn=self.warn, max_subholes=s.max_subholes,
+                           calls=calls or CallBudget(s.calls_per_hole), defer_tests=defer_tests)
 
     def note(self, spec: HoleSpec, message: str) -> None:
         """A step of filling `spec` (shown live; kept for the error if it fails)."""
@@ -187,8 +196,8 @@ class Filler:
         return self.provider
 
     # ------------------------------------------------------------ filling
-    def fill_one(self, spec: HoleSpec) -> Outcome:
-        ctx = self.context()
+    def fill_one(self, spec: HoleSpec, ctx: Optional[FillContext] = None) -> Outcome:
+        ctx = ctx or self.context()
         with self.mutex:
             self.notes[spec.key] = []
         self.progress.start(spec)
@@ -229,27 +238,36 @@ class Filler:
         return "no model is configured and no offline filler could fill it:" + tried
 
     def fill_nested(self, ctx: FillContext, parent: HoleSpec, candidate: str, holes: list[HoleSpec]):
-        """Fill the holes inside `candidate`, then verify the whole."""
+        """Fill the holes inside `candidate`, then verify the whole. Sibling
+        sub-holes are filled together: each is only compiled while another
+        is still open (its tests run through its siblings), and the whole
+        candidate, every sub-hole filled, is what is tested. They share the
+        parent's call budget."""
         from .sources import held_out_ids
         from .checks import verify
-        saved = dict(self.fills)
-        self.fills[parent.key] = candidate
-        subs = []
-        try:
-            for h in holes:
-                try:
-                    subs.append(self.fill_one(h))
-                except FillFailed as err:
-                    return [], f"The sub-hole '{h.name}' could not be filled: {err.reason}"
-                self.fills[h.key] = subs[-1].fill
-            verdict = verify(ctx.source, ctx.path, {k: v for k, v in self.fills.items() if k != parent.key},
-                             parent, candidate, ctx.limits, allow_new_holes=False,
-                             hidden=held_out_ids(ctx, parent))
-            if not verdict.accepted:
-                return [], verdict.feedback
-            return subs, ""
-        finally:
-            self.fills = saved | {s.spec.key: s.fill for s in subs}
+        fills = dict(ctx.fills)
+        fills[parent.key] = candidate
+        subs: list[Outcome] = []
+        for h in holes:
+            sub_ctx = self.context(fills, ctx.calls, defer_tests=len(holes) > 1)
+            try:
+                subs.append(self.fill_one(h, sub_ctx))
+            except FillFailed as err:
+                return [], f"The sub-hole '{h.name}' could not be filled: {err.reason}", []
+            fills[h.key] = subs[-1].fill
+        del fills[parent.key]
+        verdict = verify(ctx.source, ctx.path, fills, parent, candidate, ctx.limits,
+                         allow_new_holes=False, hidden=held_out_ids(ctx, parent))
+        if not verdict.accepted:
+            if len(holes) > 1:
+                names = ", ".join(f"'{h.name}'" for h in holes)
+                return [], (f"Its sub-holes {names} were filled, but together they fail:\n"
+                            + verdict.feedback), []
+            return [], verdict.feedback, []
+        for sub in subs:
+            if not sub.passed:
+                sub.passed = list(verdict.passed)       # checked with the whole
+        return subs, "", verdict.passed
 
     def run(self, targets: list[HoleSpec]) -> FillResult:
         start = time.monotonic()
@@ -257,26 +275,43 @@ class Filler:
         with self.progress:
             for level in dependency_levels(targets, self.comp.program):
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    futures = [(s, pool.submit(self.fill_one, s)) for s in level]
+                    futures = [(s, pool.submit(self.fill_and_accept, s)) for s in level]
+                    crash: Optional[BaseException] = None
                     for spec, fut in futures:
                         try:
-                            outcome = fut.result()
+                            fut.result()
                         except FillFailed as err:
                             self.progress.failed(spec, err.reason)
                             self.result.failures.append(err)
-                            continue
-                        self.accept(outcome)
+                        except Exception as exc:    # the others are written: report it after
+                            crash = crash or exc
+                    if crash is not None:
+                        raise crash
         self.result.seconds = time.monotonic() - start
         return self.result
+
+    def fill_and_accept(self, spec: HoleSpec) -> Outcome:
+        """Fill `spec` and hand its fill on (`on_fill`: the caller writes it)
+        as soon as it is verified: a later hole that fails, or crashes,
+        costs it nothing."""
+        outcome = self.fill_one(spec)
+        with self.writing:
+            try:
+                self.accept(outcome)
+            except (TypeError, ValueError) as exc:      # the entry cannot be stored
+                raise FillFailed(spec, f"its verified fill could not be written to the lock "
+                                       f"file: {exc}") from exc
+        return outcome
 
     def accept(self, outcome: Outcome) -> None:
         for sub in outcome.sub:
             self.accept(sub)
-        self.fills[outcome.spec.key] = outcome.fill
-        self.result.outcomes.append(outcome)
         entry = lock_entry(outcome)
-        self.result.entries[entry.key] = entry
         self.on_fill(entry)
+        with self.mutex:
+            self.fills[outcome.spec.key] = outcome.fill
+            self.result.outcomes.append(outcome)
+            self.result.entries[entry.key] = entry
         if self.library is not None and outcome.provenance.source != "library" and outcome.spec.kind == "function":
             add_to_library(self.library, outcome, self.comp.program)
 

@@ -10,6 +10,7 @@ a limit turned off must never go unnoticed.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from typing import Any, Optional
 
 from npl.lang.ast import Span
 from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.files import MAX_SETTINGS_BYTES, read_bytes
+
 from .paths import SETTINGS_FILE
 
 
@@ -32,6 +35,9 @@ class Limits:
     max_examples: int = 50
 
 
+CALLS_PER_ATTEMPT = 6           # default [fill] max_calls: this many per attempt
+
+
 @dataclass
 class Settings:
     """npl.toml beside the program (all optional)."""
@@ -41,9 +47,17 @@ class Settings:
     concurrency: int = 4
     held_out: float = 0.25
     synth_budget: float = 2.0
+    max_subholes: int = 4           # holes one fill may open (decomposition)
+    max_calls: int = 0              # model calls for one hole, its sub-holes included
+                                    # (0: not set, CALLS_PER_ATTEMPT x attempts)
     limits: Limits = field(default_factory=Limits)
     prices: dict[str, Any] = field(default_factory=dict)
     provider: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def calls_per_hole(self) -> int:
+        """The model calls one hole may make, its sub-holes' included."""
+        return self.max_calls or CALLS_PER_ATTEMPT * self.attempts
 
     @classmethod
     def load(cls, folder: Path) -> "Settings":
@@ -51,14 +65,16 @@ class Settings:
         none). Raises CompileError (E042) for a file that is not TOML, an
         unknown key or a bad value."""
         path = folder / SETTINGS_FILE
-        if not path.exists():
+        text = read_settings_text(path)
+        if text is None:
             return cls()
-        text = path.read_text(encoding="utf-8")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise CompileError([Diagnostic("E042", f"npl.toml: {exc}", span_at(str(path), exc))],
                                {str(path): text}) from None
+        except RecursionError:
+            raise settings_error(path, "", "", "arrays or tables are nested too deeply") from None
         check_known_keys(path, text, data)
         s = cls()
         s.model = data.get("model")
@@ -82,12 +98,17 @@ class Settings:
 # What npl.toml may hold: top-level keys, and the keys of [fill] and [limits]
 # ([prices] and [provider] are checked where they are used).
 KNOWN_SETTINGS = {"": ("model", "fill", "limits", "prices", "provider"),
-                  "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget"),
+                  "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget",
+                           "max_subholes", "max_calls"),
                   "limits": ("steps", "seconds", "memory_mb")}
 
-# The smallest value each number setting accepts (npl.toml [fill] / [limits]).
+# The range of each number setting (npl.toml [fill] / [limits]).
 SETTING_MINIMUM = {"attempts": 1, "depth": 0, "concurrency": 1, "held_out": 0.0,
-                   "synth_budget": 0.0, "steps": 1, "seconds": 0.001, "memory_mb": 16}
+                   "synth_budget": 0.0, "steps": 1, "seconds": 0.001, "memory_mb": 16,
+                   "max_subholes": 0, "max_calls": 1}
+SETTING_MAXIMUM = {"attempts": 100, "depth": 8, "concurrency": 64, "held_out": 1.0,
+                   "synth_budget": 3600.0, "steps": 1_000_000_000_000, "seconds": 86400.0,
+                   "memory_mb": 1 << 20, "max_subholes": 64, "max_calls": 1000}
 
 
 def check_known_keys(path: Path, text: str, data: dict) -> None:
@@ -114,28 +135,44 @@ def check_known_keys(path: Path, text: str, data: dict) -> None:
 
 def setting(path: Path, text: str, section: str, name: str, value: Any, default: Any) -> Any:
     """`value` as the type of `default`, or a diagnostic (E042) naming the key:
-    a limit of 0 or a string must never silently turn a limit off."""
+    a limit of 0, nan, inf or a string must never silently turn a limit off,
+    nor a huge one make a worker or a model run without end."""
     kind = type(default)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        (kind is float or isinstance(value, int))
-    low = SETTING_MINIMUM.get(name)
-    if ok and low is not None and value < low:
-        ok = False
-    if ok and name == "held_out" and value >= 1:
-        ok = False
-    if not ok:
-        want = "an integer" if kind is int else "a number"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = number and (kind is float or isinstance(value, int)) and math.isfinite(value)
+    low, high = SETTING_MINIMUM[name], SETTING_MAXIMUM[name]
+    if not ok or value < low or (name == "held_out" and value >= high):
+        want = "an integer" if kind is int else \
+            "a finite number" if number and not math.isfinite(value) else "a number"
         bound = " below 1" if name == "held_out" else ""
         raise settings_error(path, text, f"{section}.{name}",
                              f"{section}.{name} must be {want} of at least {low}{bound}, "
                              f"not {value!r}")
+    if value > high:
+        raise settings_error(path, text, f"{section}.{name}",
+                             f"{section}.{name} must be at most {high}, not {value!r}")
     return kind(value)
+
+
+def read_settings_text(path: Path) -> Optional[str]:
+    """npl.toml's text, or None when there is none; E042 when it cannot be read."""
+    try:
+        data = read_bytes(path, MAX_SETTINGS_BYTES)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise settings_error(path, "", "", f"cannot read npl.toml: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise settings_error(path, "", "", f"npl.toml is not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start})") from None
 
 
 def settings_error(path: Path, text: str, key: str, message: str) -> CompileError:
     """An E042 diagnostic at the line of npl.toml where `key` is written."""
     name = key.rpartition(".")[2]
-    m = re.search(rf"^[ \t]*\[?{re.escape(name)}\b", text, re.M)
+    m = re.search(rf"^[ \t]*\[?{re.escape(name)}\b", text, re.M) if name else None
     line = text.count("\n", 0, m.start()) + 1 if m else 1
     return CompileError([Diagnostic("E042", f"npl.toml: {message}", Span(str(path), line, 1, line, 2))],
                         {str(path): text})

@@ -189,9 +189,14 @@ def _checked_extern(ext, host: Callable, program: Program) -> Callable:
 # ---------------------------------------------------------------- conversion
 
 def to_npl(value: Any, t: Type, structs: dict, what: str) -> Any:
-    """Check `value` against NPL type `t` and convert it (no copy for arrays)."""
+    """Check `value` against NPL type `t` and convert it to the exact NPL
+    value (no copy for arrays). Subclasses of int, float, str, list, tuple
+    and dict are read through the base type's own methods, so an overridden
+    `__add__`, `__iter__`, `__len__` or `items` never reaches NPL code;
+    anything else raises NplTypeError naming `what`."""
     def bad(expected: str):
-        raise NplTypeError(f"{what}: expected {expected}, got {type(value).__name__} {value!r:.60}")
+        raise NplTypeError(f"{what}: expected {expected}, got {type(value).__name__} "
+                           f"{_shown(value)}")
     if isinstance(t, OptionalT):
         return None if value is None else to_npl(value, t.inner, structs, what)
     if t == NONE:
@@ -201,39 +206,43 @@ def to_npl(value: Any, t: Type, structs: dict, what: str) -> Any:
     if t == INT:
         if isinstance(value, bool) or not isinstance(value, int):
             return _numpy_scalar(value, int, bad, "int")
-        return value
+        return int.__int__(value)               # exact int, whatever the subclass overrides
     if t == FLOAT:
         if isinstance(value, bool):
             bad("float")
-        if isinstance(value, (int, float)):
-            return float(value)
+        if isinstance(value, int):
+            return float(int.__int__(value))
+        if isinstance(value, float):
+            return float.__float__(value)
         return _numpy_scalar(value, float, bad, "float")
     if t == STR:
-        return value if isinstance(value, str) else bad("str")
+        return str.__str__(value) if isinstance(value, str) else bad("str")
     if isinstance(t, ListT):
         if not isinstance(value, (list, tuple)):
             bad(str(t))
-        return [to_npl(v, t.elem, structs, what + "[...]") for v in value]
+        return [to_npl(v, t.elem, structs, what + "[...]") for v in _items(value)]
     if isinstance(t, SetT):
         if not isinstance(value, (set, frozenset, list, tuple)):
             bad(str(t))
-        return {to_npl(v, t.elem, structs, what + " element") for v in value}
+        return {to_npl(v, t.elem, structs, what + " element") for v in _items(value)}
     if isinstance(t, DictT):
         if not isinstance(value, dict):
             bad(str(t))
         return {to_npl(k, t.key, structs, what + " key"): to_npl(v, t.value, structs, what + "[...]")
-                for k, v in value.items()}
+                for k, v in dict.items(value)}
     if isinstance(t, TupleT):
-        if not isinstance(value, (tuple, list)) or len(value) != len(t.elems):
+        items = _items(value) if isinstance(value, (tuple, list)) else None
+        if items is None or len(items) != len(t.elems):
             bad(str(t))
-        return tuple(to_npl(v, et, structs, what + "[...]") for v, et in zip(value, t.elems))
+        return tuple(to_npl(v, et, structs, what + "[...]") for v, et in zip(items, t.elems))
     if isinstance(t, ArrayT):
         return _to_array(value, t, bad)
     if isinstance(t, StructT):
         cls, fields = structs[t.name]
-        if isinstance(value, cls):
+        if type(value) is cls:
             return value
-        get = value.get if isinstance(value, dict) else (lambda f, d=None: getattr(value, f, d))
+        get = (lambda f, d=None: dict.get(value, f, d)) if isinstance(value, dict) else \
+            (lambda f, d=None: getattr(value, f, d))
         missing = object()
         args = []
         for f, ft in fields:
@@ -243,6 +252,24 @@ def to_npl(value: Any, t: Type, structs: dict, what: str) -> Any:
             args.append(to_npl(v, ft, structs, f"{what}.{f}"))
         return cls(*args)
     bad(str(t))
+
+
+def _items(value) -> list:
+    """The elements of a list, tuple, set or frozenset, read through the
+    base type (a subclass's `__iter__` or `__len__` is not asked)."""
+    for base in (list, tuple, set, frozenset):
+        if isinstance(value, base):
+            return list(base.__iter__(value))
+    return list(value)
+
+
+def _shown(value: Any) -> str:
+    """A short repr of a host value for an error (a failing __repr__ too)."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = object.__repr__(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _numpy_scalar(value, kind, bad, name):

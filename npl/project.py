@@ -29,6 +29,7 @@ from npl.filling.paths import settings_path
 from npl.filling.settings import Settings
 from npl.lang.diagnostics import CompileError, Diagnostic
 from npl.lang.errors import ConfigKind
+from npl.lang.files import read_text
 
 if TYPE_CHECKING:
     from npl.filling.filler import FillResult
@@ -57,9 +58,10 @@ class SourceFileError(ConfigKind, OSError):
 
 
 def read_source(path: str) -> str:
+    """The text of a program file (lang/files.py: a regular file of at most
+    MAX_SOURCE_BYTES, UTF-8); SourceFileError says why it cannot be read."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        return read_text(path)
     except FileNotFoundError:
         raise SourceFileError(f"no such file: {path}") from None
     except UnicodeDecodeError as exc:

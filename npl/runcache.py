@@ -105,9 +105,11 @@ def _sha256():
 
 
 def _read(path: str) -> Optional[bytes]:
+    """A regular file's bytes (lang/files.py); None for anything else (a
+    FIFO, a device, a file too big...): the full path then says why."""
+    from npl.lang.files import read_bytes
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return read_bytes(path)
     except OSError:
         return None
 

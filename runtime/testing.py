@@ -21,7 +21,7 @@ import hypothesis
 import numpy as np
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.errors import FailedHealthCheck, Unsatisfiable
+from hypothesis.errors import FailedHealthCheck, Flaky, Unsatisfiable
 from hypothesis.extra import numpy as hnp
 
 from npl.compiler import ir
@@ -214,6 +214,11 @@ class _Runner:
         except (Unsatisfiable, FailedHealthCheck):
             return False, ("the `where` filter rejected (nearly) every generated input; "
                            "loosen it or change the parameter types"), ""
+        except Flaky as err:        # failed, then passed when replayed: a time limit, usually
+            cause = _first_runtime_error(err)
+            detail = cause.render() if cause is not None else "it failed, then passed when run again"
+            case = self.call_text(test, failing[0]) if failing else test.name
+            return False, f"counterexample: {case}\n{detail}", cause.kind if cause is not None else ""
         return True, "", ""
 
     def settings(self) -> dict:
@@ -227,6 +232,19 @@ class _Runner:
     def call_text(test: ir.TestCase, args: tuple) -> str:
         inner = ", ".join(f"{p.name}={npl_repr(a)}" for p, a in zip(test.params, args))
         return f"{test.name}({inner})"
+
+
+def _first_runtime_error(err: BaseException) -> Optional[NplRuntimeError]:
+    """The first NplRuntimeError inside an exception group (or its causes)."""
+    todo = [err]
+    while todo:
+        e = todo.pop(0)
+        if isinstance(e, NplRuntimeError):
+            return e
+        todo.extend(getattr(e, "exceptions", ()))
+        if e.__cause__ is not None:
+            todo.append(e.__cause__)
+    return None
 
 
 class _Falsified(Exception):
