@@ -145,11 +145,13 @@ def test_native_entry_hands_failures_over():
     assert entry.__wrapped__ is native and entry.__name__ == "interpreted"
 
 
+# Not the spin of tests/test_fastpath.py: its generated module would be in
+# sys.modules already, with its files in another test's cache folder.
 SPIN = """\
 def spin(n: int) -> int:
-    s = 1
+    s = 7
     for i in range(n):
-        s = (s * 1103515245 + 12345) % 2147483648
+        s = (s * 69069 + 1) % 4294967296
     return s
 
 def main():
