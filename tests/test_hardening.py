@@ -19,14 +19,13 @@ import os
 import random
 import subprocess
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakellm import FakeLLMServer, dynamic, reply
+from fakellm import FakeLLMServer, dynamic
 from safety_harness import (assert_clean_failure, as_reply, function_reply, last_user_message,
                             run_npl, write_settings)
 
@@ -102,7 +101,7 @@ def locked(folder: Path) -> dict[str, str]:
 
 # ================================================================ one candidate, one verdict
 
-def test_a_limit_stop_replaces_the_worker_and_the_next_fill_is_judged_alone(tmp_path):
+def test_a_limit_stop_replaces_the_worker_and_the_next_fill_is_judged_alone(tmp_path, monkeypatch):
     """A candidate that fills memory and then runs into the time limit does
     not leave its worker to the next candidate: a correct fill right after
     it is accepted, in a fresh worker."""
@@ -113,16 +112,20 @@ def test_a_limit_stop_replaces_the_worker_and_the_next_fill_is_judged_alone(tmp_
     comp = compile(TWO_HOLES, path, strict_fills=False)
     inc, dec = comp.holes
     limits = Limits(10 ** 9, 0.5, 400)
+    pool = sandbox.SandboxPool()                 # this test's own workers
+    monkeypatch.setattr(sandbox, "_pool", pool)
     hog = f"{INC}:\n    xs = [n] * 30000000\n    while True:\n        n = n + 1\n    return n\n"
     verdict = verify(TWO_HOLES, path, {}, inc, hog, limits)
     assert (verdict.accepted, verdict.stage) == (False, "limit")
     assert "time limit" in verdict.feedback
-    before = {w.proc.pid for w in sandbox.pool().idle}
-    verdict = verify(TWO_HOLES, path, {}, dec, f"{DEC}:\n    ys = [n] * 20000000\n    return n - 1\n",
-                     limits)
-    assert verdict.accepted, verdict.feedback          # 160 MB is within its own 400 MiB
-    after = {w.proc.pid for w in sandbox.pool().idle}
-    assert after and not after & before
+    assert pool.idle == []                       # the worker that ran it is gone
+    try:
+        verdict = verify(TWO_HOLES, path, {}, dec,
+                         f"{DEC}:\n    ys = [n] * 20000000\n    return n - 1\n", limits)
+        assert verdict.accepted, verdict.feedback      # 160 MB is within its own 400 MiB
+        assert len(pool.idle) == 1 and pool.idle[0].jobs == 1
+    finally:
+        pool.close()
 
 
 class FakeWorker:
