@@ -129,7 +129,7 @@ def test_every_command_is_listed():
 
 def test_every_setting_is_listed():
     from npl.filling.providers import SETTINGS
-    from npl.project import KNOWN_SETTINGS
+    from npl.filling.settings import KNOWN_SETTINGS
     text = section(13)
     keys = [k for table in KNOWN_SETTINGS.values() for k in table] + list(SETTINGS)
     missing = [k for k in keys if not re.search(rf"^\[?{k}\]?(\s|$)", text, re.M)]
