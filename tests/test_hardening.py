@@ -238,7 +238,7 @@ def test_each_fill_is_written_as_soon_as_it_is_verified(tmp_path, monkeypatch):
     """A crash while filling a later hole (here: simulated in the filler)
     leaves the earlier holes' fills in the lock."""
     from npl.filling import filler as filler_module
-    from npl.project import open_program
+    from npl.project import fill_missing, open_program
     two_holes(tmp_path, attempts=1)
     original = filler_module.Filler.fill_one
 
@@ -251,8 +251,8 @@ def test_each_fill_is_written_as_soon_as_it_is_verified(tmp_path, monkeypatch):
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("NPL_LIBRARY", "off")
         with pytest.raises(RuntimeError, match="simulated crash"):
-            filler_module.fill_program(open_program(str(tmp_path / "prog.npl"), strict_fills=False),
-                                       model="openai/m", quiet=True)
+            fill_missing(open_program(str(tmp_path / "prog.npl"), strict_fills=False),
+                         model="openai/m", quiet=True)
     assert locked(tmp_path) == {"inc": f"{INC}:\n    return n + 1\n"}
 
 
