@@ -274,7 +274,11 @@ def load(path: str, *, externs: Optional[dict] = None, frozen: bool = True, mode
         if prog.missing:
             raise CompileError(missing_fill_errors(prog), prog.comp.sources)
     comp = _compile_cached(prog.source, path, prog.lock.stamped_fills())
-    return Program(comp, externs=externs, device=device, lock=prog.lock, path=path)
+    program = Program(comp, externs=externs, device=device, lock=prog.lock, path=path)
+    from npl.oracle_runs import install_oracles
+    program.oracles = install_oracles(program._runtime, comp, prog.settings, frozen=frozen,
+                                      model=model)
+    return program
 
 
 def compile_source(text: str, path: str = "<string>", *, externs: Optional[dict] = None,

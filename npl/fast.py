@@ -21,7 +21,8 @@ atomically (a temporary file renamed into place).
 
 Not cached, so always compiled: programs the lock file marks as edited by
 hand (the full path prints a warning for them), programs with holes still to
-fill, externs or no `main`. A program with kernels or other functions the
+fill, oracles (their answerer is set up by the full path), externs or no
+`main`. A program with kernels or other functions the
 JIT may compile runs from the cache too (JitWatch): at a kernel's first
 call its machine code is bound straight from the JIT's disk cache when a
 previous run compiled it (the entry keeps each kernel's cache index key),
@@ -600,6 +601,7 @@ def store(path: str, comp, program) -> bool:
 def _store(path: str, comp, program) -> bool:
     module = comp.module
     if getattr(program, "limited", True) or module is None or module.main is None \
+            or any(f.oracle for f in module.functions) \
             or module.externs or comp.unfilled or comp.rejected:
         return False
     from npl.filling.lockfile import LockFile, lock_path_for

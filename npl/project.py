@@ -31,6 +31,8 @@ class Settings:
     time_limit: float = 10.0
     memory_limit_mb: int = 1024
     synth_budget: float = 2.0
+    oracle_attempts: int = 3          # [oracle] attempts: asks per call before a run-time error
+    oracle_concurrency: int = 8       # [oracle] concurrency: calls asked at once (hosted models)
     prices: dict[str, Any] = field(default_factory=dict)
     provider: dict[str, Any] = field(default_factory=dict)
 
@@ -64,6 +66,13 @@ class Settings:
                           ("memory_mb", "memory_limit_mb")):
             if key in limits:
                 setattr(s, attr, setting(path, text, "limits", key, limits[key], getattr(s, attr)))
+        oracle = data.get("oracle", {})
+        if not isinstance(oracle, dict):
+            raise settings_error(path, text, "oracle", "[oracle] must be a table")
+        for key in ("attempts", "concurrency"):
+            if key in oracle:
+                attr = f"oracle_{key}"
+                setattr(s, attr, setting(path, text, "oracle", key, oracle[key], getattr(s, attr)))
         s.prices = data.get("prices", {})
         s.provider = data.get("provider", {})
         return s
@@ -71,7 +80,8 @@ class Settings:
 
 # What npl.toml may hold: top-level keys, and the keys of [fill] and [limits]
 # ([prices] and [provider] are checked where they are used).
-KNOWN_SETTINGS = {"": ("model", "fill", "limits", "prices", "provider"),
+KNOWN_SETTINGS = {"": ("model", "fill", "limits", "oracle", "prices", "provider"),
+                  "oracle": ("attempts", "concurrency"),
                   "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget"),
                   "limits": ("steps", "seconds", "memory_mb")}
 
