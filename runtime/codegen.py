@@ -368,6 +368,11 @@ class ModuleCompiler:
         builder = PRIMS.get(e.op)
         if builder is None:
             raise CodegenError(f"unknown primitive {e.op!r}")
+        oracle = self._oracle_lambda(e.args[0]) if e.op in ("map", "filter") and len(e.args) == 2 \
+            else None
+        if oracle is not None:                # asked together: see runtime/oracles.py
+            items = as_iterable(self.expr(e.args[1]), e.args[1].type)
+            return ast.Call(_name(f"_oracle_{e.op}"), [ast.Constant(oracle.name), items], [])
         keywords = [ast.keyword(k, self.expr(v)) for k, v in e.kwargs]
         return builder(e, self.exprs(e.args), keywords)
 
@@ -432,6 +437,16 @@ class ModuleCompiler:
         if isinstance(e, ir.Call):
             fn = self._by_name.get(e.func)
             if fn is not None and fn.oracle:
+                return fn
+        return None
+
+    def _oracle_lambda(self, e: ir.Expr) -> Optional[ir.Function]:
+        """The oracle of `lambda x: oracle(x)` (what `map(oracle, xs)` and
+        `filter(oracle, xs)` lower to), if `e` is that."""
+        if isinstance(e, ir.Lambda) and len(e.params) == 1:
+            fn = self._oracle_call(e.body)
+            if fn is not None and len(e.body.args) == 1 and isinstance(e.body.args[0], ir.Local) \
+                    and e.body.args[0].name == e.params[0]:
                 return fn
         return None
 

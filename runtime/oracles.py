@@ -1,10 +1,11 @@
 """Oracle calls at run time (SPEC section 10; docs/oracles.md).
 
 An @oracle function's body is one `ir.OracleBody`: generated code calls
-`_oracle(IR name, args)` in its place, and a list comprehension whose element
+`_oracle(IR name, args)` in its place. A list comprehension whose element
 is a direct oracle call collects every call's arguments first and calls
-`_oracle_all(IR name, [args, ...])`, so that an answerer can ask them
-concurrently (results keep the list's order).
+`_oracle_all(IR name, [args, ...])`, and `map(oracle, xs)` and
+`filter(oracle, xs)` become `_oracle_map` and `_oracle_filter`, so that an
+answerer can ask the calls concurrently (results keep the list's order).
 
 The runtime does not know models: a `Program` holds an `OracleAnswerer`,
 which the layer that runs the program installs (npl/ puts filling/oracles.py's
@@ -57,5 +58,15 @@ def bind_oracles(namespace: dict, module: ir.Module, answerer_of) -> None:
     def oracle_all(name: str, calls: list) -> list:
         return answerer_of().ask_all(oracles[name], [tuple(c) for c in calls])
 
+    def oracle_map(name: str, items) -> Any:
+        return iter(oracle_all(name, [(x,) for x in items]))
+
+    def oracle_filter(name: str, items) -> Any:
+        items = list(items)
+        keep = oracle_all(name, [(x,) for x in items])
+        return iter([x for x, k in zip(items, keep) if k])
+
     namespace["_oracle"] = oracle
     namespace["_oracle_all"] = oracle_all
+    namespace["_oracle_map"] = oracle_map
+    namespace["_oracle_filter"] = oracle_filter

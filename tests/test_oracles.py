@@ -308,3 +308,42 @@ def test_a_damaged_store_is_reported_and_left_alone(program):
     assert r.returncode != 0 and "internal error" not in r.stderr
     assert "answer store" in r.stderr and "move it aside" in r.stderr
     assert store.read_bytes() == b"this is not a database" * 100
+
+
+def test_map_and_filter_over_an_oracle_ask_together(tmp_path, monkeypatch):
+    source = ('@oracle\ndef double(x: int) -> int:\n    """Twice x."""\n    ...\n\n'
+              '@oracle\ndef big(x: int) -> bool:\n    """Whether x is above 4."""\n    ...\n\n'
+              'def main():\n    print(list(map(double, range(8))), list(filter(big, range(8))))\n')
+    path = tmp_path / "m.npl"
+    path.write_text(source)
+
+    def answer(request):
+        call = the_call(request)
+        x = int(call[call.index("(") + 1:-1])
+        value = 2 * x if call.startswith("double") else x > 4
+        return reply(json.dumps({"answer": value}), delay=1.0)
+    with FakeLLMServer(default=dynamic(answer)) as server:
+        env = openai_env(server)
+        started = time.monotonic()
+        r = run_npl(["run", "--model", "openai/m", "m.npl"], tmp_path, env)
+        seconds = time.monotonic() - started
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "[0, 2, 4, 6, 8, 10, 12, 14] [5, 6, 7]\n"
+    assert seconds < 8.0, seconds                  # 16 calls of 1 s, 8 at a time
+
+
+def test_the_language_server_hover_shows_the_stored_answers(program):
+    from npl.filling.oracles import Oracles  # noqa: F401  (the store's writer)
+    from npl.lsp import analyze, hover_text
+    from npl.compiler.driver import compile
+    comp = compile(PROGRAM, str(program))
+    spec = next(s for s in comp.oracles if s.name == "sentiment")
+    store = AnswerStore(answers_path_for(str(program)))
+    store.put(spec.key, "sentiment", '["a"]', "openai/m", "positive", {})
+    store.put(spec.key, "sentiment", '["b"]', "local/q", "negative", {})
+    store.close()
+    a = analyze(program.as_uri(), PROGRAM)
+    line = PROGRAM.splitlines().index("    print([sentiment(r) for r in [\"Great value.\", \"Never again.\"]])")
+    text = hover_text(a, line + 1, 13)
+    assert "@oracle: answered by a model at run time; 2 stored answer(s) (1 by local/q, 1 by openai/m)" \
+        in text, text
