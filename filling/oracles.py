@@ -66,7 +66,8 @@ class Oracles:
 
     def __init__(self, specs: list[HoleSpec], structs: dict, store: AnswerStore, *,
                  model: Optional[str], provider: Optional[Callable[[], Any]], frozen: bool,
-                 attempts: int = 3, concurrency: int = 8, module: Optional[ir.Module] = None):
+                 attempts: int = 3, concurrency: int = 8, module: Optional[ir.Module] = None,
+                 constrained: bool = True):
         self.by_name = {s.info.function.ir_name: s for s in specs}
         self.structs = structs
         self.fields = {name: fields for name, (_, fields) in structs.items()}
@@ -79,6 +80,7 @@ class Oracles:
         self.local = bool(model and model.startswith("local/"))
         self.concurrency = 1 if self.local else max(1, concurrency)
         self.cases = {name: worked_cases(module, name) for name in self.by_name} if module else {}
+        self.constrained = constrained        # grammar / schema-guided decoding (bench: off)
         self.stats = OracleStats()
         self._provider_lock = threading.Lock()
         self._model_lock = threading.Lock()   # the local model answers one at a time
@@ -127,8 +129,9 @@ class Oracles:
     def _ask_model(self, spec: HoleSpec, args: tuple) -> tuple[Any, Any, dict]:
         provider = self._get_provider(spec)
         messages = build_messages(spec, args, self.cases.get(spec.info.function.ir_name, []))
-        extra = ({"grammar": gbnf(spec.ret, self.fields)} if self.local
-                 else {"json_schema": answer_schema(spec.ret, self.fields)})
+        extra = {} if not self.constrained else \
+            ({"grammar": gbnf(spec.ret, self.fields)} if self.local
+             else {"json_schema": answer_schema(spec.ret, self.fields)})
         started, tokens, problem, reply = time.monotonic(), [0, 0], "", ""
         for attempt in range(1, self.attempts + 1):
             completion = self._complete(spec, args, provider, messages, extra)
