@@ -128,7 +128,8 @@ class Oracles:
 
     def _ask_model(self, spec: HoleSpec, args: tuple) -> tuple[Any, Any, dict]:
         provider = self._get_provider(spec)
-        messages = build_messages(spec, args, self.cases.get(spec.info.function.ir_name, []))
+        messages = build_messages(spec, args, self.cases.get(spec.info.function.ir_name, []),
+                                  self.fields)
         extra = {} if not self.constrained else \
             ({"grammar": gbnf(spec.ret, self.fields)} if self.local
              else {"json_schema": answer_schema(spec.ret, self.fields)})
@@ -222,12 +223,18 @@ def worked_cases(module: ir.Module, fn_name: str) -> list[tuple[tuple, Any]]:
     return cases
 
 
-def build_messages(spec: HoleSpec, args: tuple, cases: list[tuple[tuple, Any]]) -> list[dict]:
+def build_messages(spec: HoleSpec, args: tuple, cases: list[tuple[tuple, Any]],
+                   structs: Optional[dict[str, list]] = None) -> list[dict]:
     """The chat for one call. `cases` are the worked examples; the one for
-    these very arguments (when `npl test` asks an example) is left out."""
+    these very arguments (when `npl test` asks an example) is left out.
+    `structs` ({IR name: [(field, type)]}) defines the structs the
+    signature names."""
     fn = spec.info.function
     params = ", ".join(f"{n}: {t}" for n, t in spec.params)
-    parts = [f"Function:\n    def {fn.name}({params}) -> {spec.ret}\n"
+    named = [s for s in (structs or {}) if re.search(rf"\b{re.escape(s)}\b", f"{params} {spec.ret}")]
+    defs = "".join(f"    struct {s}: " + ", ".join(f"{f}: {t}" for f, t in structs[s]) + "\n"
+                   for s in named)
+    parts = [f"Function:\n{defs}    def {fn.name}({params}) -> {spec.ret}\n"
              f"Description: {' '.join(spec.description.split())}"]
     examples = [f"{call_text(spec, a)} == {npl_repr(v)}" for a, v in cases if a != tuple(args)]
     if examples:
