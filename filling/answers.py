@@ -13,6 +13,7 @@ used, and `npl answers PROG --prune` deletes them.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sqlite3
@@ -110,8 +111,14 @@ class AnswerStore:
         return len(stale)
 
     def close(self) -> None:
+        """Fold the write-ahead log into the database file and close it (a
+        closed store is one file; it reopens on the next use)."""
         with self._lock:
             if self._db is not None:
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.DatabaseError:
+                    pass                  # another process holds the log: it folds it in
                 self._db.close()
                 self._db = None
 
@@ -157,6 +164,7 @@ class AnswerStore:
             db.close()
             raise
         self._db = db
+        atexit.register(self.close)
         return db
 
     def _damaged(self, exc: Exception) -> AnswerStoreError:
