@@ -6,7 +6,7 @@ function's: the visible variables as parameters and the expected type as
 the return type), the functions and structs it may use, and the examples and
 properties that exercise it.
 
-Each hole has a key (SPEC section 7): a hash of the fill protocol version
+Each hole has a key (docs/reference.md §7): a hash of the fill protocol version
 (KEY_VERSION), its
 text, its signature, the names and types it can see, the signatures of the
 functions and structs it refers to, and its examples. Nothing else goes in,

@@ -14,8 +14,8 @@ from typing import Optional
 
 from npl.lang import ast
 from npl.lang.symbols import CheckedProgram, FuncInfo
-from npl.lang.types import (BOOL, ERROR, FLOAT, INT, NONE, STR, DictT, FuncT,
-                            ListT, Type)
+from npl.lang.types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, FuncT,
+                            ListT, SetT, Type)
 
 from . import ir
 
@@ -294,7 +294,7 @@ class Lowerer:
 
     def x_BinOp(self, e, t, sp):
         op = BINOPS[e.op]
-        if e.op == "-" and t.__class__.__name__ == "SetT":
+        if e.op == "-" and isinstance(t, SetT):
             op = "bitsub"
         return ir.Prim(t, op, (self.expr(e.left), self.expr(e.right)), span=sp)
 
@@ -315,7 +315,7 @@ class Lowerer:
 
     def x_Attribute(self, e, t, sp):
         obj = self.expr(e.value)
-        if obj.type.__class__.__name__ == "ArrayT":
+        if isinstance(obj.type, ArrayT):
             return ir.Prim(t, "array.shape", (obj,), span=sp)
         return ir.GetField(t, obj, e.attr, span=sp)
 

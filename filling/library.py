@@ -39,6 +39,8 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import platformdirs
 
+from npl.lang.errors import LockKind
+
 from .lockfile import Provenance, write_atomically
 
 SCHEMA_VERSION = 1
@@ -52,7 +54,7 @@ BUSY_TIMEOUT_S = 30.0
 PathLike = Union[str, os.PathLike]
 
 
-class LibraryError(Exception):
+class LibraryError(LockKind):
     """A library that cannot be opened or used, or a request it cannot
     answer unambiguously (an id prefix matching several entries)."""
 

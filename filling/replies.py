@@ -9,7 +9,9 @@ body, the signature and any helper definitions), a bare function body, or a
 bare expression. Top-level noise that cannot be part of a fill (imports,
 `if __name__ == "__main__":` blocks, usage examples after the definition) is
 set aside in `dropped`. A reply that is empty, a refusal, or that still holds
-`...` placeholders raises `ReplyError` with a reason the filler can feed back.
+`...` placeholders raises `ReplyError` with a reason the filler can feed back;
+so does, before anything else looks at it, a reply over MAX_REPLY_CHARS or
+one that is not valid Unicode (`check_reply_text`).
 
 This stage is purely textual: the filler parses and type-checks the result
 with the real NPL parser. The scanner below only knows enough of the lexical
@@ -23,7 +25,8 @@ from typing import Optional
 
 
 class ReplyError(Exception):
-    """The reply holds no usable code; `reason` says why."""
+    """The reply holds no usable code; `reason` says why (internal: it
+    becomes repair feedback for the model, never an error of its own)."""
 
     def __init__(self, reason: str):
         self.reason = reason
@@ -70,8 +73,41 @@ _REFUSAL = re.compile(
     r"i am unable|as an ai|unfortunately,? i)", re.IGNORECASE)
 
 
+MAX_REPLY_CHARS = 64_000        # a reply longer than this is refused unread
+
+
+def check_reply_text(text: str) -> None:
+    """Refuse, before any parsing, a reply too long to be a fill (a hostile
+    or runaway provider can send megabytes) or that is not valid Unicode
+    text (a lone surrogate, which JSON can carry, cannot be written as UTF-8)."""
+    if not isinstance(text, str):
+        raise ReplyError("the reply is not text")
+    if len(text) > MAX_REPLY_CHARS:
+        raise ReplyError(f"the reply is {len(text):,} characters long; a reply may be at most "
+                         f"{MAX_REPLY_CHARS:,}: write just the code")
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        raise ReplyError(f"the reply is not valid Unicode text: it holds a lone surrogate "
+                         f"U+{ord(bad.group()):04X} at character {bad.start()}")
+
+
+def clipped(text: str, limit: int = 4000) -> str:
+    """`text` fit to go back into the conversation: at most `limit`
+    characters, lone surrogates replaced by U+FFFD."""
+    if len(text) > limit:
+        text = text[:limit] + f"\n[... {len(text) - limit:,} more characters not shown]"
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def extract_code(text: str) -> str:
-    """The code in a model's reply; raises ReplyError if there is none."""
+    """The code in a model's reply; raises ReplyError if there is none (or
+    if `check_reply_text` refuses it)."""
+    check_reply_text(text)
     text = _normalize(text)
     if not text.strip():
         raise ReplyError("the reply is empty")

@@ -246,7 +246,7 @@ class Checker(ExprChecker):
 
     def check_entry_point(self) -> None:
         """The main module's `main`, if it has one, is `def main()` or
-        `def main(args: list[str])` returning nothing (SPEC 3)."""
+        `def main(args: list[str])` returning nothing (docs/reference.md §3)."""
         main = self.prog.scopes.get(self.prog.main_path, {}).get("main")
         if not isinstance(main, FuncInfo) or main.module != self.prog.main_path or main.extern:
             return
@@ -467,12 +467,3 @@ def assigned_names(stmts) -> set[str]:
             add(node.target)
     return out
 
-
-def check_program(main: ast.Module, source: str, loader: Loader) -> tuple[CheckedProgram, DiagnosticBag]:
-    """Check `main` (and what it imports, read through `loader`)."""
-    checker = Checker(main.path, loader)
-    checker.load_module(main.path, main, source, "")
-    checker.check_all()
-    from .kernels import check_kernels
-    check_kernels(checker.prog, checker.bag)
-    return checker.prog, checker.bag

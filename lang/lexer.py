@@ -9,14 +9,18 @@ interface, the tokens the LALR parser in lang/parser.py reads:
   * holes `?{...}` as one HOLE token, braces balanced (`hole_end`);
   * string literals as whole STRING / FSTRING tokens (lang/literals.py
     decodes them later), numbers as NUMBER;
+  * a bracketed display of constants only (data: `[3, 1, 4, ...]`) as one
+    DATA token, read by lang/data_literals.py;
   * soft keywords (`struct const extern example property where`) as keywords
     only where the parser state accepts them, as names elsewhere;
   * Python tokens that NPL lacks (`class`, `try`, `;`, `:=`, `<<` ...) as
     UNSUPPORTED tokens, which no grammar rule accepts: the parser turns
     meeting one into an E018 with the advice in `UNSUPPORTED`.
 Lexical errors (a bad character, an unterminated string or hole, unmatched
-brackets, tabs or inconsistent indentation) raise `LexError` carrying an
-E001 / E002 / E003 / E018 Diagnostic.
+brackets, tabs or inconsistent indentation, and anywhere a Unicode
+bidirectional control, which can make code display differently from how it
+runs: "Trojan Source") raise `LexError` carrying an E001 / E002 / E003 /
+E018 Diagnostic.
 
 Lines end at a line feed only: callers turn CR LF and lone CRs into line
 feeds first, and no other character (form feed, U+2028, ...) ends a line, as
@@ -75,6 +79,17 @@ for _op in ("**=", "|=", "&=", "^=", "<<=", ">>="):
 IMPORT_ADVICE = ("`import module` is not supported: import definitions from a sibling "
                   ".npl file with `from module import name`")
 
+# The characters that reorder displayed text (embeddings, overrides, isolates):
+# anywhere in a program or fill, even a comment or string, they are an error.
+_BIDI_NAMES = {0x202A: "LEFT-TO-RIGHT EMBEDDING", 0x202B: "RIGHT-TO-LEFT EMBEDDING",
+               0x202C: "POP DIRECTIONAL FORMATTING", 0x202D: "LEFT-TO-RIGHT OVERRIDE",
+               0x202E: "RIGHT-TO-LEFT OVERRIDE", 0x2066: "LEFT-TO-RIGHT ISOLATE",
+               0x2067: "RIGHT-TO-LEFT ISOLATE", 0x2068: "FIRST STRONG ISOLATE",
+               0x2069: "POP DIRECTIONAL ISOLATE"}
+# ... and lone surrogates (no file holds one, but text from a model or the
+# embedding API can), which cannot even be written out as UTF-8.
+_FORBIDDEN = re.compile("[\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]")
+
 _MAX_BRACKETS = 200           # nesting limits, so that no later pass recurses
 _MAX_INDENTS = 100            # too deep on a pathological program
 
@@ -91,7 +106,7 @@ _TOKEN_RE_HEAD = r"""
 | (?P<name>[^\W\d]\w*)
 | (?P<hole>\?\{)
 | (?P<punct>"""
-_STRING_BODY = {
+STRING_BODY = {   # the rest of a string literal, after its opening quote
     "'": re.compile(r"(?:[^'\\\n]|\\.)*'", re.S),
     '"': re.compile(r'(?:[^"\\\n]|\\.)*"', re.S),
     "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*'''", re.S),
@@ -115,6 +130,9 @@ def hole_end(text: str, start: int) -> Optional[int]:
 
 
 class LexError(Exception):
+    """A token the lexer cannot read (internal: the parser reports its
+    `diagnostic` in a CompileError)."""
+
     def __init__(self, diagnostic: Diagnostic):
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
@@ -165,6 +183,8 @@ class Scanner:
         self.last: Optional[Token] = None        # the last token yielded
         self.prev: Optional[Token] = None        # the one before it
         self.last_end = 0                        # offset after the last real token
+        self.data_nodes: dict[int, A.Expr] = {}  # DATA token offset -> its AST
+        self.data_depths: dict[int, int] = {}     # id(a DATA node) -> its depth in nodes
         src.scanner = self
 
     # ---------------------------------------------------------- positions
@@ -201,6 +221,9 @@ class Scanner:
 
     def tokens(self):
         text, i = self.text, 0
+        bad = _FORBIDDEN.search(text)
+        if bad is not None:
+            raise self.forbidden_character(bad.start())
         if not self.src.expression:
             i = yield from self.line_start(0)
         while i < len(text):
@@ -229,8 +252,24 @@ class Scanner:
             return self.string(m)
         if kind == "hole":
             return self.make("HOLE", start, self.hole_end(start))
+        if m.group() in _CLOSER and self.accepts("DATA"):
+            data = self.data(start)
+            if data is not None:
+                return data
         self.track_bracket(m.group(), start)
         return self.make(self.lexer.punct[m.group()], start, end)
+
+    def data(self, start: int) -> Optional[Token]:
+        """A DATA token for the display of constants opening at `start`
+        (lang/data_literals.py), its AST kept in `self.data_nodes`."""
+        from .data_literals import read_data
+        found = read_data(self, start, _MAX_BRACKETS - len(self.brackets))
+        if found is None:
+            return None
+        end, node, depth = found
+        self.data_nodes[start] = node
+        self.data_depths[id(node)] = depth
+        return self.make("DATA", start, end)
 
     def name(self, word: str, start: int, end: int) -> Token:
         if not word.isidentifier():
@@ -257,7 +296,7 @@ class Scanner:
     def string(self, m: re.Match) -> Token:
         start, opening = m.start(), m.group()
         quote = opening.lstrip("rRbBfFuU")
-        body = _STRING_BODY[quote].match(self.text, m.end())
+        body = STRING_BODY[quote].match(self.text, m.end())
         if body is None:
             what = "triple-quoted string" if len(quote) == 3 else "string"
             line_end = self.text.find("\n", start)
@@ -288,6 +327,16 @@ class Scanner:
                 line, col = self.pos(opener)
                 raise self.error("E001", f"`{punct}` does not match the `{self.text[opener]}` "
                                  f"at line {line}, column {col}", start, start + 1)
+
+    def forbidden_character(self, i: int) -> LexError:
+        code = ord(self.text[i])
+        if code not in _BIDI_NAMES:
+            return self.error("E002", f"invalid character U+{code:04X}: a lone surrogate is "
+                              "not Unicode text", i, i + 1)
+        return self.error("E002", f"Unicode bidirectional control U+{code:04X} "
+                          f"({_BIDI_NAMES[code]}): it can make code display differently from how "
+                          "it runs (\"Trojan Source\"); remove it, or in a string write it as "
+                          f"the escape `\\u{code:04x}`", i, i + 1)
 
     def invalid_character(self, i: int) -> LexError:
         char = self.text[i]

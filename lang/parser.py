@@ -103,8 +103,8 @@ def _parse_tree(src: _Source, start: str):
 
 # ================================================================ syntax errors
 
-_EXPR_START = {"NAME", "NUMBER", "STRING", "FSTRING", "HOLE", "LPAR", "LSQB", "LBRACE",
-               "MINUS", "PLUS", "NOT", "LAMBDA", "TRUE", "FALSE", "NONE", "STAR"}
+_EXPR_START = {"NAME", "NUMBER", "STRING", "FSTRING", "HOLE", "DATA", "LPAR", "LSQB",
+               "LBRACE", "MINUS", "PLUS", "NOT", "LAMBDA", "TRUE", "FALSE", "NONE", "STAR"}
 _BINARY = {"PLUS", "MINUS", "STAR", "SLASH", "DSLASH", "PERCENT", "POW", "VBAR",
            "CIRCUMFLEX", "AMPER", "EQEQ", "NOTEQ", "LESS", "LESSEQ", "MORE", "MOREEQ",
            "IN", "NOT", "IS", "AND", "OR"}
@@ -717,6 +717,9 @@ class _Builder(Transformer_NonRecursive):
                         "`?{the largest element of xs}`", self._span(meta))
         return A.Hole(text, span=self._span(meta))
 
+    def data(self, meta, ch):
+        return self.src.scanner.data_nodes.pop(ch[0].start_pos)
+
     def number(self, meta, ch):
         return number_literal(ch[0].value, self._span(meta), self._error)
 
@@ -746,15 +749,18 @@ def _normalize_newlines(text: str) -> str:
 
 def _check_depth(root: A.Node, src: _Source) -> None:
     """Reject trees nested more than _MAX_DEPTH deep (`-` * 5000 + `x`, a
-    sum of 1000 terms): later passes recurse over the AST."""
+    sum of 1000 terms): later passes recurse over the AST. Data displays
+    (DATA tokens) are not walked again: the lexer knows their depth."""
+    known = src.scanner.data_depths if src.scanner is not None else {}
     stack = [(root, 0)]
     while stack:
         node, depth = stack.pop()
-        if depth > _MAX_DEPTH:
+        if depth + known.get(id(node), 0) > _MAX_DEPTH:
             raise CompileError([Diagnostic(
                 "E001", f"this is nested too deeply (over {_MAX_DEPTH} levels): split it "
                 "up with intermediate variables", node.span)], {src.path: src.display_text()})
-        stack.extend((child, depth + 1) for child in A.children(node))
+        if id(node) not in known:
+            stack.extend((child, depth + 1) for child in A.children(node))
 
 
 def _parse_fragment(src: _Source) -> A.Expr:

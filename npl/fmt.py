@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from npl.lang import ast as A
+from npl.lang.errors import InternalError
 from npl.lang.parser import parse
 
 from .fmt_layout import INDENT, LINE_LENGTH, CommentPool, Group, Item, SourceText, render
@@ -62,8 +63,9 @@ from .fmt_layout import INDENT, LINE_LENGTH, CommentPool, Group, Item, SourceTex
 __all__ = ["format_source", "FormatError", "main_fmt"]
 
 
-class FormatError(Exception):
-    """The formatter could not produce an equivalent program (a bug in it)."""
+class FormatError(InternalError):
+    """The formatter could not produce an equivalent program (a bug in it;
+    `npl fmt` leaves the file alone and says so)."""
 
 
 # ---------------------------------------------------------------- precedence

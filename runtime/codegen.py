@@ -26,6 +26,8 @@ from types import CodeType
 from typing import Any, Callable, Optional
 
 from npl.compiler import ir
+from npl.lang.errors import InternalError
+from npl.lang.gcpause import gc_paused
 from npl.lang.types import BOOL, FLOAT, INT, STR, DictT, ListT, SetT, TupleT
 from npl.stdlib.builtins import PRIMS, as_iterable, call
 
@@ -43,7 +45,7 @@ _COMPARE_OPS = {"eq": ast.Eq, "ne": ast.NotEq, "lt": ast.Lt, "le": ast.LtE, "gt"
 _MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 
 
-class CodegenError(Exception):
+class CodegenError(InternalError):
     """The IR is malformed (a bug in an earlier stage, not the user's)."""
 
 
@@ -73,6 +75,41 @@ def _name(id_: str, store: bool = False) -> ast.Name:
 def _args(names: list[str]) -> ast.arguments:
     return ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in names], kwonlyargs=[],
                          kw_defaults=[], defaults=[])
+
+
+DATA_MIN = 16       # constant elements from which a display is emitted as one constant
+
+
+def constant_data(elts) -> Optional[tuple]:
+    """The Python values of `elts` if there are DATA_MIN or more and all are
+    constants (numbers, strings, booleans, None, `-number`, tuples of
+    those), else None: data in a program compiles as one constant."""
+    if len(elts) < DATA_MIN:
+        return None
+    values = []
+    for e in elts:
+        ok, value = _data_value(e)
+        if not ok:
+            return None
+        values.append(value)
+    return tuple(values)
+
+
+def _data_value(e: ir.Expr) -> tuple[bool, Any]:
+    if isinstance(e, ir.Const):
+        return True, e.value
+    if (isinstance(e, ir.Prim) and e.op == "neg" and len(e.args) == 1 and not e.kwargs
+            and isinstance(e.args[0], ir.Const) and type(e.args[0].value) in (int, float)):
+        return True, -e.args[0].value
+    if isinstance(e, ir.TupleLit):
+        values = []
+        for x in e.elts:
+            ok, value = _data_value(x)
+            if not ok:
+                return False, None
+            values.append(value)
+        return True, tuple(values)
+    return False, None
 
 
 def _at(node: ast.AST, line: int) -> ast.AST:
@@ -403,15 +440,29 @@ class ModuleCompiler:
         return ast.Call(_name(self.structs[e.name]), self.exprs(e.args), [])
 
     def expr_ListLit(self, e: ir.ListLit) -> ast.expr:
+        data = constant_data(e.elts)
+        if data is not None:                  # [*(1, 2, ...)]: one constant, not 1000s of nodes
+            return ast.List([ast.Starred(ast.Constant(data), ast.Load())], ast.Load())
         return ast.List(self.exprs(e.elts), ast.Load())
 
     def expr_TupleLit(self, e: ir.TupleLit) -> ast.expr:
+        data = constant_data(e.elts)
+        if data is not None:
+            return ast.Constant(data)
         return ast.Tuple(self.exprs(e.elts), ast.Load())
 
     def expr_SetLit(self, e: ir.SetLit) -> ast.expr:
+        data = constant_data(e.elts)
+        if data is not None:
+            return ast.Set([ast.Starred(ast.Constant(data), ast.Load())])
         return ast.Set(self.exprs(e.elts)) if e.elts else call("_set", [])
 
     def expr_DictLit(self, e: ir.DictLit) -> ast.expr:
+        keys, values = constant_data(e.keys), constant_data(e.values)
+        if keys is not None and values is not None:     # {k: v for k, v in ((k1, v1), ...)}
+            pairs = ast.Constant(tuple(zip(keys, values)))
+            target = ast.Tuple([_name("k", True), _name("v", True)], ast.Store())
+            return ast.DictComp(_name("k"), _name("v"), [ast.comprehension(target, pairs, [], 0)])
         return ast.Dict(self.exprs(e.keys), self.exprs(e.values))
 
     def expr_Comp(self, e: ir.Comp) -> ast.expr:
@@ -580,8 +631,9 @@ def _hole_call(span, text: str) -> ast.expr:
 def compile_module(module: ir.Module, instrument: bool = False) -> tuple[CodeType, ModuleCompiler]:
     """The module's code object (to exec once) and the compiler that made it."""
     compiler = ModuleCompiler(module, instrument)
-    tree = compiler.build()
-    code = compile(tree, module.path, "exec", dont_inherit=True)
+    with gc_paused():                       # big data: see npl.lang.gcpause
+        tree = compiler.build()
+        code = compile(tree, module.path, "exec", dont_inherit=True)
     return _rename_code(code, compiler.code_names, module.path), compiler
 
 
@@ -749,7 +801,7 @@ def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
 def adopt(module: ir.Module, image: ProgramImage, namespace: dict,
           struct_classes: dict[str, type]) -> Program:
     """A `Program` over a namespace already loaded from `image` (the compile
-    cache's, npl/fast.py), for `module` compiled again: what the JIT needs
+    cache's, runtime/cached_jit.py), for `module` compiled again: what the JIT needs
     to attach to a running cached program. Raises CodegenError when the
     module's name tables are not the image's."""
     compiler = ModuleCompiler(module, False)

@@ -10,8 +10,8 @@ depends on: runtime/jit.py `Jit.index_key`) naming the modules a function
 needs. See runtime/jit.py for how keys and names are made.
 
 This module knows nothing of the IR: a program run from the compile cache
-(npl/fast.py) binds its kernels through `load_indexed` without importing
-the compiler.
+(runtime/cached_jit.py) binds its JIT targets through `load_indexed`
+without importing the compiler.
 """
 from __future__ import annotations
 
@@ -124,6 +124,14 @@ def read_index(key: str):
     if not isinstance(data, list):
         return None
     return [(list(comp), str(mod), int(tag)) for comp, mod, tag in data]
+
+
+def is_indexed(key: str) -> bool:
+    """Whether the index names modules for `key` and they are all there
+    (not yet whether they are intact: loading checks that)."""
+    entries = read_index(key)
+    folder = cache_dir()
+    return entries is not None and all((folder / f"{mod}.sum").exists() for _, mod, _ in entries)
 
 
 def write_index(key: str, entries: list) -> None:
