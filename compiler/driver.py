@@ -32,7 +32,7 @@ from npl.lang.symbols import CheckedProgram
 
 from . import ir
 from .fills import apply_fill
-from .holes import HoleSpec, collect_holes
+from .holes import HoleSpec, collect_holes, collect_oracles
 from .lower import HoleBinding, lower_program
 
 MAX_FILL_DEPTH = 8      # hard stop for nested fills; the filler's own limit is lower
@@ -57,6 +57,7 @@ class Compilation:
     holes: list[HoleSpec]                       # every hole, nested ones included
     filled: dict[str, HoleBinding]              # key -> binding, for holes with a fill
     rejected: list[FillProblem] = field(default_factory=list)
+    oracles: list[HoleSpec] = field(default_factory=list)   # @oracle functions
     module: Optional[ir.Module] = None
 
     @property
@@ -141,6 +142,7 @@ def compile_checked(checked: FrontEnd, *, fills: Optional[dict[str, str]] = None
     checker = checked.checker
     comp = Compilation(checked.path, checked.source, checker, checker.prog, [], {})
     apply_fills(comp, fills or {}, strict_fills)
+    comp.oracles = collect_oracles(comp.program)
     comp.module = lower_program(comp.program, bindings(comp))
     verify_module(comp.module)
     return comp
@@ -172,6 +174,8 @@ def bindings(comp: Compilation) -> dict[int, HoleBinding]:
     out = {}
     for spec in comp.holes:
         out[id(spec.info.node)] = comp.filled.get(spec.key) or HoleBinding(spec.key)
+    for spec in comp.oracles:
+        out[id(spec.info.node)] = HoleBinding(spec.key)
     return out
 
 

@@ -303,6 +303,15 @@ class HoleBody(Stmt):
     text: str
 
 
+@dataclass(eq=False)
+class OracleBody(Stmt):
+    """The body of an @oracle function: the runtime asks the program's
+    oracle answerer for the value of this call (SPEC section 10). `key` is
+    the oracle's key (compiler/holes.py), `text` its docstring."""
+    key: str
+    text: str
+
+
 # --------------------------------------------------------------- top level
 
 @dataclass(eq=False)
@@ -320,6 +329,7 @@ class Function:
     locals: dict[str, Type]              # every local (params included)
     span: Span = NO_SPAN
     kernel: bool = False                 # marked @kernel
+    oracle: bool = False                 # marked @oracle: its body is one OracleBody
     source_name: str = ""                # name as written in NPL
 
 

@@ -70,13 +70,16 @@ class Lowerer:
     def function(self, f: FuncInfo) -> ir.Function:
         decl = f.decl
         locals_ = dict(f.locals)
-        if decl.is_hole:
+        if f.oracle:
+            binding = self.holes.get(id(decl))
+            body = [ir.OracleBody(binding.key if binding else "", decl.hole_doc or "", span=decl.span)]
+        elif decl.is_hole:
             binding = self.holes.get(id(decl))
             body = [ir.HoleBody(binding.key if binding else "", decl.hole_doc or "", span=decl.span)]
         else:
             body = self.with_locals(locals_, lambda: self.block(decl.body))
         return ir.Function(f.ir_name, [ir.Param(n, t) for n, t in f.params], f.ret, body, locals_,
-                           span=decl.span, kernel=f.kernel, source_name=f.name)
+                           span=decl.span, kernel=f.kernel, oracle=f.oracle, source_name=f.name)
 
     def test(self, t) -> ir.TestCase:
         d = t.decl

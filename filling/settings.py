@@ -51,6 +51,8 @@ class Settings:
     max_calls: int = 0              # model calls for one hole, its sub-holes included
                                     # (0: not set, CALLS_PER_ATTEMPT x attempts)
     limits: Limits = field(default_factory=Limits)
+    oracle_attempts: int = 3          # [oracle] attempts: asks per call before a run-time error
+    oracle_concurrency: int = 8       # [oracle] concurrency: calls asked at once (hosted models)
     prices: dict[str, Any] = field(default_factory=dict)
     provider: dict[str, Any] = field(default_factory=dict)
 
@@ -81,7 +83,7 @@ class Settings:
         if s.model is not None and not isinstance(s.model, str):
             raise settings_error(path, text, "model", f"model must be a string such as "
                                  f'"openai/gpt-4o-mini", not {s.model!r}')
-        for section in ("fill", "limits", "prices", "provider"):
+        for section in ("fill", "limits", "oracle", "prices", "provider"):
             if not isinstance(data.get(section, {}), dict):
                 raise settings_error(path, text, section, f"[{section}] must be a table")
         for section, target in (("fill", s), ("limits", s.limits)):
@@ -90,6 +92,11 @@ class Settings:
                 if name in table:
                     value = setting(path, text, section, name, table[name], getattr(target, name))
                     setattr(target, name, value)
+        for name in KNOWN_SETTINGS["oracle"]:
+            if name in data.get("oracle", {}):
+                attr = f"oracle_{name}"
+                setattr(s, attr, setting(path, text, "oracle", name, data["oracle"][name],
+                                         getattr(s, attr)))
         s.prices = data.get("prices", {})
         s.provider = data.get("provider", {})
         return s
@@ -97,7 +104,8 @@ class Settings:
 
 # What npl.toml may hold: top-level keys, and the keys of [fill] and [limits]
 # ([prices] and [provider] are checked where they are used).
-KNOWN_SETTINGS = {"": ("model", "fill", "limits", "prices", "provider"),
+KNOWN_SETTINGS = {"": ("model", "fill", "limits", "oracle", "prices", "provider"),
+                  "oracle": ("attempts", "concurrency"),
                   "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget",
                            "max_subholes", "max_calls"),
                   "limits": ("steps", "seconds", "memory_mb")}

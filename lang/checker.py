@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from . import ast
 from .check_exprs import ExprChecker, narrow_key
 from .diagnostics import DiagnosticBag
+from .oracles import check_oracle
 from .symbols import (CheckedProgram, ConstInfo, FuncInfo, HoleInfo, StructInfo,
                       TestInfo)
 from .types import (ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
@@ -121,7 +122,8 @@ class Checker(ExprChecker):
                 else:
                     sym = FuncInfo(ir_name, decl.name, path, [], NONE, decl,
                                    extern=isinstance(decl, ast.ExternDef),
-                                   kernel="kernel" in getattr(decl, "decorators", ()))
+                                   kernel="kernel" in getattr(decl, "decorators", ()),
+                                   oracle="oracle" in getattr(decl, "decorators", ()))
                     prog.funcs[ir_name] = sym
                 scope[decl.name] = sym
         for decl in module.decls:
@@ -277,7 +279,9 @@ class Checker(ExprChecker):
         self.ctx = FuncContext(fn, fn.module, kernel=fn.kernel)
         for name, t in fn.params:
             self.ctx.locals[name] = t
-        if decl.is_hole:
+        if fn.oracle:
+            check_oracle(self, fn)
+        elif decl.is_hole:
             self.prog.holes.append(HoleInfo("function", decl, fn.module, fn.ret,
                                             dict(self.ctx.locals), fn))
         else:

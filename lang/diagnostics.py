@@ -46,6 +46,7 @@ CODES = {
     "E042": "lock file error",
     "E050": "missing extern",
     "E060": "no main function",
+    "E070": "invalid oracle",
 }
 
 

@@ -236,6 +236,10 @@ def _hints(token: Token, expected: set[str], scanner: Optional[Scanner]) -> tupl
 
 # ================================================================ tree -> AST
 
+# The decorators NPL knows: `@kernel` (native compilation) and `@oracle` (a
+# function hole the model answers at run time).
+DECORATORS = ("kernel", "oracle")
+
 class _SliceParts:
     """`lo:hi:step` inside brackets, before it becomes a Slice node."""
     __slots__ = ("lower", "upper", "step")
@@ -320,14 +324,14 @@ class _Builder(Transformer_NonRecursive):
 
     def decorator(self, meta, ch):
         expr = ch[0]
-        if isinstance(expr, A.Name) and expr.id == "kernel":
-            return "kernel"
-        if isinstance(expr, A.Call) and isinstance(expr.func, A.Name) and expr.func.id == "kernel":
-            message = "`@kernel` takes no arguments"
+        if isinstance(expr, A.Name) and expr.id in DECORATORS:
+            return expr.id
+        if isinstance(expr, A.Call) and isinstance(expr.func, A.Name) and expr.func.id in DECORATORS:
+            message = f"`@{expr.func.id}` takes no arguments"
         elif isinstance(expr, A.Name):
-            message = f"unknown decorator `@{expr.id}`: the only decorator is `@kernel`"
+            message = f"unknown decorator `@{expr.id}`: the decorators are `@kernel` and `@oracle`"
         else:
-            message = "decorators other than `@kernel` are not supported"
+            message = "decorators other than `@kernel` and `@oracle` are not supported"
         self._error("E018", message, self._span(meta))
         return None
 

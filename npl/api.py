@@ -307,7 +307,11 @@ def load(path: str, *, externs: Optional[dict] = None, frozen: bool = True, mode
     is compiled once (and not again while it stays the same)."""
     from npl.project import prepare
     prog = prepare(path, frozen=frozen, model=model, quiet=True, compile=_compile_cached)
-    return Program(prog.comp, externs=externs, device=device, lock=prog.lock, path=path)
+    program = Program(prog.comp, externs=externs, device=device, lock=prog.lock, path=path)
+    from npl.oracle_runs import install_oracles
+    program.oracles = install_oracles(program._runtime, prog.comp, prog.settings, frozen=frozen,
+                                      model=model)
+    return program
 
 
 def compile_source(text: str, path: str = "<string>", *, externs: Optional[dict] = None,

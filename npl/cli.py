@@ -79,7 +79,19 @@ def run(program, args, frozen, model, device, no_jit):
     apply_jit_options(no_jit, device)
     from npl.project import prepare
     prog = prepare(program, frozen=frozen, model=model, on_open=report_tampered)
-    sys.exit(run_compiled(program, prog.comp, list(args)))
+    oracles = []
+
+    def setup(loaded):
+        from npl.oracle_runs import install_oracles
+        oracles.append(install_oracles(loaded, prog.comp, prog.settings, frozen=frozen, model=model))
+    try:
+        status = run_compiled(program, prog.comp, list(args),
+                              setup=setup if prog.comp.oracles else None)
+    finally:
+        line = oracles[0].summary(prog.settings.prices or None) if oracles and oracles[0] else None
+        if line:
+            click.echo(line, err=True)
+    sys.exit(status)
 
 
 @main.command()
@@ -94,27 +106,37 @@ def check(program):
     for spec in comp.holes:
         state = "filled" if spec.key in comp.filled else "missing"
         click.echo(f"{spec.location}: hole {spec.name}: {state}")
+    for spec in comp.oracles:
+        click.echo(f"{spec.location}: oracle {spec.name}: answered by a model at run time")
     for problem in comp.rejected:
         click.echo(f"{problem.spec.location}: hole {problem.spec.name}: locked fill no longer checks:", err=True)
         for d in problem.diagnostics:
             click.echo(d.render(comp.sources.get(d.span.file)), err=True)
     n = len(comp.holes)
+    k = len(comp.oracles)
     click.echo(f"{program}: ok" + (f" ({n} hole{'s' if n != 1 else ''}, "
-                                   f"{len(comp.filled)} filled)" if n else ""))
+                                   f"{len(comp.filled)} filled)" if n else "")
+               + (f" ({k} oracle{'s' if k != 1 else ''})" if k else ""))
 
 
 @main.command()
 @common_options
 @click.argument("program", type=click.Path(dir_okay=False))
 @click.option("--max-examples", default=100, show_default=True, help="Inputs drawn per property.")
+@click.option("--strict", is_flag=True, help="An oracle's wrong answer to its example fails the run.")
 @guarded
-def test(program, frozen, model, device, no_jit, max_examples):
+def test(program, frozen, model, device, no_jit, max_examples, strict):
     """Run PROGRAM's examples and properties."""
     apply_jit_options(no_jit, device)
     from npl.project import prepare
     prog = prepare(program, frozen=frozen, model=model, on_open=report_tampered)
     from npl.runtime.loader import run_tests_cli
-    sys.exit(run_tests_cli(prog.comp, max_examples=max_examples))
+
+    def setup(loaded):
+        from npl.oracle_runs import install_oracles
+        install_oracles(loaded, prog.comp, prog.settings, frozen=frozen, model=model)
+    sys.exit(run_tests_cli(prog.comp, max_examples=max_examples, strict=strict,
+                           setup=setup if prog.comp.oracles else None))
 
 
 @main.command(name="ir")
@@ -175,6 +197,17 @@ def lsp():
 
 from npl.library_cli import library  # noqa: E402
 main.add_command(library)
+
+
+@main.command()
+@click.argument("program", type=click.Path(dir_okay=False))
+@click.option("--prune", is_flag=True, help="Delete the answers of edited or removed oracles.")
+@click.option("--export", metavar="FILE", default=None, help="Write every stored answer to FILE (JSON Lines).")
+@guarded
+def answers(program, prune, export):
+    """List the stored answers of PROGRAM's oracles (PROGRAM.npl.answers)."""
+    from npl.oracle_runs import answers_command
+    sys.exit(answers_command(program, prune=prune, export=export, echo=click.echo))
 
 
 @main.command(name="verify")

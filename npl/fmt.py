@@ -475,9 +475,9 @@ class Formatter:
         return run[-1][1]
 
     def funcdef(self, d: A.FuncDef) -> None:
-        for line in self.decorator_lines(d):
+        for line, name in zip(self.decorator_lines(d), d.decorators):
             self.comments_before(line, 0, True)
-            self.write_line(0, ["@kernel"], line, line)
+            self.write_line(0, [f"@{name}"], line, line)
         self.comments_before(d.span.line, 0, True)
         head = [f"def {d.name}", self.params(d)]
         head += [f" -> {self.type_text(d.returns)}:" if d.returns else ":"]

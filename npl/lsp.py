@@ -214,7 +214,7 @@ def hover_text(a: Analysis, line: int, col: int) -> Optional[str]:
         if isinstance(parent, A.Call) and parent.func is node:
             ref = prog.calls.get(parent)
             if ref is not None and ref.kind == "func" and ref.target in prog.funcs:
-                return _function_markdown(prog.funcs[ref.target])
+                return _function_markdown(prog.funcs[ref.target], a)
             if ref is not None and ref.kind == "struct" and ref.target in prog.structs:
                 return code(_struct_text(prog.structs[ref.target]))
         if node in prog.types:
@@ -229,7 +229,7 @@ def hover_text(a: Analysis, line: int, col: int) -> Optional[str]:
         t = dict(fn.params).get(node.name) if fn is not None else None
         return code(f"{node.name}: {t}") if t is not None else None
     if isinstance(node, (A.FuncDef, A.ExternDef)) and _symbol(a, node.name) is not None:
-        return _function_markdown(_symbol(a, node.name))
+        return _function_markdown(_symbol(a, node.name), a)
     if isinstance(node, (A.StructDef, A.StructField, A.TypeExpr)):
         name = node.name if not isinstance(node, A.StructField) else chain[-2].name
         sym = _symbol(a, name)
@@ -241,9 +241,29 @@ def hover_text(a: Analysis, line: int, col: int) -> Optional[str]:
     return None
 
 
-def _function_markdown(fn) -> str:
+def _function_markdown(fn, a: Optional[Analysis] = None) -> str:
     doc = getattr(fn.decl, "docstring", None)
-    return f"```npl\n{_signature(fn)}\n```" + (f"\n\n{doc}" if doc else "")
+    text = f"```npl\n{_signature(fn)}\n```" + (f"\n\n{doc}" if doc else "")
+    if getattr(fn, "oracle", False) and a is not None:
+        text += "\n\n" + _oracle_note(fn, a)
+    return text
+
+
+def _oracle_note(fn, a: Analysis) -> str:
+    """An oracle's stored answers: how many, by which model."""
+    from collections import Counter
+
+    from npl.compiler.holes import collect_oracles
+    from npl.filling.answers import AnswerStore, AnswerStoreError, answers_path_for
+    key = next((s.key for s in collect_oracles(a.program) if s.info.function is fn), None)
+    try:
+        answers = [x for x in AnswerStore(answers_path_for(a.path)).all() if x.oracle_key == key]
+    except AnswerStoreError as err:
+        return f"@oracle: answered by a model at run time ({err})"
+    models = Counter(x.model for x in answers)
+    by = ", ".join(f"{n} by {m}" for m, n in sorted(models.items()))
+    return (f"@oracle: answered by a model at run time; {len(answers)} stored answer(s)"
+            + (f" ({by})" if by else ""))
 
 
 def _struct_text(s) -> str:

@@ -193,12 +193,16 @@ def execute(load: Callable[[], Any], argv: list[str]) -> int:
     return 0
 
 
-def run_compiled(path: str, comp, argv: list[str]) -> int:
+def run_compiled(path: str, comp, argv: list[str],
+                 setup: Optional[Callable[[Any], None]] = None) -> int:
     """Run `comp` (PROGRAM compiled with every fill) and store it in the
-    compile cache once it is loaded, before its main runs."""
+    compile cache once it is loaded, before its main runs; `setup(program)`
+    runs after loading (the CLI installs the oracle answerer there)."""
     def load():
         from npl.runtime.loader import load_main
         program = load_main(comp)
+        if setup is not None:
+            setup(program)
         from npl import runcache
         if runcache.enabled():
             runcache.store(path, comp, program)

@@ -229,7 +229,8 @@ def store(path: str, comp, program) -> bool:
 def _store(path: str, comp, program) -> bool:
     module = comp.module
     if getattr(program, "limited", True) or module is None or module.main is None \
-            or module.externs or comp.unfilled or comp.rejected:
+            or module.externs or comp.unfilled or comp.rejected \
+            or any(f.oracle for f in module.functions):    # the full path sets up their answerer
         return False
     from npl.filling.lockfile import LockFile
     if LockFile.load(lock_path(path)).tampered:

@@ -33,6 +33,7 @@ from npl.stdlib.builtins import PRIMS, as_iterable, call
 
 from .errors import NplRuntimeError
 from .execution import Budget, run_deep
+from .oracles import NoAnswerer, OracleAnswerer, bind_oracles
 from .image import (SANDBOX_BUILTINS, ProgramImage, exec_module, prepare_heap,  # noqa: F401
                     new_namespace, translate_error, uses_array_helpers)
 from .values import (coerce, conforms, demangle, describe_type, slot_name, struct_code,
@@ -166,6 +167,7 @@ class ModuleCompiler:
 
     def function(self, fn: ir.Function) -> ast.FunctionDef:
         py_name = self.functions[fn.name]
+        self._oracle_fn = fn
         self.code_names[py_name] = (fn.source_name or fn.name, fn.span.file)
         self._line = fn.span.line
         body = self.prologue() + self.block(fn.body)
@@ -298,6 +300,13 @@ class ModuleCompiler:
     def stmt_HoleBody(self, s: ir.HoleBody) -> ast.stmt:
         return ast.Expr(_hole_call(s.span, s.text))
 
+    def stmt_OracleBody(self, s: ir.OracleBody) -> ast.stmt:
+        """`return _oracle(name, (params...))`: the program's answerer
+        gives the value (runtime/oracles.py)."""
+        fn = self._oracle_fn
+        args = ast.Tuple([_name(local_name(p.name)) for p in fn.params], ast.Load())
+        return ast.Return(ast.Call(_name("_oracle"), [ast.Constant(fn.name), args], []))
+
     def target(self, names: tuple[str, ...], unpack: bool) -> ast.expr:
         if unpack:
             return ast.Tuple([_name(local_name(n), True) for n in names], ast.Store())
@@ -396,6 +405,11 @@ class ModuleCompiler:
         builder = PRIMS.get(e.op)
         if builder is None:
             raise CodegenError(f"unknown primitive {e.op!r}")
+        oracle = self._oracle_lambda(e.args[0]) if e.op in ("map", "filter") and len(e.args) == 2 \
+            else None
+        if oracle is not None:                # asked together: see runtime/oracles.py
+            items = as_iterable(self.expr(e.args[1]), e.args[1].type)
+            return ast.Call(_name(f"_oracle_{e.op}"), [ast.Constant(oracle.name), items], [])
         keywords = [ast.keyword(k, self.expr(v)) for k, v in e.kwargs]
         return builder(e, self.exprs(e.args), keywords)
 
@@ -453,6 +467,10 @@ class ModuleCompiler:
 
     def expr_Comp(self, e: ir.Comp) -> ast.expr:
         gens = [self.generator(g) for g in e.generators]
+        oracle = self._oracle_call(e.elt) if e.kind == "list" else None
+        if oracle is not None:                # asked together: see runtime/oracles.py
+            calls = ast.ListComp(ast.Tuple(self.exprs(e.elt.args), ast.Load()), gens)
+            return ast.Call(_name("_oracle_all"), [ast.Constant(oracle.name), calls], [])
         if e.kind == "list":
             return ast.ListComp(self.expr(e.elt), gens)
         if e.kind == "set":
@@ -464,6 +482,24 @@ class ModuleCompiler:
                 raise CodegenError("dict comprehension without a key")
             return ast.DictComp(self.expr(e.key), self.expr(e.elt), gens)
         raise CodegenError(f"unknown comprehension kind {e.kind!r}")
+
+    def _oracle_call(self, e: ir.Expr) -> Optional[ir.Function]:
+        """The oracle `e` calls directly, if it is such a call."""
+        if isinstance(e, ir.Call):
+            fn = self._by_name.get(e.func)
+            if fn is not None and fn.oracle:
+                return fn
+        return None
+
+    def _oracle_lambda(self, e: ir.Expr) -> Optional[ir.Function]:
+        """The oracle of `lambda x: oracle(x)` (what `map(oracle, xs)` and
+        `filter(oracle, xs)` lower to), if `e` is that."""
+        if isinstance(e, ir.Lambda) and len(e.params) == 1:
+            fn = self._oracle_call(e.body)
+            if fn is not None and len(e.body.args) == 1 and isinstance(e.body.args[0], ir.Local) \
+                    and e.body.args[0].name == e.params[0]:
+                return fn
+        return None
 
     def generator(self, g: ir.Generator) -> ast.comprehension:
         ifs = [self.condition(c) for c in g.conds]
@@ -636,6 +672,7 @@ class Program:
         self.limited = budget.active       # compiled with step/time instrumentation
         self._tests = {id(t): name for t, name in zip(module.tests, compiler.tests)}
         self.files = set(image.files)
+        self.oracles: OracleAnswerer = NoAnswerer()   # who answers @oracle calls
 
     # -- public API
     def call(self, ir_name: str, *args: Any) -> Any:
@@ -756,6 +793,7 @@ def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
         namespace["_tick"] = budget.tick
         namespace["_steps"] = 0
     program = Program(module, image, namespace, compiler, structs, budget)
+    bind_oracles(namespace, module, lambda: program.oracles)
     run_deep(program._guarded, exec_module, [code, namespace])
     return program
 

@@ -84,21 +84,62 @@ def _file_span(path: str):
     return Span(path, 1, 1, 1, 1)
 
 
-def run_tests_cli(comp, *, max_examples: int = 100) -> int:
+def run_tests_cli(comp, *, max_examples: int = 100, setup: Optional[Callable] = None,
+                  strict: bool = False) -> int:
+    """Run `comp`'s examples and properties, print a line per test and a
+    summary; the exit status. An example that checks an oracle's answer
+    (SPEC section 10) measures the oracle: its results are reported as the
+    oracle's accuracy and fail the run only when `strict`."""
     from .testing import run_tests
     try:
         program = load_compilation(comp)       # initialises the constants
+        if setup is not None:
+            setup(program)
     except NplRuntimeError as err:
         print(err.render(), file=sys.stderr)
         return 1
+    oracle_of = oracle_examples(comp.module)
     results = run_tests(program, comp.module, max_examples=max_examples)
-    failed = [r for r in results if not r.passed]
+    tests = [r for r in results if oracle_of.get(r.name) is None]
+    failed = [r for r in tests if not r.passed]
     for r in results:
-        mark = "ok  " if r.passed else "FAIL"
-        line = f"{mark} {r.location} {r.name}"
+        oracle = oracle_of.get(r.name)
+        mark = ("ok  " if r.passed else "FAIL") if oracle is None else \
+            ("ok  " if r.passed else "MISS")
+        line = f"{mark} {r.location} {r.name}" + (f" (oracle {oracle})" if oracle else "")
         if not r.passed and r.message:
             line += "\n     " + r.message.replace("\n", "\n     ")
         print(line)
     note = " (the program has no examples or properties)" if not results else ""
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed{note}")
-    return 1 if failed else 0
+    print(f"{len(tests) - len(failed)} passed, {len(failed)} failed{note}")
+    missed = oracle_accuracy(results, oracle_of)
+    return 1 if failed or (strict and missed) else 0
+
+
+def oracle_examples(module) -> dict[str, str]:
+    """{example name: oracle name} of the examples whose comparison calls an
+    oracle directly (`example sentiment("...") == "positive"`)."""
+    from npl.compiler import ir
+    oracles = {f.name: f.source_name or f.name for f in module.functions if f.oracle}
+    found = {}
+    for t in module.tests:
+        if t.kind == "example" and isinstance(t.expr, ir.Compare):
+            for operand in t.expr.operands:
+                if isinstance(operand, ir.Call) and operand.func in oracles:
+                    found[t.name] = oracles[operand.func]
+    return found
+
+
+def oracle_accuracy(results, oracle_of: dict[str, str]) -> int:
+    """Print each oracle's share of right answers; the number of misses."""
+    by_oracle: dict[str, list[bool]] = {}
+    for r in results:
+        if r.name in oracle_of:
+            by_oracle.setdefault(oracle_of[r.name], []).append(r.passed)
+    missed = 0
+    for name, passed in by_oracle.items():
+        right = sum(passed)
+        missed += len(passed) - right
+        print(f"oracle {name}: {right} of {len(passed)} example(s) answered right "
+              f"({100 * right // len(passed)}%)")
+    return missed
