@@ -2,10 +2,11 @@
 a `Verdict` out.
 
 A candidate is accepted only if the whole program compiles with it (parse,
-types, signature, kernel rules), it is not test-gaming (filling/gaming.py),
-and every example and property that exercises the hole — the enclosing
-function's and those of its callers, held-out ones included — passes within
-the step, time and memory limits. Compiling runs none of the candidate's
+types, signature, kernel rules), its text is not test-gaming, every example
+and property that exercises the hole — the enclosing function's and those
+of its callers, held-out ones included — passes within the step, time and
+memory limits, and its behaviour away from the examples is not test-gaming
+either (filling/gaming.py). Compiling runs none of the candidate's
 code; running the checks happens in a limited worker process
 (filling/sandbox.py). A rejected candidate's Verdict says why in the
 words the repair prompt sends back: the diagnostic with its caret, or the
@@ -119,6 +120,10 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
     results = run_tests(program, comp.module, max_examples=limits.max_examples, only=only)
     failed = [r for r in results if not r.passed]
     if not failed:
+        from .gaming import behaviour_problem       # runs the candidate away from its examples
+        gaming = behaviour_problem(comp, spec, limits, hidden)
+        if gaming:
+            return Verdict(False, "gaming", gaming, comp, passed=[r.name for r in results])
         return Verdict(True, "ok", "", comp, passed=[r.name for r in results])
     # report a failure the model may see before a held-out one
     failed.sort(key=lambda r: r.location in hidden)
