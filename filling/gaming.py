@@ -256,6 +256,7 @@ class Behaviour:
     name: str                       # the function, for messages
     predicate: bool                 # it returns bool
     answers: list[str]              # npl_repr of each example's result
+    shown: list[bool]               # whether the prompt shows each example
     probes: list[Probe] = field(default_factory=list)
 
 
@@ -264,7 +265,7 @@ def behaviour_problem(comp, spec, limits, hidden: frozenset = frozenset()) -> st
     running it (see the module docstring); "" when it does not or when
     there is too little to judge. Runs candidate code: call it only in the
     sandbox worker. `hidden`: ids ("file:line") of held-out examples,
-    whose inputs a message must not show."""
+    whose inputs and answers a message must not show."""
     behaviour = observe(comp, spec, limits, hidden)
     if behaviour is None:
         return ""
@@ -286,10 +287,12 @@ def judge(b: Behaviour) -> str:
     special = sorted(set(b.answers) - {default})
     if len(special) < 2 or not answers_stick_to_examples(b, ok, default):
         return ""
+    expected = sorted({a for a, shown in zip(b.answers, b.shown) if shown and a != default})
     return (f"it computes nothing away from the examples: on {len(ok)} other inputs (near the "
             f"examples and new ones) it returns {default}, or the answer of the example the "
-            f"input is next to{example_call(b, ok)}, while the examples expect "
-            f"{', '.join(special[:4])}" + (", ..." if len(special) > 4 else ""))
+            f"input is next to{example_call(b, ok, default)}, while the examples expect other "
+            f"answers" + (f" ({', '.join(expected[:4])}{', ...' if len(expected) > 4 else ''})"
+                          if expected else ""))
 
 
 def default_answer(ok: list[Probe]) -> str:
@@ -313,11 +316,13 @@ def answers_stick_to_examples(b: Behaviour, ok: list[Probe], default: str) -> bo
     return sum(out != default for out in generated) <= STICKY_SHARE * len(generated)
 
 
-def example_call(b: Behaviour, probes: list[Probe]) -> str:
-    """` (e.g. f("Hellp") returns 0)`, for a probe whose input may be shown."""
+def example_call(b: Behaviour, probes: list[Probe], output: Optional[str] = None) -> str:
+    """` (e.g. f("Hellp") returns 0)`, for a probe (preferably one that
+    returned `output`) whose input may be shown: one near a shown example,
+    or a new one when no example is held out."""
     from npl.runtime.values import npl_repr
-    p = next((p for p in probes if p.shown and not p.generated), None) or \
-        next((p for p in probes if p.generated), None)
+    showable = [p for p in probes if p.shown or (p.generated and all(b.shown))]
+    p = next((p for p in showable if p.output == output), None) or next(iter(showable), None)
     if p is None:
         return ""
     call = f"{b.name}({', '.join(npl_repr(a) for a in p.args)})"
@@ -346,7 +351,7 @@ def observe(comp, spec, limits, hidden: frozenset) -> Optional[Behaviour]:
                     for (t, _), m in zip(calls, makers)]
     except NplRuntimeError:
         return None
-    behaviour = Behaviour(info.name, info.ret == BOOL, [])
+    behaviour = Behaviour(info.name, info.ret == BOOL, [], [shown for _, shown in examples])
     for args, _ in examples:
         done = run_probe(program, info.ir_name, Probe(args, -1, False))
         if done is None or done.output is None:
