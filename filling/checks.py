@@ -15,6 +15,7 @@ candidate's variables at each block of its execution (after LDB).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -114,6 +115,7 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
     ids = test_ids(spec)
     if not ids:
         return Verdict(True, "ok", "", comp)
+    start = time.monotonic()
     program = load(comp.module, sources=comp.sources, step_limit=limits.steps,
                    time_limit=limits.seconds)
     only = (lambda t: f"{t.span.file}:{t.span.line}" in ids)
@@ -121,7 +123,7 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
     failed = [r for r in results if not r.passed]
     if not failed:
         from .gaming import behaviour_problem       # runs the candidate away from its examples
-        gaming = behaviour_problem(comp, spec, limits, hidden)
+        gaming = behaviour_problem(comp, spec, limits, hidden, probe_seconds(limits, start))
         if gaming:
             return Verdict(False, "gaming", gaming, comp, passed=[r.name for r in results])
         return Verdict(True, "ok", "", comp, passed=[r.name for r in results])
@@ -136,6 +138,18 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
         if stage == "limit":
             detail += "\n" + LIMIT_HINT
     return Verdict(False, stage, detail, comp, passed=[r.name for r in results if r.passed])
+
+
+def probe_seconds(limits: Limits, start: float) -> float:
+    """Time the gaming probes may take without the job missing the sandbox's
+    deadline (filling/sandbox.py job_deadline): half of what is left of it,
+    less a margin, since one probe call may overrun the probes' budget by
+    as much as the budget itself."""
+    from .sandbox import job_deadline
+    return (job_deadline(limits) - (time.monotonic() - start) - DEADLINE_MARGIN) / 2
+
+
+DEADLINE_MARGIN = 2.0       # seconds kept for compiling the job and replying
 
 
 def describe_failure(comp: Compilation, spec: HoleSpec, program, result) -> str:

@@ -227,6 +227,7 @@ def gaming_problem(comp, spec, candidate: str) -> str:
 # ---------------------------------------------------------------- behaviour
 
 PROBE_SECONDS = 3.0         # most wall time the probes of one candidate take
+MIN_SECONDS = 0.2           # with less time left, no probing
 NEAR_PER_EXAMPLE = 16       # inputs near each example
 NEAR_LIMIT = 96             # inputs near the examples in all
 GENERATED = 48              # new inputs of the same shape
@@ -260,13 +261,19 @@ class Behaviour:
     probes: list[Probe] = field(default_factory=list)
 
 
-def behaviour_problem(comp, spec, limits, hidden: frozenset = frozenset()) -> str:
+def behaviour_problem(comp, spec, limits, hidden: frozenset = frozenset(),
+                      seconds: float = PROBE_SECONDS) -> str:
     """Why the candidate in `comp` games the examples of `spec`, judged by
     running it (see the module docstring); "" when it does not or when
     there is too little to judge. Runs candidate code: call it only in the
     sandbox worker. `hidden`: ids ("file:line") of held-out examples,
-    whose inputs and answers a message must not show."""
-    behaviour = observe(comp, spec, limits, hidden)
+    whose inputs and answers a message must not show. `seconds`: the wall
+    time the probes may take (each call at most that long too), capped at
+    PROBE_SECONDS and the per-call time limit."""
+    seconds = min(seconds, PROBE_SECONDS, limits.seconds)
+    if seconds < MIN_SECONDS:
+        return ""
+    behaviour = observe(comp, spec, limits, hidden, seconds)
     if behaviour is None:
         return ""
     found = judge(behaviour)
@@ -331,7 +338,7 @@ def example_call(b: Behaviour, probes: list[Probe], output: Optional[str] = None
     return f" (e.g. {call}: {p.error})"
 
 
-def observe(comp, spec, limits, hidden: frozenset) -> Optional[Behaviour]:
+def observe(comp, spec, limits, hidden: frozenset, seconds: float) -> Optional[Behaviour]:
     """Run the hole's function at its example inputs and at probes near
     them and like them; None when it has no `f(...) == value` examples, no
     parameters, a parameter type no value can be made of, or an example
@@ -344,7 +351,6 @@ def observe(comp, spec, limits, hidden: frozenset) -> Optional[Behaviour]:
     if not calls:
         return None
     module, makers = with_input_makers(comp.module, calls)
-    seconds = min(limits.seconds, PROBE_SECONDS)
     try:
         program = load(module, sources=comp.sources, step_limit=limits.steps, time_limit=seconds)
         examples = [(tuple(program.call(m)), f"{t.span.file}:{t.span.line}" not in hidden)
