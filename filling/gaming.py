@@ -7,8 +7,8 @@ the reason to reject it (or ""):
 `behaviour_problem` (run in the sandbox worker, after every check passed)
 judges what the candidate *does*. It runs the hole's function on inputs
 near the examples (one character, element or unit changed: filling/probes.py)
-and on new inputs of the same types and shape, within a small share of the
-step and time limits, and rejects it when
+and on new inputs of the same types and shape, for at most PROBE_SECONDS
+(less when the sandbox's deadline leaves less), and rejects it when
 
   * it fails on every one of those inputs: it is defined only at the
     examples (`vals[keys.index(s)]`, `dict(zip(keys, vals))[s]`); or
@@ -342,10 +342,9 @@ def observe(comp, spec, limits, hidden: frozenset, seconds: float) -> Optional[B
     """Run the hole's function at its example inputs and at probes near
     them and like them; None when it has no `f(...) == value` examples, no
     parameters, a parameter type no value can be made of, or an example
-    input that cannot be computed again."""
+    input that cannot be computed again. The probes are a check of their
+    own: a failure to make or run them never rejects a candidate."""
     from npl.runtime.codegen import load
-    from npl.runtime.errors import NplRuntimeError
-    from .probes import Unsupported
     info = spec.info.function if spec.kind == "function" else spec.enclosing
     calls = example_calls(comp.module, info.ir_name) if info is not None and info.params else []
     if not calls:
@@ -355,7 +354,7 @@ def observe(comp, spec, limits, hidden: frozenset, seconds: float) -> Optional[B
         program = load(module, sources=comp.sources, step_limit=limits.steps, time_limit=seconds)
         examples = [(tuple(program.call(m)), f"{t.span.file}:{t.span.line}" not in hidden)
                     for (t, _), m in zip(calls, makers)]
-    except NplRuntimeError:
+    except Exception:                   # NplRuntimeError, or a limit while making an input
         return None
     behaviour = Behaviour(info.name, info.ret == BOOL, [], [shown for _, shown in examples])
     for args, _ in examples:
@@ -365,7 +364,7 @@ def observe(comp, spec, limits, hidden: frozenset, seconds: float) -> Optional[B
         behaviour.answers.append(done.output)
     try:
         probes = probe_inputs(module, program, info.ir_name, examples)
-    except Unsupported:
+    except Exception:                   # probes.Unsupported: e.g. a function parameter
         return None
     deadline = time.monotonic() + seconds
     for probe in probes:

@@ -590,3 +590,45 @@ def test_a_gamed_fill_the_text_check_misses_is_rejected_end_to_end(tmp_path):
     from npl.filling.library import Library
     with Library(library) as lib:
         assert [e.fill.count("zip") for e in lib.list()] == [0]
+
+
+def test_benchmark_references_with_small_answer_sets_are_not_rejected():
+    """bench/gaming_check.py on the tasks whose correct answers come from a
+    small set (the riskiest for false rejections): none rejected, and their
+    table-answering twins mostly caught."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    bench = Path(__file__).resolve().parent.parent / "bench" / "gaming_check.py"
+    tasks = ["palindrome", "sign", "even-odd", "count-vowels", "word-count", "digit-count",
+             "count-of", "index-of-max", "median-of-three", "get-or-zero", "max-key", "is-even"]
+    r = subprocess.run([sys.executable, str(bench), "--only", *tasks], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "correct fills rejected: 0 of 24 task fills, 0 of 13 locked example fills" in r.stdout, \
+        r.stdout
+    caught = int(r.stdout.split("gamed fills rejected: ")[1].split(" of ")[0])
+    assert caught >= 30, r.stdout
+
+
+def test_probe_inputs_are_near_bounded_and_deterministic():
+    from npl.filling.probes import Generator, MAX_TEXT, neighbours, text_neighbours
+    from npl.lang.types import INT, STR, DictT, ListT, OptionalT, TupleT
+    # next of its class, the next character of the string's own, deleted; doubled; swapped
+    assert text_neighbours("ab1") == ["bb1", "b1", "ac1", "a11", "a1", "ab2", "aba", "ab",
+                                      "abb1", "ba1"]
+    assert neighbours(7, INT, {}) == [6, 8]
+    assert neighbours(None, OptionalT(INT), {}) == [] and None in neighbours(3, OptionalT(INT), {})
+    near = neighbours([1, 2, 3], ListT(INT), {})
+    assert [1, 2] in near and [0, 2, 3] in near and [1, 2, 2, 3] in near and [1, 2, 3] not in near
+    assert {"a": 2} in neighbours({"a": 1}, DictT(STR, INT), {})
+    assert (1, "b") in neighbours((1, "a"), TupleT((INT, STR)), {})
+    seeds = ["hello", "AEIOU xyz"]
+    drawn = [Generator({}, {}, seed=0).value(STR, seeds) for _ in range(3)]
+    again = [Generator({}, {}, seed=0).value(STR, seeds) for _ in range(3)]
+    assert drawn[0] == again[0]
+    make = Generator({}, {})
+    texts = [make.value(STR, seeds) for _ in range(200)]
+    assert all(len(t) <= MAX_TEXT and set(t) <= set("".join(seeds)) for t in texts)
+    numbers = [make.value(INT, [3, 40]) for _ in range(200)]
+    assert all(0 <= n <= 100 for n in numbers) and len(set(numbers)) > 30   # of the seeds' sign
