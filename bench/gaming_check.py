@@ -50,8 +50,9 @@ FAMILIES = ("loop", "index", "first", "prefix", "checksum")
 DEFAULTS = {INT: "0", FLOAT: "0.0", STR: '""', BOOL: "False"}
 
 
-def program_text(task: dict, cases: list, body: str) -> str:
-    """The task as a one-hole program, `cases` as its examples, filled with `body`."""
+def program_text(task: dict, cases: list, body: str) -> tuple[str, str]:
+    """The task as a one-hole program with `cases` as its examples, and the
+    fill made of `body`."""
     lines = [f"{task['signature']}:", f'    """{task["description"]}"""', "    ...", ""]
     for args, expected in cases:
         lines.append(f"example f({', '.join(npl_literal(a) for a in args)}) == "
@@ -69,13 +70,14 @@ def verdict(task: dict, cases: list, body: str) -> str:
         comp = compile_npl(source, "task.npl", fills={hole.key: fill}, strict_fills=True)
     except CompileError as err:
         return "(fails its examples: it does not compile: " + str(err).splitlines()[0] + ")"
-    ordinary = run_checks_without_gaming(comp, hole)
+    ordinary = failing_example(comp)
     if ordinary:
         return "(fails its examples: " + ordinary + ")"
     return behaviour_problem(comp, next(h for h in comp.holes if h.key == hole.key), Limits())
 
 
-def run_checks_without_gaming(comp, spec) -> str:
+def failing_example(comp) -> str:
+    """Why the filled program fails one of its examples ("" when none fails)."""
     from npl.runtime.codegen import load
     from npl.runtime.testing import run_tests
     program = load(comp.module, sources=comp.sources, step_limit=Limits().steps,

@@ -23,6 +23,7 @@ from npl.compiler import ir
 from npl.compiler.holes import HoleSpec
 
 from .checks import Limits, Verdict, test_ids, verify
+from .library import TAMPERED
 from .lockfile import MANUAL, LockEntry, Provenance
 from .prompt import build_messages, repair_message
 
@@ -89,7 +90,6 @@ def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]
     reported through `ctx.warn`; an unverified (imported) entry that passes
     is marked verified. The provenance names the entry and its origin in
     this library, not what the entry claims about itself."""
-    from .library import TAMPERED
     if spec.kind != "function":
         return None
     if library is None:
