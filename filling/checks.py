@@ -2,10 +2,11 @@
 a `Verdict` out.
 
 A candidate is accepted only if the whole program compiles with it (parse,
-types, signature, kernel rules), it is not test-gaming (filling/gaming.py),
-and every example and property that exercises the hole — the enclosing
-function's and those of its callers, held-out ones included — passes within
-the step, time and memory limits. Compiling runs none of the candidate's
+types, signature, kernel rules), its text is not test-gaming, every example
+and property that exercises the hole — the enclosing function's and those
+of its callers, held-out ones included — passes within the step, time and
+memory limits, and its behaviour away from the examples is not test-gaming
+either (filling/gaming.py). Compiling runs none of the candidate's
 code; running the checks happens in a limited worker process
 (filling/sandbox.py). A rejected candidate's Verdict says why in the
 words the repair prompt sends back: the diagnostic with its caret, or the
@@ -14,6 +15,7 @@ candidate's variables at each block of its execution (after LDB).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -120,12 +122,17 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
     ids = test_ids(spec)
     if not ids:
         return Verdict(True, "ok", "", comp)
+    start = time.monotonic()
     program = load(comp.module, sources=comp.sources, step_limit=limits.steps,
                    time_limit=limits.seconds)
     only = (lambda t: f"{t.span.file}:{t.span.line}" in ids)
     results = run_tests(program, comp.module, max_examples=limits.max_examples, only=only)
     failed = [r for r in results if not r.passed]
     if not failed:
+        from .gaming import behaviour_problem       # runs the candidate away from its examples
+        gaming = behaviour_problem(comp, spec, limits, hidden, probe_seconds(limits, start))
+        if gaming:
+            return Verdict(False, "gaming", gaming, comp, passed=[r.name for r in results])
         return Verdict(True, "ok", "", comp, passed=[r.name for r in results])
     # report a failure the model may see before a held-out one
     failed.sort(key=lambda r: r.location in hidden)
@@ -139,6 +146,18 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
             detail += "\n" + LIMIT_HINT
     return Verdict(False, stage, detail, comp, passed=[r.name for r in results if r.passed],
                    error=first.error, failed=first.kind)
+
+
+def probe_seconds(limits: Limits, start: float) -> float:
+    """Time the gaming probes may take without the job missing the sandbox's
+    deadline (filling/sandbox.py job_deadline): half of what is left of it,
+    less a margin, since one probe call may overrun the probes' budget by
+    as much as the budget itself."""
+    from .sandbox import job_deadline
+    return (job_deadline(limits) - (time.monotonic() - start) - DEADLINE_MARGIN) / 2
+
+
+DEADLINE_MARGIN = 2.0       # seconds kept for compiling the job and replying
 
 
 def describe_failure(comp: Compilation, spec: HoleSpec, program, result) -> str:

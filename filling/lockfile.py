@@ -95,7 +95,7 @@ class Provenance:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
-    library_entry: str = ""      # library fills: entry id and its original provenance
+    library_entry: str = ""      # library fills: entry id, and its origin if imported
 
 
 @dataclass(frozen=True)

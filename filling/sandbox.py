@@ -1,8 +1,9 @@
 """Running a candidate's checks in a separate, limited process.
 
 Compiling a candidate runs none of its code, so the filler compiles in
-process; *running* the examples and properties that check it happens here,
-in a worker process (`python -m npl.filling.sandbox --memory-mb N`) that
+process; *running* the examples and properties that check it, and the
+behavioural test-gaming probes (filling/gaming.py), happens here, in a
+worker process (`python -m npl.filling.sandbox --memory-mb N`) that
 
   * caps its data segment (RLIMIT_DATA) at N MiB above what it uses when idle
     (after its imports and the start of its big-stack program thread), so a
@@ -271,7 +272,7 @@ def warm_up() -> None:
     import npl.runtime.codegen  # noqa: F401
     import npl.runtime.testing  # noqa: F401
     from npl.compiler import driver  # noqa: F401
-    from . import checks, tracing  # noqa: F401
+    from . import checks, gaming, probes, tracing  # noqa: F401
     from npl.runtime.execution import run_deep
     # The big-stack program thread: its stack is a private mapping that
     # RLIMIT_DATA counts, so starting it under the cap would fail outright

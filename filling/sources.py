@@ -24,7 +24,8 @@ from npl.compiler import ir
 from npl.lang import ast
 from npl.compiler.holes import HoleSpec
 
-from .checks import DEFAULT_MAX_SUBHOLES, Limits, Verdict, verify
+from .checks import DEFAULT_MAX_SUBHOLES, Limits, Verdict, test_ids, verify
+from .library import TAMPERED
 from .lockfile import MANUAL, LockEntry, Provenance
 from .prompt import build_messages, repair_message
 from .replies import clipped
@@ -112,12 +113,20 @@ def held_out_ids(ctx: FillContext, spec: HoleSpec) -> frozenset:
 
 def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]:
     """The first library entry (same signature, related description) that
-    passes the hole's own checks; entries whose hash does not verify are
-    skipped and reported through `ctx.warn`."""
+    passes the hole's own checks. Never for a hole without checks (no
+    example or property exercises it): nothing would vouch for the entry.
+    Entries whose hash or signature does not verify are skipped and
+    reported through `ctx.warn`; an unverified (imported) entry that passes
+    is marked verified. The provenance names the entry and its origin in
+    this library, not what the entry claims about itself."""
     if spec.kind != "function":
         return None
     if library is None:
         ctx.on_event(spec, "library: turned off (NPL_LIBRARY=off) or unavailable")
+        return None
+    if not test_ids(spec):
+        ctx.on_event(spec, "library: not used: no example or property checks this hole, so "
+                           "nothing would vouch for an entry")
         return None
     try:
         result = library.search([str(t) for _, t in spec.params], str(spec.ret), spec.description)
@@ -125,8 +134,8 @@ def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]
         ctx.warn(f"module library search failed: {exc}")
         return None
     for entry_id in result.tampered:
-        ctx.warn(f"library entry {entry_id} was modified outside npl (its hash does not match); "
-                 f"it is ignored (remove it with `npl library remove {entry_id}`)")
+        ctx.warn(f"library entry {entry_id} {TAMPERED}; it is ignored (remove it with "
+                 f"`npl library remove {entry_id}`)")
     if not result.candidates:
         ctx.on_event(spec, "library: no entry with this signature and a related description")
         return None
@@ -134,11 +143,15 @@ def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]
         candidate = adapt_library_fill(spec, entry)
         verdict = check(ctx, spec, candidate)
         if verdict.accepted and not verdict.new_holes:
-            ctx.on_event(spec, f"library: entry {entry.id} passed")
-            p = entry.provenance
-            origin = p.source if not p.model or p.model in p.source else f"{p.source} ({p.model})"
-            return Outcome(spec, candidate, Provenance("library", "", 0, 0, 0, 0.0,
-                                                      f"{entry.id} from {origin}"), verdict.passed)
+            ctx.on_event(spec, f"library: entry {entry.id} ({entry.standing}) passed")
+            if not entry.verified:
+                try:
+                    library.mark_verified(entry)
+                except Exception as exc:
+                    ctx.warn(f"could not mark library entry {entry.id} verified: {exc}")
+            where = entry.id + (f", {entry.origin}" if entry.origin else "")
+            return Outcome(spec, candidate, Provenance("library", library_entry=where),
+                           verdict.passed)
         ctx.on_event(spec, f"library: entry {entry.id} rejected ({why(verdict)})")
     return None
 
