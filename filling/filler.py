@@ -38,6 +38,9 @@ from .lockfile import LockEntry, restamp
 from .settings import Settings
 from .sources import CallBudget, FillContext, FillFailed, Outcome, Usage, from_library, from_model, from_synthesizer
 
+# Provider failures that end one hole's fill, not the whole run.
+MODEL_FAILURES = ("crash", "timeout")
+
 
 @dataclass
 class FillResult:
@@ -212,10 +215,28 @@ class Filler:
             provider = self.get_provider()
             if provider is None:
                 raise FillFailed(spec, self.offline_failure(spec))
-            outcome = from_model(ctx, spec, provider, self.settings.attempts, self.result.usage,
-                                 lambda parent, cand, holes: self.fill_nested(ctx, parent, cand, holes))
+            outcome = self.from_model(ctx, spec, provider)
         self.progress.done(spec, describe_source(outcome.provenance))
         return outcome
+
+    def from_model(self, ctx: FillContext, spec: HoleSpec, provider) -> Outcome:
+        """The model's fill. When the model itself fails (a local model that
+        crashed or hung, a request that timed out), a refreshed hole still
+        gets the synthesizer it skipped, and otherwise this hole fails with
+        the reason while the other holes go on."""
+        from .providers.base import ProviderError
+        try:
+            return from_model(ctx, spec, provider, self.settings.attempts, self.result.usage,
+                              lambda parent, cand, holes: self.fill_nested(ctx, parent, cand, holes))
+        except ProviderError as err:
+            if err.kind not in MODEL_FAILURES:
+                raise
+            failure = err
+        if spec.key in self.refreshed:
+            outcome = from_synthesizer(ctx, spec, self.settings.synth_budget)
+            if outcome is not None:
+                return outcome
+        raise FillFailed(spec, f"the model failed: {failure.message}")
 
     def fresh_offline(self, ctx: FillContext, spec: HoleSpec) -> Optional[Outcome]:
         """For a refreshed hole: not its lock entry, nor the library (which

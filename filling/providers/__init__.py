@@ -23,12 +23,13 @@ KNOWN_PROVIDERS = ("openai", "anthropic", "local")
 SETTINGS: dict[str, tuple[str, ...]] = {
     "base_url": ("openai", "anthropic"),
     "api_key_env": ("openai", "anthropic"),
-    "timeout": ("openai", "anthropic"),
+    "timeout": ("openai", "anthropic", "local"),
     "connect_timeout": ("openai", "anthropic"),
     "max_retries": ("openai", "anthropic"),
     "stream": ("openai", "anthropic"),
     "grammar_field": ("openai",),
     "threads": ("local",),
+    "keep_alive": ("local",),
 }
 
 __all__ = ["Completion", "KNOWN_PROVIDERS", "Provider", "ProviderError",
@@ -73,7 +74,8 @@ def _local_provider(spec: str, settings: dict) -> Provider:
                                 "pip install 'npl[local]'") from None
         raise ProviderError(spec, "config", "this installation has no local model "
                             f"support ({exc})") from None
-    return module.LocalProvider(spec, threads=settings.get("threads", 2))
+    options = {key: settings[key] for key in ("timeout", "keep_alive") if key in settings}
+    return module.LocalProvider(spec, threads=settings.get("threads", 2), **options)
 
 
 def _checked_settings(spec: str, provider: str, config: dict) -> dict[str, Any]:
@@ -92,6 +94,9 @@ def _checked_settings(spec: str, provider: str, config: dict) -> dict[str, Any]:
 
 
 def _setting_problem(key: str, value: Any) -> Optional[str]:
+    if key == "keep_alive":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+        return None if ok else "expected seconds, 0 or more"
     if key in ("timeout", "connect_timeout"):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
         return None if ok else "expected a positive number of seconds"

@@ -26,7 +26,8 @@ class Completion:
 class ProviderError(ProviderKind):
     """A model provider failed (exit status 1). `kind` refines ProviderKind's
     "provider" per instance: auth, network, timeout, rate_limit, server,
-    malformed, config, model_file."""
+    malformed, config, model_file, crash (the local model's worker process
+    died: a native crash, an out-of-memory kill)."""
 
     def __init__(self, provider: str, kind: str, message: str):
         self.provider = provider

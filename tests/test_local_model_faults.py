@@ -1,0 +1,129 @@
+"""`npl fill` with a local model whose worker segfaults, is killed (SIGKILL,
+as by the out-of-memory killer) or hangs mid-fill: the command ends with a
+clear message (no traceback), the program, the lock file and the module
+library are untouched, and a hole the synthesizer can fill is filled
+anyway. The model is tests/fake_engine.py in the worker, so no real model
+is needed.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import npl_command
+from npl.filling.library import Library
+
+TESTS = Path(__file__).resolve().parent
+
+DOUBLE = '''\
+def double(x: int) -> int:
+    """Twice x."""
+    ...
+
+example double(1) == 2
+example double(3) == 6
+example double(5) == 10
+
+def main():
+    print(double(21))
+'''
+
+VOWELS = '''
+def count_vowels(s: str) -> int:
+    """Count the vowels a, e, i, o, u in s, in either case."""
+    ...
+
+example count_vowels("Hello") == 2
+'''
+
+GOOD_VOWELS = ('```npl\ndef count_vowels(s: str) -> int:\n'
+               '    return len([c for c in s.lower() if c in "aeiou"])\n```')
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A program folder, a fake GGUF file and the fake engine's settings."""
+    model = tmp_path / "fake.gguf"
+    model.write_bytes(b"GGUF, not really")
+    runtime = Path(tempfile.mkdtemp(prefix="nplrt-"))
+    monkeypatch.setenv("NPL_LOCAL_ENGINE", "fake_engine:FakeEngine")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
+        str(TESTS), os.environ.get("PYTHONPATH", "")])))
+    monkeypatch.setenv("FAKE_ENGINE_LOG", str(tmp_path / "engine.jsonl"))
+    monkeypatch.setenv("NPL_RUNTIME_DIR", str(runtime))
+    for name in ("NPL_LOCAL_REPACK", "NPL_LOCAL_KEEP_ALIVE", "FAKE_ENGINE_FAULT",
+                 "FAKE_ENGINE_REPLY", "NPL_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "prog"
+    folder.mkdir()
+    (folder / "prog.npl").write_text(DOUBLE)
+    yield folder, model
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def fill(folder: Path, model: Path, *args: str, fault: str = "none",
+         reply: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "FAKE_ENGINE_FAULT": fault, "FAKE_ENGINE_REPLY": reply or GOOD_VOWELS}
+    return subprocess.run(npl_command() + ["fill", "prog.npl", "--model", f"local/{model}", *args],
+                          cwd=folder, capture_output=True, text=True, env=env, timeout=120)
+
+
+def loads(folder: Path) -> int:
+    log = folder.parent / "engine.jsonl"
+    return log.read_text().count('"event": "load"') if log.exists() else 0
+
+
+def locked(folder: Path) -> dict:
+    data = tomllib.loads((folder / "prog.npl.lock").read_text())
+    return {h["name"]: h["provenance"]["source"] for h in data["holes"].values()}
+
+
+def snapshot(folder: Path) -> tuple:
+    """The program and its lock file byte for byte, and the module library's
+    entries (its SQLite file changes when a run merely opens it)."""
+    with Library() as library:
+        entries = library.list()
+    return (folder / "prog.npl").read_bytes(), (folder / "prog.npl.lock").read_bytes(), entries
+
+
+def test_the_synthesizer_fills_a_hole_whatever_the_model_does(project):
+    folder, model = project
+    r = fill(folder, model, fault="segv")
+    assert r.returncode == 0, r.stderr
+    assert locked(folder) == {"double": "synth"} and loads(folder) == 0   # no worker started
+    # --refresh asks the model first; it crashes, and the synthesizer fills the hole
+    r = fill(folder, model, "--refresh", "double", fault="segv")
+    assert r.returncode == 0, r.stderr
+    assert locked(folder) == {"double": "synth"} and loads(folder) == 2   # repacking on, then off
+
+
+def test_a_working_worker_fills_the_model_hole(project):
+    folder, model = project
+    (folder / "prog.npl").write_text(DOUBLE + VOWELS)
+    r = fill(folder, model)
+    assert r.returncode == 0, r.stderr
+    assert locked(folder) == {"double": "synth", "count_vowels": f"local/{model}"}
+
+
+@pytest.mark.parametrize("fault, words", [
+    ("segv", "crashed with SIGSEGV (a segmentation fault"),
+    ("kill", "was killed (SIGKILL), most likely by the kernel's out-of-memory killer"),
+    ("hang", "took more than 2 s to answer and was stopped"),
+])
+def test_a_worker_dying_mid_fill_leaves_everything_as_it_was(project, fault, words):
+    folder, model = project
+    assert fill(folder, model).returncode == 0              # double, by the synthesizer
+    (folder / "prog.npl").write_text(DOUBLE + VOWELS)
+    (folder / "npl.toml").write_text("[provider]\ntimeout = 2\n")
+    before = snapshot(folder)
+    r = fill(folder, model, fault=fault)
+    assert r.returncode == 1, r.stderr
+    assert "could not fill hole 'count_vowels'" in r.stderr and words in r.stderr
+    assert "wrote nothing to your program" in r.stderr and "Traceback" not in r.stderr
+    assert snapshot(folder) == before
