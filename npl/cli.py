@@ -1,4 +1,4 @@
-"""The `npl` command line (SPEC section 10).
+"""The `npl` command line (docs/reference.md §12).
 
 Exit status: 0 success, 1 a run-time error or a failing test, 2 a compile
 error (bad program, missing fill in --frozen mode, bad lock file, a program

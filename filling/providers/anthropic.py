@@ -85,7 +85,8 @@ class AnthropicProvider(HostedClient):
         texts = [b.get("text") for b in blocks if b.get("type") == "text"]
         if not all(isinstance(t, str) for t in texts):
             raise self._malformed("has a text block without text", reply)
-        tools = [b.get("input") for b in blocks if b.get("type") == "tool_use"]
+        tools = [b.get("input") for b in blocks
+                 if b.get("type") == "tool_use" and b.get("name") == "answer" and "input" in b]
         if tools:                         # a structured answer (the `answer` tool's input)
             texts = [json.dumps(tools[0])]
         prompt_tokens, completion_tokens = _usage(reply.get("usage"))
