@@ -50,8 +50,10 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import platformdirs
 
 from npl.lang.errors import LockKind
+from npl.lang.fileio import write_atomic
+
 from .library_key import LibraryKeyError, library_key
-from .lockfile import Provenance, write_atomically
+from .lockfile import Provenance
 
 SCHEMA_VERSION = 2
 EXPORT_FORMAT = "npl-library"
@@ -417,7 +419,7 @@ class Library:
         document = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION,
                     "entries": [entry_to_json(e) for e in entries]}
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        write_atomically(Path(path), text)
+        write_atomic(path, text)
         return len(entries)
 
     # -- internals

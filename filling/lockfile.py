@@ -21,9 +21,10 @@ lost) until an update stores a new entry under its key.
 
 Writing goes only through `update_lock`: it takes an inter-process file lock,
 re-reads the file inside the lock, applies the caller's change, and replaces
-the file atomically (temporary file in the same folder, fsync, `os.replace`,
-fsync of the folder). Two `npl fill` processes never lose each other's
-entries, and a crash at any moment leaves the previous valid file in place.
+the file atomically (lang/fileio.py: temporary file in the same folder,
+fsync, `os.replace`, fsync of the folder). Two `npl fill` processes never
+lose each other's entries, and a crash at any moment leaves the previous
+valid file in place.
 """
 from __future__ import annotations
 
@@ -33,7 +34,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +45,10 @@ import tomli_w
 from npl.lang.ast import Span
 from npl.lang.diagnostics import Diagnostic, source_line
 from npl.lang.errors import LockKind
+from npl.lang.fileio import stale_temporaries, write_atomic
+from npl.lang.files import read_bytes
 
 from .paths import lock_path
-from npl.lang.files import read_bytes
 
 LOCK_VERSION = 1
 KINDS = ("function", "expression")
@@ -404,7 +405,7 @@ def update_lock(path: PathLike, mutate: Callable[[dict[str, LockEntry]], None],
             kept = {k: t for k, t in lock.kept_tables.items() if k not in entries}
             text = render_lock(entries, kept)
             if not path.exists() or path.read_bytes() != text.encode("utf-8"):
-                write_atomically(path, text)
+                write_atomic(path, text)
     except filelock.Timeout as err:
         raise LockFileError(path, f"another npl process has held the lock on this file "
                                   f"for {timeout:g} s ({_guard_path(path).name})") from err
@@ -457,58 +458,14 @@ def _guard_path(path: Path) -> Path:
     return path.with_name("." + path.name + ".lck")
 
 
-def _temp_prefix(path: Path) -> str:
-    return "." + path.name + "."
-
-
 def _remove_stale_temporaries(path: Path) -> None:
     """Temporaries exist only while a writer holds the lock; any found by the
     lock holder were left by a killed writer."""
-    if not path.parent.is_dir():
-        return
-    for stale in path.parent.glob(_glob_escape(_temp_prefix(path)) + "*.tmp"):
+    for stale in stale_temporaries(path):
         try:
-            stale.unlink()
+            os.unlink(stale)
         except OSError:
             pass
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` (UTF-8) all at once: a temporary file beside
-    it, fsynced, renamed over it, and the folder fsynced; a reader sees the
-    old file or the new one, never a part. Keeps the file's permissions."""
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, temp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- helpers

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
@@ -33,6 +32,7 @@ from lark.exceptions import UnexpectedInput
 
 from . import ast as A
 from .diagnostics import CompileError, Diagnostic
+from .fileio import atomic_writer
 from .lexer import IMPORT_ADVICE, UNSUPPORTED, LexError, NplLexer, Scanner
 from .lexer import Source as _Source
 from .literals import clean_docstring, number_literal, string_literal
@@ -79,14 +79,8 @@ def _load_or_build() -> Lark:
         pass
     parser = Lark(grammar, **_LARK_OPTIONS)
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=".tmp-", delete=False) as f:
-            try:
-                parser.save(f)
-            except BaseException:
-                os.unlink(f.name)
-                raise
-        os.replace(f.name, cache)       # atomic: a concurrent reader never sees half a file
+        with atomic_writer(cache) as f:     # a concurrent reader never sees half a file
+            parser.save(f)
     except OSError:         # a read-only or full disk only costs start-up time
         pass
     return parser

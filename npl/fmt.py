@@ -56,6 +56,7 @@ from typing import Callable, Optional
 
 from npl.lang import ast as A
 from npl.lang.errors import InternalError
+from npl.lang.fileio import write_atomic
 from npl.lang.parser import parse
 
 from .fmt_layout import INDENT, LINE_LENGTH, CommentPool, Group, Item, SourceText, render
@@ -672,7 +673,7 @@ def main_fmt(files: list[str], check: bool, echo: Callable[..., None] = print) -
         if check:
             echo(f"would reformat {name}")
             continue
-        path.write_text(result, encoding="utf-8")
+        write_atomic(path, result)
         moved = migrate_lock(name, original, result)
         echo(f"reformatted {name}" + (f" ({moved} lock entr{'ies' if moved != 1 else 'y'} re-keyed)"
                                       if moved else ""))

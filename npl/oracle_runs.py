@@ -48,14 +48,12 @@ def answers_command(path: str, *, prune: bool = False, export: Optional[str] = N
     answers = store.all()
     live = {spec.key: spec for spec in prog.comp.oracles}
     if export:
-        from pathlib import Path
-
-        from npl.filling.lockfile import write_atomically
+        from npl.lang.fileio import write_atomic
         lines = [json.dumps({"oracle": a.oracle, "key": a.oracle_key, "args": json.loads(a.args),
                              "model": a.model, "answer": a.value, "provenance": a.provenance,
                              "created": a.created, "stale": a.oracle_key not in live},
                             ensure_ascii=False) for a in answers]
-        write_atomically(Path(export), "".join(line + "\n" for line in lines))
+        write_atomic(export, "".join(line + "\n" for line in lines))
         echo(f"{export}: {len(lines)} answer(s)")
     for spec in prog.comp.oracles:
         mine = [a for a in answers if a.oracle_key == spec.key]

@@ -253,21 +253,6 @@ def _store(path: str, comp, program) -> bool:
     from npl.runtime.cached_jit import describe
     targets, keys = describe(program, comp)
     entry = (_MAGIC, key, deps, targets, program.image.to_data(), keys)
+    from npl.lang.fileio import write_atomic
     write_atomic(entry_path(path), marshal.dumps(entry))
     return True
-
-
-def write_atomic(target: str, data: bytes) -> None:
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
-    tmp = f"{target}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
