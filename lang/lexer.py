@@ -7,8 +7,8 @@ interface, the tokens the LALR parser in lang/parser.py reads:
     after the last real token, so that spans end where their text ends);
     newlines inside brackets, comments and backslash continuations make none;
   * holes `?{...}` as one HOLE token, braces balanced (`hole_end`);
-  * string literals as whole STRING / FSTRING tokens (lang/literals.py
-    decodes them later), numbers as NUMBER;
+  * string literals as whole STRING / FSTRING tokens (`string_end`;
+    lang/literals.py decodes them later), numbers as NUMBER;
   * a bracketed display of constants only (data: `[3, 1, 4, ...]`) as one
     DATA token, read by lang/data_literals.py;
   * soft keywords (`struct const extern example property where`) as keywords
@@ -21,6 +21,10 @@ brackets, tabs or inconsistent indentation, and anywhere a Unicode
 bidirectional control, which can make code display differently from how it
 runs: "Trojan Source") raise `LexError` carrying an E001 / E002 / E003 /
 E018 Diagnostic.
+
+`scan_lexemes` finds the comments, strings and holes of any text the same
+way, for the tools that read source around the parser (npl fmt, the REPL,
+the reader of model replies).
 
 Lines end at a line feed only: callers turn CR LF and lone CRs into line
 feeds first, and no other character (form feed, U+2028, ...) ends a line, as
@@ -40,7 +44,7 @@ from . import ast as A
 from .diagnostics import Diagnostic
 
 __all__ = ["SOFT_KEYWORDS", "UNSUPPORTED", "IMPORT_ADVICE", "LexError", "Source", "NplLexer",
-           "Scanner", "hole_end"]
+           "Scanner", "hole_end", "string_end", "Lexeme", "scan_lexemes"]
 
 SOFT_KEYWORDS = frozenset({"struct", "const", "extern", "example", "property", "where"})
 
@@ -94,12 +98,14 @@ _MAX_BRACKETS = 200           # nesting limits, so that no later pass recurses
 _MAX_INDENTS = 100            # too deep on a pathological program
 
 
+# A string literal's opening: its prefix letters and quotes.
+_STRING_OPEN = r"(?:[rR][bBfF]?|[bBfF][rR]?|[uU])?(?:'''|\"\"\"|'|\")"
 _TOKEN_RE_HEAD = r"""
   (?P<space>[ \t\f]+|\ufeff)
 | (?P<comment>\#[^\n]*)
 | (?P<newline>\n)
 | (?P<continuation>\\\n)
-| (?P<string>(?:[rR][bBfF]?|[bBfF][rR]?|[uU])?(?:'''|\"\"\"|'|"))
+| (?P<string>""" + _STRING_OPEN + r""")
 | (?P<number>0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+
     |(?:[0-9](?:_?[0-9])*)?\.[0-9](?:_?[0-9])*(?:[eE][+-]?[0-9](?:_?[0-9])*)?
     |[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?(?:[eE][+-]?[0-9](?:_?[0-9])*)?)
@@ -112,6 +118,13 @@ STRING_BODY = {   # the rest of a string literal, after its opening quote
     "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*'''", re.S),
     '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.S),
 }
+_UNCLOSED_LINE = re.compile(r"(?:[^\\\n]|\\.)*", re.S)     # up to an unescaped line feed
+_LEXEME_RE = re.compile(r"""
+  (?P<comment>\#[^\n]*)
+| (?P<string>""" + _STRING_OPEN + r""")
+| (?P<name>[^\W\d]\w*)
+| (?P<hole>\?\{)
+""", re.VERBOSE)
 _INDENT_RE = re.compile(r"[ \t\f]*")
 _WORD_TAIL = re.compile(r"\w*")
 _BRACE = re.compile(r"[{}]")
@@ -127,6 +140,56 @@ def hole_end(text: str, start: int) -> Optional[int]:
         if depth == 0:
             return brace.end()
     return None
+
+
+def string_end(text: str, opening: re.Match) -> tuple[int, bool]:
+    """(end, closed) of the string literal whose opening (prefix letters and
+    quotes) `opening` matched: the offset just after its closing quotes, or,
+    when it is never closed, that of the line feed that ends it (a
+    one-line string; an escaped line feed does not end it) or of the text
+    (a triple-quoted string)."""
+    quote = opening.group().lstrip("rRbBfFuU")
+    body = STRING_BODY[quote].match(text, opening.end())
+    if body is not None:
+        return body.end(), True
+    if len(quote) == 3:
+        return len(text), False
+    end = _UNCLOSED_LINE.match(text, opening.end()).end()
+    return (end if text.startswith("\n", end) else len(text)), False   # or a final `\\`
+
+
+@dataclass(frozen=True)
+class Lexeme:
+    """A stretch of source text whose characters are not code: a comment, a
+    string literal or a hole. `closed` is False for a string or hole that is
+    never closed (it then runs as `string_end` says, a hole to the end)."""
+    kind: str                   # "comment" | "string" | "hole"
+    start: int
+    end: int
+    closed: bool = True
+
+
+def scan_lexemes(text: str):
+    """The comments, string literals and holes of `text` in order, found as
+    the lexer finds them (a `#` or quote inside a string or hole starts
+    nothing, nor does a `?{` inside a string); text that is not valid NPL
+    still scans. For tools that read source text around the parser: the
+    formatter, the REPL's input reader, the model-reply reader."""
+    i = 0
+    while (m := _LEXEME_RE.search(text, i)) is not None:
+        kind, start = m.lastgroup, m.start()
+        if kind == "name":          # skipped whole: the `rb` of `verb"x"` is no prefix
+            i = m.end()
+            continue
+        if kind == "comment":
+            end, closed = m.end(), True
+        elif kind == "string":
+            end, closed = string_end(text, m)
+        else:
+            end = hole_end(text, start)
+            end, closed = (len(text), False) if end is None else (end, True)
+        yield Lexeme(kind, start, end, closed)
+        i = end
 
 
 class LexError(Exception):
@@ -296,14 +359,14 @@ class Scanner:
     def string(self, m: re.Match) -> Token:
         start, opening = m.start(), m.group()
         quote = opening.lstrip("rRbBfFuU")
-        body = STRING_BODY[quote].match(self.text, m.end())
-        if body is None:
+        end, closed = string_end(self.text, m)
+        if not closed:
             what = "triple-quoted string" if len(quote) == 3 else "string"
             line_end = self.text.find("\n", start)
             raise self.error("E002", f"unterminated {what} literal: no closing {quote}",
                              start, line_end if line_end >= 0 else len(self.text))
         kind = "FSTRING" if "f" in opening[:-len(quote)].lower() else "STRING"
-        return self.make(kind, start, body.end())
+        return self.make(kind, start, end)
 
     def hole_end(self, start: int) -> int:
         end = hole_end(self.text, start)

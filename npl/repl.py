@@ -42,12 +42,12 @@ from typing import Optional, TextIO
 from npl.filling.lockfile import LockFile, lock_path_for
 from npl.lang import ast as A
 from npl.lang.diagnostics import CompileError
+from npl.lang.lexer import Lexeme, scan_lexemes
 from npl.lang.parser import parse
 from npl.lang.symbols import FuncInfo
 from npl.lang.types import (ArrayT, DictT, IterT, ListT, OptionalT, PrimT, SetT, StructT,
                             TupleT, Type, NONE)
 
-from .fmt_layout import _STRING_BODY, _TOKEN
 
 MAIN = "__repl_main"
 DECL_WORDS = ("def", "struct", "const", "example", "property", "extern", "from", "@")
@@ -69,42 +69,20 @@ inputs. A line ending with ':' starts a block; a blank line ends it.
 def _open_and_block(text: str) -> tuple[bool, bool]:
     """(something is left open: bracket, string, hole or `\\`; some line
     ends with `:` outside brackets, i.e. the input is a block)."""
-    depth, block, i = 0, False, 0
-    line_code = ""
-    while i < len(text):
-        m = _TOKEN.match(text, i)
-        kind, tok = m.lastgroup, m.group()
-        if kind == "string":
-            body = _STRING_BODY[tok.lstrip("rRbBfFuU")].match(text, m.end())
-            if body is None:
-                return True, block
-            i = body.end()
-            line_code += "s"
-            continue
-        if kind == "hole":
-            level, j = 0, None
-            for brace in re.finditer(r"[{}]", text[i + 1:]):
-                level += 1 if brace.group() == "{" else -1
-                if level == 0:
-                    j = i + 1 + brace.end()
-                    break
-            if j is None:
-                return True, block
-            i, line_code = j, line_code + "h"
-            continue
-        if kind == "other":
-            if tok in "([{":
-                depth += 1
-            elif tok in ")]}":
-                depth = max(depth - 1, 0)
-            elif tok == "\n":
+    depth, block, line_code, code_start = 0, False, "", 0
+    for lexeme in [*scan_lexemes(text), Lexeme("end", len(text), len(text))]:
+        for char in text[code_start:lexeme.start]:
+            if char == "\n":
                 block |= depth == 0 and line_code.rstrip().endswith(":")
                 line_code = ""
-                i = m.end()
                 continue
-        if kind != "comment":
-            line_code += tok
-        i = m.end()
+            depth = depth + 1 if char in "([{" else max(depth - 1, 0) if char in ")]}" else depth
+            line_code += char
+        if not lexeme.closed:
+            return True, block
+        if lexeme.kind in ("string", "hole"):
+            line_code += lexeme.kind[0]           # "s" or "h": code, but no `:` or bracket
+        code_start = lexeme.end
     block |= depth == 0 and line_code.rstrip().endswith(":")
     return depth > 0 or line_code.rstrip().endswith("\\"), block
 
