@@ -157,13 +157,13 @@ def test_the_schema_and_grammar_follow_the_type():
 
 
 def test_the_grammars_parse_in_llama_cpp():
-    local = pytest.importorskip("npl.filling.providers.local")
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is the npl[local] extra")
+    from npl.filling.providers import llama_engine
     from npl.lang.types import StructT
     fields = {"Invoice": [("vendor", STR), ("total", FLOAT), ("due", OptionalT(STR))]}
     for t in (STR, INT, ListT(STR), OptionalT(INT), TupleT((INT, STR)), DictT(STR, ListT(INT)),
               DictT(INT, STR), StructT("Invoice"), ListT(StructT("Invoice"))):
-        local.check_grammar(gbnf(t, fields))
+        llama_engine.check_grammar(gbnf(t, fields))
 
 
 # ---------------------------------------------------------------- asking
