@@ -105,10 +105,10 @@ class Settings:
 # What npl.toml may hold: top-level keys, and the keys of [fill] and [limits]
 # ([prices] and [provider] are checked where they are used).
 KNOWN_SETTINGS = {"": ("model", "fill", "limits", "oracle", "prices", "provider"),
-                  "oracle": ("attempts", "concurrency"),
                   "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget",
                            "max_subholes", "max_calls"),
-                  "limits": ("steps", "seconds", "memory_mb")}
+                  "limits": ("steps", "seconds", "memory_mb"),
+                  "oracle": ("attempts", "concurrency")}
 
 # The range of each number setting (npl.toml [fill] / [limits]).
 SETTING_MINIMUM = {"attempts": 1, "depth": 0, "concurrency": 1, "held_out": 0.0,
