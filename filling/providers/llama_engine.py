@@ -9,7 +9,7 @@ previous request's evaluation); failures are `ProviderError`s.
 
 Only the worker (worker.py) imports this module: llama.cpp's native code
 never runs in the process of the `npl` command itself, so a crash here ends
-the worker, not the user's program (see docs/local-model.md).
+the worker, not the user's program.
 
 The model is loaded once per worker and keeps its llama.cpp context between
 requests, so a request whose prompt starts like the previous one (the same

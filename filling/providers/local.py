@@ -22,7 +22,7 @@ NPL_LOCAL_KEEP_ALIVE, in seconds) the worker outlives the command and
 serves the next `npl` commands warm until it has idled that long; with 0
 (the default) it ends with this process. Either way it keeps the evaluated
 prompt between requests, so a repair turn or the next hole (which share the
-system prompt) evaluates only its new tokens. See docs/local-model.md.
+system prompt) evaluates only its new tokens.
 """
 from __future__ import annotations
 
