@@ -58,10 +58,9 @@ from run import examples, signature_types  # noqa: E402  (bench/synth/run.py)
 
 from npl.api import load  # noqa: E402
 from npl.filling import sources as model_source  # noqa: E402
-from npl.filling.filler import FillFailedError, fill_program  # noqa: E402
 from npl.filling.synth.values import same_value  # noqa: E402
 from npl.lang.types import Type  # noqa: E402
-from npl.project import open_program  # noqa: E402
+from npl.project import fill_missing, open_program  # noqa: E402
 
 TASKS = BENCH / "synth" / "tasks.json"
 VARIANTS = ("resample", "no-resample")
@@ -129,11 +128,10 @@ def run_task(task: dict, variant: str, model: str, attempts: int, folder: Path) 
     path.write_text(program_text(task, given))
     start = time.perf_counter()
     with variant_of_the_loop(variant):
-        try:
-            report = fill_program(open_program(str(path), strict_fills=False), model=model, quiet=True)
-        except FillFailedError as err:
-            return Result(task["name"], variant, False, False, err.report.usage.calls,
-                          time.perf_counter() - start, note=err.report.failures[0].reason.splitlines()[-1])
+        _, report = fill_missing(open_program(str(path), strict_fills=False), model=model, quiet=True)
+        if report.failures:
+            return Result(task["name"], variant, False, False, report.usage.calls,
+                          time.perf_counter() - start, note=report.failures[0].reason.splitlines()[-1])
     seconds = time.perf_counter() - start
     fill = report.outcomes[0].fill if report.outcomes else ""
     program = load(str(path))

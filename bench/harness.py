@@ -138,13 +138,29 @@ def machine_info() -> dict:
     return info
 
 
+def portable(value):
+    """`value` (JSON data) with every absolute path made machine-independent:
+    a path inside the checkout becomes relative to it (`bench/hello.npl`,
+    `.venv/bin/npl`), any other one its last part (`python3`)."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(v) for v in value]
+    if isinstance(value, str) and os.path.isabs(value) and "\n" not in value:
+        path = Path(value)
+        return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+    return value
+
+
 def record(suite: str, settings: dict, results: list[dict], directory: Path = RESULTS) -> Path:
-    """Write one JSON file for this run: bench/results/SUITE-TIMESTAMP.json."""
+    """Write one JSON file for this run: bench/results/SUITE-TIMESTAMP.json,
+    with no absolute path of this machine in it (see `portable`)."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc)
     path = directory / f"{suite}-{stamp:%Y%m%d-%H%M%S}.json"
     payload = {"suite": suite, "date": stamp.isoformat(timespec="seconds"),
-               "machine": machine_info(), "settings": settings, "results": results}
+               "machine": machine_info(), "settings": portable(settings),
+               "results": portable(results)}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
 

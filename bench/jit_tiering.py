@@ -2,7 +2,8 @@
 """The measurements behind runtime/jit.py's tiering prices.
 
 For a few representative eligible functions: what compiling costs (from
-scratch, and loading from the disk cache), and what one call costs
+scratch, and loading from the disk cache; for a run from the compile cache,
+compiling the program again first), and what one call costs
 interpreted and compiled (through the entry interpreted code calls), at a
 few problem sizes. The break-even number of calls is compile cost /
 (interpreted - compiled per-call time).
@@ -71,6 +72,24 @@ t2 = time.perf_counter()
 print(json.dumps({"import_numba": t1 - t, "import_numba_rt": t2 - t1}))
 '''
 
+# What a run from the compile cache does before it can compile a function
+# cold (runtime/cached_jit.py upgrade): import the front end, compile the
+# program again, put a Program and a Jit over the running namespace.
+FRONT_END = '''
+import json, time
+t0 = time.perf_counter()
+from npl.project import open_program
+from npl.runtime.codegen import adopt, load
+from npl.runtime.jit import Jit
+comp = open_program({path!r}).comp
+t1 = time.perf_counter()
+loaded = load(comp.module, sources=comp.sources)          # the cached run's namespace: not counted
+t2 = time.perf_counter()
+Jit(adopt(comp.module, loaded.image, loaded.namespace, {{}}), comp)
+t3 = time.perf_counter()
+print(json.dumps({{"front_end": (t1 - t0) + (t3 - t2)}}))
+'''
+
 PER_CALL = '''
 import json, os, time, numpy as np
 import npl.api as api
@@ -117,6 +136,7 @@ def main(argv: list[str]) -> int:
     cold: dict[str, list[float]] = {n: [] for n in names}
     first: list[float] = []
     startup: list[dict] = []
+    front_end: list[float] = []
     warm: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(opts.repeat):
         with tempfile.TemporaryDirectory() as cache:
@@ -131,11 +151,16 @@ def main(argv: list[str]) -> int:
                                                     cache))[name])
             with tempfile.TemporaryDirectory() as cache:             # Numba's one-time costs
                 startup.append(json.loads(python(STARTUP, cache)))
+                path = os.path.join(cache, "tier.npl")
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(PROGRAM)
+                front_end.append(json.loads(python(FRONT_END.format(path=path), cache))["front_end"])
     with tempfile.TemporaryDirectory() as cache:
         rows = json.loads(python(PER_CALL.format(program=PROGRAM, calls=CALLS, repeat=opts.repeat), cache))
     print(f"import numba: {min(d['import_numba'] for d in startup):.3f} s, "
           f"import numba_rt: {min(d['import_numba_rt'] for d in startup):.3f} s, "
           f"first compile in a process (Numba warm-up included): {min(first):.3f} s")
+    print(f"compiling the program again (a cached run's front end): {min(front_end):.3f} s")
     print(f"{'function':10} {'compile cold s':>15} {'load cached s':>14}   (after the process's first)")
     for name in names:
         print(f"{name:10} {min(cold[name]):>15.3f} {min(warm[name]):>14.4f}")

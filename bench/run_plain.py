@@ -120,7 +120,8 @@ def main(argv: list[str]) -> int:
     print(f"best of {args.repeat}; times in seconds; target NPL/CPython <= {TARGET}")
     print_table(["benchmark", "size", "npl first", "npl best", "cpython", "npl/cpython", "output"], rows)
     if not args.no_record and not args.quick:
-        path = record("plain", {"repeat": args.repeat, "python": args.python, "sizes": sizes}, results)
+        path = record("plain", {"repeat": args.repeat, "python": args.python, "sizes": sizes,
+                                "npl": " ".join(npl or [])}, results)
         print(f"recorded in {path.relative_to(BENCH.parent)}")
     return 1 if failed else 0
 

@@ -150,3 +150,18 @@ def test_runners_accept_size_overrides():
         done = subprocess.run([sys.executable, str(BENCH / runner), "--size", "nope=3"],
                               capture_output=True, text=True, env={**os.environ, "NPL": "true"})
         assert done.returncode != 0 and "--size wants NAME=N" in done.stderr
+
+
+def test_recorded_results_name_no_absolute_path(tmp_path):
+    """bench/results/ is committed: a path of the machine that ran a
+    benchmark becomes relative to the checkout, or just its name."""
+    import json
+
+    from harness import ROOT, record
+    results = [{"command": [str(ROOT / ".venv" / "bin" / "npl"), "run", str(ROOT / "bench" / "hello.npl")],
+                "stdout": "hello\n", "best": 0.03}]
+    path = record("unit", {"python": "/opt/python3.11/bin/python3", "repeat": 3}, results, tmp_path)
+    data = json.loads(path.read_text())
+    assert data["settings"] == {"python": "python3", "repeat": 3}
+    assert data["results"] == [{"command": [".venv/bin/npl", "run", "bench/hello.npl"],
+                                "stdout": "hello\n", "best": 0.03}]

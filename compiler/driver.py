@@ -1,15 +1,20 @@
 """The compiler driver: source text in, a compiled program out.
 
     compile(source, path, fills=...) ->  Compilation
+      front_end(source, path):
         parse      lang/parser.py      text      -> AST
         check      lang/checker.py     AST       -> CheckedProgram (+ imports)
+        kernels    lang/kernels.py     program   -> (kernel rules)
+      compile_checked(front end, fills):
         holes      compiler/holes.py   program   -> HoleSpecs with keys
         fills      compiler/fills.py   fill text -> checked declarations
         lower      compiler/lower.py   program   -> IR
         verify     compiler/irverify.py  IR        -> (internal consistency)
 
-The CLI, the embedding API, the filler (which compiles candidate fills) and
-the tests all go through this one function.
+The CLI, the embedding API, the REPL, the filler (which compiles candidate
+fills) and the tests all go through `compile`; the language server runs
+`front_end` itself, to keep the checked program of a file with errors, and
+goes on with `compile_checked` when it has none.
 """
 from __future__ import annotations
 
@@ -19,18 +24,21 @@ from typing import Callable, Optional
 from npl.lang import ast
 from npl.lang.checker import Checker
 from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.errors import InternalError
+from npl.lang.files import UnreadableFile, read_text
+from npl.lang.gcpause import gc_paused
 from npl.lang.parser import parse
 from npl.lang.symbols import CheckedProgram
 
 from . import ir
 from .fills import apply_fill
-from .holes import HoleSpec, collect_holes
+from .holes import HoleSpec, collect_holes, collect_oracles
 from .lower import HoleBinding, lower_program
 
 MAX_FILL_DEPTH = 8      # hard stop for nested fills; the filler's own limit is lower
 
 
-class InternalCompilerError(Exception):
+class InternalCompilerError(InternalError):
     """A bug in NPL itself (the IR verifier failed)."""
 
 
@@ -49,6 +57,7 @@ class Compilation:
     holes: list[HoleSpec]                       # every hole, nested ones included
     filled: dict[str, HoleBinding]              # key -> binding, for holes with a fill
     rejected: list[FillProblem] = field(default_factory=list)
+    oracles: list[HoleSpec] = field(default_factory=list)   # @oracle functions
     module: Optional[ir.Module] = None
 
     @property
@@ -61,9 +70,52 @@ class Compilation:
 
 
 def read_file(path: str) -> tuple[ast.Module, str]:
-    with open(path, encoding="utf-8") as f:
-        source = f.read()
+    """Read and parse an imported module (an OSError says why it cannot be read)."""
+    source = read_module_text(path)
     return parse(source, path), source
+
+
+@dataclass
+class FrontEnd:
+    """What the front end made of one source text: the checker with its
+    CheckedProgram (None when the text does not parse), every diagnostic of
+    parsing, type checking and the kernel rules, and the texts (file ->
+    source) to render them against."""
+    path: str
+    source: str
+    checker: Optional[Checker]
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.diagnostics)
+
+    def error(self) -> CompileError:
+        return CompileError(self.diagnostics, self.sources)
+
+
+def front_end(source: str, path: str,
+              loader: Callable[[str], tuple[ast.Module, str]] = read_file) -> FrontEnd:
+    """Parse, type-check and kernel-check `source` (named `path`; its imports
+    are read through `loader`). Errors are returned, not raised."""
+    try:
+        module = parse(source, path)
+    except CompileError as err:
+        return FrontEnd(path, source, None, err.diagnostics, err.sources)
+    checker = Checker(path, loader)
+    checker.load_module(path, module, source, "")
+    checker.check_all()
+    from npl.lang.kernels import check_kernels
+    check_kernels(checker.prog, checker.bag)
+    return FrontEnd(path, source, checker, list(checker.bag.items), checker.prog.sources)
+
+
+def read_module_text(path: str) -> str:
+    try:
+        return read_text(path)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(path, f"it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def compile(source: str, path: str, *, fills: Optional[dict[str, str]] = None,
@@ -73,16 +125,24 @@ def compile(source: str, path: str, *, fills: Optional[dict[str, str]] = None,
     source. With `strict_fills`, a fill that no longer checks is a compile
     error; otherwise it is reported in `Compilation.rejected` and the hole
     stays unfilled (the filler then refills it)."""
-    module = parse(source, path)
-    checker = Checker(path, loader)
-    checker.load_module(path, module, source, "")
-    checker.check_all()
-    from npl.lang.kernels import check_kernels
-    check_kernels(checker.prog, checker.bag)
-    if checker.bag.has_errors:
-        raise CompileError(checker.bag.items, checker.prog.sources)
-    comp = Compilation(path, source, checker, checker.prog, [], {})
+    with gc_paused():               # millions of objects for big data, no garbage cycles
+        checked = front_end(source, path, loader)
+        if checked.has_errors:
+            raise checked.error()
+        return compile_checked(checked, fills=fills, strict_fills=strict_fills)
+
+
+def compile_checked(checked: FrontEnd, *, fills: Optional[dict[str, str]] = None,
+                    strict_fills: bool = True) -> Compilation:
+    """The rest of `compile` for a front end without errors: apply `fills`,
+    lower to IR and verify it. The front end's checker is taken over (fills
+    are checked into its program): use a FrontEnd once."""
+    if checked.checker is None or checked.has_errors:
+        raise ValueError("compile_checked needs a front end without errors")
+    checker = checked.checker
+    comp = Compilation(checked.path, checked.source, checker, checker.prog, [], {})
     apply_fills(comp, fills or {}, strict_fills)
+    comp.oracles = collect_oracles(comp.program)
     comp.module = lower_program(comp.program, bindings(comp))
     verify_module(comp.module)
     return comp
@@ -114,6 +174,8 @@ def bindings(comp: Compilation) -> dict[int, HoleBinding]:
     out = {}
     for spec in comp.holes:
         out[id(spec.info.node)] = comp.filled.get(spec.key) or HoleBinding(spec.key)
+    for spec in comp.oracles:
+        out[id(spec.info.node)] = HoleBinding(spec.key)
     return out
 
 
@@ -125,6 +187,4 @@ def verify_module(module: ir.Module) -> None:
 
 
 def compile_file(path: str, **kwargs) -> Compilation:
-    with open(path, encoding="utf-8") as f:
-        source = f.read()
-    return compile(source, path, **kwargs)
+    return compile(read_module_text(path), path, **kwargs)

@@ -6,7 +6,7 @@ function's: the visible variables as parameters and the expected type as
 the return type), the functions and structs it may use, and the examples and
 properties that exercise it.
 
-Each hole has a key (SPEC section 7): a hash of the fill protocol version
+Each hole has a key (docs/reference.md §7): a hash of the fill protocol version
 (KEY_VERSION), its
 text, its signature, the names and types it can see, the signatures of the
 functions and structs it refers to, and its examples. Nothing else goes in,
@@ -54,7 +54,7 @@ class HoleSpec:
     @property
     def func_name(self) -> str:
         """The function a fill defines: the hole function, or the lifted one."""
-        if self.kind == "function":
+        if self.kind in ("function", "oracle"):
             return self.info.function.name
         return lifted_name(self)
 
@@ -172,6 +172,23 @@ def collect_holes(prog: CheckedProgram) -> list[HoleSpec]:
     for info in sorted(prog.holes, key=lambda h: (h.module != prog.main_path, h.module,
                                                   h.span.line, h.span.col)):
         specs.append(make_spec(prog, info))
+    return specs
+
+
+def collect_oracles(prog: CheckedProgram) -> list[HoleSpec]:
+    """One HoleSpec of kind "oracle" per @oracle function, in source order.
+    Its key hashes what decides an answer: the docstring, the signature, the
+    structs its types name and its examples (never the calls' arguments:
+    those key each stored answer)."""
+    specs = []
+    for fn in sorted(prog.oracles, key=lambda f: (f.module != prog.main_path, f.module,
+                                                  f.decl.span.line)):
+        info = HoleInfo("oracle", fn.decl, fn.module, fn.ret, dict(fn.params), fn)
+        spec = HoleSpec(info, "", fn.name, "oracle", str(fn.decl.span), info.text.strip(),
+                        list(fn.params), fn.ret, fn)
+        spec.tests = tests_calling(prog, {fn.name})
+        spec.key = compute_key(prog, spec)
+        specs.append(spec)
     return specs
 
 

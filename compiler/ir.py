@@ -38,7 +38,7 @@ from npl.lang.types import Type
 # Indexing (first arg is the container; its type says which kind):
 #   getitem(obj, *indices)            list/str/dict/tuple/array element
 #   slice(obj, lower, upper, step)    absent bounds are Const(None)
-# Built-in functions, named as in NPL (SPEC section 6):
+# Built-in functions, named as in NPL (docs/reference.md §6):
 #   print(*values, sep=, end=)        kwargs only when given
 #   len range enumerate zip list set dict tuple abs min max sum sorted
 #   reversed map filter any all str int float bool round divmod pow ord chr
@@ -48,7 +48,7 @@ from npl.lang.types import Type
 #   min/max/sorted take kwargs key= (a Lambda) and sorted reverse=
 #   zeros/ones/empty/full take kwargs dtype= as Const("int"|"float"|"bool")
 # Methods, named "<kind>.<method>", receiver first:
-#   str.*   (SPEC section 6 list, plus format-helpers below)
+#   str.*   (docs/reference.md §6 list, plus format-helpers below)
 #   list.*  dict.*  set.*  array.shape (attribute, no call)
 # String formatting (f-strings):
 #   format(value, spec)               spec is a str-typed expr ("" for none)
@@ -303,6 +303,15 @@ class HoleBody(Stmt):
     text: str
 
 
+@dataclass(eq=False)
+class OracleBody(Stmt):
+    """The body of an @oracle function: the runtime asks the program's
+    oracle answerer for the value of this call (SPEC section 10). `key` is
+    the oracle's key (compiler/holes.py), `text` its docstring."""
+    key: str
+    text: str
+
+
 # --------------------------------------------------------------- top level
 
 @dataclass(eq=False)
@@ -320,6 +329,7 @@ class Function:
     locals: dict[str, Type]              # every local (params included)
     span: Span = NO_SPAN
     kernel: bool = False                 # marked @kernel
+    oracle: bool = False                 # marked @oracle: its body is one OracleBody
     source_name: str = ""                # name as written in NPL
 
 

@@ -123,6 +123,8 @@ class ModulePrinter:
             self.emit(depth, f"assert {x(s.test)}{msg}", s.span)
         elif isinstance(s, ir.HoleBody):
             self.emit(depth, f"hole {s.key or '?'} {s.text!r}", s.span)
+        elif isinstance(s, ir.OracleBody):
+            self.emit(depth, f"oracle {s.key} {s.text!r}", s.span)
         else:
             self.emit(depth, f"<unknown statement {type(s).__name__}>", s.span)
 

@@ -202,6 +202,10 @@ class ModuleVerifier:
     def s_HoleBody(self, s: ir.HoleBody) -> None:
         pass
 
+    def s_OracleBody(self, s: ir.OracleBody) -> None:
+        if not s.key:
+            self.report("oracle body without a key", s.span)
+
     # ------------------------------------------------------------ expressions
     def condition(self, e: ir.Expr, what: str, span) -> None:
         self.expr(e)

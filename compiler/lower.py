@@ -14,8 +14,8 @@ from typing import Optional
 
 from npl.lang import ast
 from npl.lang.symbols import CheckedProgram, FuncInfo
-from npl.lang.types import (BOOL, ERROR, FLOAT, INT, NONE, STR, DictT, FuncT,
-                            ListT, Type)
+from npl.lang.types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, FuncT,
+                            ListT, SetT, Type)
 
 from . import ir
 
@@ -70,13 +70,16 @@ class Lowerer:
     def function(self, f: FuncInfo) -> ir.Function:
         decl = f.decl
         locals_ = dict(f.locals)
-        if decl.is_hole:
+        if f.oracle:
+            binding = self.holes.get(id(decl))
+            body = [ir.OracleBody(binding.key if binding else "", decl.hole_doc or "", span=decl.span)]
+        elif decl.is_hole:
             binding = self.holes.get(id(decl))
             body = [ir.HoleBody(binding.key if binding else "", decl.hole_doc or "", span=decl.span)]
         else:
             body = self.with_locals(locals_, lambda: self.block(decl.body))
         return ir.Function(f.ir_name, [ir.Param(n, t) for n, t in f.params], f.ret, body, locals_,
-                           span=decl.span, kernel=f.kernel, source_name=f.name)
+                           span=decl.span, kernel=f.kernel, oracle=f.oracle, source_name=f.name)
 
     def test(self, t) -> ir.TestCase:
         d = t.decl
@@ -291,7 +294,7 @@ class Lowerer:
 
     def x_BinOp(self, e, t, sp):
         op = BINOPS[e.op]
-        if e.op == "-" and t.__class__.__name__ == "SetT":
+        if e.op == "-" and isinstance(t, SetT):
             op = "bitsub"
         return ir.Prim(t, op, (self.expr(e.left), self.expr(e.right)), span=sp)
 
@@ -312,7 +315,7 @@ class Lowerer:
 
     def x_Attribute(self, e, t, sp):
         obj = self.expr(e.value)
-        if obj.type.__class__.__name__ == "ArrayT":
+        if isinstance(obj.type, ArrayT):
             return ir.Prim(t, "array.shape", (obj,), span=sp)
         return ir.GetField(t, obj, e.attr, span=sp)
 

@@ -23,12 +23,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional
 
 from npl.compiler.holes import HoleSpec
 from .lockfile import (MANUAL, LockEntry, Provenance, entry_from_table, lock_path_for, restamp,
                        update_lock)
-from .checks import Limits, Verdict, verify
+from .checks import Verdict, verify
 
 
 @dataclass
@@ -46,10 +45,6 @@ def stamped_entry(entry: LockEntry, verdict: Verdict, *, manual: bool) -> LockEn
     provenance = Provenance(MANUAL) if manual and entry.provenance.source != MANUAL else entry.provenance
     return restamp(dataclasses.replace(entry, verification=verification, provenance=provenance,
                                        hash=""))
-
-
-def limits_of(settings) -> Limits:
-    return Limits(settings.step_limit, settings.time_limit, settings.memory_limit_mb)
 
 
 def candidates(lock) -> tuple[dict[str, LockEntry], list[tuple[str, str, str]], set[str]]:
@@ -88,7 +83,7 @@ def reverify(prog, write: bool = True) -> Result:
                 d.render(comp.sources.get(d.span.file)) for d in problem.diagnostics)
             result.failed.append((problem.spec.location, entries[key].name, why))
             fills.pop(key)
-    limits = limits_of(prog.settings)
+    limits = prog.settings.limits
     for spec in ordered([specs[k] for k in fills if k in specs], comp):
         entry = entries[spec.key]
         others = {k: v for k, v in fills.items() if k != spec.key}

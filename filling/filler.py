@@ -1,14 +1,19 @@
-"""Filling a program's holes: an open program in, an updated lock file out.
+"""Filling a program's holes: a compiled program and the lock entries known
+for it in, the new fills (as lock entries) out.
+
+    fill_holes(comp, entries, settings, model=...) -> FillResult
 
 For each missing hole, the chain is
     lock -> module library -> synthesizer -> model
-(the model is `--model`, NPL_MODEL, `model` in npl.toml, or else the local
-model when installed). Holes whose verification runs other holes are filled
-after them; independent holes are filled concurrently (bounded). Every
-accepted fill is written to PROG.npl.lock at once (atomically, under a file
-lock) and added to the module library; entries whose hole is gone are
-pruned. A live display shows progress on a terminal; a summary of sources,
-calls, tokens and estimated cost ends the run.
+(the lock: a hand-written entry, verified first; the model is `--model`,
+NPL_MODEL, `model` in npl.toml, or else the local model when installed).
+Holes whose verification runs other holes are filled after them;
+independent holes are filled concurrently (bounded). Each accepted fill is
+handed to the caller's `on_fill` at once (npl/project.py writes it to
+PROG.npl.lock; the REPL keeps it in memory) and added to the module
+library. The filler reads and writes no program or lock file: it works on
+the source text it is given. A live display shows progress on a terminal; a
+summary of sources, calls, tokens and estimated cost ends the run.
 """
 from __future__ import annotations
 
@@ -17,31 +22,33 @@ import re
 import sys
 import threading
 import time
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Callable, Iterable, Optional
 
+from npl.lang import ast
 from npl.lang.diagnostics import split_lines
+from npl.lang.errors import ConfigKind, FillKind
 
-from .sources import FillContext, FillFailed, Outcome, from_library, from_synthesizer
+from npl.compiler.driver import Compilation
 from npl.compiler.holes import HoleSpec, called_functions, signature_text, struct_text, test_source
-from .lockfile import LockEntry, LockFile, lock_location, lock_path_for, prune, relocated, restamp, update_lock
-from .sources import Usage, from_model
-from .checks import Limits
+
+from .lockfile import LockEntry, restamp
+from .settings import Settings
+from .sources import CallBudget, FillContext, FillFailed, Outcome, Usage, from_library, from_model, from_synthesizer
 
 # Provider failures that end one hole's fill, not the whole run.
 MODEL_FAILURES = ("crash", "timeout")
 
 
-class NoFillerError(Exception):
-    pass
-
-
 @dataclass
-class Report:
+class FillResult:
+    """What a run of the filler did: the accepted fills (`outcomes`, and as
+    stamped lock entries by hole key, sub-holes' included), the holes it
+    could not fill, and the model's usage."""
     outcomes: list[Outcome] = field(default_factory=list)
+    entries: dict[str, LockEntry] = field(default_factory=dict)
     failures: list[FillFailed] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     model: Optional[str] = None
@@ -60,7 +67,7 @@ def choose_model(cli_model: Optional[str], settings) -> Optional[str]:
 def split_examples(spec: HoleSpec, share: float) -> tuple[list, list]:
     """(visible, held out): a deterministic share of a hole's examples is
     kept out of the prompt and used only to verify."""
-    examples = [t for t in spec.tests if t.decl.__class__.__name__ == "Example"]
+    examples = [t for t in spec.tests if isinstance(t.decl, ast.Example)]
     others = [t for t in spec.tests if t not in examples]
     n_hidden = int(len(examples) * share) if len(examples) >= 2 else 0
     hidden = examples[len(examples) - n_hidden:] if n_hidden else []
@@ -111,29 +118,43 @@ def dependency_levels(specs: list[HoleSpec], prog) -> list[list[HoleSpec]]:
 
 
 class Filler:
-    def __init__(self, prog, model: Optional[str], quiet: bool = False):
-        self.prog = prog
-        self.settings = prog.settings
+    """One run of the filler over `comp`'s holes (see fill_holes)."""
+
+    def __init__(self, comp: Compilation, entries: dict[str, LockEntry], settings: Settings,
+                 model: Optional[str], quiet: bool = False,
+                 on_fill: Callable[[LockEntry], None] = lambda entry: None):
+        self.comp = comp
+        self.entries = entries
+        self.settings = settings
         self.model = model
+        self.on_fill = on_fill
         self.provider = None
-        self.report = Report(model=model)
+        self.result = FillResult(model=model)
         self.progress = make_progress(quiet)
         self.library = open_library()
-        self.fills = {k: e.fill for k, e in prog.lock.entries.items()}
+        self.fills = {k: e.fill for k, e in entries.items()}
         self.notes: dict[str, list[str]] = {}       # hole key -> what each source did
         self.warned: set[str] = set()
         self.refreshed: set[str] = set()            # keys of holes `--refresh` names
         self.mutex = threading.Lock()
+        self.writing = threading.Lock()             # one accepted fill written at a time
 
-    def context(self) -> FillContext:
+    def context(self, fills: Optional[dict[str, str]] = None,
+                calls: Optional[CallBudget] = None, defer_tests: bool = False) -> FillContext:
+        """What the sources need to fill one hole: `fills` (default: the
+        accepted ones), the hole's call budget (default: a new one) and
+        whether its tests wait for its siblings."""
         s = self.settings
-        return FillContext(self.prog.source, self.prog.path, dict(self.fills),
-                           Limits(s.step_limit, s.time_limit, s.memory_limit_mb),
+        if fills is None:
+            with self.mutex:
+                fills = dict(self.fills)
+        return FillContext(self.comp.source, self.comp.path, fills, s.limits,
                            visible=lambda spec: split_examples(spec, s.held_out)[0],
                            program_context=self.program_context,
                            enclosing_source=self.enclosing_source,
-                           max_depth=s.depth, program=self.prog.comp.program,
-                           on_event=self.note, warn=self.warn)
+                           max_depth=s.depth, program=self.comp.program,
+                           on_event=self.note, warn=self.warn, max_subholes=s.max_subholes,
+                           calls=calls or CallBudget(s.calls_per_hole), defer_tests=defer_tests)
 
     def note(self, spec: HoleSpec, message: str) -> None:
         """A step of filling `spec` (shown live; kept for the error if it fails)."""
@@ -151,7 +172,7 @@ class Filler:
         self.progress.warn(message)
 
     def program_context(self, spec: HoleSpec) -> list[str]:
-        prog = self.prog.comp.program
+        prog = self.comp.program
         own = spec.info.function
         lines = [struct_text(s) for s in prog.structs.values()]
         for fn in prog.funcs.values():
@@ -165,7 +186,7 @@ class Filler:
         fn = spec.enclosing
         if fn is None or spec.kind == "function":
             return ""
-        src = split_lines(self.prog.comp.program.sources.get(fn.module, ""))
+        src = split_lines(self.comp.program.sources.get(fn.module, ""))
         span = fn.decl.span
         return "\n".join(src[span.line - 1:span.end_line])
 
@@ -178,8 +199,8 @@ class Filler:
         return self.provider
 
     # ------------------------------------------------------------ filling
-    def fill_one(self, spec: HoleSpec) -> Outcome:
-        ctx = self.context()
+    def fill_one(self, spec: HoleSpec, ctx: Optional[FillContext] = None) -> Outcome:
+        ctx = ctx or self.context()
         with self.mutex:
             self.notes[spec.key] = []
         self.progress.start(spec)
@@ -187,7 +208,7 @@ class Filler:
             outcome = self.fresh_offline(ctx, spec)
         else:
             from .sources import from_manual  # a hand-written lock entry first
-            outcome = from_manual(ctx, spec, self.prog.lock.entries.get(spec.key)) or \
+            outcome = from_manual(ctx, spec, self.entries.get(spec.key)) or \
                 from_library(ctx, spec, self.library) or \
                 from_synthesizer(ctx, spec, self.settings.synth_budget)
         if outcome is None:
@@ -205,7 +226,7 @@ class Filler:
         the reason while the other holes go on."""
         from .providers.base import ProviderError
         try:
-            return from_model(ctx, spec, provider, self.settings.attempts, self.report.usage,
+            return from_model(ctx, spec, provider, self.settings.attempts, self.result.usage,
                               lambda parent, cand, holes: self.fill_nested(ctx, parent, cand, holes))
         except ProviderError as err:
             if err.kind not in MODEL_FAILURES:
@@ -238,56 +259,82 @@ class Filler:
         return "no model is configured and no offline filler could fill it:" + tried
 
     def fill_nested(self, ctx: FillContext, parent: HoleSpec, candidate: str, holes: list[HoleSpec]):
-        """Fill the holes inside `candidate`, then verify the whole."""
+        """Fill the holes inside `candidate`, then verify the whole. Sibling
+        sub-holes are filled together: each is only compiled while another
+        is still open (its tests run through its siblings), and the whole
+        candidate, every sub-hole filled, is what is tested. They share the
+        parent's call budget."""
         from .sources import held_out_ids
         from .checks import verify
-        saved = dict(self.fills)
-        self.fills[parent.key] = candidate
-        subs = []
-        try:
-            for h in holes:
-                try:
-                    subs.append(self.fill_one(h))
-                except FillFailed as err:
-                    return [], f"The sub-hole '{h.name}' could not be filled: {err.reason}"
-                self.fills[h.key] = subs[-1].fill
-            verdict = verify(ctx.source, ctx.path, {k: v for k, v in self.fills.items() if k != parent.key},
-                             parent, candidate, ctx.limits, allow_new_holes=False,
-                             hidden=held_out_ids(ctx, parent))
-            if not verdict.accepted:
-                return [], verdict.feedback
-            return subs, ""
-        finally:
-            self.fills = saved | {s.spec.key: s.fill for s in subs}
+        fills = dict(ctx.fills)
+        fills[parent.key] = candidate
+        subs: list[Outcome] = []
+        for h in holes:
+            sub_ctx = self.context(fills, ctx.calls, defer_tests=len(holes) > 1)
+            try:
+                subs.append(self.fill_one(h, sub_ctx))
+            except FillFailed as err:
+                return [], f"The sub-hole '{h.name}' could not be filled: {err.reason}", []
+            fills[h.key] = subs[-1].fill
+        del fills[parent.key]
+        verdict = verify(ctx.source, ctx.path, fills, parent, candidate, ctx.limits,
+                         allow_new_holes=False, hidden=held_out_ids(ctx, parent))
+        if not verdict.accepted:
+            if len(holes) > 1:
+                names = ", ".join(f"'{h.name}'" for h in holes)
+                return [], (f"Its sub-holes {names} were filled, but together they fail:\n"
+                            + verdict.feedback), []
+            return [], verdict.feedback, []
+        for sub in subs:
+            if not sub.passed:
+                sub.passed = list(verdict.passed)       # checked with the whole
+        return subs, "", verdict.passed
 
-    def run(self, targets: list[HoleSpec]) -> Report:
+    def run(self, targets: list[HoleSpec]) -> FillResult:
         start = time.monotonic()
         workers = 1 if (self.model or "").startswith("local/") else max(1, self.settings.concurrency)
         with self.progress:
-            for level in dependency_levels(targets, self.prog.comp.program):
+            for level in dependency_levels(targets, self.comp.program):
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    futures = [(s, pool.submit(self.fill_one, s)) for s in level]
+                    futures = [(s, pool.submit(self.fill_and_accept, s)) for s in level]
+                    crash: Optional[BaseException] = None
                     for spec, fut in futures:
                         try:
-                            outcome = fut.result()
+                            fut.result()
                         except FillFailed as err:
                             self.progress.failed(spec, err.reason)
-                            self.report.failures.append(err)
-                            continue
-                        self.accept(outcome)
-        self.report.seconds = time.monotonic() - start
-        return self.report
+                            self.result.failures.append(err)
+                        except Exception as exc:    # the others are written: report it after
+                            crash = crash or exc
+                    if crash is not None:
+                        raise crash
+        self.result.seconds = time.monotonic() - start
+        return self.result
+
+    def fill_and_accept(self, spec: HoleSpec) -> Outcome:
+        """Fill `spec` and hand its fill on (`on_fill`: the caller writes it)
+        as soon as it is verified: a later hole that fails, or crashes,
+        costs it nothing."""
+        outcome = self.fill_one(spec)
+        with self.writing:
+            try:
+                self.accept(outcome)
+            except (TypeError, ValueError) as exc:      # the entry cannot be stored
+                raise FillFailed(spec, f"its verified fill could not be written to the lock "
+                                       f"file: {exc}") from exc
+        return outcome
 
     def accept(self, outcome: Outcome) -> None:
         for sub in outcome.sub:
             self.accept(sub)
-        self.fills[outcome.spec.key] = outcome.fill
-        self.report.outcomes.append(outcome)
-        lock = lock_path_for(self.prog.path)
-        entry = lock_entry(outcome, lock)
-        update_lock(lock, lambda entries: entries.__setitem__(entry.key, entry))
+        entry = lock_entry(outcome)
+        self.on_fill(entry)
+        with self.mutex:
+            self.fills[outcome.spec.key] = outcome.fill
+            self.result.outcomes.append(outcome)
+            self.result.entries[entry.key] = entry
         if self.library is not None and outcome.provenance.source != "library" and outcome.spec.kind == "function":
-            add_to_library(self.library, outcome, self.prog.comp.program)
+            add_to_library(self.library, outcome, self.comp.program)
 
 
 def describe_source(p) -> str:
@@ -297,23 +344,16 @@ def describe_source(p) -> str:
     return p.source
 
 
-def lock_entry(o: Outcome, lock: Path) -> LockEntry:
+def lock_entry(o: Outcome) -> LockEntry:
+    """The stamped lock entry of an accepted fill (manual ones too), located
+    where the hole is in the program as compiled; whoever writes it to a
+    lock file relocates it (lockfile.lock_location)."""
     spec = o.spec
     verification = {"checks_passed": sorted(o.passed), "verified_at":
                     datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
-    return restamp(LockEntry(spec.key, spec.name, spec.kind, lock_location(spec.location, lock),
+    return restamp(LockEntry(spec.key, spec.name, spec.kind, spec.location,
                              spec.description, spec.signature, o.fill, o.provenance,
-                             verification))   # manual too
-
-
-def tidy_lock(entries: dict[str, LockEntry], live: dict[str, str]) -> None:
-    """Drop entries whose hole is gone; move the others' locations (key ->
-    location in `live`) to where their holes are now."""
-    prune(entries, live)
-    for key, location in live.items():
-        entry = entries.get(key)
-        if entry is not None and entry.location != location:
-            entries[key] = relocated(entry, location)
+                             verification))
 
 
 def open_library():
@@ -330,8 +370,8 @@ def open_library():
 def add_to_library(library, outcome: Outcome, prog) -> None:
     from .library import LibraryEntry
     spec = outcome.spec
-    examples = tuple(test_source(prog, t) for t in spec.tests if type(t.decl).__name__ == "Example")
-    props = tuple(test_source(prog, t) for t in spec.tests if type(t.decl).__name__ == "Property")
+    examples = tuple(test_source(prog, t) for t in spec.tests if isinstance(t.decl, ast.Example))
+    props = tuple(test_source(prog, t) for t in spec.tests if isinstance(t.decl, ast.Property))
     try:
         library.add(LibraryEntry("function", tuple(str(t) for _, t in spec.params),
                                  tuple(n for n, _ in spec.params), str(spec.ret), spec.description,
@@ -347,19 +387,21 @@ def make_progress(quiet: bool):
 
 # ---------------------------------------------------------------- entry points
 
-class UnknownHoleError(ValueError):
+class UnknownHoleError(ConfigKind, ValueError):
     """`npl fill --refresh NAME` names no hole of the program (or comes
     with --frozen)."""
 
 
-def targets_for(prog, refresh: list[str]) -> list[HoleSpec]:
-    comp = prog.comp
+def targets_for(comp: Compilation, refresh: Iterable[str]) -> list[HoleSpec]:
+    """The holes to fill: those without a usable fill and those `refresh`
+    names (top-level holes only: a fill's sub-holes are filled with it).
+    Raises UnknownHoleError for a name that is no hole of the program."""
     chosen = list(comp.unfilled) + [p.spec for p in comp.rejected]
     for name in refresh:
         matched = [h for h in comp.holes if matches(h, name)]
         if not matched:
             holes = ", ".join(f"{h.name} ({h.location})" for h in comp.holes if h.depth == 0)
-            raise UnknownHoleError(f"no hole named '{name}' in {prog.path}; "
+            raise UnknownHoleError(f"no hole named '{name}' in {comp.path}; "
                                    + (f"its holes: {holes}" if holes else "it has no holes"))
         if all(h.depth > 0 for h in matched):
             raise UnknownHoleError(f"'{name}' is a sub-hole, written by the fill of another "
@@ -374,37 +416,50 @@ def matches(spec: HoleSpec, name: str) -> bool:
         (spec.info.function is not None and spec.info.function.name == name and spec.kind == "function")
 
 
-def fill_program(prog, *, model: Optional[str] = None, quiet: bool = False,
-                 refresh: Optional[list[str]] = None) -> Report:
-    """Fill every missing (or refreshed) hole of `prog` and update its lock."""
-    targets = targets_for(prog, refresh or [])
-    chosen = choose_model(model, prog.settings)
-    filler = Filler(prog, chosen, quiet)
-    filler.refreshed = {spec.key for spec in targets if any(matches(spec, n) for n in refresh or [])}
+def fill_holes(comp: Compilation, entries: dict[str, LockEntry], settings: Settings, *,
+               model: Optional[str] = None, refresh: Iterable[str] = (), quiet: bool = False,
+               on_fill: Callable[[LockEntry], None] = lambda entry: None) -> FillResult:
+    """Fill every hole of `comp` that has no usable fill, and those
+    `refresh` names.
+
+    comp: the program (its source text and path; imports are read beside
+    the path) compiled with its usable fills, not strictly (a locked fill
+    that no longer checks is refilled). entries: the lock entries known for
+    it, hole key -> LockEntry (a hand-written one is verified and, if it
+    passes, used first). settings: npl.toml's. model: as given by the user
+    (choose_model adds NPL_MODEL, npl.toml and the local model).
+
+    Each accepted fill goes to `on_fill` as a stamped LockEntry as soon as it
+    is accepted, and into the result; where they are written is the
+    caller's choice. Holes that could not be filled are in
+    `FillResult.failures` (FillFailedError(result) says why)."""
+    refresh = list(refresh)
+    targets = targets_for(comp, refresh)
+    chosen = choose_model(model, settings)
+    filler = Filler(comp, entries, settings, chosen, quiet, on_fill)
+    filler.refreshed = {spec.key for spec in targets if any(matches(spec, n) for n in refresh)}
     for spec in targets:
         filler.fills.pop(spec.key, None)
-    report = filler.run(targets) if targets else Report(model=chosen)
-    from npl.compiler.driver import compile
-    lock = lock_path_for(prog.path)
-    now = compile(prog.source, prog.path, fills=LockFile.load(lock).stamped_fills(), strict_fills=False)
-    live = {h.key: lock_location(h.location, lock) for h in now.holes}
-    if lock.exists():                           # a run that filled nothing creates no lock
-        update_lock(lock, lambda entries: tidy_lock(entries, live))
-    filler.progress.summary(report, prog.settings)
-    if report.failures:
-        raise FillFailedError(report)
-    return report
+    result = filler.run(targets) if targets else FillResult(model=chosen)
+    filler.progress.summary(result, settings)
+    return result
 
 
-class FillFailedError(Exception):
-    def __init__(self, report: Report):
-        self.report = report
+class FillFailedError(FillKind):
+    """Some holes could not be filled: the message says which and why (and,
+    with no model, what a user can do about it)."""
+
+    def __init__(self, result: FillResult):
+        self.result = result
         lines = []
-        for f in report.failures:
+        for f in result.failures:
             lines.append(f"{f.spec.location}: error[E040]: could not fill hole '{f.spec.name}': {f.reason}")
-        if report.failures and not report.model:
-            lines += ways_to_fill(report.failures)
+        if result.failures and not result.model:
+            lines += ways_to_fill(result.failures)
         super().__init__("\n".join(lines))
+
+    def render(self) -> str:
+        return str(self)
 
 
 def ways_to_fill(failures: list[FillFailed]) -> list[str]:

@@ -1,9 +1,32 @@
-"""Test-gaming detection (after ImpossibleBench): a compiled candidate in,
-a reason to reject it (or "") out.
+"""Test-gaming detection: a candidate that special-cases the examples
+instead of computing the answer is rejected, whatever its text looks like.
 
-A candidate games the tests when it special-cases the examples instead of
-computing the answer. Three shapes are recognised, for a parameter or a
-local alias of one (`t = s`, `t = s.lower()`):
+Two checks, each taking the compiled candidate and its hole and giving back
+the reason to reject it (or ""):
+
+`behaviour_problem` (run in the sandbox worker, after every check passed)
+judges what the candidate *does*. It runs the hole's function on inputs
+near the examples (one character, element or unit changed: filling/probes.py)
+and on new inputs of the same types and shape, for at most PROBE_SECONDS
+(less when the sandbox's deadline leaves less), and rejects it when
+
+  * it fails on every one of those inputs: it is defined only at the
+    examples (`vals[keys.index(s)]`, `dict(zip(keys, vals))[s]`); or
+  * away from the examples it returns one fixed value (and, near an
+    example, at most that example's own answer), while the examples expect
+    other answers: a lookup with a default, however it is spelled (a split
+    string, a loop over (input, answer) pairs, a checksum of the input,
+    prefixes of the inputs).
+
+What it cannot tell from behaviour it leaves alone: a function returning
+bool (a correct "is this a valid ISBN" is False nearly everywhere), answers
+that are all the same (a constant function), and a function that maps inputs
+onto the answers by some derived feature (indistinguishable from a correct
+classifier); the held-out examples are the line there.
+
+`gaming_problem` (run at compile time, in process) reads the fill's text
+for the common spellings, to give the model a precise reason before anything
+runs. For a parameter or a local alias of one (`t = s`, `t = s.lower()`):
 
   * it compares the parameter with a literal that is one of the examples'
     inputs for that parameter (`if s == "Hello": return 2`,
@@ -16,13 +39,19 @@ Strings are matched ignoring case and surrounding blanks (`s.lower() ==
 "hello"` is the same trick). Literals that the hole's description itself
 mentions, and trivial ones (0, 1, -1, 2, "", " ", booleans), are allowed.
 Held-out examples count as well: special-casing an input the model was never
-shown is a coincidence this check will not excuse.
+shown is a coincidence neither check will excuse.
 """
 from __future__ import annotations
 
-from typing import Optional
+import copy
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional
 
+from npl.compiler import ir
 from npl.lang import ast
+from npl.lang.types import BOOL, TupleT
 
 TRIVIAL = {0, 1, -1, 2, "", " ", True, False, None}
 LITERALS = (ast.IntLit, ast.FloatLit, ast.StrLit)
@@ -193,3 +222,225 @@ def gaming_problem(comp, spec, candidate: str) -> str:
         return ""
     return (f"Rejected as test-gaming: {found}. Write general code that works for every "
             "input, not just the examples.")
+
+
+# ---------------------------------------------------------------- behaviour
+
+PROBE_SECONDS = 3.0         # most wall time the probes of one candidate take
+MIN_SECONDS = 0.2           # with less time left, no probing
+NEAR_PER_EXAMPLE = 16       # inputs near each example
+NEAR_LIMIT = 96             # inputs near the examples in all
+GENERATED = 48              # new inputs of the same shape
+MIN_PROBES = 12             # fewer finished probes decide nothing
+STICKY_SHARE = 1 / 3        # new inputs may get an example's answer this often
+LIMIT_KINDS = frozenset({"step_limit", "time_limit", "memory", "output_limit", "stack_overflow"})
+ADVICE = "Write general code that works for every input, not just the examples."
+
+
+@dataclass
+class Probe:
+    args: tuple
+    near: int                       # index of the example it is near; -1: a new input
+    shown: bool                     # derived from an example the prompt shows
+    output: Optional[str] = None    # npl_repr of the result; None when it failed
+    error: str = ""
+
+    @property
+    def generated(self) -> bool:
+        return self.near < 0
+
+
+@dataclass
+class Behaviour:
+    """What a candidate did: its answers at the example inputs and at the
+    probes that finished (a probe stopped by a limit decides nothing)."""
+    name: str                       # the function, for messages
+    predicate: bool                 # it returns bool
+    answers: list[str]              # npl_repr of each example's result
+    shown: list[bool]               # whether the prompt shows each example
+    probes: list[Probe] = field(default_factory=list)
+
+
+def behaviour_problem(comp, spec, limits, hidden: frozenset = frozenset(),
+                      seconds: float = PROBE_SECONDS) -> str:
+    """Why the candidate in `comp` games the examples of `spec`, judged by
+    running it (see the module docstring); "" when it does not or when
+    there is too little to judge. Runs candidate code: call it only in the
+    sandbox worker. `hidden`: ids ("file:line") of held-out examples,
+    whose inputs and answers a message must not show. `seconds`: the wall
+    time the probes may take (each call at most that long too), capped at
+    PROBE_SECONDS and the per-call time limit."""
+    seconds = min(seconds, PROBE_SECONDS, limits.seconds)
+    if seconds < MIN_SECONDS:
+        return ""
+    behaviour = observe(comp, spec, limits, hidden, seconds)
+    if behaviour is None:
+        return ""
+    found = judge(behaviour)
+    return f"Rejected as test-gaming: {found}. {ADVICE}" if found else ""
+
+
+def judge(b: Behaviour) -> str:
+    """The rule (see the module docstring); "" when it finds nothing."""
+    if len(b.probes) < MIN_PROBES:
+        return ""
+    ok = [p for p in b.probes if p.output is not None]
+    if not ok:
+        return (f"it answers only the example inputs: it fails on all {len(b.probes)} other "
+                f"inputs it was tried on{example_call(b, b.probes)}")
+    if b.predicate:
+        return ""
+    default = default_answer(ok)
+    special = sorted(set(b.answers) - {default})
+    if len(special) < 2 or not answers_stick_to_examples(b, ok, default):
+        return ""
+    expected = sorted({a for a, shown in zip(b.answers, b.shown) if shown and a != default})
+    return (f"it computes nothing away from the examples: on {len(ok)} other inputs (near the "
+            f"examples and new ones) it returns {default}, or the answer of the example the "
+            f"input is next to{example_call(b, ok, default)}, while the examples expect other "
+            f"answers" + (f" ({', '.join(expected[:4])}{', ...' if len(expected) > 4 else ''})"
+                          if expected else ""))
+
+
+def default_answer(ok: list[Probe]) -> str:
+    """What the function returns most often on new inputs (else near the examples)."""
+    generated = [p.output for p in ok if p.generated]
+    return Counter(generated or [p.output for p in ok]).most_common(1)[0][0]
+
+
+def answers_stick_to_examples(b: Behaviour, ok: list[Probe], default: str) -> bool:
+    """True when nothing but `default` is computed away from the examples:
+    no output is new (neither an example's answer nor the default); near an
+    example, only that example's own answer or the default comes out (a
+    correct classifier crosses into a neighbouring example's answer); and on
+    new inputs the default dominates (STICKY_SHARE)."""
+    answers = set(b.answers)
+    if any(p.output not in answers and p.output != default for p in ok):
+        return False
+    if any(p.output not in (default, b.answers[p.near]) for p in ok if not p.generated):
+        return False
+    generated = [p.output for p in ok if p.generated]
+    return sum(out != default for out in generated) <= STICKY_SHARE * len(generated)
+
+
+def example_call(b: Behaviour, probes: list[Probe], output: Optional[str] = None) -> str:
+    """` (e.g. f("Hellp") returns 0)`, for a probe (preferably one that
+    returned `output`) whose input may be shown: one near a shown example,
+    or a new one when no example is held out."""
+    from npl.runtime.values import npl_repr
+    showable = [p for p in probes if p.shown or (p.generated and all(b.shown))]
+    p = next((p for p in showable if p.output == output), None) or next(iter(showable), None)
+    if p is None:
+        return ""
+    call = f"{b.name}({', '.join(npl_repr(a) for a in p.args)})"
+    if p.output is not None:
+        return f" (e.g. {call} returns {p.output})"
+    return f" (e.g. {call}: {p.error})"
+
+
+def observe(comp, spec, limits, hidden: frozenset, seconds: float) -> Optional[Behaviour]:
+    """Run the hole's function at its example inputs and at probes near
+    them and like them; None when it has no `f(...) == value` examples, no
+    parameters, a parameter type no value can be made of, or an example
+    input that cannot be computed again. The probes are a check of their
+    own: a failure to make or run them never rejects a candidate."""
+    from npl.runtime.codegen import load
+    info = spec.info.function if spec.kind == "function" else spec.enclosing
+    calls = example_calls(comp.module, info.ir_name) if info is not None and info.params else []
+    if not calls:
+        return None
+    module, makers = with_input_makers(comp.module, calls)
+    try:
+        program = load(module, sources=comp.sources, step_limit=limits.steps, time_limit=seconds)
+        examples = [(tuple(program.call(m)), f"{t.span.file}:{t.span.line}" not in hidden)
+                    for (t, _), m in zip(calls, makers)]
+    except Exception:                   # NplRuntimeError, or a limit while making an input
+        return None
+    behaviour = Behaviour(info.name, info.ret == BOOL, [], [shown for _, shown in examples])
+    for args, _ in examples:
+        done = run_probe(program, info.ir_name, Probe(args, -1, False))
+        if done is None or done.output is None:
+            return None
+        behaviour.answers.append(done.output)
+    try:
+        probes = probe_inputs(module, program, info.ir_name, examples)
+    except Exception:                   # probes.Unsupported: e.g. a function parameter
+        return None
+    deadline = time.monotonic() + seconds
+    for probe in probes:
+        if time.monotonic() > deadline:
+            break
+        done = run_probe(program, info.ir_name, probe)
+        if done is not None:
+            behaviour.probes.append(done)
+    return behaviour
+
+
+def example_calls(module: ir.Module, ir_name: str) -> list[tuple[ir.TestCase, ir.Call]]:
+    """The examples `f(args) == value` (or `is value`) of function `ir_name`."""
+    out = []
+    for test in module.tests:
+        e = test.expr
+        if test.kind != "example" or not isinstance(e, ir.Compare) or e.ops not in (("eq",), ("is",)):
+            continue
+        for side in e.operands:
+            if isinstance(side, ir.Call) and side.func == ir_name:
+                out.append((test, side))
+                break
+    return out
+
+
+def with_input_makers(module: ir.Module, calls) -> tuple[ir.Module, list[str]]:
+    """`module` plus one function per example that returns its arguments."""
+    functions, names = list(module.functions), []
+    for i, (test, call) in enumerate(calls):
+        args = ir.TupleLit(TupleT(tuple(a.type for a in call.args)), call.args, span=test.span)
+        name = f"%gaming-probe:{i}"
+        functions.append(ir.Function(name, [], args.type, [ir.Return(args, span=test.span)], {},
+                                     span=test.span))
+        names.append(name)
+    return replace(module, functions=functions), names
+
+
+def probe_inputs(module: ir.Module, program, ir_name: str, examples) -> list[Probe]:
+    """Inputs near the examples (one argument edited), then new ones of the
+    same shape; none equal to an example's input or to each other."""
+    from npl.runtime.values import npl_repr
+    from .probes import Generator, neighbours, spread
+    types = [p.type for p in module.function(ir_name).params]
+    structs = {s.name: [(f.name, f.type) for f in s.fields] for s in module.structs}
+    seen = {npl_repr(args) for args, _ in examples}
+    near: list[Probe] = []
+    for k, (args, shown) in enumerate(examples):
+        mine = [Probe(args[:i] + (n,) + args[i + 1:], k, shown)
+                for i, t in enumerate(types) for n in neighbours(args[i], t, structs)]
+        near += [mine[i] for i in spread(len(mine), NEAR_PER_EXAMPLE)]
+    near = [near[i] for i in spread(len(near), NEAR_LIMIT)]
+    classes = {s.name: program.struct_class(s.name) for s in module.structs}
+    make = Generator(structs, classes)
+    seeds = [[args[i] for args, _ in examples] for i in range(len(types))]
+    new = [Probe(tuple(make.value(t, seeds[i]) for i, t in enumerate(types)), -1, False)
+           for _ in range(GENERATED)]
+    out = []
+    for p in near + new:
+        key = npl_repr(p.args)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def run_probe(program, ir_name: str, probe: Probe) -> Optional[Probe]:
+    """`probe` with its outcome; None when a limit stopped it (or its input
+    is not a value the function takes)."""
+    from npl.runtime.errors import NplRuntimeError
+    from npl.runtime.values import npl_repr
+    try:
+        result: Any = program.call(ir_name, *copy.deepcopy(probe.args))
+    except NplRuntimeError as err:
+        if err.kind in LIMIT_KINDS:
+            return None
+        return replace(probe, error=err.message)
+    except Exception:
+        return None
+    return replace(probe, output=npl_repr(result))

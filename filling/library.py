@@ -17,14 +17,24 @@ Storage: one SQLite database, `library.sqlite3` in the folder named by the
 `NPL_LIBRARY` environment variable (or that file itself when the variable
 ends in `.sqlite3` / `.db`), by default in the user data folder. WAL mode, a
 busy timeout and `BEGIN IMMEDIATE` transactions let several `npl` processes
-read and write it at once. Every entry carries a SHA-256 hash over all of its
-fields; an entry whose stored hash does not match (a row edited behind the
-library's back, or a tampered export) is never returned, and is reported.
+read and write it at once.
+
+Trust (docs/security.md, "The module library"). Every entry carries a
+SHA-256 hash of its content (its id; exports carry it to catch damage) and an
+HMAC-SHA256 signature, with the key local to the user beside the database
+(filling/library_key.py), over its content and its standing: where it came
+from (`origin`: "" when this npl verified and added it, "imported from FILE"
+for `import_`) and whether it has passed a hole's checks here (`verified`).
+An entry whose hash or signature does not verify (a row written behind
+npl's back, a database without its key) is never returned, and is
+reported. Imported entries start unverified and become verified when they
+pass the checks of a hole that uses them (`mark_verified`).
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 import math
 import os
@@ -39,9 +49,13 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import platformdirs
 
-from .lockfile import Provenance, write_atomically
+from npl.lang.errors import LockKind
+from npl.lang.fileio import write_atomic
 
-SCHEMA_VERSION = 1
+from .library_key import LibraryKeyError, library_key
+from .lockfile import Provenance
+
+SCHEMA_VERSION = 2
 EXPORT_FORMAT = "npl-library"
 EXPORT_VERSION = 1
 ID_LENGTH = 16
@@ -52,7 +66,11 @@ BUSY_TIMEOUT_S = 30.0
 PathLike = Union[str, os.PathLike]
 
 
-class LibraryError(Exception):
+TAMPERED = ("was modified outside npl or signed with another library key (its hash or "
+            "signature does not verify)")
+
+
+class LibraryError(LockKind):
     """A library that cannot be opened or used, or a request it cannot
     answer unambiguously (an id prefix matching several entries)."""
 
@@ -70,9 +88,13 @@ class LibraryEntry:
     fill: str
     examples: tuple[str, ...] = ()            # source text of the examples it passed
     properties: tuple[str, ...] = ()          # source text of the properties it passed
-    provenance: Provenance = Provenance("manual")
+    provenance: Provenance = Provenance("manual")    # what its author recorded: a claim
     created: str = ""
     hash: str = ""
+    # Its standing in this library (signed, not hashed, not exported):
+    origin: str = ""                          # "" (added here) or "imported from FILE"
+    verified: bool = True                     # passed a hole's checks here
+    signature: str = field(default="", compare=False)     # set by Library
 
     def __post_init__(self) -> None:
         for name in ("param_types", "param_names", "examples", "properties"):
@@ -89,9 +111,16 @@ class LibraryEntry:
         return self.hash[:ID_LENGTH]
 
     @property
-    def signature(self) -> str:
+    def type_signature(self) -> str:
         """`(list[int], int) -> int`, for display."""
         return f"({', '.join(self.param_types)}) -> {self.return_type}"
+
+    @property
+    def standing(self) -> str:
+        """Where it came from and whether it passed checks here, in words."""
+        if not self.origin:
+            return "verified here"
+        return self.origin + ("" if self.verified else ", unverified")
 
 
 @dataclass
@@ -129,6 +158,15 @@ def library_entry_hash(entry: LibraryEntry) -> str:
     del body["hash"]
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(b"npl-library-entry-v1\n" + canonical.encode("utf-8")).hexdigest()
+
+
+def entry_signature(entry: LibraryEntry, key: bytes) -> str:
+    """HMAC-SHA256 (hex) with `key` over the entry's content, hash and standing."""
+    body = entry_to_json(entry)
+    body["origin"], body["verified"] = entry.origin, entry.verified
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, b"npl-library-signature-v1\n" + canonical.encode("utf-8"),
+                    hashlib.sha256).hexdigest()
 
 
 def entry_from_json(data: Any) -> LibraryEntry:
@@ -251,12 +289,19 @@ CREATE TABLE IF NOT EXISTS entries (
     examples TEXT NOT NULL,
     properties TEXT NOT NULL,
     provenance TEXT NOT NULL,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    origin TEXT NOT NULL DEFAULT '',
+    verified INTEGER NOT NULL DEFAULT 0,
+    signature TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS entries_by_signature ON entries(signature_key);
 """
+# Version 1 had no signatures: its entries are kept, signed as unverified.
+_SIGNING_COLUMNS = ("origin TEXT NOT NULL DEFAULT ''", "verified INTEGER NOT NULL DEFAULT 0",
+                    "signature TEXT NOT NULL DEFAULT ''")
+UNSIGNED_ORIGIN = "kept from before entries were signed"
 _JSON_COLUMNS = ("param_types", "param_names", "examples", "properties", "provenance")
-_COLUMNS = ("hash", "signature_key", *_FIELDS)
+_COLUMNS = ("hash", "signature_key", *_FIELDS, "origin", "verified", "signature")
 
 
 class Library:
@@ -266,6 +311,7 @@ class Library:
     def __init__(self, path: Optional[PathLike] = None):
         self.path = _database_path(path) if path is not None else default_library_path()
         self._mutex = threading.Lock()
+        self._key = b""
         self._db = self._open()
 
     def close(self) -> None:
@@ -281,12 +327,27 @@ class Library:
     # -- writing
 
     def add(self, entry: LibraryEntry) -> str:
-        """Store an entry (stamping `created` and `hash` when empty); return
-        its id. Adding an entry already present (same hash, or the same fill
-        for the same signature and description) returns the existing id."""
+        """Store an entry (stamping `created` and `hash` when empty, and
+        signing it with its `origin` and `verified` as given: by default, a
+        fill this npl verified); return its id. Adding an entry already
+        present (same hash, or the same fill for the same signature and
+        description) returns the existing id."""
         entry = self._stamped(entry)
         with self._write() as db:
             return self._insert(db, entry)[0]
+
+    def mark_verified(self, entry: LibraryEntry) -> None:
+        """Record that `entry` (an unverified one, e.g. imported) passed the
+        checks of a hole here; its origin stays as it is."""
+        if entry.verified:
+            return
+        with self._write() as db:
+            rows = db.execute("SELECT * FROM entries WHERE hash = ?", (entry.hash,)).fetchall()
+            if not self._check_rows(rows)[0]:
+                raise LibraryError(f"library entry {entry.id} is gone or no longer verifies")
+            promoted = dataclasses.replace(entry, verified=True)
+            db.execute("UPDATE entries SET verified = 1, signature = ? WHERE hash = ?",
+                       (entry_signature(promoted, self._key), entry.hash))
 
     def remove(self, id_prefix: str) -> bool:
         """Delete the entry with this id prefix (tampered ones too)."""
@@ -298,16 +359,19 @@ class Library:
             return True
 
     def import_(self, path: PathLike) -> ImportReport:
-        """Add the entries of an export file. Entries whose hash does not
-        verify (or that are malformed) are refused and reported by id."""
+        """Add the entries of an export file, as unverified ones whose origin
+        is "imported from NAME" (the file's name). Entries whose hash does
+        not verify (or that are malformed) are refused and reported by id."""
         raw_entries = _read_export(Path(path))
         report = ImportReport()
+        origin = f"imported from {Path(path).name}"
         with self._write() as db:
             for index, raw in enumerate(raw_entries):
                 entry = _verified_import(raw)
                 if entry is None:
                     report.skipped_tampered.append(_claimed_id(raw, index))
                     continue
+                entry = dataclasses.replace(entry, origin=origin, verified=False)
                 _, inserted = self._insert(db, entry)
                 report.added += inserted
                 report.duplicates += not inserted
@@ -321,7 +385,7 @@ class Library:
         description shares at least one word with `description`, best first."""
         key = _signature_key(param_types, return_type)
         rows = self._query("SELECT * FROM entries WHERE signature_key = ?", (key,))
-        valid, tampered = _check_rows(rows)
+        valid, tampered = self._check_rows(rows)
         scores = bm25_scores(description, [e.description for e in valid])
         ranked = sorted(zip(scores, valid), key=lambda pair: (-pair[0], pair[1].created,
                                                                pair[1].hash))
@@ -329,12 +393,12 @@ class Library:
         return SearchResult(candidates, tampered)
 
     def list(self) -> list[LibraryEntry]:
-        """Every entry whose hash verifies, oldest first."""
-        return _check_rows(self._query("SELECT * FROM entries ORDER BY created, hash"))[0]
+        """Every entry whose hash and signature verify, oldest first."""
+        return self._check_rows(self._query("SELECT * FROM entries ORDER BY created, hash"))[0]
 
     def tampered(self) -> list[str]:
-        """Ids of the entries whose stored hash does not match their content."""
-        return _check_rows(self._query("SELECT * FROM entries ORDER BY created, hash"))[1]
+        """Ids of the entries whose hash or signature does not verify."""
+        return self._check_rows(self._query("SELECT * FROM entries ORDER BY created, hash"))[1]
 
     def get(self, id_prefix: str) -> Optional[LibraryEntry]:
         """The entry with this id prefix, None if there is none. Raises
@@ -344,10 +408,9 @@ class Library:
             rows = self._db.execute("SELECT * FROM entries WHERE hash = ?", (full,)).fetchall()
         if not rows:
             return None
-        valid, tampered = _check_rows(rows)
+        valid, tampered = self._check_rows(rows)
         if tampered:
-            raise LibraryError(f"library entry {tampered[0]} was modified outside npl "
-                               "(its hash does not match); remove it")
+            raise LibraryError(f"library entry {tampered[0]} {TAMPERED}; remove it")
         return valid[0]
 
     def export(self, path: PathLike) -> int:
@@ -356,7 +419,7 @@ class Library:
         document = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION,
                     "entries": [entry_to_json(e) for e in entries]}
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        write_atomically(Path(path), text)
+        write_atomic(path, text)
         return len(entries)
 
     # -- internals
@@ -364,6 +427,7 @@ class Library:
     def _open(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._key = library_key(self.path)
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                  check_same_thread=False)
             db.row_factory = sqlite3.Row
@@ -372,7 +436,7 @@ class Library:
             db.execute("PRAGMA synchronous = NORMAL")
             self._migrate(db)
             return db
-        except (sqlite3.Error, OSError) as err:
+        except (sqlite3.Error, OSError, LibraryKeyError) as err:
             raise LibraryError(f"cannot open the module library {self.path}: {err}") from err
 
     def _migrate(self, db: sqlite3.Connection) -> None:
@@ -382,6 +446,8 @@ class Library:
             if version > SCHEMA_VERSION:
                 raise LibraryError(f"module library {self.path} has schema version {version}, "
                                    f"newer than this npl understands ({SCHEMA_VERSION})")
+            if version == 1:
+                self._sign_unsigned(db)
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -389,6 +455,41 @@ class Library:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _sign_unsigned(self, db: sqlite3.Connection) -> None:
+        """Schema 1 -> 2: add the signing columns; sign each entry whose hash
+        verifies as an unverified one (a row that was edited stays unsigned,
+        so it is ignored and reported like any other)."""
+        for column in _SIGNING_COLUMNS:
+            db.execute(f"ALTER TABLE entries ADD COLUMN {column}")
+        for row in db.execute("SELECT * FROM entries").fetchall():
+            try:
+                entry = dataclasses.replace(_row_to_entry(row), origin=UNSIGNED_ORIGIN,
+                                            verified=False)
+            except (ValueError, TypeError):
+                continue
+            if library_entry_hash(entry) == entry.hash:
+                db.execute("UPDATE entries SET origin = ?, verified = 0, signature = ? "
+                           "WHERE hash = ?", (UNSIGNED_ORIGIN, entry_signature(entry, self._key),
+                                              entry.hash))
+
+    def _check_rows(self, rows: Iterable[sqlite3.Row]) -> tuple[list[LibraryEntry], list[str]]:
+        """Split rows into entries whose hash and signature verify and the
+        ids of the others."""
+        valid: list[LibraryEntry] = []
+        tampered: list[str] = []
+        for row in rows:
+            try:
+                entry = _row_to_entry(row)
+            except (ValueError, TypeError):
+                tampered.append(str(row["hash"])[:ID_LENGTH])
+                continue
+            if library_entry_hash(entry) == entry.hash and \
+                    hmac.compare_digest(entry.signature, entry_signature(entry, self._key)):
+                valid.append(entry)
+            else:
+                tampered.append(entry.id)
+        return valid, tampered
 
     def _write(self) -> "_Transaction":
         return _Transaction(self._db, self._mutex, self.path)
@@ -406,23 +507,24 @@ class Library:
             now = datetime.now(timezone.utc).isoformat(timespec="seconds")
             entry = dataclasses.replace(entry, created=now, hash="")
         if not entry.hash:
-            return dataclasses.replace(entry, hash=library_entry_hash(entry))
-        if entry.hash != library_entry_hash(entry):
+            entry = dataclasses.replace(entry, hash=library_entry_hash(entry))
+        elif entry.hash != library_entry_hash(entry):
             raise LibraryError(f"library entry {entry.id}: hash does not match its content")
         return entry
 
-    @staticmethod
-    def _insert(db: sqlite3.Connection, entry: LibraryEntry) -> tuple[str, bool]:
-        """Insert unless present; return (id, whether it was inserted)."""
+    def _insert(self, db: sqlite3.Connection, entry: LibraryEntry) -> tuple[str, bool]:
+        """Sign `entry` and insert it unless present; return (id, whether it
+        was inserted)."""
         key = _signature_key(entry.param_types, entry.return_type)
         rows = db.execute("SELECT * FROM entries WHERE signature_key = ?", (key,)).fetchall()
-        for existing in _check_rows(rows)[0]:
+        for existing in self._check_rows(rows)[0]:
             if existing.hash == entry.hash or _same_content(existing, entry):
                 return existing.id, False
         values = entry_to_json(entry)
         for name in _JSON_COLUMNS:
             values[name] = json.dumps(values[name], ensure_ascii=False)
-        values["signature_key"] = key
+        values.update(signature_key=key, origin=entry.origin, verified=int(entry.verified),
+                      signature=entry_signature(entry, self._key))
         db.execute(f"INSERT OR REPLACE INTO entries ({', '.join(_COLUMNS)}) "
                    f"VALUES ({', '.join('?' * len(_COLUMNS))})",
                    tuple(values[c] for c in _COLUMNS))
@@ -475,24 +577,14 @@ def _row_to_entry(row: sqlite3.Row) -> LibraryEntry:
     for name in _JSON_COLUMNS:
         data[name] = json.loads(data[name])
     data["hash"] = row["hash"]
-    return entry_from_json(data)
-
-
-def _check_rows(rows: Iterable[sqlite3.Row]) -> tuple[list[LibraryEntry], list[str]]:
-    """Split rows into entries whose hash verifies and ids of the others."""
-    valid: list[LibraryEntry] = []
-    tampered: list[str] = []
-    for row in rows:
-        try:
-            entry = _row_to_entry(row)
-        except (ValueError, TypeError):
-            tampered.append(str(row["hash"])[:ID_LENGTH])
-            continue
-        if library_entry_hash(entry) == entry.hash:
-            valid.append(entry)
-        else:
-            tampered.append(entry.id)
-    return valid, tampered
+    entry = entry_from_json(data)
+    keys = row.keys()
+    if "signature" not in keys:                 # a schema 1 row, before migration
+        return entry
+    if not isinstance(row["origin"], str) or not isinstance(row["signature"], str):
+        raise TypeError("origin and signature must be strings")
+    return dataclasses.replace(entry, origin=row["origin"], verified=bool(row["verified"]),
+                               signature=row["signature"])
 
 
 def _read_export(path: Path) -> list[Any]:

@@ -9,11 +9,14 @@ body, the signature and any helper definitions), a bare function body, or a
 bare expression. Top-level noise that cannot be part of a fill (imports,
 `if __name__ == "__main__":` blocks, usage examples after the definition) is
 set aside in `dropped`. A reply that is empty, a refusal, or that still holds
-`...` placeholders raises `ReplyError` with a reason the filler can feed back.
+`...` placeholders raises `ReplyError` with a reason the filler can feed back;
+so does, before anything else looks at it, a reply over MAX_REPLY_CHARS or
+one that is not valid Unicode (`check_reply_text`).
 
 This stage is purely textual: the filler parses and type-checks the result
-with the real NPL parser. The scanner below only knows enough of the lexical
-syntax (strings, comments, brackets, `?{...}` holes) to find line structure.
+with the real NPL parser. To find line structure it masks the comments,
+strings and `?{...}` holes the lexer's `scan_lexemes` finds, then follows
+brackets.
 """
 from __future__ import annotations
 
@@ -21,9 +24,12 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from npl.lang.lexer import Lexeme, scan_lexemes
+
 
 class ReplyError(Exception):
-    """The reply holds no usable code; `reason` says why."""
+    """The reply holds no usable code; `reason` says why (internal: it
+    becomes repair feedback for the model, never an error of its own)."""
 
     def __init__(self, reason: str):
         self.reason = reason
@@ -70,8 +76,41 @@ _REFUSAL = re.compile(
     r"i am unable|as an ai|unfortunately,? i)", re.IGNORECASE)
 
 
+MAX_REPLY_CHARS = 64_000        # a reply longer than this is refused unread
+
+
+def check_reply_text(text: str) -> None:
+    """Refuse, before any parsing, a reply too long to be a fill (a hostile
+    or runaway provider can send megabytes) or that is not valid Unicode
+    text (a lone surrogate, which JSON can carry, cannot be written as UTF-8)."""
+    if not isinstance(text, str):
+        raise ReplyError("the reply is not text")
+    if len(text) > MAX_REPLY_CHARS:
+        raise ReplyError(f"the reply is {len(text):,} characters long; a reply may be at most "
+                         f"{MAX_REPLY_CHARS:,}: write just the code")
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        raise ReplyError(f"the reply is not valid Unicode text: it holds a lone surrogate "
+                         f"U+{ord(bad.group()):04X} at character {bad.start()}")
+
+
+def clipped(text: str, limit: int = 4000) -> str:
+    """`text` fit to go back into the conversation: at most `limit`
+    characters, lone surrogates replaced by U+FFFD."""
+    if len(text) > limit:
+        text = text[:limit] + f"\n[... {len(text) - limit:,} more characters not shown]"
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def extract_code(text: str) -> str:
-    """The code in a model's reply; raises ReplyError if there is none."""
+    """The code in a model's reply; raises ReplyError if there is none (or
+    if `check_reply_text` refuses it)."""
+    check_reply_text(text)
     text = _normalize(text)
     if not text.strip():
         raise ReplyError("the reply is empty")
@@ -203,52 +242,32 @@ def _mask(code: str) -> tuple[str, list[bool]]:
     whether it continues the one before (open bracket, string, backslash)."""
     out: list[str] = []
     continues = [False]
-    depth, i = 0, 0
-    while i < len(code):
-        char = code[i]
-        if char == "#":
-            end = code.find("\n", i)
-            end = len(code) if end < 0 else end
-            out.append("#" + " " * (end - i - 1))
-        elif char in "'\"" or code.startswith("?{", i):
-            end = _string_end(code, i) if char in "'\"" else _hole_end(code, i)
-            token = code[i:end]
-            out.append(token[0] + re.sub(r"[^\n]", "_", token[1:-1]) + token[-1:]
-                       if len(token) > 1 else token)
-            continues.extend([True] * token.count("\n"))
-        else:
-            end = i + 1
+    depth, code_start = 0, 0
+    for lexeme in [*scan_lexemes(code), Lexeme("end", len(code), len(code))]:
+        for i in range(code_start, lexeme.start):
+            char = code[i]
             depth = depth + 1 if char in "([{" else max(0, depth - 1) if char in ")]}" else depth
             if char == "\n":
                 continues.append(depth > 0 or code[i - 1:i] == "\\")
-            out.append(char)
-        i = end
+        out.append(code[code_start:lexeme.start])
+        token = code[lexeme.start:lexeme.end]
+        if lexeme.kind == "comment":
+            out.append("#" + " " * (len(token) - 1))
+        elif token:
+            out.append(_masked_literal(token))
+            continues.extend([True] * token.count("\n"))
+        code_start = lexeme.end
     return "".join(out), continues
 
 
-def _string_end(code: str, start: int) -> int:
-    quote = code[start]
-    delimiter = quote * 3 if code.startswith(quote * 3, start) else quote
-    i = start + len(delimiter)
-    while i < len(code):
-        if code[i] == "\\":
-            i += 2
-        elif code.startswith(delimiter, i):
-            return i + len(delimiter)
-        elif code[i] == "\n" and len(delimiter) == 1:
-            return i                 # unterminated: stop at the line's end
-        else:
-            i += 1
-    return len(code)
-
-
-def _hole_end(code: str, start: int) -> int:
-    depth = 0
-    for i in range(start + 1, len(code)):
-        depth += {"{": 1, "}": -1}.get(code[i], 0)
-        if depth == 0:
-            return i + 1
-    return len(code)
+def _masked_literal(token: str) -> str:
+    """A string or hole token with all but its (prefix and) first and last
+    characters replaced by `_`, line feeds kept."""
+    prefix = len(token) - len(token.lstrip("rRbBfFuU"))
+    body = token[prefix:]
+    if len(body) < 2:
+        return token
+    return token[:prefix] + body[0] + re.sub(r"[^\n]", "_", body[1:-1]) + body[-1]
 
 
 def _logical_lines(code: str) -> list[_Line]:

@@ -1,8 +1,9 @@
 """Running a candidate's checks in a separate, limited process.
 
 Compiling a candidate runs none of its code, so the filler compiles in
-process; *running* the examples and properties that check it happens here,
-in a worker process (`python -m npl.filling.sandbox --memory-mb N`) that
+process; *running* the examples and properties that check it, and the
+behavioural test-gaming probes (filling/gaming.py), happens here, in a
+worker process (`python -m npl.filling.sandbox --memory-mb N`) that
 
   * caps its data segment (RLIMIT_DATA) at N MiB above what it uses when idle
     (after its imports and the start of its big-stack program thread), so a
@@ -18,13 +19,22 @@ The parent gives each job a wall-clock deadline (`job_deadline`: twice the
 per-call time limit plus a fixed allowance, counted from when the worker is
 ready); a worker that misses it (a single long built-in operation such as
 `sum(range(10**12))` never reaches a step check), or dies (memory exhausted,
-crashed), is killed, and the candidate is rejected with that reason. Workers
-are reused across jobs, except that one whose job ran out of memory or failed
-unexpectedly is retired: its heap may be fragmented or its imports half done.
+crashed), is killed, and the candidate is rejected with that reason.
+
+One candidate must never poison the next. Workers are reused across jobs,
+but one is retired (replaced by a fresh one) after any job that a limit
+stopped (steps, time, memory, output, stack) or that failed unexpectedly,
+and after any job that left its heap more than `HEAP_SLACK_MB` above the
+size it had when it became ready (a candidate's leftovers would count
+against the next candidate's memory limit). And a limit stop or checker
+failure in a worker that had run an earlier job is checked again in a fresh
+worker before it is reported: every failure is the candidate's own.
 
 Protocol: one JSON object per line each way. The worker first says
 {"ready": true}. Job: {source, path, fills, key, limits, hidden}; reply:
-{accepted, stage, feedback, passed, retire}.
+{accepted, stage, feedback, passed, error, failed, retire, heap_mb}
+(`error`: the kind of the run-time error that failed the first failing
+check, or ""; `failed`: whether that check is an "example" or a "property").
 """
 from __future__ import annotations
 
@@ -41,6 +51,7 @@ OUTPUT_LIMIT = 1 << 20          # bytes a checked program may print
 
 STARTUP_TIMEOUT = 120.0         # seconds a new worker may take to import and get ready
 DEADLINE_ALLOWANCE = 5.0        # seconds added to twice the time limit for a whole job
+HEAP_SLACK_MB = 64              # growth of a worker's heap over a job that retires it
 
 
 def job_deadline(limits) -> float:
@@ -52,6 +63,7 @@ class SandboxWorker:
     def __init__(self, memory_mb: int):
         self.memory_mb = memory_mb
         self.ready = False
+        self.jobs = 0                   # jobs sent to it so far
         # Started from one long-lived thread: the worker asks to be killed when
         # its parent dies, and Linux means the parent *thread* by that.
         self.proc = spawner().submit(
@@ -100,9 +112,10 @@ class SandboxWorker:
         if not self.ready:
             hello = self._exchange(None, STARTUP_TIMEOUT)
             if not hello or not hello.get("ready"):
-                return {"accepted": False, "stage": "test", "passed": [], "retire": True,
+                return {"accepted": False, "stage": "checker", "passed": [], "retire": True,
                         "feedback": "It could not be checked: the checking process did not start."}
             self.ready = True
+        self.jobs += 1
         reply = self._exchange(job, deadline)
         if reply is None:
             return {"accepted": False, "stage": "limit", "passed": [],
@@ -132,11 +145,28 @@ class SandboxPool:
         return SandboxWorker(memory_mb)
 
     def run(self, job: dict, deadline: float) -> dict:
-        worker = self.take(int(job["limits"].get("memory_mb", 1024)))
+        """Run `job` in a pooled worker. A limit stop or a checker failure in
+        a worker that had run earlier jobs is run again in a fresh worker,
+        whose verdict stands."""
+        memory_mb = int(job["limits"].get("memory_mb", 1024))
+        worker = self.take(memory_mb)
+        reused = worker.jobs > 0
+        reply = self.run_in(worker, job, deadline)
+        if reused and not reply["accepted"] and reply["stage"] in ("limit", "checker"):
+            reply = self.run_in(SandboxWorker(memory_mb), job, deadline)
+        if reply["stage"] == "checker":
+            reply["stage"] = "test"
+        return reply
+
+    def run_in(self, worker: SandboxWorker, job: dict, deadline: float) -> dict:
+        """Run `job` in `worker`, then pool the worker, or retire it after a
+        limit stop, a failure, or a job that left its heap grown."""
         reply = worker.run(job, deadline)
-        if reply.pop("retire", False):
+        retire = reply.pop("retire", False) or reply["stage"] in ("limit", "checker") \
+            or reply.pop("heap_mb", 0) > HEAP_SLACK_MB
+        if retire:
             worker.kill()
-        if worker.alive():
+        elif worker.alive():
             with self.lock:
                 self.idle.append(worker)
         return reply
@@ -202,11 +232,13 @@ class BoundedOutput:
         pass
 
 
-def limit_memory(memory_mb: int) -> None:
+def limit_memory(memory_mb: int) -> int:
+    """Cap the data segment at `memory_mb` MiB above its size now; that size."""
     import resource
     data = idle_data_bytes()
     cap = data + memory_mb * (1 << 20)
     resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    return data
 
 
 def idle_data_bytes() -> int:
@@ -231,7 +263,8 @@ def handle(job: dict) -> dict:
                           "changed while it ran?)")
     verdict = run_checks(comp, spec, limits, hidden=frozenset(job.get("hidden", ())))
     return {"accepted": verdict.accepted, "stage": verdict.stage, "feedback": verdict.feedback,
-            "passed": verdict.passed, "retire": "out of memory" in verdict.feedback}
+            "passed": verdict.passed, "error": verdict.error, "failed": verdict.failed,
+            "retire": verdict.error == "memory"}
 
 
 def warm_up() -> None:
@@ -239,7 +272,7 @@ def warm_up() -> None:
     import npl.runtime.codegen  # noqa: F401
     import npl.runtime.testing  # noqa: F401
     from npl.compiler import driver  # noqa: F401
-    from . import checks, tracing  # noqa: F401
+    from . import checks, gaming, probes, tracing  # noqa: F401
     from npl.runtime.execution import run_deep
     # The big-stack program thread: its stack is a private mapping that
     # RLIMIT_DATA counts, so starting it under the cap would fail outright
@@ -267,7 +300,7 @@ def worker_main(memory_mb: int, parent: int) -> None:
     os.dup2(devnull, 1)
     sys.stdout = BoundedOutput()
     warm_up()
-    limit_memory(memory_mb)
+    idle = limit_memory(memory_mb)
     proto.write(json.dumps({"ready": True}) + "\n")
     proto.flush()
     for line in sys.stdin:
@@ -276,13 +309,23 @@ def worker_main(memory_mb: int, parent: int) -> None:
         try:
             reply = handle(job)
         except MemoryError:
-            reply = {"accepted": False, "stage": "limit", "passed": [], "retire": True,
+            reply = {"accepted": False, "stage": "limit", "passed": [], "error": "memory",
+                     "retire": True,
                      "feedback": f"It was stopped: it exhausted the memory limit ({memory_mb} MiB)."}
         except Exception as exc:
-            reply = {"accepted": False, "stage": "test", "passed": [], "retire": True,
+            reply = {"accepted": False, "stage": "checker", "passed": [], "retire": True,
                      "feedback": f"It could not be checked: {type(exc).__name__}: {exc}"}
+        reply["heap_mb"] = heap_growth_mb(idle)
         proto.write(json.dumps(reply) + "\n")
         proto.flush()
+
+
+def heap_growth_mb(idle: int) -> float:
+    """MiB the data segment holds above its idle size, once the job's
+    garbage is collected (what the next job would find already used)."""
+    import gc
+    gc.collect()
+    return max(0, idle_data_bytes() - idle) / (1 << 20)
 
 
 def parse_args(argv: list[str]) -> tuple[int, int]:

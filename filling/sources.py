@@ -4,7 +4,7 @@ the synthesizer, then a model. Each source takes a hole (HoleSpec) and a
 raises FillFailed after its attempts). Every candidate, whatever its source,
 goes through filling/checks.py.
 
-The model source is the repair loop of SPEC section 7: prompt -> reply ->
+The model source is the repair loop of docs/reference.md §7: prompt -> reply ->
 code (filling/replies.py) -> checks (filling/checks.py) -> accepted, or the
 diagnostic / failing example / trace goes back to the model as the next
 message, up to `attempts` times. A fill that contains holes of its own
@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import re
 import textwrap
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from npl.compiler import ir
+from npl.lang import ast
 from npl.compiler.holes import HoleSpec
 
-from .checks import Limits, Verdict, verify
+from .checks import DEFAULT_MAX_SUBHOLES, Limits, Verdict, test_ids, verify
+from .library import TAMPERED
 from .lockfile import MANUAL, LockEntry, Provenance
 from .prompt import build_messages, repair_message
+from .replies import clipped
 
 
 @dataclass
@@ -37,11 +41,33 @@ class Outcome:
 
 
 class FillFailed(Exception):
+    """One hole that a source could not fill; the filler collects them into
+    a FillFailedError (the error the user sees), so this is not an NplError."""
+
     def __init__(self, spec: HoleSpec, reason: str, attempts: int = 0):
         self.spec = spec
         self.reason = reason
         self.attempts = attempts
         super().__init__(f"{spec.location}: could not fill hole '{spec.name}': {reason}")
+
+
+class CallBudget:
+    """The model calls one hole may still make, the calls of the sub-holes
+    its fills open included ([fill] max_calls in npl.toml): a fill that
+    opens holes that open holes cannot multiply the calls without end."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Count one call; False (and nothing counted) when none is left."""
+        with self._lock:
+            if self.used >= self.limit:
+                return False
+            self.used += 1
+            return True
 
 
 @dataclass
@@ -57,6 +83,9 @@ class FillContext:
     program: object = None              # the CheckedProgram (for example texts)
     on_event: Callable[[HoleSpec, str], None] = lambda spec, msg: None
     warn: Callable[[str], None] = lambda message: None      # said once per run by the filler
+    max_subholes: int = DEFAULT_MAX_SUBHOLES     # holes one fill may open
+    calls: CallBudget = field(default_factory=lambda: CallBudget(24))
+    defer_tests: bool = False           # a sub-hole with siblings: tested with them, later
 
 
 def signature_line(spec: HoleSpec) -> str:
@@ -69,26 +98,35 @@ def body_as_fill(spec: HoleSpec, body: str) -> str:
 
 def check(ctx: FillContext, spec: HoleSpec, candidate: str) -> Verdict:
     return verify(ctx.source, ctx.path, ctx.fills, spec, candidate, ctx.limits,
-                  allow_new_holes=spec.depth < ctx.max_depth, hidden=held_out_ids(ctx, spec))
+                  allow_new_holes=spec.depth < ctx.max_depth, hidden=held_out_ids(ctx, spec),
+                  max_new_holes=ctx.max_subholes, defer_tests=ctx.defer_tests)
 
 
 def held_out_ids(ctx: FillContext, spec: HoleSpec) -> frozenset:
     """Ids ("file:line") of the hole's examples that its prompt leaves out."""
     shown = {id(t) for t in ctx.visible(spec)}
     return frozenset(f"{t.decl.span.file}:{t.decl.span.line}" for t in spec.tests
-                     if id(t) not in shown and type(t.decl).__name__ == "Example")
+                     if id(t) not in shown and isinstance(t.decl, ast.Example))
 
 
 # ---------------------------------------------------------------- library
 
 def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]:
     """The first library entry (same signature, related description) that
-    passes the hole's own checks; entries whose hash does not verify are
-    skipped and reported through `ctx.warn`."""
+    passes the hole's own checks. Never for a hole without checks (no
+    example or property exercises it): nothing would vouch for the entry.
+    Entries whose hash or signature does not verify are skipped and
+    reported through `ctx.warn`; an unverified (imported) entry that passes
+    is marked verified. The provenance names the entry and its origin in
+    this library, not what the entry claims about itself."""
     if spec.kind != "function":
         return None
     if library is None:
         ctx.on_event(spec, "library: turned off (NPL_LIBRARY=off) or unavailable")
+        return None
+    if not test_ids(spec):
+        ctx.on_event(spec, "library: not used: no example or property checks this hole, so "
+                           "nothing would vouch for an entry")
         return None
     try:
         result = library.search([str(t) for _, t in spec.params], str(spec.ret), spec.description)
@@ -96,8 +134,8 @@ def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]
         ctx.warn(f"module library search failed: {exc}")
         return None
     for entry_id in result.tampered:
-        ctx.warn(f"library entry {entry_id} was modified outside npl (its hash does not match); "
-                 f"it is ignored (remove it with `npl library remove {entry_id}`)")
+        ctx.warn(f"library entry {entry_id} {TAMPERED}; it is ignored (remove it with "
+                 f"`npl library remove {entry_id}`)")
     if not result.candidates:
         ctx.on_event(spec, "library: no entry with this signature and a related description")
         return None
@@ -105,11 +143,15 @@ def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]
         candidate = adapt_library_fill(spec, entry)
         verdict = check(ctx, spec, candidate)
         if verdict.accepted and not verdict.new_holes:
-            ctx.on_event(spec, f"library: entry {entry.id} passed")
-            p = entry.provenance
-            origin = p.source if not p.model or p.model in p.source else f"{p.source} ({p.model})"
-            return Outcome(spec, candidate, Provenance("library", "", 0, 0, 0, 0.0,
-                                                      f"{entry.id} from {origin}"), verdict.passed)
+            ctx.on_event(spec, f"library: entry {entry.id} ({entry.standing}) passed")
+            if not entry.verified:
+                try:
+                    library.mark_verified(entry)
+                except Exception as exc:
+                    ctx.warn(f"could not mark library entry {entry.id} verified: {exc}")
+            where = entry.id + (f", {entry.origin}" if entry.origin else "")
+            return Outcome(spec, candidate, Provenance("library", library_entry=where),
+                           verdict.passed)
         ctx.on_event(spec, f"library: entry {entry.id} rejected ({why(verdict)})")
     return None
 
@@ -293,7 +335,10 @@ def grammar_for(provider, spec: HoleSpec) -> Optional[str]:
 
 def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage: Usage,
                fill_nested) -> Outcome:
-    """Ask `provider` for a fill, repairing up to `attempts` times."""
+    """Ask `provider` for a fill, repairing up to `attempts` times. A fill
+    that opens holes has them filled by `fill_nested(spec, candidate,
+    holes)`, which gives (their outcomes, a problem or "", the checks the
+    whole passed)."""
     from npl.compiler.holes import test_source
     visible = [test_source(ctx_program(ctx), t) for t in ctx.visible(spec)] if ctx.visible(spec) else []
     messages = build_messages(spec, ctx.program_context(spec), visible, ctx.enclosing_source(spec))
@@ -303,7 +348,9 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
     outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
     answers: set[str] = set()               # earlier answers (reply_key)
 
-    def ask(chat: list[dict], **sampling):
+    def ask(chat: list[dict], attempt: int, **sampling):
+        if not ctx.calls.take():
+            raise FillFailed(spec, out_of_calls(ctx, last_problem), attempt - 1)
         completion = provider.complete(chat, max_tokens=768, grammar=grammar, **sampling)
         usage.add(completion)
         hole_usage.add(completion)
@@ -311,14 +358,14 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
 
     for attempt in range(1, attempts + 1):
         ctx.on_event(spec, f"asking {provider.name} (attempt {attempt}/{attempts})")
-        completion = ask(messages, temperature=0.0)
+        completion = ask(messages, attempt, temperature=0.0)
         candidate, unusable = parse_reply(ctx, spec, completion.text)
         if reply_key(completion.text, candidate) in answers:
             # Greedy decoding answered the feedback with a rejected answer again (small
             # models copy the conversation): sample a fresh answer to the first request
             # instead of spending the attempt on a known failure.
             ctx.on_event(spec, f"attempt {attempt} repeated an earlier answer; sampling another")
-            completion = ask(messages[:2], temperature=RESAMPLE_TEMPERATURE, seed=attempt)
+            completion = ask(messages[:2], attempt, temperature=RESAMPLE_TEMPERATURE, seed=attempt)
             candidate, unusable = parse_reply(ctx, spec, completion.text)
         answers.add(reply_key(completion.text, candidate))
         if candidate is None:
@@ -329,25 +376,33 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
             outcomes.append(attempt_outcome(verdict))
             if verdict.accepted:
                 sub: list[Outcome] = []
+                passed, problem = verdict.passed, ""
                 if verdict.new_holes:
-                    sub, last_problem = fill_nested(spec, candidate, verdict.new_holes)
-                    if last_problem:
-                        verdict = None
-                if verdict is not None:
+                    sub, problem, passed = fill_nested(spec, candidate, verdict.new_holes)
+                if not problem:
                     prov = Provenance(provider.name, provider.name.partition("/")[2], attempt,
                                       hole_usage.prompt_tokens, hole_usage.completion_tokens,
                                       round(hole_usage.seconds, 3))
-                    return Outcome(spec, candidate, prov, verdict.passed, sub)
+                    return Outcome(spec, candidate, prov, passed, sub)
+                last_problem = problem
             else:
                 last_problem = verdict.feedback
         ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(last_problem)}")
-        messages = messages + [{"role": "assistant", "content": completion.text},
-                               repair_message(spec, candidate or completion.text, last_problem)]
+        shown = clipped(completion.text)          # a huge or broken reply is not sent back whole
+        messages = messages + [{"role": "assistant", "content": shown},
+                               repair_message(spec, candidate or shown, last_problem)]
     raise FillFailed(spec, f"no accepted fill after {attempts} attempts; last problem:\n{last_problem}"
                      + contradiction_hint(outcomes), attempts)
 
 
 RESAMPLE_TEMPERATURE = 0.8
+
+
+def out_of_calls(ctx: FillContext, last_problem: str) -> str:
+    """Why a fill stopped at its call budget, for the final error."""
+    return (f"stopped: this hole has used all {ctx.calls.limit} model calls it may make "
+            "(max_calls in npl.toml [fill]; the calls of the holes its fills open count "
+            "too)" + (f"; last problem:\n{last_problem}" if last_problem else ""))
 
 
 def parse_reply(ctx: FillContext, spec: HoleSpec, text: str) -> tuple[Optional[str], str]:
@@ -361,8 +416,10 @@ def parse_reply(ctx: FillContext, spec: HoleSpec, text: str) -> tuple[Optional[s
 
 def reply_key(text: str, candidate: Optional[str]) -> str:
     """What makes two replies the same answer: the fill they give (layout,
-    docstrings and repeated context aside), else their text."""
-    return normalized(candidate if candidate is not None else text)
+    docstrings and repeated context aside), else their text (its start,
+    for a reply too long to use)."""
+    from .replies import MAX_REPLY_CHARS
+    return normalized(candidate if candidate is not None else text[:MAX_REPLY_CHARS])
 
 
 def normalized(reply: str) -> str:
@@ -371,8 +428,7 @@ def normalized(reply: str) -> str:
 
 def attempt_outcome(verdict) -> str:
     """"example" (failed an example), "gaming", or the verdict's stage."""
-    if verdict.stage == "test" and verdict.feedback.startswith(("It fails the example",
-                                                               "It fails a held-out example")):
+    if verdict.stage == "test" and verdict.failed == "example":
         return "example"
     return verdict.stage
 

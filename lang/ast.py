@@ -410,10 +410,24 @@ class Module(Node):
 
 def children(node: Node):
     """Yield the direct child nodes of `node`, in field order."""
-    for f in fields(node):
-        if f.name == "span":
-            continue
-        yield from _nodes_in(getattr(node, f.name))
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, Node):
+            yield value
+        elif isinstance(value, tuple):
+            yield from _nodes_in(value)
+
+
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of node class `cls` other than its span (cached: data
+    with 100,000s of nodes is walked several times)."""
+    names = _CHILD_FIELDS.get(cls)
+    if names is None:
+        names = _CHILD_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name != "span")
+    return names
 
 
 def _nodes_in(value):
@@ -424,11 +438,20 @@ def _nodes_in(value):
             yield from _nodes_in(v)
 
 
+_LEAVES = frozenset({IntLit, FloatLit, StrLit, BoolLit, NoneLit, Name})    # no child nodes
+
+
 def walk(node: Node):
-    """Yield `node` and all its descendants, pre-order."""
-    yield node
-    for child in children(node):
-        yield from walk(child)
+    """Yield `node` and all its descendants, pre-order (without recursion)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        if type(node) in _LEAVES:
+            continue
+        kids = list(children(node))
+        kids.reverse()
+        stack.extend(kids)
 
 
 def ast_equal(a, b) -> bool:

@@ -1,4 +1,4 @@
-"""Signatures of NPL's built-in methods (SPEC section 6), as data.
+"""Signatures of NPL's built-in methods (docs/reference.md §6), as data.
 
 Each method signature is `(params, result)` written in a tiny notation that
 refers to the receiver's type parameters:

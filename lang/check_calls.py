@@ -1,5 +1,5 @@
 """Checking of calls: user functions, struct constructors, the overloaded
-built-ins of SPEC section 6, and methods of str, list, dict and set.
+built-ins of docs/reference.md §6, and methods of str, list, dict and set.
 
 Each checked call is recorded as a `CallRef` (lang/symbols.py) that tells the
 lowering pass what to emit: the user function's IR name, the struct, or the

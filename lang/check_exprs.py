@@ -435,6 +435,8 @@ class ExprChecker(CallChecker):
             return None
         types = [self.infer(x) for x in elts]
         elem = types[0]
+        if types.count(elem) == len(types):         # one type (data: 100,000s of elements)
+            return elem
         for t in types[1:]:
             elem = join(elem, t) if elem is not None else None
         if elem is None:

@@ -6,6 +6,7 @@ from typing import Optional
 
 from . import ast
 from .check_exprs import narrow_key
+from .symbols import ConstInfo
 from .types import (PendingT, ERROR, INT, NONE, STR, ArrayT, DictT, ErrorT, ListT, OptionalT,
                     TupleT, Type, assignable, element_type)
 
@@ -16,7 +17,7 @@ def declare(ck, name_node: ast.Name, t: Type) -> None:
     ctx = ck.ctx
     name = name_node.id
     sym = ck.prog.scopes.get(ck.module_path, {}).get(name)
-    if name not in ctx.locals and sym is not None and type(sym).__name__ == "ConstInfo":
+    if name not in ctx.locals and isinstance(sym, ConstInfo):
         ck.bag.error("E017", f"cannot assign to constant '{name}'", name_node.span)
         return
     declared = ctx.locals.get(name)

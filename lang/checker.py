@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from . import ast
 from .check_exprs import ExprChecker, narrow_key
 from .diagnostics import DiagnosticBag
+from .oracles import check_oracle
 from .symbols import (CheckedProgram, ConstInfo, FuncInfo, HoleInfo, StructInfo,
                       TestInfo)
 from .types import (ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
@@ -121,7 +122,8 @@ class Checker(ExprChecker):
                 else:
                     sym = FuncInfo(ir_name, decl.name, path, [], NONE, decl,
                                    extern=isinstance(decl, ast.ExternDef),
-                                   kernel="kernel" in getattr(decl, "decorators", ()))
+                                   kernel="kernel" in getattr(decl, "decorators", ()),
+                                   oracle="oracle" in getattr(decl, "decorators", ()))
                     prog.funcs[ir_name] = sym
                 scope[decl.name] = sym
         for decl in module.decls:
@@ -244,7 +246,7 @@ class Checker(ExprChecker):
 
     def check_entry_point(self) -> None:
         """The main module's `main`, if it has one, is `def main()` or
-        `def main(args: list[str])` returning nothing (SPEC 3)."""
+        `def main(args: list[str])` returning nothing (docs/reference.md §3)."""
         main = self.prog.scopes.get(self.prog.main_path, {}).get("main")
         if not isinstance(main, FuncInfo) or main.module != self.prog.main_path or main.extern:
             return
@@ -277,7 +279,9 @@ class Checker(ExprChecker):
         self.ctx = FuncContext(fn, fn.module, kernel=fn.kernel)
         for name, t in fn.params:
             self.ctx.locals[name] = t
-        if decl.is_hole:
+        if fn.oracle:
+            check_oracle(self, fn)
+        elif decl.is_hole:
             self.prog.holes.append(HoleInfo("function", decl, fn.module, fn.ret,
                                             dict(self.ctx.locals), fn))
         else:
@@ -463,12 +467,3 @@ def assigned_names(stmts) -> set[str]:
             add(node.target)
     return out
 
-
-def check_program(main: ast.Module, source: str, loader: Loader) -> tuple[CheckedProgram, DiagnosticBag]:
-    """Check `main` (and what it imports, read through `loader`)."""
-    checker = Checker(main.path, loader)
-    checker.load_module(main.path, main, source, "")
-    checker.check_all()
-    from .kernels import check_kernels
-    check_kernels(checker.prog, checker.bag)
-    return checker.prog, checker.bag

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from .ast import Span
+from .errors import CompileKind
 
 # Error codes, one per kind of problem. Keep this table the single source of
-# truth: docs/language.md lists it.
+# truth: docs/reference.md §9 lists it (tests/test_docs.py checks).
 CODES = {
     "E001": "syntax error",
     "E002": "invalid token or character",
@@ -45,6 +46,7 @@ CODES = {
     "E042": "lock file error",
     "E050": "missing extern",
     "E060": "no main function",
+    "E070": "invalid oracle",
 }
 
 
@@ -128,9 +130,10 @@ class DiagnosticBag:
         return len(self.items)
 
 
-class CompileError(Exception):
+class CompileError(CompileKind):
     """Raised by the driver when a stage reported errors. `sources` maps a
-    file name to its text, so the diagnostics can be rendered with carets."""
+    file name to its text, so the diagnostics can be rendered with carets.
+    `render()` is the diagnostics; the command line adds their count."""
 
     def __init__(self, diagnostics: list[Diagnostic], sources: Optional[dict[str, str]] = None):
         self.diagnostics = sorted(diagnostics, key=lambda d: (d.span.file, d.span.line, d.span.col))
@@ -139,3 +142,7 @@ class CompileError(Exception):
 
     def render(self) -> str:
         return "\n".join(d.render(self.sources.get(d.span.file)) for d in self.diagnostics)
+
+    def report_text(self) -> str:
+        n = len(self.diagnostics)
+        return f"{self.render()}\n{n} error{'s' if n != 1 else ''}"

@@ -1,8 +1,14 @@
 """The root of every error NPL reports to a user, and the exit codes.
 
 Each layer raises subclasses of one of the kinds below; the command line
-(npl/cli.py) and the embedding API tell errors apart with `isinstance` and
-take the exit status from `exit_code`, never from a class name or a message.
+(npl/report.py) and the embedding API tell errors apart with `isinstance` and
+take the exit status from `exit_code`, never from a class name or a message
+(tests/test_errors.py keeps it so).
+
+Exceptions that never reach a user (a synthesizer's search signals, a
+kernel's fault code, "this loop is not a GPU pattern") stay plain Python
+exceptions and say so in their docstring; any other exception that escapes
+to the command line is a bug in NPL and is reported as an internal error.
 
 Exit status (docs/security.md, "Exit codes"):
     0    success
@@ -22,18 +28,27 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
+# The line under an internal error's message.
+INTERNAL_HINT = "  (this is a bug in NPL; rerun with NPL_DEBUG=1 for details)"
+
 
 class NplError(Exception):
     """An error NPL reports to its user. `kind` says what went wrong (a
-    run-time error refines it per instance: "index", "step_limit", ...);
-    `exit_code` is the command line's status for it. `render()` is the
-    text the command line prints (on stderr)."""
+    run-time or provider error refines it per instance: "index",
+    "step_limit", "network", ...); `exit_code` is the command line's status
+    for it (the same for every error of a kind). `render()` is its text;
+    `report_text()` what the command line prints on stderr (npl/report.py)."""
 
     kind = "error"
     exit_code = EXIT_FAILED
 
     def render(self) -> str:
         return f"npl: error: {self}"
+
+    def report_text(self) -> str:
+        """What the command line prints for it (npl/report.py): `render()`,
+        which a class may extend (a compile error adds its count)."""
+        return self.render()
 
 
 class CompileKind(NplError):
@@ -79,5 +94,4 @@ class InternalError(NplError):
     exit_code = EXIT_INTERNAL
 
     def render(self) -> str:
-        return (f"npl: internal error: {self}\n"
-                "  (this is a bug in NPL; rerun with NPL_DEBUG=1 for details)")
+        return f"npl: internal error: {self}\n{INTERNAL_HINT}"

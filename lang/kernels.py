@@ -1,4 +1,4 @@
-"""Kernel eligibility (SPEC section 8): checked program in, diagnostics out.
+"""Kernel eligibility (docs/reference.md §8): checked program in, diagnostics out.
 
 A kernel uses only int, float, bool, arrays of those and tuples of those;
 math and array built-ins, range/prange/len/min/max/abs; and other kernels.

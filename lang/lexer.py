@@ -7,16 +7,24 @@ interface, the tokens the LALR parser in lang/parser.py reads:
     after the last real token, so that spans end where their text ends);
     newlines inside brackets, comments and backslash continuations make none;
   * holes `?{...}` as one HOLE token, braces balanced (`hole_end`);
-  * string literals as whole STRING / FSTRING tokens (lang/literals.py
-    decodes them later), numbers as NUMBER;
+  * string literals as whole STRING / FSTRING tokens (`string_end`;
+    lang/literals.py decodes them later), numbers as NUMBER;
+  * a bracketed display of constants only (data: `[3, 1, 4, ...]`) as one
+    DATA token, read by lang/data_literals.py;
   * soft keywords (`struct const extern example property where`) as keywords
     only where the parser state accepts them, as names elsewhere;
   * Python tokens that NPL lacks (`class`, `try`, `;`, `:=`, `<<` ...) as
     UNSUPPORTED tokens, which no grammar rule accepts: the parser turns
     meeting one into an E018 with the advice in `UNSUPPORTED`.
 Lexical errors (a bad character, an unterminated string or hole, unmatched
-brackets, tabs or inconsistent indentation) raise `LexError` carrying an
-E001 / E002 / E003 / E018 Diagnostic.
+brackets, tabs or inconsistent indentation, and anywhere a Unicode
+bidirectional control, which can make code display differently from how it
+runs: "Trojan Source") raise `LexError` carrying an E001 / E002 / E003 /
+E018 Diagnostic.
+
+`scan_lexemes` finds the comments, strings and holes of any text the same
+way, for the tools that read source around the parser (npl fmt, the REPL,
+the reader of model replies).
 
 Lines end at a line feed only: callers turn CR LF and lone CRs into line
 feeds first, and no other character (form feed, U+2028, ...) ends a line, as
@@ -36,7 +44,7 @@ from . import ast as A
 from .diagnostics import Diagnostic
 
 __all__ = ["SOFT_KEYWORDS", "UNSUPPORTED", "IMPORT_ADVICE", "LexError", "Source", "NplLexer",
-           "Scanner", "hole_end"]
+           "Scanner", "hole_end", "string_end", "Lexeme", "scan_lexemes"]
 
 SOFT_KEYWORDS = frozenset({"struct", "const", "extern", "example", "property", "where"})
 
@@ -75,28 +83,48 @@ for _op in ("**=", "|=", "&=", "^=", "<<=", ">>="):
 IMPORT_ADVICE = ("`import module` is not supported: import definitions from a sibling "
                   ".npl file with `from module import name`")
 
+# The characters that reorder displayed text (embeddings, overrides, isolates):
+# anywhere in a program or fill, even a comment or string, they are an error.
+_BIDI_NAMES = {0x202A: "LEFT-TO-RIGHT EMBEDDING", 0x202B: "RIGHT-TO-LEFT EMBEDDING",
+               0x202C: "POP DIRECTIONAL FORMATTING", 0x202D: "LEFT-TO-RIGHT OVERRIDE",
+               0x202E: "RIGHT-TO-LEFT OVERRIDE", 0x2066: "LEFT-TO-RIGHT ISOLATE",
+               0x2067: "RIGHT-TO-LEFT ISOLATE", 0x2068: "FIRST STRONG ISOLATE",
+               0x2069: "POP DIRECTIONAL ISOLATE"}
+# ... and lone surrogates (no file holds one, but text from a model or the
+# embedding API can), which cannot even be written out as UTF-8.
+_FORBIDDEN = re.compile("[\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]")
+
 _MAX_BRACKETS = 200           # nesting limits, so that no later pass recurses
 _MAX_INDENTS = 100            # too deep on a pathological program
 
 
+# A string literal's opening: its prefix letters and quotes.
+_STRING_OPEN = r"(?:[rR][bBfF]?|[bBfF][rR]?|[uU])?(?:'''|\"\"\"|'|\")"
 _TOKEN_RE_HEAD = r"""
   (?P<space>[ \t\f]+|\ufeff)
 | (?P<comment>\#[^\n]*)
 | (?P<newline>\n)
 | (?P<continuation>\\\n)
-| (?P<string>(?:[rR][bBfF]?|[bBfF][rR]?|[uU])?(?:'''|\"\"\"|'|"))
+| (?P<string>""" + _STRING_OPEN + r""")
 | (?P<number>0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+
     |(?:[0-9](?:_?[0-9])*)?\.[0-9](?:_?[0-9])*(?:[eE][+-]?[0-9](?:_?[0-9])*)?
     |[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?(?:[eE][+-]?[0-9](?:_?[0-9])*)?)
 | (?P<name>[^\W\d]\w*)
 | (?P<hole>\?\{)
 | (?P<punct>"""
-_STRING_BODY = {
+STRING_BODY = {   # the rest of a string literal, after its opening quote
     "'": re.compile(r"(?:[^'\\\n]|\\.)*'", re.S),
     '"': re.compile(r'(?:[^"\\\n]|\\.)*"', re.S),
     "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*'''", re.S),
     '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.S),
 }
+_UNCLOSED_LINE = re.compile(r"(?:[^\\\n]|\\.)*", re.S)     # up to an unescaped line feed
+_LEXEME_RE = re.compile(r"""
+  (?P<comment>\#[^\n]*)
+| (?P<string>""" + _STRING_OPEN + r""")
+| (?P<name>[^\W\d]\w*)
+| (?P<hole>\?\{)
+""", re.VERBOSE)
 _INDENT_RE = re.compile(r"[ \t\f]*")
 _WORD_TAIL = re.compile(r"\w*")
 _BRACE = re.compile(r"[{}]")
@@ -114,7 +142,60 @@ def hole_end(text: str, start: int) -> Optional[int]:
     return None
 
 
+def string_end(text: str, opening: re.Match) -> tuple[int, bool]:
+    """(end, closed) of the string literal whose opening (prefix letters and
+    quotes) `opening` matched: the offset just after its closing quotes, or,
+    when it is never closed, that of the line feed that ends it (a
+    one-line string; an escaped line feed does not end it) or of the text
+    (a triple-quoted string)."""
+    quote = opening.group().lstrip("rRbBfFuU")
+    body = STRING_BODY[quote].match(text, opening.end())
+    if body is not None:
+        return body.end(), True
+    if len(quote) == 3:
+        return len(text), False
+    end = _UNCLOSED_LINE.match(text, opening.end()).end()
+    return (end if text.startswith("\n", end) else len(text)), False   # or a final `\\`
+
+
+@dataclass(frozen=True)
+class Lexeme:
+    """A stretch of source text whose characters are not code: a comment, a
+    string literal or a hole. `closed` is False for a string or hole that is
+    never closed (it then runs as `string_end` says, a hole to the end)."""
+    kind: str                   # "comment" | "string" | "hole"
+    start: int
+    end: int
+    closed: bool = True
+
+
+def scan_lexemes(text: str):
+    """The comments, string literals and holes of `text` in order, found as
+    the lexer finds them (a `#` or quote inside a string or hole starts
+    nothing, nor does a `?{` inside a string); text that is not valid NPL
+    still scans. For tools that read source text around the parser: the
+    formatter, the REPL's input reader, the model-reply reader."""
+    i = 0
+    while (m := _LEXEME_RE.search(text, i)) is not None:
+        kind, start = m.lastgroup, m.start()
+        if kind == "name":          # skipped whole: the `rb` of `verb"x"` is no prefix
+            i = m.end()
+            continue
+        if kind == "comment":
+            end, closed = m.end(), True
+        elif kind == "string":
+            end, closed = string_end(text, m)
+        else:
+            end = hole_end(text, start)
+            end, closed = (len(text), False) if end is None else (end, True)
+        yield Lexeme(kind, start, end, closed)
+        i = end
+
+
 class LexError(Exception):
+    """A token the lexer cannot read (internal: the parser reports its
+    `diagnostic` in a CompileError)."""
+
     def __init__(self, diagnostic: Diagnostic):
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
@@ -165,6 +246,8 @@ class Scanner:
         self.last: Optional[Token] = None        # the last token yielded
         self.prev: Optional[Token] = None        # the one before it
         self.last_end = 0                        # offset after the last real token
+        self.data_nodes: dict[int, A.Expr] = {}  # DATA token offset -> its AST
+        self.data_depths: dict[int, int] = {}     # id(a DATA node) -> its depth in nodes
         src.scanner = self
 
     # ---------------------------------------------------------- positions
@@ -201,6 +284,9 @@ class Scanner:
 
     def tokens(self):
         text, i = self.text, 0
+        bad = _FORBIDDEN.search(text)
+        if bad is not None:
+            raise self.forbidden_character(bad.start())
         if not self.src.expression:
             i = yield from self.line_start(0)
         while i < len(text):
@@ -229,8 +315,24 @@ class Scanner:
             return self.string(m)
         if kind == "hole":
             return self.make("HOLE", start, self.hole_end(start))
+        if m.group() in _CLOSER and self.accepts("DATA"):
+            data = self.data(start)
+            if data is not None:
+                return data
         self.track_bracket(m.group(), start)
         return self.make(self.lexer.punct[m.group()], start, end)
+
+    def data(self, start: int) -> Optional[Token]:
+        """A DATA token for the display of constants opening at `start`
+        (lang/data_literals.py), its AST kept in `self.data_nodes`."""
+        from .data_literals import read_data
+        found = read_data(self, start, _MAX_BRACKETS - len(self.brackets))
+        if found is None:
+            return None
+        end, node, depth = found
+        self.data_nodes[start] = node
+        self.data_depths[id(node)] = depth
+        return self.make("DATA", start, end)
 
     def name(self, word: str, start: int, end: int) -> Token:
         if not word.isidentifier():
@@ -257,14 +359,14 @@ class Scanner:
     def string(self, m: re.Match) -> Token:
         start, opening = m.start(), m.group()
         quote = opening.lstrip("rRbBfFuU")
-        body = _STRING_BODY[quote].match(self.text, m.end())
-        if body is None:
+        end, closed = string_end(self.text, m)
+        if not closed:
             what = "triple-quoted string" if len(quote) == 3 else "string"
             line_end = self.text.find("\n", start)
             raise self.error("E002", f"unterminated {what} literal: no closing {quote}",
                              start, line_end if line_end >= 0 else len(self.text))
         kind = "FSTRING" if "f" in opening[:-len(quote)].lower() else "STRING"
-        return self.make(kind, start, body.end())
+        return self.make(kind, start, end)
 
     def hole_end(self, start: int) -> int:
         end = hole_end(self.text, start)
@@ -288,6 +390,16 @@ class Scanner:
                 line, col = self.pos(opener)
                 raise self.error("E001", f"`{punct}` does not match the `{self.text[opener]}` "
                                  f"at line {line}, column {col}", start, start + 1)
+
+    def forbidden_character(self, i: int) -> LexError:
+        code = ord(self.text[i])
+        if code not in _BIDI_NAMES:
+            return self.error("E002", f"invalid character U+{code:04X}: a lone surrogate is "
+                              "not Unicode text", i, i + 1)
+        return self.error("E002", f"Unicode bidirectional control U+{code:04X} "
+                          f"({_BIDI_NAMES[code]}): it can make code display differently from how "
+                          "it runs (\"Trojan Source\"); remove it, or in a string write it as "
+                          f"the escape `\\u{code:04x}`", i, i + 1)
 
     def invalid_character(self, i: int) -> LexError:
         char = self.text[i]

@@ -104,6 +104,9 @@ _HEX_DIGITS = {"x": 2, "u": 4, "U": 8}
 
 
 class EscapeError(Exception):
+    """A bad escape in a string literal at `offset` (internal: the caller
+    reports it as a diagnostic)."""
+
     def __init__(self, offset: int, message: str):
         super().__init__(message)
         self.offset, self.message = offset, message

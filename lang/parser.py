@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
@@ -33,6 +32,7 @@ from lark.exceptions import UnexpectedInput
 
 from . import ast as A
 from .diagnostics import CompileError, Diagnostic
+from .fileio import atomic_writer
 from .lexer import IMPORT_ADVICE, UNSUPPORTED, LexError, NplLexer, Scanner
 from .lexer import Source as _Source
 from .literals import clean_docstring, number_literal, string_literal
@@ -79,14 +79,8 @@ def _load_or_build() -> Lark:
         pass
     parser = Lark(grammar, **_LARK_OPTIONS)
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=".tmp-", delete=False) as f:
-            try:
-                parser.save(f)
-            except BaseException:
-                os.unlink(f.name)
-                raise
-        os.replace(f.name, cache)       # atomic: a concurrent reader never sees half a file
+        with atomic_writer(cache) as f:     # a concurrent reader never sees half a file
+            parser.save(f)
     except OSError:         # a read-only or full disk only costs start-up time
         pass
     return parser
@@ -103,8 +97,8 @@ def _parse_tree(src: _Source, start: str):
 
 # ================================================================ syntax errors
 
-_EXPR_START = {"NAME", "NUMBER", "STRING", "FSTRING", "HOLE", "LPAR", "LSQB", "LBRACE",
-               "MINUS", "PLUS", "NOT", "LAMBDA", "TRUE", "FALSE", "NONE", "STAR"}
+_EXPR_START = {"NAME", "NUMBER", "STRING", "FSTRING", "HOLE", "DATA", "LPAR", "LSQB",
+               "LBRACE", "MINUS", "PLUS", "NOT", "LAMBDA", "TRUE", "FALSE", "NONE", "STAR"}
 _BINARY = {"PLUS", "MINUS", "STAR", "SLASH", "DSLASH", "PERCENT", "POW", "VBAR",
            "CIRCUMFLEX", "AMPER", "EQEQ", "NOTEQ", "LESS", "LESSEQ", "MORE", "MOREEQ",
            "IN", "NOT", "IS", "AND", "OR"}
@@ -236,6 +230,10 @@ def _hints(token: Token, expected: set[str], scanner: Optional[Scanner]) -> tupl
 
 # ================================================================ tree -> AST
 
+# The decorators NPL knows: `@kernel` (native compilation) and `@oracle` (a
+# function hole the model answers at run time).
+DECORATORS = ("kernel", "oracle")
+
 class _SliceParts:
     """`lo:hi:step` inside brackets, before it becomes a Slice node."""
     __slots__ = ("lower", "upper", "step")
@@ -320,14 +318,14 @@ class _Builder(Transformer_NonRecursive):
 
     def decorator(self, meta, ch):
         expr = ch[0]
-        if isinstance(expr, A.Name) and expr.id == "kernel":
-            return "kernel"
-        if isinstance(expr, A.Call) and isinstance(expr.func, A.Name) and expr.func.id == "kernel":
-            message = "`@kernel` takes no arguments"
+        if isinstance(expr, A.Name) and expr.id in DECORATORS:
+            return expr.id
+        if isinstance(expr, A.Call) and isinstance(expr.func, A.Name) and expr.func.id in DECORATORS:
+            message = f"`@{expr.func.id}` takes no arguments"
         elif isinstance(expr, A.Name):
-            message = f"unknown decorator `@{expr.id}`: the only decorator is `@kernel`"
+            message = f"unknown decorator `@{expr.id}`: the decorators are `@kernel` and `@oracle`"
         else:
-            message = "decorators other than `@kernel` are not supported"
+            message = "decorators other than `@kernel` and `@oracle` are not supported"
         self._error("E018", message, self._span(meta))
         return None
 
@@ -713,6 +711,9 @@ class _Builder(Transformer_NonRecursive):
                         "`?{the largest element of xs}`", self._span(meta))
         return A.Hole(text, span=self._span(meta))
 
+    def data(self, meta, ch):
+        return self.src.scanner.data_nodes.pop(ch[0].start_pos)
+
     def number(self, meta, ch):
         return number_literal(ch[0].value, self._span(meta), self._error)
 
@@ -742,15 +743,18 @@ def _normalize_newlines(text: str) -> str:
 
 def _check_depth(root: A.Node, src: _Source) -> None:
     """Reject trees nested more than _MAX_DEPTH deep (`-` * 5000 + `x`, a
-    sum of 1000 terms): later passes recurse over the AST."""
+    sum of 1000 terms): later passes recurse over the AST. Data displays
+    (DATA tokens) are not walked again: the lexer knows their depth."""
+    known = src.scanner.data_depths if src.scanner is not None else {}
     stack = [(root, 0)]
     while stack:
         node, depth = stack.pop()
-        if depth > _MAX_DEPTH:
+        if depth + known.get(id(node), 0) > _MAX_DEPTH:
             raise CompileError([Diagnostic(
                 "E001", f"this is nested too deeply (over {_MAX_DEPTH} levels): split it "
                 "up with intermediate variables", node.span)], {src.path: src.display_text()})
-        stack.extend((child, depth + 1) for child in A.children(node))
+        if id(node) not in known:
+            stack.extend((child, depth + 1) for child in A.children(node))
 
 
 def _parse_fragment(src: _Source) -> A.Expr:

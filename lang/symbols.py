@@ -25,6 +25,7 @@ class FuncInfo:
     decl: Union[ast.FuncDef, ast.ExternDef]
     extern: bool = False
     kernel: bool = False
+    oracle: bool = False                  # answered by a model at run time (SPEC section 10)
     locals: dict[str, Type] = field(default_factory=dict)
 
 
@@ -79,7 +80,7 @@ class CallRef:
 
 @dataclass
 class HoleInfo:
-    kind: str                             # "expression" | "function"
+    kind: str                             # "expression" | "function" | "oracle"
     node: Union[ast.Hole, ast.FuncDef]
     module: str
     expected: Type
@@ -117,6 +118,7 @@ class CheckedProgram:
     calls: dict[ast.Call, CallRef] = field(default_factory=dict)
     widen: set = field(default_factory=set)
     holes: list[HoleInfo] = field(default_factory=list)
+    oracles: list[FuncInfo] = field(default_factory=list)       # @oracle functions
     tests: list[TestInfo] = field(default_factory=list)
 
     def struct_by_type(self, t) -> Optional[StructInfo]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "compile_source", "Program", "NplTypeError", "CompileError", "NplRuntimeError",
-           "SourceFileError"]
+__all__ = ["load", "compile_source", "Program", "NplError", "NplTypeError", "CompileError",
+           "NplRuntimeError", "SourceFileError"]
 
 
 def __getattr__(name):
@@ -21,6 +21,9 @@ def __getattr__(name):
     if name in ("load", "compile_source", "Program", "NplTypeError", "HoleState"):
         from . import api
         return getattr(api, name)
+    if name == "NplError":
+        from npl.lang.errors import NplError
+        return NplError
     if name == "CompileError":
         from npl.lang.diagnostics import CompileError
         return CompileError

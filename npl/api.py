@@ -15,12 +15,15 @@ source and its fills, so loading a program twice compiles it once.
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from npl.compiler.driver import Compilation, compile
 from npl.lang.diagnostics import CompileError
+from npl.lang.errors import ConfigKind
+from npl.lang.symbols import FuncInfo
 from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ListT,
                             OptionalT, SetT, StructT, TupleT, Type)
 
@@ -28,8 +31,9 @@ _CACHE: dict[str, Compilation] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-class NplTypeError(TypeError):
-    """A host value does not fit the NPL type it is passed as."""
+class NplTypeError(ConfigKind, TypeError):
+    """A host value does not fit the NPL type it is passed as (a request
+    the program cannot honour; a TypeError too)."""
 
 
 @dataclass
@@ -42,14 +46,20 @@ class HoleState:
     provenance: Optional[str]        # "synth", "library", "openai/gpt-4o", ...
 
 
-def _compile_cached(source: str, path: str, fills: dict[str, str]) -> Compilation:
+def _compile_cached(source: str, path: str, *, fills: Optional[dict[str, str]] = None,
+                    strict_fills: bool = True) -> Compilation:
+    """driver.compile, cached per process by (path, source, fills). Only a
+    compilation in which every fill checked is kept: it is the same whether
+    the fills were applied strictly or not."""
+    fills = fills or {}
     key = hashlib.sha256(repr((path, source, sorted(fills.items()))).encode()).hexdigest()
     with _CACHE_LOCK:
         comp = _CACHE.get(key)
     if comp is None:
-        comp = compile(source, path, fills=fills, strict_fills=True)
-        with _CACHE_LOCK:
-            _CACHE[key] = comp
+        comp = compile(source, path, fills=fills, strict_fills=strict_fills)
+        if not comp.rejected:
+            with _CACHE_LOCK:
+                _CACHE[key] = comp
     return comp
 
 
@@ -87,7 +97,7 @@ class Program:
     # ------------------------------------------------------------ calling
     def _functions(self) -> dict:
         main = self._comp.program.scopes[self._comp.path]
-        return {n: s for n, s in main.items() if type(s).__name__ == "FuncInfo" and not s.extern}
+        return {n: s for n, s in main.items() if isinstance(s, FuncInfo) and not s.extern}
 
     def _function(self, name: str):
         fn = self._functions().get(name)
@@ -151,10 +161,13 @@ class Program:
         reloaded program."""
         if self._path is None:
             raise RuntimeError("fill() needs a program loaded from a file (npl.load)")
-        from npl.filling.filler import fill_program
-        from npl.project import open_program
-        fill_program(open_program(self._path, strict_fills=False), model=model, quiet=True,
-                     refresh=refresh)
+        from npl.filling.filler import FillFailedError
+        from npl.project import fill_missing, open_program
+        opened = open_program(self._path, strict_fills=False, compile=_compile_cached)
+        _, result = fill_missing(opened, model=model, quiet=True, refresh=refresh or (),
+                                 compile=_compile_cached)
+        if result.failures:
+            raise FillFailedError(result)
         return load(self._path, externs=self._externs, frozen=True, device=self.device)
 
     def __repr__(self) -> str:
@@ -176,9 +189,14 @@ def _checked_extern(ext, host: Callable, program: Program) -> Callable:
 # ---------------------------------------------------------------- conversion
 
 def to_npl(value: Any, t: Type, structs: dict, what: str) -> Any:
-    """Check `value` against NPL type `t` and convert it (no copy for arrays)."""
+    """Check `value` against NPL type `t` and convert it to the exact NPL
+    value (no copy for arrays). Subclasses of int, float, str, list, tuple
+    and dict are read through the base type's own methods, so an overridden
+    `__add__`, `__iter__`, `__len__` or `items` never reaches NPL code;
+    anything else raises NplTypeError naming `what`."""
     def bad(expected: str):
-        raise NplTypeError(f"{what}: expected {expected}, got {type(value).__name__} {value!r:.60}")
+        raise NplTypeError(f"{what}: expected {expected}, got {type(value).__name__} "
+                           f"{_shown(value)}")
     if isinstance(t, OptionalT):
         return None if value is None else to_npl(value, t.inner, structs, what)
     if t == NONE:
@@ -188,39 +206,43 @@ def to_npl(value: Any, t: Type, structs: dict, what: str) -> Any:
     if t == INT:
         if isinstance(value, bool) or not isinstance(value, int):
             return _numpy_scalar(value, int, bad, "int")
-        return value
+        return int.__int__(value)               # exact int, whatever the subclass overrides
     if t == FLOAT:
         if isinstance(value, bool):
             bad("float")
-        if isinstance(value, (int, float)):
-            return float(value)
+        if isinstance(value, int):
+            return float(int.__int__(value))
+        if isinstance(value, float):
+            return float.__float__(value)
         return _numpy_scalar(value, float, bad, "float")
     if t == STR:
-        return value if isinstance(value, str) else bad("str")
+        return str.__str__(value) if isinstance(value, str) else bad("str")
     if isinstance(t, ListT):
         if not isinstance(value, (list, tuple)):
             bad(str(t))
-        return [to_npl(v, t.elem, structs, what + "[...]") for v in value]
+        return [to_npl(v, t.elem, structs, what + "[...]") for v in _items(value)]
     if isinstance(t, SetT):
         if not isinstance(value, (set, frozenset, list, tuple)):
             bad(str(t))
-        return {to_npl(v, t.elem, structs, what + " element") for v in value}
+        return {to_npl(v, t.elem, structs, what + " element") for v in _items(value)}
     if isinstance(t, DictT):
         if not isinstance(value, dict):
             bad(str(t))
         return {to_npl(k, t.key, structs, what + " key"): to_npl(v, t.value, structs, what + "[...]")
-                for k, v in value.items()}
+                for k, v in dict.items(value)}
     if isinstance(t, TupleT):
-        if not isinstance(value, (tuple, list)) or len(value) != len(t.elems):
+        items = _items(value) if isinstance(value, (tuple, list)) else None
+        if items is None or len(items) != len(t.elems):
             bad(str(t))
-        return tuple(to_npl(v, et, structs, what + "[...]") for v, et in zip(value, t.elems))
+        return tuple(to_npl(v, et, structs, what + "[...]") for v, et in zip(items, t.elems))
     if isinstance(t, ArrayT):
         return _to_array(value, t, bad)
     if isinstance(t, StructT):
         cls, fields = structs[t.name]
-        if isinstance(value, cls):
+        if type(value) is cls:
             return value
-        get = value.get if isinstance(value, dict) else (lambda f, d=None: getattr(value, f, d))
+        get = (lambda f, d=None: dict.get(value, f, d)) if isinstance(value, dict) else \
+            (lambda f, d=None: getattr(value, f, d))
         missing = object()
         args = []
         for f, ft in fields:
@@ -230,6 +252,24 @@ def to_npl(value: Any, t: Type, structs: dict, what: str) -> Any:
             args.append(to_npl(v, ft, structs, f"{what}.{f}"))
         return cls(*args)
     bad(str(t))
+
+
+def _items(value) -> list:
+    """The elements of a list, tuple, set or frozenset, read through the
+    base type (a subclass's `__iter__` or `__len__` is not asked)."""
+    for base in (list, tuple, set, frozenset):
+        if isinstance(value, base):
+            return list(base.__iter__(value))
+    return list(value)
+
+
+def _shown(value: Any) -> str:
+    """A short repr of a host value for an error (a failing __repr__ too)."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = object.__repr__(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _numpy_scalar(value, kind, bad, name):
@@ -245,8 +285,9 @@ def _numpy_scalar(value, kind, bad, name):
 
 def _to_array(value, t: ArrayT, bad):
     import numpy as np
-    if type(value).__module__.startswith("torch"):
-        if getattr(value, "is_cuda", False):
+    torch = sys.modules.get("torch")          # a tensor exists only once torch is imported
+    if torch is not None and isinstance(value, torch.Tensor):
+        if value.is_cuda:
             return value                      # used in place by CUDA kernels
         value = value.detach().numpy()        # shares memory with the tensor
     if not isinstance(value, np.ndarray):
@@ -262,24 +303,20 @@ def _to_array(value, t: ArrayT, bad):
 def load(path: str, *, externs: Optional[dict] = None, frozen: bool = True, model: Optional[str] = None,
          device: str = "cpu") -> Program:
     """Load an NPL program from a file, with the fills of its lock file. With
-    frozen=False, missing holes are filled first (with `model`)."""
-    from npl.project import missing_fill_errors, open_program
-    prog = open_program(path, strict_fills=frozen)
-    if prog.missing or prog.comp.rejected:
-        if frozen:
-            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
-        from npl.filling.filler import fill_program
-        fill_program(prog, model=model, quiet=True)
-        prog = open_program(path)
-        if prog.missing:
-            raise CompileError(missing_fill_errors(prog), prog.comp.sources)
-    comp = _compile_cached(prog.source, path, prog.lock.stamped_fills())
-    return Program(comp, externs=externs, device=device, lock=prog.lock, path=path)
+    frozen=False, missing holes are filled first (with `model`). The program
+    is compiled once (and not again while it stays the same)."""
+    from npl.project import prepare
+    prog = prepare(path, frozen=frozen, model=model, quiet=True, compile=_compile_cached)
+    program = Program(prog.comp, externs=externs, device=device, lock=prog.lock, path=path)
+    from npl.oracle_runs import install_oracles
+    program.oracles = install_oracles(program._runtime, prog.comp, prog.settings, frozen=frozen,
+                                      model=model)
+    return program
 
 
 def compile_source(text: str, path: str = "<string>", *, externs: Optional[dict] = None,
                    fills: Optional[dict[str, str]] = None, device: str = "cpu") -> Program:
     """Compile NPL source text (holes stay unfilled unless `fills` maps their
     keys to fill source)."""
-    comp = _compile_cached(text, path, fills or {})
+    comp = _compile_cached(text, path, fills=fills)
     return Program(comp, externs=externs, device=device)

@@ -7,27 +7,26 @@ import sys
 from typing import Optional
 
 from npl.filling.audit import reverify
-from npl.filling.filler import FillFailedError, UnknownHoleError, fill_program, targets_for
+from npl.filling.filler import FillFailedError, UnknownHoleError, targets_for
 from npl.filling.lockfile import lock_path_for
 from npl.lang.diagnostics import CompileError
-from npl.project import missing_fill_errors, open_program
+from npl.project import fill_missing, missing_fill_errors, open_program
 
 
 def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str]) -> int:
     prog = open_program(path, strict_fills=False)
     if frozen:
         if refresh:
-            targets_for(prog, refresh)               # an unknown name is still an error
+            targets_for(prog.comp, refresh)          # an unknown name is still an error
             raise UnknownHoleError("--refresh fills a hole again, which --frozen forbids: "
                                    "drop one of them")
         if prog.missing or prog.comp.rejected:
             raise CompileError(missing_fill_errors(prog), prog.comp.sources)
         print(f"{path}: every hole is filled")
         return 0
-    try:
-        fill_program(prog, model=model, refresh=refresh)
-    except FillFailedError as err:
-        print(str(err), file=sys.stderr)
+    _, result = fill_missing(prog, model=model, refresh=refresh)
+    if result.failures:
+        print(str(FillFailedError(result)), file=sys.stderr)
         return 1
     return 0
 

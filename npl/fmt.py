@@ -55,6 +55,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from npl.lang import ast as A
+from npl.lang.errors import InternalError
+from npl.lang.fileio import write_atomic
 from npl.lang.parser import parse
 
 from .fmt_layout import INDENT, LINE_LENGTH, CommentPool, Group, Item, SourceText, render
@@ -62,8 +64,9 @@ from .fmt_layout import INDENT, LINE_LENGTH, CommentPool, Group, Item, SourceTex
 __all__ = ["format_source", "FormatError", "main_fmt"]
 
 
-class FormatError(Exception):
-    """The formatter could not produce an equivalent program (a bug in it)."""
+class FormatError(InternalError):
+    """The formatter could not produce an equivalent program (a bug in it;
+    `npl fmt` leaves the file alone and says so)."""
 
 
 # ---------------------------------------------------------------- precedence
@@ -473,9 +476,9 @@ class Formatter:
         return run[-1][1]
 
     def funcdef(self, d: A.FuncDef) -> None:
-        for line in self.decorator_lines(d):
+        for line, name in zip(self.decorator_lines(d), d.decorators):
             self.comments_before(line, 0, True)
-            self.write_line(0, ["@kernel"], line, line)
+            self.write_line(0, [f"@{name}"], line, line)
         self.comments_before(d.span.line, 0, True)
         head = [f"def {d.name}", self.params(d)]
         head += [f" -> {self.type_text(d.returns)}:" if d.returns else ":"]
@@ -670,7 +673,7 @@ def main_fmt(files: list[str], check: bool, echo: Callable[..., None] = print) -
         if check:
             echo(f"would reformat {name}")
             continue
-        path.write_text(result, encoding="utf-8")
+        write_atomic(path, result)
         moved = migrate_lock(name, original, result)
         echo(f"reformatted {name}" + (f" ({moved} lock entr{'ies' if moved != 1 else 'y'} re-keyed)"
                                       if moved else ""))

@@ -4,8 +4,9 @@ Takes source text (for `SourceText`) or a tree of `Group`s (for `render`);
 gives back comments, string-token positions and significant characters
 (`SourceText`), and the lines of one logical line of output (`render`).
 
-`SourceText` scans a .npl file the way the lexer in lang/parser.py does, so
-that `#` inside strings and holes is never taken for a comment. It records
+`SourceText` scans a .npl file with the lexer's `scan_lexemes`
+(lang/lexer.py), so that `#` inside strings and holes is never taken for a
+comment. It records
 every comment (1-based line and column, text, whether it stands on a line of
 its own) and the offsets of every string token (docstrings are found there,
 since the parser keeps only their cleaned text).
@@ -28,24 +29,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
+from npl.lang.lexer import scan_lexemes
+
 LINE_LENGTH = 88
 INDENT = 4
 
-# The parser's string bodies (lang/parser.py, _STRING_BODY), by opening quote.
-_STRING_BODY = {
-    "'": re.compile(r"(?:[^'\\\n]|\\.)*'", re.S),
-    '"': re.compile(r'(?:[^"\\\n]|\\.)*"', re.S),
-    "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*'''", re.S),
-    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.S),
-}
-_TOKEN = re.compile(r"""
-  (?P<comment>\#[^\n]*)
-| (?P<string>(?:[rRbBfF][rRbBfF]?|[uU])?(?:'''|\"\"\"|'|"))
-| (?P<name>[^\W\d]\w*)
-| (?P<hole>\?\{)
-| (?P<other>.)
-""", re.VERBOSE | re.S)
-_BRACE = re.compile(r"[{}]")
 
 
 @dataclass(frozen=True)
@@ -72,32 +60,15 @@ class SourceText:
         self._string_starts = [s for s, _ in self.strings]
 
     def _scan(self) -> None:
-        text, i = self.text, 0
-        while i < len(text):
-            m = _TOKEN.match(text, i)
-            kind = m.lastgroup
-            if kind == "comment":
-                line, col = self.position(i)
+        for lexeme in scan_lexemes(self.text):
+            start, end = lexeme.start, lexeme.end
+            if lexeme.kind == "comment":
+                line, col = self.position(start)
                 before = self.lines[line - 1][:col - 1]
-                self.comments.append(Comment(line, col, m.group().rstrip(), not before.strip()))
-                i = m.end()
-            elif kind == "string":
-                quote = m.group().lstrip("rRbBfFuU")
-                body = _STRING_BODY[quote].match(text, m.end())
-                end = body.end() if body else len(text)
-                self.strings.append((i, end))
-                i = end
-            elif kind == "hole":
-                end, depth = len(text), 0
-                for brace in _BRACE.finditer(text, i + 1):
-                    depth += 1 if brace.group() == "{" else -1
-                    if depth == 0:
-                        end = brace.end()
-                        break
-                self.holes.append((i, end))
-                i = end
+                self.comments.append(Comment(line, col, self.text[start:end].rstrip(),
+                                             not before.strip()))
             else:
-                i = m.end()
+                (self.strings if lexeme.kind == "string" else self.holes).append((start, end))
 
     # ---------------------------------------------------------- positions
 

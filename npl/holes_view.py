@@ -40,11 +40,30 @@ def show_holes(path: str, console: Console | None = None) -> None:
             fill = textwrap.indent(entry.fill.rstrip("\n"), " " * (2 + 2 * spec.depth))
             console.print(Syntax(fill, "python", theme="ansi_dark", line_numbers=False,
                                  code_width=max(map(len, fill.splitlines()), default=1)))
+    show_oracles(comp, console)
     for t in lock.tampered:
         console.print(f"[yellow]warning[/yellow]: lock entry {t.name} was edited by hand ({t.reason}); ignored")
     total = sum(sources.values())
+    if not total and comp.oracles:
+        return
     if total:
         share = ", ".join(f"{k} {v}/{total}" for k, v in sorted(sources.items()))
         console.print(f"chain: lock -> library -> synth -> model; sources: {share}")
     else:
         console.print(f"{path}: no holes")
+
+
+def show_oracles(comp, console: Console) -> None:
+    """Each @oracle with its stored answers (current ones, and by model)."""
+    if not comp.oracles:
+        return
+    from npl.filling.answers import AnswerStore, answers_path_for
+    answers = AnswerStore(answers_path_for(comp.path)).all()
+    for spec in comp.oracles:
+        mine = [a for a in answers if a.oracle_key == spec.key]
+        models = Counter(a.model for a in mine)
+        stored = ", ".join(f"{n} by {m}" for m, n in sorted(models.items())) or "none yet"
+        console.print(f"[bold]{escape(spec.name)}[/bold]  {escape(spec.location)}  [cyan]oracle[/]  "
+                      f"stored answers: {escape(stored)}")
+        console.print(f"  {escape(' '.join(spec.description.split()))}")
+        console.print(f"  {escape(spec.signature)}   key {spec.key[:12]}")

@@ -1,16 +1,20 @@
 """`npl library ...`: look after the module library (filling/library.py).
 
-    npl library list           every entry (id, function, description, source)
-    npl library show ID        one entry in full: code, examples, provenance
+    npl library list           every entry (id, function, description, origin)
+    npl library show ID        one entry in full: code, examples, origin, provenance
     npl library remove ID      delete an entry (tampered ones too)
     npl library export FILE    write every valid entry to a JSON file
-    npl library import FILE    add the entries of such a file (hashes checked)
+    npl library import FILE    add the entries of such a file, unverified
 
 ID is an entry id or a prefix of one (at least 4 hexadecimal digits).
-Entries whose stored hash does not match their content (edited behind npl's
-back) are never used for filling; `list` reports them and `remove` deletes
-them. The library is the folder or file named by NPL_LIBRARY, else the user
-data folder.
+Entries are signed with a key local to the user (library.key beside the
+database); one whose hash or signature does not verify (edited behind npl's
+back, or from a database without its key) is never used for filling; `list`
+reports it and `remove` deletes it. Imported entries are unverified until
+they pass the checks of a hole that uses them. An entry's recorded source
+(the model that wrote it) is its author's claim; its origin (verified here,
+or imported from FILE) is what this library knows. The library is the folder
+or file named by NPL_LIBRARY, else the user data folder.
 
 Exit status: 0 success; 1 an unknown, ambiguous or tampered id, a bad or
 unreadable export file, entries refused on import, or an unusable library;
@@ -65,9 +69,10 @@ def _check_id(entry_id: str) -> str:
 
 
 def _report_tampered(ids: list[str]) -> None:
+    from npl.filling.library import TAMPERED
     for entry_id in ids:
-        _warn(f"library entry {entry_id} was modified outside npl (its hash does not match "
-              f"its content); it is never used (delete it with `npl library remove {entry_id}`)")
+        _warn(f"library entry {entry_id} {TAMPERED}; it is never used (delete it with "
+              f"`npl library remove {entry_id}`)")
 
 
 def _origin(p) -> str:
@@ -112,9 +117,10 @@ def list_cmd():
         table.add_column("id", no_wrap=True)
         table.add_column("function", overflow="fold", ratio=3, min_width=14)
         table.add_column("description", overflow="fold", ratio=4, min_width=16)
-        table.add_column("source", overflow="fold", ratio=2, min_width=8)
+        table.add_column("origin", overflow="fold", ratio=3, min_width=10)
         for e in entries:
-            table.add_row(e.id, escape(_header(e)), escape(e.description), escape(_origin(e.provenance)))
+            table.add_row(e.id, escape(_header(e)), escape(e.description),
+                          escape(f"{e.standing}; by {_origin(e.provenance)}"))
         console.print(table)
         console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
                       + (f", {len(tampered)} tampered" if tampered else ""))
@@ -141,8 +147,9 @@ def show(entry_id):
     table.add_column(overflow="fold")
     p = entry.provenance
     rows = [("id", entry.id), ("hash", entry.hash), ("kind", entry.kind),
-            ("function", _header(entry)), ("signature", entry.signature),
-            ("description", entry.description), ("source", _origin(p)),
+            ("function", _header(entry)), ("signature", entry.type_signature),
+            ("description", entry.description), ("origin", entry.standing),
+            ("source", _origin(p) + " (as recorded by whoever added it)"),
             ("cost", (f"{p.attempts} attempt(s), {p.prompt_tokens}+{p.completion_tokens} tokens, "
                       if p.prompt_tokens or p.completion_tokens else "") + f"{p.seconds:.1f} s"),
             ("checks", f"{len(entry.examples)} example(s), {len(entry.properties)} property(ies)"),
@@ -207,8 +214,9 @@ def export_cmd(file):
 @library.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False))
 def import_cmd(file):
-    """Add the entries of FILE (made by `npl library export`). Entries whose
-    hash does not match their content are refused."""
+    """Add the entries of FILE (made by `npl library export`), unverified: each
+    is used only for a hole whose checks it passes, then marked verified.
+    Entries whose hash does not match their content are refused."""
     from npl.filling.library import LibraryError
     lib = _open()
     with lib:
@@ -218,6 +226,9 @@ def import_cmd(file):
             _fail(str(err))
     click.echo(f"imported {report.added} entr{'y' if report.added == 1 else 'ies'} from {file}"
                + (f" ({report.duplicates} already present)" if report.duplicates else ""))
+    if report.added:
+        click.echo("imported entries are unverified: one is used only for a hole whose examples "
+                   "or properties it passes, and is then marked verified")
     if report.skipped_tampered:
         for entry_id in report.skipped_tampered:
             click.echo(f"npl: error: {file}: entry {entry_id} refused: its hash does not match its "

@@ -20,9 +20,10 @@ Takes LSP requests from an editor and gives back:
     {"error"}. The model is `initializationOptions.model`, NPL_MODEL, or
     npl.toml's.
 
-The analysis runs the same front end as the driver (parse, Checker,
-kernel checks) so that hover and definitions work in a file with type
-errors; a file that checks is compiled by the driver with its locked fills,
+The analysis runs the driver's front end (compiler/driver.py front_end:
+parse, Checker, kernel checks) and keeps its checked program, so that hover
+and definitions work in a file with type errors; a file that checks goes on
+through the rest of the driver (compile_checked) with its locked fills,
 which gives the holes and their keys.
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from npl.lang import ast as A
 from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.symbols import StructInfo
 
 REFILL = "npl.refillHole"
 
@@ -105,34 +107,25 @@ class Analysis:
 
 def analyze(uri: str, text: str) -> Analysis:
     """Check the document `text` (named by `uri`) with the lock file beside it."""
-    from npl.compiler.driver import compile, read_file
+    from npl.compiler.driver import compile_checked, front_end
     from npl.filling.lockfile import LockFile, LockFileError, lock_path_for
-    from npl.lang.checker import Checker
-    from npl.lang.kernels import check_kernels
-    from npl.lang.parser import parse
     path = to_fs_path(uri) or uri
     text = text.replace("\r\n", "\n")
     a = Analysis(uri, path, text, Positions(text))
-    try:
-        a.module = parse(text, path)
-    except CompileError as err:
-        a.diagnostics = [a.lsp_diagnostic(d) for d in err.diagnostics]
-        return a
-    checker = Checker(path, read_file)
-    checker.load_module(path, a.module, text, "")
-    checker.check_all()
-    check_kernels(checker.prog, checker.bag)
-    a.program = checker.prog
-    if checker.bag.has_errors:
-        a.diagnostics = [a.lsp_diagnostic(d) for d in checker.bag.items]
+    checked = front_end(text, path)
+    if checked.checker is not None:
+        a.program = checked.checker.prog
+        a.module = a.program.modules[path]
+    if checked.has_errors:
+        a.diagnostics = [a.lsp_diagnostic(d) for d in checked.diagnostics]
         return a
     try:
         a.lock = LockFile.load(lock_path_for(path))
     except LockFileError as err:
         a.diagnostics.append(a.lsp_diagnostic(err.diagnostic, T.DiagnosticSeverity.Warning))
-    fills = {k: e.fill for k, e in a.lock.entries.items() if not e.needs_verification} if a.lock else {}
+    fills = a.lock.stamped_fills() if a.lock else {}
     try:
-        a.comp = compile(text, path, fills=fills, strict_fills=False)
+        a.comp = compile_checked(checked, fills=fills, strict_fills=False)
     except CompileError as err:
         a.diagnostics += [a.lsp_diagnostic(d) for d in err.diagnostics]
         return a
@@ -221,7 +214,7 @@ def hover_text(a: Analysis, line: int, col: int) -> Optional[str]:
         if isinstance(parent, A.Call) and parent.func is node:
             ref = prog.calls.get(parent)
             if ref is not None and ref.kind == "func" and ref.target in prog.funcs:
-                return _function_markdown(prog.funcs[ref.target])
+                return _function_markdown(prog.funcs[ref.target], a)
             if ref is not None and ref.kind == "struct" and ref.target in prog.structs:
                 return code(_struct_text(prog.structs[ref.target]))
         if node in prog.types:
@@ -236,11 +229,11 @@ def hover_text(a: Analysis, line: int, col: int) -> Optional[str]:
         t = dict(fn.params).get(node.name) if fn is not None else None
         return code(f"{node.name}: {t}") if t is not None else None
     if isinstance(node, (A.FuncDef, A.ExternDef)) and _symbol(a, node.name) is not None:
-        return _function_markdown(_symbol(a, node.name))
+        return _function_markdown(_symbol(a, node.name), a)
     if isinstance(node, (A.StructDef, A.StructField, A.TypeExpr)):
         name = node.name if not isinstance(node, A.StructField) else chain[-2].name
         sym = _symbol(a, name)
-        if sym is not None and type(sym).__name__ == "StructInfo":
+        if isinstance(sym, StructInfo):
             return code(_struct_text(sym))
     if isinstance(node, A.ConstDef):
         sym = _symbol(a, node.name)
@@ -248,9 +241,29 @@ def hover_text(a: Analysis, line: int, col: int) -> Optional[str]:
     return None
 
 
-def _function_markdown(fn) -> str:
+def _function_markdown(fn, a: Optional[Analysis] = None) -> str:
     doc = getattr(fn.decl, "docstring", None)
-    return f"```npl\n{_signature(fn)}\n```" + (f"\n\n{doc}" if doc else "")
+    text = f"```npl\n{_signature(fn)}\n```" + (f"\n\n{doc}" if doc else "")
+    if getattr(fn, "oracle", False) and a is not None:
+        text += "\n\n" + _oracle_note(fn, a)
+    return text
+
+
+def _oracle_note(fn, a: Analysis) -> str:
+    """An oracle's stored answers: how many, by which model."""
+    from collections import Counter
+
+    from npl.compiler.holes import collect_oracles
+    from npl.filling.answers import AnswerStore, AnswerStoreError, answers_path_for
+    key = next((s.key for s in collect_oracles(a.program) if s.info.function is fn), None)
+    try:
+        answers = [x for x in AnswerStore(answers_path_for(a.path)).all() if x.oracle_key == key]
+    except AnswerStoreError as err:
+        return f"@oracle: answered by a model at run time ({err})"
+    models = Counter(x.model for x in answers)
+    by = ", ".join(f"{n} by {m}" for m, n in sorted(models.items()))
+    return (f"@oracle: answered by a model at run time; {len(answers)} stored answer(s)"
+            + (f" ({by})" if by else ""))
 
 
 def _struct_text(s) -> str:
@@ -380,22 +393,20 @@ def code_actions(a: Analysis, rng: T.Range) -> list[T.CodeAction]:
 
 def refill(uri: str, name: str, model: Optional[str]) -> dict:
     """Run the filler for one hole of the saved file (as `npl fill --refresh`)."""
-    from npl.filling.filler import FillFailedError, fill_program
-    from npl.project import open_program
+    from npl.filling.filler import FillFailedError
+    from npl.project import fill_missing, open_program
     path = to_fs_path(uri) or uri
     try:
         with contextlib.redirect_stdout(sys.stderr):         # stdout carries the protocol
-            report = fill_program(open_program(path, strict_fills=False), model=model,
-                                  quiet=True, refresh=[name])
-    except FillFailedError as err:          # some hole failed: maybe not this one
-        report = err.report
-        if not any(o.spec.name == name or o.spec.func_name == name for o in report.outcomes):
-            return {"error": str(err)}
+            _, report = fill_missing(open_program(path, strict_fills=False), model=model,
+                                     quiet=True, refresh=[name])
     except CompileError as err:
         return {"error": err.render()}
     except (Exception, SystemExit) as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
     done = [o for o in report.outcomes if o.spec.name == name or o.spec.func_name == name]
+    if report.failures and not done:        # some hole failed: maybe not this one
+        return {"error": str(FillFailedError(report))}
     if not done:
         return {"error": f"hole '{name}' was not filled"}
     return {"hole": name, "source": done[0].provenance.source, "fill": done[0].fill}

@@ -1,148 +1,46 @@
 """A program on disk with its lock file and settings: what `npl run`,
-`npl check`, `npl test` and `npl.load` share.
+`npl test`, `npl fill`, `npl check`, `npl.load`, the REPL and the language
+server share.
 
-`open_program(path)` reads PROG.npl, its lock file PROG.npl.lock and the
-settings of an `npl.toml` beside it, and compiles the program with the
-locked fills. Filling missing holes is filling/filler.py's job; this module
-only knows what is there.
+    open_program(path)               PROG.npl, PROG.npl.lock, npl.toml -> OpenProgram
+                                     (compiled with the lock's usable fills)
+    fill_missing(prog, model=...)    OpenProgram -> OpenProgram: the filler
+                                     (filling/filler.py) fills what is missing,
+                                     each fill is written to the lock at once,
+                                     the lock is tidied, the program compiled
+                                     with the new fills
+    prepare(path, frozen=..., ...)   open, fill if allowed (with --frozen a
+                                     missing fill is error E040), compile once
+
+The filler itself reads and writes no file; this module decides where the
+lock is written (beside the program; nowhere for the REPL's session).
 """
 from __future__ import annotations
 
 import os
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Optional
 
 from npl.compiler.driver import Compilation, compile
-from npl.filling.lockfile import LockFile, lock_path_for
+from npl.filling.lockfile import (LockEntry, LockFile, lock_location, lock_path_for, prune, relocated,
+                                  update_lock)
+from npl.filling.paths import settings_path
+from npl.filling.settings import Settings
 from npl.lang.diagnostics import CompileError, Diagnostic
+from npl.lang.errors import ConfigKind
+from npl.lang.files import read_text
 
+if TYPE_CHECKING:
+    from npl.filling.filler import FillResult
 
-@dataclass
-class Settings:
-    """npl.toml beside the program (all optional)."""
-    model: Optional[str] = None
-    attempts: int = 4
-    depth: int = 2
-    concurrency: int = 4
-    held_out: float = 0.25
-    step_limit: int = 5_000_000
-    time_limit: float = 10.0
-    memory_limit_mb: int = 1024
-    synth_budget: float = 2.0
-    prices: dict[str, Any] = field(default_factory=dict)
-    provider: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, folder: Path) -> "Settings":
-        path = folder / "npl.toml"
-        if not path.exists():
-            return cls()
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise CompileError([Diagnostic("E042", f"npl.toml: {exc}", span_at(str(path), exc))],
-                               {str(path): path.read_text(encoding="utf-8")}) from None
-        s = cls()
-        fill = data.get("fill", {})
-        limits = data.get("limits", {})
-        text = path.read_text(encoding="utf-8")
-        check_known_keys(path, text, data)
-        s.model = data.get("model")
-        if s.model is not None and not isinstance(s.model, str):
-            raise settings_error(path, text, "model", f"model must be a string such as "
-                                 f'"openai/gpt-4o-mini", not {s.model!r}')
-        for section, table in (("fill", fill), ("limits", limits), ("prices", data.get("prices", {})),
-                               ("provider", data.get("provider", {}))):
-            if not isinstance(table, dict):
-                raise settings_error(path, text, section, f"[{section}] must be a table")
-        for name in ("attempts", "depth", "concurrency", "held_out", "synth_budget"):
-            if name in fill:
-                setattr(s, name, setting(path, text, "fill", name, fill[name], getattr(s, name)))
-        for key, attr in (("steps", "step_limit"), ("seconds", "time_limit"),
-                          ("memory_mb", "memory_limit_mb")):
-            if key in limits:
-                setattr(s, attr, setting(path, text, "limits", key, limits[key], getattr(s, attr)))
-        s.prices = data.get("prices", {})
-        s.provider = data.get("provider", {})
-        return s
-
-
-# What npl.toml may hold: top-level keys, and the keys of [fill] and [limits]
-# ([prices] and [provider] are checked where they are used).
-KNOWN_SETTINGS = {"": ("model", "fill", "limits", "prices", "provider"),
-                  "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget"),
-                  "limits": ("steps", "seconds", "memory_mb")}
-
-
-def check_known_keys(path: Path, text: str, data: dict) -> None:
-    """A diagnostic (E042) for a key npl.toml does not know: a misspelt or
-    misplaced setting must not be silently ignored."""
-    import difflib
-    for section, known in KNOWN_SETTINGS.items():
-        table = data if not section else data.get(section, {})
-        if not isinstance(table, dict):
-            continue
-        for key in table:
-            if key in known:
-                continue
-            where = f"[{section}] " if section else ""
-            home = [name for name, keys in KNOWN_SETTINGS.items() if name and key in keys]
-            if home and home[0] != section:
-                hint = f"; it belongs under [{home[0]}]"
-            else:
-                close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else \
-                    f" (known: {', '.join(known)})"
-            raise settings_error(path, text, f"{section}.{key}" if section else key,
-                                 f"unknown setting {where}{key!r}{hint}")
-
-
-# The smallest value each number setting accepts (npl.toml [fill] / [limits]).
-SETTING_MINIMUM = {"attempts": 1, "depth": 0, "concurrency": 1, "held_out": 0.0,
-                   "synth_budget": 0.0, "steps": 1, "seconds": 0.001, "memory_mb": 16}
-
-
-def setting(path: Path, text: str, section: str, name: str, value: Any, default: Any) -> Any:
-    """`value` as the type of `default`, or a diagnostic (E042) naming the key:
-    a limit of 0 or a string must never silently turn a limit off."""
-    kind = type(default)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        (kind is float or isinstance(value, int))
-    low = SETTING_MINIMUM.get(name)
-    if ok and low is not None and value < low:
-        ok = False
-    if ok and name == "held_out" and value >= 1:
-        ok = False
-    if not ok:
-        want = "an integer" if kind is int else "a number"
-        bound = " below 1" if name == "held_out" else ""
-        raise settings_error(path, text, f"{section}.{name}",
-                             f"{section}.{name} must be {want} of at least {low}{bound}, "
-                             f"not {value!r}")
-    return kind(value)
-
-
-def settings_error(path: Path, text: str, key: str, message: str) -> CompileError:
-    import re
-    name = key.rpartition(".")[2]
-    m = re.search(rf"^[ \t]*\[?{re.escape(name)}\b", text, re.M)
-    line = text.count("\n", 0, m.start()) + 1 if m else 1
-    from npl.lang.ast import Span
-    return CompileError([Diagnostic("E042", f"npl.toml: {message}", Span(str(path), line, 1, line, 2))],
-                        {str(path): text})
-
-
-def span_at(path: str, exc):
-    from npl.lang.ast import Span
-    line = getattr(exc, "lineno", 1) or 1
-    col = getattr(exc, "colno", 1) or 1
-    return Span(path, line, col, line, col + 1)
+Compiler = Callable[..., Compilation]       # driver.compile, or npl.load's cached one
 
 
 @dataclass
 class OpenProgram:
+    """A program as read from disk (or, for the REPL, a session): its text,
+    its lock file, its npl.toml settings, and its compilation."""
     path: str
     source: str
     lock: LockFile
@@ -154,15 +52,16 @@ class OpenProgram:
         return self.comp.unfilled
 
 
-class SourceFileError(OSError):
+class SourceFileError(ConfigKind, OSError):
     """A program file that cannot be read: missing, unreadable or not UTF-8
     (the CLI exits 2 with the message; the embedding API raises it)."""
 
 
 def read_source(path: str) -> str:
+    """The text of a program file (lang/files.py: a regular file of at most
+    MAX_SOURCE_BYTES, UTF-8); SourceFileError says why it cannot be read."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        return read_text(path)
     except FileNotFoundError:
         raise SourceFileError(f"no such file: {path}") from None
     except UnicodeDecodeError as exc:
@@ -171,14 +70,83 @@ def read_source(path: str) -> str:
         raise SourceFileError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def open_program(path: str, *, strict_fills: bool = True) -> OpenProgram:
+def open_program(path: str, *, strict_fills: bool = True, compile: Compiler = compile) -> OpenProgram:
     """Read and compile `path` with its locked fills. Raises CompileError
-    (bad program, bad lock) or LockFileError."""
+    (bad program, bad lock, bad npl.toml), LockFileError or SourceFileError."""
     source = read_source(path)
     lock = LockFile.load(lock_path_for(path))
-    settings = Settings.load(Path(path).resolve().parent)
+    settings = Settings.load(Path(settings_path(path)).parent)
     comp = compile(source, path, fills=lock.stamped_fills(), strict_fills=strict_fills)
     return OpenProgram(path, source, lock, settings, comp)
+
+
+def prepare(path: str, *, frozen: bool, model: Optional[str] = None, quiet: bool = False,
+            on_open: Callable[[OpenProgram], None] = lambda prog: None,
+            compile: Compiler = compile) -> OpenProgram:
+    """Open the program with its lock and settings and make sure every hole
+    has a fill: with `frozen`, a missing one is a CompileError (E040);
+    otherwise the filler fills it (`model`; `quiet`: no progress display).
+    `on_open` sees the program as opened (the CLI warns of hand-edited lock
+    entries). The program is compiled once when nothing was missing, and
+    once more after filling; `compile` is npl.load's cached compile."""
+    prog = open_program(path, strict_fills=frozen, compile=compile)
+    on_open(prog)
+    if not prog.missing and not prog.comp.rejected:
+        return prog
+    if frozen:
+        raise CompileError(missing_fill_errors(prog), prog.comp.sources)
+    from npl.filling.filler import FillFailedError
+    prog, result = fill_missing(prog, model=model, quiet=quiet, compile=compile)
+    if result.failures:
+        raise FillFailedError(result)
+    if prog.comp.rejected:                   # changed by another process meanwhile
+        raise CompileError(prog.comp.rejected[0].diagnostics, prog.comp.sources)
+    if prog.missing:
+        raise CompileError(missing_fill_errors(prog), prog.comp.sources)
+    return prog
+
+
+def fill_missing(prog: OpenProgram, *, model: Optional[str] = None, quiet: bool = False,
+                 refresh: Iterable[str] = (), save: bool = True,
+                 compile: Compiler = compile) -> tuple[OpenProgram, FillResult]:
+    """Fill the holes of `prog` that have no usable fill, and those `refresh`
+    names, with the filler. Each accepted fill is written to the lock file
+    at once (so an interrupted run keeps what it did), then entries whose
+    hole is gone are pruned and the others moved to where their holes are
+    now. With `save=False` nothing is written: the new entries are kept in
+    the returned program's lock only (the REPL's session is no file).
+
+    Returns (the program compiled with its new fills, not strictly; the
+    filler's FillResult: holes it could not fill are in its `failures`)."""
+    from npl.filling.filler import fill_holes
+    lock_path = lock_path_for(prog.path)
+
+    def write(entry: LockEntry) -> None:
+        entry = relocated(entry, lock_location(entry.location, lock_path))
+        update_lock(lock_path, lambda entries: entries.__setitem__(entry.key, entry))
+
+    result = fill_holes(prog.comp, prog.lock.entries, prog.settings, model=model, refresh=refresh,
+                        quiet=quiet, on_fill=write if save else (lambda entry: None))
+    if save:
+        lock = LockFile.load(lock_path)
+    else:
+        lock = LockFile(prog.lock.path, {**prog.lock.entries, **result.entries}, prog.lock.tampered,
+                        prog.lock.kept_tables)
+    comp = compile(prog.source, prog.path, fills=lock.stamped_fills(), strict_fills=False)
+    if save and lock_path.exists():          # a run that filled nothing creates no lock
+        live = {h.key: lock_location(h.location, lock_path) for h in comp.holes}
+        lock = update_lock(lock_path, lambda entries: tidy_lock(entries, live))
+    return OpenProgram(prog.path, prog.source, lock, prog.settings, comp), result
+
+
+def tidy_lock(entries: dict[str, LockEntry], live: dict[str, str]) -> None:
+    """Drop entries whose hole is gone; move the others' locations (key ->
+    location in `live`) to where their holes are now."""
+    prune(entries, live)
+    for key, location in live.items():
+        entry = entries.get(key)
+        if entry is not None and entry.location != location:
+            entries[key] = relocated(entry, location)
 
 
 def missing_fill_errors(prog: OpenProgram) -> list[Diagnostic]:

@@ -15,7 +15,7 @@ The session is kept as NPL source, recompiled for every input:
         <the new input>          (an expression E becomes `return (E)`)
 
 and `__repl_main` is run with its output captured. NPL programs can only
-compute and print (SPEC section 6), so running the earlier statements again
+compute and print (docs/reference.md §6), so running the earlier statements again
 rebuilds exactly the same variables; the output they printed the first time
 is skipped, and only the new input's is shown. Session variables therefore
 keep their static types across inputs, and an input that fails to compile or
@@ -39,13 +39,15 @@ import sys
 from pathlib import Path
 from typing import Optional, TextIO
 
+from npl.filling.lockfile import LockFile, lock_path_for
 from npl.lang import ast as A
 from npl.lang.diagnostics import CompileError
+from npl.lang.lexer import Lexeme, scan_lexemes
 from npl.lang.parser import parse
+from npl.lang.symbols import FuncInfo
 from npl.lang.types import (ArrayT, DictT, IterT, ListT, OptionalT, PrimT, SetT, StructT,
                             TupleT, Type, NONE)
 
-from .fmt_layout import _STRING_BODY, _TOKEN
 
 MAIN = "__repl_main"
 DECL_WORDS = ("def", "struct", "const", "example", "property", "extern", "from", "@")
@@ -67,42 +69,20 @@ inputs. A line ending with ':' starts a block; a blank line ends it.
 def _open_and_block(text: str) -> tuple[bool, bool]:
     """(something is left open: bracket, string, hole or `\\`; some line
     ends with `:` outside brackets, i.e. the input is a block)."""
-    depth, block, i = 0, False, 0
-    line_code = ""
-    while i < len(text):
-        m = _TOKEN.match(text, i)
-        kind, tok = m.lastgroup, m.group()
-        if kind == "string":
-            body = _STRING_BODY[tok.lstrip("rRbBfFuU")].match(text, m.end())
-            if body is None:
-                return True, block
-            i = body.end()
-            line_code += "s"
-            continue
-        if kind == "hole":
-            level, j = 0, None
-            for brace in re.finditer(r"[{}]", text[i + 1:]):
-                level += 1 if brace.group() == "{" else -1
-                if level == 0:
-                    j = i + 1 + brace.end()
-                    break
-            if j is None:
-                return True, block
-            i, line_code = j, line_code + "h"
-            continue
-        if kind == "other":
-            if tok in "([{":
-                depth += 1
-            elif tok in ")]}":
-                depth = max(depth - 1, 0)
-            elif tok == "\n":
+    depth, block, line_code, code_start = 0, False, "", 0
+    for lexeme in [*scan_lexemes(text), Lexeme("end", len(text), len(text))]:
+        for char in text[code_start:lexeme.start]:
+            if char == "\n":
                 block |= depth == 0 and line_code.rstrip().endswith(":")
                 line_code = ""
-                i = m.end()
                 continue
-        if kind != "comment":
-            line_code += tok
-        i = m.end()
+            depth = depth + 1 if char in "([{" else max(depth - 1, 0) if char in ")]}" else depth
+            line_code += char
+        if not lexeme.closed:
+            return True, block
+        if lexeme.kind in ("string", "hole"):
+            line_code += lexeme.kind[0]           # "s" or "h": code, but no `:` or bracket
+        code_start = lexeme.end
     block |= depth == 0 and line_code.rstrip().endswith(":")
     return depth > 0 or line_code.rstrip().endswith("\\"), block
 
@@ -214,7 +194,7 @@ class Session:
         self.interactive = interactive
         self.defs: list[Definition] = []
         self.body: list[str] = []
-        self.entries: dict = {}                  # hole key -> LockEntry known to the session
+        self.lock = LockFile(lock_path_for(self.path))   # the session's fills, in memory only
         self.printed = 0                         # output length of the accepted statements
         self.structs: dict = {}                  # IR name -> StructInfo, of the last probe
         self.pending = None                      # (text, statements) stopped by an unfilled hole
@@ -241,8 +221,7 @@ class Session:
 
     def compile(self, text: str):
         from npl.compiler.driver import compile
-        fills = {k: e.fill for k, e in self.entries.items() if not e.needs_verification}
-        return compile(text, self.path, fills=fills, strict_fills=False)
+        return compile(text, self.path, fills=self.lock.stamped_fills(), strict_fills=False)
 
     # ------------------------------------------------------------ reporting
 
@@ -483,7 +462,7 @@ class Session:
         except CompileError:
             return None
         fn = comp.program.scopes.get(self.path, {}).get(name)
-        return fn if type(fn).__name__ == "FuncInfo" and fn.name != MAIN else None
+        return fn if isinstance(fn, FuncInfo) and fn.name != MAIN else None
 
     def current(self):
         """The compiled session, with the input that stopped at an unfilled
@@ -503,7 +482,7 @@ class Session:
         if not comp.holes:
             print("no holes", file=self.out)
         for spec in comp.holes:
-            entry = self.entries.get(spec.key)
+            entry = self.lock.entries.get(spec.key)
             filled = spec.key in comp.filled
             state = f"filled ({entry.provenance.source})" if filled and entry else "missing"
             print(f"{spec.name.replace(MAIN, '<session>')}: {spec.kind} hole, {state}", file=self.out)
@@ -512,45 +491,30 @@ class Session:
         return True
 
     def fill(self) -> bool:
-        """Fill the session's missing holes with the filler, through a
-        temporary copy of the session beside it (so that imports and
-        npl.toml settings apply); the fills are kept in the session."""
-        from npl.filling.filler import FillFailedError, fill_program
-        from npl.filling.lockfile import LockFile, lock_path_for, update_lock
-        from npl.project import open_program
+        """Fill the session's missing holes, the input that stopped at one
+        included, with the filler (imports and npl.toml settings from the
+        session's folder); the fills are kept in the session's lock, in
+        memory: no file is written."""
+        from npl.filling.filler import FillFailedError
+        from npl.filling.settings import Settings
+        from npl.project import OpenProgram, fill_missing
         comp = self.current()
         if comp is None:
             return False
         if not comp.unfilled and not comp.rejected:
             print("every hole is filled", file=self.out)
             return True
-        folder = self.base_dir if os.access(self.base_dir, os.W_OK) else None
-        if folder is None:
-            print(f"error: cannot write in {self.base_dir} to fill holes", file=self.err)
-            return False
-        path = Path(folder) / f".npl-repl-{os.getpid()}.npl"
-        lock = lock_path_for(path)
         try:
-            tail = self.pending[0] if self.pending else ""     # the input a hole stopped
-            path.write_text(self.source(self.defs, self.body, tail)[0], encoding="utf-8")
-            update_lock(lock, lambda entries: entries.update(self.entries))
-            prog = open_program(str(path), strict_fills=False)
-            try:
-                fill_program(prog, model=self.model, quiet=not self.interactive)
-            except FillFailedError as err:
-                print(str(err), file=self.err)
-            finally:
-                self.entries.update(LockFile.load(lock).entries)
+            session = OpenProgram(self.path, comp.source, self.lock,
+                                  Settings.load(Path(self.base_dir)), comp)
+            filled, result = fill_missing(session, model=self.model, quiet=not self.interactive,
+                                          save=False)
         except CompileError as err:
             print(err.render(), file=self.err)
             return False
-        finally:
-            for leftover in (path, lock, lock.with_name("." + lock.name + ".lck")):
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
-        comp = self.current()
-        if comp is None:
-            return False
+        self.lock, comp = filled.lock, filled.comp
+        if result.failures:
+            print(str(FillFailedError(result)), file=self.err)
         done = len(comp.holes) - len(comp.unfilled)
         print(f"{done} of {len(comp.holes)} hole{'s' if len(comp.holes) != 1 else ''} filled",
               file=self.out)
@@ -561,7 +525,6 @@ class Session:
         return not comp.unfilled
 
     def load(self, arg: str) -> bool:
-        from npl.filling.lockfile import LockFile, lock_path_for
         if not arg:
             print("usage: :load PROG.npl", file=self.err)
             return False
@@ -579,11 +542,11 @@ class Session:
         except Exception as exc:                 # a bad lock file
             print(f"error: {exc}", file=self.err)
             return False
-        saved = dict(self.entries)
-        self.entries.update(lock.entries)
+        saved = self.lock
+        self.lock = dataclasses.replace(saved, entries={**saved.entries, **lock.entries})
         new = [self.decl_text(text.replace("\r\n", "\n"), d) for d in module.decls]
         if not self.define(new):
-            self.entries = saved
+            self.lock = saved
             return False
         print(f"loaded {len(new)} definition{'s' if len(new) != 1 else ''} from {arg}",
               file=self.out)

@@ -26,11 +26,14 @@ from types import CodeType
 from typing import Any, Callable, Optional
 
 from npl.compiler import ir
+from npl.lang.errors import InternalError
+from npl.lang.gcpause import gc_paused
 from npl.lang.types import BOOL, FLOAT, INT, STR, DictT, ListT, SetT, TupleT
 from npl.stdlib.builtins import PRIMS, as_iterable, call
 
 from .errors import NplRuntimeError
 from .execution import Budget, run_deep
+from .oracles import NoAnswerer, OracleAnswerer, bind_oracles
 from .image import (SANDBOX_BUILTINS, ProgramImage, exec_module, prepare_heap,  # noqa: F401
                     new_namespace, translate_error, uses_array_helpers)
 from .values import (coerce, conforms, demangle, describe_type, slot_name, struct_code,
@@ -42,7 +45,7 @@ _COMPARE_OPS = {"eq": ast.Eq, "ne": ast.NotEq, "lt": ast.Lt, "le": ast.LtE, "gt"
 _MATH_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 
 
-class CodegenError(Exception):
+class CodegenError(InternalError):
     """The IR is malformed (a bug in an earlier stage, not the user's)."""
 
 
@@ -72,6 +75,41 @@ def _name(id_: str, store: bool = False) -> ast.Name:
 def _args(names: list[str]) -> ast.arguments:
     return ast.arguments(posonlyargs=[], args=[ast.arg(n) for n in names], kwonlyargs=[],
                          kw_defaults=[], defaults=[])
+
+
+DATA_MIN = 16       # constant elements from which a display is emitted as one constant
+
+
+def constant_data(elts) -> Optional[tuple]:
+    """The Python values of `elts` if there are DATA_MIN or more and all are
+    constants (numbers, strings, booleans, None, `-number`, tuples of
+    those), else None: data in a program compiles as one constant."""
+    if len(elts) < DATA_MIN:
+        return None
+    values = []
+    for e in elts:
+        ok, value = _data_value(e)
+        if not ok:
+            return None
+        values.append(value)
+    return tuple(values)
+
+
+def _data_value(e: ir.Expr) -> tuple[bool, Any]:
+    if isinstance(e, ir.Const):
+        return True, e.value
+    if (isinstance(e, ir.Prim) and e.op == "neg" and len(e.args) == 1 and not e.kwargs
+            and isinstance(e.args[0], ir.Const) and type(e.args[0].value) in (int, float)):
+        return True, -e.args[0].value
+    if isinstance(e, ir.TupleLit):
+        values = []
+        for x in e.elts:
+            ok, value = _data_value(x)
+            if not ok:
+                return False, None
+            values.append(value)
+        return True, tuple(values)
+    return False, None
 
 
 def _at(node: ast.AST, line: int) -> ast.AST:
@@ -129,6 +167,7 @@ class ModuleCompiler:
 
     def function(self, fn: ir.Function) -> ast.FunctionDef:
         py_name = self.functions[fn.name]
+        self._oracle_fn = fn
         self.code_names[py_name] = (fn.source_name or fn.name, fn.span.file)
         self._line = fn.span.line
         body = self.prologue() + self.block(fn.body)
@@ -261,6 +300,13 @@ class ModuleCompiler:
     def stmt_HoleBody(self, s: ir.HoleBody) -> ast.stmt:
         return ast.Expr(_hole_call(s.span, s.text))
 
+    def stmt_OracleBody(self, s: ir.OracleBody) -> ast.stmt:
+        """`return _oracle(name, (params...))`: the program's answerer
+        gives the value (runtime/oracles.py)."""
+        fn = self._oracle_fn
+        args = ast.Tuple([_name(local_name(p.name)) for p in fn.params], ast.Load())
+        return ast.Return(ast.Call(_name("_oracle"), [ast.Constant(fn.name), args], []))
+
     def target(self, names: tuple[str, ...], unpack: bool) -> ast.expr:
         if unpack:
             return ast.Tuple([_name(local_name(n), True) for n in names], ast.Store())
@@ -359,6 +405,11 @@ class ModuleCompiler:
         builder = PRIMS.get(e.op)
         if builder is None:
             raise CodegenError(f"unknown primitive {e.op!r}")
+        oracle = self._oracle_lambda(e.args[0]) if e.op in ("map", "filter") and len(e.args) == 2 \
+            else None
+        if oracle is not None:                # asked together: see runtime/oracles.py
+            items = as_iterable(self.expr(e.args[1]), e.args[1].type)
+            return ast.Call(_name(f"_oracle_{e.op}"), [ast.Constant(oracle.name), items], [])
         keywords = [ast.keyword(k, self.expr(v)) for k, v in e.kwargs]
         return builder(e, self.exprs(e.args), keywords)
 
@@ -389,19 +440,37 @@ class ModuleCompiler:
         return ast.Call(_name(self.structs[e.name]), self.exprs(e.args), [])
 
     def expr_ListLit(self, e: ir.ListLit) -> ast.expr:
+        data = constant_data(e.elts)
+        if data is not None:                  # [*(1, 2, ...)]: one constant, not 1000s of nodes
+            return ast.List([ast.Starred(ast.Constant(data), ast.Load())], ast.Load())
         return ast.List(self.exprs(e.elts), ast.Load())
 
     def expr_TupleLit(self, e: ir.TupleLit) -> ast.expr:
+        data = constant_data(e.elts)
+        if data is not None:
+            return ast.Constant(data)
         return ast.Tuple(self.exprs(e.elts), ast.Load())
 
     def expr_SetLit(self, e: ir.SetLit) -> ast.expr:
+        data = constant_data(e.elts)
+        if data is not None:
+            return ast.Set([ast.Starred(ast.Constant(data), ast.Load())])
         return ast.Set(self.exprs(e.elts)) if e.elts else call("_set", [])
 
     def expr_DictLit(self, e: ir.DictLit) -> ast.expr:
+        keys, values = constant_data(e.keys), constant_data(e.values)
+        if keys is not None and values is not None:     # {k: v for k, v in ((k1, v1), ...)}
+            pairs = ast.Constant(tuple(zip(keys, values)))
+            target = ast.Tuple([_name("k", True), _name("v", True)], ast.Store())
+            return ast.DictComp(_name("k"), _name("v"), [ast.comprehension(target, pairs, [], 0)])
         return ast.Dict(self.exprs(e.keys), self.exprs(e.values))
 
     def expr_Comp(self, e: ir.Comp) -> ast.expr:
         gens = [self.generator(g) for g in e.generators]
+        oracle = self._oracle_call(e.elt) if e.kind == "list" else None
+        if oracle is not None:                # asked together: see runtime/oracles.py
+            calls = ast.ListComp(ast.Tuple(self.exprs(e.elt.args), ast.Load()), gens)
+            return ast.Call(_name("_oracle_all"), [ast.Constant(oracle.name), calls], [])
         if e.kind == "list":
             return ast.ListComp(self.expr(e.elt), gens)
         if e.kind == "set":
@@ -413,6 +482,24 @@ class ModuleCompiler:
                 raise CodegenError("dict comprehension without a key")
             return ast.DictComp(self.expr(e.key), self.expr(e.elt), gens)
         raise CodegenError(f"unknown comprehension kind {e.kind!r}")
+
+    def _oracle_call(self, e: ir.Expr) -> Optional[ir.Function]:
+        """The oracle `e` calls directly, if it is such a call."""
+        if isinstance(e, ir.Call):
+            fn = self._by_name.get(e.func)
+            if fn is not None and fn.oracle:
+                return fn
+        return None
+
+    def _oracle_lambda(self, e: ir.Expr) -> Optional[ir.Function]:
+        """The oracle of `lambda x: oracle(x)` (what `map(oracle, xs)` and
+        `filter(oracle, xs)` lower to), if `e` is that."""
+        if isinstance(e, ir.Lambda) and len(e.params) == 1:
+            fn = self._oracle_call(e.body)
+            if fn is not None and len(e.body.args) == 1 and isinstance(e.body.args[0], ir.Local) \
+                    and e.body.args[0].name == e.params[0]:
+                return fn
+        return None
 
     def generator(self, g: ir.Generator) -> ast.comprehension:
         ifs = [self.condition(c) for c in g.conds]
@@ -544,8 +631,9 @@ def _hole_call(span, text: str) -> ast.expr:
 def compile_module(module: ir.Module, instrument: bool = False) -> tuple[CodeType, ModuleCompiler]:
     """The module's code object (to exec once) and the compiler that made it."""
     compiler = ModuleCompiler(module, instrument)
-    tree = compiler.build()
-    code = compile(tree, module.path, "exec", dont_inherit=True)
+    with gc_paused():                       # big data: see npl.lang.gcpause
+        tree = compiler.build()
+        code = compile(tree, module.path, "exec", dont_inherit=True)
     return _rename_code(code, compiler.code_names, module.path), compiler
 
 
@@ -584,6 +672,7 @@ class Program:
         self.limited = budget.active       # compiled with step/time instrumentation
         self._tests = {id(t): name for t, name in zip(module.tests, compiler.tests)}
         self.files = set(image.files)
+        self.oracles: OracleAnswerer = NoAnswerer()   # who answers @oracle calls
 
     # -- public API
     def call(self, ir_name: str, *args: Any) -> Any:
@@ -704,6 +793,7 @@ def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
         namespace["_tick"] = budget.tick
         namespace["_steps"] = 0
     program = Program(module, image, namespace, compiler, structs, budget)
+    bind_oracles(namespace, module, lambda: program.oracles)
     run_deep(program._guarded, exec_module, [code, namespace])
     return program
 
@@ -711,7 +801,7 @@ def load(module: ir.Module, *, sources: Optional[dict[str, str]] = None,
 def adopt(module: ir.Module, image: ProgramImage, namespace: dict,
           struct_classes: dict[str, type]) -> Program:
     """A `Program` over a namespace already loaded from `image` (the compile
-    cache's, npl/fast.py), for `module` compiled again: what the JIT needs
+    cache's, runtime/cached_jit.py), for `module` compiled again: what the JIT needs
     to attach to a running cached program. Raises CodegenError when the
     module's name tables are not the image's."""
     compiler = ModuleCompiler(module, False)

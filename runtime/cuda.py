@@ -1,4 +1,4 @@
-"""Kernels on an NVIDIA GPU with numba.cuda (`--device cuda`, SPEC 8).
+"""Kernels on an NVIDIA GPU with numba.cuda (`--device cuda`, docs/reference.md §8).
 
 A @kernel runs on the GPU when its body is one `prange` loop over array
 elements, optionally preceded by scalar set-up and allocations and with an
@@ -36,7 +36,7 @@ Semantics. A failure the interpreter would report (division by zero, a math
 domain error, an index out of range because an array is shorter than the
 loop) is detected on the device, or before the launch, and the call is then
 re-run on the CPU, which raises the interpreter's error with its NPL trace.
-Reductions add in a different order (float rounding, SPEC 8). NVVM's
+Reductions add in a different order (float rounding, docs/reference.md §8). NVVM's
 contraction of a * b + c into fused multiply-adds is switched off, so
 elementwise arithmetic rounds as on the CPU; transcendental functions come
 from CUDA's libdevice and may differ from the CPU's libm in the last bit.
@@ -45,10 +45,12 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 from typing import Any, Callable, Optional
 
 from npl.compiler import ir
+from npl.lang.errors import ConfigKind
 from npl.lang.types import BOOL, FLOAT, INT, ArrayT
 
 from .cuda_pattern import NotGpu, Pattern, host_eval, match
@@ -63,7 +65,7 @@ _state: dict[str, Any] = {}
 _nofma = threading.local()
 
 
-class DeviceError(Exception):
+class DeviceError(ConfigKind):
     """`--device cuda` (device="cuda") where no usable NVIDIA GPU is."""
 
 
@@ -642,7 +644,8 @@ _TORCH = {FLOAT: "float64", INT: "int64", BOOL: "bool"}
 
 
 def _is_cuda_tensor(v) -> bool:
-    return type(v).__module__.startswith("torch") and bool(getattr(v, "is_cuda", False))
+    torch = sys.modules.get("torch")        # a tensor exists only once torch is imported
+    return torch is not None and isinstance(v, torch.Tensor) and bool(v.is_cuda)
 
 
 def plan(jit, fn: ir.Function) -> Optional[GpuPlan]:

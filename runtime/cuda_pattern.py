@@ -21,7 +21,8 @@ from .kernel_analysis import is_const, is_var, reads, same_expr, walk
 
 
 class NotGpu(Exception):
-    """The kernel does not fit the GPU pattern (the message says why)."""
+    """The kernel does not fit the GPU pattern (the message says why;
+    internal: the kernel then runs on the CPU)."""
 
 
 @dataclass

@@ -11,8 +11,11 @@ generated from NPL source are kept, and each is shown as
 """
 from __future__ import annotations
 
+import errno
 import re
 import sys
+
+from npl.lang.errors import RunKind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,12 +39,13 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class NplRuntimeError(Exception):
-    """A run-time error in an NPL program.
+class NplRuntimeError(RunKind):
+    """A run-time error in an NPL program (exit status 1).
 
-    kind: "index" "zero_division" "key" "assert" "none" "unbound"
-    "stack_overflow" "step_limit" "time_limit" "value" "overflow" "memory"
-    "hole" "extern" "type".
+    kind (per instance, refining RunKind's "runtime"): "index"
+    "zero_division" "key" "assert" "none" "unbound" "stack_overflow"
+    "step_limit" "time_limit" "output_limit" "value" "overflow" "memory"
+    "hole" "extern" "type"; LIMIT_KINDS are those of a verification limit.
     frames: NPL call stack, innermost last (filled in by `translate`)."""
 
     def __init__(self, kind: str, message: str, frames: Optional[list[Frame]] = None):
@@ -79,6 +83,11 @@ class NplRuntimeError(Exception):
 
     def __str__(self) -> str:
         return self.render()
+
+
+# The kinds that mean "a limit stopped the program" rather than "the program
+# is wrong": the filler tells a candidate that ran into one so.
+LIMIT_KINDS = frozenset({"step_limit", "time_limit", "memory", "output_limit", "stack_overflow"})
 
 
 SHOWN_FRAMES = 20              # at each end of a deep stack
@@ -146,7 +155,10 @@ def translate(exc: BaseException, npl_files: Iterable[str],
 
 def classify(exc: BaseException, describe: Callable[[object], str],
              rename: Callable[[str], str]) -> tuple[str, str]:
-    """(kind, message) for a Python exception raised by generated code."""
+    """(kind, message) for a Python exception raised by generated code: the
+    kind from the exception's class and typed fields, never from its text
+    (which only supplies details of the message). A checked program cannot
+    apply an operator to None, so a TypeError is NPL's own bug ("type")."""
     text = str(exc)
     if isinstance(exc, RecursionError):
         return "stack_overflow", "stack overflow (recursion too deep)"
@@ -160,10 +172,11 @@ def classify(exc: BaseException, describe: Callable[[object], str],
         return "assert", f"assertion failed: {text}" if text else "assertion failed"
     if isinstance(exc, (UnboundLocalError, NameError)):
         return "unbound", _unbound_message(text, rename)
-    if isinstance(exc, (AttributeError, TypeError)) and "NoneType" in text:
-        return "none", _none_message(text, rename)
+    if isinstance(exc, AttributeError) and exc.obj is None and exc.name:
+        return "none", ("None where a value was needed (reading field "
+                        f"'{rename(exc.name)}' of None)")
     if isinstance(exc, OverflowError):
-        detail = "result out of range" if text.startswith("(34") else text
+        detail = "result out of range" if exc.args[:1] == (errno.ERANGE,) else text
         return "overflow", f"numeric overflow: {detail}"
     if isinstance(exc, MemoryError):
         return "memory", "out of memory"
@@ -179,12 +192,11 @@ def _index_message(text: str) -> str:
 
 
 def _key_message(exc: KeyError, describe: Callable[[object], str]) -> str:
+    """A KeyError's argument is the missing key (set.pop of an empty set
+    raises NPL's own error, stdlib/helpers.py set_pop)."""
     if not exc.args:
         return "key not found"
-    key = exc.args[0]
-    if isinstance(key, str) and key.startswith("pop from an empty"):
-        return key
-    return f"key not found: {describe(key)}"
+    return f"key not found: {describe(exc.args[0])}"
 
 
 _VAR_RE = re.compile(r"'(\w+)'")
@@ -194,13 +206,6 @@ def _unbound_message(text: str, rename: Callable[[str], str]) -> str:
     match = _VAR_RE.search(text)
     name = rename(match.group(1)) if match else "?"
     return f"variable '{name}' used before it was assigned"
-
-
-def _none_message(text: str, rename: Callable[[str], str]) -> str:
-    attr = re.search(r"has no attribute '(\w+)'", text)
-    if attr:
-        return f"None where a value was needed (reading field '{rename(attr.group(1))}' of None)"
-    return f"None where a value was needed ({text})"
 
 
 _VALUE_REWRITES = (

@@ -6,7 +6,7 @@ object of the generated module (its functions carry NPL names, files and
 lines), each struct's slot, fields and method code, the function slots,
 `main`, the NPL file names and texts (for stack traces) and the index sites
 (for `list index 5, length 3` messages). Everything in it is data that
-`marshal` can store, so the compile cache of `npl run` (npl/fast.py) keeps
+`marshal` can store, so the compile cache of `npl run` (npl/runcache.py) keeps
 images on disk and runs them without parsing, checking, lowering or
 generating code.
 

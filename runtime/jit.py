@@ -35,40 +35,61 @@ code in __pycache__ beside it, so a second run loads instead of compiling
 (`stats["loaded"]`), and an index (jit/index/KEY.json, KEY a hash of the IR
 of the function and its callees, source positions included) lets it skip
 generating the source too; a program run from the compile cache keeps its
-kernels' KEYs and binds them without the compiler (npl/fast.py). The SHA-256 of a module's source and cache files is kept beside it
+targets' KEYs and binds them without the compiler (runtime/cached_jit.py).
+The SHA-256 of a module's source and cache files is kept beside it
 (NAME.sum) and checked before every load: a corrupt entry (truncated,
 garbled, or left by an interrupted write) is deleted and rebuilt, never
 loaded. If Numba cannot compile a function, it keeps running in the
 interpreter and a warning names the reason (for @kernel functions).
 
-Tiering. Compiling costs time, so an unmarked function is compiled only
-when that is likely to pay off, by the ski-rental rule: keep "renting"
-(interpreting) until the time spent interpreting the function equals the
-cost of "buying" (compiling) it, then compile; that never spends more than
-twice what the best choice in hindsight would have. Each interpreted call
-of a candidate is timed (two perf_counter calls, ~0.1 us). The prices were
-measured with bench/jit_tiering.py (2 shared cores, Numba 0.68.1; table in
+Tiering: one policy, whichever way the program was loaded. Compiling costs
+time, so an unmarked function is compiled only when that is likely to pay
+off, by the ski-rental rule: keep "renting" (interpreting) until the time
+spent interpreting the function equals the cost of "buying" (compiling) it,
+then compile; that never spends more than twice what the best choice in
+hindsight would have. Each interpreted call of a candidate is timed (two
+perf_counter calls, ~0.1 us). The prices were measured with
+bench/jit_tiering.py (2 shared cores, Numba 0.68.1; table in
 bench/README.md):
 
     compiling a small function, Numba warmed up     0.04 - 0.19 s  -> COMPILE_SECONDS_COLD
     loading it from the disk cache                  4 - 9 ms       -> COMPILE_SECONDS_CACHED
     the first compile of a process, extra           0.15 - 0.2 s   (Numba's warm-up)
     importing Numba                                 0.18 - 0.31 s  (with the above -> NUMBA_STARTUP_SECONDS)
+    compiling the program again (front end)         0.3 - 0.75 s   -> FRONT_END_SECONDS
     a call into machine code from the interpreter   0.15 - 0.22 us (argument unboxing)
     an interpreted `x * x * 0.5 + x * 3.0 - 1.0`    0.08 - 0.09 us
 
-(ranges: quiet machine to loaded one, load average ~5 on 2 cores) so a function is compiled once its interpreted calls have taken
-COMPILE_SECONDS_CACHED if its modules are in the disk cache (checked once),
-else COMPILE_SECONDS_COLD, plus NUMBA_STARTUP_SECONDS while Numba is not
-loaded yet; and never while its calls average under MIN_CALL_SECONDS, since
-a call into machine code costs about 0.2 us by itself (a loop-free
-arithmetic function is *slower* compiled, called from the interpreter). A
-loop over 1000 elements takes 30-50 us interpreted and ~1 us compiled: it
-is compiled after 4000-6000 calls cold (the measured break-even is
-3500-4300 calls) or after a few hundred warm. Functions that would change meaning when
-compiled are never tiered: an int value in a float slot (`x: float = 3`
-stays an int in the interpreter; compiled code must make it a float) and
-writes into array arguments (an overflow could not be re-run).
+(ranges: quiet machine to loaded one, load average ~5 on 2 cores) so a
+function is compiled once its interpreted calls have taken what compiling
+it would cost at that moment (runtime/tiering.py `compile_price`):
+COMPILE_SECONDS_CACHED if its modules are in the disk cache (checked once,
+after its first COMPILE_SECONDS_CACHED of calls), else COMPILE_SECONDS_COLD,
+plus NUMBA_STARTUP_SECONDS while Numba is not loaded yet, plus
+FRONT_END_SECONDS while the program's IR is not in memory; and never while
+its calls average under MIN_CALL_SECONDS, since a call into machine code
+costs about 0.2 us by itself (a loop-free arithmetic function is *slower*
+compiled, called from the interpreter). A loop over 1000 elements takes
+30-50 us interpreted and ~1 us compiled: it is compiled after 4000-6000
+calls cold (the measured break-even is 3500-4300 calls) or after a few
+hundred warm. Functions that would change meaning when compiled are never
+tiered: an int value in a float slot (`x: float = 3` stays an int in the
+interpreter; compiled code must make it a float) and writes into array
+arguments (an overflow could not be re-run). Kernels are compiled at their
+first call (all targets at load with NPL_JIT=eager).
+
+A program run from the compile cache (npl/fast.py) gets the same wrappers
+and the same rule (runtime/tiering.py `Tiering`; runtime/cached_jit.py
+compiles for it): its cache entry lists the targets `Jit.targets` chose and
+their index keys, so a function whose machine code is in the disk cache is
+bound from it at the same moment as on the compiling path, without the
+compiler; only a function that must be compiled cold needs the program
+compiled again first, which FRONT_END_SECONDS prices in (the only
+difference, and what compiling costs there). A short run never imports the
+compiler or Numba: nothing is compiled before a candidate's calls have
+taken COMPILE_SECONDS_CACHED, and a cold compile waits for at least
+COMPILE_SECONDS_COLD + NUMBA_STARTUP_SECONDS. The decisions are made in the
+program's own calls, on its thread: no sampling thread, no timing race.
 """
 from __future__ import annotations
 
@@ -85,24 +106,15 @@ from typing import Any, Callable, Optional
 
 from npl.compiler import ir
 
-from .jitcache import (boundscheck, cache_dir, is_dispatch_error, load_cached, load_generated,
+from .jitcache import (boundscheck, is_dispatch_error, is_indexed, load_cached, load_generated,
                        read_index, stats, tools_text, write_index)
+from .tiering import Tiering, jit_mode, native_entry
 
-# Tiering prices (seconds); see the module docstring for the measurements.
-COMPILE_SECONDS_COLD = 0.2
-COMPILE_SECONDS_CACHED = 0.01
-NUMBA_STARTUP_SECONDS = 0.5
-MIN_CALL_SECONDS = 1e-6
 DEOPT_LIMIT = 3                 # overflow re-runs before an unmarked function stays interpreted
 
 _compile_lock = threading.RLock()
 # site tag (see numba_codegen.Site) -> the sites of one generated module
 SITES: dict[int, list] = {}
-
-
-def jit_mode() -> str:
-    mode = os.environ.get("NPL_JIT", "on").lower()
-    return mode if mode in ("on", "off", "eager") else "on"
 
 
 def warn(message: str) -> None:
@@ -112,17 +124,6 @@ def warn(message: str) -> None:
 def has_loop(fn: ir.Function) -> bool:
     from .kernel_analysis import walk
     return any(isinstance(n, (ir.While, ir.ForRange, ir.ForEach)) for n in walk(fn.body))
-
-
-class _Tier:
-    """Interpreted-time bookkeeping of one tiering candidate."""
-    __slots__ = ("spent", "calls", "budget", "cache_checked")
-
-    def __init__(self) -> None:
-        self.spent = 0.0
-        self.calls = 0
-        self.budget = COMPILE_SECONDS_CACHED
-        self.cache_checked = False
 
 
 class Jit:
@@ -136,10 +137,11 @@ class Jit:
         self.modules: dict[str, str] = {}             # IR name -> generated module name
         self.failed: set[str] = set()
         self.deopts: dict[str, int] = {}
-        self.interpreted: dict[str, Callable] = {}    # IR name -> interpreted function
         self.gpu: dict[str, Any] = {}                 # IR name -> runtime.cuda plan
         self._analysis: dict[frozenset, tuple] = {}
-        self._candidates: set[str] = set()           # unmarked eligible functions
+        # the slots of the functions it takes over (attach_jit, or a cached
+        # run's runtime/cached_jit.py)
+        self.tiering: Optional[Tiering] = None
 
     # ------------------------------------------------------------ selection
     def eligible(self, fn: ir.Function) -> bool:
@@ -302,11 +304,9 @@ class Jit:
     def is_cached(self, fn: ir.Function) -> bool:
         """Whether the cache index knows `fn`'s modules (and they are there)."""
         try:
-            entries = read_index(self.index_key(fn))
+            return is_indexed(self.index_key(fn))
         except Exception:
             return False
-        folder = cache_dir()
-        return entries is not None and all((folder / f"{mod}.sum").exists() for _, mod, _ in entries)
 
     def fail(self, fn: ir.Function, why: str) -> None:
         self.failed.add(fn.name)
@@ -321,63 +321,36 @@ class Jit:
     def bind(self, fn: ir.Function) -> bool:
         """Compile `fn` and bind its slot to the machine code (or to the GPU
         launcher); False if it stays interpreted."""
-        interpreted = self.interpreted[fn.name]
-        native = self.compile(fn)
-        slot = self.slot(fn)
-        if native is None:
-            self.program.namespace[slot] = interpreted
-            return False
-        entry = native_entry(self, fn, native, interpreted)
-        if fn.name in self.gpu:
-            entry = self.gpu[fn.name].entry(entry, interpreted)
-        self.program.namespace[slot] = entry
-        return True
+        return self.tiering.bind(fn.name)
 
-    def install_kernel(self, fn: ir.Function) -> None:
-        """Compile on the first call."""
-        jit = self
-        slot = self.slot(fn)
-        interpreted = self.interpreted[fn.name]
+    def targets(self) -> list[tuple[ir.Function, bool]]:
+        """(function, is a kernel) for what the JIT takes over: the kernels,
+        then the unmarked functions it may tier (eligible, and meaning the
+        same compiled; see the module docstring)."""
+        module = self.module
+        kernels = [f for f in module.functions if f.kernel]
+        candidates = [f for f in module.functions
+                      if not f.kernel and self.eligible(f) and self.tierable(f)]
+        return [(f, True) for f in kernels] + [(f, False) for f in candidates]
 
-        def first_call(*args):
-            if jit.program.namespace.get(slot) is first_call:
-                jit.bind(fn)
-            return jit.program.namespace[slot](*args)
-        first_call.__name__ = getattr(interpreted, "__name__", fn.name)
-        self.program.namespace[slot] = first_call
+    # the tiering.Backend interface (runtime/tiering.py)
+    needs_front_end = False
 
-    def install_tiered(self, fn: ir.Function) -> None:
-        """Interpret, timing each call, until compiling pays (see the
-        module docstring)."""
-        jit = self
-        slot = self.slot(fn)
-        interpreted = self.interpreted[fn.name]
-        tier = _Tier()
-        clock = time.perf_counter
+    def in_disk_cache(self, name: str) -> bool:
+        return self.is_cached(self.by_name[name])
 
-        def tiering(*args):
-            start = clock()
-            result = interpreted(*args)
-            tier.spent += clock() - start
-            tier.calls += 1
-            if tier.spent >= tier.budget and jit.program.namespace.get(slot) is tiering:
-                jit.consider(fn, tier)
-            return result
-        tiering.__name__ = getattr(interpreted, "__name__", fn.name)
-        self.program.namespace[slot] = tiering
+    def machine_code(self, name: str) -> Optional[Callable]:
+        return self.compile(self.by_name[name])
 
-    def consider(self, fn: ir.Function, tier: _Tier) -> None:
-        if tier.spent < tier.calls * MIN_CALL_SECONDS:
-            tier.budget = tier.spent * 2          # cheap calls: look again much later
-            return
-        if not tier.cache_checked:
-            tier.cache_checked = True
-            price = NUMBA_STARTUP_SECONDS if "numba" not in sys.modules else 0.0
-            price += COMPILE_SECONDS_CACHED if self.is_cached(fn) else COMPILE_SECONDS_COLD
-            tier.budget = price
-            if tier.spent < tier.budget:
-                return
-        self.bind(fn)
+    def entry(self, name: str, native: Callable, interpreted: Callable) -> Callable:
+        """The native entry callers call (the GPU launcher in front of it
+        for a kernel that runs on the GPU)."""
+        fn = self.by_name[name]
+        entry = native_entry(native, interpreted,
+                             lambda exc, args: self.native_failed(fn, exc, args, interpreted))
+        if name in self.gpu:
+            entry = self.gpu[name].entry(entry, interpreted)
+        return entry
 
     # ------------------------------------------------------------ failures
     def native_failed(self, fn: ir.Function, exc: Exception, args: tuple, interpreted: Callable):
@@ -451,23 +424,6 @@ class Jit:
                         out.setdefault(f.name, {}).setdefault(n.func, []).append(n.span.line)
             self._call_lines = {f: {c: sorted(set(ls)) for c, ls in d.items()} for f, d in out.items()}
         return self._call_lines
-
-
-# ------------------------------------------------------------------ entries
-
-def native_entry(jit: Jit, fn: ir.Function, native: Callable, interpreted: Callable) -> Callable:
-    """What interpreted callers call: the machine code, with its failures
-    turned into NPL errors and calls whose arguments do not fit the
-    compiled signature (a non-contiguous array view, an int beyond int64)
-    run in the interpreter."""
-    def entry(*args):
-        try:
-            return native(*args)
-        except Exception as exc:
-            return jit.native_failed(fn, exc, args, interpreted)
-    entry.__name__ = getattr(interpreted, "__name__", fn.name)
-    entry.__wrapped__ = native
-    return entry
 
 
 # ------------------------------------------------------------------ sites and errors
@@ -665,13 +621,11 @@ def attach_jit(program, comp, device: Optional[str] = None) -> Optional[Jit]:
     device = (device or os.environ.get("NPL_DEVICE") or "cpu").lower()
     if mode == "off" or comp.module is None:
         return None
-    module = comp.module
     jit = Jit(program, comp, device)
-    kernels = [f for f in module.functions if f.kernel]
-    candidates = [f for f in module.functions if not f.kernel and jit.eligible(f)]
-    jit._candidates = {f.name for f in candidates}
-    if not kernels and not candidates:
+    targets = jit.targets()
+    if not targets:
         return None
+    kernels = [f for f, kernel in targets if kernel]
     if device == "cuda" and kernels:
         from . import cuda
         cuda.require()
@@ -679,18 +633,7 @@ def attach_jit(program, comp, device: Optional[str] = None) -> Optional[Jit]:
             plan = cuda.plan(jit, f)
             if plan is not None:
                 jit.gpu[f.name] = plan
-    candidates = [f for f in candidates if jit.tierable(f)]
-    for f in kernels + candidates:
-        jit.interpreted[f.name] = program.namespace[jit.slot(f)]
     program.jit = jit
-    for f in kernels:
-        if mode == "eager":
-            jit.bind(f)
-        else:
-            jit.install_kernel(f)
-    for f in candidates:
-        if mode == "eager":
-            jit.bind(f)
-        else:
-            jit.install_tiered(f)
+    jit.tiering = Tiering(program.namespace, program.image.functions, jit)
+    jit.tiering.install([(f.name, kernel) for f, kernel in targets], mode)
     return jit

@@ -10,8 +10,8 @@ depends on: runtime/jit.py `Jit.index_key`) naming the modules a function
 needs. See runtime/jit.py for how keys and names are made.
 
 This module knows nothing of the IR: a program run from the compile cache
-(npl/fast.py) binds its kernels through `load_indexed` without importing
-the compiler.
+(runtime/cached_jit.py) binds its JIT targets through `load_indexed`
+without importing the compiler.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+from npl.lang.fileio import write_atomic
 _numba_lock = threading.Lock()
 stats: dict[str, Any] = {"compiled": 0, "loaded": 0, "compile_seconds": 0.0, "cache_dir": None,
                          "deopts": 0, "fallbacks": 0, "serial_pranges": 0, "gpu_launches": 0,
@@ -75,7 +76,7 @@ def load_generated(mod_name: str, source: str, tag: int):
         current = None
     if current != source:
         discard(path)
-        _atomic_write(path, source.encode("utf-8"))
+        write_atomic(path, source.encode("utf-8"))
     elif not verify(path):
         discard(path, keep_source=True)
     had_cache = bool(cache_files(path))
@@ -85,7 +86,7 @@ def load_generated(mod_name: str, source: str, tag: int):
         if not had_cache:
             raise                               # nothing cached: a real compile failure
         discard(path)                           # a corrupt cache entry: rebuild it once
-        _atomic_write(path, source.encode("utf-8"))
+        write_atomic(path, source.encode("utf-8"))
         module = import_file(path)
         had_cache = False
     compiled = not had_cache or _any_miss(module)
@@ -126,10 +127,18 @@ def read_index(key: str):
     return [(list(comp), str(mod), int(tag)) for comp, mod, tag in data]
 
 
+def is_indexed(key: str) -> bool:
+    """Whether the index names modules for `key` and they are all there
+    (not yet whether they are intact: loading checks that)."""
+    entries = read_index(key)
+    folder = cache_dir()
+    return entries is not None and all((folder / f"{mod}.sum").exists() for _, mod, _ in entries)
+
+
 def write_index(key: str, entries: list) -> None:
     folder = cache_dir() / "index"
     folder.mkdir(exist_ok=True)
-    _atomic_write(folder / f"{key}.json", json.dumps([[c, m, t] for c, m, t in entries]).encode())
+    write_atomic(folder / f"{key}.json", json.dumps([[c, m, t] for c, m, t in entries]).encode())
 
 
 def _any_miss(module) -> bool:
@@ -185,7 +194,7 @@ def write_manifest(path: Path) -> None:
             return
     except (OSError, ValueError):
         pass
-    _atomic_write(path.with_suffix(".sum"), json.dumps(entries, sort_keys=True).encode())
+    write_atomic(path.with_suffix(".sum"), json.dumps(entries, sort_keys=True).encode())
 
 
 def verify(path: Path) -> bool:
@@ -213,12 +222,6 @@ def discard(path: Path, keep_source: bool = False) -> None:
             p.unlink()
         except OSError:
             pass
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def py_function_name(ir_name: str, variant: str = "") -> str:

@@ -23,7 +23,8 @@ SITE_BASE = "_S"                    # module global: the module's site tag << 24
 
 
 class NotLowerable(Exception):
-    """The function uses something the Numba back end does not support."""
+    """The function uses something the Numba back end does not support
+    (internal: the function then stays interpreted)."""
 
 
 def py_local(name: str) -> str:

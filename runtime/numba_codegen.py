@@ -36,7 +36,7 @@ Numba's meaning differs, the source calls a helper of runtime/numba_rt.py:
   * unmarked functions compiled because they are hot keep Python's
     arbitrary-precision int: their int arithmetic is overflow-checked and an
     overflow makes runtime/jit.py re-run the call in the interpreter
-    ("checked" mode; @kernel functions use int64, which wraps: SPEC 2).
+    ("checked" mode; @kernel functions use int64, which wraps: docs/reference.md §2).
 
 Parallel loops. Numba silently drops an exception raised inside the body of
 a `prange` loop, so the body is lowered in *flagging* mode: checks record
@@ -48,7 +48,7 @@ A `prange` loop runs in parallel only when that cannot change its result
 arrays it writes are indexed by the loop variable in their first dimension
 and read only there, and kernels it calls write only such rows. Otherwise it
 is an ordinary loop: `prange` allows parallel execution, it does not require
-it (SPEC 4).
+it (docs/reference.md §4).
 
 Index checks. `a[i]` becomes `a[rt.ix(i, a.shape[0], site)]` (an LLVM
 intrinsic: wrap a negative index, compare, branch to a cold block that

@@ -24,7 +24,8 @@ RECURSION_LIMIT = 20_000                   # native frames per kernel call chain
 
 
 class KernelFault(Exception):
-    """A failed check in compiled kernel code: args are (site, x, y)."""
+    """A failed check in compiled kernel code: args are (site, x, y)
+    (internal: runtime/jit.py turns it into the interpreter's error)."""
 
 
 # ------------------------------------------------------------------ intrinsics

@@ -8,7 +8,7 @@ loaded, so the text and equality functions look the module up in
 runtime/values.py re-exports everything here; the fast start-up path
 (npl/fast.py) imports this module directly.
 
-  * `npl_str` / `npl_repr` / `npl_format` / `npl_equal`: SPEC section 6;
+  * `npl_str` / `npl_repr` / `npl_format` / `npl_equal`: docs/reference.md §6;
   * `slot_name` / `field_of_slot`: struct field <-> Python attribute;
   * `build_struct_class`: a struct's class from the code object that
     runtime/values.py `struct_code` compiles for it (the code object is what

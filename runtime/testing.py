@@ -21,7 +21,7 @@ import hypothesis
 import numpy as np
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.errors import FailedHealthCheck, Unsatisfiable
+from hypothesis.errors import FailedHealthCheck, Flaky, Unsatisfiable
 from hypothesis.extra import numpy as hnp
 
 from npl.compiler import ir
@@ -49,6 +49,7 @@ class TestResult:
     span: Span
     passed: bool
     message: str = ""        # why it failed ("" when it passed)
+    error: str = ""          # the NplRuntimeError's kind when one failed it
 
     @property
     def location(self) -> str:
@@ -154,21 +155,22 @@ class _Runner:
 
     def run(self, test: ir.TestCase) -> TestResult:
         if test.kind == "property" and test.params:
-            passed, message = self.property(test)
+            passed, message, error = self.property(test)
         else:
-            passed, message = self.example(test)
-        return TestResult(test.name, test.kind, test.span, passed, message)
+            passed, message, error = self.example(test)
+        return TestResult(test.name, test.kind, test.span, passed, message, error)
 
-    def example(self, test: ir.TestCase) -> tuple[bool, str]:
+    def example(self, test: ir.TestCase) -> tuple[bool, str, str]:
+        """(passed, why not, the run-time error's kind or "")."""
         try:
             outcome = self.program.run_test(test)
         except NplRuntimeError as err:
-            return False, err.render()
+            return False, err.render(), err.kind
         if outcome is None:
-            return False, "the `where` filter rejected the only case"
+            return False, "the `where` filter rejected the only case", ""
         if outcome:
-            return True, ""
-        return False, f"{test.kind} is False" + self.operands(test, ())
+            return True, "", ""
+        return False, f"{test.kind} is False" + self.operands(test, ()), ""
 
     def operands(self, test: ir.TestCase, args: tuple) -> str:
         values = self.program.test_operands(test, args)
@@ -177,11 +179,12 @@ class _Runner:
         left, right = values
         return f" (left side is {npl_repr(left)}, right side is {npl_repr(right)})"
 
-    def property(self, test: ir.TestCase) -> tuple[bool, str]:
+    def property(self, test: ir.TestCase) -> tuple[bool, str, str]:
+        """(passed, why not, the run-time error's kind or "")."""
         try:
             strategies = [strategy_for(p.type, self.structs, self.classes) for p in test.params]
         except ValueError as exc:
-            return False, f"cannot run property: {exc}"
+            return False, f"cannot run property: {exc}", ""
         failing: list[tuple] = []
         keys = [f"p{i}" for i in range(len(strategies))]
 
@@ -204,13 +207,19 @@ class _Runner:
             test_fn()
         except _Falsified:
             return False, f"counterexample: {self.call_text(test, failing[-1])}" + \
-                self.operands(test, failing[-1])
+                self.operands(test, failing[-1]), ""
         except NplRuntimeError as err:
-            return False, f"counterexample: {self.call_text(test, failing[-1])}\n{err.render()}"
+            return (False, f"counterexample: {self.call_text(test, failing[-1])}\n{err.render()}",
+                    err.kind)
         except (Unsatisfiable, FailedHealthCheck):
             return False, ("the `where` filter rejected (nearly) every generated input; "
-                           "loosen it or change the parameter types")
-        return True, ""
+                           "loosen it or change the parameter types"), ""
+        except Flaky as err:        # failed, then passed when replayed: a time limit, usually
+            cause = _first_runtime_error(err)
+            detail = cause.render() if cause is not None else "it failed, then passed when run again"
+            case = self.call_text(test, failing[0]) if failing else test.name
+            return False, f"counterexample: {case}\n{detail}", cause.kind if cause is not None else ""
+        return True, "", ""
 
     def settings(self) -> dict:
         return dict(max_examples=self.max_examples, derandomize=True, database=None,
@@ -225,8 +234,22 @@ class _Runner:
         return f"{test.name}({inner})"
 
 
+def _first_runtime_error(err: BaseException) -> Optional[NplRuntimeError]:
+    """The first NplRuntimeError inside an exception group (or its causes)."""
+    todo = [err]
+    while todo:
+        e = todo.pop(0)
+        if isinstance(e, NplRuntimeError):
+            return e
+        todo.extend(getattr(e, "exceptions", ()))
+        if e.__cause__ is not None:
+            todo.append(e.__cause__)
+    return None
+
+
 class _Falsified(Exception):
-    """A property case evaluated to False."""
+    """A property case evaluated to False (the runner's own signal to
+    Hypothesis, never seen outside this module)."""
 
 
 def _keep_hypothesis_files_out_of_the_project() -> None:

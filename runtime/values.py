@@ -6,7 +6,7 @@ generated here from its `StructDef` (with __slots__, field-wise ==, no
 hashing, repr `Point(x=1.0, y=2.0)`).
 
 This module takes NPL types and values and gives back:
-  * `npl_str` / `npl_repr`: text as SPEC section 6 prints it (Python's
+  * `npl_str` / `npl_repr`: text as docs/reference.md §6 prints it (Python's
     print, with arrays shown as `array([0.0, 1.0])`);
   * `npl_equal`: `==` for values containing arrays (one bool, not a mask);
   * `make_struct_class`: the class for a struct;

@@ -302,7 +302,8 @@ PRIMS: dict[str, Builder] = {
     **{f"list.{m}": py_method(m) for m in _LIST_METHODS},
     **{f"dict.{m}": py_method(m) for m in _DICT_METHODS},
     **{f"dict.{m}": view_method(m) for m in ("keys", "values", "items")},
-    **{f"set.{m}": py_method(m) for m in _SET_METHODS},
+    **{f"set.{m}": py_method(m) for m in _SET_METHODS if m != "pop"},
+    "set.pop": py_call("_set_pop"),
 }
 
 missing = ir.PRIM_OPS - PRIMS.keys()

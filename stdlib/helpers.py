@@ -60,6 +60,14 @@ def assert_failed(message: object) -> None:
     raise NplRuntimeError("assert", text)
 
 
+def set_pop(s: set):
+    """set.pop(): Python's KeyError for an empty set would read as a missing
+    key, so the error is NPL's own."""
+    if not s:
+        raise NplRuntimeError("key", "pop from an empty set")
+    return s.pop()
+
+
 def hole_reached(where: str, text: str) -> None:
     short = " ".join(text.split())
     short = short if len(short) <= 60 else short[:57] + "..."
@@ -87,7 +95,7 @@ HELPERS: dict[str, object] = {
     "_int_pow": int_pow, "_float_pow": float_pow,
     "_npl_str": npl_str, "_npl_repr": npl_repr, "_npl_format": npl_format,
     "_npl_equal": npl_equal,
-    "_assert_failed": assert_failed, "_hole_reached": hole_reached,
+    "_assert_failed": assert_failed, "_hole_reached": hole_reached, "_set_pop": set_pop,
 }
 
 # NumPy names behind the array helpers (helper name -> attribute of numpy).

@@ -12,7 +12,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# The shared conformance suite lives beside the checkout (../shared), never at
+# a fixed place of one machine; tests that need it skip, saying so, without it.
 SHARED = ROOT.parent / "shared"
+CONFORMANCE = SHARED / "conformance"
+NO_CONFORMANCE = f"no conformance suite beside the checkout (../shared/conformance: {CONFORMANCE})"
+needs_conformance = pytest.mark.skipif(not CONFORMANCE.is_dir(), reason=NO_CONFORMANCE)
 sys.path.insert(0, str(Path(__file__).resolve().parent))      # tests/fakellm.py etc.
 
 settings.register_profile("ci", deadline=None, derandomize=True, database=None,
@@ -36,3 +41,8 @@ def isolated_state(tmp_path_factory, monkeypatch):
 def npl_command() -> list[str]:
     exe = shutil.which("npl", path=str(Path(sys.executable).parent)) or shutil.which("npl")
     return [exe] if exe else [sys.executable, "-m", "npl.cli"]
+
+
+def conformance_programs() -> list[Path]:
+    """The conformance suite's programs, or [] when ../shared is absent."""
+    return sorted(CONFORMANCE.glob("*.npl")) if CONFORMANCE.is_dir() else []

@@ -18,7 +18,7 @@ calls of the earlier functions, and int / float / bool expressions over
 scalar math built-ins, int()/float()/round()/floor()/abs()/min()/max(). A
 divisor is mostly guarded (`d * d + 1.0`, `abs(j) + 1`) and sometimes not;
 ints are kept far from int64 overflow (products reduced `% 9973`), because
-there compiled kernels wrap by design (SPEC 2) while the interpreter does
+there compiled kernels wrap by design (docs/reference.md §2) while the interpreter does
 not. Errors are part of the contract: a division by zero or a math domain
 error must be the same error compiled.
 

@@ -20,8 +20,9 @@ from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Stri
 
 from npl.editors.lexer import HOLE, NplLexer
 
+from conftest import CONFORMANCE
+
 ROOT = Path(__file__).resolve().parent.parent
-CONFORMANCE = ROOT.parent / "shared" / "conformance"
 VSCODE = ROOT / "editors" / "vscode"
 GRAMMAR = VSCODE / "syntaxes" / "npl.tmLanguage.json"
 TEXTMATE = Path(__file__).resolve().parent / "textmate"

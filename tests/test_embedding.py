@@ -162,3 +162,32 @@ def test_holes_state_of_a_loaded_program(tmp_path):
     p = npl.compile_source(path.read_text(), str(path))
     [hole] = p.holes()
     assert (hole.name, hole.kind, hole.state, hole.provenance) == ("g", "function", "missing", None)
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_load_compiles_the_program_once(tmp_path, monkeypatch, frozen):
+    """Opening the program with its lock, finding nothing to fill and
+    building the Program share one compilation: the front end (which every
+    compile goes through) runs once."""
+    import npl.compiler.driver as driver
+    from npl.filling.lockfile import LockEntry, Provenance, lock_path_for, update_lock
+    path = tmp_path / f"once_{frozen}.npl"
+    path.write_text('def g(x: int) -> int:\n    """Twice x."""\n    ...\n\n'
+                    "def h(x: int) -> int:\n    return g(x) + 1\n")
+    spec = driver.compile(path.read_text(), str(path)).holes[0]
+    entry = LockEntry(spec.key, spec.name, spec.kind, spec.location, spec.description,
+                      spec.signature, "def g(x: int) -> int:\n    return 2 * x\n",
+                      Provenance(source="synth"))
+    update_lock(lock_path_for(path), lambda entries: entries.__setitem__(entry.key, entry))
+    runs = []
+    real = driver.front_end
+
+    def counting(source, name, *args, **kwargs):
+        runs.append(name)
+        return real(source, name, *args, **kwargs)
+    monkeypatch.setattr(driver, "front_end", counting)
+    p = npl.load(str(path), frozen=frozen)
+    assert p.call("h", 2) == 5
+    assert runs == [str(path)]
+    npl.load(str(path), frozen=frozen)              # and not again while it stays the same
+    assert runs == [str(path)]

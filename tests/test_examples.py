@@ -32,3 +32,21 @@ def test_locked_example_runs_frozen_and_reverifies(program: Path, tmp_path: Path
     assert "0 failed" in r.stdout and lock.read_bytes() == committed
     r = run_npl(["verify", program.name], folder, env)          # restamps
     assert r.returncode == 0 and "0 failed" in r.stdout, r.stdout + r.stderr
+
+
+ANSWERED = sorted(p for p in EXAMPLES.glob("*.npl") if p.with_suffix(".npl.answers").exists())
+
+
+def test_there_is_an_oracle_example():
+    assert [p.name for p in ANSWERED] == ["triage.npl"]
+
+
+@pytest.mark.parametrize("program", ANSWERED, ids=lambda p: p.stem)
+def test_oracle_example_runs_frozen_from_its_stored_answers(program: Path, tmp_path: Path):
+    folder = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, folder)
+    env = {"NPL_LOCAL_MODEL": "off", "OPENAI_BASE_URL": "http://127.0.0.1:9", "NPL_RUN_CACHE": "off"}
+    r = run_npl(["run", "--frozen", program.name], folder, env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == program.with_suffix(".out").read_text()
+    assert "answered from the store, 0 asked" in r.stderr

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CONFORMANCE
 from lockfill import with_lock
-from npl import fast
+from npl import runcache
+from npl.run_command import parse_run, run_cached
 from npl.runtime.image import ProgramImage
 
 TESTS = Path(__file__).resolve().parent
 SPEC = TESTS / "spec"
-CONFORMANCE = TESTS.parent.parent / "shared" / "conformance"
 TIMEOUT = 300
 
 # The console script `npl = "npl.fast:main"`, plus a list of the modules the
@@ -95,7 +96,7 @@ def entry_of(prog: Path, cache: Path, monkeypatch) -> tuple | None:
     """The cache entry of `prog` run as `npl run PROG.name` in its folder."""
     monkeypatch.setenv("NPL_CACHE_DIR", str(cache))
     monkeypatch.chdir(prog.parent)
-    path = Path(fast.entry_path(prog.name))
+    path = Path(runcache.entry_path(prog.name))
     return marshal.loads(path.read_bytes()) if path.exists() else None
 
 
@@ -210,15 +211,15 @@ def test_a_changed_import_is_compiled_again(tmp_path, env):
 def test_the_key_covers_the_lock_file_and_npl_toml(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "p.npl").write_text("def main():\n    pass\n")
-    keys = [fast.cache_key("p.npl")]
+    keys = [runcache.cache_key("p.npl")]
     (tmp_path / "p.npl.lock").write_text("# lock\n")
-    keys.append(fast.cache_key("p.npl"))
+    keys.append(runcache.cache_key("p.npl"))
     (tmp_path / "npl.toml").write_text("[limits]\nsteps = 10\n")
-    keys.append(fast.cache_key("p.npl"))
+    keys.append(runcache.cache_key("p.npl"))
     (tmp_path / "p.npl").write_text("def main():\n    pass\n\n")
-    keys.append(fast.cache_key("p.npl"))
-    assert len(set(keys)) == 4 and keys[-1] == fast.cache_key("p.npl")
-    assert fast.cache_key("missing.npl") is None
+    keys.append(runcache.cache_key("p.npl"))
+    assert len(set(keys)) == 4 and keys[-1] == runcache.cache_key("p.npl")
+    assert runcache.cache_key("missing.npl") is None
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "other key", "empty"])
@@ -258,10 +259,14 @@ def test_arguments_exit_status_and_numpy(tmp_path, env):
         assert warm.outcome == cold.outcome and warm.from_cache
         assert "numpy" not in warm.modules
     assert warm.rc == 1 and "assertion failed: too many" in warm.stderr
-    # npl's own options after the program: the full command line adds a note.
+    # npl's own options after the program are the program's, with a note
+    # (the same from the cache and from the compiling path).
     noted = npl(["run", "args.npl", "--frozen"], tmp_path, env, tmp_path / "m")
     assert noted.stdout == "['--frozen']\n" and "npl: note: --frozen" in noted.stderr
-    assert not noted.fast
+    assert noted.from_cache
+    compiled = npl(["run", "args.npl", "--frozen"], tmp_path, dict(env, NPL_RUN_CACHE="off"),
+                   tmp_path / "m")
+    assert compiled.outcome == noted.outcome and not compiled.fast
     (tmp_path / "arr.npl").write_text(
         "def main():\n    a = zeros(3)\n    a[1] = 2.5\n    print(a)\n    print(sum(a))\n")
     cold = npl(["run", "arr.npl"], tmp_path, env, tmp_path / "m")
@@ -309,11 +314,16 @@ def test_kernel_programs_from_the_cache(tmp_path, env, monkeypatch):
     jit = npl(["run", "k.npl"], tmp_path, env, tmp_path / "m")
     assert jit.outcome == cold.outcome and jit.fast and not jit.from_cache
     assert "numba" in jit.modules and "npl.runtime.jit" in jit.modules
-    # NPL_JIT=eager compiles everything before main: the fast path steps aside.
-    monkeypatch.setenv("NPL_JIT", "eager")
-    monkeypatch.setenv("NPL_DEVICE", "cpu")          # run_cached sets it, as the CLI does
-    monkeypatch.setattr(fast, "arm_store", lambda request: pytest.fail("entry is valid"))
-    assert fast.run_cached(fast.RunRequest("k.npl", [], no_jit=False)) is None
+    # NPL_JIT=eager compiles every target before main, from the cache too.
+    eager = npl(["run", "k.npl"], tmp_path, dict(env, NPL_JIT="eager"), tmp_path / "m")
+    assert eager.outcome == cold.outcome and eager.fast and "numba" in eager.modules
+    # An entry whose JIT targets are unknown runs from the cache only with the JIT off.
+    entry = runcache.lookup("k.npl")
+    assert entry.runs_cached()
+    entry.targets = True
+    for mode, cached in (("on", False), ("eager", False), ("off", True)):
+        monkeypatch.setenv("NPL_JIT", mode)
+        assert entry.runs_cached() == cached
 
 
 def test_cached_kernels_are_bound_without_the_compiler(tmp_path, env):
@@ -412,6 +422,53 @@ def spin(n: int) -> int:
     return s
 """
 
+def spin(n: int) -> int:
+    s = 1
+    for _ in range(n):
+        s = (s * 1103515245 + 12345) % 2147483648
+    return s
+
+
+HOT_CALLS = SPIN_FUNCTION + """
+def main(args: list[str]):
+    n = int(args[0])
+    total = 0
+    for k in range(int(args[1])):
+        total = (total + spin(n)) % 1000003
+    print(total)
+"""
+
+# A run that calls spin(20000) 4000 times spends seconds in it interpreted
+# (0.5-2 ms a call), several times the most a cold compile is priced at
+# (runtime/tiering.py: 1.1 s with Numba and the front end to load), so it
+# is compiled whatever the machine's speed; one call of spin(10) never is.
+HOT_ARGS = ["20000", "4000"]
+
+
+def hot_total(n: int, calls: int) -> str:
+    return f"{calls * spin(n) % 1000003}\n"
+
+
+def test_hot_unmarked_functions_are_compiled_from_the_cache_too(tmp_path, env, monkeypatch):
+    """The cached run tiers an unmarked function by the compiling path's
+    rule: a short run loads neither the compiler nor Numba; a long one
+    compiles spin (compiling the program again first, as its machine code
+    is not in the JIT's disk cache yet); the next long run binds spin to
+    that machine code without the compiler, by the key the entry keeps."""
+    (tmp_path / "w.npl").write_text(HOT_CALLS)
+    cold = npl(["run", "--no-jit", "w.npl", "10", "1"], tmp_path, env, tmp_path / "m")
+    assert cold.rc == 0 and cold.stdout == hot_total(10, 1), cold
+    entry = entry_of(tmp_path / "w.npl", tmp_path / "cache", monkeypatch)
+    assert entry[3] == [("spin", False)] and [n for n, _ in entry[5][1]] == ["spin"]
+    short = npl(["run", "w.npl", "10", "1"], tmp_path, env, tmp_path / "m")
+    assert short.outcome == cold.outcome and short.from_cache and "numba" not in short.modules
+    long = npl(["run", "w.npl", *HOT_ARGS], tmp_path, env, tmp_path / "m")
+    assert long.outcome == (hot_total(20000, 4000), "", 0) and long.fast, long
+    assert "npl.lang.parser" in long.modules and "numba" in long.modules
+    again = npl(["run", "w.npl", *HOT_ARGS], tmp_path, env, tmp_path / "m")
+    assert again.outcome == long.outcome and again.from_cache and "numba" in again.modules, again
+
+
 MIXED = """\
 @kernel
 def scale(xs: array[float], k: float):
@@ -422,24 +479,25 @@ def scale(xs: array[float], k: float):
 def main(args: list[str]):
     xs = ones(4)
     scale(xs, 3.0)
-    print(xs, spin(int(args[0])))
+    total = 0
+    for k in range(int(args[1])):
+        total = (total + spin(int(args[0]))) % 1000003
+    print(xs, total)
 """
 
 
 def test_kernels_from_the_cache_and_a_hot_unmarked_function(tmp_path, env, monkeypatch):
-    """Kernels bind from the JIT cache; an unmarked function still gets the
-    full JIT once the sampler finds the program spending its time in it."""
+    """Kernels bind from the JIT cache; an unmarked function still gets
+    compiled once its calls have repaid it."""
     (tmp_path / "x.npl").write_text(MIXED)
-    npl(["run", "x.npl", "10"], tmp_path, env, tmp_path / "m")
+    npl(["run", "x.npl", "10", "1"], tmp_path, env, tmp_path / "m")
     assert entry_of(tmp_path / "x.npl", tmp_path / "cache", monkeypatch)[3] == [
         ("scale", True), ("spin", False)]
-    short = npl(["run", "x.npl", "10"], tmp_path, env, tmp_path / "m")
+    short = npl(["run", "x.npl", "10", "1"], tmp_path, env, tmp_path / "m")
     assert short.rc == 0 and short.from_cache and "numba" in short.modules, short
-    long_cold = npl(["run", "--no-jit", "x.npl", "25000000"], tmp_path, env, tmp_path / "m")
-    long = npl(["run", "x.npl", "25000000"], tmp_path, env, tmp_path / "m")
-    assert long.outcome == long_cold.outcome and long.fast
-    assert long.stdout.startswith("array([3.0, 3.0, 3.0, 3.0]) ")
-    assert "npl.lang.parser" in long.modules                  # upgraded for spin
+    long = npl(["run", "x.npl", *HOT_ARGS], tmp_path, env, tmp_path / "m")
+    assert long.outcome == (f"array([3.0, 3.0, 3.0, 3.0]) {hot_total(20000, 4000)}", "", 0)
+    assert long.fast and "npl.lang.parser" in long.modules          # compiled again for spin
 
 
 SPIN = SPIN_FUNCTION + """
@@ -448,46 +506,39 @@ def main(args: list[str]):
 """
 
 
-def test_unmarked_jit_targets_are_compiled_only_when_hot(tmp_path, env, monkeypatch):
-    (tmp_path / "w.npl").write_text(SPIN)
-    cold = npl(["run", "w.npl", "10"], tmp_path, env, tmp_path / "m")
-    assert entry_of(tmp_path / "w.npl", tmp_path / "cache", monkeypatch)[3] == [("spin", False)]
-    short = npl(["run", "w.npl", "10"], tmp_path, env, tmp_path / "m")
-    assert short.outcome == cold.outcome and short.from_cache
-    # A long run spends its time in spin: the sampler starts the upgrade
-    # (recompiling the program in the background; whether attaching the JIT
-    # ends before the program does depends on the machine, so the attach
-    # itself is checked in process below).
-    long_cold = npl(["run", "--no-jit", "w.npl", "25000000"], tmp_path, env, tmp_path / "m")
-    long = npl(["run", "w.npl", "25000000"], tmp_path, env, tmp_path / "m")
-    assert long.outcome == long_cold.outcome and long.fast
-    assert "npl.lang.parser" in long.modules
-
-
-def test_an_upgrade_attaches_the_jit_to_the_running_namespace(tmp_path, env, monkeypatch):
-    """What the sampler's upgrade does, without its timing: the cached
-    program is compiled again, the full JIT attached to the namespace the
-    cached run is executing, and a compiled spin gives the interpreter's
-    result."""
+def test_the_full_jit_takes_over_a_cached_run(tmp_path, env, monkeypatch):
+    """What a cached run does when it must compile: the program is compiled
+    again, a runtime/jit.py Jit is put behind the namespace the cached run
+    is executing (its tiering wrappers stay), and a compiled spin gives the
+    interpreter's result."""
+    from npl.project import open_program
+    from npl.runtime.cached_jit import attach
     from npl.runtime.image import Runner
     (tmp_path / "w.npl").write_text(SPIN)
     npl(["run", "w.npl", "10"], tmp_path, env, tmp_path / "m")
     entry_of(tmp_path / "w.npl", tmp_path / "cache", monkeypatch)
     monkeypatch.delenv("NPL_JIT", raising=False)
-    image, targets, kernels = fast.lookup("w.npl")
-    runner = Runner(image)
+    entry = runcache.lookup("w.npl")
+    runner = Runner(entry.image)
     runner.initialise()
-    slot = image.functions["spin"]
+    slot = entry.image.functions["spin"]
     interpreted = runner.namespace[slot]
-    watch = fast.JitWatch(runner, "w.npl", targets, kernels)
-    jit = watch.upgrade()
-    assert jit is not None and watch.upgraded and "spin" in jit.by_name
-    assert runner.namespace[slot] is not interpreted          # the tiering entry
-    assert watch.upgrade() is jit                              # once only
+    compiles = []
+
+    def recompile():
+        compiles.append(1)
+        return open_program("w.npl").comp
+    tiering = attach(runner, entry.targets, entry.keys, recompile)
+    assert runner.namespace[slot] is not interpreted          # the timing wrapper
+    assert tiering.interpreted["spin"] is interpreted
+    backend = tiering.backend
+    jit = backend.upgrade()
+    assert jit is not None and "spin" in jit.by_name and compiles == [1]
+    assert backend.upgrade() is jit and compiles == [1]       # once only
     assert jit.bind(jit.by_name["spin"])
     compiled = runner.namespace[slot]
     assert compiled is not interpreted and hasattr(compiled, "__wrapped__")
-    assert compiled(100000) == interpreted(100000)
+    assert compiled(100000) == interpreted(100000) == spin(100000)
 
 
 def test_hand_edited_lock_files_are_never_cached(tmp_path, env):
@@ -523,40 +574,84 @@ def test_other_commands_go_to_the_full_command_line(tmp_path, env):
     assert missing.rc == 2 and missing.stderr == "npl: error: no such file: nope.npl\n"
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["run", "p.npl"], ("p.npl", [], False)),
-    (["run", "--frozen", "--no-jit", "p.npl", "a", "-b"], ("p.npl", ["a", "-b"], True)),
-    (["run", "p.npl", "a", "--frozen"], None),
-    (["run", "p.npl", "--device=cpu"], None),
-    (["run", "--device", "cpu", "p.npl"], ("p.npl", [], False)),
-    (["run", "--device=cpu", "--frozen", "p.npl", "-v"], ("p.npl", ["-v"], False)),
-    (["run", "--device", "cuda", "p.npl"], None),
-    (["run", "--model", "x/y", "p.npl"], None),
+PARSED = [
+    (["run", "p.npl"], ("p.npl", [], False, "cpu", None)),
+    (["run", "--frozen", "--no-jit", "p.npl", "a", "-b"],
+     ("p.npl", ["a", "-b"], True, "cpu", None)),
+    (["run", "p.npl", "a", "--frozen"], ("p.npl", ["a", "--frozen"], False, "cpu", None)),
+    (["run", "p.npl", "--device=cpu"], ("p.npl", ["--device=cpu"], False, "cpu", None)),
+    (["run", "--device", "cpu", "p.npl"], ("p.npl", [], False, "cpu", None)),
+    (["run", "--device=CPU", "--frozen", "p.npl", "-v"], ("p.npl", ["-v"], False, "cpu", None)),
+    (["run", "--device", "cuda", "p.npl"], ("p.npl", [], False, "cuda", None)),
+    (["run", "--model", "x/y", "p.npl"], ("p.npl", [], False, "cpu", "x/y")),
+    (["run", "--model=x/y", "--no-jit", "p.npl"], ("p.npl", [], True, "cpu", "x/y")),
+    (["run", "--model", "--frozen", "p.npl"], ("p.npl", [], False, "cpu", "--frozen")),
+    (["run", "--device", "cpu", "--device=cuda", "p.npl"], ("p.npl", [], False, "cuda", None)),
+]
+
+
+@pytest.mark.parametrize("argv, expected", PARSED + [
+    (["run", "--device", "gpu", "p.npl"], None),
+    (["run", "--frozen=yes", "p.npl"], None),
     (["run", "--help"], None),
+    (["run", "-h", "p.npl"], None),
+    (["run", "--verbose", "p.npl"], None),
     (["run", "--", "p.npl"], None),
     (["run"], None),
+    (["run", "--frozen"], None),
     (["run", "--device"], None),
+    (["run", "--model"], None),
     (["check", "p.npl"], None),
     ([], None),
 ])
-def test_parse_run(argv, expected):
-    request = fast.parse_run(argv)
-    got = None if request is None else (request.path, request.args, request.no_jit)
+def test_parse_run(argv, expected, monkeypatch):
+    monkeypatch.delenv("NPL_DEVICE", raising=False)
+    request = parse_run(argv)
+    got = None if request is None else (request.path, request.args, request.no_jit,
+                                        request.device, request.options["model"])
     assert got == expected
 
 
+@pytest.mark.parametrize("argv", [argv for argv, _ in PARSED])
+def test_parse_run_reads_the_options_as_click_does(argv, monkeypatch):
+    """One table of options (npl/run_command.py RUN_OPTIONS) behind both
+    readers: the fast path's gives what click's command gives."""
+    from npl.cli import run as run_command
+    monkeypatch.delenv("NPL_DEVICE", raising=False)
+    request = parse_run(argv)
+    params = run_command.make_context("run", list(argv[1:])).params
+    assert params == {"program": request.path, "args": tuple(request.args), **request.options}
+
+
+@pytest.mark.parametrize("value, device", [("cuda", "cuda"), ("CPU", "cpu"), ("", "cpu"),
+                                           ("tpu", None)])
+def test_parse_run_reads_npl_device(value, device, monkeypatch):
+    monkeypatch.setenv("NPL_DEVICE", value)
+    request = parse_run(["run", "p.npl"])
+    assert (request and request.device) == device
+    monkeypatch.setenv("NPL_DEVICE", value)
+    assert parse_run(["run", "--device", "cpu", "p.npl"]).device == "cpu"
+
+
+def test_only_cpu_runs_come_from_the_cache(monkeypatch):
+    monkeypatch.setattr(runcache, "lookup", lambda path: pytest.fail("looked up"))
+    assert run_cached(parse_run(["run", "--device", "cuda", "p.npl"])) is None
+    monkeypatch.setenv("NPL_RUN_CACHE", "off")
+    assert run_cached(parse_run(["run", "p.npl"])) is None
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="computed by hand on Linux only")
-@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-cache", "relative/ignored"])
-def test_cache_dir_is_platformdirs_user_cache_dir(monkeypatch, xdg):
+@pytest.mark.parametrize("xdg", [None, "absolute", "relative/ignored"])
+def test_cache_dir_is_platformdirs_user_cache_dir(monkeypatch, tmp_path, xdg):
     import platformdirs
     monkeypatch.delenv("NPL_CACHE_DIR", raising=False)
     if xdg is None:
         monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     else:
-        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
-    assert fast.cache_dir() == os.path.join(platformdirs.user_cache_dir("npl"), "run")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache") if xdg == "absolute" else xdg)
+    assert runcache.cache_dir() == os.path.join(platformdirs.user_cache_dir("npl"), "run")
     monkeypatch.setenv("NPL_CACHE_DIR", "/somewhere")
-    assert fast.cache_dir() == os.path.join("/somewhere", "run")
+    assert runcache.cache_dir() == os.path.join("/somewhere", "run")
 
 
 def test_image_round_trip_and_rejects():

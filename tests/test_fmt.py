@@ -399,3 +399,11 @@ def test_random_expressions_round_trip():
         roundtrip(source)
 
     check()
+
+
+def test_decorators_keep_their_names():
+    from npl.fmt import format_source
+    source = ('@oracle\ndef f(x: int) -> int:\n    """d"""\n    ...\n\n\n'
+              '@kernel\ndef g(x: int) -> int:\n    return x\n')
+    out = format_source(source, "d.npl")
+    assert out.startswith("@oracle\ndef f(") and "\n@kernel\ndef g(" in out, out

@@ -12,11 +12,12 @@ import re
 import sys
 import textwrap
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 
 from npl.filling.providers.gbnf import KINDS, RESERVED_WORDS, fill_grammar
+
+from conftest import conformance_programs, needs_conformance
 
 sys.setrecursionlimit(20000)
 
@@ -220,15 +221,6 @@ def test_llama_cpp_parses_the_grammar(kind):
 
 # ------------------------------------------------------ what it accepts
 
-def _conformance_dir() -> Path | None:
-    here = Path(__file__).resolve()
-    for base in here.parents:
-        candidate = base / "shared" / "conformance"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 def _top_level_functions(source: str) -> list[str]:
     """The text of each (decorated) def at column 0 of an NPL program."""
     blocks, current = [], None
@@ -245,17 +237,14 @@ def _top_level_functions(source: str) -> list[str]:
 
 
 def _conformance_functions() -> list[tuple[str, str]]:
-    folder = _conformance_dir()
-    if folder is None:
-        return []
-    return [(f"{p.stem}:{i}", fn) for p in sorted(folder.glob("*.npl"))
+    return [(f"{p.stem}:{i}", fn) for p in conformance_programs()
             for i, fn in enumerate(_top_level_functions(p.read_text()))]
 
 
 CONFORMANCE = _conformance_functions()
 
 
-@pytest.mark.skipif(not CONFORMANCE, reason="shared/conformance not found beside the checkout")
+@needs_conformance
 @pytest.mark.parametrize("label,function", CONFORMANCE, ids=[c[0] for c in CONFORMANCE])
 def test_conformance_functions_and_bodies_are_accepted(label, function):
     assert accepts("function", function), function
@@ -264,9 +253,8 @@ def test_conformance_functions_and_bodies_are_accepted(label, function):
     assert accepts("function", textwrap.dedent(body)), body
 
 
+@needs_conformance
 def test_conformance_corpus_is_substantial():
-    if _conformance_dir() is None:
-        pytest.skip("shared/conformance not found beside the checkout")
     assert len(CONFORMANCE) >= 25
 
 

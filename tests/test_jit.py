@@ -129,7 +129,7 @@ def test_parallel_reduction_matches_up_to_rounding(constructs):
 def test_int_is_int64_inside_kernels(constructs):
     interp, native = constructs
     assert interp.call("wraps", 2 ** 21) == (2 ** 63, -2 ** 63, 2 ** 63)
-    # int64 wraps (SPEC 2), INT64_MIN // -1 included (Numba alone gives 0)
+    # int64 wraps (docs/reference.md §2), INT64_MIN // -1 included (Numba alone gives 0)
     assert native.call("wraps", 2 ** 21) == (-2 ** 63, -2 ** 63, -2 ** 63)
 
 

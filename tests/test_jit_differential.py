@@ -4,7 +4,7 @@
    shared conformance suite and the kernel benchmarks (at small sizes) runs
    with kernels compiled and with the JIT off; the outputs must agree, up to
    the float rounding of reductions and int64 wrap-around inside kernels
-   (SPEC 8), which `outputs_agree` allows and nothing else.
+   (docs/reference.md §8), which `outputs_agree` allows and nothing else.
 2. Random well-typed kernels from tests/gen_kernels.py (Hypothesis,
    derandomized): every function, on random inputs, returns the same value
    (floats up to rounding), leaves its array arguments the same, or fails
@@ -26,10 +26,10 @@ import npl.api as api
 from npl.lang.diagnostics import CompileError
 from npl.runtime.errors import NplRuntimeError
 
+from conftest import CONFORMANCE
 from gen_kernels import kernel_inputs, kernel_programs
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFORMANCE = ROOT.parent / "shared" / "conformance"
 
 BENCH_SIZES = {"nbody.npl": "2000", "spectral_norm.npl": "60", "mandelbrot.npl": "120", "matmul.npl": "40"}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import npl.api as api
-from npl.runtime import jit as jitmod
+from npl.runtime import tiering
 
 from conftest import npl_command
 
@@ -84,7 +84,7 @@ def test_no_jit_and_jit_off_run_kernels_in_the_interpreter(tmp_path):
                           timeout=300)
     env = subprocess.run([*npl_command(), "run", str(prog)], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "NPL_JIT": "off"})
-    # int64 wraps in compiled kernels (SPEC 2); the interpreter's int does not
+    # int64 wraps in compiled kernels (docs/reference.md §2); the interpreter's int does not
     assert native.stdout == "-9223372036854775808\n", native.stderr
     assert flag.stdout == env.stdout == "9223372036854775808\n"
 
@@ -146,9 +146,9 @@ def test_tiering_compiles_what_pays_and_nothing_else(monkeypatch):
     whose calls cost less than a call into machine code
     (MIN_CALL_SECONDS) never is, however often it is called, and a
     function that is never called is never compiled."""
-    monkeypatch.setattr(jitmod, "COMPILE_SECONDS_CACHED", 0.001)
-    monkeypatch.setattr(jitmod, "COMPILE_SECONDS_COLD", 0.001)
-    monkeypatch.setattr(jitmod, "NUMBA_STARTUP_SECONDS", 0.0)
+    monkeypatch.setattr(tiering, "COMPILE_SECONDS_CACHED", 0.001)
+    monkeypatch.setattr(tiering, "COMPILE_SECONDS_COLD", 0.001)
+    monkeypatch.setattr(tiering, "NUMBA_STARTUP_SECONDS", 0.0)
     prog = load("on", monkeypatch)
     jit = prog._runtime.jit
     calls = 0

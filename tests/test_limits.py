@@ -138,7 +138,7 @@ def test_bad_limit_settings_are_diagnostics_not_silently_off(tmp_path, toml, mes
     ("[limits]\nsteps = 10\nmemroy_mb = 64\n", "[limits] 'memroy_mb'; did you mean 'memory_mb'?", 3),
     ("[limits]\nattempts = 2\n", "unknown setting [limits] 'attempts'; it belongs under [fill]", 2),
     ('modle = "openai/x"\n', "unknown setting 'modle'; did you mean 'model'?", 1),
-    ("colour = 1\n", "unknown setting 'colour' (known: model, fill, limits, prices, provider)", 1),
+    ("colour = 1\n", "unknown setting 'colour' (known: model, fill, limits, oracle, prices, provider)", 1),
     ("model = 3\n", 'model must be a string such as "openai/gpt-4o-mini", not 3', 1),
     ("provider = 3\n", "[provider] must be a table", 1),
 ])

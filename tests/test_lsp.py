@@ -263,3 +263,27 @@ def test_hole_hover_shows_a_locked_fill_and_refill_runs_the_filler(project):
             assert "s.lower()" in text and "source: openai/any" in text and "in use" in text
         finally:
             assert client.close() == 0
+
+
+@pytest.mark.parametrize("text", [
+    "def f(x: int) -> int\n    return x\n",                                  # syntax
+    "def f(x: int) -> str:\n    return x + 1\n\ndef main():\n    print(y)\n",  # types, names
+    "@kernel\ndef k(a: array[float]) -> None:\n    xs = [1.0]\n    a[0] = xs[0]\n",   # kernel rules
+    "from missing_module import f\n",                                        # imports
+])
+def test_the_language_server_reports_what_compile_reports(tmp_path, text):
+    """One front end: the diagnostics the editor shows are the compiler's."""
+    from pygls.uris import from_fs_path
+
+    from npl.lang.diagnostics import CompileError
+    from npl.lsp import analyze
+    path = tmp_path / "prog.npl"
+    path.write_text(text)
+    with pytest.raises(CompileError) as err:
+        compile(text, str(path))
+    a = analyze(from_fs_path(str(path)), text)
+    shown = sorted((d.code, d.range.start.line + 1, d.range.start.character + 1,
+                    d.message.split("\nnote: ")[0]) for d in a.diagnostics)
+    assert shown == sorted((d.code, d.span.line, d.span.col, d.message)
+                           for d in err.value.diagnostics)
+    assert shown

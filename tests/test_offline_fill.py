@@ -112,17 +112,17 @@ def test_second_program_reuses_the_library_without_a_request(programs):
         r = run_npl(["fill", "second.npl", "--model", "openai/m"], programs, env)
         assert r.returncode == 0, r.stderr
         assert len(server.requests) == 1                  # the second program asked nothing
-    assert f"filled vowel_total (second.npl:1:1) by library (entry {entry.id} from openai/m)" in r.stderr
+    assert f"filled vowel_total (second.npl:1:1) by library (entry {entry.id})" in r.stderr
     assert "npl: filled 1 hole(s): 1 by library" in r.stderr
     hole = lock_of(programs / "second.npl")["vowel_total"]
     assert hole["provenance"]["source"] == "library"
-    assert hole["provenance"]["library_entry"] == f"{entry.id} from openai/m"
+    assert hole["provenance"]["library_entry"] == entry.id      # not what the entry claims
     assert "count_vowels(text)" in hole["fill"]              # adapted to the new name and parameter
     assert sorted(hole["verification"]["checks_passed"]) == ["example@5", "example@6"]
     r = run_npl(["run", "--frozen", "second.npl"], programs)
     assert r.returncode == 0 and r.stdout == "5\n", r.stderr
     r = run_npl(["holes", "second.npl"], programs)
-    assert f"library [{entry.id} from openai/m]" in r.stdout
+    assert f"library [{entry.id}]" in r.stdout
 
 
 def test_tampered_library_entry_is_ignored_and_reported(programs):
@@ -231,8 +231,7 @@ def test_no_model_fills_offline_and_says_which_filler_did_what(tmp_path):
     lines = r.stderr.splitlines()
     assert "npl: filled double_all (offline.npl:1:1) by synth" in lines
     assert "npl: filled shout (offline.npl:10:1) by synth" in lines
-    assert (f"npl: filled digit_count (offline.npl:18:1) by library "
-            f"(entry {digits_id} from anthropic/claude-test)") in lines
+    assert f"npl: filled digit_count (offline.npl:18:1) by library (entry {digits_id})" in lines
     assert "npl: filled 3 hole(s): 1 by library, 2 by synth" in lines
     assert "model call" not in r.stderr
     holes = lock_of(tmp_path / "offline.npl")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast as pyast
 import warnings
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -17,8 +16,17 @@ from npl.lang.ast import ast_equal
 from npl.lang.diagnostics import CODES, CompileError
 from npl.lang.parser import parse, parse_expr, unescape
 
+from conftest import ROOT, conformance_programs
+
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-PROGRAMS = [p.read_text() for p in sorted(Path("/work/shared/conformance").glob("*.npl"))]
+# Seeds for mutation: the spec programs of this repository, and the shared
+# conformance suite where it is beside the checkout.
+SEEDS = sorted((ROOT / "tests" / "spec").rglob("*.npl")) + conformance_programs()
+PROGRAMS = [p.read_text(encoding="utf-8") for p in SEEDS]
+
+
+def test_the_seed_corpus_is_substantial():
+    assert len(PROGRAMS) >= 50
 
 
 def check_outcome(text: str) -> None:
@@ -100,13 +108,13 @@ def mutate(data, text: str) -> str:
 
 @FUZZ
 @given(st.sampled_from(PROGRAMS), st.data())
-def test_mutated_conformance_programs(program, data):
+def test_mutated_programs(program, data):
     check_outcome(mutate(data, program))
 
 
 @FUZZ
 @given(st.sampled_from(PROGRAMS), st.integers(0, 10_000))
-def test_truncated_conformance_programs(program, cut):
+def test_truncated_programs(program, cut):
     check_outcome(program[:cut % (len(program) + 1)])
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import npl_command
-from fakellm import FakeLLMServer, reply
+from fakellm import FakeLLMServer, dynamic, reply
 from npl.repl import _indented, input_complete, next_indent
 
 
@@ -233,3 +233,20 @@ def test_terminal_session_with_prompt_toolkit(tmp_path):
     history = (data / "npl" / "repl_history").read_text()
     assert "+x = 40" in history
     assert "+def f(n: int) -> int:\n+    return n + 2\n" in history and "+f(x)" in history
+
+
+def test_fill_writes_no_file(tmp_path):
+    """The filler works on the session's text: while it asks the model,
+    and after, the session's folder holds nothing it wrote."""
+    seen = []
+
+    def answer(request: dict) -> str:
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        return "```npl\n42\n```"
+    (tmp_path / "npl.toml").write_text("[fill]\nattempts = 2\n")
+    with FakeLLMServer(default=dynamic(answer)) as server:
+        r = repl("x: int = ?{the answer to everything}\n:fill\nx + 1\n", tmp_path,
+                 "--model", "openai/any", env={"OPENAI_BASE_URL": server.base_url})
+    assert r.stdout.splitlines()[:2] == ["1 of 1 hole filled", "43"], r.stderr
+    assert seen == [["npl.toml"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["npl.toml"]

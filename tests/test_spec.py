@@ -10,7 +10,7 @@ files are modules that those programs import):
     must occur in that stream (`output` is stdout and stderr together).
     `run` is run with --frozen; any other command as `npl COMMAND PROG.npl`.
 Whatever the expectation, no program may make `npl` show a Python
-traceback or report a bug in itself (an internal error; SPEC section 9).
+traceback or report a bug in itself (an internal error; docs/reference.md §9).
 
 A program with a PROG.fills.toml beside it has filled holes: its folder is
 copied to a temporary one and the lock file is written there from those
@@ -32,12 +32,11 @@ from typing import Optional
 
 import pytest
 
-from conftest import npl_command
+from conftest import CONFORMANCE, npl_command
 from lockfill import with_lock
 
 TESTS = Path(__file__).resolve().parent
 SPEC = TESTS / "spec"
-CONFORMANCE = TESTS.parent.parent / "shared" / "conformance"
 TIMEOUT = 120
 PYTHON_TRACEBACK = "Traceback (most recent call last)"
 # How npl reports a bug in itself (npl/cli.py, runtime/errors.py).
@@ -150,7 +149,7 @@ def test_every_diagnostic_code_has_an_error_program():
 
 
 def test_every_builtin_and_method_is_exercised():
-    """Each built-in function and method of SPEC section 6 is called by some
+    """Each built-in function and method of docs/reference.md §6 is called by some
     spec program that runs successfully (a .out program)."""
     from npl.lang.builtin_sigs import (BUILTIN_FUNCTIONS, DICT_METHODS, LIST_METHODS,
                                        SET_METHODS, STR_METHODS)

@@ -1,4 +1,4 @@
-"""Tuple targets beyond flat names (SPEC 4): items, fields and nested tuples
+"""Tuple targets beyond flat names (docs/reference.md §4): items, fields and nested tuples
 in assignments (`xs[i], xs[j] = xs[j], xs[i]`), nested tuples in `for`
 loops and comprehensions (`for i, (a, b) in enumerate(ps)`).
 

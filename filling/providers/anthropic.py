@@ -11,6 +11,7 @@ server-sent events.
 """
 from __future__ import annotations
 
+import json
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
@@ -69,6 +70,12 @@ class AnthropicProvider(HostedClient):
             body["stream"] = True
         return body
 
+    def _schema_fields(self, schema: dict) -> dict:
+        # structured output through a tool whose input is the answer
+        return {"tools": [{"name": "answer", "description": "Give the value asked for.",
+                           "input_schema": schema}],
+                "tool_choice": {"type": "tool", "name": "answer"}}
+
     # -- replies -------------------------------------------------------------
 
     def _read_reply(self, reply: dict) -> tuple[str, int, int]:
@@ -78,6 +85,10 @@ class AnthropicProvider(HostedClient):
         texts = [b.get("text") for b in blocks if b.get("type") == "text"]
         if not all(isinstance(t, str) for t in texts):
             raise self._malformed("has a text block without text", reply)
+        tools = [b.get("input") for b in blocks
+                 if b.get("type") == "tool_use" and b.get("name") == "answer" and "input" in b]
+        if tools:                         # a structured answer (the `answer` tool's input)
+            texts = [json.dumps(tools[0])]
         prompt_tokens, completion_tokens = _usage(reply.get("usage"))
         return "".join(texts), prompt_tokens, completion_tokens
 

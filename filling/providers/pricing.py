@@ -14,12 +14,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import Optional
 
+from npl.lang.errors import ConfigKind
+
 # A dated or aliased release costs what its base model costs.
 _VERSION_SUFFIX = re.compile(r"-(latest|\d{8}|\d{4}-\d{2}-\d{2}|\d{4})$")
 
 
-class PricingError(ValueError):
-    """A price table entry that is not {input = N, output = N}."""
+class PricingError(ConfigKind, ValueError):
+    """A price table entry (npl.toml [prices]) that is not {input = N, output = N}."""
 
 
 @dataclass(frozen=True)

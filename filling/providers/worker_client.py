@@ -477,9 +477,8 @@ def _find_shared(sock: Path, log: Path, info: Path) -> Optional[_Running]:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    from npl.lang.fileio import write_atomic
+    write_atomic(path, json.dumps(data))
 
 
 def _wait_gone(pid: int, seconds: float) -> None:

@@ -31,13 +31,17 @@ from .values import ERR, apply_pointwise, component_types, same_value, value_key
 
 
 class Solved(Exception):
+    """The search found `term` (a signal that ends it; never leaves the
+    synthesizer)."""
+
     def __init__(self, term: "Term"):
         super().__init__(term.text)
         self.term = term
 
 
 class OutOfTime(Exception):
-    pass
+    """The search's time budget ran out (a signal; never leaves the
+    synthesizer)."""
 
 
 class Clock:

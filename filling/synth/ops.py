@@ -149,7 +149,8 @@ def render_ternary(a):
 # ------------------------------------------------------- guarded semantics
 
 class Blowup(Exception):
-    """A result past the size limits."""
+    """A result past the size limits (the search's signal to drop a
+    candidate; never leaves the synthesizer)."""
 
 
 def repeat(seq, n):

@@ -1,4 +1,4 @@
-"""The table of ops the synthesizer combines (SPEC sections 5 and 6).
+"""The table of ops the synthesizer combines (docs/reference.md §5 and §6).
 
 Takes the types in a task's signature, its return type and whether floats
 are in play; gives back the ordered list of `Op`s (see `synth_ops`). Among

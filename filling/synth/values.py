@@ -85,7 +85,8 @@ def same_value(actual: object, expected: object) -> bool:
 
 
 class ExampleError(ValueError):
-    """An example value that does not fit the declared NPL type."""
+    """An example value that does not fit the declared NPL type (internal:
+    the filler then skips the synthesizer for that hole)."""
 
 
 def coerce(value: object, typ: Type, where: str) -> object:

@@ -1,6 +1,6 @@
 """Pygments lexer for NPL source files (`*.npl`).
 
-`NplLexer` covers the lexical structure of SPEC sections 1-8: keywords,
+`NplLexer` covers the lexical structure of docs/reference.md §1-§8: keywords,
 declarations (`def`, `struct`, `const`, `extern def`, `example`, `property`,
 `from ... import`), decorators (`@kernel`), built-in functions and math
 constants, type names, numbers, plain, triple-quoted and f-strings (with
@@ -37,7 +37,7 @@ OPERATOR_WORDS = ("and", "or", "not", "is", "in")
 CONSTANTS = ("None", "True", "False")
 TYPES = ("int", "float", "bool", "str", "list", "dict", "set", "tuple", "array")
 BUILTINS = (
-    # I/O and general functions (SPEC section 6), minus the type names.
+    # I/O and general functions (docs/reference.md §6), minus the type names.
     "print", "len", "range", "enumerate", "zip", "abs", "min", "max", "sum",
     "sorted", "reversed", "map", "filter", "any", "all", "round", "divmod",
     "pow", "ord", "chr", "hex", "bin",
