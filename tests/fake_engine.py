@@ -85,3 +85,23 @@ class FakeEngine:
         text = os.environ.get("FAKE_ENGINE_REPLY", DEFAULT_REPLY)
         return {"text": text, "prompt_tokens": sum(len(m["content"].split()) for m in messages),
                 "completion_tokens": len(text.split()), "cached_tokens": cached}
+
+
+def use_fake_engine(tmp_path, monkeypatch, also_unset: tuple[str, ...] = ()):
+    """Point `local/` models at this engine for one test: (a fake GGUF file,
+    a short runtime folder for the worker's socket, which the test removes).
+    The engine logs its requests to tmp_path/engine.jsonl."""
+    import tempfile
+    from pathlib import Path
+    model = tmp_path / "fake.gguf"
+    model.write_bytes(b"GGUF, not really")
+    runtime = Path(tempfile.mkdtemp(prefix="nplrt-"))       # short: socket paths are limited
+    monkeypatch.setenv("NPL_LOCAL_ENGINE", "fake_engine:FakeEngine")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
+        str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")])))
+    monkeypatch.setenv("FAKE_ENGINE_LOG", str(tmp_path / "engine.jsonl"))
+    monkeypatch.setenv("NPL_RUNTIME_DIR", str(runtime))
+    for name in ("NPL_LOCAL_REPACK", "NPL_LOCAL_KEEP_ALIVE", "FAKE_ENGINE_FAULT",
+                 "FAKE_ENGINE_REPLY", *also_unset):
+        monkeypatch.delenv(name, raising=False)
+    return model, runtime

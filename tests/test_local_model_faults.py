@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from conftest import npl_command
+from fake_engine import use_fake_engine
 from npl.filling.library import Library
 
 TESTS = Path(__file__).resolve().parent
@@ -49,17 +49,7 @@ GOOD_VOWELS = ('```npl\ndef count_vowels(s: str) -> int:\n'
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A program folder, a fake GGUF file and the fake engine's settings."""
-    model = tmp_path / "fake.gguf"
-    model.write_bytes(b"GGUF, not really")
-    runtime = Path(tempfile.mkdtemp(prefix="nplrt-"))
-    monkeypatch.setenv("NPL_LOCAL_ENGINE", "fake_engine:FakeEngine")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
-        str(TESTS), os.environ.get("PYTHONPATH", "")])))
-    monkeypatch.setenv("FAKE_ENGINE_LOG", str(tmp_path / "engine.jsonl"))
-    monkeypatch.setenv("NPL_RUNTIME_DIR", str(runtime))
-    for name in ("NPL_LOCAL_REPACK", "NPL_LOCAL_KEEP_ALIVE", "FAKE_ENGINE_FAULT",
-                 "FAKE_ENGINE_REPLY", "NPL_MODEL"):
-        monkeypatch.delenv(name, raising=False)
+    model, runtime = use_fake_engine(tmp_path, monkeypatch, also_unset=("NPL_MODEL",))
     folder = tmp_path / "prog"
     folder.mkdir()
     (folder / "prog.npl").write_text(DOUBLE)

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from fake_engine import use_fake_engine
 from npl.filling.providers import worker_client
 from npl.filling.providers.base import ProviderError
 from npl.filling.providers.llama_engine import build_features, choose_repack, cpu_flags
@@ -84,17 +84,7 @@ def wait_dead(pid: int, seconds: float = 15.0) -> bool:
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
-    model = tmp_path / "fake.gguf"
-    model.write_bytes(b"GGUF, not really")
-    runtime = Path(tempfile.mkdtemp(prefix="nplrt-"))       # short: socket paths are limited
-    monkeypatch.setenv("NPL_LOCAL_ENGINE", "fake_engine:FakeEngine")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [
-        str(TESTS), os.environ.get("PYTHONPATH", "")])))
-    monkeypatch.setenv("FAKE_ENGINE_LOG", str(tmp_path / "engine.jsonl"))
-    monkeypatch.setenv("NPL_RUNTIME_DIR", str(runtime))
-    for name in ("NPL_LOCAL_REPACK", "NPL_LOCAL_KEEP_ALIVE", "FAKE_ENGINE_FAULT",
-                 "FAKE_ENGINE_REPLY"):
-        monkeypatch.delenv(name, raising=False)
+    model, runtime = use_fake_engine(tmp_path, monkeypatch)
     yield Fake(model, tmp_path / "engine.jsonl", runtime)
     worker_client.close_workers()
     for info in runtime.glob("worker-*.json"):             # shared workers this test left
