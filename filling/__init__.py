@@ -3,8 +3,9 @@
 filler.py runs the loop for a program's holes; sources.py is where fills
 come from (a hand-written lock entry, the module library, the synthesizer in
 synth/, a model from providers/ with prompt.py, replies.py and repair);
-checks.py verifies each candidate (compile in place, examples, properties,
-gaming.py) inside sandbox.py's worker, with tracing.py for repair feedback;
+candidate.py verifies each candidate (compile in place, gaming.py, then
+checks.py's examples and properties inside sandbox.py's worker, with
+tracing.py for repair feedback);
 lockfile.py and library.py store what was accepted; audit.py re-verifies a
 lock file. Runs candidates, so it comes after the runtime; it imports
 nothing from npl/.

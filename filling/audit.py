@@ -27,7 +27,8 @@ from datetime import datetime, timezone
 from npl.compiler.holes import HoleSpec
 from .lockfile import (MANUAL, LockEntry, Provenance, entry_from_table, lock_path_for, restamp,
                        update_lock)
-from .checks import Verdict, verify
+from .candidate import verify
+from .checks import Verdict
 
 
 @dataclass

@@ -1,17 +1,14 @@
-"""Verifying a candidate fill: (program, fills so far, hole, candidate) in,
-a `Verdict` out.
+"""Running the checks of a compiled candidate: (Compilation, hole, limits)
+in, a `Verdict` out; with `Limits`, the bounds every check runs within.
 
-A candidate is accepted only if the whole program compiles with it (parse,
-types, signature, kernel rules), its text is not test-gaming, every example
-and property that exercises the hole — the enclosing function's and those
-of its callers, held-out ones included — passes within the step, time and
-memory limits, and its behaviour away from the examples is not test-gaming
-either (filling/gaming.py). Compiling runs none of the candidate's
-code; running the checks happens in a limited worker process
-(filling/sandbox.py). A rejected candidate's Verdict says why in the
-words the repair prompt sends back: the diagnostic with its caret, or the
-failing example with expected and actual values and a trace of the
-candidate's variables at each block of its execution (after LDB).
+`run_checks` runs every example and property that exercises the hole (the
+enclosing function's and those of its callers, held-out ones included)
+within the step, time and memory limits; it runs inside the sandbox worker
+(filling/sandbox.py), which filling/candidate.py's `verify` sends each
+compiled candidate to. A failure is described in the words the repair prompt
+sends back: the failing example with expected and actual values and a trace
+of the candidate's variables at each block of its execution (after LDB);
+a held-out example's failure without its text.
 """
 from __future__ import annotations
 
@@ -19,10 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from npl.lang.diagnostics import CompileError, split_lines
+from npl.lang.diagnostics import split_lines
 
 from npl.compiler import ir
-from npl.compiler.driver import Compilation, compile
+from npl.compiler.driver import Compilation
 from npl.compiler.holes import HoleSpec
 
 from .settings import Limits
@@ -45,63 +42,6 @@ def test_ids(spec: HoleSpec) -> set[str]:
     for t in spec.tests + spec.caller_tests:
         out.add(f"{t.decl.span.file}:{t.decl.span.line}")
     return out
-
-
-def compile_candidate(source: str, path: str, fills: dict[str, str], spec: HoleSpec,
-                      candidate: str) -> tuple[Optional[Compilation], str]:
-    trial = dict(fills)
-    trial[spec.key] = candidate
-    try:
-        comp = compile(source, path, fills=trial, strict_fills=True)
-    except CompileError as err:
-        return None, "It does not compile:\n" + err.render()
-    return comp, ""
-
-
-MAX_FILL_CHARS = 32_000         # a fill (with its helpers) longer than this is refused
-DEFAULT_MAX_SUBHOLES = 4        # holes one fill may open ([fill] max_subholes)
-
-
-def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candidate: str,
-           limits: Limits, *, allow_new_holes: bool = False,
-           hidden: frozenset = frozenset(), max_new_holes: int = DEFAULT_MAX_SUBHOLES,
-           defer_tests: bool = False) -> Verdict:
-    """Compile and test `candidate` as the fill of `spec`. `hidden` holds
-    the ids ("file:line") of held-out examples: they are checked, but a
-    failure of one is reported without its text, inputs or values. With
-    `allow_new_holes`, the fill may open up to `max_new_holes` holes of its
-    own (it is then accepted untested: the filler fills them and checks the
-    whole). With `defer_tests`, a fill that compiles is accepted untested:
-    its siblings are not filled yet, and the whole is checked once they are."""
-    if len(candidate) > MAX_FILL_CHARS:
-        return Verdict(False, "compile", f"The fill is {len(candidate):,} characters long; a "
-                       f"fill may be at most {MAX_FILL_CHARS:,}: write it shorter.")
-    comp, problem = compile_candidate(source, path, fills, spec, candidate)
-    if comp is None:
-        return Verdict(False, "compile", problem)
-    from .gaming import gaming_problem
-    gaming = gaming_problem(comp, spec, candidate)
-    if gaming:
-        return Verdict(False, "gaming", gaming, comp)
-    new = [h for h in comp.unfilled if h.key != spec.key and h.depth > spec.depth]
-    if new and not allow_new_holes:
-        return Verdict(False, "compile", "The fill contains holes of its own ("
-                       + ", ".join(h.name for h in new) + "); write the code instead.", comp)
-    if len(new) > max_new_holes:
-        return Verdict(False, "compile", f"The fill opens {len(new)} holes of its own ("
-                       + ", ".join(h.name for h in new) + f"); a fill may open at most "
-                       f"{max_new_holes} (max_subholes in npl.toml [fill]): write more of the "
-                       "code yourself.", comp)
-    if new:
-        return Verdict(True, "ok", "", comp, new_holes=new)
-    if defer_tests or not test_ids(spec):
-        return Verdict(True, "ok", "", comp)
-    from .sandbox import run_checks_isolated
-    trial = dict(fills)
-    trial[spec.key] = candidate
-    reply = run_checks_isolated(source, path, trial, spec.key, limits, hidden)
-    return Verdict(reply["accepted"], reply["stage"], reply["feedback"], comp, passed=reply["passed"],
-                   error=reply.get("error", ""), failed=reply.get("failed", ""))
 
 
 LIMIT_HINT = ("It ran into a verification limit (steps, time, memory, output or recursion "
@@ -150,11 +90,10 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
 
 def probe_seconds(limits: Limits, start: float) -> float:
     """Time the gaming probes may take without the job missing the sandbox's
-    deadline (filling/sandbox.py job_deadline): half of what is left of it,
+    deadline (`Limits.job_seconds`): half of what is left of it,
     less a margin, since one probe call may overrun the probes' budget by
     as much as the budget itself."""
-    from .sandbox import job_deadline
-    return (job_deadline(limits) - (time.monotonic() - start) - DEADLINE_MARGIN) / 2
+    return (limits.job_seconds() - (time.monotonic() - start) - DEADLINE_MARGIN) / 2
 
 
 DEADLINE_MARGIN = 2.0       # seconds kept for compiling the job and replying

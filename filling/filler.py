@@ -265,7 +265,7 @@ class Filler:
         candidate, every sub-hole filled, is what is tested. They share the
         parent's call budget."""
         from .sources import held_out_ids
-        from .checks import verify
+        from .candidate import verify
         fills = dict(ctx.fills)
         fills[parent.key] = candidate
         subs: list[Outcome] = []

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from npl.lang.lexer import Lexeme, scan_lexemes
+from npl.lang.lexemes import Lexeme, scan_lexemes
 
 
 class ReplyError(Exception):

@@ -15,7 +15,7 @@ worker process (`python -m npl.filling.sandbox --memory-mb N`) that
     limit, not a broken protocol): the JSON protocol uses a private copy of
     the original stdout.
 
-The parent gives each job a wall-clock deadline (`job_deadline`: twice the
+The parent gives each job a wall-clock deadline (`Limits.job_seconds`: twice the
 per-call time limit plus a fixed allowance, counted from when the worker is
 ready); a worker that misses it (a single long built-in operation such as
 `sum(range(10**12))` never reaches a step check), or dies (memory exhausted,
@@ -50,13 +50,7 @@ OUTPUT_LIMIT = 1 << 20          # bytes a checked program may print
 
 
 STARTUP_TIMEOUT = 120.0         # seconds a new worker may take to import and get ready
-DEADLINE_ALLOWANCE = 5.0        # seconds added to twice the time limit for a whole job
 HEAP_SLACK_MB = 64              # growth of a worker's heap over a job that retires it
-
-
-def job_deadline(limits) -> float:
-    """Wall-clock seconds one job (all the checks of one candidate) may take."""
-    return limits.seconds * 2 + DEADLINE_ALLOWANCE
 
 
 class SandboxWorker:
@@ -209,7 +203,7 @@ def run_checks_isolated(source: str, path: str, fills: dict[str, str], key: str,
     of held-out examples, whose text a failure report must not reveal."""
     job = {"source": source, "path": path, "fills": fills, "key": key, "limits": asdict(limits),
            "hidden": sorted(hidden)}
-    return pool().run(job, deadline=job_deadline(limits))
+    return pool().run(job, deadline=limits.job_seconds())
 
 
 # ---------------------------------------------------------------- worker side

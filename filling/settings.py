@@ -34,7 +34,14 @@ class Limits:
     memory_mb: int = 1024
     max_examples: int = 50
 
+    def job_seconds(self) -> float:
+        """Wall-clock seconds one sandbox job (all the checks of one
+        candidate, filling/sandbox.py) may take: twice the time limit and
+        an allowance for compiling the job and replying."""
+        return self.seconds * 2 + JOB_ALLOWANCE
 
+
+JOB_ALLOWANCE = 5.0             # seconds added to twice the time limit for a whole job
 CALLS_PER_ATTEMPT = 6           # default [fill] max_calls: this many per attempt
 
 

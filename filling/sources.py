@@ -2,10 +2,10 @@
 the synthesizer, then a model. Each source takes a hole (HoleSpec) and a
 `FillContext` and returns an accepted `Outcome` or None (or, for a model,
 raises FillFailed after its attempts). Every candidate, whatever its source,
-goes through filling/checks.py.
+goes through filling/candidate.py.
 
 The model source is the repair loop of docs/reference.md §7: prompt -> reply ->
-code (filling/replies.py) -> checks (filling/checks.py) -> accepted, or the
+code (filling/replies.py) -> checks (filling/candidate.py) -> accepted, or the
 diagnostic / failing example / trace goes back to the model as the next
 message, up to `attempts` times. A fill that contains holes of its own
 (decomposition) has them filled in turn, to `max_depth`, before the whole is
@@ -24,7 +24,8 @@ from npl.compiler import ir
 from npl.lang import ast
 from npl.compiler.holes import HoleSpec
 
-from .checks import DEFAULT_MAX_SUBHOLES, Limits, Verdict, test_ids, verify
+from .candidate import DEFAULT_MAX_SUBHOLES, verify
+from .checks import Limits, Verdict, test_ids
 from .library import TAMPERED
 from .lockfile import MANUAL, LockEntry, Provenance
 from .prompt import build_messages, repair_message

@@ -16,7 +16,7 @@ from .symbols import CallRef, FuncInfo, Ref, StructInfo
 from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT,
                     ErrorT, FuncT, IterT, ListT, SetT, StructT, TupleT, Type,
                     assignable, element_type, is_hashable, is_numeric, join,
-                    needs_widening)
+                    needs_widening, orderable_key)
 
 INFER = ERROR                       # FuncT return type meaning "infer it"
 
@@ -443,13 +443,3 @@ BUILTIN_KEYWORDS = {
     "zeros": ("dtype",), "ones": ("dtype",), "empty": ("dtype",), "full": ("dtype",),
     "enumerate": ("start",),
 }
-
-
-def orderable_key(t: Type) -> bool:
-    if is_numeric(t) or t in (STR, BOOL) or isinstance(t, ErrorT):
-        return True
-    if isinstance(t, TupleT):
-        return all(orderable_key(x) for x in t.elems)
-    if isinstance(t, ListT):
-        return orderable_key(t.elem)
-    return False

@@ -14,6 +14,7 @@ from typing import Optional
 from . import ast
 from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS, PYTHON_ONLY_HINTS
 from .check_calls import CallChecker
+from .scopes import FuncContext
 from .symbols import ConstInfo, FuncInfo, Ref, StructInfo
 from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT,
                     FuncT, IterT, ListT, OptionalT, SetT, StructT, TupleT, Type,
@@ -510,7 +511,6 @@ class ExprChecker(CallChecker):
 
     def comprehension(self, e, body) -> Type:
         if self.ctx is None:
-            from .checker import FuncContext
             self.ctx = FuncContext(None, self.module_path)
         depth = len(self.ctx.inner_scopes)
         self.bind_generators(e.generators)
@@ -557,7 +557,6 @@ class ExprChecker(CallChecker):
             self.bag.error("E013", f"this lambda must take {len(expected.params)} parameter(s)", e.span)
             return ERROR
         if self.ctx is None:
-            from .checker import FuncContext
             self.ctx = FuncContext(None, self.module_path)
         self.ctx.inner_scopes.append(dict(zip(e.params, expected.params)))
         try:

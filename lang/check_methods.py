@@ -12,7 +12,7 @@ from .builtin_sigs import DICT_METHODS, LIST_METHODS, SET_METHODS, STR_METHODS
 from .symbols import CallRef
 from .types import (PendingT, ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
                     DictT, ErrorT, IterT, ListT, OptionalT, SetT, TupleT, Type,
-                    assignable, is_numeric)
+                    assignable, is_numeric, orderable_key)
 
 PYTHON_METHOD_HINTS = {
     "format": "use an f-string: f\"{x}\"",
@@ -159,7 +159,6 @@ class MethodChecker:
             if k.name not in ("key", "reverse"):
                 self.bag.error("E013", f"sort() takes no keyword '{k.name}'", k.span)
                 return ERROR
-        from .check_calls import orderable_key
         if not any(k.name == "key" for k in e.keywords) and not orderable_key(rt.elem):
             self.bag.error("E012", f"sort() of {rt} needs key=", e.span)
         self.key_function(e, rt.elem, "sort")

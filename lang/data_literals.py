@@ -256,7 +256,7 @@ class _Reader:
 
     def strings(self, m: re.Match) -> tuple[A.Expr, int]:
         """A run of implicitly concatenated plain string literals."""
-        from .lexer import STRING_BODY
+        from .lexemes import STRING_BODY
         tokens = []
         start = m.start()
         while m is not None and m.lastgroup == "string":

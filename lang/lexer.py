@@ -22,9 +22,9 @@ bidirectional control, which can make code display differently from how it
 runs: "Trojan Source") raise `LexError` carrying an E001 / E002 / E003 /
 E018 Diagnostic.
 
-`scan_lexemes` finds the comments, strings and holes of any text the same
-way, for the tools that read source around the parser (npl fmt, the REPL,
-the reader of model replies).
+Where a string literal or a hole ends is lang/lexemes.py's, shared with
+`scan_lexemes`, which finds them in any text for the tools that read source
+around the parser.
 
 Lines end at a line feed only: callers turn CR LF and lone CRs into line
 feeds first, and no other character (form feed, U+2028, ...) ends a line, as
@@ -42,9 +42,10 @@ from lark.lexer import Lexer
 
 from . import ast as A
 from .diagnostics import Diagnostic
+from .lexemes import STRING_OPEN, hole_end, string_end
 
 __all__ = ["SOFT_KEYWORDS", "UNSUPPORTED", "IMPORT_ADVICE", "LexError", "Source", "NplLexer",
-           "Scanner", "hole_end", "string_end", "Lexeme", "scan_lexemes"]
+           "Scanner"]
 
 SOFT_KEYWORDS = frozenset({"struct", "const", "extern", "example", "property", "where"})
 
@@ -98,98 +99,21 @@ _MAX_BRACKETS = 200           # nesting limits, so that no later pass recurses
 _MAX_INDENTS = 100            # too deep on a pathological program
 
 
-# A string literal's opening: its prefix letters and quotes.
-_STRING_OPEN = r"(?:[rR][bBfF]?|[bBfF][rR]?|[uU])?(?:'''|\"\"\"|'|\")"
 _TOKEN_RE_HEAD = r"""
   (?P<space>[ \t\f]+|\ufeff)
 | (?P<comment>\#[^\n]*)
 | (?P<newline>\n)
 | (?P<continuation>\\\n)
-| (?P<string>""" + _STRING_OPEN + r""")
+| (?P<string>""" + STRING_OPEN + r""")
 | (?P<number>0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+
     |(?:[0-9](?:_?[0-9])*)?\.[0-9](?:_?[0-9])*(?:[eE][+-]?[0-9](?:_?[0-9])*)?
     |[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?(?:[eE][+-]?[0-9](?:_?[0-9])*)?)
 | (?P<name>[^\W\d]\w*)
 | (?P<hole>\?\{)
 | (?P<punct>"""
-STRING_BODY = {   # the rest of a string literal, after its opening quote
-    "'": re.compile(r"(?:[^'\\\n]|\\.)*'", re.S),
-    '"': re.compile(r'(?:[^"\\\n]|\\.)*"', re.S),
-    "'''": re.compile(r"(?:[^'\\]|\\.|'(?!''))*'''", re.S),
-    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*"""', re.S),
-}
-_UNCLOSED_LINE = re.compile(r"(?:[^\\\n]|\\.)*", re.S)     # up to an unescaped line feed
-_LEXEME_RE = re.compile(r"""
-  (?P<comment>\#[^\n]*)
-| (?P<string>""" + _STRING_OPEN + r""")
-| (?P<name>[^\W\d]\w*)
-| (?P<hole>\?\{)
-""", re.VERBOSE)
 _INDENT_RE = re.compile(r"[ \t\f]*")
 _WORD_TAIL = re.compile(r"\w*")
-_BRACE = re.compile(r"[{}]")
 _CLOSER = {"(": ")", "[": "]", "{": "}"}
-
-
-def hole_end(text: str, start: int) -> Optional[int]:
-    """The offset just after the `}` that closes the hole whose `?{` is at
-    `start` (braces inside it balance), or None if it is never closed."""
-    depth = 0
-    for brace in _BRACE.finditer(text, start + 1):
-        depth += 1 if brace.group() == "{" else -1
-        if depth == 0:
-            return brace.end()
-    return None
-
-
-def string_end(text: str, opening: re.Match) -> tuple[int, bool]:
-    """(end, closed) of the string literal whose opening (prefix letters and
-    quotes) `opening` matched: the offset just after its closing quotes, or,
-    when it is never closed, that of the line feed that ends it (a
-    one-line string; an escaped line feed does not end it) or of the text
-    (a triple-quoted string)."""
-    quote = opening.group().lstrip("rRbBfFuU")
-    body = STRING_BODY[quote].match(text, opening.end())
-    if body is not None:
-        return body.end(), True
-    if len(quote) == 3:
-        return len(text), False
-    end = _UNCLOSED_LINE.match(text, opening.end()).end()
-    return (end if text.startswith("\n", end) else len(text)), False   # or a final `\\`
-
-
-@dataclass(frozen=True)
-class Lexeme:
-    """A stretch of source text whose characters are not code: a comment, a
-    string literal or a hole. `closed` is False for a string or hole that is
-    never closed (it then runs as `string_end` says, a hole to the end)."""
-    kind: str                   # "comment" | "string" | "hole"
-    start: int
-    end: int
-    closed: bool = True
-
-
-def scan_lexemes(text: str):
-    """The comments, string literals and holes of `text` in order, found as
-    the lexer finds them (a `#` or quote inside a string or hole starts
-    nothing, nor does a `?{` inside a string); text that is not valid NPL
-    still scans. For tools that read source text around the parser: the
-    formatter, the REPL's input reader, the model-reply reader."""
-    i = 0
-    while (m := _LEXEME_RE.search(text, i)) is not None:
-        kind, start = m.lastgroup, m.start()
-        if kind == "name":          # skipped whole: the `rb` of `verb"x"` is no prefix
-            i = m.end()
-            continue
-        if kind == "comment":
-            end, closed = m.end(), True
-        elif kind == "string":
-            end, closed = string_end(text, m)
-        else:
-            end = hole_end(text, start)
-            end, closed = (len(text), False) if end is None else (end, True)
-        yield Lexeme(kind, start, end, closed)
-        i = end
 
 
 class LexError(Exception):

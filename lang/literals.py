@@ -21,7 +21,7 @@ import re
 from typing import TYPE_CHECKING, Callable, Optional
 
 from . import ast as A
-from .lexer import hole_end
+from .lexemes import hole_end
 
 if TYPE_CHECKING:
     from lark import Token

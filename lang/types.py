@@ -133,6 +133,18 @@ def is_numeric(t: Type) -> bool:
     return t == INT or t == FLOAT
 
 
+def orderable_key(t: Type) -> bool:
+    """Can values of type `t` be sorted (a sort, min or max key): numbers,
+    str, bool, and tuples and lists of those (compared element-wise)."""
+    if is_numeric(t) or t in (STR, BOOL) or isinstance(t, ErrorT):
+        return True
+    if isinstance(t, TupleT):
+        return all(orderable_key(x) for x in t.elems)
+    if isinstance(t, ListT):
+        return orderable_key(t.elem)
+    return False
+
+
 def assignable(src: Type, dst: Type) -> bool:
     """Can a value of type `src` be used where `dst` is expected?
     int widens to float; T and None flow into T | None."""

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from npl.lang.lexer import scan_lexemes
+from npl.lang.lexemes import scan_lexemes
 
 LINE_LENGTH = 88
 INDENT = 4

@@ -42,7 +42,7 @@ from typing import Optional, TextIO
 from npl.filling.lockfile import LockFile, lock_path_for
 from npl.lang import ast as A
 from npl.lang.diagnostics import CompileError
-from npl.lang.lexer import Lexeme, scan_lexemes
+from npl.lang.lexemes import Lexeme, scan_lexemes
 from npl.lang.parser import parse
 from npl.lang.symbols import FuncInfo
 from npl.lang.types import (ArrayT, DictT, IterT, ListT, OptionalT, PrimT, SetT, StructT,

@@ -44,10 +44,9 @@ from CUDA's libdevice and may differ from the CPU's libm in the last bit.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from npl.compiler import ir
 from npl.lang.errors import ConfigKind
@@ -535,7 +534,7 @@ class GpuPlan:
     # -------------------------------------------------------- launching
     def run(self, args: tuple, cpu: Callable):
         import numpy as np
-        from .jit import stats
+        from .jitcache import stats
         cuda = cuda_module()
         pat, fn = self.pat, self.pat.fn
         env = {p.name: a for p, a in zip(fn.params, args)}
@@ -648,13 +647,6 @@ def _is_cuda_tensor(v) -> bool:
     return torch is not None and isinstance(v, torch.Tensor) and bool(v.is_cuda)
 
 
-def plan(jit, fn: ir.Function) -> Optional[GpuPlan]:
-    """The GPU plan of `fn`, or None when it stays on the CPU."""
-    try:
-        pat = match(fn)
-    except NotGpu as why:
-        if os.environ.get("NPL_JIT_VERBOSE") == "1":
-            from .jit import warn
-            warn(f"kernel '{fn.source_name or fn.name}' runs on the CPU: {why}")
-        return None
-    return GpuPlan(jit, pat)
+def plan(jit, fn: ir.Function) -> GpuPlan:
+    """The GPU plan of `fn`; raises NotGpu, saying why, when it stays on the CPU."""
+    return GpuPlan(jit, match(fn))

@@ -630,9 +630,11 @@ def attach_jit(program, comp, device: Optional[str] = None) -> Optional[Jit]:
         from . import cuda
         cuda.require()
         for f in kernels:
-            plan = cuda.plan(jit, f)
-            if plan is not None:
-                jit.gpu[f.name] = plan
+            try:
+                jit.gpu[f.name] = cuda.plan(jit, f)
+            except cuda.NotGpu as why:
+                if os.environ.get("NPL_JIT_VERBOSE") == "1":
+                    warn(f"kernel '{f.source_name or f.name}' runs on the CPU: {why}")
     program.jit = jit
     jit.tiering = Tiering(program.namespace, program.image.functions, jit)
     jit.tiering.install([(f.name, kernel) for f, kernel in targets], mode)

@@ -26,6 +26,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from npl.lang.fileio import write_atomic
+
+# The generated module's global that holds its site tag << 24: written as 0
+# by the code generator, set to the module's tag when the module is stored.
+SITE_BASE = "_S"
+
 _numba_lock = threading.Lock()
 stats: dict[str, Any] = {"compiled": 0, "loaded": 0, "compile_seconds": 0.0, "cache_dir": None,
                          "deopts": 0, "fallbacks": 0, "serial_pranges": 0, "gpu_launches": 0,
@@ -62,7 +67,6 @@ def load_generated(mod_name: str, source: str, tag: int):
     and import it; returns (module, compiled: whether Numba compiled rather
     than loaded machine code). A cache entry that fails its checksum, or
     fails to load, is discarded and the module compiled afresh."""
-    from .numba_ast import SITE_BASE
     source = source.replace(f"\n{SITE_BASE} = 0\n", f"\n{SITE_BASE} = {tag << 24}\n", 1)
     if mod_name in sys.modules:
         return sys.modules[mod_name], False
@@ -108,12 +112,9 @@ def load_cached(mod_name: str, tag: int):
         module = import_file(path)
     except Exception:
         return None
-    if _any_miss(module) or getattr(module, SITE_TAG_NAME, None) != tag << 24:
+    if _any_miss(module) or getattr(module, SITE_BASE, None) != tag << 24:
         return None                 # it compiled after all: not what the index promised
     return module
-
-
-SITE_TAG_NAME = "_S"
 
 
 def read_index(key: str):

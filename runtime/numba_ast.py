@@ -19,7 +19,6 @@ NB_SCALAR = {FLOAT: "float64", INT: "int64", BOOL: "boolean"}
 DOMAIN_GUARDS = {"sqrt": "ge0", "log": "gt0", "log2": "gt0", "log10": "gt0", "sin": "finite",
                  "cos": "finite", "tan": "finite", "asin": "unit", "acos": "unit"}
 ERR_TYPE = "int64[::1]"
-SITE_BASE = "_S"                    # module global: the module's site tag << 24
 
 
 class NotLowerable(Exception):

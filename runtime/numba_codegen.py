@@ -79,10 +79,10 @@ from typing import Callable, Iterable, Optional
 from npl.compiler import ir
 from npl.lang.types import BOOL, FLOAT, INT, NONE, ArrayT, TupleT, Type
 
-from .jitcache import py_function_name
+from .jitcache import SITE_BASE, py_function_name
 from .kernel_analysis import (Facts, assigned, empty_fully_written, parallel_safe,
                               simple_array, walk)
-from .numba_ast import (CMP, ERR_TYPE, NB_SCALAR, SITE_BASE, NotLowerable, attr, call, const,
+from .numba_ast import (CMP, ERR_TYPE, NB_SCALAR, NotLowerable, attr, call, const,
                         literal, name, py_local, zero_of)
 from .numba_prims import ONE_ARG_MATH, PrimLowering, range_bound
 

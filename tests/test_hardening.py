@@ -107,7 +107,8 @@ def test_a_limit_stop_replaces_the_worker_and_the_next_fill_is_judged_alone(tmp_
     it is accepted, in a fresh worker."""
     from npl.compiler.driver import compile
     from npl.filling import sandbox
-    from npl.filling.checks import Limits, verify
+    from npl.filling.candidate import verify
+    from npl.filling.settings import Limits
     path = str(tmp_path / "prog.npl")
     comp = compile(TWO_HOLES, path, strict_fills=False)
     inc, dec = comp.holes
@@ -213,7 +214,8 @@ def test_every_source_of_fills_is_held_to_the_fill_cap(tmp_path):
     """The cap is in the check every candidate goes through (a library
     entry, a hand-written lock entry, the synthesizer, a model)."""
     from npl.compiler.driver import compile
-    from npl.filling.checks import MAX_FILL_CHARS, Limits, verify
+    from npl.filling.candidate import MAX_FILL_CHARS, verify
+    from npl.filling.settings import Limits
     spec = next(h for h in compile(TWO_HOLES, "p.npl", strict_fills=False).holes if h.name == "inc")
     padding = "    # " + "x" * 70 + "\n"
     big = f"{INC}:\n" + padding * (MAX_FILL_CHARS // len(padding) + 2) + "    return n + 1\n"

@@ -1,7 +1,7 @@
 """The layering (README "Layout"), as import-linter contracts in
 pyproject.toml: lang, then compiler, then runtime and stdlib, then filling,
-then npl/'s commands. A wrong-way import, at module level or inside a
-function, fails this test.
+then npl/'s commands; and within each folder, no import cycle. A wrong-way
+or cyclic import, at module level or inside a function, fails this test.
 
 import-linter finds a package's modules by walking its folder, and NPL's
 subpackages live beside npl/ (pyproject.toml `package-dir`), so the test
@@ -44,15 +44,38 @@ def folder_of(package: str, dirs: dict[str, str]) -> Path:
     return ROOT / Path(*parts)
 
 
-def test_imports_follow_the_layers(tmp_path):
-    tree = installed_layout(tmp_path / "site")
+def lint(tree: Path) -> subprocess.CompletedProcess:
+    """Run import-linter with pyproject.toml's contracts over `tree`."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    run = subprocess.run([sys.executable, "-c",
-                          "from importlinter.cli import lint_imports_command; lint_imports_command()",
-                          "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
-                         cwd=tree, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-c",
+                           "from importlinter.cli import lint_imports_command; lint_imports_command()",
+                           "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+                          cwd=tree, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_imports_follow_the_layers(tmp_path):
+    run = lint(installed_layout(tmp_path / "site"))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "0 broken" in run.stdout, run.stdout
+
+
+@pytest.mark.parametrize("importer, imported", [
+    ("lang/types.py", "from .checker import Checker"),         # two modules, both ways
+    ("filling/checks.py", "from .candidate import verify"),    # a cycle through three
+    ("filling/synth/values.py", "from .search import synthesize"),
+])
+def test_a_cycle_within_a_folder_is_caught(tmp_path, importer, imported):
+    """A module that imports, even inside a function, one that (through
+    others) imports it back breaks the contract on the folder's cycles."""
+    tree = installed_layout(tmp_path / "site")
+    planted = tree / "npl" / importer
+    planted.write_text(planted.read_text(encoding="utf-8")
+                       + f"\n\ndef _planted():\n    {imported}\n", encoding="utf-8")
+    run = lint(tree)
+    assert run.returncode != 0, run.stdout
+    assert "No import cycles among a folder's modules BROKEN" in run.stdout, run.stdout
+    folder = "npl." + importer.rsplit("/", 1)[0].replace("/", ".")
+    assert f"No cycles are allowed in {folder}." in run.stdout, run.stdout
 
 
 def test_the_layout_copy_is_the_installed_one(tmp_path):

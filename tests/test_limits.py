@@ -48,7 +48,8 @@ def locked_fill(tmp_path) -> str:
 
 def verify_body(tmp_path, body: str, **limits):
     from npl.compiler.driver import compile
-    from npl.filling.checks import Limits, verify
+    from npl.filling.candidate import verify
+    from npl.filling.checks import Limits
     path = str(tmp_path / "prog.npl")
     comp = compile(PROGRAM, path, strict_fills=False)
     candidate = f"{SIG}:\n" + "\n".join("    " + ln for ln in body.splitlines()) + "\n"

@@ -199,10 +199,11 @@ def test_resource_exhaustion_is_stopped_by_limits(project):
 
 @pytest.mark.parametrize("item", ESCAPES + COLLISIONS, ids=[i[0] for i in ESCAPES + COLLISIONS])
 def test_each_hostile_fill_is_rejected_by_the_verifier(item, tmp_path):
-    """The same fills, one by one, straight into filling.checks (the
+    """The same fills, one by one, straight into filling.candidate (the
     check every source's candidate goes through)."""
     from npl.compiler.driver import compile
-    from npl.filling.checks import Limits, verify
+    from npl.filling.candidate import verify
+    from npl.filling.checks import Limits
     sentinel = tmp_path / "pwned"
     path = str(tmp_path / "prog.npl")
     comp = compile(PROGRAM, path, strict_fills=False)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from npl.lang.lexer import Source, scan_lexemes
+from npl.lang.lexemes import scan_lexemes
+from npl.lang.lexer import Source
 from npl.lang.parser import _get_parser
 
 ROOT = Path(__file__).resolve().parent.parent

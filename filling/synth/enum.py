@@ -1,6 +1,6 @@
 """Size-ordered bottom-up enumeration with observational equivalence.
 
-Takes a `Space` (the ops of `synth_ops`, the constants, the type filter, a
+Takes a `Space` (the ops of synth/ops.py, the constants, the type filter, a
 clock) and a `Context` (the variables in scope and their values at every
 evaluation point) and builds, size by size, a bank of typed terms in which
 each type holds at most one term per distinct vector of values over the
@@ -9,7 +9,8 @@ are the examples' inputs and a `Goal` stops the search at the first term
 whose values are the expected outputs; it is raised as `Solved`.
 
 Comprehensions `[E for x in xs if P]` and key functions
-(`max(xs, key=lambda x: E)`) are built by `synth_forms`, which enumerates
+(`max(xs, key=lambda x: E)`) are built by synth/forms.py (the `Space`'s
+`forms`, so that this module does not import it), which enumerates
 their bodies in a nested `Enumerator` whose points are all the elements of
 `xs` over all examples.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from npl.lang.types import BOOL, FLOAT, NONE, OptionalT, PrimT, Type
 
@@ -188,6 +189,9 @@ class Space:
     clock: Clock
     verify: Callable[[Term], bool] = lambda term: True
     top_level_skips: frozenset = frozenset()   # (op name, result type) left to deduction
+    # Builds an enumerator's binding forms (synth/forms.py FormBuilder, which
+    # makes nested enumerators itself); None: no comprehensions or key functions.
+    forms: Optional[Callable[["Enumerator"], Any]] = None
     max_depth: int = 1                  # comprehension nesting
     iter_max_size: int = 3              # largest term a comprehension walks
     max_iterables: int = 12             # comprehension contexts per enumerator
@@ -227,9 +231,8 @@ class Enumerator:
         self.level = 0
         self._bool_vectors = 0          # distinct error-free bool vectors held
         self.forms = None
-        if depth < space.max_depth:
-            from .forms import FormBuilder     # synth_forms builds on this module
-            self.forms = FormBuilder(self)
+        if space.forms is not None and depth < space.max_depth:
+            self.forms = space.forms(self)
 
     def ensure(self, size: int) -> None:
         """Enumerate every term up to `size` (raises Solved / OutOfTime)."""

@@ -9,7 +9,7 @@ that maps every example input to its output, as source text for
 The search is bottom-up and type-directed (`synth_enum`): it builds every
 type-correct expression size by size from the parameters and constants
 (`synth_consts`) with the ops of `synth_table` and the comprehensions and
-key functions of `synth_forms`, keeping one expression per distinct vector
+key functions of synth/forms.py, keeping one expression per distinct vector
 of values over the examples (observational equivalence). The first
 expression it reaches whose values are the expected outputs is the smallest
 in that grammar. Deduction (`synth_deduce`) assembles larger programs early
@@ -37,6 +37,7 @@ from npl.lang.types import FLOAT, NONE, STR, IterT, PrimT, TupleT, Type, strip_o
 from .consts import constants, wants_floats
 from .deduce import GROWTH, Deducer
 from .enum import Clock, Context, Enumerator, Goal, OutOfTime, Solved, Space, Term
+from .forms import FormBuilder
 from .table import build_ops
 from .values import ExampleError, coerce, component_types, depth, same_value, supported
 
@@ -154,7 +155,8 @@ def _search_space(task: SynthTask, inputs: list[tuple], outputs: list,
             return True
         return _pairs_of_primitives(typ)
     skips = frozenset({("+", STR)}) if task.ret == STR else frozenset()
-    return Space(ops, consts, allowed, Clock(budget), top_level_skips=skips)
+    return Space(ops, consts, allowed, Clock(budget), top_level_skips=skips,
+                 forms=FormBuilder)
 
 
 def _pairs_of_primitives(typ: Type) -> bool:

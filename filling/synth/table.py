@@ -1,7 +1,7 @@
 """The table of ops the synthesizer combines (docs/reference.md §5 and §6).
 
 Takes the types in a task's signature, its return type and whether floats
-are in play; gives back the ordered list of `Op`s (see `synth_ops`). Among
+are in play; gives back the ordered list of `Op`s (see synth/ops.py). Among
 programs of one size the earlier op wins, so the order encodes what reads
 most naturally: indexing and slicing, case methods, arithmetic, comparisons,
 then string predicates, methods with arguments, aggregates, collections and
