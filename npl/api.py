@@ -80,7 +80,8 @@ class _Functions:
 
 class Program:
     def __init__(self, comp: Compilation, *, externs: Optional[dict] = None, device: str = "cpu",
-                 lock=None, path: Optional[str] = None):
+                 lock=None, path: Optional[str] = None, step_limit: Optional[int] = None,
+                 time_limit: Optional[float] = None):
         from npl.runtime.loader import load_compilation, missing_externs
         missing = missing_externs(comp, externs)
         if missing:
@@ -90,7 +91,8 @@ class Program:
         self._path = path
         self.device = device
         self._externs = dict(externs or {})
-        self._runtime = load_compilation(comp, externs=self._wrap_externs(self._externs), device=device)
+        self._runtime = load_compilation(comp, externs=self._wrap_externs(self._externs), device=device,
+                                         step_limit=step_limit, time_limit=time_limit)
         self.fn = _Functions(self)
 
     # ------------------------------------------------------------ calling
@@ -206,10 +208,24 @@ def load(path: str, *, externs: Optional[dict] = None, frozen: bool = True, mode
     is compiled once (and not again while it stays the same)."""
     from npl.project import prepare
     prog = prepare(path, frozen=frozen, model=model, quiet=True, compile=_compile_cached)
-    program = Program(prog.comp, externs=externs, device=device, lock=prog.lock, path=path)
+    return load_compiled(prog.comp, prog.settings, externs=externs, frozen=frozen, model=model,
+                         device=device, lock=prog.lock, path=path)
+
+
+def load_compiled(comp: Compilation, settings, *, externs: Optional[dict] = None, frozen: bool = True,
+                  model: Optional[str] = None, device: str = "cpu", lock=None,
+                  path: Optional[str] = None, answers: Optional[str] = None,
+                  step_limit: Optional[int] = None, time_limit: Optional[float] = None) -> Program:
+    """A Program of `comp` (compiled with every fill) whose oracles answer
+    from the store `answers` (default: beside the program) and, unless
+    `frozen`, `model`, under `settings` (npl.toml); `step_limit` and
+    `time_limit` bound each call (no JIT then). What `load` and each
+    `npl map` worker do once the program is compiled."""
+    program = Program(comp, externs=externs, device=device, lock=lock, path=path,
+                      step_limit=step_limit, time_limit=time_limit)
     from npl.oracle_runs import install_oracles
-    program.oracles = install_oracles(program._runtime, prog.comp, prog.settings, frozen=frozen,
-                                      model=model)
+    program.oracles = install_oracles(program._runtime, comp, settings, frozen=frozen, model=model,
+                                      answers=answers)
     return program
 
 
