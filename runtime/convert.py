@@ -49,13 +49,23 @@ class ConversionError(ValueError):
 
     def __init__(self, where: str, expected: str, found: str, verb: str = "found"):
         super().__init__(f"{where}: expected {expected}, {verb} {found}")
-        self.where, self.expected, self.found = where, expected, found
+        self.where, self.expected, self.found, self.verb = where, expected, found, verb
+
+    def within(self, outer: str) -> "ConversionError":
+        """The same error with `outer` before its place (a caller that
+        converts with where="" names the place only when it fails)."""
+        return ConversionError(outer + self.where, self.expected, self.found, self.verb)
 
 
 def convert(value: Any, t: Type, structs: dict, where: str, form: str = HOST) -> Any:
     """`value` (host data, or JSON data when `form` is JSON) as the NPL value
     of type `t`; ConversionError otherwise."""
-    return _Converter(structs, form).value(value, t, where)
+    try:
+        return _Converter(structs, form).value(value, t)
+    except _Mismatch as m:
+        found = _shown_json(m.value) if form == JSON else _shown_host(m.value)
+        raise ConversionError(where + "".join(reversed(m.path)), m.expected, found,
+                              "found" if form == JSON else "got") from None
 
 
 def from_text(text: str, t: Type, structs: dict, where: str) -> Any:
@@ -102,6 +112,25 @@ def to_json(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} value has no JSON form")
 
 
+class _Mismatch(Exception):
+    """Inside the converter: `value` is not `expected`; `path` collects the
+    places (`[2]`, `.age`) innermost first while it propagates, so a value
+    that converts builds no location text at all."""
+
+    def __init__(self, expected: str, value: Any):
+        self.expected, self.value, self.path = expected, value, []
+
+
+def _at(convert_one, value: Any, t: Any, place: str, key: Any = None) -> Any:
+    """convert_one(value, t), adding `place.format(key)` (`[{}]`, `.{}`) to
+    the place of a mismatch: the text is made only when one happens."""
+    try:
+        return convert_one(value, t)
+    except _Mismatch as m:
+        m.path.append(place.format(key))
+        raise
+
+
 class _Converter:
     """One conversion's settings: the program's structs and the form of the
     data (HOST or JSON)."""
@@ -110,96 +139,99 @@ class _Converter:
         self.structs = structs
         self.json = form == JSON
 
-    def bad(self, value: Any, expected: str, where: str):
-        if self.json:
-            raise ConversionError(where, expected, _shown_json(value))
-        raise ConversionError(where, expected, _shown_host(value), "got")
-
-    def value(self, value: Any, t: Type, where: str) -> Any:
+    def value(self, value: Any, t: Type) -> Any:
+        exact = _EXACT.get(type(value))            # the common case: a value of just that type
+        if exact is not None and exact is t:
+            return value
         if isinstance(t, OptionalT):
-            return None if value is None else self.value(value, t.inner, where)
+            return None if value is None else self.value(value, t.inner)
         if t == NONE:
-            return None if value is None else self.bad(value, "None", where)
-        if t in _SCALARS:
-            return _SCALARS[t](self, value, where)
+            if value is None:
+                return None
+            raise _Mismatch("None", value)
+        scalar = _SCALARS.get(t)
+        if scalar is not None:
+            return scalar(self, value)
         if isinstance(t, (ListT, SetT)):
-            return self.collection(value, t, where)
+            return self.collection(value, t)
         if isinstance(t, DictT):
-            return self.dict(value, t, where)
+            return self.dict(value, t)
         if isinstance(t, TupleT):
             items = _items(value) if isinstance(value, (tuple, list)) else None
             if items is None or len(items) != len(t.elems):
-                self.bad(value, str(t), where)
-            return tuple(self.value(v, et, f"{where}[{i}]")
+                raise _Mismatch(str(t), value)
+            return tuple(_at(self.value, v, et, "[{}]", i)
                          for i, (v, et) in enumerate(zip(items, t.elems)))
         if isinstance(t, ArrayT):
-            return self.array(value, t, where)
+            return self.array(value, t)
         if isinstance(t, StructT):
-            return self.struct(value, t, where)
-        return self.bad(value, str(t), where)
+            return self.struct(value, t)
+        raise _Mismatch(str(t), value)
 
     # -- scalars
-    def bool_(self, value: Any, where: str) -> bool:
+    def bool_(self, value: Any) -> bool:
         if isinstance(value, bool):
             return value
-        return self.numpy_scalar(value, bool, "bool", where)
+        return self.numpy_scalar(value, bool, "bool")
 
-    def int_(self, value: Any, where: str) -> int:
+    def int_(self, value: Any) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             return int.__int__(value)               # exact int, whatever a subclass overrides
-        return self.numpy_scalar(value, int, "int", where)
+        return self.numpy_scalar(value, int, "int")
 
-    def float_(self, value: Any, where: str) -> float:
+    def float_(self, value: Any) -> float:
         if isinstance(value, bool):
-            return self.bad(value, "float", where)
+            raise _Mismatch("float", value)
         if isinstance(value, int):
             return float(int.__int__(value))
         if isinstance(value, float):
             return float.__float__(value)
         if self.json and isinstance(value, str) and value in _NON_FINITE:
             return _NON_FINITE[value]
-        return self.numpy_scalar(value, float, "float", where)
+        return self.numpy_scalar(value, float, "float")
 
-    def str_(self, value: Any, where: str) -> str:
-        return str.__str__(value) if isinstance(value, str) else self.bad(value, "str", where)
+    def str_(self, value: Any) -> str:
+        if isinstance(value, str):
+            return str.__str__(value)
+        raise _Mismatch("str", value)
 
-    def numpy_scalar(self, value: Any, kind: type, name: str, where: str) -> Any:
+    def numpy_scalar(self, value: Any, kind: type, name: str) -> Any:
         np = sys.modules.get("numpy")               # a NumPy scalar exists only once it is imported
         if np is not None:
             checks = {int: np.integer, float: np.floating, bool: np.bool_}
             if isinstance(value, checks[kind]) or (kind is float and isinstance(value, np.integer)):
                 return kind(value)
-        return self.bad(value, name, where)
+        raise _Mismatch(name, value)
 
     # -- containers
-    def collection(self, value: Any, t, where: str) -> Any:
+    def collection(self, value: Any, t) -> Any:
         kinds = (list, tuple) if isinstance(t, ListT) else (set, frozenset, list, tuple)
         if not isinstance(value, kinds):
-            self.bad(value, str(t), where)
-        items = [self.value(v, t.elem, f"{where}[{i}]") for i, v in enumerate(_items(value))]
+            raise _Mismatch(str(t), value)
+        items = [_at(self.value, v, t.elem, "[{}]", i) for i, v in enumerate(_items(value))]
         return items if isinstance(t, ListT) else set(items)
 
-    def dict(self, value: Any, t: DictT, where: str) -> dict:
+    def dict(self, value: Any, t: DictT) -> dict:
         if self.json and t.key != STR:
             pairs = value if isinstance(value, list) else None
             if pairs is None or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
-                self.bad(value, f"{t} (an array of [key, value] pairs)", where)
-            return {self.value(k, t.key, f"{where} key"): self.value(v, t.value, f"{where}[{k!r}]")
-                    for k, v in pairs}
-        if not isinstance(value, dict):
-            self.bad(value, str(t), where)
-        return {self.value(k, t.key, f"{where} key"): self.value(v, t.value, f"{where}[{k!r}]")
-                for k, v in dict.items(value)}
+                raise _Mismatch(f"{t} (an array of [key, value] pairs)", value)
+        elif isinstance(value, dict):
+            pairs = dict.items(value)
+        else:
+            raise _Mismatch(str(t), value)
+        return {_at(self.value, k, t.key, " key"): _at(self.value, v, t.value, "[{!r}]", k)
+                for k, v in pairs}
 
-    def struct(self, value: Any, t: StructT, where: str) -> Any:
+    def struct(self, value: Any, t: StructT) -> Any:
         cls, fields = self.structs[t.name]
         if type(value) is cls:
             return value
         names = [f for f, _ in fields]
         if self.json:
             if not isinstance(value, dict) or set(value) != set(names):
-                self.bad(value, f"{t} (an object with exactly the fields {', '.join(names)})", where)
-            return cls(*[self.value(value[f], ft, f"{where}.{f}") for f, ft in fields])
+                raise _Mismatch(f"{t} (an object with exactly the fields {', '.join(names)})", value)
+            return cls(*[_at(self.value, value[f], ft, ".{}", f) for f, ft in fields])
         missing = object()
         get = (lambda f: dict.get(value, f, missing)) if isinstance(value, dict) else \
             (lambda f: getattr(value, f, missing))
@@ -207,11 +239,11 @@ class _Converter:
         for f, ft in fields:
             v = get(f)
             if v is missing:
-                self.bad(value, f"{t} (no field '{f}')", where)
-            args.append(self.value(v, ft, f"{where}.{f}"))
+                raise _Mismatch(f"{t} (no field '{f}')", value)
+            args.append(_at(self.value, v, ft, ".{}", f))
         return cls(*args)
 
-    def array(self, value: Any, t: ArrayT, where: str) -> Any:
+    def array(self, value: Any, t: ArrayT) -> Any:
         import numpy as np
         torch = sys.modules.get("torch")          # a tensor exists only once torch is imported
         if torch is not None and isinstance(value, torch.Tensor):
@@ -221,33 +253,36 @@ class _Converter:
         kinds = {INT: "i", FLOAT: "f", BOOL: "b"}
         expected = f"{t} (a {t.rank}-D array of {t.elem})"
         if self.json and isinstance(value, list):
-            value = self.array_from_lists(value, t, expected, where)
+            value = self.array_from_lists(value, t, expected)
         if not isinstance(value, np.ndarray):
-            self.bad(value, str(t), where)
+            raise _Mismatch(str(t), value)
         if value.dtype.kind != kinds[t.elem] or value.ndim != t.rank:
-            self.bad(value, expected, where)
+            raise _Mismatch(expected, value)
         return value
 
-    def array_from_lists(self, data: list, t: ArrayT, expected: str, where: str) -> Any:
+    def array_from_lists(self, data: list, t: ArrayT, expected: str) -> Any:
         """Nested JSON arrays as a NumPy array of `t` (each element checked
         as its type, so `true` is no int and `1.5` no bool)."""
         import numpy as np
 
-        def rows(item, depth: int, place: str):
+        def rows(item, depth: int):
             if depth == t.rank:
-                return self.value(item, t.elem, place)
+                return self.value(item, t.elem)
             if not isinstance(item, list):
-                self.bad(data, expected, where)
-            return [rows(v, depth + 1, f"{place}[{i}]") for i, v in enumerate(item)]
+                raise _Mismatch(expected, data)
+            return [_at(rows, v, depth + 1, "[{}]", i) for i, v in enumerate(item)]
         dtypes = {INT: np.int64, FLOAT: np.float64, BOOL: np.bool_}
         try:
-            return np.array(rows(data, 0, where), dtype=dtypes[t.elem])
+            return np.array(rows(data, 0), dtype=dtypes[t.elem])
         except (ValueError, OverflowError):       # ragged rows, an int beyond 64 bits
-            return self.bad(data, expected, where)
+            raise _Mismatch(expected, data) from None
 
 
 _SCALARS = {BOOL: _Converter.bool_, INT: _Converter.int_, FLOAT: _Converter.float_,
             STR: _Converter.str_}
+# A value of exactly one of these classes is already the NPL value of the
+# type (checked by identity first: no type comparison for the common case).
+_EXACT = {str: STR, int: INT, float: FLOAT, bool: BOOL}
 
 
 def _items(value: Any) -> list:

@@ -136,7 +136,9 @@ def arguments(raw: Any, line: int, shape: Shape) -> tuple[list, Any]:
     if shape.format == PYTHON:
         return _python_arguments(raw, shape), None
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"line {line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except (ValueError, RecursionError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
         raise RecordError(f"line {line}: not a JSON value ({detail})") from None
@@ -216,14 +218,19 @@ def _python_arguments(item: Any, shape: Shape) -> list:
 
 def _convert(value: Any, t, name: str, line: Optional[int], shape: Shape, form: str,
              ident: Any = None) -> Any:
-    where = f"line {line}, argument '{name}'" if line is not None else f"argument '{name}'"
     try:
-        return convert(value, t, shape.structs, where, form)
+        return convert(value, t, shape.structs, "", form)
     except ConversionError as err:
-        raise RecordError(str(err), ident) from None
+        where = f"line {line}, argument '{name}'" if line is not None else f"argument '{name}'"
+        raise RecordError(str(err.within(where)), ident) from None
 
 
 # ---------------------------------------------------------------- output
+
+# The output's encoder, made once (json.dumps with options makes one per
+# call). No check for cycles: to_json's data is a tree it has just built.
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
 
 def output_line(index: int, ident: Any, *, result: Any = None, error: Optional[str] = None) -> str:
     """One output line (with its newline): the record's index, its "id"
@@ -235,7 +242,7 @@ def output_line(index: int, ident: Any, *, result: Any = None, error: Optional[s
         line["error"] = error
     else:
         line["result"] = result
-    return json.dumps(line, ensure_ascii=False) + "\n"
+    return _encode(line) + "\n"
 
 
 @dataclass
