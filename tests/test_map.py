@@ -110,12 +110,12 @@ def test_records_errors_and_ids_in_input_order_with_one_or_two_workers(job):
     assert outputs[0] == outputs[1]
 
 
-def test_ray_writes_what_local_workers_write(job, ray_cluster):
+def test_ray_writes_what_local_workers_write(job, ray_cluster, monkeypatch):
     from npl.mapping.command import map_command
     local = run_map(job, "prog.npl", "summarize", "--input", "in.jsonl", "--output", "local.jsonl",
                     "--steps", "200000")
     assert local.returncode == 1, local.stderr
-    os.chdir(job)
+    monkeypatch.chdir(job)
     status = map_command("prog.npl", "summarize", input="in.jsonl", output="ray.jsonl", ray="",
                          steps=200000)
     assert status == 1
@@ -183,6 +183,7 @@ def test_bad_requests_exit_2_with_a_message(job, args, message):
 
 # ---------------------------------------------------------------- faults
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
 def test_resume_after_kill_9_loses_nothing_and_repeats_nothing(job):
     n = 150
     (job / "nums.jsonl").write_text("".join(f"[{i}]\n" for i in range(n)))
@@ -194,10 +195,16 @@ def test_resume_after_kill_9_loses_nothing_and_repeats_nothing(job):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 20):
         time.sleep(0.05)
+    workers = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     written = out.read_bytes().count(b"\n")
     assert 20 <= written < n, "the job was not killed midway"
+    assert len(workers) == 2
+    deadline = time.monotonic() + 10                # orphaned workers notice and exit
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     with open(out, "ab") as f:                 # as if killed halfway through writing a line
         f.write(b'{"index": ' + str(written).encode() + b', "res')
     assert scan_output(str(out)).torn
@@ -207,6 +214,19 @@ def test_resume_after_kill_9_loses_nothing_and_repeats_nothing(job):
     lines = read_lines(out)
     assert [line["index"] for line in lines] == list(range(n))
     assert all(line["result"] == line["index"] ** 2 for line in lines)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 POKE = '''\

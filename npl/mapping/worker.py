@@ -11,7 +11,7 @@ tasks (ray_backend.py) run the same `Runner`.
                                  a step or time limit, a missing oracle
                                  answer) is that record's error, and the
                                  batch goes on
-    serve(conn, bundle, spec)    a local worker process's loop over a pipe
+    serve(conn, bundle, spec)    a local worker process's loop over its socket
 
 A batch runs on one of the runtime's big-stack threads (runtime/execution.py
 run_deep) as a whole, so a record's call costs no thread hand-off.
@@ -132,8 +132,7 @@ def describe(err: NplRuntimeError) -> str:
 def serve(conn, bundle: ProgramBundle, spec: ReadSpec) -> None:
     """A local worker process: load the program, say ("ready",) or
     ("failed", message, exit status), then answer each Batch with its
-    BatchResult until the pipe closes or None comes (the parent's end, or
-    the parent itself, is gone)."""
+    BatchResult until the connection closes or None comes."""
     try:
         runner = Runner(bundle, spec)
         if bundle.limits.memory_mb:
