@@ -140,11 +140,12 @@ class MapError(RunKind):
 
 def map_values(program: Any, function: str, records: Iterable[Any], *,
                workers: Optional[int] = None, ray: Union[None, bool, str] = None,
-               frozen: bool = False, model: Optional[str] = None,
+               frozen: bool = True, model: Optional[str] = None,
                batch_size: Optional[int] = None, errors: str = "raise",
                steps: Optional[int] = None, seconds: Optional[float] = None) -> list:
     """`function` of the program (a path, or an npl.Program loaded from one)
-    on each record, on worker processes (or Ray); the results in order."""
+    on each record, on worker processes (or Ray); the results in order.
+    As npl.load, oracles answer from the store only unless frozen=False."""
     if errors not in ("raise", "return"):
         raise MapRequestError(f'errors must be "raise" or "return", not {errors!r}')
     path = getattr(program, "_path", program)
