@@ -125,6 +125,7 @@ def test_ray_writes_what_local_workers_write(job, ray_cluster, monkeypatch):
                    "--steps", "200000", "--ray", ray_cluster)
     assert done.returncode == 1, done.stderr
     assert (job / "ray2.jsonl").read_bytes() == (job / "local.jsonl").read_bytes()
+    assert npl.map("prog.npl", "square", range(6), ray=True) == [n * n for n in range(6)]
 
 
 def test_without_ray_the_error_says_how_to_install_it(job, monkeypatch):

@@ -16,7 +16,7 @@ from typing import Optional, Union
 from npl.lang.errors import EXIT_FAILED, EXIT_OK
 
 from .program import Limits, MapRequestError, open_bundle
-from .progress import MapProgress, summary
+from .progress import MapProgress, stopped, summary
 from .records import open_input
 from .run import FileJob, default_workers, map_file
 
@@ -37,18 +37,18 @@ def map_command(program: str, function: str, *, input: str, output: str, fmt: Op
     source = open_input(input, fmt)
     job = FileJob(bundle, source, output, workers=workers, ray=ray, resume=resume,
                   batch_size=batch_size)
-    bar: list[MapProgress] = []
-    interactive = sys.stderr.isatty()
+    progress = MapProgress()
 
-    def start(resume_state) -> None:
-        total = source.count() if interactive else None
-        bar.append(MapProgress(total, len(resume_state.done)).__enter__())
+    def start(kept) -> None:
+        progress.start(source.count() if progress.interactive else None, len(kept.done))
     try:
-        stats, kept = map_file(job, on_batch=lambda n, failed: bar[0].advance(n, failed),
-                               on_start=start)
-    finally:
-        if bar:
-            bar[0].__exit__(None, None, None)
+        stats, kept = map_file(job, on_batch=progress.advance, on_start=start)
+    except BaseException:
+        progress.close()
+        if progress.started:
+            print(stopped(progress.written, progress.failed, output), file=sys.stderr, flush=True)
+        raise
+    progress.close()
     where = "Ray" if ray is not None else f"{workers or default_workers()} worker(s)"
     print(summary(records=stats.records, failed=stats.failed, seconds=stats.seconds,
                   kept=len(kept.done), kept_failed=kept.failed, output=output, workers=where),

@@ -11,49 +11,56 @@ from typing import Optional
 
 
 class MapProgress:
-    """A progress bar over `total` records (None: unknown), shown only when
-    `stream` is a terminal. Use as a context manager; `advance(n, failed)`
-    after each batch written."""
+    """Counts the records written; on a terminal (`stream`, default stderr)
+    also shows them as a progress bar over the input's records."""
 
-    def __init__(self, total: Optional[int], done: int = 0, stream=None):
+    def __init__(self, stream=None):
         self.stream = stream or sys.stderr
-        self.total = total
-        self.done = done
+        self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.started = False
+        self.written = 0
         self.failed = 0
         self.bar = None
         self.task = None
-        self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def __enter__(self) -> "MapProgress":
+    def start(self, total: Optional[int], kept: int) -> None:
+        """The job starts: `total` records in all (None: not counted), of
+        which a resumed output holds `kept`."""
+        self.started = True
         if self.interactive:
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeRemainingColumn)
             self.bar = Progress(TextColumn("npl map"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("records"),
-                                TextColumn("{task.fields[rate]}"),
+                                TextColumn("records"), TextColumn("{task.fields[rate]}"),
                                 TextColumn("{task.fields[errors]}"), TimeRemainingColumn(),
                                 console=Console(file=self.stream), transient=True)
-            self.bar.__enter__()
-            self.task = self.bar.add_task("map", total=self.total, completed=self.done,
-                                          rate="", errors="0 errors")
-        return self
+            self.bar.start()
+            self.task = self.bar.add_task("map", total=total, completed=kept, rate="",
+                                          errors="0 errors")
 
     def advance(self, records: int, failed: int) -> None:
-        self.done += records
+        """A batch was written: `records` more, `failed` of them errors."""
+        self.written += records
         self.failed += failed
         if self.bar is not None:
             self.bar.update(self.task, advance=records, errors=f"{self.failed} errors",
                             rate=_rate(self.bar.tasks[0].speed))
 
-    def __exit__(self, *exc) -> None:
+    def close(self) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            self.bar.stop()
             self.bar = None
 
 
 def _rate(speed: Optional[float]) -> str:
     return f"{speed:,.0f}/s" if speed else ""
+
+
+def stopped(written: int, failed: int, output: str) -> str:
+    """The line for a job that stopped before its end (Ctrl-C, an error)."""
+    return (f"npl map: stopped after writing {written} record(s) ({failed} failed) to {output}; "
+            "`--resume` continues")
 
 
 def summary(*, records: int, failed: int, seconds: float, kept: int = 0, kept_failed: int = 0,
