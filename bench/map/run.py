@@ -16,7 +16,7 @@ and NPL's dispatch cost per record, measured in this process on the first
 20,000 records: the generated function called directly (no dispatch), the
 embedding API's `Program.call` per record, and an `npl map` worker's batch
 (read the JSON line, convert the argument, call, result to JSON, format the
-output line), each minus the direct call.
+output line), each minus the direct call, in CPU time.
 
 On a shared machine two controls say what the timings can show. Other work
 skews them: the load average is printed before and after. And with the
@@ -84,9 +84,10 @@ def plain_loop(input_path: Path, output_path: Path) -> float:
 
 
 def dispatch_costs(input_path: Path, sample: int) -> dict:
-    """Microseconds per record on `sample` records: the generated function
-    called directly on the runtime's thread, and what the embedding API's
-    call and an npl map worker add to it."""
+    """CPU microseconds per record on `sample` records (process time: less
+    skewed by other work than the clock): the generated function called
+    directly on the runtime's thread, and what the embedding API's call and
+    an npl map worker add to it."""
     import npl
     from npl.mapping.program import open_bundle
     from npl.mapping.worker import Batch, ReadSpec, Runner
@@ -102,20 +103,20 @@ def dispatch_costs(input_path: Path, sample: int) -> dict:
         for text in texts:
             fn(text)
     direct()                                    # warm up (and let the JIT decide)
-    t = time.perf_counter()
+    t = time.process_time()
     run_deep(direct)
-    direct_s = time.perf_counter() - t
-    t = time.perf_counter()
+    direct_s = time.process_time() - t
+    t = time.process_time()
     for text in texts:
         prog.call(FUNCTION, text)
-    api_s = time.perf_counter() - t
+    api_s = time.process_time() - t
     bundle, _ = open_bundle(str(PROGRAM), FUNCTION, frozen=True)
     runner = Runner(bundle, ReadSpec("jsonl"))
     records = [(i, i + 1, line) for i, line in enumerate(lines)]
-    t = time.perf_counter()
+    t = time.process_time()
     for k in range(0, len(records), 500):
         runner.run(Batch(k, records[k:k + 500]))
-    map_s = time.perf_counter() - t
+    map_s = time.process_time() - t
     us = 1e6 / len(texts)
     return {"records": len(texts), "direct_us": direct_s * us,
             "api_call_overhead_us": (api_s - direct_s) * us,
