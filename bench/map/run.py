@@ -242,11 +242,14 @@ def main() -> int:
     print(f"\nspeedup of 2 workers over 1: {speedup:.2f} (whole command), "
           f"{job_speedup:.2f} (the job alone); best of {args.repeat}")
     per_record = [(run["cpu_s"] - f["cpu_s"]) / n * 1e6 for run, f in zip(runs, fixed)]
-    predicted = runs[0]["cpu_s"] / (fixed[1]["cpu_s"] + (runs[1]["cpu_s"] - fixed[1]["cpu_s"]) / 2)
+    work_2 = runs[1]["cpu_s"] - fixed[1]["cpu_s"]
+    estimate = (runs[0]["cpu_s"] / (fixed[1]["cpu_s"] + work_2 / 2),
+                runs[0]["cpu_s"] / (fixed[1]["cpu_s"] / 2 + work_2 / 2))
     print(f"CPU: {fixed[0]['cpu_s']:.2f} s and {fixed[1]['cpu_s']:.2f} s for the command over one "
           f"record with 1 and 2 workers (start-up, compiling, loading); beyond that, per record "
-          f"{per_record[0]:.1f} us with 1 worker, {per_record[1]:.1f} us with 2: on two idle cores, "
-          f"with start-up serial, a speedup of {predicted:.2f}")
+          f"{per_record[0]:.1f} us with 1 worker, {per_record[1]:.1f} us with 2. On two idle cores "
+          f"that is a speedup of {estimate[0]:.2f} with the start-up serial, {estimate[1]:.2f} with "
+          f"it spread over both cores")
     print(f"per record: the function {costs['direct_us']:.1f} us; dispatch adds "
           f"{costs['api_call_overhead_us']:.1f} us through npl.load's Program.call, "
           f"{costs['map_worker_overhead_us']:.1f} us in an npl map worker")
@@ -263,7 +266,7 @@ def main() -> int:
     if not (args.quick or args.no_record):
         path = record("map", {"records": n, "ray": not args.no_ray},
                       [{"plain_loop_s": baseline, "runs": runs, "repeats": repeats,
-                        "one_record_run": fixed, "predicted_idle_speedup": predicted,
+                        "one_record_run": fixed, "idle_speedup_estimate": estimate,
                         "speedup_2_over_1": speedup,
                         "job_speedup_2_over_1": job_speedup, "dispatch": costs,
                         "pool_control": control, "ray_scaling": scaling,
