@@ -70,8 +70,9 @@ class ProgramBundle:
         """A key for this exact program and its options (a Ray worker keeps
         the program it loaded under it)."""
         return hashlib.sha256(repr((sorted(self.sources.items()), sorted(self.fills.items()),
-                                    self.function, self.answers, self.frozen, self.model,
-                                    self.device, self.jit, self.limits)).encode()).hexdigest()
+                                    self.settings, self.function, self.answers, self.frozen,
+                                    self.model, self.device, self.jit,
+                                    self.limits)).encode()).hexdigest()
 
 
 def open_bundle(path: str, function: str, *, frozen: bool, model: Optional[str] = None,
