@@ -18,14 +18,16 @@ lock is written (beside the program; nowhere for the REPL's session).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, TextIO
 
 from npl.compiler.driver import Compilation, compile
 from npl.filling.lockfile import (LockEntry, LockFile, lock_location, lock_path_for, prune, relocated,
                                   update_lock)
-from npl.filling.paths import settings_path
+from npl.filling.attempts import AttemptLog, save_sidecar
+from npl.filling.paths import attempts_path, settings_path
 from npl.filling.settings import Settings
 from npl.lang.diagnostics import CompileError, Diagnostic
 from npl.lang.errors import ConfigKind
@@ -107,7 +109,7 @@ def prepare(path: str, *, frozen: bool, model: Optional[str] = None, quiet: bool
 
 
 def fill_missing(prog: OpenProgram, *, model: Optional[str] = None, quiet: bool = False,
-                 refresh: Iterable[str] = (), save: bool = True,
+                 refresh: Iterable[str] = (), save: bool = True, log: Optional[TextIO] = None,
                  compile: Compiler = compile) -> tuple[OpenProgram, FillResult]:
     """Fill the holes of `prog` that have no usable fill, and those `refresh`
     names, with the filler. Each accepted fill is written to the lock file
@@ -115,6 +117,10 @@ def fill_missing(prog: OpenProgram, *, model: Optional[str] = None, quiet: bool 
     hole is gone are pruned and the others moved to where their holes are
     now. With `save=False` nothing is written: the new entries are kept in
     the returned program's lock only (the REPL's session is no file).
+    Every source's attempts are written to `log` as they happen (JSON
+    lines, `npl fill --log`) and, with `save`, the attempts of the holes
+    this run tried replace theirs in PROG.npl.attempts.jsonl
+    (filling/attempts.py), also when the run stops early.
 
     Returns (the program compiled with its new fills, not strictly; the
     filler's FillResult: holes it could not fill are in its `failures`)."""
@@ -125,8 +131,14 @@ def fill_missing(prog: OpenProgram, *, model: Optional[str] = None, quiet: bool 
         entry = relocated(entry, lock_location(entry.location, lock_path))
         update_lock(lock_path, lambda entries: entries.__setitem__(entry.key, entry))
 
-    result = fill_holes(prog.comp, prog.lock.entries, prog.settings, model=model, refresh=refresh,
-                        quiet=quiet, on_fill=write if save else (lambda entry: None))
+    attempts = AttemptLog(log)
+    try:
+        result = fill_holes(prog.comp, prog.lock.entries, prog.settings, model=model,
+                            refresh=refresh, quiet=quiet, attempts=attempts,
+                            on_fill=write if save else (lambda entry: None))
+    finally:
+        if save:
+            keep_attempts(prog, attempts)
     if save:
         lock = LockFile.load(lock_path)
     else:
@@ -137,6 +149,17 @@ def fill_missing(prog: OpenProgram, *, model: Optional[str] = None, quiet: bool 
         live = {h.key: lock_location(h.location, lock_path) for h in comp.holes}
         lock = update_lock(lock_path, lambda entries: tidy_lock(entries, live))
     return OpenProgram(prog.path, prog.source, lock, prog.settings, comp), result
+
+
+def keep_attempts(prog: OpenProgram, attempts: AttemptLog) -> None:
+    """Keep this run's attempts in PROG.npl.attempts.jsonl (for `npl holes
+    --attempts`); a sidecar that cannot be written costs a warning only."""
+    keep = {h.key for h in prog.comp.holes} | set(attempts.keys())
+    try:
+        save_sidecar(attempts_path(prog.path), attempts, keep)
+    except OSError as exc:
+        print(f"npl: warning: could not keep the fill's attempts in "
+              f"{attempts_path(prog.path)}: {exc.strerror or exc}", file=sys.stderr)
 
 
 def tidy_lock(entries: dict[str, LockEntry], live: dict[str, str]) -> None:
