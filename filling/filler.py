@@ -39,8 +39,9 @@ from .lockfile import LockEntry, restamp
 from .settings import Settings
 from .sources import CallBudget, FillContext, FillFailed, Outcome, Usage, from_library, from_model, from_synthesizer
 
-# Provider failures that end one hole's fill, not the whole run.
-MODEL_FAILURES = ("crash", "timeout")
+# Provider failures that end one hole's fill, not the whole run ("context":
+# a prompt the model's context cannot hold, even fit to it).
+MODEL_FAILURES = ("crash", "timeout", "context")
 
 
 @dataclass

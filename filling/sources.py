@@ -29,7 +29,7 @@ from .candidate import DEFAULT_MAX_SUBHOLES, verify
 from .checks import Limits, Verdict, test_ids
 from .library import TAMPERED
 from .lockfile import MANUAL, LockEntry, Provenance
-from .prompt import build_messages, repair_message
+from .prompt import build_messages, fit_messages, prompt_budget, repair_message
 from .replies import clipped
 
 
@@ -356,6 +356,7 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
     visible = [test_source(ctx_program(ctx), t) for t in ctx.visible(spec)] if ctx.visible(spec) else []
     messages = build_messages(spec, ctx.program_context(spec), visible, ctx.enclosing_source(spec))
     grammar = grammar_for(provider, spec)
+    budget = prompt_budget(provider, REPLY_TOKENS)
     hole_usage = Usage()
     last_problem = ""
     outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
@@ -366,8 +367,10 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
         if not ctx.calls.take():
             rec.fail("budget", out_of_calls(ctx, ""))
             raise FillFailed(spec, out_of_calls(ctx, last_problem), attempt - 1)
+        chat = fit_messages(chat, budget)       # older repair turns go first, then cuts
         try:
-            completion = provider.complete(chat, max_tokens=768, grammar=grammar, **sampling)
+            completion = provider.complete(chat, max_tokens=REPLY_TOKENS, grammar=grammar,
+                                           **sampling)
         except ProviderError as err:
             rec.fail("provider", str(err))
             raise
@@ -423,6 +426,7 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
 
 
 RESAMPLE_TEMPERATURE = 0.8
+REPLY_TOKENS = 768          # the most a reply may have
 
 
 def out_of_calls(ctx: FillContext, last_problem: str) -> str:
