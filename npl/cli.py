@@ -135,8 +135,10 @@ def test(program, frozen, model, device, no_jit, max_examples, strict):
     def setup(loaded):
         from npl.oracle_runs import install_oracles
         install_oracles(loaded, prog.comp, prog.settings, frozen=frozen, model=model)
+    from npl.project import fills_checked_by
     sys.exit(run_tests_cli(prog.comp, max_examples=max_examples, strict=strict,
-                           setup=setup if prog.comp.oracles else None))
+                           setup=setup if prog.comp.oracles else None,
+                           explain=fills_checked_by(prog)))
 
 
 @main.command(name="ir")
