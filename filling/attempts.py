@@ -40,9 +40,10 @@ if TYPE_CHECKING:
     from .checks import Verdict
 
 ACCEPTED, REJECTED, ERROR = "accepted", "rejected", "error"
-# The sources an attempt may come from besides a model ("openai/NAME", ...):
-# the same names as a lock entry's provenance.
-MANUAL, LIBRARY, SYNTH = "manual", "library", "synth"
+# The sources an attempt may come from besides a model ("openai/NAME", ...)
+# and a hand-written lock entry (lockfile.MANUAL): the names a lock entry's
+# provenance gives them.
+LIBRARY, SYNTH = "library", "synth"
 MAX_PER_HOLE = 64           # attempts of one hole kept in the sidecar (its last ones)
 FORMAT = 1                  # of a record's JSON form (the "format" field)
 

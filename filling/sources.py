@@ -24,7 +24,7 @@ from npl.compiler import ir
 from npl.lang import ast
 from npl.compiler.holes import HoleSpec
 
-from .attempts import LIBRARY, MANUAL as MANUAL_SOURCE, SYNTH, AttemptLog
+from .attempts import LIBRARY, SYNTH, AttemptLog
 from .candidate import DEFAULT_MAX_SUBHOLES, verify
 from .checks import Limits, Verdict, test_ids
 from .library import TAMPERED
@@ -274,7 +274,7 @@ def from_manual(ctx, spec: HoleSpec, entry: Optional[LockEntry]):
     Outcome if it passes verification; else None (and a warning)."""
     if entry is None or not entry.needs_verification:
         return None
-    with ctx.attempts.attempt(spec, MANUAL_SOURCE) as rec:
+    with ctx.attempts.attempt(spec, MANUAL) as rec:
         rec.fill = entry.fill
         verdict = check(ctx, spec, entry.fill)
         rec.judge(verdict)
