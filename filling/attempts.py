@@ -130,7 +130,7 @@ class AttemptLog:
         self._lock = threading.Lock()
 
     def record(self, attempt: Attempt) -> None:
-        line = json.dumps(attempt.to_json(), ensure_ascii=False)
+        line = json.dumps(attempt.to_json())        # ASCII: a reply's lone surrogates too
         with self._lock:
             self.records.append(attempt)
             if self.stream is not None:
@@ -201,5 +201,5 @@ def save_sidecar(path: str, log: AttemptLog, keep: set[str]) -> None:
         new += log.of_hole(key)[-MAX_PER_HOLE:]
     if not old and not new:
         return
-    write_atomic(path, "".join(json.dumps(a.to_json(), ensure_ascii=False) + "\n"
+    write_atomic(path, "".join(json.dumps(a.to_json()) + "\n"
                                for a in old + new))

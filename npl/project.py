@@ -97,21 +97,27 @@ def open_program(path: str, *, strict_fills: bool = True, compile: Compiler = co
     settings = Settings.load(Path(settings_path(path)).parent)
     fills = lock.stamped_fills()
     comp = compile(source, path, fills=fills, strict_fills=strict_fills)
-    imported = imported_entries(comp)
-    theirs = {k: e.fill for k, e in imported.items() if not e.needs_verification}
+    imported = imported_entries(path, comp.program.modules)
+    theirs = usable_fills(imported)
     if any(h.key in theirs and fills.get(h.key) != theirs[h.key] for h in comp.holes):
         comp = compile(source, path, fills={**fills, **theirs}, strict_fills=strict_fills)
     return OpenProgram(path, source, lock, settings, comp, imported)
 
 
-def imported_entries(comp: Compilation) -> dict[str, LockEntry]:
-    """The entries of the lock files of the files `comp` imports (each
-    beside its file), by key."""
+def imported_entries(program: str, modules: Iterable[str]) -> dict[str, LockEntry]:
+    """The entries of the lock files of the files `program` imports
+    (`modules`, the program's own file among them), each beside its file,
+    by key. A lock that cannot be read is a LockFileError naming it."""
     out: dict[str, LockEntry] = {}
-    for module in comp.program.modules:
-        if module != comp.path:
+    for module in modules:
+        if module != program:
             out.update(LockFile.load(lock_path_for(module)).entries)
     return out
+
+
+def usable_fills(entries: dict[str, LockEntry]) -> dict[str, str]:
+    """{hole key: fill} of the stamped entries (LockFile.stamped_fills)."""
+    return {k: e.fill for k, e in entries.items() if not e.needs_verification}
 
 
 def prepare(path: str, *, frozen: bool, model: Optional[str] = None, quiet: bool = False,
@@ -177,13 +183,12 @@ def fill_missing(prog: OpenProgram, *, model: Optional[str] = None, quiet: bool 
             keep_attempts(prog, attempts)
     if save:
         lock = LockFile.load(lock_path)
-        imported = imported_entries(prog.comp)
+        imported = imported_entries(prog.path, prog.comp.program.modules)
     else:
         lock = LockFile(prog.lock.path, {**prog.lock.entries, **result.entries}, prog.lock.tampered,
                         prog.lock.kept_tables)
         imported = prog.imported
-    fills = {**lock.stamped_fills(),
-             **{k: e.fill for k, e in imported.items() if not e.needs_verification}}
+    fills = {**lock.stamped_fills(), **usable_fills(imported)}
     comp = compile(prog.source, prog.path, fills=fills, strict_fills=False)
     if save and lock_path.exists():          # a run that filled nothing creates no lock
         live = {h.key: lock_location(h.location, lock_path) for h in comp.holes}

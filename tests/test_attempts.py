@@ -7,6 +7,7 @@ huge value in a repair message is cut to the prompt's budget with a note; a
 provider that says the prompt exceeds its context fails that hole only."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -155,9 +156,12 @@ def test_sidecar_keeps_the_last_attempts_of_live_holes(tmp_path):
     save_sidecar(path, log, keep={"k-a", "k-gone"})
     kept = load_sidecar(path)
     assert len([a for a in kept if a.key == "k-a"]) == 64 and kept[0].feedback == "no code 36"
-    later = AttemptLog()
+    stream = io.StringIO()
+    later = AttemptLog(stream)
     with later.attempt(Spec("b"), "library", detail="abc") as a:
         a.reject("test", "fails")
+        a.reply = 'label = "\ud800"'          # a lone surrogate from a model stays writable
+    stream.getvalue().encode("utf-8")
     save_sidecar(path, later, keep={"k-a", "k-b"})      # "gone" is no hole any more
     assert {a.key for a in load_sidecar(path)} == {"k-a", "k-b"}
     with open(path, "a") as f:

@@ -113,3 +113,16 @@ def test_the_cached_run_sees_a_changed_lock_of_an_imported_file(folder):
     (folder / "shapes.npl.lock").unlink()
     r = run_npl(["run", "--frozen", "app.npl"], folder)
     assert r.returncode == 2 and "double" in r.stderr
+
+
+def test_the_language_server_uses_the_imported_files_lock(folder):
+    from pygls.uris import from_fs_path
+
+    from npl.lsp import analyze
+    text = APP.format(expected=10)
+    missing = analyze(from_fs_path(str(folder / "app.npl")), text)
+    assert [h.name for h in missing.comp.unfilled] == ["double"]
+    fill_shapes(folder)
+    filled = analyze(from_fs_path(str(folder / "app.npl")), text)
+    assert filled.diagnostics == [] and not filled.comp.unfilled
+    assert [h.name for h in filled.comp.holes if h.key in filled.comp.filled] == ["double"]
