@@ -288,3 +288,41 @@ def test_a_context_exceeded_reply_fails_that_hole_only(tmp_path):
     failed = [rec for rec in read_log(tmp_path / "log.jsonl") if rec["hole"] == "add_one"]
     assert [(rec["verdict"], rec["stage"]) for rec in failed] == [("error", "provider")]
     assert "maximum context length" in failed[0]["feedback"]
+
+
+def test_fill_coverage_groups_rejections_by_diagnostic(tmp_path):
+    """bench/fill_coverage.py reads --log files and counts the rejections."""
+    import importlib.util
+
+    from conftest import ROOT
+    spec = importlib.util.spec_from_file_location("fill_coverage", ROOT / "bench" / "fill_coverage.py")
+    coverage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(coverage)
+    compile_error = ("It does not compile:\np.npl.lock#f:2:12: error[E010]: undefined name "
+                     "'isinstance'\n        return isinstance(x, int)\n               ^^^^\n")
+    records = [
+        {"source": "local/m", "key": "k1", "verdict": "rejected", "stage": "compile",
+         "feedback": compile_error},
+        {"source": "local/m", "key": "k1", "verdict": "rejected", "stage": "compile",
+         "feedback": compile_error},
+        {"source": "local/m", "key": "k1", "verdict": "rejected", "stage": "test",
+         "feedback": "It fails the example at p.npl:7:\n    example f(1) == 2"},
+        {"source": "local/m", "key": "k1", "verdict": "accepted", "stage": "ok", "feedback": ""},
+        {"source": "synth", "key": "k2", "verdict": "rejected", "stage": "search",
+         "feedback": "found nothing within 3 s"},
+    ]
+    log = tmp_path / "fill.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in records) + "junk\n")
+    summary = coverage.summarize(coverage.read_logs([log]), top=5)
+    assert summary["attempts"] == 5 and summary["holes"] == 2
+    assert summary["by_source"]["model local/m"] == {"rejected at compile": 2, "rejected at test": 1,
+                                                     "accepted": 1}
+    assert summary["filled_by_source"] == {"model local/m": 1}
+    assert summary["compile_codes"] == {"E010": 2}
+    (top,) = summary["compile_messages"]
+    assert top == {"count": 2, "diagnostic": "E010 undefined name 'isinstance'",
+                   "line": "return isinstance(x, int)"}
+    reasons = {r["reason"]: r["count"] for r in summary["other_rejections"]}
+    assert reasons == {"test: It fails the example at FILE:LINE:": 1,
+                       "search: found nothing within N s": 1}
+    assert "E010 undefined name 'isinstance'" in coverage.report(summary)
