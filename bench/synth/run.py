@@ -40,7 +40,7 @@ from typing import Optional
 from npl.api import compile_source
 from npl.compiler.driver import compile as compile_npl
 from npl.filling.settings import Settings
-from npl.filling.synth.search import SynthTask, synthesize
+from npl.filling.synth.search import SynthTask, Validation, synthesize
 from npl.filling.synth.values import same_value
 from npl.lang.types import (BOOL, FLOAT, INT, DictT, ListT, OptionalT, SetT,
                             TupleT, Type)
@@ -61,6 +61,7 @@ class Outcome:
     size: Optional[int]
     expr: Optional[str]
     note: str = ""
+    rejected: int = 0           # candidates turned down before the answer (or the end)
 
 
 def signature_types(signature: str) -> tuple[list[tuple[str, Type]], Type]:
@@ -139,14 +140,15 @@ def run_task(task: dict, budget: float, share: float) -> Outcome:
     shown, validating = split_given(given, share)
     outcome = Outcome(task["name"], task["category"], len(shown), len(validating), False, False,
                       budget, None, None)
-    result = synthesize(SynthTask(params, ret, shown, task["description"]), time_budget=budget)
+    # The filler's verification, as far as examples go: the candidate compiles
+    # as NPL and passes every given example, the withheld ones included.
+    validation = Validation(validating, check=lambda expr: passes(task["signature"], expr, given)[0])
+    result = synthesize(SynthTask(params, ret, shown, task["description"]), time_budget=budget,
+                        validation=validation)
+    outcome.rejected = len(validation.rejected)
     if result is None:
         return outcome
     outcome.seconds, outcome.size, outcome.expr = result.seconds, result.size, result.expr
-    accepted, outcome.note = passes(task["signature"], result.expr, validating)
-    if not accepted:                   # the filler's verification turns it down
-        outcome.note = "rejected by the withheld examples: " + outcome.note
-        return outcome
     outcome.solved, note = passes(task["signature"], result.expr, given)
     if outcome.solved:
         outcome.held_out_ok, note = passes(task["signature"], result.expr, held)
@@ -176,6 +178,8 @@ def report(outcomes: list[Outcome], budget: float) -> list[dict]:
                                                             else ("held-out NO " if o.solved else " " * 12))
         size = f"{o.size:3d}" if o.size is not None else "  -"
         line = f"{o.name:<{width}}  {status} {o.seconds:5.2f}s  size {size}  {o.expr or ''}"
+        if o.rejected:
+            line += f"   ({o.rejected} turned down first)"
         print(line + (f"   [{o.note}]" if o.note else ""))
     rows = [summary(name, [o for o in outcomes if o.category == name])
             for name in CATEGORIES if any(o.category == name for o in outcomes)]

@@ -5,8 +5,13 @@ clock) and a `Context` (the variables in scope and their values at every
 evaluation point) and builds, size by size, a bank of typed terms in which
 each type holds at most one term per distinct vector of values over the
 points: the first (hence smallest) one found. At the top level the points
-are the examples' inputs and a `Goal` stops the search at the first term
-whose values are the expected outputs; it is raised as `Solved`.
+are the examples' inputs and a `Goal` picks out the terms whose values are the
+expected outputs: each is a candidate program, handed to the `Space`'s
+`accept` as it is found (the first accepted one is raised as `Solved`).
+Candidates include terms equal in value to one already banked (`abs(x)`
+beside `x` when every example is positive): on the shown examples they
+cannot be told apart, and a rejected candidate must leave the others
+their turn.
 
 Comprehensions `[E for x in xs if P]` and key functions
 (`max(xs, key=lambda x: E)`) are built by synth/forms.py (the `Space`'s
@@ -32,8 +37,8 @@ from .values import ERR, apply_pointwise, component_types, same_value, value_key
 
 
 class Solved(Exception):
-    """The search found `term` (a signal that ends it; never leaves the
-    synthesizer)."""
+    """The search found `term` and it was accepted (a signal that ends the
+    search; never leaves the synthesizer)."""
 
     def __init__(self, term: "Term"):
         super().__init__(term.text)
@@ -60,6 +65,11 @@ class Clock:
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
+    def pause(self, seconds: float) -> None:
+        """Move the deadline by time spent outside the search (the
+        caller's checks of a candidate)."""
+        self.deadline += seconds
+
 
 class Leaf:
     """The op of a variable or constant term."""
@@ -76,7 +86,7 @@ class Term:
     """An expression, its NPL type, its size and its value at every point.
     `varying` says whether it mentions a variable (constant expressions
     such as `" ".upper()` are never built)."""
-    __slots__ = ("op", "args", "type", "size", "vals", "idx", "varying", "_shown")
+    __slots__ = ("op", "args", "type", "size", "vals", "idx", "varying", "pos", "_shown")
 
     def __init__(self, op, args: tuple, typ: Type, size: int, vals: list,
                  varying: Optional[bool] = None):
@@ -84,6 +94,7 @@ class Term:
         self.idx = -1
         self.varying = varying if varying is not None else any(
             a is not None and a.varying for a in args)
+        self.pos: Optional[bool] = None          # see ops.is_position
         self._shown: Optional[tuple[str, int]] = None
 
     def _render(self) -> tuple[str, int]:
@@ -187,11 +198,13 @@ class Space:
     constants: list[tuple[object, Type]]
     allowed: Callable[[Type], bool]
     clock: Clock
-    verify: Callable[[Term], bool] = lambda term: True
+    verify: Callable[[Term], bool] = lambda term: True       # a candidate replays the examples
+    accept: Callable[[Term], bool] = lambda term: True       # ... and passes the caller's checks
     top_level_skips: frozenset = frozenset()   # (op name, result type) left to deduction
     # Builds an enumerator's binding forms (synth/forms.py FormBuilder, which
     # makes nested enumerators itself); None: no comprehensions or key functions.
     forms: Optional[Callable[["Enumerator"], Any]] = None
+    concepts: list = field(default_factory=list)   # synth/concepts.py: named by the description
     max_depth: int = 1                  # comprehension nesting
     iter_max_size: int = 3              # largest term a comprehension walks
     max_iterables: int = 12             # comprehension contexts per enumerator
@@ -253,17 +266,27 @@ class Enumerator:
             return None
         key = value_key(typ, vals)
         term = Term(op, args, typ, size, vals, varying)
-        if not self.bank.add(term, key):
-            return None
-        if typ == BOOL and ERR not in key:
+        banked = self.bank.add(term, key)
+        if banked and typ == BOOL and ERR not in key:
             self._bool_vectors += 1
-        if self.goal is not None and self.goal.reached(term, key) and self.space.verify(term):
+        if self.goal is not None and self.goal.reached(term, key):
+            self._candidate(term)
+        return term if banked else None
+
+    def _candidate(self, term: Term) -> None:
+        """A term with the expected outputs: the answer if it replays the
+        examples and the caller accepts it (raises Solved)."""
+        if self.space.verify(term) and self.space.accept(term):
             raise Solved(term)
-        return term
 
     def _leaves(self) -> None:
-        for name, typ, vals in self.ctx.variables:
-            self.offer(Leaf(name, P_ATOM), (), typ, 1, vals, varying=True)
+        variables = [self.offer(Leaf(name, P_ATOM), (), typ, 1, vals, varying=True)
+                     for name, typ, vals in self.ctx.variables]
+        for concept in self.space.concepts:       # priced as leaves: see synth/concepts.py
+            for var in variables:
+                if var is not None and var.type == concept.arg:
+                    self.offer(concept, (var,), concept.ret, 1,
+                               apply_pointwise(concept.fn, [var.vals], concept.ret))
         for value, typ in self.space.constants:
             self.offer(Leaf(*literal(value)), (), typ, 1, [value] * self.ctx.points,
                        varying=False)
@@ -271,7 +294,10 @@ class Enumerator:
     def bools_complete(self) -> bool:
         """True once every true/false vector over the points has a term: a
         new bool term can then only be larger than an equivalent one (or
-        fail where it does not)."""
+        fail where it does not). Never for a search whose goal is a bool:
+        a larger program with the expected values is a candidate."""
+        if self.goal is not None and BOOL in self.goal.accepts:
+            return False
         return self.ctx.points < 20 and self._bool_vectors >= 2 ** self.ctx.points
 
     def _combine(self, size: int) -> None:
