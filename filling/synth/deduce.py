@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import time
 from typing import Callable, Iterator, Optional
 
 from npl.lang.types import BOOL, FLOAT, INT, NONE, STR, IterT, ListT, OptionalT, TupleT, Type
@@ -95,12 +94,13 @@ class Deducer:
         grew = False
         for walk in sorted(self._deduce_walks(), key=lambda w: w.sub.ctx.points * w.sub.bank.size):
             while walk.sub.level < target:
+                clock = self.search.space.clock
                 guess = GROWTH * self._growth_seconds.get(id(walk.sub), 0.0)
-                if guess > self.search.space.clock.remaining():
+                if guess > clock.remaining():
                     break
-                started = time.monotonic()
+                started = clock.now()
                 walk.sub.ensure(walk.sub.level + 1)
-                self._growth_seconds[id(walk.sub)] = time.monotonic() - started
+                self._growth_seconds[id(walk.sub)] = clock.now() - started
                 grew = True
             self._consumers(walk)
         return grew

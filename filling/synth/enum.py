@@ -26,9 +26,10 @@ filters) only when they would evaluate that operand, exactly as NPL does.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from npl.lang.types import BOOL, FLOAT, NONE, OptionalT, PrimT, Type
 
@@ -50,25 +51,46 @@ class OutOfTime(Exception):
     synthesizer)."""
 
 
+WALL_FACTOR = 3        # wall-clock seconds a search may take per second of its budget
+
+
 class Clock:
-    """Wall-clock budget plus a count of evaluated candidates."""
+    """A search's time budget, counted in the CPU time of the thread that
+    runs it (so that the same task finds the same program on a busy
+    machine, or beside other holes the filler searches at once), within
+    WALL_FACTOR times as much wall-clock time; and a count of evaluated
+    candidates."""
 
     def __init__(self, seconds: float):
-        self.deadline = time.monotonic() + seconds
+        self.deadline = time.thread_time() + seconds
+        self.wall_deadline = time.monotonic() + WALL_FACTOR * seconds
         self.explored = 0
 
     def tick(self) -> None:
         self.explored += 1
-        if not self.explored & 127 and time.monotonic() > self.deadline:
+        if not self.explored & 127 and (time.thread_time() > self.deadline
+                                        or time.monotonic() > self.wall_deadline):
             raise OutOfTime
 
     def remaining(self) -> float:
-        return self.deadline - time.monotonic()
+        return min(self.deadline - time.thread_time(),
+                   (self.wall_deadline - time.monotonic()) / WALL_FACTOR)
 
-    def pause(self, seconds: float) -> None:
-        """Move the deadline by time spent outside the search (the
-        caller's checks of a candidate)."""
-        self.deadline += seconds
+    @staticmethod
+    def now() -> float:
+        """The clock's reading (CPU seconds of this thread)."""
+        return time.thread_time()
+
+    @contextmanager
+    def outside(self) -> Iterator[None]:
+        """Time spent in the block (the caller's check of a candidate) does
+        not count against the budget."""
+        cpu, wall = time.thread_time(), time.monotonic()
+        try:
+            yield
+        finally:
+            self.deadline += time.thread_time() - cpu
+            self.wall_deadline += time.monotonic() - wall
 
 
 class Leaf:
@@ -86,7 +108,8 @@ class Term:
     """An expression, its NPL type, its size and its value at every point.
     `varying` says whether it mentions a variable (constant expressions
     such as `" ".upper()` are never built)."""
-    __slots__ = ("op", "args", "type", "size", "vals", "idx", "varying", "pos", "_shown")
+    __slots__ = ("op", "args", "type", "size", "vals", "idx", "varying", "pos", "alts",
+                 "_shown")
 
     def __init__(self, op, args: tuple, typ: Type, size: int, vals: list,
                  varying: Optional[bool] = None):
@@ -95,6 +118,7 @@ class Term:
         self.varying = varying if varying is not None else any(
             a is not None and a.varying for a in args)
         self.pos: Optional[bool] = None          # see ops.is_position
+        self.alts: tuple[Term, ...] = ()          # equal-valued terms the bank turned away
         self._shown: Optional[tuple[str, int]] = None
 
     def _render(self) -> tuple[str, int]:
@@ -120,19 +144,29 @@ class Term:
         return f"Term({self.text!r}: {self.type}, size {self.size})"
 
 
+MAX_ALTERNATES = 3      # equal-valued terms kept beside each banked one
+
+
 class Bank:
-    """Terms by type and size, one per observational-equivalence class."""
+    """Terms by type and size, one per observational-equivalence class.
+    The first MAX_ALTERNATES other terms of a class are kept as the banked
+    term's `alts`: they are never combined further, but when a candidate
+    is turned down they give its variants (synth/variants.py)."""
 
     def __init__(self):
         self._by_type: dict[Type, dict[int, list[Term]]] = {}
-        self._seen: dict[Type, set] = {}
+        self._seen: dict[Type, dict[tuple, Term]] = {}
         self.size = 0
 
     def add(self, term: Term, key: tuple) -> bool:
-        seen = self._seen.setdefault(term.type, set())
-        if key in seen:
+        seen = self._seen.setdefault(term.type, {})
+        banked = seen.get(key)
+        if banked is not None:
+            if len(banked.alts) < MAX_ALTERNATES:
+                term.vals = banked.vals
+                banked.alts += (term,)
             return False
-        seen.add(key)
+        seen[key] = term
         term.idx = self.size
         self.size += 1
         self._by_type.setdefault(term.type, {}).setdefault(term.size, []).append(term)
@@ -198,8 +232,9 @@ class Space:
     constants: list[tuple[object, Type]]
     allowed: Callable[[Type], bool]
     clock: Clock
-    verify: Callable[[Term], bool] = lambda term: True       # a candidate replays the examples
-    accept: Callable[[Term], bool] = lambda term: True       # ... and passes the caller's checks
+    verify: Callable[[Term], bool] = lambda term: True   # a candidate replays the examples
+    # ... and the program the caller accepts: the candidate, one of its variants, or None
+    accept: Callable[[Term], Optional[Term]] = lambda term: term
     top_level_skips: frozenset = frozenset()   # (op name, result type) left to deduction
     # Builds an enumerator's binding forms (synth/forms.py FormBuilder, which
     # makes nested enumerators itself); None: no comprehensions or key functions.
@@ -219,6 +254,16 @@ class Space:
             self._splits[key] = [sizes for sizes in _compositions(total, op.arity)
                                  if op.fits(sizes)]
         return self._splits[key]
+
+
+def concept_arguments(types: tuple[Type, ...], variables: list[Term]) -> list[tuple[Term, ...]]:
+    """The variables a concept of these argument types applies to: one, or
+    an ordered pair of distinct ones (`x >= t`: for two arguments of one
+    type, in the order the variables are in scope, bound ones first)."""
+    if len(types) == 1:
+        return [(v,) for v in variables if v.type == types[0]]
+    return [(v, w) for i, v in enumerate(variables) for j, w in enumerate(variables)
+            if i != j and (v.type, w.type) == types and (types[0] != types[1] or i < j)]
 
 
 def _compositions(total: int, parts: int):
@@ -275,18 +320,20 @@ class Enumerator:
 
     def _candidate(self, term: Term) -> None:
         """A term with the expected outputs: the answer if it replays the
-        examples and the caller accepts it (raises Solved)."""
-        if self.space.verify(term) and self.space.accept(term):
-            raise Solved(term)
+        examples and the caller accepts it or one of its variants (raises
+        Solved)."""
+        if self.space.verify(term):
+            accepted = self.space.accept(term)
+            if accepted is not None:
+                raise Solved(accepted)
 
     def _leaves(self) -> None:
         variables = [self.offer(Leaf(name, P_ATOM), (), typ, 1, vals, varying=True)
                      for name, typ, vals in self.ctx.variables]
         for concept in self.space.concepts:       # priced as leaves: see synth/concepts.py
-            for var in variables:
-                if var is not None and var.type == concept.arg:
-                    self.offer(concept, (var,), concept.ret, 1,
-                               apply_pointwise(concept.fn, [var.vals], concept.ret))
+            for args in concept_arguments(concept.args, [v for v in variables if v is not None]):
+                self.offer(concept, args, concept.ret, 1,
+                           apply_pointwise(concept.fn, [a.vals for a in args], concept.ret))
         for value, typ in self.space.constants:
             self.offer(Leaf(*literal(value)), (), typ, 1, [value] * self.ctx.points,
                        varying=False)

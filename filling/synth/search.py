@@ -53,6 +53,7 @@ from .forms import FormBuilder
 from .ops import ast_size
 from .table import build_ops
 from .values import ExampleError, coerce, component_types, depth, same_value, supported
+from .variants import variants
 
 __all__ = ["SynthTask", "SynthResult", "Validation", "ExampleError", "synthesize"]
 
@@ -126,9 +127,11 @@ def synthesize(task: SynthTask, *, time_budget: float = 2.0, max_size: Optional[
 
 
 class _Acceptance:
-    """The `Space.accept` of one search: a candidate (which replays the
+    """The `Space.accept` of one search. A candidate (which replays the
     shown examples) is accepted when it gives every withheld example's
-    output and passes the validation's check. Each text is judged once."""
+    output and passes the validation's check; when it is turned down, its
+    variants (synth/variants.py) are judged in turn. Each text is judged
+    once."""
 
     def __init__(self, task: SynthTask, inputs: list[tuple], outputs: list,
                  validation: Validation, clock: Clock):
@@ -136,7 +139,14 @@ class _Acceptance:
         self.validation, self.clock = validation, clock
         self._judged: set[str] = set()
 
-    def __call__(self, term: Term) -> bool:
+    def __call__(self, term: Term) -> Optional[Term]:
+        if term.text in self._judged:
+            return None
+        if self._judge(term):
+            return term
+        return next((t for t in variants(term) if self._judge(t)), None)
+
+    def _judge(self, term: Term) -> bool:
         text, v = term.text, self.validation
         if text in self._judged:
             return False
@@ -149,11 +159,8 @@ class _Acceptance:
         if v.checks >= v.max_checks:
             raise OutOfTime                  # no check left: nothing more can be accepted
         v.checks += 1
-        started = time.monotonic()
-        try:
+        with self.clock.outside():
             accepted = v.check(text)
-        finally:
-            self.clock.pause(time.monotonic() - started)
         if not accepted:
             v.rejected.append(text)
         return accepted
@@ -172,9 +179,9 @@ def _search(search: Enumerator, deducer: Deducer, max_size: int) -> Optional[Ter
         for level in range(1, max_size + 1):
             while GROWTH * last_level_seconds > clock.remaining() and deducer.deepen():
                 pass
-            started = time.monotonic()
+            started = clock.now()
             search.ensure(level)
-            last_level_seconds = time.monotonic() - started
+            last_level_seconds = clock.now() - started
             deducer.run(level)
             found = _first(deducer.take(level + 1), accept)
             if found is not None:
@@ -189,8 +196,10 @@ def _search(search: Enumerator, deducer: Deducer, max_size: int) -> Optional[Ter
         return None
 
 
-def _first(terms: Iterable[Term], accept: Callable[[Term], bool]) -> Optional[Term]:
-    return next((t for t in terms if accept(t)), None)
+def _first(terms: Iterable[Term], accept: Callable[[Term], Optional[Term]]) -> Optional[Term]:
+    """What `accept` makes of the first term it takes (the term or a
+    variant of it)."""
+    return next(filter(None, map(accept, terms)), None)
 
 
 def _checked_examples(examples: list, params: list[tuple[str, Type]], ret: Type,

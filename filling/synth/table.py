@@ -250,8 +250,8 @@ def _pairing_ops() -> list[Op]:
         Op("zip", 2, zip_sigs, call("zip"), fn=lambda a, b: tuple(zip(a, b)),
            limits=(LEAF, LEAF)),
         # each element with the next, an idiom priced like `enumerate(xs)`
-        Op("neighbours", 1, lambda types: [Sig((t,), IterT(TupleT((elem_of(t),) * 2)))
-                                           for t in seqs_in(types)],
+        Op("neighbours", 1, lambda types: [Sig((t,), IterT(TupleT((t.elem,) * 2)))
+                                           for t in lists_in(types)],
            lambda a: (f"zip({a[0].text}, {a[0].text}[1:])", P_ATOM),
            fn=lambda xs: tuple(zip(xs, xs[1:])), limits=(LEAF,), kinds=(VAR,), nodes=4),
     ]
