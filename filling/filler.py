@@ -34,12 +34,14 @@ from npl.lang.errors import ConfigKind, FillKind
 from npl.compiler.driver import Compilation
 from npl.compiler.holes import HoleSpec, called_functions, signature_text, struct_text, test_source
 
+from .attempts import AttemptLog
 from .lockfile import LockEntry, restamp
 from .settings import Settings
 from .sources import CallBudget, FillContext, FillFailed, Outcome, Usage, from_library, from_model, from_synthesizer
 
-# Provider failures that end one hole's fill, not the whole run.
-MODEL_FAILURES = ("crash", "timeout")
+# Provider failures that end one hole's fill, not the whole run ("context":
+# a prompt the model's context cannot hold, even fit to it).
+MODEL_FAILURES = ("crash", "timeout", "context")
 
 
 @dataclass
@@ -122,12 +124,14 @@ class Filler:
 
     def __init__(self, comp: Compilation, entries: dict[str, LockEntry], settings: Settings,
                  model: Optional[str], quiet: bool = False,
-                 on_fill: Callable[[LockEntry], None] = lambda entry: None):
+                 on_fill: Callable[[LockEntry], None] = lambda entry: None,
+                 attempts: Optional[AttemptLog] = None):
         self.comp = comp
         self.entries = entries
         self.settings = settings
         self.model = model
         self.on_fill = on_fill
+        self.attempts = attempts if attempts is not None else AttemptLog()
         self.provider = None
         self.result = FillResult(model=model)
         self.progress = make_progress(quiet)
@@ -154,7 +158,8 @@ class Filler:
                            enclosing_source=self.enclosing_source,
                            max_depth=s.depth, program=self.comp.program,
                            on_event=self.note, warn=self.warn, max_subholes=s.max_subholes,
-                           calls=calls or CallBudget(s.calls_per_hole), defer_tests=defer_tests)
+                           calls=calls or CallBudget(s.calls_per_hole), defer_tests=defer_tests,
+                           attempts=self.attempts)
 
     def note(self, spec: HoleSpec, message: str) -> None:
         """A step of filling `spec` (shown live; kept for the error if it fails)."""
@@ -418,7 +423,8 @@ def matches(spec: HoleSpec, name: str) -> bool:
 
 def fill_holes(comp: Compilation, entries: dict[str, LockEntry], settings: Settings, *,
                model: Optional[str] = None, refresh: Iterable[str] = (), quiet: bool = False,
-               on_fill: Callable[[LockEntry], None] = lambda entry: None) -> FillResult:
+               on_fill: Callable[[LockEntry], None] = lambda entry: None,
+               attempts: Optional[AttemptLog] = None) -> FillResult:
     """Fill every hole of `comp` that has no usable fill, and those
     `refresh` names.
 
@@ -432,11 +438,12 @@ def fill_holes(comp: Compilation, entries: dict[str, LockEntry], settings: Setti
     Each accepted fill goes to `on_fill` as a stamped LockEntry as soon as it
     is accepted, and into the result; where they are written is the
     caller's choice. Holes that could not be filled are in
-    `FillResult.failures` (FillFailedError(result) says why)."""
+    `FillResult.failures` (FillFailedError(result) says why). Every try of
+    every source is recorded in `attempts` (filling/attempts.py), when given."""
     refresh = list(refresh)
     targets = targets_for(comp, refresh)
     chosen = choose_model(model, settings)
-    filler = Filler(comp, entries, settings, chosen, quiet, on_fill)
+    filler = Filler(comp, entries, settings, chosen, quiet, on_fill, attempts)
     filler.refreshed = {spec.key for spec in targets if any(matches(spec, n) for n in refresh)}
     for spec in targets:
         filler.fills.pop(spec.key, None)

@@ -24,11 +24,12 @@ from npl.compiler import ir
 from npl.lang import ast
 from npl.compiler.holes import HoleSpec
 
+from .attempts import LIBRARY, MANUAL as MANUAL_SOURCE, SYNTH, AttemptLog
 from .candidate import DEFAULT_MAX_SUBHOLES, verify
 from .checks import Limits, Verdict, test_ids
 from .library import TAMPERED
 from .lockfile import MANUAL, LockEntry, Provenance
-from .prompt import build_messages, repair_message
+from .prompt import build_messages, fit_messages, prompt_budget, repair_message
 from .replies import clipped
 
 
@@ -88,6 +89,7 @@ class FillContext:
     max_subholes: int = DEFAULT_MAX_SUBHOLES     # holes one fill may open
     calls: CallBudget = field(default_factory=lambda: CallBudget(24))
     defer_tests: bool = False           # a sub-hole with siblings: tested with them, later
+    attempts: AttemptLog = field(default_factory=AttemptLog)    # where every try is recorded
 
 
 def signature_line(spec: HoleSpec) -> str:
@@ -143,7 +145,10 @@ def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]
         return None
     for entry in result.candidates:
         candidate = adapt_library_fill(spec, entry)
-        verdict = check(ctx, spec, candidate)
+        with ctx.attempts.attempt(spec, LIBRARY, detail=entry.id) as rec:
+            rec.fill = candidate
+            verdict = check(ctx, spec, candidate)
+            rec.judge(verdict)
         if verdict.accepted and not verdict.new_holes:
             ctx.on_event(spec, f"library: entry {entry.id} ({entry.standing}) passed")
             if not entry.verified:
@@ -251,9 +256,12 @@ def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optiona
     verdicts: dict[str, Verdict] = {}
 
     def verified(expr: str) -> bool:
-        verdict = check(ctx, spec, body_as_fill(spec, f"return {expr}"))
+        candidate = body_as_fill(spec, f"return {expr}")
+        with ctx.attempts.attempt(spec, SYNTH, len(verdicts) + 1, detail=expr) as rec:
+            rec.fill = candidate
+            verdict = verdicts[expr] = check(ctx, spec, candidate)
+            rec.judge(verdict)
         if verdict.accepted and not verdict.new_holes:
-            verdicts[expr] = verdict
             return True
         ctx.on_event(spec, f"synthesizer: `{expr}` fits the examples in view but was "
                            f"rejected ({why(verdict)})")
@@ -268,6 +276,8 @@ def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optiona
                    f"were turned down first (`{validation.rejected[0]}`, ...)"
                    if validation.rejected else "")
     if result is None:
+        with ctx.attempts.attempt(spec, SYNTH, len(verdicts) + 1) as rec:
+            rec.reject("search", f"found nothing within {budget:g} s" + turned_down)
         ctx.on_event(spec, f"synthesizer: found nothing within {budget:g} s" + turned_down)
         return None
     ctx.on_event(spec, f"synthesizer: `{result.expr}` (size {result.size}) fits the "
@@ -286,7 +296,10 @@ def from_manual(ctx, spec: HoleSpec, entry: Optional[LockEntry]):
     Outcome if it passes verification; else None (and a warning)."""
     if entry is None or not entry.needs_verification:
         return None
-    verdict = check(ctx, spec, entry.fill)
+    with ctx.attempts.attempt(spec, MANUAL_SOURCE) as rec:
+        rec.fill = entry.fill
+        verdict = check(ctx, spec, entry.fill)
+        rec.judge(verdict)
     if verdict.accepted and not verdict.new_holes:
         ctx.on_event(spec, "lock: the hand-written fill passed verification")
         return Outcome(spec, entry.fill, Provenance(MANUAL), verdict.passed)
@@ -365,50 +378,67 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
     visible = [test_source(ctx_program(ctx), t) for t in ctx.visible(spec)] if ctx.visible(spec) else []
     messages = build_messages(spec, ctx.program_context(spec), visible, ctx.enclosing_source(spec))
     grammar = grammar_for(provider, spec)
+    budget = prompt_budget(provider, REPLY_TOKENS)
     hole_usage = Usage()
     last_problem = ""
     outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
     answers: set[str] = set()               # earlier answers (reply_key)
 
-    def ask(chat: list[dict], attempt: int, **sampling):
+    def ask(chat: list[dict], attempt: int, rec, **sampling):
+        from .providers.base import ProviderError
         if not ctx.calls.take():
+            rec.fail("budget", out_of_calls(ctx, ""))
             raise FillFailed(spec, out_of_calls(ctx, last_problem), attempt - 1)
-        completion = provider.complete(chat, max_tokens=768, grammar=grammar, **sampling)
+        chat = fit_messages(chat, budget)       # older repair turns go first, then cuts
+        try:
+            completion = provider.complete(chat, max_tokens=REPLY_TOKENS, grammar=grammar,
+                                           **sampling)
+        except ProviderError as err:
+            rec.fail("provider", str(err))
+            raise
         usage.add(completion)
         hole_usage.add(completion)
+        rec.asked(chat, completion)
         return completion
 
     for attempt in range(1, attempts + 1):
         ctx.on_event(spec, f"asking {provider.name} (attempt {attempt}/{attempts})")
-        completion = ask(messages, attempt, temperature=0.0)
-        candidate, unusable = parse_reply(ctx, spec, completion.text)
-        if reply_key(completion.text, candidate) in answers:
-            # Greedy decoding answered the feedback with a rejected answer again (small
-            # models copy the conversation): sample a fresh answer to the first request
-            # instead of spending the attempt on a known failure.
-            ctx.on_event(spec, f"attempt {attempt} repeated an earlier answer; sampling another")
-            completion = ask(messages[:2], attempt, temperature=RESAMPLE_TEMPERATURE, seed=attempt)
+        with ctx.attempts.attempt(spec, provider.name, attempt) as rec:
+            completion = ask(messages, attempt, rec, temperature=0.0)
             candidate, unusable = parse_reply(ctx, spec, completion.text)
-        answers.add(reply_key(completion.text, candidate))
-        if candidate is None:
-            last_problem = unusable
-            outcomes.append("reply")
-        else:
-            verdict = check(ctx, spec, candidate)
-            outcomes.append(attempt_outcome(verdict))
-            if verdict.accepted:
-                sub: list[Outcome] = []
-                passed, problem = verdict.passed, ""
-                if verdict.new_holes:
-                    sub, problem, passed = fill_nested(spec, candidate, verdict.new_holes)
-                if not problem:
-                    prov = Provenance(provider.name, provider.name.partition("/")[2], attempt,
-                                      hole_usage.prompt_tokens, hole_usage.completion_tokens,
-                                      round(hole_usage.seconds, 3))
-                    return Outcome(spec, candidate, prov, passed, sub)
-                last_problem = problem
+            if reply_key(completion.text, candidate) in answers:
+                # Greedy decoding answered the feedback with a rejected answer again (small
+                # models copy the conversation): sample a fresh answer to the first request
+                # instead of spending the attempt on a known failure.
+                ctx.on_event(spec, f"attempt {attempt} repeated an earlier answer; sampling another")
+                rec.detail = "resampled: the first reply repeated an earlier answer"
+                completion = ask(messages[:2], attempt, rec, temperature=RESAMPLE_TEMPERATURE,
+                                 seed=attempt)
+                candidate, unusable = parse_reply(ctx, spec, completion.text)
+            answers.add(reply_key(completion.text, candidate))
+            rec.fill = candidate
+            if candidate is None:
+                last_problem = unusable
+                outcomes.append("reply")
+                rec.reject("reply", unusable)
             else:
-                last_problem = verdict.feedback
+                verdict = check(ctx, spec, candidate)
+                outcomes.append(attempt_outcome(verdict))
+                rec.judge(verdict, sub_holes=True)
+                if verdict.accepted:
+                    sub: list[Outcome] = []
+                    passed, problem = verdict.passed, ""
+                    if verdict.new_holes:
+                        sub, problem, passed = fill_nested(spec, candidate, verdict.new_holes)
+                    if not problem:
+                        prov = Provenance(provider.name, provider.name.partition("/")[2], attempt,
+                                          hole_usage.prompt_tokens, hole_usage.completion_tokens,
+                                          round(hole_usage.seconds, 3))
+                        return Outcome(spec, candidate, prov, passed, sub)
+                    last_problem = problem
+                    rec.reject("sub-holes", problem)
+                else:
+                    last_problem = verdict.feedback
         ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(last_problem)}")
         shown = clipped(completion.text)          # a huge or broken reply is not sent back whole
         messages = messages + [{"role": "assistant", "content": shown},
@@ -418,6 +448,7 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
 
 
 RESAMPLE_TEMPERATURE = 0.8
+REPLY_TOKENS = 768          # the most a reply may have
 
 
 def out_of_calls(ctx: FillContext, last_problem: str) -> str:

@@ -4,7 +4,7 @@ the exit status."""
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Optional, TextIO
 
 from npl.filling.audit import reverify
 from npl.filling.filler import FillFailedError, UnknownHoleError, targets_for
@@ -13,7 +13,10 @@ from npl.lang.diagnostics import CompileError
 from npl.project import fill_missing, missing_fill_errors, open_program
 
 
-def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str]) -> int:
+def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str],
+                 log: Optional[TextIO] = None) -> int:
+    """Fill what is missing (and what `refresh` names); `log` gets every
+    attempt of every source as a JSON line (filling/attempts.py)."""
     prog = open_program(path, strict_fills=False)
     if frozen:
         if refresh:
@@ -24,7 +27,7 @@ def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list
             raise CompileError(missing_fill_errors(prog), prog.comp.sources)
         print(f"{path}: every hole is filled")
         return 0
-    _, result = fill_missing(prog, model=model, refresh=refresh)
+    _, result = fill_missing(prog, model=model, refresh=refresh, log=log)
     if result.failures:
         print(str(FillFailedError(result)), file=sys.stderr)
         return 1
