@@ -18,7 +18,7 @@ import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from npl.compiler import ir
 from npl.lang import ast
@@ -32,6 +32,9 @@ from .lockfile import MANUAL, LockEntry, Provenance
 from .prompt import build_messages, fit_messages, prompt_budget, repair_message
 from .replies import clipped
 
+if TYPE_CHECKING:
+    from .synth.search import SynthResult
+
 
 @dataclass
 class Outcome:
@@ -40,7 +43,7 @@ class Outcome:
     provenance: Provenance
     passed: list[str] = field(default_factory=list)
     sub: list["Outcome"] = field(default_factory=list)
-    synth: object = None                # a synthesizer fill's SynthResult: its evidence
+    synth: Optional["SynthResult"] = None    # a synthesizer fill's evidence
 
 
 class FillFailed(Exception):

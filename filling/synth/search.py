@@ -114,7 +114,8 @@ def synthesize(task: SynthTask, *, time_budget: float = 2.0, max_size: Optional[
     top = Context(len(inputs), [(name, typ, [args[i] for args in inputs])
                                for i, (name, typ) in enumerate(task.params)])
     space.verify = lambda term: _replays(term.text, task, inputs, outputs)
-    space.accept = _Acceptance(task, held_inputs, held_outputs, validation, space.clock)
+    space.accept = _Acceptance(task, inputs + held_inputs, outputs + held_outputs, validation,
+                               space.clock)
     goal = Goal(task.ret, outputs)
     search = Enumerator(space, top, goal=goal)
     found = _search(search, Deducer(search, goal, space.verify),
@@ -127,11 +128,11 @@ def synthesize(task: SynthTask, *, time_budget: float = 2.0, max_size: Optional[
 
 
 class _Acceptance:
-    """The `Space.accept` of one search. A candidate (which replays the
-    shown examples) is accepted when it gives every withheld example's
-    output and passes the validation's check; when it is turned down, its
-    variants (synth/variants.py) are judged in turn. Each text is judged
-    once."""
+    """The `Space.accept` of one search. A candidate is accepted when its
+    printed text gives the outputs of every example, shown and withheld
+    (`inputs`, `outputs`), and passes the validation's check; when it is
+    turned down, its variants (synth/variants.py) are judged in turn. Each
+    text is judged once."""
 
     def __init__(self, task: SynthTask, inputs: list[tuple], outputs: list,
                  validation: Validation, clock: Clock):
@@ -151,7 +152,7 @@ class _Acceptance:
         if text in self._judged:
             return False
         self._judged.add(text)
-        if self.inputs and not _replays(text, self.task, self.inputs, self.outputs):
+        if not _replays(text, self.task, self.inputs, self.outputs):
             v.rejected.append(text)
             return False
         if v.check is None:
