@@ -18,7 +18,7 @@ import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from npl.compiler import ir
 from npl.lang import ast
@@ -32,6 +32,9 @@ from .lockfile import MANUAL, LockEntry, Provenance
 from .prompt import build_messages, fit_messages, prompt_budget, repair_message
 from .replies import clipped
 
+if TYPE_CHECKING:
+    from .synth.search import SynthResult
+
 
 @dataclass
 class Outcome:
@@ -40,6 +43,7 @@ class Outcome:
     provenance: Provenance
     passed: list[str] = field(default_factory=list)
     sub: list["Outcome"] = field(default_factory=list)
+    synth: Optional["SynthResult"] = None    # a synthesizer fill's evidence
 
 
 class FillFailed(Exception):
@@ -185,14 +189,16 @@ def adapt_library_fill(spec: HoleSpec, entry) -> str:
 
 # ---------------------------------------------------------------- synthesizer
 
-def example_pairs(ctx: FillContext, spec: HoleSpec) -> list[tuple[tuple, object]]:
-    """Input/output pairs of the visible examples `f(args) == expected`."""
+def example_pairs(ctx: FillContext, spec: HoleSpec) -> tuple[list, list]:
+    """Input/output pairs `(args, expected)` of the examples `f(args) ==
+    expected`: (those in view, those held out of view)."""
     from npl.compiler.driver import compile
     from npl.runtime.codegen import load
     if spec.kind != "function":
-        return []
+        return [], []
     comp = compile(ctx.source, ctx.path, fills=ctx.fills, strict_fills=False)
     visible = {(t.decl.span.file, t.decl.span.line) for t in ctx.visible(spec)}
+    hidden = {tuple(i.rsplit(":", 1)) for i in held_out_ids(ctx, spec)}
     probes = []
     for test in comp.module.tests:
         e = test.expr
@@ -201,7 +207,8 @@ def example_pairs(ctx: FillContext, spec: HoleSpec) -> list[tuple[tuple, object]
         call, expected = e.operands
         if not (isinstance(call, ir.Call) and call.func == spec.info.function.ir_name):
             continue
-        if (test.span.file, test.span.line) not in visible:
+        where = (test.span.file, test.span.line)
+        if where not in visible and (where[0], str(where[1])) not in hidden:
             continue
         tup = ir.TupleLit(ir_tuple_type(call.args), call.args, span=test.span)
         name = f"%synth:{test.name}"
@@ -209,19 +216,19 @@ def example_pairs(ctx: FillContext, spec: HoleSpec) -> list[tuple[tuple, object]
                           span=test.span)]
         comp.module.functions.append(ir.Function(name, [], ir_tuple_type((tup, expected)), body, {},
                                                  span=test.span))
-        probes.append(name)
+        probes.append((name, where in visible))
     if not probes:
-        return []
+        return [], []
     program = load(comp.module, sources=comp.sources, step_limit=ctx.limits.steps,
                    time_limit=ctx.limits.seconds)
-    pairs = []
-    for name in probes:
+    shown, held = [], []
+    for name, in_view in probes:
         try:
             args, out = program.call(name)
         except Exception:
-            return []
-        pairs.append((tuple(args), out))
-    return pairs
+            return [], []
+        (shown if in_view else held).append((tuple(args), out))
+    return shown, held
 
 
 def ir_tuple_type(items):
@@ -233,38 +240,56 @@ MIN_SYNTH_EXAMPLES = 3      # fewer examples leave too much room for a fluke
 
 
 def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optional[Outcome]:
+    """The synthesizer's first program that fits the examples in view and
+    passes the hole's whole verification: it searches on past a candidate
+    that fails a held-out example (checked on the spot) or a check (the
+    sandbox), within `budget` seconds of search."""
     if spec.kind != "function":
         return None
     if budget <= 0:
         ctx.on_event(spec, "synthesizer: turned off (synth_budget = 0 in npl.toml)")
         return None
-    pairs = example_pairs(ctx, spec)
+    pairs, held = example_pairs(ctx, spec)
     if len(pairs) < MIN_SYNTH_EXAMPLES:
         ctx.on_event(spec, f"synthesizer: {len(pairs)} usable example(s) `f(...) == value` "
                            f"in view, needs at least {MIN_SYNTH_EXAMPLES}")
         return None
-    from .synth.search import SynthTask, synthesize
+    from .synth.search import SynthTask, Validation, synthesize
     start = time.monotonic()
-    task = SynthTask(list(spec.params), spec.ret, pairs, spec.description)
-    with ctx.attempts.attempt(spec, SYNTH) as rec:
-        try:
-            result = synthesize(task, time_budget=budget)
-        except Exception:          # the synthesizer is an optimisation: never fatal
-            result = None
-        if result is None:
-            rec.reject("search", f"found nothing within {budget:g} s")
-            ctx.on_event(spec, f"synthesizer: found nothing within {budget:g} s")
-            return None
-        candidate = body_as_fill(spec, f"return {result.expr}")
-        rec.detail, rec.fill = result.expr, candidate
-        verdict = check(ctx, spec, candidate)
-        rec.judge(verdict)
-    if not verdict.accepted or verdict.new_holes:
-        ctx.on_event(spec, f"synthesizer: `{result.expr}` fits the examples in view but was "
+    verdicts: dict[str, Verdict] = {}
+
+    def verified(expr: str) -> bool:
+        candidate = body_as_fill(spec, f"return {expr}")
+        with ctx.attempts.attempt(spec, SYNTH, len(verdicts) + 1, detail=expr) as rec:
+            rec.fill = candidate
+            verdict = verdicts[expr] = check(ctx, spec, candidate)
+            rec.judge(verdict)
+        if verdict.accepted and not verdict.new_holes:
+            return True
+        ctx.on_event(spec, f"synthesizer: `{expr}` fits the examples in view but was "
                            f"rejected ({why(verdict)})")
+        return False
+    validation = Validation(held, check=verified)
+    try:
+        result = synthesize(SynthTask(list(spec.params), spec.ret, pairs, spec.description),
+                            time_budget=budget, validation=validation)
+    except Exception:          # the synthesizer is an optimisation: never fatal
+        result = None
+    turned_down = (f"; {len(validation.rejected)} candidate(s) that fit the examples in view "
+                   f"were turned down first (`{validation.rejected[0]}`, ...)"
+                   if validation.rejected else "")
+    if result is None:
+        with ctx.attempts.attempt(spec, SYNTH, len(verdicts) + 1) as rec:
+            rec.reject("search", f"found nothing within {budget:g} s" + turned_down)
+        ctx.on_event(spec, f"synthesizer: found nothing within {budget:g} s" + turned_down)
         return None
-    return Outcome(spec, candidate, Provenance("synth", "", 1, 0, 0, round(time.monotonic() - start, 3)),
-                   verdict.passed)
+    ctx.on_event(spec, f"synthesizer: `{result.expr}` (size {result.size}) fits the "
+                       f"{result.examples_used} example(s) in view and "
+                       f"{result.held_out_passed} held out" + turned_down)
+    return Outcome(spec, body_as_fill(spec, f"return {result.expr}"),
+                   Provenance("synth", "", validation.checks, 0, 0,
+                              round(time.monotonic() - start, 3)),
+                   verdicts[result.expr].passed, synth=result)
 
 
 # ---------------------------------------------------------------- a hand-written lock entry
