@@ -21,8 +21,8 @@ attempt) and prints
 To make a log: copy some programs somewhere, remove their locks, and fill
 them with the model (the local one takes ~5-30 s a hole on 2 cores):
 
-    cp examples/report.npl examples/text_stats.npl /tmp/cov/
-    NPL_LIBRARY=/tmp/cov/lib npl fill /tmp/cov/report.npl --log /tmp/cov/fill.jsonl
+    d=$(mktemp -d) && cp examples/report.npl examples/text_stats.npl "$d"
+    NPL_LIBRARY="$d/lib" npl fill "$d/report.npl" --log "$d/fill.jsonl"
 """
 from __future__ import annotations
 
