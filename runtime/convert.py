@@ -107,7 +107,8 @@ def to_json(value: Any) -> Any:
     if fields is not None:
         return {f: to_json(getattr(value, f)) for f in fields}
     tolist = getattr(value, "tolist", None)           # a NumPy array or scalar
-    if tolist is not None and type(value).__module__ == "numpy":
+    numpy = sys.modules.get("numpy")                   # a NumPy value exists only once imported
+    if tolist is not None and numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
         return to_json(tolist())
     raise TypeError(f"a {type(value).__name__} value has no JSON form")
 

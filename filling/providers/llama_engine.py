@@ -340,7 +340,7 @@ class LlamaEngine:
                 repeat_penalty=1.0, seed=seed,
                 logits_processor=[guide] if guide else None, **sampling)
         except ValueError as exc:           # e.g. the prompt exceeds n_ctx
-            kind = "context" if "context window" in str(exc) else "malformed"
+            kind = "context" if _is_context_overflow(exc) else "malformed"
             raise ProviderError(PROVIDER, kind, f"{exc} (the context window "
                                 f"is {self.n_ctx} tokens)") from None
         finally:
@@ -349,6 +349,13 @@ class LlamaEngine:
         if guide is not None and guide.failure:
             raise ProviderError(PROVIDER, "malformed", guide.failure)
         return reply
+
+
+def _is_context_overflow(exc: ValueError) -> bool:
+    """Whether llama-cpp-python refused a prompt longer than its context
+    window: it raises a plain ValueError ("Requested tokens (N) exceed
+    context window of M"), whose text is all that tells it apart."""
+    return "context window" in str(exc)
 
 
 def _common_prefix(before: Optional[np.ndarray], after: Optional[np.ndarray],
