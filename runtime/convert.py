@@ -91,7 +91,15 @@ def to_json(value: Any) -> Any:
     arrays, structs as objects of their fields, dicts as objects (string
     keys) or arrays of [key, value] pairs, a non-finite float as "nan",
     "inf" or "-inf". A function value raises TypeError."""
-    if value is None or isinstance(value, (bool, int, str)):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else repr(value)
+    fields = getattr(kind, "npl_fields", None)             # a struct
+    if fields is not None:
+        return {f: to_json(getattr(value, f)) for f in fields}
+    if isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
@@ -103,9 +111,6 @@ def to_json(value: Any) -> Any:
         if all(isinstance(k, str) for k in value):
             return {k: to_json(v) for k, v in value.items()}
         return [[to_json(k), to_json(v)] for k, v in value.items()]
-    fields = getattr(type(value), "npl_fields", None)
-    if fields is not None:
-        return {f: to_json(getattr(value, f)) for f in fields}
     tolist = getattr(value, "tolist", None)           # a NumPy array or scalar
     numpy = sys.modules.get("numpy")                   # a NumPy value exists only once imported
     if tolist is not None and numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):

@@ -16,7 +16,7 @@ and NPL's dispatch cost per record, measured in this process on the first
 20,000 records: the generated function called directly (no dispatch), the
 embedding API's `Program.call` per record, and an `npl map` worker's batch
 (read the JSON line, convert the argument, call, result to JSON, format the
-output line), each minus the direct call.
+output line), each minus the direct call, in CPU time.
 
 On a shared machine two controls say what the timings can show. Other work
 skews them: the load average is printed before and after. And with the
@@ -84,9 +84,10 @@ def plain_loop(input_path: Path, output_path: Path) -> float:
 
 
 def dispatch_costs(input_path: Path, sample: int) -> dict:
-    """Microseconds per record on `sample` records: the generated function
-    called directly on the runtime's thread, and what the embedding API's
-    call and an npl map worker add to it."""
+    """CPU microseconds per record on `sample` records (process time: less
+    skewed by other work than the clock): the generated function called
+    directly on the runtime's thread, and what the embedding API's call and
+    an npl map worker add to it."""
     import npl
     from npl.mapping.program import open_bundle
     from npl.mapping.worker import Batch, ReadSpec, Runner
@@ -102,20 +103,20 @@ def dispatch_costs(input_path: Path, sample: int) -> dict:
         for text in texts:
             fn(text)
     direct()                                    # warm up (and let the JIT decide)
-    t = time.perf_counter()
+    t = time.process_time()
     run_deep(direct)
-    direct_s = time.perf_counter() - t
-    t = time.perf_counter()
+    direct_s = time.process_time() - t
+    t = time.process_time()
     for text in texts:
         prog.call(FUNCTION, text)
-    api_s = time.perf_counter() - t
+    api_s = time.process_time() - t
     bundle, _ = open_bundle(str(PROGRAM), FUNCTION, frozen=True)
     runner = Runner(bundle, ReadSpec("jsonl"))
     records = [(i, i + 1, line) for i, line in enumerate(lines)]
-    t = time.perf_counter()
+    t = time.process_time()
     for k in range(0, len(records), 500):
         runner.run(Batch(k, records[k:k + 500]))
-    map_s = time.perf_counter() - t
+    map_s = time.process_time() - t
     us = 1e6 / len(texts)
     return {"records": len(texts), "direct_us": direct_s * us,
             "api_call_overhead_us": (api_s - direct_s) * us,
@@ -241,11 +242,14 @@ def main() -> int:
     print(f"\nspeedup of 2 workers over 1: {speedup:.2f} (whole command), "
           f"{job_speedup:.2f} (the job alone); best of {args.repeat}")
     per_record = [(run["cpu_s"] - f["cpu_s"]) / n * 1e6 for run, f in zip(runs, fixed)]
-    predicted = runs[0]["cpu_s"] / (fixed[1]["cpu_s"] + (runs[1]["cpu_s"] - fixed[1]["cpu_s"]) / 2)
+    work_2 = runs[1]["cpu_s"] - fixed[1]["cpu_s"]
+    estimate = (runs[0]["cpu_s"] / (fixed[1]["cpu_s"] + work_2 / 2),
+                runs[0]["cpu_s"] / (fixed[1]["cpu_s"] / 2 + work_2 / 2))
     print(f"CPU: {fixed[0]['cpu_s']:.2f} s and {fixed[1]['cpu_s']:.2f} s for the command over one "
           f"record with 1 and 2 workers (start-up, compiling, loading); beyond that, per record "
-          f"{per_record[0]:.1f} us with 1 worker, {per_record[1]:.1f} us with 2: on two idle cores, "
-          f"with start-up serial, a speedup of {predicted:.2f}")
+          f"{per_record[0]:.1f} us with 1 worker, {per_record[1]:.1f} us with 2. On two idle cores "
+          f"that is a speedup of {estimate[0]:.2f} with the start-up serial, {estimate[1]:.2f} with "
+          f"it spread over both cores")
     print(f"per record: the function {costs['direct_us']:.1f} us; dispatch adds "
           f"{costs['api_call_overhead_us']:.1f} us through npl.load's Program.call, "
           f"{costs['map_worker_overhead_us']:.1f} us in an npl map worker")
@@ -262,7 +266,7 @@ def main() -> int:
     if not (args.quick or args.no_record):
         path = record("map", {"records": n, "ray": not args.no_ray},
                       [{"plain_loop_s": baseline, "runs": runs, "repeats": repeats,
-                        "one_record_run": fixed, "predicted_idle_speedup": predicted,
+                        "one_record_run": fixed, "idle_speedup_estimate": estimate,
                         "speedup_2_over_1": speedup,
                         "job_speedup_2_over_1": job_speedup, "dispatch": costs,
                         "pool_control": control, "ray_scaling": scaling,

@@ -18,7 +18,7 @@ from npl.lang.errors import EXIT_FAILED, EXIT_OK
 from .program import Limits, MapRequestError, open_bundle
 from .progress import MapProgress, stopped, summary
 from .records import open_input
-from .run import FileJob, default_workers, map_file
+from .run import FileJob, default_workers, local_first, map_file
 
 
 def map_command(program: str, function: str, *, input: str, output: str, fmt: Optional[str] = None,
@@ -31,10 +31,16 @@ def map_command(program: str, function: str, *, input: str, output: str, fmt: Op
     `ray`: None (local workers), "" (a local Ray instance) or an address."""
     if batch_size is not None and batch_size < 1:
         raise MapRequestError(f"--batch-size must be at least 1, not {batch_size}")
-    bundle, _ = open_bundle(program, function, frozen=frozen, model=model, device=device,
-                            jit=not no_jit, limits=Limits(steps, seconds, memory_mb),
-                            on_open=on_open)
-    source = open_input(input, fmt)
+    backend = local_first(workers, ray)
+    try:
+        bundle, _ = open_bundle(program, function, frozen=frozen, model=model, device=device,
+                                jit=not no_jit, limits=Limits(steps, seconds, memory_mb),
+                                on_open=on_open)
+        source = open_input(input, fmt)
+    except BaseException:
+        if backend is not None:
+            backend.close()
+        raise
     job = FileJob(bundle, source, output, workers=workers, ray=ray, resume=resume,
                   batch_size=batch_size)
     progress = MapProgress()
@@ -42,7 +48,7 @@ def map_command(program: str, function: str, *, input: str, output: str, fmt: Op
     def start(kept) -> None:
         progress.start(source.count() if progress.interactive else None, len(kept.done))
     try:
-        stats, kept = map_file(job, on_batch=progress.advance, on_start=start)
+        stats, kept = map_file(job, on_batch=progress.advance, on_start=start, backend=backend)
     except BaseException:
         progress.close()
         if progress.started:

@@ -49,6 +49,10 @@ class Backend(Protocol):
     workers: int                       # batches it runs at once
     target_seconds: float              # how long one batch should take
 
+    def load(self, bundle, spec) -> None:
+        """Give the workers the program (program.py ProgramBundle) and how
+        to read records (worker.py ReadSpec)."""
+
     def free(self) -> int:
         """How many more batches it takes now."""
 
@@ -59,7 +63,7 @@ class Backend(Protocol):
         """The outcomes that arrived within `timeout` seconds (maybe none)."""
 
     def close(self) -> None:
-        """Stop every worker."""
+        """Stop every worker (closing twice does nothing more)."""
 
 
 @dataclass

@@ -41,7 +41,7 @@ CHILD = "from npl.mapping.local import child_main; child_main()"
 class _Worker:
     """One worker process, its socket, and the batch it holds."""
 
-    def __init__(self, bundle: ProgramBundle, spec: ReadSpec):
+    def __init__(self):
         mine, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.process = subprocess.Popen(
@@ -51,14 +51,17 @@ class _Worker:
         self.conn = Connection(mine.detach())
         self.ready = False
         self.batch: Optional[Batch] = None
-        # The program may be bigger than the socket's buffer: send it without
-        # waiting for the worker to start reading.
-        threading.Thread(target=_send_quietly, args=(self.conn, (bundle, spec)), daemon=True,
+
+    def load(self, shipped: tuple) -> None:
+        """Send the (bundle, read spec) without waiting for the worker to
+        read it (the program may be bigger than the socket's buffer)."""
+        threading.Thread(target=_send_quietly, args=(self.conn, shipped), daemon=True,
                          name="npl-map-send-program").start()
 
     def stop(self) -> None:
-        """Ask an idle worker to exit; kill a busy one (the job is over)."""
-        if self.batch is None:
+        """Ask an idle worker to exit; kill a busy one, or one still
+        starting (the job is over)."""
+        if self.ready and self.batch is None:
             _send_quietly(self.conn, None)
             try:
                 self.process.wait(timeout=2)
@@ -78,14 +81,22 @@ def _send_quietly(conn: Connection, message) -> None:
 
 
 class LocalPool:
-    """`workers` processes running batches (a jobs.py Backend)."""
+    """`workers` processes running batches (a jobs.py Backend). They start
+    at once and import NPL while the parent checks the program; `load`
+    gives them the program."""
 
     target_seconds = TARGET_SECONDS
 
-    def __init__(self, bundle: ProgramBundle, spec: ReadSpec, workers: int):
-        self.bundle, self.spec, self.workers = bundle, spec, workers
-        self.pool = [_Worker(bundle, spec) for _ in range(workers)]
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.pool = [_Worker() for _ in range(workers)]
+        self.shipped: Optional[tuple] = None
         self.startup_deaths = 0
+
+    def load(self, bundle: ProgramBundle, spec: ReadSpec) -> None:
+        self.shipped = (bundle, spec)
+        for worker in self.pool:
+            worker.load(self.shipped)
 
     def free(self) -> int:
         return sum(1 for w in self.pool if w.ready and w.batch is None)
@@ -133,12 +144,16 @@ class LocalPool:
             if self.startup_deaths >= MAX_STARTUP_DEATHS:
                 raise WorkerError(f"worker processes die while loading the program ({why})")
         worker.conn.close()
-        self.pool[self.pool.index(worker)] = _Worker(self.bundle, self.spec)
+        fresh = self.pool[self.pool.index(worker)] = _Worker()
+        if self.shipped is not None:
+            fresh.load(self.shipped)
         return Outcome(worker.batch, died=why) if worker.batch is not None else None
 
     def close(self) -> None:
+        """Stop every worker (again: nothing more)."""
         for worker in self.pool:
             worker.stop()
+        self.pool = []
 
 
 def exit_description(code: Optional[int]) -> str:
@@ -164,10 +179,14 @@ def child_main() -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
                      name="npl-map-parent-watch").start()
     conn = Connection(fd)
+    import npl.api                      # noqa: F401  (the compiler too: while the parent checks)
     try:
-        bundle, spec = conn.recv()
+        shipped = conn.recv()
     except (EOFError, OSError):
         return
+    if shipped is None:                 # the job was refused before it started
+        return
+    bundle, spec = shipped
     try:
         serve(conn, bundle, spec)
     except NplError:                    # reported on the socket already

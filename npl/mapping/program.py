@@ -147,6 +147,10 @@ class Loaded:
     def runtime(self):
         return self.program._runtime
 
+    def caller(self):
+        """FUNC as a callable taking NPL values of its parameter types."""
+        return self.runtime.caller(self.ir_name)
+
 
 def load_bundle(bundle: ProgramBundle, comp=None) -> Loaded:
     """The bundle's program loaded as npl.load loads it (npl/api.py

@@ -62,7 +62,7 @@ class RayBackend:
 
     target_seconds = TARGET_SECONDS
 
-    def __init__(self, bundle: ProgramBundle, spec: ReadSpec, address: Optional[str] = None):
+    def __init__(self, address: Optional[str] = None):
         ray = self.ray = import_ray()
         self.owned = not ray.is_initialized()
         if self.owned:
@@ -73,12 +73,15 @@ class RayBackend:
                 raise MapRequestError(f"cannot connect to the Ray cluster at {address or 'local'}: "
                                       f"{exc}") from None
         self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        shipped = ray.put((bundle, spec))
+        self.running: dict[Any, Batch] = {}
+
+    def load(self, bundle: ProgramBundle, spec: ReadSpec) -> None:
+        """Put the program in the cluster's object store, once."""
+        shipped = self.ray.put((bundle, spec))
         env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-        task = ray.remote(num_cpus=1, max_retries=0)(run_batch)
+        task = self.ray.remote(num_cpus=1, max_retries=0)(run_batch)
         self.submit_task = lambda batch: task.options(runtime_env={"env_vars": env}).remote(
             shipped, batch)
-        self.running: dict[Any, Batch] = {}
 
     def free(self) -> int:
         return QUEUED_PER_CPU * self.workers - len(self.running)
@@ -109,8 +112,11 @@ class RayBackend:
             raise WorkerError(f"a Ray worker could not run the program:\n{text}") from None
 
     def close(self) -> None:
+        """Cancel what runs; shut down a Ray instance this backend started
+        (again: nothing more)."""
         for ref in self.running:
             self.ray.cancel(ref, force=True)
         self.running.clear()
         if self.owned:
             self.ray.shutdown()
+            self.owned = False

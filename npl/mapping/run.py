@@ -34,17 +34,25 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def make_backend(bundle: ProgramBundle, spec: ReadSpec, *, workers: Optional[int],
-                 ray: Union[None, bool, str]):
-    """Ray tasks when `ray` is True or an address (a local Ray instance for
-    True or ""), else `workers` local processes (default: one per core)."""
+def make_backend(*, workers: Optional[int], ray: Union[None, bool, str]):
+    """Where the batches run, started but without a program yet (`load`
+    gives it): Ray tasks when `ray` is True or an address (a local Ray
+    instance for True or ""), else `workers` local processes (default: one
+    per core), which start importing NPL at once."""
     if ray is not None and ray is not False:
         from .ray_backend import RayBackend
-        return RayBackend(bundle, spec, address=ray if isinstance(ray, str) and ray else None)
+        return RayBackend(address=ray if isinstance(ray, str) and ray else None)
     if workers is not None and workers < 1:
         raise MapRequestError(f"--workers must be at least 1, not {workers}")
     from .local import LocalPool
-    return LocalPool(bundle, spec, workers or default_workers())
+    return LocalPool(workers or default_workers())
+
+
+def local_first(workers: Optional[int], ray: Union[None, bool, str]):
+    """The local workers, started now so that they import NPL while the
+    parent checks the program; None for Ray (started once the program
+    checks: a refused job starts no cluster)."""
+    return make_backend(workers=workers, ray=None) if ray is None or ray is False else None
 
 
 # ---------------------------------------------------------------- files
@@ -62,13 +70,23 @@ class FileJob:
 
 
 def map_file(job: FileJob, on_batch: Callable[[int, int], None] = lambda n, failed: None,
-             on_start: Callable[[Resume], None] = lambda resume: None) -> tuple[JobStats, Resume]:
-    """Run the job; `on_start(resume)` once the output is scanned, then
-    `on_batch(records, failed)` after each batch written."""
-    check_output(job.source.path, job.output)
-    resume = scan_output(job.output) if job.resume else Resume()
+             on_start: Callable[[Resume], None] = lambda resume: None,
+             backend=None) -> tuple[JobStats, Resume]:
+    """Run the job on `backend` (make_backend's, not loaded yet; default:
+    made here); `on_start(resume)` once the output is scanned, then
+    `on_batch(records, failed)` after each batch written. The backend is
+    closed at the end, whatever happens."""
+    try:
+        check_output(job.source.path, job.output)
+        resume = scan_output(job.output) if job.resume else Resume()
+        backend = backend or make_backend(workers=job.workers, ray=job.ray)
+        backend.load(job.bundle, ReadSpec(job.source.format, job.source.header, LINES))
+        out = open_output(job.output, resume)       # only once the workers could start
+    except BaseException:
+        if backend is not None:
+            backend.close()
+        raise
     on_start(resume)
-    spec = ReadSpec(job.source.format, job.source.header, LINES)
     fmt, header = job.source.format, job.source.header
     records = ((index, line, raw) for index, (line, raw) in enumerate(job.source.records())
                if index not in resume.done)
@@ -76,12 +94,6 @@ def map_file(job: FileJob, on_batch: Callable[[int, int], None] = lambda n, fail
     def failure(record: tuple, message: str) -> str:
         index, _, raw = record
         return output_line(index, raw_id(raw, fmt, header), error=message)
-    backend = make_backend(job.bundle, spec, workers=job.workers, ray=job.ray)
-    try:
-        out = open_output(job.output, resume)       # only once the workers could start
-    except BaseException:
-        backend.close()
-        raise
     with out:
         def emit(lines: list, failed: int) -> None:
             out.write("".join(lines).encode("utf-8"))
@@ -151,9 +163,17 @@ def map_values(program: Any, function: str, records: Iterable[Any], *,
     path = getattr(program, "_path", program)
     if path is None:
         raise MapRequestError("npl.map needs a program loaded from a file (npl.load), or its path")
-    bundle, comp = open_bundle(os.fspath(path), function, frozen=frozen, model=model,
-                               limits=Limits(steps, seconds))
-    loaded = load_bundle(bundle, comp)
+    backend = local_first(workers, ray)
+    try:
+        bundle, comp = open_bundle(os.fspath(path), function, frozen=frozen, model=model,
+                                   limits=Limits(steps, seconds))
+        loaded = load_bundle(bundle, comp)
+        backend = backend or make_backend(workers=workers, ray=ray)
+        backend.load(bundle, ReadSpec(PYTHON, None, VALUES))
+    except BaseException:
+        if backend is not None:
+            backend.close()
+        raise
     results: list = []
     failures: list[MapRecordError] = []
 
@@ -165,7 +185,6 @@ def map_values(program: Any, function: str, records: Iterable[Any], *,
             else:
                 failures.append(MapRecordError(index, data))
                 results.append(failures[-1])
-    backend = make_backend(bundle, ReadSpec(PYTHON, None, VALUES), workers=workers, ray=ray)
     items = ((index, None, item) for index, item in enumerate(records))
     run_job(backend, items, emit, batch_size=batch_size,
             failure=lambda record, message: (False, message))

@@ -70,11 +70,13 @@ class Runner:
     bundle: ProgramBundle
     spec: ReadSpec
     loaded: Any = field(init=False)
+    call: Any = field(init=False)
     shape: Shape = field(init=False)
 
     def __post_init__(self):
         use_bundle_environment(self.bundle)
         self.loaded = load_bundle(self.bundle)
+        self.call = self.loaded.caller()
         self.shape = Shape(self.spec.format, self.loaded.params, self.loaded.structs,
                            self.spec.header)
 
@@ -104,7 +106,7 @@ class Runner:
         ident = None
         try:
             args, ident = arguments(raw, line, self.shape)
-            value = self.loaded.runtime.call(self.loaded.ir_name, *args)
+            value = self.call(*args)
         except RecordError as err:
             return err.ident, False, str(err)
         except NplRuntimeError as err:
