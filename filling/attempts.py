@@ -194,10 +194,10 @@ def save_sidecar(path: str, log: AttemptLog, keep: set[str]) -> None:
     not try; records of holes the program no longer has are dropped.
     Written atomically; nothing is written when there is nothing to keep."""
     from npl.lang.fileio import write_atomic
-    tried = set(log.keys())
+    tried = log.keys()
     old = [a for a in load_sidecar(path) if a.key in keep and a.key not in tried]
     new: list[Attempt] = []
-    for key in tried:
+    for key in tried:                   # in the order the holes were first tried
         new += log.of_hole(key)[-MAX_PER_HOLE:]
     if not old and not new:
         return

@@ -326,3 +326,24 @@ def test_fill_coverage_groups_rejections_by_diagnostic(tmp_path):
     assert reasons == {"test: It fails the example at FILE:LINE:": 1,
                        "search: found nothing within N s": 1}
     assert "E010 undefined name 'isinstance'" in coverage.report(summary)
+
+
+@pytest.mark.parametrize("prompt_chars, kind", [(300_000, "context"), (10, "malformed")])
+def test_the_local_engine_says_when_a_prompt_exceeds_its_context(prompt_chars, kind):
+    """llama.cpp refuses a prompt longer than its context with a ValueError;
+    the engine measures the prompt to tell that ("context": that hole fails)
+    from another refusal of the request."""
+    from npl.filling.providers.base import ProviderError
+    from npl.filling.providers.llama_engine import LlamaEngine
+
+    class Llama:                        # a token a character, and every request refused
+        def tokenize(self, text: bytes, add_bos: bool = True):
+            return list(text)
+
+        def create_chat_completion(self, **request):
+            raise ValueError("Requested tokens (303966) exceed context window of 8192")
+    engine = LlamaEngine.__new__(LlamaEngine)
+    engine.llama, engine.n_ctx = Llama(), 8192
+    with pytest.raises(ProviderError) as err:
+        engine._generate([{"role": "user", "content": "x" * prompt_chars}], 768, 0.0, [], None, 0)
+    assert err.value.kind == kind and "the context window is 8192 tokens" in err.value.message

@@ -35,9 +35,6 @@ ALLOWED = {
     ("runtime/jitcache.py", "is_dispatch_error"):
         "Numba's dispatcher refuses arguments with a plain TypeError/ValueError/OverflowError "
         "whose message is all that tells it from a failure inside compiled code",
-    ("filling/providers/llama_engine.py", "_is_context_overflow"):
-        "llama-cpp-python refuses a prompt longer than its context window with a plain "
-        "ValueError whose message is all that tells it from other bad requests",
 }
 
 _TEXT_METHODS = {"startswith", "endswith", "find", "rfind", "index", "rindex", "count"}
