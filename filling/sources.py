@@ -52,6 +52,11 @@ class FillFailed(Exception):
         super().__init__(f"{spec.location}: could not fill hole '{spec.name}': {reason}")
 
 
+class ModelUnavailable(FillFailed):
+    """The model itself failed (a local model that crashed or hung, a
+    request that timed out): not a judgement on the hole."""
+
+
 class CallBudget:
     """The model calls one hole may still make, the calls of the sub-holes
     its fills open included ([fill] max_calls in npl.toml): a fill that
@@ -112,14 +117,19 @@ def held_out_ids(ctx: FillContext, spec: HoleSpec) -> frozenset:
 
 # ---------------------------------------------------------------- library
 
-def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]:
+def from_library(ctx: FillContext, spec: HoleSpec, library, judge=None) -> Optional[Outcome]:
     """The first library entry (same signature, related description) that
-    passes the hole's own checks. Never for a hole without checks (no
-    example or property exercises it): nothing would vouch for the entry.
-    Entries whose hash or signature does not verify are skipped and
-    reported through `ctx.warn`; an unverified (imported) entry that passes
-    is marked verified. The provenance names the entry and its origin in
-    this library, not what the entry claims about itself."""
+    passes the hole's own checks and is judged to mean what the hole asks
+    for: `judge(spec, entry)` gives a filling/meaning.py Judgement (by
+    default the wording rule used without a model). Never for a hole
+    without checks (no example or property exercises it): nothing would
+    vouch for the entry. Entries whose hash or signature does not verify
+    are skipped and reported through `ctx.warn`; an unverified (imported)
+    entry that is reused is marked verified. The provenance names the entry
+    and its origin in this library, not what the entry claims about
+    itself, and the meaning judgement."""
+    from .meaning import judge_by_wording
+    judge = judge or judge_by_wording
     if spec.kind != "function":
         return None
     if library is None:
@@ -143,17 +153,25 @@ def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]
     for entry in result.candidates:
         candidate = adapt_library_fill(spec, entry)
         verdict = check(ctx, spec, candidate)
-        if verdict.accepted and not verdict.new_holes:
-            ctx.on_event(spec, f"library: entry {entry.id} ({entry.standing}) passed")
-            if not entry.verified:
-                try:
-                    library.mark_verified(entry)
-                except Exception as exc:
-                    ctx.warn(f"could not mark library entry {entry.id} verified: {exc}")
-            where = entry.id + (f", {entry.origin}" if entry.origin else "")
-            return Outcome(spec, candidate, Provenance("library", library_entry=where),
-                           verdict.passed)
-        ctx.on_event(spec, f"library: entry {entry.id} rejected ({why(verdict)})")
+        if not verdict.accepted or verdict.new_holes:
+            ctx.on_event(spec, f"library: entry {entry.id} rejected ({why(verdict)})")
+            continue
+        judgement = judge(spec, entry)
+        if not judgement.same:
+            ctx.on_event(spec, f"library: entry {entry.id} passed the checks but is not used: "
+                               f"{judgement.describe()}")
+            continue
+        ctx.on_event(spec, f"library: entry {entry.id} ({entry.standing}) passed; "
+                           f"{judgement.describe()}")
+        if not entry.verified:
+            try:
+                library.mark_verified(entry)
+            except Exception as exc:
+                ctx.warn(f"could not mark library entry {entry.id} verified: {exc}")
+        where = entry.id + (f", {entry.origin}" if entry.origin else "")
+        return Outcome(spec, candidate, Provenance("library", library_entry=where,
+                                                   evidence=judgement.evidence()),
+                       verdict.passed)
     return None
 
 
@@ -254,8 +272,12 @@ def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optiona
         ctx.on_event(spec, f"synthesizer: `{result.expr}` fits the examples in view but was "
                            f"rejected ({why(verdict)})")
         return None
-    return Outcome(spec, candidate, Provenance("synth", "", 1, 0, 0, round(time.monotonic() - start, 3)),
-                   verdict.passed)
+    from .evidence import synth_evidence
+    evidence = synth_evidence([out for _, out in pairs], len(held_out_ids(ctx, spec)), result.size)
+    ctx.on_event(spec, f"synthesizer: `{result.expr}` passed ({evidence['examples']} example(s) "
+                       f"fitted, {evidence['held_out']} held out, program size {result.size})")
+    return Outcome(spec, candidate, Provenance("synth", "", 1, 0, 0, round(time.monotonic() - start, 3),
+                                               evidence=evidence), verdict.passed)
 
 
 # ---------------------------------------------------------------- a hand-written lock entry
@@ -397,6 +419,34 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
 
 
 RESAMPLE_TEMPERATURE = 0.8
+
+
+def draw_sample(ctx: FillContext, spec: HoleSpec, provider, usage: Usage, index: int) -> Optional[Outcome]:
+    """One more candidate for `spec`: a fresh answer to the first request,
+    sampled (RESAMPLE_TEMPERATURE, seed `index`), verified once, without
+    repair; None when it is not accepted (or opens holes of its own, or no
+    call is left), with the reason in the hole's notes."""
+    from npl.compiler.holes import test_source
+    if not ctx.calls.take():
+        ctx.on_event(spec, f"sample {index + 1}: not drawn: no model call left for this hole")
+        return None
+    visible = [test_source(ctx_program(ctx), t) for t in ctx.visible(spec)]
+    messages = build_messages(spec, ctx.program_context(spec), visible, ctx.enclosing_source(spec))
+    completion = provider.complete(messages, max_tokens=768, grammar=grammar_for(provider, spec),
+                                   temperature=RESAMPLE_TEMPERATURE, seed=index)
+    usage.add(completion)
+    candidate, unusable = parse_reply(ctx, spec, completion.text)
+    if candidate is None:
+        ctx.on_event(spec, f"sample {index + 1} rejected: {first_line(unusable)}")
+        return None
+    verdict = check(ctx, spec, candidate)
+    if not verdict.accepted or verdict.new_holes:
+        problem = "it opens holes of its own" if verdict.accepted else why(verdict)
+        ctx.on_event(spec, f"sample {index + 1} rejected: {problem}")
+        return None
+    prov = Provenance(provider.name, provider.name.partition("/")[2], 1, completion.prompt_tokens,
+                      completion.completion_tokens, round(completion.seconds, 3))
+    return Outcome(spec, candidate, prov, verdict.passed)
 
 
 def out_of_calls(ctx: FillContext, last_problem: str) -> str:

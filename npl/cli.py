@@ -164,11 +164,15 @@ def holes(program):
 @click.argument("program", type=click.Path(dir_okay=False))
 @click.option("--refresh", "refresh", multiple=True, metavar="NAME",
               help="Refill this hole (function name or file:line); may repeat.")
+@click.option("--candidates", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Draw K candidates per hole and choose by agreement, then speed "
+                   "(default: [fill] candidates in npl.toml, else 1).")
 @guarded
-def fill(program, frozen, model, device, no_jit, refresh):
+def fill(program, frozen, model, device, no_jit, refresh, candidates):
     """Fill PROGRAM's missing holes and update its lock file."""
     from npl.fill_commands import fill_command
-    sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh)))
+    sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh),
+                          candidates=candidates))
 
 
 @main.command()

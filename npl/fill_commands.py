@@ -9,12 +9,25 @@ from typing import Optional
 from npl.filling.audit import reverify
 from npl.filling.filler import FillFailedError, UnknownHoleError, targets_for
 from npl.filling.lockfile import lock_path_for
+from npl.filling.settings import MAX_CANDIDATES
 from npl.lang.diagnostics import CompileError
+from npl.lang.errors import ConfigKind
 from npl.project import fill_missing, missing_fill_errors, open_program
 
 
-def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str]) -> int:
+class CandidatesError(ConfigKind, ValueError):
+    """`npl fill --candidates K` with K above MAX_CANDIDATES."""
+
+
+def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str],
+                 candidates: Optional[int] = None) -> int:
+    """`npl fill`; `candidates` (--candidates K) overrides npl.toml's [fill] candidates."""
+    if candidates is not None and candidates > MAX_CANDIDATES:
+        raise CandidatesError(f"--candidates {candidates}: at most {MAX_CANDIDATES} candidates "
+                              "may be drawn per hole")
     prog = open_program(path, strict_fills=False)
+    if candidates is not None:
+        prog.settings.candidates = candidates
     if frozen:
         if refresh:
             targets_for(prog.comp, refresh)          # an unknown name is still an error
