@@ -29,8 +29,7 @@ from .sources import FillContext, Outcome
 
 SPEED_MARGIN = 1.5          # a later candidate must be this many times faster to be preferred
 MIN_GAIN = 0.001            # ... and faster by at least this many seconds
-RULE = ("agreement on generated inputs (clusters with a candidate that read the description "
-        "first, then the larger), then speed on growing inputs")
+RULE = "agreement on generated inputs, then speed on growing inputs"
 
 
 @dataclass

@@ -161,8 +161,7 @@ class Filler:
         """A step of filling `spec` (shown live; kept for the error if it fails)."""
         with self.mutex:
             self.notes.setdefault(spec.key, []).append(message)
-        offline = message.startswith(("library:", "synthesizer:"))
-        self.progress.event(spec, message, show=offline and "rejected" in message)
+        self.progress.event(spec, message, show=shown_note(message))
 
     def warn(self, message: str) -> None:
         """A warning about the run (e.g. a tampered library entry), said once."""
@@ -373,6 +372,15 @@ class Filler:
             self.result.entries[entry.key] = entry
         if self.library is not None and outcome.provenance.source != "library" and outcome.spec.kind == "function":
             add_to_library(self.library, outcome, self.comp.program)
+
+
+def shown_note(message: str) -> bool:
+    """Whether a note is also a line of output when there is no live
+    display: an offline source's rejection, a meaning judgement, why the
+    synthesizer was trusted alone, and how a choice among candidates went."""
+    offline = message.startswith(("library:", "synthesizer:"))
+    return (offline and any(w in message for w in ("rejected", "judged", "trusted alone"))) or \
+        message.startswith(("chose ", "candidates disagree"))
 
 
 def describe_source(p) -> str:
