@@ -3,10 +3,14 @@ for it in, the new fills (as lock entries) out.
 
     fill_holes(comp, entries, settings, model=...) -> FillResult
 
-For each missing hole, the chain is
-    lock -> module library -> synthesizer -> model
-(the lock: a hand-written entry, verified first; the model is `--model`,
-NPL_MODEL, `model` in npl.toml, or else the local model when installed).
+For each missing hole, the sources are
+    lock -> module library -> synthesizer and model
+(the lock: a hand-written entry, verified first; a library entry that
+passes the hole's checks and is judged to mean the same, filling/meaning.py;
+then the synthesizer's program and the model's candidates, weighed by their
+evidence and chosen among by agreement and speed, filling/trust.py and
+filling/choice.py; the model is `--model`, NPL_MODEL, `model` in npl.toml,
+or else the local model when installed).
 Holes whose verification runs other holes are filled after them;
 independent holes are filled concurrently (bounded). Each accepted fill is
 handed to the caller's `on_fill` at once (npl/project.py writes it to

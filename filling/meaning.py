@@ -9,18 +9,20 @@ found the entry, filling/library.py) are no evidence that they mean the
 same. So before an entry that passed is reused, its meaning is judged:
 
   * a description identical to the hole's (`identical`) means the same;
-  * otherwise, with a model (`judge_by_model`): the model is asked, in a short prompt
-    whose reply is constrained to yes or no (a GBNF grammar for the local
-    model, a JSON schema for hosted ones), whether the two signatures and
-    descriptions ask for the same function;
+  * otherwise, with a model (`judge_by_model`): the model is asked, in a
+    short prompt whose reply is constrained to yes or no (a GBNF grammar
+    for the local model, a JSON schema for hosted ones), whether the two
+    signatures and descriptions ask for the same function;
   * without one, or when asking fails (`judge_by_wording`): the entry is
-    reused only when its description is worded nearly as the hole's is
-    (`similarity`, the Dice overlap of their stemmed content words, at
-    least SAME_WORDING), or, for a hole with at least PINNED_CHECKS
-    examples and properties of its own, closely (at least CLOSE_WORDING):
-    the fewer checks pin the function down, the closer the wording must be.
-    A hole with no checks is never filled from the library
-    (filling/sources.py `from_library`).
+    reused only when its description uses the same content words as the
+    hole's (`similarity` 1: the Dice overlap of their stemmed words, stop
+    words and the parameters' names left out, so "The digits in s" and
+    "the digit in word" meet, but "the number of characters" and "the
+    number of distinct characters", or "... ignoring case", do not: one
+    word can change the function, and without a model nothing reads
+    them). A hole with no checks is never filled from the library
+    (filling/sources.py `from_library`), so an entry reused this way has
+    passed at least one check as well.
 
 The judgement, by whom and on what figures, goes into the lock's
 provenance (`Judgement.evidence`) when the entry is reused and into the
@@ -37,9 +39,7 @@ from npl.compiler.holes import HoleSpec
 
 from .library import LibraryEntry, tokenize
 
-SAME_WORDING = 0.8          # similarity that alone (with the checks passed) allows reuse
-CLOSE_WORDING = 0.5         # similarity enough for a hole with PINNED_CHECKS checks
-PINNED_CHECKS = 3           # a hole's own examples and properties that pin a function down
+SAME_WORDING = 1.0          # similarity that, without a model, lets a passing entry be reused
 MAX_TOKENS = 16             # a yes/no reply (a JSON one for hosted models)
 
 YES_NO_GRAMMAR = 'root ::= "yes" | "no"'
@@ -75,12 +75,21 @@ class Judgement:
                f"{self.similarity:.2f}, {self.checks} check(s) passed)"
 
 
-def similarity(a: str, b: str) -> float:
-    """Dice coefficient of the two texts' stemmed content words (0..1)."""
-    x, y = set(tokenize(a)), set(tokenize(b))
+def similarity(a: str, b: str, names: tuple[str, ...] = ()) -> float:
+    """Dice coefficient of the two texts' stemmed content words (0..1),
+    the words of `names` (the parameters') left out."""
+    ignored = set(tokenize(" ".join(names)))
+    x, y = set(tokenize(a)) - ignored, set(tokenize(b)) - ignored
     if not x and not y:
         return 1.0 if " ".join(a.split()).lower() == " ".join(b.split()).lower() else 0.0
     return round(2 * len(x & y) / (len(x) + len(y)), 3)
+
+
+def description_similarity(spec: HoleSpec, entry: LibraryEntry) -> float:
+    """`similarity` of the hole's and the entry's descriptions, either side's
+    parameter names left out."""
+    names = tuple(n for n, _ in spec.params) + tuple(entry.param_names)
+    return similarity(spec.description, entry.description, names)
 
 
 def identical(spec: HoleSpec, entry: LibraryEntry) -> bool:
@@ -97,9 +106,9 @@ def own_checks(spec: HoleSpec) -> int:
 
 def judge_by_wording(spec: HoleSpec, entry: LibraryEntry) -> Judgement:
     """The rule without a model (see the module docstring)."""
-    sim = similarity(spec.description, entry.description)
+    sim = description_similarity(spec, entry)
     checks = own_checks(spec)
-    same = checks > 0 and (sim >= SAME_WORDING or (checks >= PINNED_CHECKS and sim >= CLOSE_WORDING))
+    same = checks > 0 and sim >= SAME_WORDING
     return Judgement(same, "wording", sim, checks)
 
 
@@ -148,5 +157,5 @@ def judge_by_model(spec: HoleSpec, entry: LibraryEntry, provider, on_completion)
                                    temperature=0.0, **extra)
     on_completion(completion)
     same = parse_same(completion.text)
-    return Judgement(bool(same), provider.name, similarity(spec.description, entry.description),
+    return Judgement(bool(same), provider.name, description_similarity(spec, entry),
                      own_checks(spec), " ".join(completion.text.split())[:40])

@@ -1,8 +1,9 @@
 """Where fills come from: a hand-written lock entry, the module library,
-the synthesizer, then a model. Each source takes a hole (HoleSpec) and a
+the synthesizer, a model. Each source takes a hole (HoleSpec) and a
 `FillContext` and returns an accepted `Outcome` or None (or, for a model,
 raises FillFailed after its attempts). Every candidate, whatever its source,
-goes through filling/candidate.py.
+goes through filling/candidate.py; which source's fill is used is decided
+by evidence (filling/trust.py).
 
 The model source is the repair loop of docs/reference.md §7: prompt -> reply ->
 code (filling/replies.py) -> checks (filling/candidate.py) -> accepted, or the
