@@ -41,14 +41,30 @@ REPEATS = 2                 # timings of one call; the best counts
 SHORT = 60                  # results longer than this are shortened
 
 
+class NothingToCompare(Exception):
+    """The candidates cannot be run side by side (a reason, not a failure)."""
+
+
 def compare_candidates(job: dict) -> dict:
-    """The job's report (see the module docstring)."""
+    """The job's report (see the module docstring); for candidates that
+    cannot be compared, a reply with `accepted` false and the reason."""
+    from .probes import Unsupported
+    try:
+        return compared(job)
+    except (NothingToCompare, Unsupported) as why:
+        return {"accepted": False, "stage": "compare", "passed": [],
+                "feedback": f"nothing to compare them on: {why}"}
+
+
+def compared(job: dict) -> dict:
     limits = Limits(**job["limits"])
     seconds = min(CALL_SECONDS, limits.seconds)
     loaded = [load_candidate(job["source"], job["path"], fills, job["key"], limits, seconds)
               for fills in job["fills"]]
     program, ir_name, module = loaded[0]
     inputs, bases = agreement_inputs(module, program, ir_name)
+    if not inputs:
+        raise NothingToCompare("no inputs could be made for its parameters")
     outputs = run_all([(p, n) for p, n, _ in loaded], inputs, AGREE_SECONDS)
     types = [p.type for p in module.function(ir_name).params]
     budget = min(SPEED_SECONDS, 6.0 / len(loaded))
@@ -70,7 +86,7 @@ def load_candidate(source: str, path: str, fills: dict, key: str, limits: Limits
         raise LookupError(f"the compared program has no hole with key {key}")
     info = spec.info.function if spec.kind == "function" else spec.enclosing
     if info is None or not info.params:
-        raise LookupError("the hole's function takes no arguments: nothing to compare on")
+        raise NothingToCompare("the hole's function takes no arguments")
     program = load(comp.module, sources=comp.sources, step_limit=limits.steps,
                    time_limit=seconds)
     return program, info.ir_name, comp.module

@@ -19,8 +19,9 @@ inputs, in the sandbox (filling/agreement.py), and chosen
      is preferred; otherwise the earlier candidate stays.
 
 When the side-by-side run cannot be made (the worker failed, the function
-takes no arguments, a parameter type no input can be made of), the first
-candidate that read the description is chosen and the reason recorded.
+takes no arguments, a parameter type no input can be made of, or the hole
+is a sub-hole whose siblings are not filled yet), the first candidate that
+read the description is chosen and the reason recorded.
 """
 from __future__ import annotations
 
@@ -64,6 +65,9 @@ def choose(ctx: FillContext, candidates: list[Candidate]) -> Choice:
     labels = [c.label for c in candidates]
     if len(candidates) == 1:
         return Choice(candidates[0], {"candidates": labels, "chosen": labels[0]})
+    if ctx.defer_tests:
+        return fallback(candidates, "its sibling holes are not filled yet, so the candidates "
+                                    "cannot be run")
     from .sandbox import compare_isolated
     spec = candidates[0].outcome.spec
     report = compare_isolated(ctx.source, ctx.path, [candidate_fills(ctx, c.outcome) for c in candidates],
@@ -74,7 +78,7 @@ def choose(ctx: FillContext, candidates: list[Candidate]) -> Choice:
     outputs = report["outputs"]
     compared = len(outputs[0]) if outputs else 0
     if not compared:
-        return fallback(candidates, "no inputs could be made for the hole's parameters")
+        return fallback(candidates, "no input was run within the time allowed")
     clusters = cluster(outputs)
     clusters.sort(key=lambda members: cluster_rank(members, candidates))
     best = clusters[0]
