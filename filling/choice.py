@@ -31,6 +31,7 @@ from .sources import FillContext, Outcome
 SPEED_MARGIN = 1.5          # a later candidate must be this many times faster to be preferred
 MIN_GAIN = 0.001            # ... and faster by at least this many seconds
 RULE = "agreement on generated inputs, then speed on growing inputs"
+CHOICE = "choice"           # the source of a choice's attempt record
 
 
 @dataclass
@@ -60,11 +61,34 @@ def candidate_fills(ctx: FillContext, outcome: Outcome) -> dict[str, str]:
 
 def choose(ctx: FillContext, candidates: list[Candidate]) -> Choice:
     """The chosen candidate and the figures of the choice (see the module
-    docstring). `candidates`: verified ones, in order of preference when
-    nothing else tells them apart."""
+    docstring), recorded as an attempt of source CHOICE (filling/attempts.py).
+    `candidates`: verified ones, in order of preference when nothing else
+    tells them apart."""
     labels = [c.label for c in candidates]
     if len(candidates) == 1:
         return Choice(candidates[0], {"candidates": labels, "chosen": labels[0]})
+    from .attempts import ACCEPTED
+    spec = candidates[0].outcome.spec
+    with ctx.attempts.attempt(spec, CHOICE, detail=", ".join(labels)) as rec:
+        choice = weigh(ctx, candidates)
+        rec.fill = choice.chosen.outcome.fill
+        rec.verdict, rec.stage = ACCEPTED, "agreement" if "clusters" in choice.record else "fallback"
+        rec.feedback = summary(choice.record)
+    return choice
+
+
+def summary(record: dict) -> str:
+    """The choice in one line, for its attempt record."""
+    if "clusters" not in record:
+        return f"chose {record['chosen']}: {record.get('note', '')}"
+    groups = "; ".join(", ".join(c) for c in record["clusters"])
+    text = f"chose {record['chosen']} on {record['inputs']} inputs (clusters: {groups})"
+    return text + (f"; they disagree {record['disagreement']}" if "disagreement" in record else "")
+
+
+def weigh(ctx: FillContext, candidates: list[Candidate]) -> Choice:
+    """`choose` without the record."""
+    labels = [c.label for c in candidates]
     if ctx.defer_tests:
         return fallback(candidates, "its sibling holes are not filled yet, so the candidates "
                                     "cannot be run")

@@ -38,13 +38,15 @@ from npl.lang.errors import ConfigKind, FillKind
 from npl.compiler.driver import Compilation
 from npl.compiler.holes import HoleSpec, called_functions, signature_text, struct_text, test_source
 
+from .attempts import AttemptLog
 from .lockfile import LockEntry, restamp
 from .settings import Settings
 from .sources import (CallBudget, FillContext, FillFailed, ModelUnavailable, Outcome, Usage,
                       draw_sample, from_library, from_model, from_synthesizer)
 
-# Provider failures that end one hole's fill, not the whole run.
-MODEL_FAILURES = ("crash", "timeout")
+# Provider failures that end one hole's fill, not the whole run ("context":
+# a prompt the model's context cannot hold, even fit to it).
+MODEL_FAILURES = ("crash", "timeout", "context")
 
 
 @dataclass
@@ -127,12 +129,14 @@ class Filler:
 
     def __init__(self, comp: Compilation, entries: dict[str, LockEntry], settings: Settings,
                  model: Optional[str], quiet: bool = False,
-                 on_fill: Callable[[LockEntry], None] = lambda entry: None):
+                 on_fill: Callable[[LockEntry], None] = lambda entry: None,
+                 attempts: Optional[AttemptLog] = None):
         self.comp = comp
         self.entries = entries
         self.settings = settings
         self.model = model
         self.on_fill = on_fill
+        self.attempts = attempts if attempts is not None else AttemptLog()
         self.provider = None
         self.result = FillResult(model=model)
         self.progress = make_progress(quiet)
@@ -159,7 +163,8 @@ class Filler:
                            enclosing_source=self.enclosing_source,
                            max_depth=s.depth, program=self.comp.program,
                            on_event=self.note, warn=self.warn, max_subholes=s.max_subholes,
-                           calls=calls or CallBudget(s.calls_per_hole), defer_tests=defer_tests)
+                           calls=calls or CallBudget(s.calls_per_hole), defer_tests=defer_tests,
+                           attempts=self.attempts)
 
     def note(self, spec: HoleSpec, message: str) -> None:
         """A step of filling `spec` (shown live; kept for the error if it fails)."""
@@ -269,7 +274,7 @@ class Filler:
         identical description is its own judgement; otherwise the model,
         when there is one and the hole has a call left, else the wording
         rule."""
-        from .meaning import identical, judge_by_model, judge_by_wording
+        from .meaning import identical, judge_by_wording
         from .providers.base import ProviderError
 
         def judge(spec: HoleSpec, entry):
@@ -282,12 +287,30 @@ class Filler:
             if provider is None or not ctx.calls.take():
                 return judge_by_wording(spec, entry)
             try:
-                return judge_by_model(spec, entry, provider, self.result.usage.add)
+                return self.asked_meaning(ctx, spec, entry, provider)
             except ProviderError as err:
                 self.note(spec, f"library: could not ask {provider.name} about entry "
                                 f"{entry.id} ({err.message}); judged by its wording")
                 return judge_by_wording(spec, entry)
         return judge
+
+    def asked_meaning(self, ctx: FillContext, spec: HoleSpec, entry, provider):
+        """The model's meaning judgement of `entry` for `spec`, recorded as
+        an attempt of the model (verdict accepted: the same function)."""
+        from .attempts import ACCEPTED
+        from .meaning import judge_by_model
+
+        def spent(messages, completion):
+            self.result.usage.add(completion)
+            rec.asked(messages, completion)
+        with ctx.attempts.attempt(spec, provider.name,
+                                  detail=f"meaning of library entry {entry.id}") as rec:
+            judgement = judge_by_model(spec, entry, provider, spent)
+            if judgement.same:
+                rec.verdict, rec.stage = ACCEPTED, "meaning"
+            else:
+                rec.reject("meaning", judgement.describe())
+        return judgement
 
     def offline_failure(self, spec: HoleSpec) -> str:
         """Why no offline source could fill `spec`: what each one did."""
@@ -468,7 +491,8 @@ def matches(spec: HoleSpec, name: str) -> bool:
 
 def fill_holes(comp: Compilation, entries: dict[str, LockEntry], settings: Settings, *,
                model: Optional[str] = None, refresh: Iterable[str] = (), quiet: bool = False,
-               on_fill: Callable[[LockEntry], None] = lambda entry: None) -> FillResult:
+               on_fill: Callable[[LockEntry], None] = lambda entry: None,
+               attempts: Optional[AttemptLog] = None) -> FillResult:
     """Fill every hole of `comp` that has no usable fill, and those
     `refresh` names.
 
@@ -482,11 +506,12 @@ def fill_holes(comp: Compilation, entries: dict[str, LockEntry], settings: Setti
     Each accepted fill goes to `on_fill` as a stamped LockEntry as soon as it
     is accepted, and into the result; where they are written is the
     caller's choice. Holes that could not be filled are in
-    `FillResult.failures` (FillFailedError(result) says why)."""
+    `FillResult.failures` (FillFailedError(result) says why). Every try of
+    every source is recorded in `attempts` (filling/attempts.py), when given."""
     refresh = list(refresh)
     targets = targets_for(comp, refresh)
     chosen = choose_model(model, settings)
-    filler = Filler(comp, entries, settings, chosen, quiet, on_fill)
+    filler = Filler(comp, entries, settings, chosen, quiet, on_fill, attempts)
     filler.refreshed = {spec.key for spec in targets if any(matches(spec, n) for n in refresh)}
     for spec in targets:
         filler.fills.pop(spec.key, None)

@@ -149,13 +149,13 @@ def parse_same(text: str) -> Optional[bool]:
 
 def judge_by_model(spec: HoleSpec, entry: LibraryEntry, provider, on_completion) -> Judgement:
     """Ask `provider` whether `entry` means what `spec` asks for; an unclear
-    reply counts as "no". `on_completion(completion)` accounts for the
-    call. Raises ProviderError when the model cannot be asked."""
+    reply counts as "no". `on_completion(messages, completion)` accounts
+    for the call. Raises ProviderError when the model cannot be asked."""
     local = getattr(provider, "name", "").startswith("local/")
     extra = {"grammar": YES_NO_GRAMMAR} if local else {"json_schema": SAME_SCHEMA}
-    completion = provider.complete(messages_for(spec, entry, not local), max_tokens=MAX_TOKENS,
-                                   temperature=0.0, **extra)
-    on_completion(completion)
+    messages = messages_for(spec, entry, not local)
+    completion = provider.complete(messages, max_tokens=MAX_TOKENS, temperature=0.0, **extra)
+    on_completion(messages, completion)
     same = parse_same(completion.text)
     return Judgement(bool(same), provider.name, description_similarity(spec, entry),
                      own_checks(spec), " ".join(completion.text.split())[:40])

@@ -4,7 +4,7 @@ the exit status."""
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Optional, TextIO
 
 from npl.filling.audit import reverify
 from npl.filling.filler import FillFailedError, UnknownHoleError, targets_for
@@ -20,8 +20,10 @@ class CandidatesError(ConfigKind, ValueError):
 
 
 def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str],
-                 candidates: Optional[int] = None) -> int:
-    """`npl fill`; `candidates` (--candidates K) overrides npl.toml's [fill] candidates."""
+                 log: Optional[TextIO] = None, candidates: Optional[int] = None) -> int:
+    """Fill what is missing (and what `refresh` names); `log` gets every
+    attempt of every source as a JSON line (filling/attempts.py);
+    `candidates` (--candidates K) overrides npl.toml's [fill] candidates."""
     if candidates is not None and candidates > MAX_CANDIDATES:
         raise CandidatesError(f"--candidates {candidates}: at most {MAX_CANDIDATES} candidates "
                               "may be drawn per hole")
@@ -37,7 +39,7 @@ def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list
             raise CompileError(missing_fill_errors(prog), prog.comp.sources)
         print(f"{path}: every hole is filled")
         return 0
-    _, result = fill_missing(prog, model=model, refresh=refresh)
+    _, result = fill_missing(prog, model=model, refresh=refresh, log=log)
     if result.failures:
         print(str(FillFailedError(result)), file=sys.stderr)
         return 1

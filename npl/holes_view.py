@@ -18,7 +18,7 @@ def show_holes(path: str, console: Console | None = None) -> None:
     rejected = {p.spec.key for p in comp.rejected}
     sources: Counter = Counter()
     for spec in comp.holes:
-        entry = lock.entries.get(spec.key)
+        entry = prog.entry(spec.key)       # an imported file's holes: from its own lock
         if spec.key in comp.filled and entry is not None:
             p = entry.provenance
             state = "filled"

@@ -102,7 +102,7 @@ def test_the_model_is_asked_a_constrained_yes_no_question(name, reply, constrain
     provider, spent = RecordingProvider(name, reply), []
     j = judge_by_model(hole("Return the length of the given string."),
                        entry("Count the distinct characters of the given string."), provider,
-                       spent.append)
+                       lambda messages, completion: spent.append(completion))
     [(messages, options)] = provider.calls
     assert {k: options[k] for k in constraint} == constraint and options["temperature"] == 0.0
     text = messages[-1]["content"]

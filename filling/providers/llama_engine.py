@@ -340,7 +340,8 @@ class LlamaEngine:
                 repeat_penalty=1.0, seed=seed,
                 logits_processor=[guide] if guide else None, **sampling)
         except ValueError as exc:           # e.g. the prompt exceeds n_ctx
-            raise ProviderError(PROVIDER, "malformed", f"{exc} (the context window "
+            kind = "context" if "context window" in str(exc) else "malformed"
+            raise ProviderError(PROVIDER, kind, f"{exc} (the context window "
                                 f"is {self.n_ctx} tokens)") from None
         finally:
             if guide is not None:
