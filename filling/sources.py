@@ -306,7 +306,9 @@ def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optiona
         ctx.on_event(spec, f"synthesizer: found nothing within {budget:g} s" + turned_down)
         return None
     from .evidence import synth_evidence
-    evidence = synth_evidence([out for _, out in pairs], result.held_out_passed, result.size)
+    properties = sum(isinstance(t.decl, ast.Property) for t in spec.tests)
+    evidence = synth_evidence([out for _, out in pairs], result.held_out_passed, result.size,
+                              properties)
     ctx.on_event(spec, f"synthesizer: `{result.expr}` (size {result.size}) fits the "
                        f"{result.examples_used} example(s) in view and "
                        f"{result.held_out_passed} held out" + turned_down)

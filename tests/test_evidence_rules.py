@@ -43,6 +43,7 @@ def test_an_example_counts_only_as_far_as_others_answer_differently():
     assert informative([0, 3, 5, 2]) == 4
     assert informative([7, 7, 7]) == 0                                # all alike: nothing pinned
     assert informative([True, False], held_out=2) == 4
+    assert informative([5, 0, 7], properties=1) == 5                 # a property counts 2
 
 
 def test_the_synthesizer_is_trusted_alone_only_with_examples_for_its_size():
