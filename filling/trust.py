@@ -75,6 +75,8 @@ def decide(ctx: FillContext, spec: HoleSpec, src: Sources) -> Optional[Outcome]:
     choice = choose(ctx, pool)
     note_choice(ctx, spec, choice.record)
     record = choice.record if len(pool) > 1 or src.candidates > 1 else {}
+    if src.candidates > 1:
+        record = {**record, "drawn": src.candidates}      # model candidates asked for
     winner = choice.chosen
     if winner.label == "synth":
         return trusted(synth, f"agreed with the model's candidates on {record.get('inputs', 0)} "

@@ -13,6 +13,7 @@ end through `npl fill` against a scripted model (tests/fakellm.py):
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tomllib
@@ -84,7 +85,8 @@ def test_a_library_entry_with_shared_words_but_another_meaning_is_not_reused(tmp
         return code("strlen", "string: str", "int", "return len(string)")
     (tmp_path / "prog.npl").write_text(LENGTH)
     with FakeLLMServer(default=dynamic(respond)) as server:
-        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], tmp_path, server)
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m", "--log", "log.jsonl"], tmp_path,
+                    server)
         asked = [q.json for q in server.requests]
     assert r.returncode == 0, r.stderr
     assert is_meaning_question(asked[0])            # asked about the entry first, then to write it
@@ -96,6 +98,14 @@ def test_a_library_entry_with_shared_words_but_another_meaning_is_not_reused(tmp
     hole = lock_of(tmp_path / "prog.npl")["strlen"]
     assert hole["provenance"]["source"] == "openai/m" and "len(string)" in hole["fill"]
     assert "count_distinct_characters" not in hole["fill"]
+    # the judgement is an attempt of the model, and the entry's attempt says why it was not used
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    judged = [a for a in log if a["detail"] == f"meaning of library entry {entry_id}"]
+    assert [(a["source"], a["verdict"], a["stage"], a["reply"]) for a in judged] == \
+        [("openai/m", "rejected", "meaning", '{"same": false}')]
+    [used] = [a for a in log if a["source"] == "library"]
+    assert (used["verdict"], used["stage"]) == ("rejected", "meaning")
+    assert "judged its description to ask for another function" in used["feedback"]
 
 
 def test_without_a_model_shared_words_never_fill_a_hole(tmp_path):
@@ -128,6 +138,8 @@ example distinct('aAb') == 2
     evidence = hole["provenance"]["evidence"]
     assert (evidence["meaning"], evidence["judged_by"], evidence["reply"]) == ("same", "openai/m", "yes")
     assert evidence["checks"] == 1
+    r = run_npl(["holes", "prog.npl"], tmp_path)
+    assert "meaning: same, judged by openai/m" in r.stdout
 
 
 # ---------------------------------------------------------------- the synthesizer
@@ -155,7 +167,8 @@ PAIRS_REPLY = ("```npl\ndef pairs_sum_to_zero(l: list[int]) -> bool:\n"
 def test_a_synthesized_program_that_disagrees_with_the_model_loses_to_it(tmp_path):
     (tmp_path / "prog.npl").write_text(PAIRS)
     with FakeLLMServer(default=dynamic(lambda q: PAIRS_REPLY)) as server:
-        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], tmp_path, server)
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m", "--log", "log.jsonl"], tmp_path,
+                    server)
         assert len(server.requests) == 1
     assert r.returncode == 0, r.stderr
     hole = lock_of(tmp_path / "prog.npl")["pairs_sum_to_zero"]
@@ -165,6 +178,10 @@ def test_a_synthesized_program_that_disagrees_with_the_model_loses_to_it(tmp_pat
     assert choice["clusters"] == [["model"], ["synth"]] and choice["inputs"] >= 12
     assert "(model) vs" in choice["disagreement"] and "(synth)" in choice["disagreement"]
     assert "candidates disagree on" in r.stderr
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    [chosen] = [a for a in log if a["source"] == "choice"]
+    assert (chosen["verdict"], chosen["stage"], chosen["detail"]) == ("accepted", "agreement", "model, synth")
+    assert chosen["feedback"].startswith("chose model on") and "l[i] + l[j]" in chosen["fill"]
 
 
 def test_the_synthesizer_alone_without_a_model_records_its_evidence(tmp_path):
@@ -178,6 +195,9 @@ def test_the_synthesizer_alone_without_a_model_records_its_evidence(tmp_path):
         "examples": 4, "held_out": 1, "program_size": 3, "informative": 3,
         "trusted": "no model to compare it with"}
     assert "choice" not in hole["provenance"]
+    r = run_npl(["holes", "prog.npl"], tmp_path)
+    assert "evidence: 4 example(s), 1 held out, program size 3; trusted: no model to compare " \
+           "it with" in r.stdout
 
 
 def test_a_program_pinned_down_by_its_examples_is_trusted_without_asking(tmp_path):
@@ -232,12 +252,16 @@ def test_candidates_are_clustered_by_agreement_and_the_choice_is_locked(tmp_path
     assert "x * x" in hole["fill"]                  # the wrong greedy answer passed, but alone
     choice = hole["provenance"]["choice"]
     assert choice["candidates"] == ["model", "model sample 2", "model sample 3"]
+    assert choice["drawn"] == 3
     assert choice["clusters"] == [["model sample 2", "model sample 3"], ["model"]]
     assert choice["chosen"] in ("model sample 2", "model sample 3")
     assert choice["inputs"] >= 12 and choice["rule"].startswith("agreement on generated inputs")
     assert set(choice["speed"]) >= {"sizes", "model sample 2", "model sample 3"}
     r = run_npl(["verify", "--check", "prog.npl"], tmp_path)    # the lock loads and verifies
     assert r.returncode == 0 and "1 verified, 0 failed" in r.stdout, r.stderr
+    r = run_npl(["holes", "prog.npl"], tmp_path)
+    assert f"chosen: {choice['chosen']} of 3 candidates, by agreement on {choice['inputs']} " \
+           "inputs (clusters: model sample 2, model sample 3; model)" in r.stdout
 
 
 FIB = '''\
