@@ -1,8 +1,9 @@
 """Where fills come from: a hand-written lock entry, the module library,
-the synthesizer, then a model. Each source takes a hole (HoleSpec) and a
+the synthesizer, a model. Each source takes a hole (HoleSpec) and a
 `FillContext` and returns an accepted `Outcome` or None (or, for a model,
 raises FillFailed after its attempts). Every candidate, whatever its source,
-goes through filling/candidate.py.
+goes through filling/candidate.py; which source's fill is used is decided
+by evidence (filling/trust.py).
 
 The model source is the repair loop of docs/reference.md §7: prompt -> reply ->
 code (filling/replies.py) -> checks (filling/candidate.py) -> accepted, or the
@@ -55,6 +56,11 @@ class FillFailed(Exception):
         self.reason = reason
         self.attempts = attempts
         super().__init__(f"{spec.location}: could not fill hole '{spec.name}': {reason}")
+
+
+class ModelUnavailable(FillFailed):
+    """The model itself failed (a local model that crashed or hung, a
+    request that timed out): not a judgement on the hole."""
 
 
 class CallBudget:
@@ -118,14 +124,19 @@ def held_out_ids(ctx: FillContext, spec: HoleSpec) -> frozenset:
 
 # ---------------------------------------------------------------- library
 
-def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]:
+def from_library(ctx: FillContext, spec: HoleSpec, library, judge=None) -> Optional[Outcome]:
     """The first library entry (same signature, related description) that
-    passes the hole's own checks. Never for a hole without checks (no
-    example or property exercises it): nothing would vouch for the entry.
-    Entries whose hash or signature does not verify are skipped and
-    reported through `ctx.warn`; an unverified (imported) entry that passes
-    is marked verified. The provenance names the entry and its origin in
-    this library, not what the entry claims about itself."""
+    passes the hole's own checks and is judged to mean what the hole asks
+    for: `judge(spec, entry)` gives a filling/meaning.py Judgement (by
+    default the wording rule used without a model). Never for a hole
+    without checks (no example or property exercises it): nothing would
+    vouch for the entry. Entries whose hash or signature does not verify
+    are skipped and reported through `ctx.warn`; an unverified (imported)
+    entry that is reused is marked verified. The provenance names the entry
+    and its origin in this library, not what the entry claims about
+    itself, and the meaning judgement."""
+    from .meaning import judge_by_wording
+    judge = judge or judge_by_wording
     if spec.kind != "function":
         return None
     if library is None:
@@ -152,17 +163,28 @@ def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]
             rec.fill = candidate
             verdict = check(ctx, spec, candidate)
             rec.judge(verdict)
-        if verdict.accepted and not verdict.new_holes:
-            ctx.on_event(spec, f"library: entry {entry.id} ({entry.standing}) passed")
-            if not entry.verified:
-                try:
-                    library.mark_verified(entry)
-                except Exception as exc:
-                    ctx.warn(f"could not mark library entry {entry.id} verified: {exc}")
-            where = entry.id + (f", {entry.origin}" if entry.origin else "")
-            return Outcome(spec, candidate, Provenance("library", library_entry=where),
-                           verdict.passed)
-        ctx.on_event(spec, f"library: entry {entry.id} rejected ({why(verdict)})")
+            if verdict.accepted and not verdict.new_holes:
+                judgement = judge(spec, entry)
+                if not judgement.same:
+                    rec.reject("meaning", judgement.describe())
+        if not verdict.accepted or verdict.new_holes:
+            ctx.on_event(spec, f"library: entry {entry.id} rejected ({why(verdict)})")
+            continue
+        if not judgement.same:
+            ctx.on_event(spec, f"library: entry {entry.id} passed the checks but is not used: "
+                               f"{judgement.describe()}")
+            continue
+        ctx.on_event(spec, f"library: entry {entry.id} ({entry.standing}) passed; "
+                           f"{judgement.describe()}")
+        if not entry.verified:
+            try:
+                library.mark_verified(entry)
+            except Exception as exc:
+                ctx.warn(f"could not mark library entry {entry.id} verified: {exc}")
+        where = entry.id + (f", {entry.origin}" if entry.origin else "")
+        return Outcome(spec, candidate, Provenance("library", library_entry=where,
+                                                   evidence=judgement.evidence()),
+                       verdict.passed)
     return None
 
 
@@ -283,12 +305,16 @@ def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optiona
             rec.reject("search", f"found nothing within {budget:g} s" + turned_down)
         ctx.on_event(spec, f"synthesizer: found nothing within {budget:g} s" + turned_down)
         return None
+    from .evidence import synth_evidence
+    properties = sum(isinstance(t.decl, ast.Property) for t in spec.tests)
+    evidence = synth_evidence([out for _, out in pairs], result.held_out_passed, result.size,
+                              properties)
     ctx.on_event(spec, f"synthesizer: `{result.expr}` (size {result.size}) fits the "
                        f"{result.examples_used} example(s) in view and "
                        f"{result.held_out_passed} held out" + turned_down)
     return Outcome(spec, body_as_fill(spec, f"return {result.expr}"),
                    Provenance("synth", "", validation.checks, 0, 0,
-                              round(time.monotonic() - start, 3)),
+                              round(time.monotonic() - start, 3), evidence=evidence),
                    verdicts[result.expr].passed, synth=result)
 
 
@@ -452,6 +478,49 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
 
 RESAMPLE_TEMPERATURE = 0.8
 REPLY_TOKENS = 768          # the most a reply may have
+
+
+def draw_sample(ctx: FillContext, spec: HoleSpec, provider, usage: Usage, index: int) -> Optional[Outcome]:
+    """One more candidate for `spec`: a fresh answer to the first request,
+    sampled (RESAMPLE_TEMPERATURE, seed `index`), verified once, without
+    repair; None when it is not accepted (or opens holes of its own, or no
+    call is left), with the reason in the hole's notes and its attempt
+    record. A provider error propagates (recorded)."""
+    from npl.compiler.holes import test_source
+    from .providers.base import ProviderError
+    label = f"sample {index + 1}"
+    with ctx.attempts.attempt(spec, provider.name, index + 1,
+                              detail=f"{label} (temperature {RESAMPLE_TEMPERATURE}, seed {index})") as rec:
+        if not ctx.calls.take():
+            rec.fail("budget", out_of_calls(ctx, ""))
+            ctx.on_event(spec, f"{label}: not drawn: no model call left for this hole")
+            return None
+        visible = [test_source(ctx_program(ctx), t) for t in ctx.visible(spec)]
+        messages = build_messages(spec, ctx.program_context(spec), visible, ctx.enclosing_source(spec))
+        messages = fit_messages(messages, prompt_budget(provider, REPLY_TOKENS))
+        try:
+            completion = provider.complete(messages, max_tokens=REPLY_TOKENS,
+                                           grammar=grammar_for(provider, spec),
+                                           temperature=RESAMPLE_TEMPERATURE, seed=index)
+        except ProviderError as err:
+            rec.fail("provider", str(err))
+            raise
+        usage.add(completion)
+        rec.asked(messages, completion)
+        candidate, unusable = parse_reply(ctx, spec, completion.text)
+        rec.fill = candidate
+        if candidate is None:
+            rec.reject("reply", unusable)
+            ctx.on_event(spec, f"{label} rejected: {first_line(unusable)}")
+            return None
+        verdict = check(ctx, spec, candidate)
+        rec.judge(verdict)
+        if rec.verdict != "accepted":
+            ctx.on_event(spec, f"{label} rejected: {first_line(rec.feedback) or rec.stage}")
+            return None
+    prov = Provenance(provider.name, provider.name.partition("/")[2], 1, completion.prompt_tokens,
+                      completion.completion_tokens, round(completion.seconds, 3))
+    return Outcome(spec, candidate, prov, verdict.passed)
 
 
 def out_of_calls(ctx: FillContext, last_problem: str) -> str:

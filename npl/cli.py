@@ -177,11 +177,15 @@ def holes(program, attempts, prompts):
               metavar="FILE.jsonl",
               help="Append every attempt of every source (prompt, reply, verdict) to FILE, "
                    "one JSON object a line, as they happen.")
+@click.option("--candidates", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Draw K candidates per hole and choose by agreement, then speed "
+                   "(default: [fill] candidates in npl.toml, else 1).")
 @guarded
-def fill(program, frozen, model, device, no_jit, refresh, log):
+def fill(program, frozen, model, device, no_jit, refresh, log, candidates):
     """Fill PROGRAM's missing holes and update its lock file."""
     from npl.fill_commands import fill_command
-    sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh), log=log))
+    sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh), log=log,
+                          candidates=candidates))
 
 
 @main.command()
