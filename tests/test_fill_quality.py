@@ -129,3 +129,14 @@ def test_the_summary_compares_arms_on_the_problems_both_answered(bench):
     assert summary["npl_by_source"] == {"model": {"filled": 1, "passed": 1},
                                         "synth": {"filled": 1, "passed": 0}}
     assert summary["npl_minus_python_points"] == 50.0 and summary["time_ratio"] == 1.5
+
+
+def test_the_judge_outlives_a_reply_that_hangs_or_exits(bench, tmp_path):
+    import judge
+    hangs, exits = tmp_path / "hangs.py", tmp_path / "exits.py"
+    hangs.write_text("def f(n: int) -> int:\n    while True:\n        pass\n")
+    exits.write_text("import os\ndef f(n: int) -> int:\n    os._exit(0)\n")
+    verdict = judge.judge("python", hangs, "f", [([1], 1), ([2], 2)], timeout=0.5)
+    assert verdict.passed == [False, False] and verdict.notes == ["timed out after 0.5 s"] * 2
+    verdict = judge.judge("python", exits, "f", [([1], 1)], timeout=0.5)
+    assert not verdict.all_passed and verdict.error.startswith("the test process failed")
