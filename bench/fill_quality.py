@@ -24,8 +24,10 @@ CPU, memory and time limits). A problem passes when every test does.
 Reported per arm: pass rate, model calls and tokens (prompt + completion,
 as the provider counts them) and seconds to the answer per problem; for NPL
 the source that filled each hole (model, synth, library) and the pass rate
-by source. The arms take turns at going first: the local model reuses the
-evaluated start of a prompt it has just seen.
+by source. A local model runs in one worker process per arm, each keeping
+its own evaluated prompt (NPL's long system prompt stays evaluated from one
+problem to the next, as it does for a user), and the arms take turns at
+going first.
 
 Per-problem results are appended to a JSON Lines file as they come (--out;
 an existing file is resumed: problems already in it are skipped), progress
@@ -62,6 +64,7 @@ PROBLEMS = BENCH / "mbpp" / "problems.json"
 ARMS = ("npl", "python")
 DEFAULT_LIMIT = 150
 SOURCES = ("model", "synth", "library", "manual", "none")
+HELLO = [{"role": "user", "content": "Say OK."}]         # loads a model before timing starts
 
 
 def load_problems(offset: int = 0, limit: int = DEFAULT_LIMIT, path: Path = PROBLEMS) -> list[Problem]:
@@ -89,9 +92,11 @@ def progress_line(i: int, total: int, problem: Problem, results: dict[str, ArmRe
 def run(args, problems: list[Problem], out: Path) -> None:
     from npl.filling.providers import make_provider
     done = {(r["task_id"], r["arm"]) for r in read_results(out)}
-    provider = make_provider(args.model, config=provider_settings(args))
+    provider = baseline_provider(args)
     settings = f"[provider]\nthreads = {args.threads}\n" if args.threads else ""
-    provider.complete([{"role": "user", "content": "Say OK."}], max_tokens=4)   # load the model
+    if "npl" in args.arms:                       # start NPL's model worker too
+        make_provider(args.model, config=provider_settings(args)).complete(HELLO, max_tokens=4)
+    provider.complete(HELLO, max_tokens=4)
     with tempfile.TemporaryDirectory(prefix="fill-quality-") as tmp, out.open("a") as sink:
         tmp = Path(tmp)
         for i, problem in enumerate(problems):
@@ -110,6 +115,18 @@ def run(args, problems: list[Problem], out: Path) -> None:
                 sink.flush()
             if results:
                 print(progress_line(i, len(problems), problem, results), flush=True)
+
+
+def baseline_provider(args):
+    """The baseline's provider: for a local model, a model worker of its own
+    (a context of half the size tells it apart from NPL's), so that neither
+    arm's requests evict the other's evaluated prompt from the worker's
+    cache: each arm runs as if it were used alone."""
+    from npl.filling.providers import make_provider
+    if not args.model.startswith("local/"):
+        return make_provider(args.model)
+    from npl.filling.providers.local import DEFAULT_N_CTX, LocalProvider
+    return LocalProvider(args.model, threads=args.threads or 2, n_ctx=DEFAULT_N_CTX // 2)
 
 
 def provider_settings(args) -> dict:
