@@ -9,9 +9,10 @@ attempt) and prints
     with the stage that rejected them (compile, gaming, test, limit, reply,
     provider, ...) and the holes each source filled;
   * the compile-stage rejections by diagnostic code, and the most frequent
-    diagnostic messages (the names in quotes kept: `unknown name 'math'`
-    and `unknown name 'isinstance'` say different things), each with the
-    source line it points at from one attempt;
+    diagnostic messages (names in single quotes kept: `undefined name
+    'math'` and `undefined name 'isinstance'` say different things; a name
+    in backticks, which the model chose, folded), each with the source
+    line it points at from one attempt;
   * the other rejections (unusable replies, failed examples, run-time
     errors, gaming) by their first line, numbers and quoted values folded.
 
@@ -35,6 +36,7 @@ from pathlib import Path
 
 DIAGNOSTIC = re.compile(r"error\[(E\d+)\]: (.*)")
 CARET_SOURCE = re.compile(r"^ {4}(.*\S.*)$")
+IDENTIFIER_IN_BACKTICKS = re.compile(r"`[A-Za-z_]\w*`")    # a name the model chose
 
 
 def read_logs(paths: list[Path]) -> list[dict]:
@@ -101,7 +103,7 @@ def summarize(records: list[dict], top: int) -> dict:
                 others[f"compile: {folded(rec.get('feedback', ''))}"] += 1
             for code, message, line in found:
                 codes[code] += 1
-                key = f"{code} {message}"
+                key = f"{code} {re.sub(IDENTIFIER_IN_BACKTICKS, '`NAME`', message)}"
                 messages[key] += 1
                 if line and key not in sample_line:
                     sample_line[key] = line

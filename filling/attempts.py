@@ -5,9 +5,12 @@ Every try of every source is one `Attempt`: a hand-written lock entry
 verified, a library entry checked, the synthesizer's candidate checked, a
 model request (its prompt, its reply, the fill taken from the reply). An
 attempt ends with a verdict ("accepted", "rejected" or "error"), the stage
-that decided it ("compile", "gaming", "test", "limit", "reply", "provider",
-"ok") and the feedback that stage gave; a model request adds the tokens the
-provider reported and the seconds it took.
+that decided it and the feedback that stage gave: a check's "compile",
+"gaming", "test", "limit" or "ok" (filling/checks.py); "reply" (a reply
+with no usable code), "search" (the synthesizer found nothing), "sub-holes"
+(the holes a fill opened could not be filled), "provider" (the request
+failed), "budget" (the hole's model calls were used up). A model request
+adds the tokens the provider reported; every attempt, its seconds.
 
 Sources record through the `AttemptLog` on their FillContext, and only
 there (this is the one place attempts are recorded):
