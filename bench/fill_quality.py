@@ -50,7 +50,7 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from statistics import mean
+from statistics import mean, median
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH / "mbpp"))
@@ -144,7 +144,8 @@ def arm_summary(rows: list[dict]) -> dict:
             "mean_prompt_tokens": round(mean(r["prompt_tokens"] for r in rows), 1) if n else 0.0,
             "mean_completion_tokens": round(mean(r["completion_tokens"] for r in rows), 1) if n else 0.0,
             "mean_calls": round(mean(r["calls"] for r in rows), 2) if n else 0.0,
-            "mean_seconds": round(mean(r["seconds"] for r in rows), 2) if n else 0.0}
+            "mean_seconds": round(mean(r["seconds"] for r in rows), 2) if n else 0.0,
+            "median_seconds": round(median(r["seconds"] for r in rows), 2) if n else 0.0}
 
 
 def summarize(results: list[dict], arms=ARMS) -> dict:
@@ -169,10 +170,11 @@ def summarize(results: list[dict], arms=ARMS) -> dict:
 def print_summary(summary: dict) -> None:
     print(f"\n{summary['problems']} problems answered by every arm")
     rows = [[arm, f"{s['passed']}/{s['problems']}", f"{s['pass_rate']:.1f}%", str(s["hidden_passed"]),
-             f"{s['mean_tokens']:.0f}", f"{s['mean_calls']:.2f}", f"{s['mean_seconds']:.1f}"]
+             f"{s['mean_tokens']:.0f}", f"{s['mean_calls']:.2f}", f"{s['mean_seconds']:.1f}",
+             f"{s['median_seconds']:.1f}"]
             for arm, s in summary["arms"].items()]
     print_table(["arm", "passed", "pass rate", "hidden ok", "tokens/problem", "calls/problem",
-                 "s/problem"], rows)
+                 "s/problem", "median s"], rows)
     if "npl_by_source" in summary:
         print("\nNPL fills by source: " + ", ".join(
             f"{s}: {v['passed']}/{v['filled']} passed" for s, v in summary["npl_by_source"].items()))
