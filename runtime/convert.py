@@ -111,10 +111,9 @@ def to_json(value: Any) -> Any:
         if all(isinstance(k, str) for k in value):
             return {k: to_json(v) for k, v in value.items()}
         return [[to_json(k), to_json(v)] for k, v in value.items()]
-    tolist = getattr(value, "tolist", None)           # a NumPy array or scalar
-    numpy = sys.modules.get("numpy")                   # a NumPy value exists only once imported
-    if tolist is not None and numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
-        return to_json(tolist())
+    np = sys.modules.get("numpy")                     # a NumPy value exists only once it is imported
+    if np is not None and isinstance(value, (np.ndarray, np.generic)):
+        return to_json(value.tolist())
     raise TypeError(f"a {type(value).__name__} value has no JSON form")
 
 

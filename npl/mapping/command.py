@@ -15,7 +15,7 @@ from typing import Optional, Union
 
 from npl.lang.errors import EXIT_FAILED, EXIT_OK
 
-from .program import Limits, MapRequestError, open_bundle
+from .program import MapRequestError, RecordLimits, open_bundle
 from .progress import MapProgress, stopped, summary
 from .records import open_input
 from .run import FileJob, default_workers, local_first, map_file
@@ -34,7 +34,7 @@ def map_command(program: str, function: str, *, input: str, output: str, fmt: Op
     backend = local_first(workers, ray)
     try:
         bundle, _ = open_bundle(program, function, frozen=frozen, model=model, device=device,
-                                jit=not no_jit, limits=Limits(steps, seconds, memory_mb),
+                                jit=not no_jit, limits=RecordLimits(steps, seconds, memory_mb),
                                 on_open=on_open)
         source = open_input(input, fmt)
     except BaseException:

@@ -41,7 +41,7 @@ class WorkerError(RunKind):
 
 
 @dataclass(frozen=True)
-class Limits:
+class RecordLimits:
     """What one record's call may use: steps and seconds (None: no limit;
     a limited program runs without the JIT), and a worker's memory in MiB
     (None: no cap)."""
@@ -63,7 +63,7 @@ class ProgramBundle:
     model: Optional[str] = None         # the oracles' model, chosen by the parent
     device: str = "cpu"
     jit: bool = True
-    limits: Limits = field(default_factory=Limits)
+    limits: RecordLimits = field(default_factory=RecordLimits)
 
     @property
     def digest(self) -> str:
@@ -75,7 +75,7 @@ class ProgramBundle:
 
 
 def open_bundle(path: str, function: str, *, frozen: bool, model: Optional[str] = None,
-                device: str = "cpu", jit: bool = True, limits: Limits = Limits(),
+                device: str = "cpu", jit: bool = True, limits: RecordLimits = RecordLimits(),
                 on_open=lambda prog: None) -> tuple[ProgramBundle, Any]:
     """Check PROG.npl for a map job over FUNC: (its bundle, its Compilation).
     Code holes are never filled here: one without a fill refuses the job

@@ -21,7 +21,7 @@ from npl.lang.errors import RunKind
 from npl.runtime.convert import JSON, convert
 
 from .jobs import JobStats, run_job
-from .program import Limits, MapRequestError, ProgramBundle, load_bundle, open_bundle
+from .program import MapRequestError, ProgramBundle, RecordLimits, load_bundle, open_bundle
 from .records import PYTHON, InputFile, Resume, output_line, raw_id, scan_output
 from .worker import LINES, VALUES, ReadSpec
 
@@ -166,7 +166,7 @@ def map_values(program: Any, function: str, records: Iterable[Any], *,
     backend = local_first(workers, ray)
     try:
         bundle, comp = open_bundle(os.fspath(path), function, frozen=frozen, model=model,
-                                   limits=Limits(steps, seconds))
+                                   limits=RecordLimits(steps, seconds))
         loaded = load_bundle(bundle, comp)
         backend = backend or make_backend(workers=workers, ray=ray)
         backend.load(bundle, ReadSpec(PYTHON, None, VALUES))
