@@ -95,6 +95,7 @@ def npl_arm(problem: Problem, model: str, folder: Path, library: Path, settings:
         usage.calls, usage.prompt_tokens, usage.completion_tokens
     if report.failures or not report.outcomes:
         reason = report.failures[0].reason if report.failures else "no fill"
+        reason = reason.replace(str(folder) + os.sep, "")         # no temporary paths in results
         result.note = "not filled: " + " ".join(reason.split())[:300]
         return result
     outcome = report.outcomes[0]
