@@ -11,7 +11,11 @@ Each hole has a key (docs/reference.md §7): a hash of the fill protocol version
 text, its signature, the names and types it can see, the signatures of the
 functions and structs it refers to, and its examples. Nothing else goes in,
 so whitespace, comments and unrelated functions elsewhere in the file do not
-change it; editing the hole (or its examples) does.
+change it; editing the hole (or its examples) does. Only the examples of the
+hole's own file (its `home_module`) count: a program that imports the file
+and adds examples of its own does not change the key, so the importer uses
+the fill locked for the file; its examples check that fill (the filler
+verifies a fill against every example that exercises it) without keying it.
 """
 from __future__ import annotations
 
@@ -151,6 +155,19 @@ def struct_text(s: StructInfo) -> str:
     return f"struct {s.name}: " + ", ".join(f"{n}: {t}" for n, t in s.fields)
 
 
+def home_module(module: str) -> str:
+    """The file a hole belongs to: `module` itself, or for a hole inside a
+    fill (whose module is the fill's virtual file `M.lock#NAME`,
+    compiler/fills.py) the file M of the hole it fills."""
+    return module.partition(".lock#")[0]
+
+
+def keyed_tests(spec: HoleSpec) -> list[TestInfo]:
+    """The tests that go into `spec`'s key: those of its home module."""
+    home = home_module(spec.info.module)
+    return [t for t in spec.tests if home_module(t.module) == home]
+
+
 def compute_key(prog: CheckedProgram, spec: HoleSpec) -> str:
     material = {
         "prompt": KEY_VERSION,
@@ -158,7 +175,7 @@ def compute_key(prog: CheckedProgram, spec: HoleSpec) -> str:
         "text": normalize_text(spec.description),
         "signature": [[n, str(t)] for n, t in spec.params] + [["->", str(spec.ret)]],
         "refs": referenced_symbols(prog, spec),
-        "tests": [normalize_code(test_source(prog, t)) for t in spec.tests],
+        "tests": [normalize_code(test_source(prog, t)) for t in keyed_tests(spec)],
     }
     if spec.kind == "expression":
         material["in"] = spec.enclosing.name if spec.enclosing else ""

@@ -8,6 +8,12 @@ holds what a capable model needs and no more: the signature and
 description, the names and types in scope, the signatures of the functions
 and structs it may call, the examples it may see (held-out ones excluded),
 a compact summary of NPL, and the reply format.
+
+Every prompt is bounded. A repair message shows at most PREVIOUS_CHARS of
+the rejected code and FEEDBACK_CHARS of the feedback (a huge value or trace
+has its middle left out, with a note of how much), and `fit_messages` fits
+the whole conversation to the provider's context (`prompt_budget`): older
+repair turns go first, then the longest messages are cut, each with a note.
 """
 from __future__ import annotations
 
@@ -89,6 +95,71 @@ def build_messages(spec: "HoleSpec", program_context: list[str], visible_example
 
 
 def repair_message(spec: "HoleSpec", previous: str, problem: str) -> dict:
+    """The message after a rejected reply: its code (`previous`) and why it
+    was rejected (`problem`), each cut to its budget."""
     reply = fill("reply_function" if spec.kind == "function" else "reply_expression")
-    return {"role": "user", "content": fill("repair", previous=previous.strip(), problem=problem.strip(),
-                                            reply_format=reply)}
+    return {"role": "user", "content": fill(
+        "repair", previous=elided(previous.strip(), PREVIOUS_CHARS, "your code"),
+        problem=elided(problem.strip(), FEEDBACK_CHARS, "this feedback"), reply_format=reply)}
+
+
+# ---------------------------------------------------------------- budgets
+
+PREVIOUS_CHARS = 4_000          # of the rejected code shown back in a repair message
+FEEDBACK_CHARS = 6_000          # of the feedback (diagnostic, failing example, trace)
+CHARS_PER_TOKEN = 3             # a cautious estimate for code and English
+DEFAULT_CONTEXT_TOKENS = 32_000     # for a provider that does not say its context
+MIN_MESSAGE_CHARS = 400         # a message is never cut below this
+
+
+def elided(text: str, limit: int, what: str = "this text") -> str:
+    """`text`, or when it is longer than `limit` characters, its start and
+    end with the middle replaced by a note saying how much of `what` was
+    left out (lines are kept whole where the cut allows)."""
+    if len(text) <= limit:
+        return text
+    keep = max(0, limit - 80)
+    head, tail = text[:keep * 2 // 3], text[len(text) - keep // 3:]
+    if "\n" in head[len(head) // 2:]:
+        head = head[:head.rindex("\n")]
+    if "\n" in tail[:len(tail) // 2]:
+        tail = tail[tail.index("\n") + 1:]
+    left_out = len(text) - len(head) - len(tail)
+    return f"{head}\n[... {left_out:,} characters of {what} left out ...]\n{tail}"
+
+
+def prompt_budget(provider, max_tokens: int) -> int:
+    """The characters a prompt to `provider` may have: its context
+    (`context_tokens`, where it says one) less the reply's tokens, at
+    CHARS_PER_TOKEN characters a token."""
+    context = getattr(provider, "context_tokens", None) or DEFAULT_CONTEXT_TOKENS
+    return max(MIN_MESSAGE_CHARS * 4, (context - max_tokens) * CHARS_PER_TOKEN)
+
+
+def size(messages: list[dict]) -> int:
+    return sum(len(m["content"]) for m in messages)
+
+
+def fit_messages(messages: list[dict], budget: int) -> list[dict]:
+    """The conversation fit to `budget` characters: the system message and
+    first request, then the repair turns (assistant reply, user feedback).
+    The oldest repair turns are dropped first (the last one is kept, with a
+    note of how many went); then the longest messages are cut (`elided`)."""
+    if size(messages) <= budget:
+        return messages
+    head, turns = messages[:2], messages[2:]
+    dropped = 0
+    while len(turns) > 2 and size(head + turns) > budget:
+        turns, dropped = turns[2:], dropped + 1
+    out = [dict(m) for m in head + turns]
+    if dropped:
+        out[-1]["content"] = (f"({dropped} earlier rejected attempt(s) are left out of this "
+                              "conversation to fit the model's context.)\n\n" + out[-1]["content"])
+    while size(out) > budget:
+        longest = max(out, key=lambda m: len(m["content"]))
+        text = longest["content"]
+        if len(text) <= MIN_MESSAGE_CHARS + 100:     # nothing left worth cutting
+            break
+        target = max(MIN_MESSAGE_CHARS, len(text) - (size(out) - budget) - 100)
+        longest["content"] = elided(text, target, "this message")
+    return out

@@ -285,7 +285,9 @@ class _Builder(Transformer_NonRecursive):
         for stmt in stmts:
             if isinstance(stmt, A.FuncDef):
                 self._error("E018", f"nested functions are not supported: define `{stmt.name}` "
-                            "at the top level of the file", stmt.span)
+                            "at the top level, as a `def` of its own before the function that "
+                            "holds it, and pass it what it uses from there as parameters "
+                            "(NPL has no closures)", stmt.span)
             else:
                 body.append(stmt)
         return tuple(body)

@@ -135,8 +135,10 @@ def test(program, frozen, model, device, no_jit, max_examples, strict):
     def setup(loaded):
         from npl.oracle_runs import install_oracles
         install_oracles(loaded, prog.comp, prog.settings, frozen=frozen, model=model)
+    from npl.project import fills_checked_by
     sys.exit(run_tests_cli(prog.comp, max_examples=max_examples, strict=strict,
-                           setup=setup if prog.comp.oracles else None))
+                           setup=setup if prog.comp.oracles else None,
+                           explain=fills_checked_by(prog)))
 
 
 @main.command(name="ir")
@@ -152,9 +154,16 @@ def ir_cmd(program):
 
 @main.command()
 @click.argument("program", type=click.Path(dir_okay=False))
+@click.option("--attempts", "attempts", default=None, metavar="NAME",
+              help="Show the attempts of the last fill of hole NAME (function name, hole "
+                   "name or file:line), from PROGRAM.npl.attempts.jsonl.")
+@click.option("--prompts", is_flag=True, help="With --attempts: show each prompt whole.")
 @guarded
-def holes(program):
+def holes(program, attempts, prompts):
     """Show each hole of PROGRAM, its fill and provenance."""
+    if attempts is not None:
+        from npl.attempts_view import show_attempts
+        sys.exit(show_attempts(program, attempts, prompts=prompts))
     from npl.holes_view import show_holes
     show_holes(program)
 
@@ -164,11 +173,19 @@ def holes(program):
 @click.argument("program", type=click.Path(dir_okay=False))
 @click.option("--refresh", "refresh", multiple=True, metavar="NAME",
               help="Refill this hole (function name or file:line); may repeat.")
+@click.option("--log", "log", type=click.File("a", encoding="utf-8", lazy=False), default=None,
+              metavar="FILE.jsonl",
+              help="Append every attempt of every source (prompt, reply, verdict) to FILE, "
+                   "one JSON object a line, as they happen.")
+@click.option("--candidates", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Draw K candidates per hole and choose by agreement, then speed "
+                   "(default: [fill] candidates in npl.toml, else 1).")
 @guarded
-def fill(program, frozen, model, device, no_jit, refresh):
+def fill(program, frozen, model, device, no_jit, refresh, log, candidates):
     """Fill PROGRAM's missing holes and update its lock file."""
     from npl.fill_commands import fill_command
-    sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh)))
+    sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh), log=log,
+                          candidates=candidates))
 
 
 @main.command()

@@ -4,17 +4,32 @@ the exit status."""
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Optional, TextIO
 
 from npl.filling.audit import reverify
 from npl.filling.filler import FillFailedError, UnknownHoleError, targets_for
 from npl.filling.lockfile import lock_path_for
+from npl.filling.settings import MAX_CANDIDATES
 from npl.lang.diagnostics import CompileError
+from npl.lang.errors import ConfigKind
 from npl.project import fill_missing, missing_fill_errors, open_program
 
 
-def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str]) -> int:
+class CandidatesError(ConfigKind, ValueError):
+    """`npl fill --candidates K` with K above MAX_CANDIDATES."""
+
+
+def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str],
+                 log: Optional[TextIO] = None, candidates: Optional[int] = None) -> int:
+    """Fill what is missing (and what `refresh` names); `log` gets every
+    attempt of every source as a JSON line (filling/attempts.py);
+    `candidates` (--candidates K) overrides npl.toml's [fill] candidates."""
+    if candidates is not None and candidates > MAX_CANDIDATES:
+        raise CandidatesError(f"--candidates {candidates}: at most {MAX_CANDIDATES} candidates "
+                              "may be drawn per hole")
     prog = open_program(path, strict_fills=False)
+    if candidates is not None:
+        prog.settings.candidates = candidates
     if frozen:
         if refresh:
             targets_for(prog.comp, refresh)          # an unknown name is still an error
@@ -24,7 +39,7 @@ def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list
             raise CompileError(missing_fill_errors(prog), prog.comp.sources)
         print(f"{path}: every hole is filled")
         return 0
-    _, result = fill_missing(prog, model=model, refresh=refresh)
+    _, result = fill_missing(prog, model=model, refresh=refresh, log=log)
     if result.failures:
         print(str(FillFailedError(result)), file=sys.stderr)
         return 1

@@ -124,6 +124,11 @@ def analyze(uri: str, text: str) -> Analysis:
     except LockFileError as err:
         a.diagnostics.append(a.lsp_diagnostic(err.diagnostic, T.DiagnosticSeverity.Warning))
     fills = a.lock.stamped_fills() if a.lock else {}
+    try:            # an imported file's holes: the fills locked beside it (npl/project.py)
+        from npl.project import imported_entries, usable_fills
+        fills.update(usable_fills(imported_entries(path, checked.checker.prog.modules)))
+    except LockFileError as err:
+        a.diagnostics.append(a.lsp_diagnostic(err.diagnostic, T.DiagnosticSeverity.Warning))
     try:
         a.comp = compile_checked(checked, fills=fills, strict_fills=False)
     except CompileError as err:

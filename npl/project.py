@@ -14,18 +14,28 @@ server share.
 
 The filler itself reads and writes no file; this module decides where the
 lock is written (beside the program; nowhere for the REPL's session).
+
+A hole's fill lives in the lock of the file that has the hole: a program
+that imports a sibling file (`from shapes import area`) uses the fills of
+shapes.npl.lock for shapes.npl's holes (their keys do not depend on the
+importer: compiler/holes.py `keyed_tests`), and a fill that `npl fill` makes
+for one of them is written there. The importer's examples check those
+fills (`npl test`) and never make them missing.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, TextIO
 
 from npl.compiler.driver import Compilation, compile
+from npl.compiler.holes import home_module
 from npl.filling.lockfile import (LockEntry, LockFile, lock_location, lock_path_for, prune, relocated,
                                   update_lock)
-from npl.filling.paths import settings_path
+from npl.filling.attempts import AttemptLog, save_sidecar
+from npl.filling.paths import attempts_path, settings_path
 from npl.filling.settings import Settings
 from npl.lang.diagnostics import CompileError, Diagnostic
 from npl.lang.errors import ConfigKind
@@ -46,10 +56,19 @@ class OpenProgram:
     lock: LockFile
     settings: Settings
     comp: Compilation
+    imported: dict[str, LockEntry] = field(default_factory=dict)   # entries of imported files' locks
 
     @property
     def missing(self):
         return self.comp.unfilled
+
+    def entry(self, key: str) -> Optional[LockEntry]:
+        """The lock entry of hole `key`: the imported file's own first."""
+        return self.imported.get(key) or self.lock.entries.get(key)
+
+    def entries(self) -> dict[str, LockEntry]:
+        """Every lock entry known for the program, by key (imported files' first)."""
+        return {**self.lock.entries, **self.imported}
 
 
 class SourceFileError(ConfigKind, OSError):
@@ -76,8 +95,29 @@ def open_program(path: str, *, strict_fills: bool = True, compile: Compiler = co
     source = read_source(path)
     lock = LockFile.load(lock_path_for(path))
     settings = Settings.load(Path(settings_path(path)).parent)
-    comp = compile(source, path, fills=lock.stamped_fills(), strict_fills=strict_fills)
-    return OpenProgram(path, source, lock, settings, comp)
+    fills = lock.stamped_fills()
+    comp = compile(source, path, fills=fills, strict_fills=strict_fills)
+    imported = imported_entries(path, comp.program.modules)
+    theirs = usable_fills(imported)
+    if any(h.key in theirs and fills.get(h.key) != theirs[h.key] for h in comp.holes):
+        comp = compile(source, path, fills={**fills, **theirs}, strict_fills=strict_fills)
+    return OpenProgram(path, source, lock, settings, comp, imported)
+
+
+def imported_entries(program: str, modules: Iterable[str]) -> dict[str, LockEntry]:
+    """The entries of the lock files of the files `program` imports
+    (`modules`, the program's own file among them), each beside its file,
+    by key. A lock that cannot be read is a LockFileError naming it."""
+    out: dict[str, LockEntry] = {}
+    for module in modules:
+        if module != program:
+            out.update(LockFile.load(lock_path_for(module)).entries)
+    return out
+
+
+def usable_fills(entries: dict[str, LockEntry]) -> dict[str, str]:
+    """{hole key: fill} of the stamped entries (LockFile.stamped_fills)."""
+    return {k: e.fill for k, e in entries.items() if not e.needs_verification}
 
 
 def prepare(path: str, *, frozen: bool, model: Optional[str] = None, quiet: bool = False,
@@ -107,7 +147,7 @@ def prepare(path: str, *, frozen: bool, model: Optional[str] = None, quiet: bool
 
 
 def fill_missing(prog: OpenProgram, *, model: Optional[str] = None, quiet: bool = False,
-                 refresh: Iterable[str] = (), save: bool = True,
+                 refresh: Iterable[str] = (), save: bool = True, log: Optional[TextIO] = None,
                  compile: Compiler = compile) -> tuple[OpenProgram, FillResult]:
     """Fill the holes of `prog` that have no usable fill, and those `refresh`
     names, with the filler. Each accepted fill is written to the lock file
@@ -115,28 +155,93 @@ def fill_missing(prog: OpenProgram, *, model: Optional[str] = None, quiet: bool 
     hole is gone are pruned and the others moved to where their holes are
     now. With `save=False` nothing is written: the new entries are kept in
     the returned program's lock only (the REPL's session is no file).
+    Every source's attempts are written to `log` as they happen (JSON
+    lines, `npl fill --log`) and, with `save`, the attempts of the holes
+    this run tried replace theirs in PROG.npl.attempts.jsonl
+    (filling/attempts.py), also when the run stops early.
 
     Returns (the program compiled with its new fills, not strictly; the
     filler's FillResult: holes it could not fill are in its `failures`)."""
     from npl.filling.filler import fill_holes
     lock_path = lock_path_for(prog.path)
+    module_locks: set[Path] = set()         # imported files' locks written to
 
     def write(entry: LockEntry) -> None:
-        entry = relocated(entry, lock_location(entry.location, lock_path))
-        update_lock(lock_path, lambda entries: entries.__setitem__(entry.key, entry))
+        path = home_lock(entry.location, prog.path)
+        if path != lock_path:
+            module_locks.add(path)
+        entry = relocated(entry, lock_location(entry.location, path))
+        update_lock(path, lambda entries: entries.__setitem__(entry.key, entry))
 
-    result = fill_holes(prog.comp, prog.lock.entries, prog.settings, model=model, refresh=refresh,
-                        quiet=quiet, on_fill=write if save else (lambda entry: None))
+    attempts = AttemptLog(log)
+    try:
+        result = fill_holes(prog.comp, prog.entries(), prog.settings, model=model,
+                            refresh=refresh, quiet=quiet, attempts=attempts,
+                            on_fill=write if save else (lambda entry: None))
+    finally:
+        if save:
+            keep_attempts(prog, attempts)
     if save:
         lock = LockFile.load(lock_path)
+        imported = imported_entries(prog.path, prog.comp.program.modules)
     else:
         lock = LockFile(prog.lock.path, {**prog.lock.entries, **result.entries}, prog.lock.tampered,
                         prog.lock.kept_tables)
-    comp = compile(prog.source, prog.path, fills=lock.stamped_fills(), strict_fills=False)
+        imported = prog.imported
+    fills = {**lock.stamped_fills(), **usable_fills(imported)}
+    comp = compile(prog.source, prog.path, fills=fills, strict_fills=False)
     if save and lock_path.exists():          # a run that filled nothing creates no lock
         live = {h.key: lock_location(h.location, lock_path) for h in comp.holes}
         lock = update_lock(lock_path, lambda entries: tidy_lock(entries, live))
-    return OpenProgram(prog.path, prog.source, lock, prog.settings, comp), result
+    for path in sorted(module_locks):       # an imported file's lock: its own holes only
+        live = {h.key: lock_location(h.location, path) for h in comp.holes
+                if home_lock(h.location, prog.path) == path}
+        update_lock(path, lambda entries: tidy_lock(entries, live))
+    return OpenProgram(prog.path, prog.source, lock, prog.settings, comp, imported), result
+
+
+def home_lock(location: str, program: str) -> Path:
+    """The lock file of the hole at `location` ("PATH:LINE:COL"): the lock
+    of the file the hole belongs to (for a hole in a fill, the file of the
+    hole it fills); `program`'s own for its holes."""
+    home = home_module(location.rsplit(":", 2)[0])
+    if os.path.abspath(home) == os.path.abspath(program):
+        return lock_path_for(program)
+    return lock_path_for(home)
+
+
+def keep_attempts(prog: OpenProgram, attempts: AttemptLog) -> None:
+    """Keep this run's attempts in PROG.npl.attempts.jsonl (for `npl holes
+    --attempts`); a sidecar that cannot be written costs a warning only."""
+    keep = {h.key for h in prog.comp.holes} | set(attempts.keys())
+    try:
+        save_sidecar(attempts_path(prog.path), attempts, keep)
+    except OSError as exc:
+        print(f"npl: warning: could not keep the fill's attempts in "
+              f"{attempts_path(prog.path)}: {exc.strerror or exc}", file=sys.stderr)
+
+
+def fills_checked_by(prog: OpenProgram) -> Callable[[str], str]:
+    """For `npl test`: given a failing test's location ("file:line"), which
+    locked fills it checks, where each is locked, and how to fill it anew
+    (a test never refills: `npl fill --refresh` does)."""
+    by_test: dict[str, list] = {}
+    for spec in prog.comp.holes:
+        if spec.depth == 0 and spec.key in prog.comp.filled:
+            for t in spec.tests + spec.caller_tests:
+                by_test.setdefault(f"{t.decl.span.file}:{t.decl.span.line}", []).append(spec)
+
+    def explain(location: str) -> str:
+        lines = []
+        for spec in by_test.get(location, []):
+            entry = prog.entry(spec.key)
+            source = f", by {entry.provenance.source}" if entry is not None else ""
+            lines.append(f"it checks the locked fill of hole '{spec.name}' ({spec.location}, "
+                         f"in {home_lock(spec.location, prog.path).name}{source}); fix the "
+                         f"example, or fill the hole anew against every example: "
+                         f"npl fill {prog.path} --refresh {spec.name}")
+        return "\n".join(lines)
+    return explain
 
 
 def tidy_lock(entries: dict[str, LockEntry], live: dict[str, str]) -> None:

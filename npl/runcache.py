@@ -10,8 +10,9 @@ keys in the JIT's disk cache) and a SHA-256 key of everything the compile
 depended on: this NPL (its version and the size and time of each source
 file of the compiler), Python's, the program's path and bytes, its lock
 file and the npl.toml that applies to it (filling/paths.py). The entry also
-lists each imported .npl file with its hash; all are checked before the
-entry is used. An entry that is missing, stale, unreadable or of another
+lists each imported .npl file and its lock file (which holds the fills of
+its holes) with their hashes, or that the lock was absent; all are checked
+before the entry is used. An entry that is missing, stale, unreadable or of another
 format is ignored (and rebuilt by the compiling path); entries are written
 atomically (a temporary file renamed into place).
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from npl.runtime.image import ProgramImage
 
 # Bump when the layout of a cache entry changes.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 _MAGIC = "npl-run-cache"
 # The implementation fingerprint: the files that decide what a program
 # compiles to (front end, lowering, code generation, the image format, fills
@@ -52,6 +53,7 @@ _FINGERPRINT = (("npl", ("__init__.py", "runcache.py", "project.py")),
                                  "numba_ast.py", "numba_codegen.py", "numba_prims.py",
                                  "numba_rt.py", "numba_intrinsics.py")))
 _SOURCE_SUFFIXES = (".py", ".lark", ".txt", ".toml", ".gbnf")
+ABSENT = "-"        # the digest of a dependency that is not there (an imported file's lock)
 
 
 def enabled() -> bool:
@@ -192,9 +194,10 @@ def _lookup(path: str) -> Optional[Entry]:
         return None
     _, _, deps, targets, image_data, keys = entry
     sha256 = _sha256()
-    for dep, digest in deps:             # imported .npl files
+    for dep, digest in deps:             # imported .npl files and their locks
         content = _read(dep)
-        if content is None or sha256(content).hexdigest() != digest:
+        if (content is None) != (digest == ABSENT) or \
+                (content is not None and sha256(content).hexdigest() != digest):
             return None
     from npl.runtime.image import ProgramImage
     try:
@@ -248,6 +251,8 @@ def _store(path: str, comp, program) -> bool:
         if content is None or _as_read(content) != comp.sources.get(dep):
             return False
         deps.append((dep, sha256(content).hexdigest()))
+        lock = _read(lock_path(dep))         # the fills of its holes (npl/project.py)
+        deps.append((lock_path(dep), ABSENT if lock is None else sha256(lock).hexdigest()))
     if cache_key(path) != key:            # the lock or npl.toml changed meanwhile
         return False
     from npl.runtime.cached_jit import describe

@@ -85,11 +85,13 @@ def _file_span(path: str):
 
 
 def run_tests_cli(comp, *, max_examples: int = 100, setup: Optional[Callable] = None,
-                  strict: bool = False) -> int:
+                  strict: bool = False, explain: Optional[Callable[[str], str]] = None) -> int:
     """Run `comp`'s examples and properties, print a line per test and a
     summary; the exit status. An example that checks an oracle's answer
     (SPEC section 10) measures the oracle: its results are reported as the
-    oracle's accuracy and fail the run only when `strict`."""
+    oracle's accuracy and fail the run only when `strict`. `explain` gives
+    what a failing test's location ("file:line") adds to its report (the
+    locked fills it checks: npl/project.py `fills_checked_by`)."""
     from .testing import run_tests
     try:
         program = load_compilation(comp)       # initialises the constants
@@ -109,6 +111,9 @@ def run_tests_cli(comp, *, max_examples: int = 100, setup: Optional[Callable] = 
         line = f"{mark} {r.location} {r.name}" + (f" (oracle {oracle})" if oracle else "")
         if not r.passed and r.message:
             line += "\n     " + r.message.replace("\n", "\n     ")
+        note = explain(r.location) if explain is not None and not r.passed else ""
+        if note:
+            line += "\n     " + note.replace("\n", "\n     ")
         print(line)
     note = " (the program has no examples or properties)" if not results else ""
     print(f"{len(tests) - len(failed)} passed, {len(failed)} failed{note}")

@@ -177,7 +177,7 @@ class _Runner:
         if values is None:
             return ""
         left, right = values
-        return f" (left side is {npl_repr(left)}, right side is {npl_repr(right)})"
+        return f" (left side is {shown(left)}, right side is {shown(right)})"
 
     def property(self, test: ir.TestCase) -> tuple[bool, str, str]:
         """(passed, why not, the run-time error's kind or "")."""
@@ -230,8 +230,21 @@ class _Runner:
 
     @staticmethod
     def call_text(test: ir.TestCase, args: tuple) -> str:
-        inner = ", ".join(f"{p.name}={npl_repr(a)}" for p, a in zip(test.params, args))
+        inner = ", ".join(f"{p.name}={shown(a)}" for p, a in zip(test.params, args))
         return f"{test.name}({inner})"
+
+
+MAX_SHOWN = 400         # characters of one value in a failure message
+
+
+def shown(value: object) -> str:
+    """`value` as a failure message shows it: its NPL repr, with the middle
+    of a long one left out (the message says how much)."""
+    text = npl_repr(value)
+    if len(text) <= MAX_SHOWN:
+        return text
+    head, tail = text[:MAX_SHOWN * 2 // 3], text[-(MAX_SHOWN // 3):]
+    return f"{head} ...[{len(text) - len(head) - len(tail):,} characters left out]... {tail}"
 
 
 def _first_runtime_error(err: BaseException) -> Optional[NplRuntimeError]:

@@ -52,8 +52,10 @@ LOCK_GUARD = ".{}.lck"          # the inter-process lock file update_lock create
 
 
 def new_files(before: dict[str, bytes], after: dict[str, bytes], program: str) -> set[str]:
-    """Files that appeared, other than the lock's guard file."""
-    return set(after) - set(before) - {LOCK_GUARD.format(program + ".lock")}
+    """Files that appeared, other than the lock's guard file and the record
+    of the fill's attempts (filling/attempts.py)."""
+    return set(after) - set(before) - {LOCK_GUARD.format(program + ".lock"),
+                                       program + ".attempts.jsonl"}
 
 
 def assert_clean_failure(r: subprocess.CompletedProcess, status: int = 1) -> None:

@@ -234,9 +234,19 @@ def test_404_points_at_the_model_name_and_base_url(http):
 
 
 def test_400_reports_the_servers_reason(http):
-    with FakeLLMServer([error(400, "maximum context length exceeded")]) as server:
+    with FakeLLMServer([error(400, "unknown field 'frobnicate'")]) as server:
         err = raises_kind("config", lambda: openai(server, http).complete(CHAT))
-    assert "maximum context length exceeded" in err.message
+    assert "unknown field 'frobnicate'" in err.message
+
+
+@pytest.mark.parametrize("message", ["maximum context length exceeded",
+                                     "prompt is too long: 210000 tokens > 200000 maximum",
+                                     "Requested tokens (303966) exceed context window of 8192"])
+def test_a_prompt_too_long_for_the_context_is_kind_context(http, message):
+    """The filler fails that hole only (filling/filler.py MODEL_FAILURES)."""
+    with FakeLLMServer([error(400, message)]) as server:
+        err = raises_kind("context", lambda: openai(server, http).complete(CHAT))
+    assert message in err.message and "does not fit the model's context" in err.message
 
 
 @pytest.mark.parametrize("body, phrase", [

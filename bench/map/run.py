@@ -184,7 +184,9 @@ def run_map(npl: list[str], input_path: Path, output: Path, *options: str) -> di
     job = re.search(r"\((\d+\.\d) s", done.stderr)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {"options": " ".join(options), "wall_s": wall, "job_s": float(job.group(1)) if job else None,
-            "cpu_s": cpu, "summary": done.stderr.strip().splitlines()[-1].split(" -> ")[0]}
+            "cpu_s": cpu,
+            # the summary line, without the temporary folder's path (it names this machine)
+            "summary": done.stderr.strip().splitlines()[-1].replace(f"{output.parent}/", "")}
 
 
 def best(runs: list[dict]) -> dict:

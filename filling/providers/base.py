@@ -27,7 +27,8 @@ class ProviderError(ProviderKind):
     """A model provider failed (exit status 1). `kind` refines ProviderKind's
     "provider" per instance: auth, network, timeout, rate_limit, server,
     malformed, config, model_file, crash (the local model's worker process
-    died: a native crash, an out-of-memory kill)."""
+    died: a native crash, an out-of-memory kill), context (the prompt does
+    not fit the model's context window)."""
 
     def __init__(self, provider: str, kind: str, message: str):
         self.provider = provider

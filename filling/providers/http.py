@@ -17,6 +17,7 @@ import os
 import email.utils
 import json
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -90,6 +91,13 @@ def retry_after_seconds(headers: httpx.Headers) -> Optional[float]:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+# How servers say a prompt is longer than the model's context (OpenAI's
+# code, Anthropic's, llama.cpp's and vLLM's messages).
+CONTEXT_EXCEEDED = re.compile(r"context_length_exceeded|maximum context length|context window|"
+                              r"prompt is too long|exceeds? (the )?(max(imum)? )?context",
+                              re.IGNORECASE)
 
 
 def server_message(body: str) -> str:
@@ -269,6 +277,9 @@ class HttpSession:
         if status == 404:
             return self.error("config", f"{where}: {detail}; check the model name "
                               f"and the base URL")
+        if status in (400, 413) and CONTEXT_EXCEEDED.search(text):
+            return self.error("context", f"{where}: the prompt does not fit the model's "
+                              f"context: {detail}")
         return self.error("config", f"{where}: the server refused the request: {detail}")
 
     def _timeout(self, url: str) -> ProviderError:

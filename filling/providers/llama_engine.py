@@ -320,6 +320,9 @@ class LlamaEngine:
                 "completion_tokens": int(usage.get("completion_tokens", 0)),
                 "cached_tokens": _common_prefix(before, self._evaluated(), prompt_tokens)}
 
+    def _exceeds_context(self, messages: list[dict], max_tokens: int) -> bool:
+        return _exceeds_context_of(self.llama, self.n_ctx, messages, max_tokens)
+
     def _evaluated(self) -> Optional[np.ndarray]:
         """The tokens in the context's KV cache (None if this version of
         llama-cpp-python does not expose them)."""
@@ -340,7 +343,8 @@ class LlamaEngine:
                 repeat_penalty=1.0, seed=seed,
                 logits_processor=[guide] if guide else None, **sampling)
         except ValueError as exc:           # e.g. the prompt exceeds n_ctx
-            raise ProviderError(PROVIDER, "malformed", f"{exc} (the context window "
+            kind = "context" if self._exceeds_context(messages, max_tokens) else "malformed"
+            raise ProviderError(PROVIDER, kind, f"{exc} (the context window "
                                 f"is {self.n_ctx} tokens)") from None
         finally:
             if guide is not None:
@@ -348,6 +352,18 @@ class LlamaEngine:
         if guide is not None and guide.failure:
             raise ProviderError(PROVIDER, "malformed", guide.failure)
         return reply
+
+
+def _exceeds_context_of(llama, n_ctx: int, messages: list[dict], max_tokens: int) -> bool:
+    """Whether the chat's text alone (the chat template adds more) and the
+    reply's tokens already exceed the context window: the request, not the
+    model, is at fault (ProviderError kind "context": that hole fails)."""
+    text = "\n".join(str(m.get("content", "")) for m in messages)
+    try:
+        tokens = len(llama.tokenize(text.encode("utf-8", "replace"), add_bos=False))
+    except (ValueError, RuntimeError, TypeError):
+        return False
+    return tokens + max_tokens > n_ctx
 
 
 def _common_prefix(before: Optional[np.ndarray], after: Optional[np.ndarray],

@@ -113,6 +113,12 @@ class LocalProvider:
         self.last_reply: dict = {}       # the worker's last result (with cached_tokens)
         self._failure: Optional[ProviderError] = None
 
+    @property
+    def context_tokens(self) -> int:
+        """The tokens a prompt and its reply may have together (the filler
+        fits its prompts to them: filling/prompt.py prompt_budget)."""
+        return self.n_ctx
+
     @staticmethod
     def _parse_model(spec: str) -> str:
         provider, _, model = spec.partition("/")
