@@ -22,8 +22,8 @@ attempt) and prints
 To make a log: copy some programs somewhere, remove their locks, and fill
 them with the model (the local one takes ~5-30 s a hole on 2 cores):
 
-    mkdir cov && cp examples/report.npl examples/text_stats.npl cov/
-    NPL_LIBRARY=cov/lib npl fill cov/report.npl --log cov/fill.jsonl
+    d=$(mktemp -d) && cp examples/report.npl examples/text_stats.npl "$d"
+    NPL_LIBRARY="$d/lib" npl fill "$d/report.npl" --log "$d/fill.jsonl"
 """
 from __future__ import annotations
 

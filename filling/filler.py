@@ -3,10 +3,14 @@ for it in, the new fills (as lock entries) out.
 
     fill_holes(comp, entries, settings, model=...) -> FillResult
 
-For each missing hole, the chain is
-    lock -> module library -> synthesizer -> model
-(the lock: a hand-written entry, verified first; the model is `--model`,
-NPL_MODEL, `model` in npl.toml, or else the local model when installed).
+For each missing hole, the sources are
+    lock -> module library -> synthesizer and model
+(the lock: a hand-written entry, verified first; a library entry that
+passes the hole's checks and is judged to mean the same, filling/meaning.py;
+then the synthesizer's program and the model's candidates, weighed by their
+evidence and chosen among by agreement and speed, filling/trust.py and
+filling/choice.py; the model is `--model`, NPL_MODEL, `model` in npl.toml,
+or else the local model when installed).
 Holes whose verification runs other holes are filled after them;
 independent holes are filled concurrently (bounded). Each accepted fill is
 handed to the caller's `on_fill` at once (npl/project.py writes it to
@@ -37,7 +41,8 @@ from npl.compiler.holes import HoleSpec, called_functions, signature_text, struc
 from .attempts import AttemptLog
 from .lockfile import LockEntry, restamp
 from .settings import Settings
-from .sources import CallBudget, FillContext, FillFailed, Outcome, Usage, from_library, from_model, from_synthesizer
+from .sources import (CallBudget, FillContext, FillFailed, ModelUnavailable, Outcome, Usage,
+                      draw_sample, from_library, from_model, from_synthesizer)
 
 # Provider failures that end one hole's fill, not the whole run ("context":
 # a prompt the model's context cannot hold, even fit to it).
@@ -165,8 +170,7 @@ class Filler:
         """A step of filling `spec` (shown live; kept for the error if it fails)."""
         with self.mutex:
             self.notes.setdefault(spec.key, []).append(message)
-        offline = message.startswith(("library:", "synthesizer:"))
-        self.progress.event(spec, message, show=offline and "rejected" in message)
+        self.progress.event(spec, message, show=shown_note(message))
 
     def warn(self, message: str) -> None:
         """A warning about the run (e.g. a tampered library entry), said once."""
@@ -210,25 +214,40 @@ class Filler:
             self.notes[spec.key] = []
         self.progress.start(spec)
         if spec.key in self.refreshed:
-            outcome = self.fresh_offline(ctx, spec)
+            # not its lock entry, nor the library (which holds what the lock does)
+            with self.mutex:
+                self.notes[spec.key].append("lock, library: skipped (--refresh)")
+            outcome = None
         else:
             from .sources import from_manual  # a hand-written lock entry first
             outcome = from_manual(ctx, spec, self.entries.get(spec.key)) or \
-                from_library(ctx, spec, self.library) or \
-                from_synthesizer(ctx, spec, self.settings.synth_budget)
+                from_library(ctx, spec, self.library, self.meaning_judge(ctx))
         if outcome is None:
-            provider = self.get_provider()
-            if provider is None:
-                raise FillFailed(spec, self.offline_failure(spec))
-            outcome = self.from_model(ctx, spec, provider)
+            outcome = self.by_evidence(ctx, spec)
         self.progress.done(spec, describe_source(outcome.provenance))
         return outcome
 
+    def by_evidence(self, ctx: FillContext, spec: HoleSpec) -> Outcome:
+        """The synthesizer's and the model's candidates, one chosen by the
+        evidence each has (filling/trust.py). A refreshed hole is written
+        anew by the model; the synthesizer fills it only when there is no
+        model or the model itself failed."""
+        from .trust import Sources, decide
+        budget = self.settings.synth_budget
+        sources = Sources(
+            synthesize=lambda: from_synthesizer(ctx, spec, budget),
+            ask_model=(lambda: self.from_model(ctx, spec, self.get_provider())) if self.model else None,
+            sample=lambda index: self.sample(ctx, spec, self.get_provider(), index),
+            candidates=self.settings.candidates, synth_first=spec.key not in self.refreshed)
+        outcome = decide(ctx, spec, sources)
+        if outcome is None:
+            raise FillFailed(spec, self.offline_failure(spec))
+        return outcome
+
     def from_model(self, ctx: FillContext, spec: HoleSpec, provider) -> Outcome:
-        """The model's fill. When the model itself fails (a local model that
-        crashed or hung, a request that timed out), a refreshed hole still
-        gets the synthesizer it skipped, and otherwise this hole fails with
-        the reason while the other holes go on."""
+        """The model's fill (the repair loop). When the model itself fails
+        (a local model that crashed or hung, a request that timed out), this
+        hole fails with ModelUnavailable while the other holes go on."""
         from .providers.base import ProviderError
         try:
             return from_model(ctx, spec, provider, self.settings.attempts, self.result.usage,
@@ -236,22 +255,62 @@ class Filler:
         except ProviderError as err:
             if err.kind not in MODEL_FAILURES:
                 raise
-            failure = err
-        if spec.key in self.refreshed:
-            outcome = from_synthesizer(ctx, spec, self.settings.synth_budget)
-            if outcome is not None:
-                return outcome
-        raise FillFailed(spec, f"the model failed: {failure.message}")
+            raise ModelUnavailable(spec, f"the model failed: {err.message}") from err
 
-    def fresh_offline(self, ctx: FillContext, spec: HoleSpec) -> Optional[Outcome]:
-        """For a refreshed hole: not its lock entry, nor the library (which
-        holds what the lock does): the model writes it anew, or, with no
-        model, the synthesizer."""
-        with self.mutex:
-            self.notes[spec.key].append("lock, library: skipped (--refresh)")
-        if self.get_provider() is not None:
+    def sample(self, ctx: FillContext, spec: HoleSpec, provider, index: int) -> Optional[Outcome]:
+        """One more sampled candidate (sources.draw_sample); None when the
+        model failed on it."""
+        from .providers.base import ProviderError
+        try:
+            return draw_sample(ctx, spec, provider, self.result.usage, index)
+        except ProviderError as err:
+            if err.kind not in MODEL_FAILURES:
+                raise
+            self.note(spec, f"sample {index + 1}: the model failed: {err.message}")
             return None
-        return from_synthesizer(ctx, spec, self.settings.synth_budget)
+
+    def meaning_judge(self, ctx: FillContext):
+        """judge(spec, entry) for the library (filling/meaning.py): an
+        identical description is its own judgement; otherwise the model,
+        when there is one and the hole has a call left, else the wording
+        rule."""
+        from .meaning import identical, judge_by_wording
+        from .providers.base import ProviderError
+
+        def judge(spec: HoleSpec, entry):
+            if identical(spec, entry):
+                return judge_by_wording(spec, entry)
+            try:
+                provider = self.get_provider()
+            except ProviderError:
+                provider = None
+            if provider is None or not ctx.calls.take():
+                return judge_by_wording(spec, entry)
+            try:
+                return self.asked_meaning(ctx, spec, entry, provider)
+            except ProviderError as err:
+                self.note(spec, f"library: could not ask {provider.name} about entry "
+                                f"{entry.id} ({err.message}); judged by its wording")
+                return judge_by_wording(spec, entry)
+        return judge
+
+    def asked_meaning(self, ctx: FillContext, spec: HoleSpec, entry, provider):
+        """The model's meaning judgement of `entry` for `spec`, recorded as
+        an attempt of the model (verdict accepted: the same function)."""
+        from .attempts import ACCEPTED
+        from .meaning import judge_by_model
+
+        def spent(messages, completion):
+            self.result.usage.add(completion)
+            rec.asked(messages, completion)
+        with ctx.attempts.attempt(spec, provider.name,
+                                  detail=f"meaning of library entry {entry.id}") as rec:
+            judgement = judge_by_model(spec, entry, provider, spent)
+            if judgement.same:
+                rec.verdict, rec.stage = ACCEPTED, "meaning"
+            else:
+                rec.reject("meaning", judgement.describe())
+        return judgement
 
     def offline_failure(self, spec: HoleSpec) -> str:
         """Why no offline source could fill `spec`: what each one did."""
@@ -340,6 +399,15 @@ class Filler:
             self.result.entries[entry.key] = entry
         if self.library is not None and outcome.provenance.source != "library" and outcome.spec.kind == "function":
             add_to_library(self.library, outcome, self.comp.program)
+
+
+def shown_note(message: str) -> bool:
+    """Whether a note is also a line of output when there is no live
+    display: an offline source's rejection, a meaning judgement, why the
+    synthesizer was trusted alone, and how a choice among candidates went."""
+    offline = message.startswith(("library:", "synthesizer:"))
+    return (offline and any(w in message for w in ("rejected", "judged", "trusted alone"))) or \
+        message.startswith(("chose ", "candidates disagree"))
 
 
 def describe_source(p) -> str:
@@ -477,7 +545,8 @@ def ways_to_fill(failures: list[FillFailed]) -> list[str]:
     _, local_reason = local_model_available()
     return [f"{len(failures)} hole(s) unfilled ({names}); ways to fill them:",
             f"  - add examples: with at least {MIN_SYNTH_EXAMPLES} `example f(...) == value` lines "
-            "a function hole can be filled by the synthesizer (or by a library entry that passes them)",
+            "a function hole can be filled by the synthesizer (or by a library entry that passes them "
+            "and is worded as the hole is)",
             "  - name a model: --model openai/NAME or anthropic/NAME, NPL_MODEL, or "
             "`model = \"...\"` in npl.toml",
             f"  - use the local model ({local_reason or 'local/qwen2.5-coder-1.5b'})",

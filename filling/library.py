@@ -53,7 +53,7 @@ from npl.lang.errors import LockKind
 from npl.lang.fileio import write_atomic
 
 from .library_key import LibraryKeyError, library_key
-from .lockfile import Provenance
+from .lockfile import Provenance, provenance_fields
 
 SCHEMA_VERSION = 2
 EXPORT_FORMAT = "npl-library"
@@ -147,7 +147,7 @@ def entry_to_json(entry: LibraryEntry) -> dict[str, Any]:
     data = {name: getattr(entry, name) for name in _FIELDS}
     for name in ("param_types", "param_names", "examples", "properties"):
         data[name] = list(data[name])
-    data["provenance"] = dataclasses.asdict(entry.provenance)
+    data["provenance"] = provenance_fields(entry.provenance)
     data["hash"] = entry.hash
     return data
 

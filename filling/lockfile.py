@@ -89,7 +89,14 @@ class LockFileError(LockKind):
 @dataclass(frozen=True)
 class Provenance:
     """Where a fill came from. `source` is a model spec ("openai/gpt-4o",
-    "local/qwen2.5-coder-1.5b") or "library", "synth", "manual"."""
+    "local/qwen2.5-coder-1.5b") or "library", "synth", "manual".
+
+    `evidence`: why a library or synthesizer fill was trusted (a library
+    entry's meaning judgement, the synthesizer's examples for its
+    program's size: filling/trust.py). `choice`: how the fill was chosen
+    among several verified candidates (filling/choice.py). Both are TOML
+    tables of scalars and lists, written only when not empty, so that locks
+    written before they existed load, and hash, as they did."""
     source: str
     model: str = ""
     attempts: int = 0
@@ -97,6 +104,21 @@ class Provenance:
     completion_tokens: int = 0
     seconds: float = 0.0
     library_entry: str = ""      # library fills: entry id, and its origin if imported
+    evidence: dict = field(default_factory=dict, hash=False)
+    choice: dict = field(default_factory=dict, hash=False)
+
+
+OPTIONAL_PROVENANCE = ("evidence", "choice")     # left out of the lock (and hash) when empty
+
+
+def provenance_fields(p: Provenance) -> dict[str, Any]:
+    """`p` as a table: every field, but the optional tables only when they
+    hold something (the form hashed, written and exported)."""
+    table = dataclasses.asdict(p)
+    for name in OPTIONAL_PROVENANCE:
+        if not table[name]:
+            del table[name]
+    return table
 
 
 @dataclass(frozen=True)
@@ -275,13 +297,14 @@ def _integrity_problem(entry: LockEntry) -> Optional[str]:
 
 _ENTRY_FIELDS = ("name", "kind", "location", "signature", "description", "fill")
 _PROVENANCE_TYPES = {"source": str, "model": str, "attempts": int, "prompt_tokens": int,
-                     "completion_tokens": int, "seconds": float, "library_entry": str}
+                     "completion_tokens": int, "seconds": float, "library_entry": str,
+                     "evidence": dict, "choice": dict}
 
 
 def _entry_body(entry: LockEntry) -> dict[str, Any]:
     body: dict[str, Any] = {"key": entry.key}
     body.update((name, getattr(entry, name)) for name in _ENTRY_FIELDS)
-    body["provenance"] = dataclasses.asdict(entry.provenance)
+    body["provenance"] = provenance_fields(entry.provenance)
     body["verification"] = entry.verification
     return body
 
@@ -289,10 +312,16 @@ def _entry_body(entry: LockEntry) -> dict[str, Any]:
 def entry_to_table(entry: LockEntry) -> dict[str, Any]:
     """The TOML table of one entry, fields in their fixed order."""
     _check_toml_value(entry.verification, f"entry {entry.key} verification")
+    for name in OPTIONAL_PROVENANCE:
+        _check_toml_value(getattr(entry.provenance, name), f"entry {entry.key} provenance.{name}")
     table: dict[str, Any] = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
     if entry.hash:
         table["hash"] = entry.hash
-    table["provenance"] = dataclasses.asdict(entry.provenance)
+    provenance = provenance_fields(entry.provenance)
+    for name in OPTIONAL_PROVENANCE:
+        if name in provenance:
+            provenance[name] = _sorted_tables(provenance[name])
+    table["provenance"] = provenance
     table["verification"] = _sorted_tables(entry.verification)
     return table
 
@@ -336,7 +365,7 @@ def _typed(table: dict, name: str, kind: type, default: Any, prefix: str = "") -
     return value
 
 
-_KIND_NAMES = {str: "a string", int: "an integer", float: "a number"}
+_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", dict: "a table"}
 
 
 def _check_toml_value(value: Any, where: str) -> None:

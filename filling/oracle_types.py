@@ -18,12 +18,12 @@ an array of [key, value] pairs; a struct as an object of its fields.
 """
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
-from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, DictT, ListT, OptionalT, SetT, StructT,
-                            TupleT, Type)
+from npl.lang.types import BOOL, FLOAT, INT, NONE, STR, DictT, ListT, OptionalT, SetT, StructT, TupleT, Type
+from npl.runtime.convert import JSON, ConversionError, convert, to_json
+
+__all__ = ["AnswerTypeError", "from_json", "to_json", "json_schema", "answer_schema", "gbnf"]
 
 
 class AnswerTypeError(ValueError):
@@ -31,80 +31,17 @@ class AnswerTypeError(ValueError):
 
 
 # ---------------------------------------------------------------- values
-
-def to_json(value: Any) -> Any:
-    """An NPL value (no arrays, no functions) as JSON data."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted((to_json(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
-    if isinstance(value, dict):
-        if all(isinstance(k, str) for k in value):
-            return {k: to_json(v) for k, v in value.items()}
-        return [[to_json(k), to_json(v)] for k, v in value.items()]
-    fields = getattr(type(value), "npl_fields", None)
-    if fields is not None:
-        return {f: to_json(getattr(value, f)) for f in fields}
-    raise TypeError(f"not an NPL value for a model: {type(value).__name__}")
-
+# One converter for every road into NPL (runtime/convert.py); `to_json` is
+# its way out.
 
 def from_json(data: Any, t: Type, structs: dict[str, tuple[type, list]], where: str = "the answer") -> Any:
     """`data` as an NPL value of type `t`; `structs` maps a struct's IR name
-    to (class, [(field, type)])."""
-    def bad(expected: str):
-        raise AnswerTypeError(f"{where} should be {expected}, not {json.dumps(data)[:80]}")
-    if isinstance(t, OptionalT):
-        return None if data is None else from_json(data, t.inner, structs, where)
-    if t == NONE:
-        return None if data is None else bad("null")
-    if t == BOOL:
-        return data if isinstance(data, bool) else bad("true or false")
-    if t == INT:
-        return data if isinstance(data, int) and not isinstance(data, bool) else bad("an integer")
-    if t == FLOAT:
-        if isinstance(data, (int, float)) and not isinstance(data, bool):
-            return float(data)
-        return bad("a number")
-    if t == STR:
-        return data if isinstance(data, str) else bad("a string")
-    if isinstance(t, (ListT, SetT)):
-        if not isinstance(data, list):
-            bad(f"an array ({t})")
-        items = [from_json(v, t.elem, structs, f"{where}[{i}]") for i, v in enumerate(data)]
-        return items if isinstance(t, ListT) else set(items)
-    if isinstance(t, TupleT):
-        if not isinstance(data, list) or len(data) != len(t.elems):
-            bad(f"an array of {len(t.elems)} ({t})")
-        return tuple(from_json(v, et, structs, f"{where}[{i}]")
-                     for i, (v, et) in enumerate(zip(data, t.elems)))
-    if isinstance(t, DictT):
-        return _dict_from_json(data, t, structs, where, bad)
-    if isinstance(t, StructT):
-        cls, fields = structs[t.name]
-        if not isinstance(data, dict):
-            bad(f"an object with the fields of {t}")
-        names = [f for f, _ in fields]
-        extra = [k for k in data if k not in names]
-        missing = [f for f in names if f not in data]
-        if extra or missing:
-            bad(f"an object with exactly the fields {', '.join(names)} of {t}")
-        return cls(*[from_json(data[f], ft, structs, f"{where}.{f}") for f, ft in fields])
-    raise AnswerTypeError(f"{where}: type {t} cannot come from a model")
-
-
-def _dict_from_json(data, t: DictT, structs, where: str, bad):
-    if t.key == STR:
-        if not isinstance(data, dict):
-            bad(f"an object ({t})")
-        return {k: from_json(v, t.value, structs, f"{where}[{k!r}]") for k, v in data.items()}
-    if not isinstance(data, list) or not all(isinstance(p, list) and len(p) == 2 for p in data):
-        bad(f"an array of [key, value] pairs ({t})")
-    return {from_json(k, t.key, structs, f"{where} key"): from_json(v, t.value, structs, f"{where}[...]")
-            for k, v in data}
+    to (class, [(field, type)]). AnswerTypeError says where and what was
+    expected."""
+    try:
+        return convert(data, t, structs, where, JSON)
+    except ConversionError as err:
+        raise AnswerTypeError(str(err)) from None
 
 
 # ---------------------------------------------------------------- JSON schema

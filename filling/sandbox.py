@@ -35,6 +35,9 @@ Protocol: one JSON object per line each way. The worker first says
 {accepted, stage, feedback, passed, error, failed, retire, heap_mb}
 (`error`: the kind of the run-time error that failed the first failing
 check, or ""; `failed`: whether that check is an "example" or a "property").
+A job with "op": "compare" runs several candidates side by side instead
+(`fills` is then a list of fills tables; filling/agreement.py): its reply
+adds {inputs, outputs, speed, sizes}.
 """
 from __future__ import annotations
 
@@ -206,6 +209,18 @@ def run_checks_isolated(source: str, path: str, fills: dict[str, str], key: str,
     return pool().run(job, deadline=limits.job_seconds())
 
 
+def compare_isolated(source: str, path: str, fills: list[dict[str, str]], key: str,
+                     limits) -> dict:
+    """Run the candidates of hole `key` (one fills table each) side by side
+    in a worker (filling/agreement.py); its report, or a reply with
+    `accepted` false and the reason in `feedback`."""
+    from .agreement import AGREE_SECONDS, SPEED_SECONDS
+    job = {"op": "compare", "source": source, "path": path, "fills": fills, "key": key,
+           "limits": asdict(limits)}
+    deadline = limits.job_seconds() + AGREE_SECONDS + SPEED_SECONDS * min(len(fills), 4)
+    return pool().run(job, deadline=deadline)
+
+
 # ---------------------------------------------------------------- worker side
 
 class BoundedOutput:
@@ -247,6 +262,9 @@ def idle_data_bytes() -> int:
 
 
 def handle(job: dict) -> dict:
+    if job.get("op") == "compare":
+        from .agreement import compare_candidates
+        return compare_candidates(job)
     from npl.compiler.driver import compile
     from .checks import Limits, run_checks
     limits = Limits(**job["limits"])
@@ -266,7 +284,7 @@ def warm_up() -> None:
     import npl.runtime.codegen  # noqa: F401
     import npl.runtime.testing  # noqa: F401
     from npl.compiler import driver  # noqa: F401
-    from . import checks, gaming, probes, tracing  # noqa: F401
+    from . import agreement, checks, gaming, probes, tracing  # noqa: F401
     from npl.runtime.execution import run_deep
     # The big-stack program thread: its stack is a private mapping that
     # RLIMIT_DATA counts, so starting it under the cap would fail outright

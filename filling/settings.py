@@ -41,6 +41,7 @@ class Limits:
         return self.seconds * 2 + JOB_ALLOWANCE
 
 
+MAX_CANDIDATES = 16             # most candidates one hole may draw ([fill] candidates)
 JOB_ALLOWANCE = 5.0             # seconds added to twice the time limit for a whole job
 CALLS_PER_ATTEMPT = 6           # default [fill] max_calls: this many per attempt
 
@@ -57,6 +58,8 @@ class Settings:
     max_subholes: int = 4           # holes one fill may open (decomposition)
     max_calls: int = 0              # model calls for one hole, its sub-holes included
                                     # (0: not set, CALLS_PER_ATTEMPT x attempts)
+    candidates: int = 1             # verified candidates to draw and choose among
+                                    # (filling/choice.py; `npl fill --candidates K`)
     limits: Limits = field(default_factory=Limits)
     oracle_attempts: int = 3          # [oracle] attempts: asks per call before a run-time error
     oracle_concurrency: int = 8       # [oracle] concurrency: calls asked at once (hosted models)
@@ -113,17 +116,18 @@ class Settings:
 # ([prices] and [provider] are checked where they are used).
 KNOWN_SETTINGS = {"": ("model", "fill", "limits", "oracle", "prices", "provider"),
                   "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget",
-                           "max_subholes", "max_calls"),
+                           "max_subholes", "max_calls", "candidates"),
                   "limits": ("steps", "seconds", "memory_mb"),
                   "oracle": ("attempts", "concurrency")}
 
 # The range of each number setting (npl.toml [fill] / [limits]).
 SETTING_MINIMUM = {"attempts": 1, "depth": 0, "concurrency": 1, "held_out": 0.0,
                    "synth_budget": 0.0, "steps": 1, "seconds": 0.001, "memory_mb": 16,
-                   "max_subholes": 0, "max_calls": 1}
+                   "max_subholes": 0, "max_calls": 1, "candidates": 1}
 SETTING_MAXIMUM = {"attempts": 100, "depth": 8, "concurrency": 64, "held_out": 1.0,
                    "synth_budget": 3600.0, "steps": 1_000_000_000_000, "seconds": 86400.0,
-                   "memory_mb": 1 << 20, "max_subholes": 64, "max_calls": 1000}
+                   "memory_mb": 1 << 20, "max_subholes": 64, "max_calls": 1000,
+                   "candidates": MAX_CANDIDATES}
 
 
 def check_known_keys(path: Path, text: str, data: dict) -> None:

@@ -1,8 +1,9 @@
 """Where fills come from: a hand-written lock entry, the module library,
-the synthesizer, then a model. Each source takes a hole (HoleSpec) and a
+the synthesizer, a model. Each source takes a hole (HoleSpec) and a
 `FillContext` and returns an accepted `Outcome` or None (or, for a model,
 raises FillFailed after its attempts). Every candidate, whatever its source,
-goes through filling/candidate.py.
+goes through filling/candidate.py; which source's fill is used is decided
+by evidence (filling/trust.py).
 
 The model source is the repair loop of docs/reference.md §7: prompt -> reply ->
 code (filling/replies.py) -> checks (filling/candidate.py) -> accepted, or the
@@ -18,7 +19,7 @@ import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from npl.compiler import ir
 from npl.lang import ast
@@ -32,6 +33,9 @@ from .lockfile import MANUAL, LockEntry, Provenance
 from .prompt import build_messages, fit_messages, prompt_budget, repair_message
 from .replies import clipped
 
+if TYPE_CHECKING:
+    from .synth.search import SynthResult
+
 
 @dataclass
 class Outcome:
@@ -40,6 +44,7 @@ class Outcome:
     provenance: Provenance
     passed: list[str] = field(default_factory=list)
     sub: list["Outcome"] = field(default_factory=list)
+    synth: Optional["SynthResult"] = None    # a synthesizer fill's evidence
 
 
 class FillFailed(Exception):
@@ -51,6 +56,11 @@ class FillFailed(Exception):
         self.reason = reason
         self.attempts = attempts
         super().__init__(f"{spec.location}: could not fill hole '{spec.name}': {reason}")
+
+
+class ModelUnavailable(FillFailed):
+    """The model itself failed (a local model that crashed or hung, a
+    request that timed out): not a judgement on the hole."""
 
 
 class CallBudget:
@@ -114,14 +124,19 @@ def held_out_ids(ctx: FillContext, spec: HoleSpec) -> frozenset:
 
 # ---------------------------------------------------------------- library
 
-def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]:
+def from_library(ctx: FillContext, spec: HoleSpec, library, judge=None) -> Optional[Outcome]:
     """The first library entry (same signature, related description) that
-    passes the hole's own checks. Never for a hole without checks (no
-    example or property exercises it): nothing would vouch for the entry.
-    Entries whose hash or signature does not verify are skipped and
-    reported through `ctx.warn`; an unverified (imported) entry that passes
-    is marked verified. The provenance names the entry and its origin in
-    this library, not what the entry claims about itself."""
+    passes the hole's own checks and is judged to mean what the hole asks
+    for: `judge(spec, entry)` gives a filling/meaning.py Judgement (by
+    default the wording rule used without a model). Never for a hole
+    without checks (no example or property exercises it): nothing would
+    vouch for the entry. Entries whose hash or signature does not verify
+    are skipped and reported through `ctx.warn`; an unverified (imported)
+    entry that is reused is marked verified. The provenance names the entry
+    and its origin in this library, not what the entry claims about
+    itself, and the meaning judgement."""
+    from .meaning import judge_by_wording
+    judge = judge or judge_by_wording
     if spec.kind != "function":
         return None
     if library is None:
@@ -148,17 +163,28 @@ def from_library(ctx: FillContext, spec: HoleSpec, library) -> Optional[Outcome]
             rec.fill = candidate
             verdict = check(ctx, spec, candidate)
             rec.judge(verdict)
-        if verdict.accepted and not verdict.new_holes:
-            ctx.on_event(spec, f"library: entry {entry.id} ({entry.standing}) passed")
-            if not entry.verified:
-                try:
-                    library.mark_verified(entry)
-                except Exception as exc:
-                    ctx.warn(f"could not mark library entry {entry.id} verified: {exc}")
-            where = entry.id + (f", {entry.origin}" if entry.origin else "")
-            return Outcome(spec, candidate, Provenance("library", library_entry=where),
-                           verdict.passed)
-        ctx.on_event(spec, f"library: entry {entry.id} rejected ({why(verdict)})")
+            if verdict.accepted and not verdict.new_holes:
+                judgement = judge(spec, entry)
+                if not judgement.same:
+                    rec.reject("meaning", judgement.describe())
+        if not verdict.accepted or verdict.new_holes:
+            ctx.on_event(spec, f"library: entry {entry.id} rejected ({why(verdict)})")
+            continue
+        if not judgement.same:
+            ctx.on_event(spec, f"library: entry {entry.id} passed the checks but is not used: "
+                               f"{judgement.describe()}")
+            continue
+        ctx.on_event(spec, f"library: entry {entry.id} ({entry.standing}) passed; "
+                           f"{judgement.describe()}")
+        if not entry.verified:
+            try:
+                library.mark_verified(entry)
+            except Exception as exc:
+                ctx.warn(f"could not mark library entry {entry.id} verified: {exc}")
+        where = entry.id + (f", {entry.origin}" if entry.origin else "")
+        return Outcome(spec, candidate, Provenance("library", library_entry=where,
+                                                   evidence=judgement.evidence()),
+                       verdict.passed)
     return None
 
 
@@ -185,14 +211,16 @@ def adapt_library_fill(spec: HoleSpec, entry) -> str:
 
 # ---------------------------------------------------------------- synthesizer
 
-def example_pairs(ctx: FillContext, spec: HoleSpec) -> list[tuple[tuple, object]]:
-    """Input/output pairs of the visible examples `f(args) == expected`."""
+def example_pairs(ctx: FillContext, spec: HoleSpec) -> tuple[list, list]:
+    """Input/output pairs `(args, expected)` of the examples `f(args) ==
+    expected`: (those in view, those held out of view)."""
     from npl.compiler.driver import compile
     from npl.runtime.codegen import load
     if spec.kind != "function":
-        return []
+        return [], []
     comp = compile(ctx.source, ctx.path, fills=ctx.fills, strict_fills=False)
     visible = {(t.decl.span.file, t.decl.span.line) for t in ctx.visible(spec)}
+    hidden = {tuple(i.rsplit(":", 1)) for i in held_out_ids(ctx, spec)}
     probes = []
     for test in comp.module.tests:
         e = test.expr
@@ -201,7 +229,8 @@ def example_pairs(ctx: FillContext, spec: HoleSpec) -> list[tuple[tuple, object]
         call, expected = e.operands
         if not (isinstance(call, ir.Call) and call.func == spec.info.function.ir_name):
             continue
-        if (test.span.file, test.span.line) not in visible:
+        where = (test.span.file, test.span.line)
+        if where not in visible and (where[0], str(where[1])) not in hidden:
             continue
         tup = ir.TupleLit(ir_tuple_type(call.args), call.args, span=test.span)
         name = f"%synth:{test.name}"
@@ -209,19 +238,19 @@ def example_pairs(ctx: FillContext, spec: HoleSpec) -> list[tuple[tuple, object]
                           span=test.span)]
         comp.module.functions.append(ir.Function(name, [], ir_tuple_type((tup, expected)), body, {},
                                                  span=test.span))
-        probes.append(name)
+        probes.append((name, where in visible))
     if not probes:
-        return []
+        return [], []
     program = load(comp.module, sources=comp.sources, step_limit=ctx.limits.steps,
                    time_limit=ctx.limits.seconds)
-    pairs = []
-    for name in probes:
+    shown, held = [], []
+    for name, in_view in probes:
         try:
             args, out = program.call(name)
         except Exception:
-            return []
-        pairs.append((tuple(args), out))
-    return pairs
+            return [], []
+        (shown if in_view else held).append((tuple(args), out))
+    return shown, held
 
 
 def ir_tuple_type(items):
@@ -233,38 +262,60 @@ MIN_SYNTH_EXAMPLES = 3      # fewer examples leave too much room for a fluke
 
 
 def from_synthesizer(ctx: FillContext, spec: HoleSpec, budget: float) -> Optional[Outcome]:
+    """The synthesizer's first program that fits the examples in view and
+    passes the hole's whole verification: it searches on past a candidate
+    that fails a held-out example (checked on the spot) or a check (the
+    sandbox), within `budget` seconds of search."""
     if spec.kind != "function":
         return None
     if budget <= 0:
         ctx.on_event(spec, "synthesizer: turned off (synth_budget = 0 in npl.toml)")
         return None
-    pairs = example_pairs(ctx, spec)
+    pairs, held = example_pairs(ctx, spec)
     if len(pairs) < MIN_SYNTH_EXAMPLES:
         ctx.on_event(spec, f"synthesizer: {len(pairs)} usable example(s) `f(...) == value` "
                            f"in view, needs at least {MIN_SYNTH_EXAMPLES}")
         return None
-    from .synth.search import SynthTask, synthesize
+    from .synth.search import SynthTask, Validation, synthesize
     start = time.monotonic()
-    task = SynthTask(list(spec.params), spec.ret, pairs, spec.description)
-    with ctx.attempts.attempt(spec, SYNTH) as rec:
-        try:
-            result = synthesize(task, time_budget=budget)
-        except Exception:          # the synthesizer is an optimisation: never fatal
-            result = None
-        if result is None:
-            rec.reject("search", f"found nothing within {budget:g} s")
-            ctx.on_event(spec, f"synthesizer: found nothing within {budget:g} s")
-            return None
-        candidate = body_as_fill(spec, f"return {result.expr}")
-        rec.detail, rec.fill = result.expr, candidate
-        verdict = check(ctx, spec, candidate)
-        rec.judge(verdict)
-    if not verdict.accepted or verdict.new_holes:
-        ctx.on_event(spec, f"synthesizer: `{result.expr}` fits the examples in view but was "
+    verdicts: dict[str, Verdict] = {}
+
+    def verified(expr: str) -> bool:
+        candidate = body_as_fill(spec, f"return {expr}")
+        with ctx.attempts.attempt(spec, SYNTH, len(verdicts) + 1, detail=expr) as rec:
+            rec.fill = candidate
+            verdict = verdicts[expr] = check(ctx, spec, candidate)
+            rec.judge(verdict)
+        if verdict.accepted and not verdict.new_holes:
+            return True
+        ctx.on_event(spec, f"synthesizer: `{expr}` fits the examples in view but was "
                            f"rejected ({why(verdict)})")
+        return False
+    validation = Validation(held, check=verified)
+    try:
+        result = synthesize(SynthTask(list(spec.params), spec.ret, pairs, spec.description),
+                            time_budget=budget, validation=validation)
+    except Exception:          # the synthesizer is an optimisation: never fatal
+        result = None
+    turned_down = (f"; {len(validation.rejected)} candidate(s) that fit the examples in view "
+                   f"were turned down first (`{validation.rejected[0]}`, ...)"
+                   if validation.rejected else "")
+    if result is None:
+        with ctx.attempts.attempt(spec, SYNTH, len(verdicts) + 1) as rec:
+            rec.reject("search", f"found nothing within {budget:g} s" + turned_down)
+        ctx.on_event(spec, f"synthesizer: found nothing within {budget:g} s" + turned_down)
         return None
-    return Outcome(spec, candidate, Provenance("synth", "", 1, 0, 0, round(time.monotonic() - start, 3)),
-                   verdict.passed)
+    from .evidence import synth_evidence
+    properties = sum(isinstance(t.decl, ast.Property) for t in spec.tests)
+    evidence = synth_evidence([out for _, out in pairs], result.held_out_passed, result.size,
+                              properties)
+    ctx.on_event(spec, f"synthesizer: `{result.expr}` (size {result.size}) fits the "
+                       f"{result.examples_used} example(s) in view and "
+                       f"{result.held_out_passed} held out" + turned_down)
+    return Outcome(spec, body_as_fill(spec, f"return {result.expr}"),
+                   Provenance("synth", "", validation.checks, 0, 0,
+                              round(time.monotonic() - start, 3), evidence=evidence),
+                   verdicts[result.expr].passed, synth=result)
 
 
 # ---------------------------------------------------------------- a hand-written lock entry
@@ -427,6 +478,49 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
 
 RESAMPLE_TEMPERATURE = 0.8
 REPLY_TOKENS = 768          # the most a reply may have
+
+
+def draw_sample(ctx: FillContext, spec: HoleSpec, provider, usage: Usage, index: int) -> Optional[Outcome]:
+    """One more candidate for `spec`: a fresh answer to the first request,
+    sampled (RESAMPLE_TEMPERATURE, seed `index`), verified once, without
+    repair; None when it is not accepted (or opens holes of its own, or no
+    call is left), with the reason in the hole's notes and its attempt
+    record. A provider error propagates (recorded)."""
+    from npl.compiler.holes import test_source
+    from .providers.base import ProviderError
+    label = f"sample {index + 1}"
+    with ctx.attempts.attempt(spec, provider.name, index + 1,
+                              detail=f"{label} (temperature {RESAMPLE_TEMPERATURE}, seed {index})") as rec:
+        if not ctx.calls.take():
+            rec.fail("budget", out_of_calls(ctx, ""))
+            ctx.on_event(spec, f"{label}: not drawn: no model call left for this hole")
+            return None
+        visible = [test_source(ctx_program(ctx), t) for t in ctx.visible(spec)]
+        messages = build_messages(spec, ctx.program_context(spec), visible, ctx.enclosing_source(spec))
+        messages = fit_messages(messages, prompt_budget(provider, REPLY_TOKENS))
+        try:
+            completion = provider.complete(messages, max_tokens=REPLY_TOKENS,
+                                           grammar=grammar_for(provider, spec),
+                                           temperature=RESAMPLE_TEMPERATURE, seed=index)
+        except ProviderError as err:
+            rec.fail("provider", str(err))
+            raise
+        usage.add(completion)
+        rec.asked(messages, completion)
+        candidate, unusable = parse_reply(ctx, spec, completion.text)
+        rec.fill = candidate
+        if candidate is None:
+            rec.reject("reply", unusable)
+            ctx.on_event(spec, f"{label} rejected: {first_line(unusable)}")
+            return None
+        verdict = check(ctx, spec, candidate)
+        rec.judge(verdict)
+        if rec.verdict != "accepted":
+            ctx.on_event(spec, f"{label} rejected: {first_line(rec.feedback) or rec.stage}")
+            return None
+    prov = Provenance(provider.name, provider.name.partition("/")[2], 1, completion.prompt_tokens,
+                      completion.completion_tokens, round(completion.seconds, 3))
+    return Outcome(spec, candidate, prov, verdict.passed)
 
 
 def out_of_calls(ctx: FillContext, last_problem: str) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "compile_source", "Program", "NplError", "NplTypeError", "CompileError",
-           "NplRuntimeError", "SourceFileError"]
+__all__ = ["load", "compile_source", "map", "Program", "NplError", "NplTypeError", "CompileError",
+           "NplRuntimeError", "SourceFileError", "MapError", "MapRecordError"]
 
 
 def __getattr__(name):
@@ -21,6 +21,12 @@ def __getattr__(name):
     if name in ("load", "compile_source", "Program", "NplTypeError", "HoleState"):
         from . import api
         return getattr(api, name)
+    if name == "map":
+        from npl.mapping.run import map_values
+        return map_values
+    if name in ("MapError", "MapRecordError"):
+        from npl.mapping import run
+        return getattr(run, name)
     if name == "NplError":
         from npl.lang.errors import NplError
         return NplError

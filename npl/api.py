@@ -15,7 +15,6 @@ source and its fills, so loading a program twice compiles it once.
 from __future__ import annotations
 
 import hashlib
-import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -24,8 +23,8 @@ from npl.compiler.driver import Compilation, compile
 from npl.lang.diagnostics import CompileError
 from npl.lang.errors import ConfigKind
 from npl.lang.symbols import FuncInfo
-from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ListT,
-                            OptionalT, SetT, StructT, TupleT, Type)
+from npl.lang.types import Type
+from npl.runtime.convert import HOST, ConversionError, convert
 
 _CACHE: dict[str, Compilation] = {}
 _CACHE_LOCK = threading.Lock()
@@ -81,7 +80,8 @@ class _Functions:
 
 class Program:
     def __init__(self, comp: Compilation, *, externs: Optional[dict] = None, device: str = "cpu",
-                 lock=None, path: Optional[str] = None):
+                 lock=None, path: Optional[str] = None, step_limit: Optional[int] = None,
+                 time_limit: Optional[float] = None):
         from npl.runtime.loader import load_compilation, missing_externs
         missing = missing_externs(comp, externs)
         if missing:
@@ -91,7 +91,8 @@ class Program:
         self._path = path
         self.device = device
         self._externs = dict(externs or {})
-        self._runtime = load_compilation(comp, externs=self._wrap_externs(self._externs), device=device)
+        self._runtime = load_compilation(comp, externs=self._wrap_externs(self._externs), device=device,
+                                         step_limit=step_limit, time_limit=time_limit)
         self.fn = _Functions(self)
 
     # ------------------------------------------------------------ calling
@@ -190,112 +191,12 @@ def _checked_extern(ext, host: Callable, program: Program) -> Callable:
 
 def to_npl(value: Any, t: Type, structs: dict, what: str) -> Any:
     """Check `value` against NPL type `t` and convert it to the exact NPL
-    value (no copy for arrays). Subclasses of int, float, str, list, tuple
-    and dict are read through the base type's own methods, so an overridden
-    `__add__`, `__iter__`, `__len__` or `items` never reaches NPL code;
-    anything else raises NplTypeError naming `what`."""
-    def bad(expected: str):
-        raise NplTypeError(f"{what}: expected {expected}, got {type(value).__name__} "
-                           f"{_shown(value)}")
-    if isinstance(t, OptionalT):
-        return None if value is None else to_npl(value, t.inner, structs, what)
-    if t == NONE:
-        return None if value is None else bad("None")
-    if t == BOOL:
-        return value if isinstance(value, bool) else _numpy_scalar(value, bool, bad, "bool")
-    if t == INT:
-        if isinstance(value, bool) or not isinstance(value, int):
-            return _numpy_scalar(value, int, bad, "int")
-        return int.__int__(value)               # exact int, whatever the subclass overrides
-    if t == FLOAT:
-        if isinstance(value, bool):
-            bad("float")
-        if isinstance(value, int):
-            return float(int.__int__(value))
-        if isinstance(value, float):
-            return float.__float__(value)
-        return _numpy_scalar(value, float, bad, "float")
-    if t == STR:
-        return str.__str__(value) if isinstance(value, str) else bad("str")
-    if isinstance(t, ListT):
-        if not isinstance(value, (list, tuple)):
-            bad(str(t))
-        return [to_npl(v, t.elem, structs, what + "[...]") for v in _items(value)]
-    if isinstance(t, SetT):
-        if not isinstance(value, (set, frozenset, list, tuple)):
-            bad(str(t))
-        return {to_npl(v, t.elem, structs, what + " element") for v in _items(value)}
-    if isinstance(t, DictT):
-        if not isinstance(value, dict):
-            bad(str(t))
-        return {to_npl(k, t.key, structs, what + " key"): to_npl(v, t.value, structs, what + "[...]")
-                for k, v in dict.items(value)}
-    if isinstance(t, TupleT):
-        items = _items(value) if isinstance(value, (tuple, list)) else None
-        if items is None or len(items) != len(t.elems):
-            bad(str(t))
-        return tuple(to_npl(v, et, structs, what + "[...]") for v, et in zip(items, t.elems))
-    if isinstance(t, ArrayT):
-        return _to_array(value, t, bad)
-    if isinstance(t, StructT):
-        cls, fields = structs[t.name]
-        if type(value) is cls:
-            return value
-        get = (lambda f, d=None: dict.get(value, f, d)) if isinstance(value, dict) else \
-            (lambda f, d=None: getattr(value, f, d))
-        missing = object()
-        args = []
-        for f, ft in fields:
-            v = get(f, missing)
-            if v is missing:
-                bad(f"{t} (no field '{f}')")
-            args.append(to_npl(v, ft, structs, f"{what}.{f}"))
-        return cls(*args)
-    bad(str(t))
-
-
-def _items(value) -> list:
-    """The elements of a list, tuple, set or frozenset, read through the
-    base type (a subclass's `__iter__` or `__len__` is not asked)."""
-    for base in (list, tuple, set, frozenset):
-        if isinstance(value, base):
-            return list(base.__iter__(value))
-    return list(value)
-
-
-def _shown(value: Any) -> str:
-    """A short repr of a host value for an error (a failing __repr__ too)."""
+    value (no copy for arrays; runtime/convert.py, host form); NplTypeError
+    naming `what` when it does not fit."""
     try:
-        text = repr(value)
-    except Exception:
-        text = object.__repr__(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _numpy_scalar(value, kind, bad, name):
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        bad(name)
-    checks = {int: np.integer, float: np.floating, bool: np.bool_}
-    if isinstance(value, checks[kind]) or (kind is float and isinstance(value, np.integer)):
-        return kind(value)
-    bad(name)
-
-
-def _to_array(value, t: ArrayT, bad):
-    import numpy as np
-    torch = sys.modules.get("torch")          # a tensor exists only once torch is imported
-    if torch is not None and isinstance(value, torch.Tensor):
-        if value.is_cuda:
-            return value                      # used in place by CUDA kernels
-        value = value.detach().numpy()        # shares memory with the tensor
-    if not isinstance(value, np.ndarray):
-        bad(str(t))
-    kinds = {INT: "i", FLOAT: "f", BOOL: "b"}
-    if value.dtype.kind != kinds[t.elem] or value.ndim != t.rank:
-        bad(f"{t} (a {t.rank}-D array of {t.elem})")
-    return value
+        return convert(value, t, structs, what, HOST)
+    except ConversionError as err:
+        raise NplTypeError(str(err)) from None
 
 
 # ---------------------------------------------------------------- entry points
@@ -307,10 +208,24 @@ def load(path: str, *, externs: Optional[dict] = None, frozen: bool = True, mode
     is compiled once (and not again while it stays the same)."""
     from npl.project import prepare
     prog = prepare(path, frozen=frozen, model=model, quiet=True, compile=_compile_cached)
-    program = Program(prog.comp, externs=externs, device=device, lock=prog.lock, path=path)
+    return load_compiled(prog.comp, prog.settings, externs=externs, frozen=frozen, model=model,
+                         device=device, lock=prog.lock, path=path)
+
+
+def load_compiled(comp: Compilation, settings, *, externs: Optional[dict] = None, frozen: bool = True,
+                  model: Optional[str] = None, device: str = "cpu", lock=None,
+                  path: Optional[str] = None, answers: Optional[str] = None,
+                  step_limit: Optional[int] = None, time_limit: Optional[float] = None) -> Program:
+    """A Program of `comp` (compiled with every fill) whose oracles answer
+    from the store `answers` (default: beside the program) and, unless
+    `frozen`, `model`, under `settings` (npl.toml); `step_limit` and
+    `time_limit` bound each call (no JIT then). What `load` and each
+    `npl map` worker do once the program is compiled."""
+    program = Program(comp, externs=externs, device=device, lock=lock, path=path,
+                      step_limit=step_limit, time_limit=time_limit)
     from npl.oracle_runs import install_oracles
-    program.oracles = install_oracles(program._runtime, prog.comp, prog.settings, frozen=frozen,
-                                      model=model)
+    program.oracles = install_oracles(program._runtime, comp, settings, frozen=frozen, model=model,
+                                      answers=answers)
     return program
 
 

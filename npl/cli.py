@@ -177,11 +177,15 @@ def holes(program, attempts, prompts):
               metavar="FILE.jsonl",
               help="Append every attempt of every source (prompt, reply, verdict) to FILE, "
                    "one JSON object a line, as they happen.")
+@click.option("--candidates", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Draw K candidates per hole and choose by agreement, then speed "
+                   "(default: [fill] candidates in npl.toml, else 1).")
 @guarded
-def fill(program, frozen, model, device, no_jit, refresh, log):
+def fill(program, frozen, model, device, no_jit, refresh, log, candidates):
     """Fill PROGRAM's missing holes and update its lock file."""
     from npl.fill_commands import fill_command
-    sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh), log=log))
+    sys.exit(fill_command(program, frozen=frozen, model=model, refresh=list(refresh), log=log,
+                          candidates=candidates))
 
 
 @main.command()
@@ -221,6 +225,40 @@ def answers(program, prune, export):
     """List the stored answers of PROGRAM's oracles (PROGRAM.npl.answers)."""
     from npl.oracle_runs import answers_command
     sys.exit(answers_command(program, prune=prune, export=export, echo=click.echo))
+
+
+@main.command(name="map")
+@common_options
+@click.argument("program", type=click.Path(dir_okay=False))
+@click.argument("function")
+@click.option("--input", "input_path", required=True, metavar="FILE",
+              help="The records: JSON Lines (.jsonl) or CSV (.csv).")
+@click.option("--output", required=True, metavar="FILE", help="Where the results go (JSON Lines).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default=None,
+              help="The input's format (default: from its extension).")
+@click.option("--workers", type=int, default=None, metavar="N",
+              help="Worker processes (default: one per core).")
+@click.option("--ray", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
+              help="Run on Ray: the cluster at ADDRESS (HEAD:6379), or a local instance.")
+@click.option("--resume", is_flag=True, help="Keep the records OUTPUT holds; run and append the rest.")
+@click.option("--batch-size", type=int, default=None, metavar="K",
+              help="Records per batch (default: sized by measurement).")
+@click.option("--steps", type=int, default=None, metavar="N", help="Most steps one record's call may take.")
+@click.option("--seconds", type=float, default=None, metavar="S",
+              help="Most seconds one record's call may run.")
+@click.option("--memory-mb", type=int, default=None, metavar="M",
+              help="Most memory (MiB) a worker process may use.")
+@guarded
+def map_cmd(program, function, input_path, output, fmt, workers, ray, resume, batch_size, steps,
+            seconds, memory_mb, frozen, model, device, no_jit):
+    """Call FUNCTION of PROGRAM on every record of the input; one result per
+    record, in input order, in OUTPUT (docs/map.md)."""
+    apply_jit_options(no_jit, device)
+    from npl.mapping.command import map_command
+    sys.exit(map_command(program, function, input=input_path, output=output, fmt=fmt,
+                         workers=workers, ray=ray, resume=resume, frozen=frozen, model=model,
+                         device=device, no_jit=no_jit, batch_size=batch_size, steps=steps,
+                         seconds=seconds, memory_mb=memory_mb, on_open=report_tampered))
 
 
 @main.command(name="verify")

@@ -9,15 +9,27 @@ from typing import Optional, TextIO
 from npl.filling.audit import reverify
 from npl.filling.filler import FillFailedError, UnknownHoleError, targets_for
 from npl.filling.lockfile import lock_path_for
+from npl.filling.settings import MAX_CANDIDATES
 from npl.lang.diagnostics import CompileError
+from npl.lang.errors import ConfigKind
 from npl.project import fill_missing, missing_fill_errors, open_program
 
 
+class CandidatesError(ConfigKind, ValueError):
+    """`npl fill --candidates K` with K above MAX_CANDIDATES."""
+
+
 def fill_command(path: str, *, frozen: bool, model: Optional[str], refresh: list[str],
-                 log: Optional[TextIO] = None) -> int:
+                 log: Optional[TextIO] = None, candidates: Optional[int] = None) -> int:
     """Fill what is missing (and what `refresh` names); `log` gets every
-    attempt of every source as a JSON line (filling/attempts.py)."""
+    attempt of every source as a JSON line (filling/attempts.py);
+    `candidates` (--candidates K) overrides npl.toml's [fill] candidates."""
+    if candidates is not None and candidates > MAX_CANDIDATES:
+        raise CandidatesError(f"--candidates {candidates}: at most {MAX_CANDIDATES} candidates "
+                              "may be drawn per hole")
     prog = open_program(path, strict_fills=False)
+    if candidates is not None:
+        prog.settings.candidates = candidates
     if frozen:
         if refresh:
             targets_for(prog.comp, refresh)          # an unknown name is still an error

@@ -37,6 +37,8 @@ def show_holes(path: str, console: Console | None = None) -> None:
         console.print(f"{indent}  {spec.kind} hole: {escape(description)}")
         console.print(f"{indent}  {escape(spec.signature)}   key {spec.key[:12]}")
         if entry is not None and spec.key in comp.filled:
+            for line in evidence_lines(entry.provenance):
+                console.print(f"{indent}  {escape(line)}")
             fill = textwrap.indent(entry.fill.rstrip("\n"), " " * (2 + 2 * spec.depth))
             console.print(Syntax(fill, "python", theme="ansi_dark", line_numbers=False,
                                  code_width=max(map(len, fill.splitlines()), default=1)))
@@ -51,6 +53,26 @@ def show_holes(path: str, console: Console | None = None) -> None:
         console.print(f"chain: lock -> library -> synth -> model; sources: {share}")
     else:
         console.print(f"{path}: no holes")
+
+
+def evidence_lines(p) -> list[str]:
+    """What the lock says about why a fill was trusted and how it was chosen."""
+    lines = []
+    e = p.evidence
+    if "meaning" in e:
+        lines.append(f"meaning: {e['meaning']}, judged by {e.get('judged_by', '?')} "
+                     f"(word similarity {e.get('similarity', '?')}, {e.get('checks', '?')} check(s))")
+    if "trusted" in e:
+        lines.append(f"evidence: {e.get('examples', '?')} example(s), {e.get('held_out', 0)} held "
+                     f"out, program size {e.get('program_size', '?')}; trusted: {e['trusted'] or '-'}")
+    c = p.choice
+    if c.get("clusters"):
+        groups = "; ".join(", ".join(map(str, g)) for g in c["clusters"] if isinstance(g, list))
+        lines.append(f"chosen: {c.get('chosen')} of {len(c.get('candidates', []))} candidates, "
+                     f"by agreement on {c.get('inputs')} inputs (clusters: {groups})")
+    elif c.get("chosen"):
+        lines.append(f"chosen: {c['chosen']}" + (f" ({c['note']})" if c.get("note") else ""))
+    return lines
 
 
 def show_oracles(comp, console: Console) -> None:

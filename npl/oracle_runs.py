@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Optional
 
 
-def install_oracles(program, comp, settings, *, frozen: bool, model: Optional[str]):
+def install_oracles(program, comp, settings, *, frozen: bool, model: Optional[str],
+                    answers: Optional[str] = None):
     """Install the answerer on `program` (a runtime Program of `comp`) and
-    return it, or None when the program has no oracle."""
+    return it, or None when the program has no oracle. `answers` is the
+    store's path (default: beside the program, PROGRAM.npl.answers)."""
     if not comp.oracles:
         return None
     from npl.filling.answers import AnswerStore, answers_path_for
@@ -26,7 +28,7 @@ def install_oracles(program, comp, settings, *, frozen: bool, model: Optional[st
     def provider():
         from npl.filling.providers import make_provider
         return make_provider(chosen, config=settings.provider)
-    oracles = Oracles(comp.oracles, structs, AnswerStore(answers_path_for(comp.path)),
+    oracles = Oracles(comp.oracles, structs, AnswerStore(answers or answers_path_for(comp.path)),
                       model=chosen, provider=None if frozen else provider, frozen=frozen,
                       attempts=settings.oracle_attempts, concurrency=settings.oracle_concurrency,
                       module=comp.module)

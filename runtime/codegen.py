@@ -685,6 +685,21 @@ class Program:
         values = [coerce(a, p.type) for a, p in zip(args, fn.params)]
         return self._run(self.namespace[self._compiler.functions[ir_name]], values)
 
+    def caller(self, ir_name: str) -> Callable[..., Any]:
+        """`call` for a host that calls one function many times (npl map's
+        workers): the function is looked up once, and its arguments must
+        already be NPL values of the parameter types (runtime/convert.py);
+        each call still finds the function's current code (the JIT may
+        replace it)."""
+        fn = self.module.function(ir_name) if ir_name in self._compiler.functions else None
+        if fn is None:
+            raise KeyError(f"no NPL function named {ir_name!r}")
+        slot, namespace, run = self._compiler.functions[ir_name], self.namespace, self._run
+
+        def call(*args: Any) -> Any:
+            return run(namespace[slot], list(args))
+        return call
+
     def run_main(self, argv: list[str]) -> None:
         """Run `main()` or `main(args)`: the program's whole run, so the
         garbage collector is tuned for it first (runtime/image.py

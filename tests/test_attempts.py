@@ -20,6 +20,9 @@ from fakellm import FakeLLMServer, dynamic, error, prompt_text
 from npl.filling.attempts import Attempt, AttemptLog, load_sidecar, save_sidecar
 from npl.filling.prompt import FEEDBACK_CHARS, PREVIOUS_CHARS, elided, fit_messages, repair_message
 
+# Six examples (one held out) pin the synthesizer's `x + 1` down, so it fills
+# add_one without the model being asked (filling/evidence.py).
+MORE_ADD_ONE = "example add_one(0) == 1\nexample add_one(-3) == -2\nexample add_one(41) == 42\n"
 PROGRAM = '''\
 def add_one(x: int) -> int:
     """x plus one."""
@@ -28,6 +31,7 @@ def add_one(x: int) -> int:
 example add_one(1) == 2
 example add_one(5) == 6
 example add_one(10) == 11
+''' + MORE_ADD_ONE + '''
 
 def count_vowels(s: str) -> int:
     """Count the vowels a, e, i, o, u in s, in either case."""
@@ -270,7 +274,7 @@ def test_elided_keeps_short_text_and_whole_lines():
 
 
 def test_a_context_exceeded_reply_fails_that_hole_only(tmp_path):
-    (tmp_path / "prog.npl").write_text(PROGRAM.replace("example add_one(10) == 11\n", ""))
+    (tmp_path / "prog.npl").write_text(PROGRAM.replace("example add_one(10) == 11\n" + MORE_ADD_ONE, ""))
     too_long = error(400, "This model's maximum context length is 8192 tokens. However, your "
                           "messages resulted in 303966 tokens.")
 

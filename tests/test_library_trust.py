@@ -31,9 +31,11 @@ WRONG_VOWELS = dataclasses.replace(
     VOWELS, fill="def count_vowels(s: str) -> int:\n    return len(s)\n",
     description="Count the vowels in s.")
 
+# Worded nearly as VOWELS: without a model, only such wording (and the checks
+# passed) lets an entry be reused (filling/meaning.py).
 PROGRAM = '''\
 def vowel_total(text: str) -> int:
-    """How many vowels (a e i o u, upper or lower case) does the text contain?"""
+    """Count the vowels a, e, i, o, u in text, in either case."""
     ...
 
 example vowel_total("Banana") == 3

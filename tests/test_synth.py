@@ -1,4 +1,4 @@
-"""Tests of the example-driven synthesizer (compiler/synth*.py)."""
+"""Tests of the example-driven synthesizer (filling/synth/)."""
 from __future__ import annotations
 
 import ast
@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from npl.filling.synth.search import ExampleError, SynthTask, synthesize
+from npl.filling.synth.concepts import named_concepts
+from npl.filling.synth.search import ExampleError, SynthTask, Validation, synthesize
 from npl.filling.synth.ops import P_ATOM, P_UNARY, literal, str_literal
-from npl.lang.types import FLOAT, INT, STR, ArrayT, ListT, OptionalT, TupleT
+from npl.lang.types import BOOL, FLOAT, INT, STR, ArrayT, ListT, OptionalT, TupleT
 
 S = [("s", STR)]
 XS = [("xs", ListT(INT))]
@@ -197,3 +198,150 @@ def test_programs_compile_and_run_as_npl(case):
                              "synth_test.npl")
     for args, expected in task.examples:
         assert program.call("f", *args) == expected
+
+
+# ------------------------------------------------- searching on past a rejection
+
+EVENS_SHOWN = [(([1, 2, 3, 4],), [2, 4]), (([5, 6, 7, 8],), [6, 8]), (([7],), [])]
+EVENS_WITHHELD = [(([2, 9, 4],), [2, 4])]
+
+
+def test_searches_on_past_a_candidate_that_fails_a_withheld_example():
+    """`xs[1::2]`-like programs fit the shown examples first; the withheld
+    example turns them down and the search goes on to one that fits both
+    (without any description to steer it)."""
+    task = SynthTask(XS, ListT(INT), EVENS_SHOWN)
+    first = synthesize(task)
+    assert python_value(first.expr, task, EVENS_WITHHELD[0][0]) != [2, 4]
+    validation = Validation(EVENS_WITHHELD)
+    result = synthesize(task, validation=validation, time_budget=5.0)
+    assert result is not None and result.expr != first.expr
+    assert validation.rejected[0] == first.expr and result.rejected == len(validation.rejected)
+    everything = SynthTask(XS, ListT(INT), EVENS_SHOWN + EVENS_WITHHELD)
+    assert_consistent(result.expr, everything)
+    assert python_value(result.expr, task, ([10, 11, 12, 13],)) == [10, 12]
+
+
+def test_withheld_examples_never_shape_the_search():
+    """The search sees the shown examples only: the program it tries first
+    is the same with or without withheld ones."""
+    task = SynthTask(XS, ListT(INT), EVENS_SHOWN)
+    seen = []
+    synthesize(task, validation=Validation(check=lambda expr: seen.append(expr) or False,
+                                           max_checks=1))
+    assert seen == [synthesize(task).expr]
+
+
+def test_a_rejected_candidates_variants_come_next():
+    """On the shown elements `xs.count(x) == ys.count(x)` (cheap here: the
+    description names occurrences) has the values of `x in ys`, so the bank
+    keeps it alone; the withheld example turns the program down and its
+    variants, built from the terms of equal value the bank kept aside,
+    include the one that generalises."""
+    params = [("xs", ListT(INT)), ("ys", ListT(INT))]
+    shown = [(([1, 2, 3], [3, 1]), [1, 3]), (([4, 5], [6]), []), (([7, 8, 9], [8]), [8])]
+    withheld = [(([1, 2, 2, 3], [2, 3]), [2, 2, 3])]
+    task = SynthTask(params, ListT(INT), shown, "the numbers of xs that also occur in ys")
+    validation = Validation(withheld)
+    result = synthesize(task, validation=validation, time_budget=5.0)
+    assert validation.rejected and "count" in validation.rejected[0]
+    assert_consistent(result.expr, SynthTask(params, ListT(INT), shown + withheld))
+    assert python_value(result.expr, task, ([5, 6, 7], [7, 6, 5])) == [5, 6, 7]
+
+
+def test_the_callers_check_decides_and_its_time_is_not_the_searchs():
+    task = SynthTask([("x", INT)], INT, [((1,), 1), ((2,), 2), ((3,), 3)])
+    asked = []
+
+    def check(expr):                       # a property: never negative
+        asked.append(expr)
+        time.sleep(0.2)
+        return all(python_value(expr, task, (n,)) >= 0 for n in range(-3, 4))
+    validation = Validation(check=check)
+    result = synthesize(task, validation=validation, time_budget=0.3)
+    assert asked[0] == "x" and result.expr == asked[-1] == "abs(x)"
+    assert validation.checks == len(asked) and validation.rejected == asked[:-1]
+
+
+def test_checks_are_limited():
+    task = SynthTask([("x", INT)], INT, [((1,), 1), ((2,), 2), ((3,), 3)])
+    validation = Validation(check=lambda expr: False, max_checks=3)
+    assert synthesize(task, validation=validation) is None
+    assert validation.checks == 3 and len(validation.rejected) == 3
+
+
+def test_withheld_examples_must_fit_the_signature():
+    task = SynthTask(S, STR, [(("a",), "A"), (("b",), "B"), (("c",), "C")])
+    with pytest.raises(ExampleError, match="withheld example 1: 2 argument"):
+        synthesize(task, validation=Validation([(("a", "b"), "A")]))
+
+
+def test_result_reports_its_evidence():
+    task = SynthTask(XS, ListT(INT), EVENS_SHOWN, "the even numbers")
+    result = synthesize(task, validation=Validation(EVENS_WITHHELD))
+    assert result.expr == "[x for x in xs if x % 2 == 0]"
+    assert (result.examples_used, result.held_out_passed, result.size) == (3, 1, 8)
+    assert result.rejected == 0          # the description's concept made it the first candidate
+
+
+# ------------------------------------------------------------------ list programs
+
+# name -> (description, shown, withheld, held back: judged on the answer only)
+LIST_TASKS = {
+    "count-positive": ("how many numbers are greater than zero",
+                       [([1, -2, 3], 2), ([-1, -1], 0), ([4, -3], 1)], [([5, 6, 7], 3)],
+                       [([0, 2, -9, 8], 2), ([], 0)]),
+    "differences": ("the differences between neighbouring numbers",
+                    [([1, 4, 9, 16], [3, 5, 7]), ([5, 3], [-2]), ([2, 2, 7, 1], [0, 5, -6])],
+                    [([10], [])], [([0, 1, 3, 6, 10], [1, 2, 3, 4]), ([], [])]),
+    "max-abs": ("the largest absolute value", [([3, -7, 2], 7), ([1, 2], 2), ([-4, -9, 5], 9)],
+                [([0], 0)], [([-2, 1], 2), ([-10, 3, 8], 10)]),
+    "every-other": ("every other element, starting with the first",
+                    [([1, 2, 3, 4, 5], [1, 3, 5]), ([10, 20], [10]), ([7, 8, 9, 10], [7, 9])],
+                    [([], [])], [([4], [4]), ([0, 1, 0, 1, 0, 1], [0, 0, 0])]),
+    "clip-negatives": ("the list with negative numbers replaced by zero",
+                       [([1, -2, 3], [1, 0, 3]), ([-5, -6], [0, 0]), ([0, 4], [0, 4])],
+                       [([], [])], [([7, -1, -8, 2], [7, 0, 0, 2])]),
+    "largest-even": ("the largest even number",
+                     [([1, 2, 3, 4], 4), ([8, 3, 6], 8), ([10, 11], 10)], [([2, 7, -4, 9], 2)],
+                     [([-6, -3, -2], -2), ([5, 12, 7, 20, 1], 20)]),
+    "is-sorted": ("whether the list is in ascending order",
+                  [([1, 2, 3], True), ([3, 1], False), ([5], True)], [([2, 2, 4, 1], False)],
+                  [([], True), ([1, 3, 2], False), ([0, 0, 1], True)]),
+    "top-three": ("the three largest numbers, largest first",
+                  [([5, 1, 9, 3, 7], [9, 7, 5]), ([2, 8], [8, 2]), ([4, 4, 4, 1], [4, 4, 4])],
+                  [([10, 20, 30, 40], [40, 30, 20])], [([1], [1]), ([6, 2, 8, 4, 0, 5], [8, 6, 5])]),
+    "odd-squares": ("the squares of the odd numbers",
+                    [([1, 2, 3], [1, 9]), ([4, 6], []), ([5, 7], [25, 49])],
+                    [([-3, 0, 2, 11], [9, 121])], [([], []), ([8, 9, 10], [81])]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIST_TASKS))
+def test_list_programs_generalise_to_examples_never_seen(name):
+    description, shown, withheld, held_back = LIST_TASKS[name]
+    first = shown[0][1]
+    ret = ListT(INT) if isinstance(first, list) else (BOOL if isinstance(first, bool) else INT)
+    pairs = lambda cases: [((xs,), out) for xs, out in cases]          # noqa: E731
+    task = SynthTask(XS, ret, pairs(shown), description)
+    result = synthesize(task, validation=Validation(pairs(withheld)), time_budget=5.0)
+    assert result is not None, name
+    assert_consistent(result.expr, SynthTask(XS, ret, pairs(shown + withheld + held_back)))
+
+
+def test_positions_are_never_element_values():
+    """Without a description, `len(xs[:sum(xs)])` fit these four counts of
+    positives by accident; an index or slice bound computed from the
+    elements' values is no longer built."""
+    shown = [(([1, -2, 3],), 2), (([-1, -1],), 0), (([4, -3],), 1)]
+    result = synthesize(SynthTask(XS, INT, shown), validation=Validation([(([5, 6, 7],), 3)]),
+                        time_budget=3.0)
+    assert result is None or "[:sum(" not in result.expr and "[sum(" not in result.expr
+
+
+def test_concepts_named_by_the_description():
+    names = lambda text: {c.name for c in named_concepts(text)}      # noqa: E731
+    assert {"even", "at-least-int"} <= names("how many even numbers are at least t")
+    assert "smallest-int" not in names("how many numbers are at least t")
+    assert "positive-int" in names("how many numbers are greater than zero")
+    assert names("reverse the string") == set()

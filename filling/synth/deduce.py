@@ -18,15 +18,15 @@ of the shapes that plain enumeration would reach only much later:
   `all` of `E for x in xs`, and `len([x for x in xs if P])`, where the
   body bank of the walk over `xs` is grown one level ahead.
 
-Deduced programs can be larger than the current level, so the caller keeps
-the smallest and returns it once the enumeration has shown that nothing
-smaller exists (or the time is up).
+Deduced programs can be larger than the current level, so they wait in a
+queue, smallest first, and the caller takes each once the enumeration has
+shown that nothing smaller exists (or the time is up).
 """
 from __future__ import annotations
 
 import heapq
-import time
-from typing import Callable, Optional
+import itertools
+from typing import Callable, Iterator, Optional
 
 from npl.lang.types import BOOL, FLOAT, INT, NONE, STR, IterT, ListT, OptionalT, TupleT, Type
 
@@ -62,18 +62,25 @@ class Deducer:
         self._masks: dict[int, int] = {}            # term idx -> examples it is right on
         self._growth_seconds: dict[int, float] = {}  # sub-enumerator id -> last level's time
         self._walk_level = 0
-        self.best: Optional[Term] = None
+        self._pending: list[tuple[int, int, Term]] = []   # (size, arrival, program)
+        self._arrivals = itertools.count()
+        self._queued: set[str] = set()
 
-    def run(self, level: int) -> Optional[Term]:
+    def run(self, level: int) -> None:
         """Look for deduced programs with the banks as they are after
-        `level`; return the smallest found so far."""
+        `level`; they join the queue."""
         if self.goal.ret == STR:
             self._consider(self._concatenation())
         if isinstance(self.goal.ret, TupleT) and "tuple" in self.ops:
             self._consider(self._tuple())
         self._consider(self._conditional())
         self._grow_walks(level - 1)
-        return self.best
+
+    def take(self, max_size: int) -> Iterator[Term]:
+        """The queued programs of at most `max_size`, smallest first (in
+        the order they were found among equals), each once."""
+        while self._pending and self._pending[0][0] <= max_size:
+            yield heapq.heappop(self._pending)[2]
 
     def deepen(self) -> bool:
         """Grow the comprehension bodies one level further (used when the
@@ -87,12 +94,13 @@ class Deducer:
         grew = False
         for walk in sorted(self._deduce_walks(), key=lambda w: w.sub.ctx.points * w.sub.bank.size):
             while walk.sub.level < target:
+                clock = self.search.space.clock
                 guess = GROWTH * self._growth_seconds.get(id(walk.sub), 0.0)
-                if guess > self.search.space.clock.remaining():
+                if guess > clock.remaining():
                     break
-                started = time.monotonic()
+                started = clock.now()
                 walk.sub.ensure(walk.sub.level + 1)
-                self._growth_seconds[id(walk.sub)] = time.monotonic() - started
+                self._growth_seconds[id(walk.sub)] = clock.now() - started
                 grew = True
             self._consumers(walk)
         return grew
@@ -104,10 +112,11 @@ class Deducer:
                 if w.iterable.size <= MAX_DEDUCE_ITER_SIZE or isinstance(w.elem_type, TupleT)]
 
     def _consider(self, term: Optional[Term]) -> None:
-        if term is None or (self.best is not None and term.size >= self.best.size):
+        if term is None or term.text in self._queued:
             return
+        self._queued.add(term.text)
         if self.verify(term):
-            self.best = term
+            heapq.heappush(self._pending, (term.size, next(self._arrivals), term))
 
     def _tick(self) -> None:
         self.search.space.clock.tick()

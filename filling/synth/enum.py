@@ -5,8 +5,13 @@ clock) and a `Context` (the variables in scope and their values at every
 evaluation point) and builds, size by size, a bank of typed terms in which
 each type holds at most one term per distinct vector of values over the
 points: the first (hence smallest) one found. At the top level the points
-are the examples' inputs and a `Goal` stops the search at the first term
-whose values are the expected outputs; it is raised as `Solved`.
+are the examples' inputs and a `Goal` picks out the terms whose values are the
+expected outputs: each is a candidate program, handed to the `Space`'s
+`accept` as it is found (the first accepted one is raised as `Solved`).
+Candidates include terms equal in value to one already banked (`abs(x)`
+beside `x` when every example is positive): on the shown examples they
+cannot be told apart, and a rejected candidate must leave the others
+their turn.
 
 Comprehensions `[E for x in xs if P]` and key functions
 (`max(xs, key=lambda x: E)`) are built by synth/forms.py (the `Space`'s
@@ -21,9 +26,10 @@ filters) only when they would evaluate that operand, exactly as NPL does.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from npl.lang.types import BOOL, FLOAT, NONE, OptionalT, PrimT, Type
 
@@ -32,8 +38,8 @@ from .values import ERR, apply_pointwise, component_types, same_value, value_key
 
 
 class Solved(Exception):
-    """The search found `term` (a signal that ends it; never leaves the
-    synthesizer)."""
+    """The search found `term` and it was accepted (a signal that ends the
+    search; never leaves the synthesizer)."""
 
     def __init__(self, term: "Term"):
         super().__init__(term.text)
@@ -45,20 +51,46 @@ class OutOfTime(Exception):
     synthesizer)."""
 
 
+WALL_FACTOR = 3        # wall-clock seconds a search may take per second of its budget
+
+
 class Clock:
-    """Wall-clock budget plus a count of evaluated candidates."""
+    """A search's time budget, counted in the CPU time of the thread that
+    runs it (so that the same task finds the same program on a busy
+    machine, or beside other holes the filler searches at once), within
+    WALL_FACTOR times as much wall-clock time; and a count of evaluated
+    candidates."""
 
     def __init__(self, seconds: float):
-        self.deadline = time.monotonic() + seconds
+        self.deadline = time.thread_time() + seconds
+        self.wall_deadline = time.monotonic() + WALL_FACTOR * seconds
         self.explored = 0
 
     def tick(self) -> None:
         self.explored += 1
-        if not self.explored & 127 and time.monotonic() > self.deadline:
+        if not self.explored & 127 and (time.thread_time() > self.deadline
+                                        or time.monotonic() > self.wall_deadline):
             raise OutOfTime
 
     def remaining(self) -> float:
-        return self.deadline - time.monotonic()
+        return min(self.deadline - time.thread_time(),
+                   (self.wall_deadline - time.monotonic()) / WALL_FACTOR)
+
+    @staticmethod
+    def now() -> float:
+        """The clock's reading (CPU seconds of this thread)."""
+        return time.thread_time()
+
+    @contextmanager
+    def outside(self) -> Iterator[None]:
+        """Time spent in the block (the caller's check of a candidate) does
+        not count against the budget."""
+        cpu, wall = time.thread_time(), time.monotonic()
+        try:
+            yield
+        finally:
+            self.deadline += time.thread_time() - cpu
+            self.wall_deadline += time.monotonic() - wall
 
 
 class Leaf:
@@ -76,7 +108,8 @@ class Term:
     """An expression, its NPL type, its size and its value at every point.
     `varying` says whether it mentions a variable (constant expressions
     such as `" ".upper()` are never built)."""
-    __slots__ = ("op", "args", "type", "size", "vals", "idx", "varying", "_shown")
+    __slots__ = ("op", "args", "type", "size", "vals", "idx", "varying", "pos", "alts",
+                 "_shown")
 
     def __init__(self, op, args: tuple, typ: Type, size: int, vals: list,
                  varying: Optional[bool] = None):
@@ -84,6 +117,8 @@ class Term:
         self.idx = -1
         self.varying = varying if varying is not None else any(
             a is not None and a.varying for a in args)
+        self.pos: Optional[bool] = None          # see ops.is_position
+        self.alts: tuple[Term, ...] = ()          # equal-valued terms the bank turned away
         self._shown: Optional[tuple[str, int]] = None
 
     def _render(self) -> tuple[str, int]:
@@ -109,19 +144,29 @@ class Term:
         return f"Term({self.text!r}: {self.type}, size {self.size})"
 
 
+MAX_ALTERNATES = 3      # equal-valued terms kept beside each banked one
+
+
 class Bank:
-    """Terms by type and size, one per observational-equivalence class."""
+    """Terms by type and size, one per observational-equivalence class.
+    The first MAX_ALTERNATES other terms of a class are kept as the banked
+    term's `alts`: they are never combined further, but when a candidate
+    is turned down they give its variants (synth/variants.py)."""
 
     def __init__(self):
         self._by_type: dict[Type, dict[int, list[Term]]] = {}
-        self._seen: dict[Type, set] = {}
+        self._seen: dict[Type, dict[tuple, Term]] = {}
         self.size = 0
 
     def add(self, term: Term, key: tuple) -> bool:
-        seen = self._seen.setdefault(term.type, set())
-        if key in seen:
+        seen = self._seen.setdefault(term.type, {})
+        banked = seen.get(key)
+        if banked is not None:
+            if len(banked.alts) < MAX_ALTERNATES:
+                term.vals = banked.vals
+                banked.alts += (term,)
             return False
-        seen.add(key)
+        seen[key] = term
         term.idx = self.size
         self.size += 1
         self._by_type.setdefault(term.type, {}).setdefault(term.size, []).append(term)
@@ -187,11 +232,14 @@ class Space:
     constants: list[tuple[object, Type]]
     allowed: Callable[[Type], bool]
     clock: Clock
-    verify: Callable[[Term], bool] = lambda term: True
+    verify: Callable[[Term], bool] = lambda term: True   # a candidate replays the examples
+    # ... and the program the caller accepts: the candidate, one of its variants, or None
+    accept: Callable[[Term], Optional[Term]] = lambda term: term
     top_level_skips: frozenset = frozenset()   # (op name, result type) left to deduction
     # Builds an enumerator's binding forms (synth/forms.py FormBuilder, which
     # makes nested enumerators itself); None: no comprehensions or key functions.
     forms: Optional[Callable[["Enumerator"], Any]] = None
+    concepts: list = field(default_factory=list)   # synth/concepts.py: named by the description
     max_depth: int = 1                  # comprehension nesting
     iter_max_size: int = 3              # largest term a comprehension walks
     max_iterables: int = 12             # comprehension contexts per enumerator
@@ -206,6 +254,16 @@ class Space:
             self._splits[key] = [sizes for sizes in _compositions(total, op.arity)
                                  if op.fits(sizes)]
         return self._splits[key]
+
+
+def concept_arguments(types: tuple[Type, ...], variables: list[Term]) -> list[tuple[Term, ...]]:
+    """The variables a concept of these argument types applies to: one, or
+    an ordered pair of distinct ones (`x >= t`: for two arguments of one
+    type, in the order the variables are in scope, bound ones first)."""
+    if len(types) == 1:
+        return [(v,) for v in variables if v.type == types[0]]
+    return [(v, w) for i, v in enumerate(variables) for j, w in enumerate(variables)
+            if i != j and (v.type, w.type) == types and (types[0] != types[1] or i < j)]
 
 
 def _compositions(total: int, parts: int):
@@ -253,17 +311,29 @@ class Enumerator:
             return None
         key = value_key(typ, vals)
         term = Term(op, args, typ, size, vals, varying)
-        if not self.bank.add(term, key):
-            return None
-        if typ == BOOL and ERR not in key:
+        banked = self.bank.add(term, key)
+        if banked and typ == BOOL and ERR not in key:
             self._bool_vectors += 1
-        if self.goal is not None and self.goal.reached(term, key) and self.space.verify(term):
-            raise Solved(term)
-        return term
+        if self.goal is not None and self.goal.reached(term, key):
+            self._candidate(term)
+        return term if banked else None
+
+    def _candidate(self, term: Term) -> None:
+        """A term with the expected outputs: the answer if it replays the
+        examples and the caller accepts it or one of its variants (raises
+        Solved)."""
+        if self.space.verify(term):
+            accepted = self.space.accept(term)
+            if accepted is not None:
+                raise Solved(accepted)
 
     def _leaves(self) -> None:
-        for name, typ, vals in self.ctx.variables:
-            self.offer(Leaf(name, P_ATOM), (), typ, 1, vals, varying=True)
+        variables = [self.offer(Leaf(name, P_ATOM), (), typ, 1, vals, varying=True)
+                     for name, typ, vals in self.ctx.variables]
+        for concept in self.space.concepts:       # priced as leaves: see synth/concepts.py
+            for args in concept_arguments(concept.args, [v for v in variables if v is not None]):
+                self.offer(concept, args, concept.ret, 1,
+                           apply_pointwise(concept.fn, [a.vals for a in args], concept.ret))
         for value, typ in self.space.constants:
             self.offer(Leaf(*literal(value)), (), typ, 1, [value] * self.ctx.points,
                        varying=False)
@@ -271,7 +341,10 @@ class Enumerator:
     def bools_complete(self) -> bool:
         """True once every true/false vector over the points has a term: a
         new bool term can then only be larger than an equivalent one (or
-        fail where it does not)."""
+        fail where it does not). Never for a search whose goal is a bool:
+        a larger program with the expected values is a candidate."""
+        if self.goal is not None and BOOL in self.goal.accepts:
+            return False
         return self.ctx.points < 20 and self._bool_vectors >= 2 ** self.ctx.points
 
     def _combine(self, size: int) -> None:

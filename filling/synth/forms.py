@@ -329,6 +329,8 @@ def _wanted_names(term: Term, elem: Type) -> tuple[str, ...]:
         return tuple(_wanted_names(a, elem_of(a.type))[0] for a in term.args)
     if op_name == "dict.items":
         return ("k", "v")
+    if op_name == "neighbours":
+        return ("a", "b")
     if isinstance(term.op, Leaf):
         single = _singular(term.text)
         if single:

@@ -14,15 +14,19 @@ knows
 * restrictions on its arguments that keep the banks to expressions people
   write: `limits` caps argument sizes (separators and widths are leaves, the
   receiver of `split` is small) and `kinds` says which arguments must
-  mention a variable (`s.zfill(n)`, not `"even".zfill(n)`) or must be
-  literals (the characters of `s.strip(".,")`).
+  mention a variable (`s.zfill(n)`, not `"even".zfill(n)`), must be
+  literals (the characters of `s.strip(".,")`) or must be positions: an
+  index or slice bound into a sequence is computed from variables,
+  literals, lengths and positions found (`len`, `.index`, `.find`), never
+  from the elements' values (`xs[:sum(xs)]` fits [1, -2, 3] -> 2 as
+  "how many are positive" by accident, not by design).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from npl.lang.types import FLOAT, INT, STR, IterT, ListT, SetT, Type
+from npl.lang.types import FLOAT, INT, STR, DictT, IterT, ListT, SetT, Type
 
 from .values import ERR, LEN_LIMIT
 
@@ -50,7 +54,9 @@ class Op:
     vec: Optional[Callable] = None              # lazy: whole argument vectors
     cost: int = 1                               # AST nodes the op adds
     limits: tuple[int, ...] = ()                # max size per argument, 0 = any
-    kinds: tuple[str, ...] = ()                 # per argument: ANY, VAR or CONST
+    kinds: tuple[str, ...] = ()                 # per argument: ANY, VAR, CONST or POS
+    nodes: Optional[int] = None                 # AST nodes, where an idiom costs less than
+                                                # it prints (`zip(xs, xs[1:])`): see ast_size
 
     def fits(self, sizes: tuple[int, ...]) -> bool:
         return all(not cap or size <= cap for size, cap in zip(sizes, self.limits))
@@ -61,11 +67,37 @@ class Op:
         for arg, kind in zip(args, self.kinds):
             if (kind == VAR and not arg.varying) or (kind == CONST and arg.varying):
                 return False
+            if kind == POS and not is_position(arg) and not isinstance(args[0].type, DictT):
+                return False
         return any(a.varying for a in args)
 
 
 LEAF = 1
-ANY, VAR, CONST = "", "var", "const"
+ANY, VAR, CONST, POS = "", "var", "const", "pos"
+
+POSITION_OPS = frozenset({"len", "list.index", "list.count", "find", "rfind", "count"})
+ARITHMETIC_OPS = frozenset({"+", "-", "*", "//", "%", "neg", "abs", "max2", "min2"})
+
+
+def ast_size(term) -> int:
+    """The size of the printed expression, in AST nodes (a term's `size`
+    is its cost in the search, which is less for an idiom or a concept the
+    description names)."""
+    own = getattr(term.op, "nodes", None)
+    if own is None:
+        own = term.size - sum(a.size for a in term.args if a is not None)
+    return own + sum(ast_size(a) for a in term.args if a is not None)
+
+
+def is_position(term) -> bool:
+    """Can the int term stand for a position or a length: a variable or a
+    literal, a length or a position found, or arithmetic of those (not an
+    element's value, a sum or a maximum)?"""
+    if term.pos is None:
+        name = term.op.name
+        term.pos = name == "leaf" or name in POSITION_OPS or (
+            name in ARITHMETIC_OPS and all(is_position(a) for a in term.args))
+    return term.pos
 
 
 # ------------------------------------------------------------------ printing

@@ -20,7 +20,7 @@ from npl.lang.types import (
 )
 
 from .ops import (
-    ANY, CONST, LEAF, ORDERED, P_AND, P_ATOM, P_BAND, P_BOR, P_NOT, P_OR, P_POW,
+    ANY, CONST, LEAF, ORDERED, POS, P_AND, P_ATOM, P_BAND, P_BOR, P_NOT, P_OR, P_POW,
     P_ADD, P_MUL, P_TERNARY, P_UNARY, VAR, Op, Sig, and_vec, binary, call,
     call_iter, compare, elem_of, fixed, iterables_in, lists_in, method, num2,
     or_vec, over, power, range_of, render_index, render_join, render_slice,
@@ -38,16 +38,17 @@ def _subscript_ops() -> list[Op]:
     def seq_with_ints(n):
         return lambda types: [Sig((t,) + (INT,) * n, t) for t in seqs_in(types)]
     small = (RECEIVER,)
+    at = (ANY, POS)
     return [
-        Op("index", 2, index_sigs, render_index, fn=lambda a, i: a[i], limits=small),
+        Op("index", 2, index_sigs, render_index, fn=lambda a, i: a[i], limits=small, kinds=at),
         Op("slice_from", 2, seq_with_ints(1), render_slice(True, False),
-           fn=lambda a, i: a[i:], limits=small),
+           fn=lambda a, i: a[i:], limits=small, kinds=at),
         Op("slice_to", 2, seq_with_ints(1), render_slice(False, True),
-           fn=lambda a, j: a[:j], limits=small),
+           fn=lambda a, j: a[:j], limits=small, kinds=at),
         Op("slice_step", 2, seq_with_ints(1), render_slice(False, False, step=True),
            fn=lambda a, k: a[::k], limits=(3, LEAF)),
         Op("slice", 3, seq_with_ints(2), render_slice(True, True),
-           fn=lambda a, i, j: a[i:j], limits=small),
+           fn=lambda a, i, j: a[i:j], limits=small, kinds=(ANY, POS, POS)),
     ]
 
 
@@ -108,8 +109,10 @@ def _compare_ops(floats: bool) -> list[Op]:
     ordered = tuple(Sig(s.args, BOOL) for s in num2(False, floats))
     equal = tuple(Sig(s.args, BOOL, s.args[0] == s.args[1])
                   for s in ordered + (Sig((STR, STR), BOOL),))
-    ops = [Op("==", 2, fixed(*equal), compare("=="), fn=lambda a, b: a == b),
-           Op("!=", 2, fixed(*equal), compare("!="), fn=lambda a, b: a != b)]
+    def equality(types):          # numbers, strings and lists (`xs == sorted(xs)`)
+        return fixed(*equal)(types) + [Sig((t, t), BOOL, True) for t in lists_in(types)]
+    ops = [Op("==", 2, equality, compare("=="), fn=lambda a, b: a == b),
+           Op("!=", 2, equality, compare("!="), fn=lambda a, b: a != b)]
     var_first = (VAR, ANY)        # `x > 0`, never its mirror `0 < x`
     ops += [Op(sym, 2, fixed(*ordered), compare(sym), fn=fn, kinds=var_first)
             for sym, fn in ((">", lambda a, b: a > b), ("<", lambda a, b: a < b),
@@ -246,6 +249,11 @@ def _pairing_ops() -> list[Op]:
            call("enumerate"), fn=lambda xs: tuple(enumerate(xs)), limits=(LEAF,)),
         Op("zip", 2, zip_sigs, call("zip"), fn=lambda a, b: tuple(zip(a, b)),
            limits=(LEAF, LEAF)),
+        # each element with the next, an idiom priced like `enumerate(xs)`
+        Op("neighbours", 1, lambda types: [Sig((t,), IterT(TupleT((t.elem,) * 2)))
+                                           for t in lists_in(types)],
+           lambda a: (f"zip({a[0].text}, {a[0].text}[1:])", P_ATOM),
+           fn=lambda xs: tuple(zip(xs, xs[1:])), limits=(LEAF,), kinds=(VAR,), nodes=4),
     ]
 
 
