@@ -11,7 +11,10 @@ can be any file. It behaves as the environment says:
                         kills the worker), error (a ProviderError),
                         segv-if-repack (crash only with weight repacking
                         on, as llama.cpp's AMX bug does), load-error,
-                        load-segv (fail or crash while loading)
+                        load-segv (fail or crash while loading),
+                        slow (generate a "token" every 10 ms for up to
+                        60 s, stopping when the worker says nobody waits:
+                        logs a "cancelled" event)
     FAKE_ENGINE_REPLY   the reply text (default: a fenced NPL function)
     FAKE_ENGINE_LOG     a file that gets one JSON line per load and request
 
@@ -55,6 +58,15 @@ def _act(fault: str, repack: bool) -> None:
         raise ProviderError("local", "malformed", "the fake engine refuses this request")
 
 
+def _generate_slowly(cancelled) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < 60:
+        if cancelled():
+            _log({"event": "cancelled", "after": time.monotonic() - started})
+            return
+        time.sleep(0.01)
+
+
 class FakeEngine:
     def __init__(self, model: str, threads: int, n_ctx: int, repack: str):
         self.fault = os.environ.get("FAKE_ENGINE_FAULT", "none")
@@ -70,12 +82,14 @@ class FakeEngine:
         return {"engine": "fake", "repack": self.repack,
                 "repack_reason": "on" if self.repack else "off"}
 
-    def complete(self, request: dict) -> dict:
+    def complete(self, request: dict, cancelled=lambda: False) -> dict:
         messages = request["messages"]
         last = messages[-1]["content"]
         fault = last.split("FAULT:", 1)[1].split()[0] if "FAULT:" in last else self.fault
         _log({"event": "request", "fault": fault, "messages": len(messages)})
         _act(fault, self.repack)
+        if fault == "slow":
+            _generate_slowly(cancelled)
         cached = 0
         for old, new in zip(self.previous, messages):
             if old != new:

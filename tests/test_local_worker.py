@@ -271,6 +271,36 @@ def test_commands_starting_together_share_one_worker(fake):
     assert len(fake.events("load")) == 1 and len(fake.events("request")) == 3
 
 
+def test_a_generation_nobody_waits_for_stops_and_the_worker_goes_on(fake):
+    """A client killed mid-generation (or gone at its deadline) closes its
+    connection; the shared worker stops generating within a second instead
+    of running the request to its end, and serves the next command."""
+    slow = CLIENT.replace('"content": "f"', '"content": "f FAULT:slow"')
+    client = subprocess.Popen([sys.executable, "-c", slow, str(fake.model), "60", "exit"],
+                              stdout=subprocess.PIPE, text=True)
+    fake.wait_for("request")
+    time.sleep(0.3)
+    client.kill()
+    client.wait(timeout=10)
+    stopped = fake.wait_for("cancelled", seconds=10)[0]
+    assert stopped["after"] < 5
+    started = time.monotonic()
+    assert run_client(fake, 60).returncode == 0
+    assert time.monotonic() - started < 30
+    assert len(fake.events("load")) == 1 and len(fake.events("request")) == 2
+
+
+def test_a_private_generation_stops_when_its_process_dies(fake):
+    slow = CLIENT.replace('"content": "f"', '"content": "f FAULT:slow"')
+    client = subprocess.Popen([sys.executable, "-c", slow, str(fake.model), "0", "exit"],
+                              stdout=subprocess.PIPE, text=True)
+    fake.wait_for("request")
+    client.kill()
+    client.wait(timeout=10)
+    assert fake.wait_for("cancelled", seconds=10)[0]["after"] < 5
+    assert wait_dead(fake.events("load")[0]["pid"])
+
+
 # ------------------------------------------------------------ pieces
 
 def test_repacking_is_off_exactly_where_llama_cpp_has_amx_kernels():

@@ -41,7 +41,7 @@ import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -302,17 +302,18 @@ class LlamaEngine:
     def close(self) -> None:
         self.llama.close()
 
-    def complete(self, request: dict) -> dict:
+    def complete(self, request: dict, cancelled: Callable[[], bool] = lambda: False) -> dict:
         """Answer one request: {"messages", "max_tokens", "temperature",
         "stop", "grammar", "seed"} -> {"text", "prompt_tokens",
-        "completion_tokens", "cached_tokens"}."""
+        "completion_tokens", "cached_tokens"}. Generation stops early at
+        the first token after `cancelled()` says so."""
         grammar = request.get("grammar")
         if grammar:
             check_grammar(grammar)
         before = self._evaluated()
         reply = self._generate(request["messages"], int(request["max_tokens"]),
                                float(request["temperature"]), request.get("stop") or [],
-                               grammar, int(request["seed"]))
+                               grammar, int(request["seed"]), cancelled)
         usage = reply.get("usage") or {}
         prompt_tokens = int(usage.get("prompt_tokens", 0))
         return {"text": reply["choices"][0]["message"]["content"] or "",
@@ -330,7 +331,8 @@ class LlamaEngine:
         return None if ids is None else np.array(ids)
 
     def _generate(self, messages: list[dict], max_tokens: int, temperature: float,
-                  stop: list[str], grammar: Optional[str], seed: int) -> dict:
+                  stop: list[str], grammar: Optional[str], seed: int,
+                  cancelled: Callable[[], bool]) -> dict:
         guide = (_GrammarGuide(self._lib, self.llama, grammar, temperature, seed)
                  if grammar else None)
         if guide is not None or temperature <= 0:
@@ -341,7 +343,9 @@ class LlamaEngine:
             reply = self.llama.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, stop=stop,
                 repeat_penalty=1.0, seed=seed,
-                logits_processor=[guide] if guide else None, **sampling)
+                logits_processor=[guide] if guide else None,
+                stopping_criteria=self._lib.StoppingCriteriaList(
+                    [lambda _ids, _logits: cancelled()]), **sampling)
         except ValueError as exc:           # e.g. the prompt exceeds n_ctx
             kind = "context" if self._exceeds_context(messages, max_tokens) else "malformed"
             raise ProviderError(PROVIDER, kind, f"{exc} (the context window "

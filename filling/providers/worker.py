@@ -22,6 +22,10 @@ The protocol is one JSON object per line, one request per connection:
     worker: {"event": "started"}          when it begins the request
             {"ok": true, "result": {...}} or {"ok": false, "kind": ..., "message": ...}
 
+A generation stops early when nobody will read its answer: its client
+closed the connection (killed, or gone at its deadline) or, with --parent,
+the parent died (class Cancel, asked by the engine after every token).
+
 "started" lets a client that queued behind another (several `npl`
 commands share one worker) start its deadline when its own request starts.
 Requests are served one at a time, which is what a llama.cpp context
@@ -42,7 +46,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .base import ProviderError
 
@@ -150,11 +154,11 @@ class Worker:
             if request is None:
                 return
             send(conn, {"event": "started"})
-            send(conn, self._result(request))
+            send(conn, self._result(request, Cancel(conn, self.orphaned)))
         except (OSError, ValueError, TimeoutError):
             return                      # the client went away or spoke nonsense
 
-    def _result(self, request: dict) -> dict:
+    def _result(self, request: dict, cancelled: Callable[[], bool]) -> dict:
         op = request.get("op")
         if isinstance(request.get("keep_alive"), (int, float)) and self.idle is not None:
             self.idle = max(0.0, float(request["keep_alive"]))
@@ -167,13 +171,47 @@ class Worker:
             return {"ok": False, "kind": "malformed", "message": f"unknown request {op!r}"}
         started = time.perf_counter()
         try:
-            result = self.engine.complete(request)
+            result = self.engine.complete(request, cancelled)
         except ProviderError as err:
             return {"ok": False, "kind": err.kind, "message": err.message}
         except Exception as exc:        # noqa: BLE001 -- reported, the worker goes on
             return {"ok": False, "kind": "server",
                     "message": f"the local model failed: {type(exc).__name__}: {exc}"}
+        if cancelled():
+            return {"ok": False, "kind": "cancelled", "message": "nobody waits for this answer"}
         return {"ok": True, "result": {**result, "seconds": time.perf_counter() - started}}
+
+
+class Cancel:
+    """Whether a generation should stop: its client closed the connection
+    (it died, or gave up at its deadline) or the worker's parent is gone.
+    The engine asks after every token; the socket and the parent are
+    looked at no more often than every CHECK_S seconds."""
+
+    CHECK_S = 0.2
+
+    def __init__(self, conn: socket.socket, orphaned: Callable[[], bool]):
+        self.conn = conn
+        self.orphaned = orphaned
+        self.next_check = time.monotonic() + self.CHECK_S
+        self.cancelled = False
+
+    def __call__(self) -> bool:
+        if self.cancelled or time.monotonic() < self.next_check:
+            return self.cancelled
+        self.next_check = time.monotonic() + self.CHECK_S
+        self.cancelled = self.orphaned() or _closed(self.conn)
+        return self.cancelled
+
+
+def _closed(conn: socket.socket) -> bool:
+    """The peer closed (or reset) the connection: a read would say end of file."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False                    # open, nothing sent: the client waits
+    except OSError:
+        return True
 
 
 def _parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
