@@ -30,7 +30,8 @@ problem to the next, as it does for a user), and the arms take turns at
 going first.
 
 Per-problem results are appended to a JSON Lines file as they come (--out;
-an existing file is resumed: problems already in it are skipped), progress
+an existing file is resumed: problems already in it are skipped), NPL's
+attempt records of each problem are kept beside it (OUT.attempts/), progress
 is printed per problem, and at the end the summary table is printed and
 everything recorded in bench/results/fill-quality-YYYYmmdd-HHMMSS.json.
 
@@ -109,12 +110,23 @@ def run(args, problems: list[Problem], out: Path) -> None:
                 if arm == "npl":
                     library = tmp / ("library" if args.shared_library else f"{problem.task_id}-library")
                     results[arm] = npl_arm(problem, args.model, folder, library, settings)
+                    keep_attempts(folder / f"{problem.name}.npl.attempts.jsonl", out, problem)
                 else:
                     results[arm] = python_arm(problem, provider, folder)
                 sink.write(json.dumps(asdict(results[arm])) + "\n")
                 sink.flush()
             if results:
                 print(progress_line(i, len(problems), problem, results), flush=True)
+
+
+def keep_attempts(record: Path, out: Path, problem: Problem) -> None:
+    """Keep NPL's attempt records of a problem (every prompt, reply, fill
+    and verdict: filling/attempts.py) in OUT.attempts/TASK-NAME.jsonl, for
+    `npl holes --attempts`-style study after the run."""
+    if record.exists():
+        folder = out.with_name(out.stem + ".attempts")
+        folder.mkdir(exist_ok=True)
+        (folder / f"{problem.task_id}-{problem.name}.jsonl").write_bytes(record.read_bytes())
 
 
 def baseline_provider(args):
