@@ -41,8 +41,9 @@ from npl.compiler.holes import HoleSpec, called_functions, signature_text, struc
 from .attempts import AttemptLog
 from .lockfile import LockEntry, restamp
 from .settings import Settings
-from .sources import (CallBudget, FillContext, FillFailed, ModelUnavailable, Outcome, Usage,
-                      draw_sample, from_library, from_model, from_synthesizer)
+from .model_source import Usage, draw_sample, from_model
+from .sources import (CallBudget, FillContext, FillFailed, ModelUnavailable, Outcome,
+                      from_library, from_synthesizer)
 
 # Provider failures that end one hole's fill, not the whole run ("context":
 # a prompt the model's context cannot hold, even fit to it).

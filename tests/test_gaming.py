@@ -127,7 +127,7 @@ def test_contradicting_examples_are_named_in_the_final_error(tmp_path):
 
 
 def test_contradiction_hint_only_when_the_examples_are_the_obstacle():
-    from npl.filling.sources import contradiction_hint
+    from npl.filling.model_source import contradiction_hint
     assert contradiction_hint(["example", "example"])
     assert contradiction_hint(["reply", "example", "compile", "gaming"])
     assert contradiction_hint(["gaming", "limit", "gaming"])          # gamed repeatedly

@@ -275,7 +275,7 @@ def test_reply_handling_fuzz_gives_a_fill_or_a_reason(text):
     """Any reply text gives fill source or a ReplyError with a reason: no
     other exception, no text a lock could not store."""
     from npl.filling.replies import ReplyError
-    from npl.filling.sources import reply_to_fill
+    from npl.filling.model_source import reply_to_fill
     from npl.compiler.driver import compile
     spec = next(h for h in compile(TWO_HOLES, "p.npl", strict_fills=False).holes if h.name == "inc")
     try:

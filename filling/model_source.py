@@ -1,0 +1,296 @@
+"""The model as a source of fills: the repair loop of docs/reference.md §7,
+prompt -> reply -> code (filling/replies.py) -> checks (filling/candidate.py)
+-> accepted, or the diagnostic / failing example / trace goes back to the
+model as the next message, up to `attempts` times (`from_model`); and one
+more sampled candidate, verified once without repair (`draw_sample`, for
+filling/choice.py). Every request is recorded (filling/attempts.py) and
+counted against the hole's call budget (sources.CallBudget).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from npl.compiler.holes import HoleSpec
+
+from .lockfile import Provenance
+from .prompt import build_messages, fit_messages, prompt_budget, repair_message
+from .replies import clipped
+from .sources import FillContext, FillFailed, Outcome, body_as_fill, check
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    def add(self, completion) -> None:
+        self.calls += 1
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        self.seconds += completion.seconds
+
+
+def reply_to_fill(spec: HoleSpec, text: str, known: frozenset = frozenset()) -> str:
+    """The model's reply as fill source (raises ReplyError). Definitions of
+    functions the program already has (`known`, other than the one being
+    written) are dropped: small models like to repeat the context."""
+    from .replies import ReplyError, classify_expression_reply, classify_function_reply, extract_code
+    code = drop_definitions(extract_code(text), known - {spec.func_name})
+    if spec.kind == "function":
+        r = classify_function_reply(code, spec.func_name)
+        helpers = (r.helpers.strip() + "\n\n") if r.helpers.strip() else ""
+        if not r.body.strip():
+            raise ReplyError("the reply has no function body")
+        return helpers + body_as_fill(spec, r.body)
+    r = classify_expression_reply(code, spec.func_name)
+    if r.kind == "expression":
+        return r.expression.strip()
+    if r.helpers.strip():
+        raise ReplyError("an expression hole takes one expression, without helper functions")
+    return body_as_fill(spec, r.body)
+
+
+def drop_definitions(code: str, names) -> str:
+    """`code` without its top-level `def NAME(...)` blocks for NAME in `names`."""
+    if not names:
+        return code
+    out, skipping = [], False
+    for line in code.splitlines():
+        if line and not line[0].isspace():
+            m = re.match(r"def\s+(\w+)\s*\(", line)
+            skipping = bool(m and m.group(1) in names)
+        if not skipping:
+            out.append(line)
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def grammar_for(provider, spec: HoleSpec) -> Optional[str]:
+    if not getattr(provider, "name", "").startswith("local/"):
+        return None
+    try:
+        from .providers.gbnf import fill_grammar
+        return fill_grammar("function")     # both kinds are asked for a definition
+    except Exception:
+        return None
+
+
+def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage: Usage,
+               fill_nested) -> Outcome:
+    """Ask `provider` for a fill, repairing up to `attempts` times. A fill
+    that opens holes has them filled by `fill_nested(spec, candidate,
+    holes)`, which gives (their outcomes, a problem or "", the checks the
+    whole passed)."""
+    asker = Asker(ctx, spec, provider, usage)
+    messages = first_messages(ctx, spec)
+    outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
+    for attempt in range(1, attempts + 1):
+        ctx.on_event(spec, f"asking {provider.name} (attempt {attempt}/{attempts})")
+        with ctx.attempts.attempt(spec, provider.name, attempt) as rec:
+            completion, candidate = asker.answer(messages, attempt, rec)
+            if candidate is not None:
+                outcome = judged(ctx, spec, candidate, rec, outcomes, asker, fill_nested)
+                if outcome is not None:
+                    return outcome
+            else:
+                outcomes.append("reply")
+        ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(asker.last_problem)}")
+        shown = clipped(completion.text)          # a huge or broken reply is not sent back whole
+        messages = messages + [{"role": "assistant", "content": shown},
+                               repair_message(spec, candidate or shown, asker.last_problem)]
+    raise FillFailed(spec, f"no accepted fill after {attempts} attempts; last problem:\n"
+                     f"{asker.last_problem}" + contradiction_hint(outcomes), attempts)
+
+
+def first_messages(ctx: FillContext, spec: HoleSpec) -> list[dict]:
+    """The first request for `spec`: the prompt with the visible examples."""
+    from npl.compiler.holes import test_source
+    visible = [test_source(ctx.program, t) for t in ctx.visible(spec)]
+    return build_messages(spec, ctx.program_context(spec), visible, ctx.enclosing_source(spec))
+
+
+class Asker:
+    """One hole's requests to the model: the call budget, the prompt fit to
+    the context, the grammar, the usage counted, and the last problem."""
+
+    def __init__(self, ctx: FillContext, spec: HoleSpec, provider, usage: Usage):
+        self.ctx, self.spec, self.provider, self.usage = ctx, spec, provider, usage
+        self.grammar = grammar_for(provider, spec)
+        self.budget = prompt_budget(provider, REPLY_TOKENS)
+        self.hole_usage = Usage()
+        self.last_problem = ""
+        self.answers: set[str] = set()      # earlier answers (reply_key)
+
+    def ask(self, chat: list[dict], attempt: int, rec, **sampling):
+        """One request (recorded in `rec`); FillFailed when no call is left."""
+        from .providers.base import ProviderError
+        if not self.ctx.calls.take():
+            rec.fail("budget", out_of_calls(self.ctx, ""))
+            raise FillFailed(self.spec, out_of_calls(self.ctx, self.last_problem), attempt - 1)
+        chat = fit_messages(chat, self.budget)      # older repair turns go first, then cuts
+        try:
+            completion = self.provider.complete(chat, max_tokens=REPLY_TOKENS,
+                                                grammar=self.grammar, **sampling)
+        except ProviderError as err:
+            rec.fail("provider", str(err))
+            raise
+        self.usage.add(completion)
+        self.hole_usage.add(completion)
+        rec.asked(chat, completion)
+        return completion
+
+    def answer(self, messages: list[dict], attempt: int, rec):
+        """(the completion, its fill or None); an unusable reply's reason
+        becomes the last problem. Greedy decoding that answers the feedback
+        with a rejected answer again (small models copy the conversation)
+        is replaced by a sampled fresh answer to the first request, instead
+        of spending the attempt on a known failure."""
+        completion = self.ask(messages, attempt, rec, temperature=0.0)
+        candidate, unusable = parse_reply(self.ctx, self.spec, completion.text)
+        if reply_key(completion.text, candidate) in self.answers:
+            self.ctx.on_event(self.spec, f"attempt {attempt} repeated an earlier answer; "
+                              "sampling another")
+            rec.detail = "resampled: the first reply repeated an earlier answer"
+            completion = self.ask(messages[:2], attempt, rec,
+                                  temperature=RESAMPLE_TEMPERATURE, seed=attempt)
+            candidate, unusable = parse_reply(self.ctx, self.spec, completion.text)
+        self.answers.add(reply_key(completion.text, candidate))
+        rec.fill = candidate
+        if candidate is None:
+            self.last_problem = unusable
+            rec.reject("reply", unusable)
+        return completion, candidate
+
+    def provenance(self, attempt: int) -> Provenance:
+        name, used = self.provider.name, self.hole_usage
+        return Provenance(name, name.partition("/")[2], attempt, used.prompt_tokens,
+                          used.completion_tokens, round(used.seconds, 3))
+
+
+def judged(ctx: FillContext, spec: HoleSpec, candidate: str, rec, outcomes: list[str],
+           asker: Asker, fill_nested) -> Optional[Outcome]:
+    """The checks' verdict on a candidate: its Outcome when accepted (with
+    the holes it opens filled), else None with the problem in `asker`."""
+    verdict = check(ctx, spec, candidate)
+    outcomes.append(attempt_outcome(verdict))
+    rec.judge(verdict, sub_holes=True)
+    if not verdict.accepted:
+        asker.last_problem = verdict.feedback
+        return None
+    sub: list[Outcome] = []
+    passed, problem = verdict.passed, ""
+    if verdict.new_holes:
+        sub, problem, passed = fill_nested(spec, candidate, verdict.new_holes)
+    if problem:
+        asker.last_problem = problem
+        rec.reject("sub-holes", problem)
+        return None
+    return Outcome(spec, candidate, asker.provenance(rec.number), passed, sub)
+
+
+RESAMPLE_TEMPERATURE = 0.8
+REPLY_TOKENS = 768          # the most a reply may have
+
+
+def draw_sample(ctx: FillContext, spec: HoleSpec, provider, usage: Usage, index: int) -> Optional[Outcome]:
+    """One more candidate for `spec`: a fresh answer to the first request,
+    sampled (RESAMPLE_TEMPERATURE, seed `index`), verified once, without
+    repair; None when it is not accepted (or opens holes of its own, or no
+    call is left), with the reason in the hole's notes and its attempt
+    record. A provider error propagates (recorded)."""
+    from .providers.base import ProviderError
+    label = f"sample {index + 1}"
+    with ctx.attempts.attempt(spec, provider.name, index + 1,
+                              detail=f"{label} (temperature {RESAMPLE_TEMPERATURE}, seed {index})") as rec:
+        if not ctx.calls.take():
+            rec.fail("budget", out_of_calls(ctx, ""))
+            ctx.on_event(spec, f"{label}: not drawn: no model call left for this hole")
+            return None
+        messages = fit_messages(first_messages(ctx, spec), prompt_budget(provider, REPLY_TOKENS))
+        try:
+            completion = provider.complete(messages, max_tokens=REPLY_TOKENS,
+                                           grammar=grammar_for(provider, spec),
+                                           temperature=RESAMPLE_TEMPERATURE, seed=index)
+        except ProviderError as err:
+            rec.fail("provider", str(err))
+            raise
+        usage.add(completion)
+        rec.asked(messages, completion)
+        candidate, unusable = parse_reply(ctx, spec, completion.text)
+        rec.fill = candidate
+        if candidate is None:
+            rec.reject("reply", unusable)
+            ctx.on_event(spec, f"{label} rejected: {first_line(unusable)}")
+            return None
+        verdict = check(ctx, spec, candidate)
+        rec.judge(verdict)
+        if rec.verdict != "accepted":
+            ctx.on_event(spec, f"{label} rejected: {first_line(rec.feedback) or rec.stage}")
+            return None
+    prov = Provenance(provider.name, provider.name.partition("/")[2], 1, completion.prompt_tokens,
+                      completion.completion_tokens, round(completion.seconds, 3))
+    return Outcome(spec, candidate, prov, verdict.passed)
+
+
+def out_of_calls(ctx: FillContext, last_problem: str) -> str:
+    """Why a fill stopped at its call budget, for the final error."""
+    return (f"stopped: this hole has used all {ctx.calls.limit} model calls it may make "
+            "(max_calls in npl.toml [fill]; the calls of the holes its fills open count "
+            "too)" + (f"; last problem:\n{last_problem}" if last_problem else ""))
+
+
+def parse_reply(ctx: FillContext, spec: HoleSpec, text: str) -> tuple[Optional[str], str]:
+    """(the fill a reply gives, "") or (None, why the reply cannot be used)."""
+    from .replies import ReplyError
+    try:
+        return reply_to_fill(spec, text, known_functions(ctx)), ""
+    except ReplyError as err:
+        return None, f"Your reply could not be used: {err}"
+
+
+def reply_key(text: str, candidate: Optional[str]) -> str:
+    """What makes two replies the same answer: the fill they give (layout,
+    docstrings and repeated context aside), else their text (its start,
+    for a reply too long to use)."""
+    from .replies import MAX_REPLY_CHARS
+    return normalized(candidate if candidate is not None else text[:MAX_REPLY_CHARS])
+
+
+def normalized(reply: str) -> str:
+    return " ".join(reply.split())
+
+
+def attempt_outcome(verdict) -> str:
+    """"example" (failed an example), "gaming", or the verdict's stage."""
+    if verdict.stage == "test" and verdict.failed == "example":
+        return "example"
+    return verdict.stage
+
+
+def contradiction_hint(outcomes: list[str]) -> str:
+    """When the model's code kept compiling but never agreed with the
+    examples (or special-cased them), the likelier culprit is the hole: its
+    examples and description may say different things."""
+    against = [o for o in outcomes if o in ("example", "gaming")]
+    compiled = [o for o in outcomes if o not in ("reply", "compile")]
+    if len(against) >= 2 and (len(against) == len(compiled) or outcomes.count("gaming") >= 2):
+        return ("\nnote: every candidate that compiled failed the examples or special-cased "
+                "them: the examples may contradict the description. Check each `example` "
+                "against the description (and the description against what you mean).")
+    return ""
+
+
+def known_functions(ctx: FillContext) -> frozenset:
+    prog = ctx.program
+    if prog is None:
+        return frozenset()
+    return frozenset(f.name for f in prog.funcs.values() if f.module == prog.main_path)
+
+
+def first_line(text: str) -> str:
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    return lines[0][:120] if lines else ""
+
