@@ -12,9 +12,10 @@ can be any file. It behaves as the environment says:
                         segv-if-repack (crash only with weight repacking
                         on, as llama.cpp's AMX bug does), load-error,
                         load-segv (fail or crash while loading),
-                        slow (generate a "token" every 10 ms for up to
-                        60 s, stopping when the worker says nobody waits:
-                        logs a "cancelled" event)
+                        slow (generate a "token" every 10 ms for
+                        FAKE_ENGINE_SLOW_S seconds, default 60, stopping
+                        early when the worker says nobody waits: logs a
+                        "cancelled" event)
     FAKE_ENGINE_REPLY   the reply text (default: a fenced NPL function)
     FAKE_ENGINE_LOG     a file that gets one JSON line per load and request
 
@@ -60,7 +61,7 @@ def _act(fault: str, repack: bool) -> None:
 
 def _generate_slowly(cancelled) -> None:
     started = time.monotonic()
-    while time.monotonic() - started < 60:
+    while time.monotonic() - started < float(os.environ.get("FAKE_ENGINE_SLOW_S", "60")):
         if cancelled():
             _log({"event": "cancelled", "after": time.monotonic() - started})
             return

@@ -8,6 +8,7 @@ with the reason, where it is not installed.
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import re
@@ -403,3 +404,29 @@ def test_real_model_reuses_the_shared_prompt_prefix(provider):
     assert 30 < cached < completion.prompt_tokens         # the system prompt, not the hole
     hello = worker_for(provider.worker_config(), "x").running.hello
     assert hello["engine"] == "llama.cpp" and isinstance(hello["repack"], bool)
+
+
+CANCELLED_RUN = textwrap.dedent("""
+    import json, sys
+    from npl.filling.providers.llama_engine import LlamaEngine
+    engine = LlamaEngine(sys.argv[1], 2, 2048)
+    request = {"messages": [{"role": "user", "content": "Count from 1 to 200 in words."}],
+               "max_tokens": 300, "temperature": 0.0, "stop": [], "grammar": None, "seed": 0}
+    asked = []
+    def cancelled():
+        asked.append(1)
+        return len(asked) > 5
+    print(json.dumps(engine.complete(request, cancelled)))
+""")
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not AVAILABLE, reason=WHY_NOT)
+def test_real_engine_ends_a_generation_nobody_waits_for(provider):
+    """The worker's Cancel (tests/test_local_worker.py) reaches llama.cpp:
+    once cancelled() says so, the next token ends the generation."""
+    ran = subprocess.run([sys.executable, "-c", CANCELLED_RUN, str(provider.model_file())],
+                         capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    result = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert 3 <= result["completion_tokens"] <= 8, result

@@ -290,6 +290,13 @@ def test_a_generation_nobody_waits_for_stops_and_the_worker_goes_on(fake):
     assert len(fake.events("load")) == 1 and len(fake.events("request")) == 2
 
 
+def test_a_generation_its_client_waits_for_runs_to_its_end(fake, monkeypatch):
+    monkeypatch.setenv("FAKE_ENGINE_SLOW_S", "2")
+    started = time.monotonic()
+    assert fake.provider(keep_alive=60).complete(chat("slow")).text
+    assert time.monotonic() - started >= 2 and not fake.events("cancelled")
+
+
 def test_a_private_generation_stops_when_its_process_dies(fake):
     slow = CLIENT.replace('"content": "f"', '"content": "f FAULT:slow"')
     client = subprocess.Popen([sys.executable, "-c", slow, str(fake.model), "0", "exit"],

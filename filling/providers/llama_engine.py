@@ -343,9 +343,9 @@ class LlamaEngine:
             reply = self.llama.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, stop=stop,
                 repeat_penalty=1.0, seed=seed,
-                logits_processor=[guide] if guide else None,
-                stopping_criteria=self._lib.StoppingCriteriaList(
-                    [lambda _ids, _logits: cancelled()]), **sampling)
+                logits_processor=[*([guide] if guide else []),
+                                  _end_when(cancelled, self.llama.token_eos())],
+                **sampling)
         except ValueError as exc:           # e.g. the prompt exceeds n_ctx
             kind = "context" if self._exceeds_context(messages, max_tokens) else "malformed"
             raise ProviderError(PROVIDER, kind, f"{exc} (the context window "
@@ -356,6 +356,19 @@ class LlamaEngine:
         if guide is not None and guide.failure:
             raise ProviderError(PROVIDER, "malformed", guide.failure)
         return reply
+
+
+def _end_when(cancelled: Callable[[], bool], eos: int):
+    """A logits processor that makes end-of-text the only choice once
+    `cancelled()` says so: the generation ends at the next token.
+    (create_chat_completion takes no stopping criteria; the last logits
+    processor decides, after the grammar's.)"""
+    def end_when_cancelled(_input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if cancelled():
+            scores = np.full_like(scores, -np.inf)
+            scores[eos] = 0.0
+        return scores
+    return end_when_cancelled
 
 
 def _exceeds_context_of(llama, n_ctx: int, messages: list[dict], max_tokens: int) -> bool:

@@ -41,6 +41,7 @@ import faulthandler
 import importlib
 import json
 import os
+import select
 import shutil
 import socket
 import sys
@@ -205,12 +206,12 @@ class Cancel:
 
 
 def _closed(conn: socket.socket) -> bool:
-    """The peer closed (or reset) the connection: a read would say end of file."""
+    """The peer closed (or reset) the connection: a read would say end of
+    file. Never blocks (the socket may have a timeout set)."""
     try:
-        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False                    # open, nothing sent: the client waits
-    except OSError:
+        readable, _, _ = select.select([conn], [], [], 0)
+        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
         return True
 
 
