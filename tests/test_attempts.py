@@ -344,10 +344,14 @@ def test_the_local_engine_says_when_a_prompt_exceeds_its_context(prompt_chars, k
         def tokenize(self, text: bytes, add_bos: bool = True):
             return list(text)
 
+        def token_eos(self) -> int:
+            return 0
+
         def create_chat_completion(self, **request):
             raise ValueError("Requested tokens (303966) exceed context window of 8192")
     engine = LlamaEngine.__new__(LlamaEngine)
     engine.llama, engine.n_ctx = Llama(), 8192
     with pytest.raises(ProviderError) as err:
-        engine._generate([{"role": "user", "content": "x" * prompt_chars}], 768, 0.0, [], None, 0)
+        engine._generate([{"role": "user", "content": "x" * prompt_chars}], 768, 0.0, [], None, 0,
+                         lambda: False)
     assert err.value.kind == kind and "the context window is 8192 tokens" in err.value.message
