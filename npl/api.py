@@ -91,14 +91,20 @@ class Program:
         self._path = path
         self.device = device
         self._externs = dict(externs or {})
+        self._function_table: Optional[dict] = None
+        self._struct_table: Optional[dict] = None
+        self._plans: dict[str, tuple] = {}
         self._runtime = load_compilation(comp, externs=self._wrap_externs(self._externs), device=device,
                                          step_limit=step_limit, time_limit=time_limit)
         self.fn = _Functions(self)
 
     # ------------------------------------------------------------ calling
     def _functions(self) -> dict:
-        main = self._comp.program.scopes[self._comp.path]
-        return {n: s for n, s in main.items() if isinstance(s, FuncInfo) and not s.extern}
+        if self._function_table is None:
+            main = self._comp.program.scopes[self._comp.path]
+            self._function_table = {n: s for n, s in main.items()
+                                     if isinstance(s, FuncInfo) and not s.extern}
+        return self._function_table
 
     def _function(self, name: str):
         fn = self._functions().get(name)
@@ -109,26 +115,28 @@ class Program:
 
     def call(self, name: str, *args, **kwargs) -> Any:
         """Call NPL function `name` with Python values."""
-        fn = self._function(name)
-        names = [n for n, _ in fn.params]
-        if len(args) > len(names):
-            raise NplTypeError(f"{name}() takes {len(names)} argument(s), {len(args)} given")
-        values = dict(zip(names, args))
-        for k, v in kwargs.items():
-            if k not in names:
-                raise NplTypeError(f"{name}() has no parameter '{k}'")
-            if k in values:
-                raise NplTypeError(f"{name}() got '{k}' twice")
-            values[k] = v
-        missing = [n for n in names if n not in values]
-        if missing:
-            raise NplTypeError(f"{name}() is missing argument(s): {', '.join(missing)}")
-        converted = [to_npl(values[n], t, self._structs(), f"{name}() argument '{n}'") for n, t in fn.params]
-        return self._runtime.call(fn.ir_name, *converted)
+        fn, names, run = self._call_plan(name)
+        if kwargs or len(args) != len(names):
+            args = _arguments(name, names, args, kwargs)
+        structs = self._structs()
+        return run(*[to_npl(v, t, structs, f"{name}() argument '{n}'")
+                     for v, (n, t) in zip(args, fn.params)])
+
+    def _call_plan(self, name: str) -> tuple:
+        """(the function, its parameter names, the runtime's caller of it),
+        made once per function: a host may call one function many times."""
+        plan = self._plans.get(name)
+        if plan is None:
+            fn = self._function(name)
+            plan = self._plans[name] = (fn, [n for n, _ in fn.params],
+                                        self._runtime.caller(fn.ir_name))
+        return plan
 
     def _structs(self) -> dict[str, tuple[type, list]]:
-        return {s.ir_name: (self._runtime.struct_class(s.ir_name), s.fields)
-                for s in self._comp.program.structs.values()}
+        if self._struct_table is None:
+            self._struct_table = {s.ir_name: (self._runtime.struct_class(s.ir_name), s.fields)
+                                  for s in self._comp.program.structs.values()}
+        return self._struct_table
 
     def struct(self, name: str) -> type:
         """The Python class of NPL struct `name` (to build arguments)."""
@@ -173,6 +181,24 @@ class Program:
 
     def __repr__(self) -> str:
         return f"<npl.Program {self._comp.path} functions={sorted(self._functions())}>"
+
+
+def _arguments(name: str, names: list[str], args: tuple, kwargs: dict) -> list:
+    """Positional and keyword arguments in parameter order (NplTypeError
+    when they do not match the parameters)."""
+    if len(args) > len(names):
+        raise NplTypeError(f"{name}() takes {len(names)} argument(s), {len(args)} given")
+    values = dict(zip(names, args))
+    for k, v in kwargs.items():
+        if k not in names:
+            raise NplTypeError(f"{name}() has no parameter '{k}'")
+        if k in values:
+            raise NplTypeError(f"{name}() got '{k}' twice")
+        values[k] = v
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise NplTypeError(f"{name}() is missing argument(s): {', '.join(missing)}")
+    return [values[n] for n in names]
 
 
 def _checked_extern(ext, host: Callable, program: Program) -> Callable:

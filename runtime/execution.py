@@ -17,7 +17,6 @@ all.
 """
 from __future__ import annotations
 
-import queue
 import sys
 import threading
 import time
@@ -47,8 +46,9 @@ def run_deep(fn: Callable[..., Any], *args: Any) -> Any:
     _raise_recursion_limit()
     try:
         worker = _take_worker()
-        worker.jobs.put(job)
-        while not job.done.wait(0.25):
+        worker.job = job
+        worker.go.release()
+        while not worker.done.acquire(timeout=0.25):
             if not worker.is_alive():
                 # It died outside the job (a MemoryError while reporting the
                 # result): never wait for it, and never reuse it.
@@ -65,37 +65,45 @@ def run_deep(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 class _Job:
+    __slots__ = ("fn", "args", "value", "error")
+
     def __init__(self, fn: Callable[..., Any], args: tuple):
         self.fn, self.args = fn, args
         self.value: Any = None
         self.error: Optional[BaseException] = None
-        self.done = threading.Event()
 
     def run(self) -> None:
         try:
             self.value = self.fn(*self.args)
         except BaseException as exc:  # handed to the calling thread
             self.error = exc
-        finally:
-            self.done.set()
 
 
 class _Worker(threading.Thread):
-    """A daemon thread with a big stack that runs jobs one at a time."""
+    """A daemon thread with a big stack that runs jobs one at a time. The
+    hand-off is two plain locks, held while nothing is to do: the caller
+    sets `job` and releases `go`; the worker runs it and releases `done`
+    (a call costs a few microseconds of locking, no Condition or Event)."""
 
     def __init__(self) -> None:
         super().__init__(name="npl-program", daemon=True)
-        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.job: Optional[_Job] = None
+        self.go = threading.Lock()
+        self.done = threading.Lock()
+        self.go.acquire()
+        self.done.acquire()
 
     def run(self) -> None:
         _on_deep_thread.active = True
         quiet = False
         while True:
-            job = self.jobs.get()
+            self.go.acquire()
+            job, self.job = self.job, None
             if not quiet and "numpy" in sys.modules:
                 quiet = _silence_numpy()
             job.run()
             del job
+            self.done.release()
 
 
 def _silence_numpy() -> bool:
