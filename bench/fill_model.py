@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How well a model fills holes through NPL's whole loop: prompt, reply
-parsing, verification and repair (filling/sources.py).
+parsing, verification and repair (filling/model_source.py).
 
 Each task of bench/synth/tasks.json becomes the program
 
@@ -57,7 +57,7 @@ sys.path.insert(0, str(BENCH / "synth"))
 from run import examples, signature_types  # noqa: E402  (bench/synth/run.py)
 
 from npl.api import load  # noqa: E402
-from npl.filling import sources as model_source  # noqa: E402
+from npl.filling import model_source  # noqa: E402
 from npl.filling.synth.values import same_value  # noqa: E402
 from npl.lang.types import Type  # noqa: E402
 from npl.project import fill_missing, open_program  # noqa: E402

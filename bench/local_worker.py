@@ -90,7 +90,7 @@ def chats() -> dict[str, list[dict]]:
 
 def repair_chat(talks: dict, reply: str) -> list[dict]:
     """A's conversation with its reply and a repair message, as the repair
-    loop sends it (filling/sources.py)."""
+    loop sends it (filling/model_source.py)."""
     problem = 'It fails the example count_vowels("Hello") == 2: it returns 5.'
     return talks["A"] + [{"role": "assistant", "content": reply},
                          repair_message(talks["hole A"], reply, problem)]

@@ -25,7 +25,7 @@ from baseline import baseline_messages, python_code
 from judge import Verdict, judge
 from problem import Problem, program_text
 
-MAX_TOKENS = 768            # what filling/sources.py asks the model for per call
+MAX_TOKENS = 768            # what filling/model_source.py asks the model for per call
 TEST_TIMEOUT = 5.0          # seconds per test call
 
 
