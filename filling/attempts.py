@@ -190,14 +190,16 @@ def load_sidecar(path: str) -> list[Attempt]:
     return out
 
 
-def save_sidecar(path: str, log: AttemptLog, keep: set[str]) -> None:
+def save_sidecar(path: str, log: AttemptLog, keep: set[str],
+                 tried: Optional[set[str]] = None) -> None:
     """Write the sidecar: this run's attempts of each hole it tried (the
-    last MAX_PER_HOLE of each) in place of the earlier ones, and the earlier
-    records of the holes in `keep` (the program's holes) that this run did
-    not try; records of holes the program no longer has are dropped.
-    Written atomically; nothing is written when there is nothing to keep."""
+    last MAX_PER_HOLE of each; of the holes in `tried` only, when given) in
+    place of the earlier ones, and the earlier records of the holes in
+    `keep` (the file's holes) that this run did not try; records of holes
+    the file no longer has are dropped. Written atomically; nothing is
+    written when there is nothing to keep."""
     from npl.lang.fileio import write_atomic
-    tried = log.keys()
+    tried = [k for k in log.keys() if tried is None or k in tried]
     old = [a for a in load_sidecar(path) if a.key in keep and a.key not in tried]
     new: list[Attempt] = []
     for key in tried:                   # in the order the holes were first tried

@@ -204,21 +204,36 @@ def home_lock(location: str, program: str) -> Path:
     """The lock file of the hole at `location` ("PATH:LINE:COL"): the lock
     of the file the hole belongs to (for a hole in a fill, the file of the
     hole it fills); `program`'s own for its holes."""
-    home = home_module(location.rsplit(":", 2)[0])
-    if os.path.abspath(home) == os.path.abspath(program):
-        return lock_path_for(program)
-    return lock_path_for(home)
+    return lock_path_for(home_file(location, program))
 
 
 def keep_attempts(prog: OpenProgram, attempts: AttemptLog) -> None:
-    """Keep this run's attempts in PROG.npl.attempts.jsonl (for `npl holes
-    --attempts`); a sidecar that cannot be written costs a warning only."""
-    keep = {h.key for h in prog.comp.holes} | set(attempts.keys())
-    try:
-        save_sidecar(attempts_path(prog.path), attempts, keep)
-    except OSError as exc:
-        print(f"npl: warning: could not keep the fill's attempts in "
-              f"{attempts_path(prog.path)}: {exc.strerror or exc}", file=sys.stderr)
+    """Keep this run's attempts in the attempts file of the file each hole
+    belongs to (PROG.npl.attempts.jsonl, or an imported file's own, as its
+    fills go to its own lock), for `npl holes --attempts`; a file that
+    cannot be written costs a warning only."""
+    holes: dict[str, set[str]] = {prog.path: set()}      # each file's holes
+    for spec in prog.comp.holes:
+        holes.setdefault(home_file(spec.location, prog.path), set()).add(spec.key)
+    tried: dict[str, set[str]] = {}
+    for key in attempts.keys():
+        home = home_file(attempts.of_hole(key)[0].location, prog.path)
+        tried.setdefault(home, set()).add(key)
+    for path in sorted(set(holes) | set(tried)):
+        sidecar = attempts_path(path)
+        try:
+            save_sidecar(sidecar, attempts, holes.get(path, set()), tried.get(path, set()))
+        except OSError as exc:
+            print(f"npl: warning: could not keep the fill's attempts in {sidecar}: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+
+
+def home_file(location: str, program: str) -> str:
+    """The file the hole at `location` ("PATH:LINE:COL") belongs to:
+    `program` for its own holes (as the program was named), else the
+    imported file's path."""
+    home = home_module(location.rsplit(":", 2)[0])
+    return program if os.path.abspath(home) == os.path.abspath(program) else home
 
 
 def fills_checked_by(prog: OpenProgram) -> Callable[[str], str]:

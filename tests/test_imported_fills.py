@@ -101,6 +101,11 @@ def test_npl_fill_of_an_importer_writes_the_imported_fill_to_its_files_lock(fold
     assert not (folder / "app.npl.lock").exists()
     r = run_npl(["test", "--frozen", "shapes.npl"], folder)     # the file alone uses it too
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout + r.stderr
+    # and its attempts are kept beside it, where `npl holes shapes.npl --attempts` looks
+    assert not (folder / "app.npl.attempts.jsonl").exists()
+    r = run_npl(["holes", "shapes.npl", "--attempts", "double"], folder)
+    assert r.returncode == 0, r.stderr
+    assert "x * x" in r.stdout and "x + x" in r.stdout and "accepted" in r.stdout, r.stdout
 
 
 def test_the_cached_run_sees_a_changed_lock_of_an_imported_file(folder):
