@@ -157,6 +157,7 @@ def arm_summary(rows: list[dict]) -> dict:
             "mean_completion_tokens": round(mean(r["completion_tokens"] for r in rows), 1) if n else 0.0,
             "mean_calls": round(mean(r["calls"] for r in rows), 2) if n else 0.0,
             "mean_seconds": round(mean(r["seconds"] for r in rows), 2) if n else 0.0,
+            "mean_model_seconds": round(mean(r.get("model_seconds", 0.0) for r in rows), 2) if n else 0.0,
             "median_seconds": round(median(r["seconds"] for r in rows), 2) if n else 0.0}
 
 
@@ -183,10 +184,10 @@ def print_summary(summary: dict) -> None:
     print(f"\n{summary['problems']} problems answered by every arm")
     rows = [[arm, f"{s['passed']}/{s['problems']}", f"{s['pass_rate']:.1f}%", str(s["hidden_passed"]),
              f"{s['mean_tokens']:.0f}", f"{s['mean_calls']:.2f}", f"{s['mean_seconds']:.1f}",
-             f"{s['median_seconds']:.1f}"]
+             f"{s['median_seconds']:.1f}", f"{s.get('mean_model_seconds', 0.0):.1f}"]
             for arm, s in summary["arms"].items()]
     print_table(["arm", "passed", "pass rate", "hidden ok", "tokens/problem", "calls/problem",
-                 "s/problem", "median s"], rows)
+                 "s/problem", "median s", "model s/problem"], rows)
     if "npl_by_source" in summary:
         print("\nNPL fills by source: " + ", ".join(
             f"{s}: {v['passed']}/{v['filled']} passed" for s, v in summary["npl_by_source"].items()))

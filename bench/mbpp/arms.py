@@ -39,6 +39,7 @@ class ArmResult:
     tests_passed: int = 0
     tests: int = 0
     seconds: float = 0.0            # to the answer: filling, or the one model call
+    model_seconds: float = 0.0      # of which the model's requests took
     judge_seconds: float = 0.0
     calls: int = 0
     prompt_tokens: int = 0
@@ -93,6 +94,7 @@ def npl_arm(problem: Problem, model: str, folder: Path, library: Path, settings:
     usage = report.usage
     result.calls, result.prompt_tokens, result.completion_tokens = \
         usage.calls, usage.prompt_tokens, usage.completion_tokens
+    result.model_seconds = round(usage.seconds, 2)
     if report.failures or not report.outcomes:
         reason = report.failures[0].reason if report.failures else "no fill"
         reason = reason.replace(str(folder) + os.sep, "")         # no temporary paths in results
@@ -117,6 +119,7 @@ def python_arm(problem: Problem, provider, folder: Path) -> ArmResult:
     result.seconds = round(time.perf_counter() - start, 2)
     result.calls, result.prompt_tokens, result.completion_tokens = \
         1, completion.prompt_tokens, completion.completion_tokens
+    result.model_seconds = round(completion.seconds, 2)
     result.solution = python_code(completion.text, problem.name)
     code = folder / "solution.py"
     code.write_text(result.solution)
