@@ -84,12 +84,14 @@ def grammar_for(provider, spec: HoleSpec) -> Optional[str]:
 
 def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage: Usage,
                fill_nested) -> Outcome:
-    """Ask `provider` for a fill, repairing up to `attempts` times. A fill
-    that opens holes has them filled by `fill_nested(spec, candidate,
-    holes)`, which gives (their outcomes, a problem or "", the checks the
-    whole passed)."""
+    """Ask `provider` for a fill, repairing up to `attempts` times. A repair
+    request is the first request and one turn: the last rejected answer
+    and why (older turns are not sent: a small model copies them, and
+    they make every request longer). A fill that opens holes has them
+    filled by `fill_nested(spec, candidate, holes)`, which gives (their
+    outcomes, a problem or "", the checks the whole passed)."""
     asker = Asker(ctx, spec, provider, usage)
-    messages = first_messages(ctx, spec)
+    messages = first = first_messages(ctx, spec)
     outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
     for attempt in range(1, attempts + 1):
         ctx.on_event(spec, f"asking {provider.name} (attempt {attempt}/{attempts})")
@@ -103,8 +105,8 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
                 outcomes.append("reply")
         ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(asker.last_problem)}")
         shown = clipped(completion.text)          # a huge or broken reply is not sent back whole
-        messages = messages + [{"role": "assistant", "content": shown},
-                               repair_message(spec, candidate or shown, asker.last_problem)]
+        messages = first + [{"role": "assistant", "content": shown},
+                            repair_message(spec, candidate or shown, asker.last_problem)]
     raise FillFailed(spec, f"no accepted fill after {attempts} attempts; last problem:\n"
                      f"{asker.last_problem}" + contradiction_hint(outcomes), attempts)
 
@@ -127,6 +129,7 @@ class Asker:
         self.hole_usage = Usage()
         self.last_problem = ""
         self.answers: set[str] = set()      # earlier answers (reply_key)
+        self.repeated = False               # a greedy reply repeated one of them
 
     def ask(self, chat: list[dict], attempt: int, rec, **sampling):
         """One request (recorded in `rec`); FillFailed when no call is left."""
@@ -151,16 +154,23 @@ class Asker:
         becomes the last problem. Greedy decoding that answers the feedback
         with a rejected answer again (small models copy the conversation)
         is replaced by a sampled fresh answer to the first request, instead
-        of spending the attempt on a known failure."""
-        completion = self.ask(messages, attempt, rec, temperature=0.0)
+        of spending the attempt on a known failure; once that happened, the
+        hole's later repairs are sampled (RESAMPLE_TEMPERATURE, a seed per
+        attempt) rather than greedy, which would likely repeat again."""
+        sampling = ({"temperature": RESAMPLE_TEMPERATURE, "seed": attempt} if self.repeated
+                    else {"temperature": 0.0})
+        completion = self.ask(messages, attempt, rec, **sampling)
         candidate, unusable = parse_reply(self.ctx, self.spec, completion.text)
         if reply_key(completion.text, candidate) in self.answers:
+            self.repeated = True
             self.ctx.on_event(self.spec, f"attempt {attempt} repeated an earlier answer; "
                               "sampling another")
             rec.detail = "resampled: the first reply repeated an earlier answer"
             completion = self.ask(messages[:2], attempt, rec,
                                   temperature=RESAMPLE_TEMPERATURE, seed=attempt)
             candidate, unusable = parse_reply(self.ctx, self.spec, completion.text)
+        elif self.repeated:
+            rec.detail = f"sampled (temperature {RESAMPLE_TEMPERATURE}): an earlier reply repeated"
         self.answers.add(reply_key(completion.text, candidate))
         rec.fill = candidate
         if candidate is None:
