@@ -267,29 +267,30 @@ def test_repeated_reply_is_resampled_from_the_first_request(program):
     assert "s.lower()" in lock and "attempts = 2" in lock
 
 
-def test_after_a_repeat_repairs_are_sampled_and_carry_only_the_last_turn(program):
-    """Once greedy decoding repeated itself on a hole, its later repairs are
-    sampled (with the feedback); every repair request is the first request
-    and one turn: the last rejected answer and why."""
+def test_after_a_repeat_a_hole_asks_for_fresh_samples_and_repairs_carry_one_turn(program):
+    """Once greedy decoding repeated itself on a hole, its later attempts ask
+    for a sampled fresh answer (no repair request, which would repeat
+    again); a repair request is the first request and one turn: the last
+    rejected answer and why."""
     other = BUGGY_VOWELS.replace('"aeiou"', '"aeio"')          # wrong in another way
+    buggy_twice = iter([BUGGY_VOWELS, BUGGY_VOWELS])
+    fresh = iter([other, GOOD_VOWELS])
 
     def respond(request):
         if "Write the body of this NPL function" not in prompt_text(request):
             return NORMALIZE
-        if request.get("temperature", 0) == 0:
-            return BUGGY_VOWELS
-        return other if len(request["messages"]) == 2 else GOOD_VOWELS
+        return next(buggy_twice) if request.get("temperature", 0) == 0 else next(fresh)
     with FakeLLMServer(default=dynamic(respond)) as server:
         env = {"OPENAI_BASE_URL": server.base_url}
         r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
         assert r.returncode == 0, r.stderr
         vowels = [q.json for q in server.requests
                   if "Write the body of this NPL function" in prompt_text(q.json)]
-    # 1 greedy: buggy; 2 greedy repeats it, then sampled fresh: other; 3 sampled repair: good
+    # 1 greedy: buggy; 2 greedy repeats it, then sampled fresh: other; 3 sampled fresh: good
     assert [q.get("temperature") for q in vowels] == [0.0, 0.0, 0.8, 0.8]
-    assert [len(q["messages"]) for q in vowels] == [2, 4, 2, 4]
-    assert vowels[3]["seed"] == 3 and vowels[3]["messages"][:2] == vowels[0]["messages"]
-    assert vowels[3]["messages"][2]["content"] == other        # the last answer only
+    assert [len(q["messages"]) for q in vowels] == [2, 4, 2, 2]
+    assert vowels[1]["messages"][:2] == vowels[0]["messages"]     # the first request, one turn
+    assert vowels[3]["seed"] == 3 and vowels[3]["messages"] == vowels[0]["messages"]
     lock = (program.parent / "prog.npl.lock").read_text()
     assert "s.lower()" in lock and "attempts = 3" in lock
 
