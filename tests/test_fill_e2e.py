@@ -246,19 +246,26 @@ example word_lengths("ab c") == [2, 1]
     assert r.returncode == 2 and "'words' is a sub-hole" in r.stderr, r.stderr
 
 
-def test_repeated_reply_is_resampled_from_the_first_request(program):
-    """Greedy decoding that answers feedback with the rejected reply again gets
-    one fresh sampled answer to the first request, with a seed per attempt."""
+def fill_vowels(program, answer) -> list[dict]:
+    """`npl fill` of PROGRAM with `answer(request)` replying to the requests
+    for count_vowels (the other hole gets NORMALIZE); those requests."""
     def respond(request):
         if "Write the body of this NPL function" not in prompt_text(request):
             return NORMALIZE
-        return GOOD_VOWELS if request.get("temperature", 0) > 0 else BUGGY_VOWELS
+        return answer(request)
     with FakeLLMServer(default=dynamic(respond)) as server:
-        env = {"OPENAI_BASE_URL": server.base_url}
-        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent,
+                    {"OPENAI_BASE_URL": server.base_url})
         assert r.returncode == 0, r.stderr
-        vowels = [q.json for q in server.requests
-                  if "Write the body of this NPL function" in prompt_text(q.json)]
+        return [q.json for q in server.requests
+                if "Write the body of this NPL function" in prompt_text(q.json)]
+
+
+def test_repeated_reply_is_resampled_from_the_first_request(program):
+    """Greedy decoding that answers feedback with the rejected reply again gets
+    one fresh sampled answer to the first request, with a seed per attempt."""
+    vowels = fill_vowels(program, lambda request: GOOD_VOWELS
+                         if request.get("temperature", 0) > 0 else BUGGY_VOWELS)
     # attempt 1 buggy; attempt 2 repeats it greedily, then one sampled fresh request
     assert [q.get("temperature") for q in vowels] == [0.0, 0.0, 0.8]
     assert len(vowels[1]["messages"]) == 4 and len(vowels[2]["messages"]) == 2
@@ -276,16 +283,8 @@ def test_after_a_repeat_a_hole_asks_for_fresh_samples_and_repairs_carry_one_turn
     buggy_twice = iter([BUGGY_VOWELS, BUGGY_VOWELS])
     fresh = iter([other, GOOD_VOWELS])
 
-    def respond(request):
-        if "Write the body of this NPL function" not in prompt_text(request):
-            return NORMALIZE
-        return next(buggy_twice) if request.get("temperature", 0) == 0 else next(fresh)
-    with FakeLLMServer(default=dynamic(respond)) as server:
-        env = {"OPENAI_BASE_URL": server.base_url}
-        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
-        assert r.returncode == 0, r.stderr
-        vowels = [q.json for q in server.requests
-                  if "Write the body of this NPL function" in prompt_text(q.json)]
+    vowels = fill_vowels(program, lambda request: next(buggy_twice)
+                         if request.get("temperature", 0) == 0 else next(fresh))
     # 1 greedy: buggy; 2 greedy repeats it, then sampled fresh: other; 3 sampled fresh: good
     assert [q.get("temperature") for q in vowels] == [0.0, 0.0, 0.8, 0.8]
     assert [len(q["messages"]) for q in vowels] == [2, 4, 2, 2]
@@ -318,15 +317,7 @@ def test_the_same_answer_in_other_words_counts_as_a_repeat(program):
     docstring = BUGGY_VOWELS.replace(":\n    return", ':\n    """Count vowels."""\n    return  ')
     replies = iter([BUGGY_VOWELS, docstring])
 
-    def respond(request):
-        if "Write the body of this NPL function" not in prompt_text(request):
-            return NORMALIZE
-        return GOOD_VOWELS if request.get("temperature", 0) > 0 else next(replies)
-    with FakeLLMServer(default=dynamic(respond)) as server:
-        env = {"OPENAI_BASE_URL": server.base_url}
-        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
-        assert r.returncode == 0, r.stderr
-        temperatures = [q.json.get("temperature") for q in server.requests
-                        if "Write the body of this NPL function" in prompt_text(q.json)]
-    assert temperatures == [0.0, 0.0, 0.8]
+    vowels = fill_vowels(program, lambda request: GOOD_VOWELS
+                         if request.get("temperature", 0) > 0 else next(replies))
+    assert [q.get("temperature") for q in vowels] == [0.0, 0.0, 0.8]
     assert "attempts = 2" in (program.parent / "prog.npl.lock").read_text()
