@@ -91,7 +91,7 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
     filled by `fill_nested(spec, candidate, holes)`, which gives (their
     outcomes, a problem or "", the checks the whole passed)."""
     asker = Asker(ctx, spec, provider, usage)
-    messages = first = first_messages(ctx, spec)
+    messages = asker.first
     outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
     for attempt in range(1, attempts + 1):
         ctx.on_event(spec, f"asking {provider.name} (attempt {attempt}/{attempts})")
@@ -105,8 +105,8 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
                 outcomes.append("reply")
         ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(asker.last_problem)}")
         shown = clipped(completion.text)          # a huge or broken reply is not sent back whole
-        messages = first + [{"role": "assistant", "content": shown},
-                            repair_message(spec, candidate or shown, asker.last_problem)]
+        messages = asker.first + [{"role": "assistant", "content": shown},
+                                  repair_message(spec, candidate or shown, asker.last_problem)]
     raise FillFailed(spec, f"no accepted fill after {attempts} attempts; last problem:\n"
                      f"{asker.last_problem}" + contradiction_hint(outcomes), attempts)
 
@@ -124,6 +124,7 @@ class Asker:
 
     def __init__(self, ctx: FillContext, spec: HoleSpec, provider, usage: Usage):
         self.ctx, self.spec, self.provider, self.usage = ctx, spec, provider, usage
+        self.first = first_messages(ctx, spec)      # the first request
         self.grammar = grammar_for(provider, spec)
         self.budget = prompt_budget(provider, REPLY_TOKENS)
         self.hole_usage = Usage()
@@ -149,6 +150,11 @@ class Asker:
         rec.asked(chat, completion)
         return completion
 
+    def fresh(self, seed: int, rec):
+        """A fresh answer to the first request, sampled at RESAMPLE_TEMPERATURE
+        with `seed` (the attempt's or the sample's number)."""
+        return self.ask(self.first, seed, rec, temperature=RESAMPLE_TEMPERATURE, seed=seed)
+
     def answer(self, messages: list[dict], attempt: int, rec):
         """(the completion, its fill or None); an unusable reply's reason
         becomes the last problem. Greedy decoding that answers the feedback
@@ -163,20 +169,17 @@ class Asker:
         if self.repeated:
             rec.detail = (f"sampled fresh (temperature {RESAMPLE_TEMPERATURE}): an earlier "
                           "repair repeated an answer")
-            completion = self.ask(messages[:2], attempt, rec,
-                                  temperature=RESAMPLE_TEMPERATURE, seed=attempt)
-            candidate, unusable = parse_reply(self.ctx, self.spec, completion.text)
+            completion = self.fresh(attempt, rec)
         else:
             completion = self.ask(messages, attempt, rec, temperature=0.0)
+        candidate, unusable = parse_reply(self.ctx, self.spec, completion.text)
+        if not self.repeated and reply_key(completion.text, candidate) in self.answers:
+            self.repeated = True
+            self.ctx.on_event(self.spec, f"attempt {attempt} repeated an earlier answer; "
+                              "sampling another")
+            rec.detail = "resampled: the first reply repeated an earlier answer"
+            completion = self.fresh(attempt, rec)
             candidate, unusable = parse_reply(self.ctx, self.spec, completion.text)
-            if reply_key(completion.text, candidate) in self.answers:
-                self.repeated = True
-                self.ctx.on_event(self.spec, f"attempt {attempt} repeated an earlier answer; "
-                                  "sampling another")
-                rec.detail = "resampled: the first reply repeated an earlier answer"
-                completion = self.ask(messages[:2], attempt, rec,
-                                      temperature=RESAMPLE_TEMPERATURE, seed=attempt)
-                candidate, unusable = parse_reply(self.ctx, self.spec, completion.text)
         self.answers.add(reply_key(completion.text, candidate))
         rec.fill = candidate
         if candidate is None:
@@ -221,24 +224,15 @@ def draw_sample(ctx: FillContext, spec: HoleSpec, provider, usage: Usage, index:
     repair; None when it is not accepted (or opens holes of its own, or no
     call is left), with the reason in the hole's notes and its attempt
     record. A provider error propagates (recorded)."""
-    from .providers.base import ProviderError
     label = f"sample {index + 1}"
+    asker = Asker(ctx, spec, provider, usage)
     with ctx.attempts.attempt(spec, provider.name, index + 1,
                               detail=f"{label} (temperature {RESAMPLE_TEMPERATURE}, seed {index})") as rec:
-        if not ctx.calls.take():
-            rec.fail("budget", out_of_calls(ctx, ""))
+        try:
+            completion = asker.fresh(index, rec)
+        except FillFailed:                  # no call left (recorded)
             ctx.on_event(spec, f"{label}: not drawn: no model call left for this hole")
             return None
-        messages = fit_messages(first_messages(ctx, spec), prompt_budget(provider, REPLY_TOKENS))
-        try:
-            completion = provider.complete(messages, max_tokens=REPLY_TOKENS,
-                                           grammar=grammar_for(provider, spec),
-                                           temperature=RESAMPLE_TEMPERATURE, seed=index)
-        except ProviderError as err:
-            rec.fail("provider", str(err))
-            raise
-        usage.add(completion)
-        rec.asked(messages, completion)
         candidate, unusable = parse_reply(ctx, spec, completion.text)
         rec.fill = candidate
         if candidate is None:
@@ -250,9 +244,7 @@ def draw_sample(ctx: FillContext, spec: HoleSpec, provider, usage: Usage, index:
         if rec.verdict != "accepted":
             ctx.on_event(spec, f"{label} rejected: {first_line(rec.feedback) or rec.stage}")
             return None
-    prov = Provenance(provider.name, provider.name.partition("/")[2], 1, completion.prompt_tokens,
-                      completion.completion_tokens, round(completion.seconds, 3))
-    return Outcome(spec, candidate, prov, verdict.passed)
+    return Outcome(spec, candidate, asker.provenance(1), verdict.passed)
 
 
 def out_of_calls(ctx: FillContext, last_problem: str) -> str:
