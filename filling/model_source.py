@@ -172,14 +172,14 @@ class Asker:
             completion = self.fresh(attempt, rec)
         else:
             completion = self.ask(messages, attempt, rec, temperature=0.0)
-        candidate, unusable = parse_reply(self.ctx, self.spec, completion.text)
+        candidate, unusable = parse_reply(self.ctx, self.spec, completion)
         if not self.repeated and reply_key(completion.text, candidate) in self.answers:
             self.repeated = True
             self.ctx.on_event(self.spec, f"attempt {attempt} repeated an earlier answer; "
                               "sampling another")
             rec.detail = "resampled: the first reply repeated an earlier answer"
             completion = self.fresh(attempt, rec)
-            candidate, unusable = parse_reply(self.ctx, self.spec, completion.text)
+            candidate, unusable = parse_reply(self.ctx, self.spec, completion)
         self.answers.add(reply_key(completion.text, candidate))
         rec.fill = candidate
         if candidate is None:
@@ -233,7 +233,7 @@ def draw_sample(ctx: FillContext, spec: HoleSpec, provider, usage: Usage, index:
         except FillFailed:                  # no call left (recorded)
             ctx.on_event(spec, f"{label}: not drawn: no model call left for this hole")
             return None
-        candidate, unusable = parse_reply(ctx, spec, completion.text)
+        candidate, unusable = parse_reply(ctx, spec, completion)
         rec.fill = candidate
         if candidate is None:
             rec.reject("reply", unusable)
@@ -254,11 +254,14 @@ def out_of_calls(ctx: FillContext, last_problem: str) -> str:
             "too)" + (f"; last problem:\n{last_problem}" if last_problem else ""))
 
 
-def parse_reply(ctx: FillContext, spec: HoleSpec, text: str) -> tuple[Optional[str], str]:
+def parse_reply(ctx: FillContext, spec: HoleSpec, completion) -> tuple[Optional[str], str]:
     """(the fill a reply gives, "") or (None, why the reply cannot be used)."""
     from .replies import ReplyError
+    if completion.stopped:
+        return None, (f"Your reply was cut off: {completion.stopped}. Do not list cases; "
+                      "write a general computation that works for every input.")
     try:
-        return reply_to_fill(spec, text, known_functions(ctx)), ""
+        return reply_to_fill(spec, completion.text, known_functions(ctx)), ""
     except ReplyError as err:
         return None, f"Your reply could not be used: {err}"
 

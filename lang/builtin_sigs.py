@@ -87,4 +87,5 @@ PYTHON_ONLY_HINTS = {
     "Counter": "count with a dict: d[k] = d.get(k, 0) + 1",
     "defaultdict": "use d.get(k, default) or d.setdefault(k, default)",
     "re": "NPL has no regular expressions; use str methods",
+    "tuple": "a tuple's length is part of its type: build it as (a, b, c), or keep a list",
 }

@@ -19,7 +19,7 @@ from .symbols import ConstInfo, FuncInfo, Ref, StructInfo
 from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT,
                     FuncT, IterT, ListT, OptionalT, SetT, StructT, TupleT, Type,
                     assignable, element_type, is_hashable, is_numeric, join, needs_widening,
-                    strip_optional)
+                    not_iterable, strip_optional)
 
 TRUTHY_TYPES = (ListT, DictT, SetT, TupleT, OptionalT)
 
@@ -484,7 +484,7 @@ class ExprChecker(CallChecker):
         for g in generators:
             et = element_type(self.infer(g.iter))
             if et is None:
-                self.bag.error("E015", f"cannot iterate over {self.prog.types[g.iter]}", g.iter.span)
+                self.bag.error("E015", not_iterable(self.prog.types[g.iter]), g.iter.span)
                 et = ERROR
             scope: dict[str, Type] = {}
             self.ctx.inner_scopes.append(scope)

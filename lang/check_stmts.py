@@ -8,7 +8,7 @@ from . import ast
 from .check_exprs import narrow_key
 from .symbols import ConstInfo
 from .types import (PendingT, ERROR, INT, NONE, STR, ArrayT, DictT, ErrorT, ListT, OptionalT,
-                    TupleT, Type, assignable, element_type)
+                    TupleT, Type, assignable, element_type, not_iterable)
 
 
 def declare(ck, name_node: ast.Name, t: Type) -> None:
@@ -226,7 +226,7 @@ def check_for(ck, s: ast.For) -> None:
         ck.bag.error("E018", "prange is only allowed in @kernel functions; use range", it.span)
     et = element_type(ck.infer(it))
     if et is None:
-        ck.bag.error("E015", f"cannot iterate over {ck.prog.types[it]}", it.span)
+        ck.bag.error("E015", not_iterable(ck.prog.types[it]), it.span)
         et = ERROR
     if isinstance(s.target, ast.Name):
         declared = ck.ctx.locals.get(s.target.id)

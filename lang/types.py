@@ -206,6 +206,15 @@ def inner_types(t: Type) -> tuple[Type, ...]:
     return ()
 
 
+def not_iterable(t: Type) -> str:
+    """The E015 message for `for x in t` where element_type(t) is None."""
+    if isinstance(t, TupleT):
+        return (f"cannot iterate over {t}: its elements have different types; "
+                f"unpack it instead ({', '.join('abcdefgh'[:min(len(t.elems), 8)])} = ...) "
+                "or use a list")
+    return f"cannot iterate over {t}"
+
+
 def element_type(t: Type) -> Optional[Type]:
     """What `for x in t` binds x to, or None if t is not iterable."""
     if isinstance(t, (ListT, SetT, IterT)):
@@ -216,6 +225,8 @@ def element_type(t: Type) -> Optional[Type]:
         return t.key
     if isinstance(t, ArrayT):
         return t.elem if t.rank == 1 else ArrayT(t.elem, t.rank - 1)
+    if isinstance(t, TupleT) and t.elems and all(e == t.elems[0] for e in t.elems):
+        return t.elems[0]                # a tuple of one element type, as `in` allows
     if isinstance(t, ErrorT):
         return ERROR
     return None

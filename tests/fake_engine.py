@@ -15,7 +15,9 @@ can be any file. It behaves as the environment says:
                         slow (generate a "token" every 10 ms for
                         FAKE_ENGINE_SLOW_S seconds, default 60, stopping
                         early when the worker says nobody waits: logs a
-                        "cancelled" event)
+                        "cancelled" event), runaway (the reply is ended
+                        early as a degenerate repetition, as the real
+                        engine's repetition stop does)
     FAKE_ENGINE_REPLY   the reply text (default: a fenced NPL function)
     FAKE_ENGINE_LOG     a file that gets one JSON line per load and request
 
@@ -87,7 +89,7 @@ class FakeEngine:
         messages = request["messages"]
         last = messages[-1]["content"]
         fault = last.split("FAULT:", 1)[1].split()[0] if "FAULT:" in last else self.fault
-        _log({"event": "request", "fault": fault, "messages": len(messages)})
+        _log({"event": "request", "fault": fault, "messages": len(messages), "last": last[:300]})
         _act(fault, self.repack)
         if fault == "slow":
             _generate_slowly(cancelled)
@@ -98,8 +100,10 @@ class FakeEngine:
             cached += 1
         self.previous = list(messages)
         text = os.environ.get("FAKE_ENGINE_REPLY", DEFAULT_REPLY)
+        stopped = "it repeated `if x == 0: / return True` 8 times" if fault == "runaway" else ""
         return {"text": text, "prompt_tokens": sum(len(m["content"].split()) for m in messages),
-                "completion_tokens": len(text.split()), "cached_tokens": cached}
+                "completion_tokens": len(text.split()), "cached_tokens": cached,
+                "stopped": stopped}
 
 
 def use_fake_engine(tmp_path, monkeypatch, also_unset: tuple[str, ...] = ()):

@@ -119,3 +119,21 @@ def test_a_worker_dying_mid_fill_leaves_everything_as_it_was(project, fault, wor
     assert "could not fill hole 'count_vowels'" in r.stderr and words in r.stderr
     assert "wrote nothing to your program" in r.stderr and "Traceback" not in r.stderr
     assert snapshot(folder) == before
+
+
+def test_a_reply_cut_off_as_a_repetition_is_rejected_with_that_reason(project):
+    """The engine ends a reply whose lines keep repeating one block of code
+    (filling/providers/repetition.py); the fill loop rejects it, says why
+    and tells the model in the next request, whatever the text it got."""
+    import json
+    folder, model = project
+    (folder / "prog.npl").write_text(VOWELS)
+    r = fill(folder, model, "--log", "attempts.jsonl", fault="runaway")
+    assert r.returncode != 0 and "cut off: it repeated `if x == 0: / return True` 8 times" in r.stderr
+    records = [json.loads(line) for line in (folder / "attempts.jsonl").read_text().splitlines()]
+    asked = [rec for rec in records if rec["source"] == f"local/{model}"]
+    assert asked and all(rec["verdict"] == "rejected" and rec["stage"] == "reply" for rec in asked)
+    requests = [json.loads(line) for line in (folder.parent / "engine.jsonl").read_text().splitlines()]
+    assert any("Your reply was cut off" in e.get("last", "") and "Do not list cases" in e["last"]
+               for e in requests)
+    assert not (folder / "prog.npl.lock").exists() or "count_vowels" not in locked(folder)

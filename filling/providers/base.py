@@ -21,6 +21,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    stopped: str = ""                # why the provider ended the reply early ("" if it did not)
 
 
 class ProviderError(ProviderKind):

@@ -47,6 +47,7 @@ import numpy as np
 
 from .base import ProviderError
 from .modelfile import INSTALL_HINT
+from .repetition import repeated_block
 
 PROVIDER = "local"
 REPACK_MODES = ("auto", "on", "off")
@@ -311,15 +312,17 @@ class LlamaEngine:
         if grammar:
             check_grammar(grammar)
         before = self._evaluated()
+        runaway = _RepetitionStop(self.llama)
         reply = self._generate(request["messages"], int(request["max_tokens"]),
                                float(request["temperature"]), request.get("stop") or [],
-                               grammar, int(request["seed"]), cancelled)
+                               grammar, int(request["seed"]), cancelled, runaway)
         usage = reply.get("usage") or {}
         prompt_tokens = int(usage.get("prompt_tokens", 0))
         return {"text": reply["choices"][0]["message"]["content"] or "",
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": int(usage.get("completion_tokens", 0)),
-                "cached_tokens": _common_prefix(before, self._evaluated(), prompt_tokens)}
+                "cached_tokens": _common_prefix(before, self._evaluated(), prompt_tokens),
+                "stopped": f"it repeated {runaway.found}" if runaway.found else ""}
 
     def _exceeds_context(self, messages: list[dict], max_tokens: int) -> bool:
         return _exceeds_context_of(self.llama, self.n_ctx, messages, max_tokens)
@@ -332,7 +335,7 @@ class LlamaEngine:
 
     def _generate(self, messages: list[dict], max_tokens: int, temperature: float,
                   stop: list[str], grammar: Optional[str], seed: int,
-                  cancelled: Callable[[], bool]) -> dict:
+                  cancelled: Callable[[], bool], runaway: "_RepetitionStop") -> dict:
         guide = (_GrammarGuide(self._lib, self.llama, grammar, temperature, seed)
                  if grammar else None)
         if guide is not None or temperature <= 0:
@@ -343,7 +346,7 @@ class LlamaEngine:
             reply = self.llama.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, stop=stop,
                 repeat_penalty=1.0, seed=seed,
-                logits_processor=[*([guide] if guide else []),
+                logits_processor=[*([guide] if guide else []), runaway,
                                   _end_when(cancelled, self.llama.token_eos())],
                 **sampling)
         except ValueError as exc:           # e.g. the prompt exceeds n_ctx
@@ -356,6 +359,35 @@ class LlamaEngine:
         if guide is not None and guide.failure:
             raise ProviderError(PROVIDER, "malformed", guide.failure)
         return reply
+
+
+class _RepetitionStop:
+    """A logits processor that ends a reply once its last lines repeat one
+    block of code (filling/providers/repetition.py): `found` then says
+    which block, how many times. It looks every CHECK_EVERY tokens."""
+    CHECK_EVERY = 8
+
+    def __init__(self, llama):
+        self._llama = llama
+        self._eos = llama.token_eos()
+        self._prompt_len: Optional[int] = None
+        self.found: Optional[str] = None
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self._prompt_len is None:
+            self._prompt_len = len(input_ids)
+        made = len(input_ids) - self._prompt_len
+        if self.found is None and made and made % self.CHECK_EVERY == 0:
+            try:
+                text = self._llama.detokenize(
+                    [int(t) for t in input_ids[self._prompt_len:]]).decode("utf-8", "replace")
+                self.found = repeated_block(text)
+            except Exception:               # noqa: BLE001 -- a C callback: nothing may escape
+                self.found = None
+        if self.found is not None:
+            scores = np.full_like(scores, -np.inf)
+            scores[self._eos] = 0.0
+        return scores
 
 
 def _end_when(cancelled: Callable[[], bool], eos: int):

@@ -173,4 +173,5 @@ class LocalProvider:
         return Completion(text=str(reply.get("text", "")), model=self.name,
                           prompt_tokens=int(reply.get("prompt_tokens", 0)),
                           completion_tokens=int(reply.get("completion_tokens", 0)),
-                          seconds=float(reply.get("seconds", 0.0)))
+                          seconds=float(reply.get("seconds", 0.0)),
+                          stopped=str(reply.get("stopped") or ""))

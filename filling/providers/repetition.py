@@ -1,0 +1,65 @@
+"""Degenerate repetition in a model's code reply.
+
+A small model asked for a function sometimes stops computing and starts
+listing cases, the same lines with new numbers, until it runs out of
+tokens:
+
+    if x == 229:
+        return True
+    if x == 233:
+        return True
+    ...
+
+On bench/fill_quality.py's MBPP run with the local 1.5B model, 4 of the 7
+replies longer than 450 tokens were such lists (up to 100 s each), and none
+was right. The local engine checks the reply as it grows and ends it once
+its last lines are one block of code repeated `MIN_REPEATS` times
+(`repeated_block`); the fill loop then rejects the reply with that reason
+instead of spending the rest of the token budget on it.
+
+A block counts only when it holds a compound statement's header (a line
+ending in `:`) and a name: a list of numbers or a JSON value spread over
+lines is data, not case enumeration, and is never cut.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+MIN_REPEATS = 8                 # a block repeated this many times in a row
+MAX_PERIOD = 4                  # blocks of 1 to this many lines
+
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+_NAME = re.compile(r"[A-Za-z_]")
+
+
+def shape(line: str) -> str:
+    """A line with its literals blanked: `if x == 233:` -> `if x == 0:`."""
+    return _NUMBER.sub("0", _STRING.sub("''", line.strip()))
+
+
+def repeated_block(text: str, min_repeats: int = MIN_REPEATS) -> Optional[str]:
+    """The repeating block that `text`'s last complete lines are made of,
+    as "`line / line` N times", or None."""
+    lines = [shape(line) for line in text.split("\n")[:-1]]      # complete lines only
+    lines = [line for line in lines if line]
+    for period in range(1, MAX_PERIOD + 1):
+        need = period * min_repeats
+        if len(lines) < need:
+            break
+        tail = lines[-need:]
+        block = tail[:period]
+        if tail != block * min_repeats or not _is_code(block):
+            continue
+        times = min_repeats
+        while len(lines) >= period * (times + 1) and \
+                lines[-period * (times + 1):-period * times] == block:
+            times += 1
+        return f"`{' / '.join(block)}` {times} times"
+    return None
+
+
+def _is_code(block: list[str]) -> bool:
+    return any(line.endswith(":") for line in block) and \
+        any(_NAME.search(_STRING.sub("", line)) for line in block)

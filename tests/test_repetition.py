@@ -1,0 +1,75 @@
+"""The local engine's repetition stop (filling/providers/repetition.py and
+llama_engine._RepetitionStop): a code reply that turns into a list of cases
+is ended; data and ordinary code are never cut."""
+from __future__ import annotations
+
+import numpy as np
+
+from npl.filling.providers.llama_engine import _RepetitionStop
+from npl.filling.providers.repetition import MIN_REPEATS, repeated_block
+
+HEAD = "```npl\ndef is_woodall(x: int) -> bool:\n    if x < 1:\n        return False\n"
+
+
+def cases(n: int, start: int = 3) -> str:
+    return "".join(f"    if x == {start + 2 * i}:\n        return True\n" for i in range(n))
+
+
+def test_a_list_of_cases_is_found_with_its_count():
+    assert repeated_block(HEAD + cases(MIN_REPEATS)) == \
+        f"`if x == 0: / return True` {MIN_REPEATS} times"
+    assert repeated_block(HEAD + cases(12)) == "`if x == 0: / return True` 12 times"
+
+
+def test_fewer_repeats_and_an_unfinished_line_are_not_enough():
+    assert repeated_block(HEAD + cases(MIN_REPEATS - 1)) is None
+    assert repeated_block(HEAD + cases(MIN_REPEATS - 1) + "    if x == 99:\n        return Tr") is None
+
+
+def test_the_repetition_must_be_at_the_end():
+    assert repeated_block(HEAD + cases(10) + "    return False\n") is None
+
+
+def test_data_and_ordinary_code_are_never_cut():
+    numbers = "[\n" + "".join(f"  {i},\n" for i in range(40))
+    json_rows = "[\n" + "".join(f'  {{"name": "w{i}", "n": {i}}},\n' for i in range(40))
+    flags = "[\n" + "".join("  true,\n" for _ in range(40))
+    loop = ("def f(xs: list[int]) -> int:\n    total = 0\n" +
+            "    total += 1\n" * 20 + "    for x in xs:\n        total += x\n    return total\n")
+    for text in (numbers, json_rows, flags, loop):
+        assert repeated_block(text) is None, text
+
+
+class FakeLlama:
+    """Tokens are characters; token 0 is end-of-text."""
+    def token_eos(self) -> int:
+        return 0
+
+    def detokenize(self, tokens) -> bytes:
+        return bytes(tokens)
+
+
+def run(stop: _RepetitionStop, prompt: bytes, reply: bytes) -> int:
+    """Feed `reply` a token at a time; the number of tokens before EOS was forced."""
+    ids = list(prompt)
+    for n, token in enumerate(reply):
+        scores = stop(np.array(ids), np.zeros(256))
+        if scores[0] == 0.0 and np.isinf(scores[1:]).all():
+            return n
+        ids.append(token)
+    return len(reply)
+
+
+def test_the_processor_ends_a_runaway_reply_soon_after_it_repeats():
+    stop = _RepetitionStop(FakeLlama())
+    reply = (HEAD + cases(40)).encode()
+    at = run(stop, b"prompt: write is_woodall\n", reply)
+    enough = len((HEAD + cases(MIN_REPEATS)).encode())
+    assert enough <= at <= enough + _RepetitionStop.CHECK_EVERY
+    assert stop.found == f"`if x == 0: / return True` {MIN_REPEATS} times"
+
+
+def test_the_processor_leaves_a_good_reply_alone():
+    stop = _RepetitionStop(FakeLlama())
+    reply = (HEAD + cases(3) + "    return x % 2 == 1\n```").encode()
+    assert run(stop, b"prompt", reply) == len(reply) and stop.found is None
