@@ -145,7 +145,11 @@ def test_tiering_compiles_what_pays_and_nothing_else(monkeypatch):
     function whose calls do real work is compiled within a few calls, one
     whose calls cost less than a call into machine code
     (MIN_CALL_SECONDS) never is, however often it is called, and a
-    function that is never called is never compiled."""
+    function that is never called is never compiled. The threshold is set
+    at 20 us, between `tiny` (about 1 us interpreted) and `loop_sum(2000)`
+    (hundreds), so that neither a slower machine nor a pause of the process
+    moves a function across it."""
+    monkeypatch.setattr(tiering, "MIN_CALL_SECONDS", 20e-6)
     monkeypatch.setattr(tiering, "COMPILE_SECONDS_CACHED", 0.001)
     monkeypatch.setattr(tiering, "COMPILE_SECONDS_COLD", 0.001)
     monkeypatch.setattr(tiering, "NUMBA_STARTUP_SECONDS", 0.0)

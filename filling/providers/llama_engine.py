@@ -335,7 +335,8 @@ class LlamaEngine:
 
     def _generate(self, messages: list[dict], max_tokens: int, temperature: float,
                   stop: list[str], grammar: Optional[str], seed: int,
-                  cancelled: Callable[[], bool], runaway: "_RepetitionStop") -> dict:
+                  cancelled: Callable[[], bool],
+                  runaway: Optional["_RepetitionStop"] = None) -> dict:
         guide = (_GrammarGuide(self._lib, self.llama, grammar, temperature, seed)
                  if grammar else None)
         if guide is not None or temperature <= 0:
@@ -346,7 +347,7 @@ class LlamaEngine:
             reply = self.llama.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, stop=stop,
                 repeat_penalty=1.0, seed=seed,
-                logits_processor=[*([guide] if guide else []), runaway,
+                logits_processor=[*([guide] if guide else []), *([runaway] if runaway else []),
                                   _end_when(cancelled, self.llama.token_eos())],
                 **sampling)
         except ValueError as exc:           # e.g. the prompt exceeds n_ctx
