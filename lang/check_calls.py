@@ -342,6 +342,11 @@ class CallChecker(MethodChecker):
         return STR
 
     def b_int(self, e, expected):
+        if len(e.args) > 1:                     # int(text, base), as Python's
+            if self.arity(e, "int", 1, 2):
+                self.check(e.args[0], STR)
+                self.check(e.args[1], INT)
+            return INT
         return self.conversion(e, "int", INT, (INT, FLOAT, STR, BOOL))
 
     def b_float(self, e, expected):
