@@ -272,10 +272,10 @@ class Filler:
 
     def meaning_judge(self, ctx: FillContext):
         """judge(spec, entry) for the library (filling/meaning.py): an
-        identical description is its own judgement; otherwise the model,
-        when there is one and the hole has a call left, else the wording
-        rule."""
-        from .meaning import identical, judge_by_wording
+        identical description is its own judgement; otherwise the model's
+        answer, kept from an earlier fill or asked now when there is a
+        model and the hole has a call left, else the wording rule."""
+        from .meaning import identical, judge_by_wording, question_key, remembered
         from .providers.base import ProviderError
 
         def judge(spec: HoleSpec, entry):
@@ -285,7 +285,12 @@ class Filler:
                 provider = self.get_provider()
             except ProviderError:
                 provider = None
-            if provider is None or not ctx.calls.take():
+            if provider is None:
+                return judge_by_wording(spec, entry)
+            kept = self.kept_judgement(question_key(spec, entry, provider))
+            if kept is not None:
+                return remembered(spec, entry, kept)
+            if not ctx.calls.take():
                 return judge_by_wording(spec, entry)
             try:
                 return self.asked_meaning(ctx, spec, entry, provider)
@@ -299,7 +304,7 @@ class Filler:
         """The model's meaning judgement of `entry` for `spec`, recorded as
         an attempt of the model (verdict accepted: the same function)."""
         from .attempts import ACCEPTED
-        from .meaning import judge_by_model
+        from .meaning import judge_by_model, question_key
 
         def spent(messages, completion):
             self.result.usage.add(completion)
@@ -311,7 +316,24 @@ class Filler:
                 rec.verdict, rec.stage = ACCEPTED, "meaning"
             else:
                 rec.reject("meaning", judgement.describe())
+        self.keep_judgement(question_key(spec, entry, provider), provider.name, judgement)
         return judgement
+
+    def kept_judgement(self, question: str):
+        """The library's kept answer to a meaning question, or None."""
+        from .library import LibraryError
+        try:
+            return self.library.recall_judgement(question)
+        except LibraryError as err:             # a broken library never blocks filling
+            self.warn(f"module library: kept meaning judgements unavailable: {err}")
+            return None
+
+    def keep_judgement(self, question: str, model: str, judgement) -> None:
+        from .library import LibraryError
+        try:
+            self.library.remember_judgement(question, model, judgement.same, judgement.reply)
+        except LibraryError as err:
+            self.warn(f"module library: could not keep a meaning judgement: {err}")
 
     def offline_failure(self, spec: HoleSpec) -> str:
         """Why no offline source could fill `spec`: what each one did."""

@@ -29,6 +29,13 @@ An entry whose hash or signature does not verify (a row written behind
 npl's back, a database without its key) is never returned, and is
 reported. Imported entries start unverified and become verified when they
 pass the checks of a hole that uses them (`mark_verified`).
+
+The library also keeps the model's answers to meaning questions (does this
+entry mean what that hole asks for? filling/meaning.py), keyed by the model
+and the exact question and signed the same way, so a later fill asks the
+model only about pairs it has not judged (`remember_judgement`,
+`recall_judgement`). A row that does not verify is ignored: the model is
+asked again.
 """
 from __future__ import annotations
 
@@ -45,7 +52,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, NamedTuple, Optional, Sequence, Union
 
 import platformdirs
 
@@ -295,6 +302,14 @@ CREATE TABLE IF NOT EXISTS entries (
     signature TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS entries_by_signature ON entries(signature_key);
+CREATE TABLE IF NOT EXISTS judgements (
+    question TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    same INTEGER NOT NULL,
+    reply TEXT NOT NULL,
+    at TEXT NOT NULL,
+    signature TEXT NOT NULL
+);
 """
 # Version 1 had no signatures: its entries are kept, signed as unverified.
 _SIGNING_COLUMNS = ("origin TEXT NOT NULL DEFAULT ''", "verified INTEGER NOT NULL DEFAULT 0",
@@ -302,6 +317,21 @@ _SIGNING_COLUMNS = ("origin TEXT NOT NULL DEFAULT ''", "verified INTEGER NOT NUL
 UNSIGNED_ORIGIN = "kept from before entries were signed"
 _JSON_COLUMNS = ("param_types", "param_names", "examples", "properties", "provenance")
 _COLUMNS = ("hash", "signature_key", *_FIELDS, "origin", "verified", "signature")
+
+
+class Remembered(NamedTuple):
+    """A model's answer to a meaning question (filling/meaning.py), kept."""
+    model: str
+    same: bool
+    reply: str
+    at: str                     # when it was asked (UTC, ISO 8601)
+
+
+def judgement_signature(key: bytes, question: str, answer: Remembered) -> str:
+    """HMAC-SHA256 (hex) with `key` over a kept judgement and its question."""
+    canonical = json.dumps([question, *answer], separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, b"npl-library-judgement-v1\n" + canonical.encode("utf-8"),
+                    hashlib.sha256).hexdigest()
 
 
 class Library:
@@ -348,6 +378,29 @@ class Library:
             promoted = dataclasses.replace(entry, verified=True)
             db.execute("UPDATE entries SET verified = 1, signature = ? WHERE hash = ?",
                        (entry_signature(promoted, self._key), entry.hash))
+
+    # -- meaning judgements: what a model said about an entry and a hole
+
+    def remember_judgement(self, question: str, model: str, same: bool, reply: str) -> None:
+        """Keep a model's answer to the meaning question whose key is
+        `question` (filling/meaning.py `question_key`), signed like an entry."""
+        answer = Remembered(model, same, reply,
+                            datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO judgements VALUES (?, ?, ?, ?, ?, ?)",
+                       (question, model, int(same), reply, answer.at,
+                        judgement_signature(self._key, question, answer)))
+
+    def recall_judgement(self, question: str) -> Optional[Remembered]:
+        """The kept answer to `question`, or None (never asked, or a row
+        whose signature does not verify: then the model is asked again)."""
+        rows = self._query("SELECT * FROM judgements WHERE question = ?", (question,))
+        if not rows:
+            return None
+        row = rows[0]
+        answer = Remembered(row["model"], bool(row["same"]), row["reply"], row["at"])
+        expected = judgement_signature(self._key, question, answer)
+        return answer if hmac.compare_digest(row["signature"], expected) else None
 
     def remove(self, id_prefix: str) -> bool:
         """Delete the entry with this id prefix (tampered ones too)."""

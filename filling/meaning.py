@@ -26,10 +26,14 @@ same. So before an entry that passed is reused, its meaning is judged:
 
 The judgement, by whom and on what figures, goes into the lock's
 provenance (`Judgement.evidence`) when the entry is reused and into the
-fill's progress notes when it is not.
+fill's progress notes when it is not. A model's answer is kept in the
+library under `question_key` (the model and the exact question), so the
+same question is not asked again (`remembered`: the evidence then says
+when it was asked).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -58,6 +62,7 @@ class Judgement:
     similarity: float           # of the two descriptions' words (always recorded)
     checks: int                 # the hole's own examples and properties the entry passed
     reply: str = ""             # the model's reply, as given
+    asked_at: str = ""          # when a kept answer was given ("" if asked in this run)
 
     def evidence(self) -> dict:
         """The judgement as a provenance table (filling/lockfile.py)."""
@@ -65,14 +70,17 @@ class Judgement:
                  "similarity": self.similarity, "checks": self.checks}
         if self.reply:
             table["reply"] = self.reply
+        if self.asked_at:
+            table["asked_at"] = self.asked_at
         return table
 
     def describe(self) -> str:
         """For progress notes: `the model judged ... (similarity 0.42)`."""
         verdict = "the same function" if self.same else "another function"
         who = "its wording" if self.by == "wording" else self.by
+        when = f", its answer of {self.asked_at}" if self.asked_at else ""
         return f"{who} judged its description to ask for {verdict} (word similarity " \
-               f"{self.similarity:.2f}, {self.checks} check(s) passed)"
+               f"{self.similarity:.2f}, {self.checks} check(s) passed{when})"
 
 
 def similarity(a: str, b: str, names: tuple[str, ...] = ()) -> float:
@@ -147,15 +155,33 @@ def parse_same(text: str) -> Optional[bool]:
     return None if word is None else word.group(1).lower() == "yes"
 
 
+def question_for(spec: HoleSpec, entry: LibraryEntry, provider) -> tuple[list[dict], dict]:
+    """The meaning question for `provider`: (messages, the reply constraint)."""
+    local = getattr(provider, "name", "").startswith("local/")
+    extra = {"grammar": YES_NO_GRAMMAR} if local else {"json_schema": SAME_SCHEMA}
+    return messages_for(spec, entry, not local), extra
+
+
+def question_key(spec: HoleSpec, entry: LibraryEntry, provider) -> str:
+    """What a kept answer is filed under: the model and its exact question."""
+    messages, extra = question_for(spec, entry, provider)
+    text = json.dumps([provider.name, messages, extra], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(b"npl-meaning-question-v1\n" + text.encode("utf-8")).hexdigest()
+
+
 def judge_by_model(spec: HoleSpec, entry: LibraryEntry, provider, on_completion) -> Judgement:
     """Ask `provider` whether `entry` means what `spec` asks for; an unclear
     reply counts as "no". `on_completion(messages, completion)` accounts
     for the call. Raises ProviderError when the model cannot be asked."""
-    local = getattr(provider, "name", "").startswith("local/")
-    extra = {"grammar": YES_NO_GRAMMAR} if local else {"json_schema": SAME_SCHEMA}
-    messages = messages_for(spec, entry, not local)
+    messages, extra = question_for(spec, entry, provider)
     completion = provider.complete(messages, max_tokens=MAX_TOKENS, temperature=0.0, **extra)
     on_completion(messages, completion)
     same = parse_same(completion.text)
     return Judgement(bool(same), provider.name, description_similarity(spec, entry),
                      own_checks(spec), " ".join(completion.text.split())[:40])
+
+
+def remembered(spec: HoleSpec, entry: LibraryEntry, kept) -> Judgement:
+    """The Judgement of a kept answer (filling/library.py `Remembered`)."""
+    return Judgement(kept.same, kept.model, description_similarity(spec, entry),
+                     own_checks(spec), kept.reply, kept.at)

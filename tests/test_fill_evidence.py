@@ -108,6 +108,45 @@ def test_a_library_entry_with_shared_words_but_another_meaning_is_not_reused(tmp
     assert "judged its description to ask for another function" in used["feedback"]
 
 
+def test_a_models_meaning_judgement_is_kept_and_not_asked_again(tmp_path):
+    """The answer is kept in the library (signed), so the next fill of the
+    same hole with the same model does not ask again; a kept row that does
+    not verify is ignored and the model is asked again."""
+    import sqlite3
+    with Library() as lib:
+        entry_id = lib.add(DISTINCT)
+        db_path = lib.path
+
+    def respond(request):
+        if is_meaning_question(request):
+            return '{"same": false}'
+        return code("strlen", "string: str", "int", "return len(string)")
+
+    def fill_again() -> tuple[subprocess.CompletedProcess, int]:
+        (tmp_path / "prog.npl.lock").unlink(missing_ok=True)
+        with Library() as lib:                          # not the last run's own fill
+            for entry in lib.list():
+                if entry.id != entry_id:
+                    lib.remove(entry.id)
+        with FakeLLMServer(default=dynamic(respond)) as server:
+            r = run_npl(["fill", "prog.npl", "--model", "openai/m"], tmp_path, server)
+            questions = sum(is_meaning_question(q.json) for q in server.requests)
+        assert r.returncode == 0, r.stderr
+        return r, questions
+    (tmp_path / "prog.npl").write_text(LENGTH)
+    r, questions = fill_again()
+    assert questions == 1
+    r, questions = fill_again()
+    assert questions == 0
+    assert f"library: entry {entry_id} passed the checks but is not used: openai/m judged its " \
+           "description to ask for another function" in r.stderr and "its answer of 20" in r.stderr
+    with sqlite3.connect(db_path) as db:                # the kept answer is forged to "same"
+        db.execute("UPDATE judgements SET same = 1")
+    r, questions = fill_again()
+    assert questions == 1
+    assert "count_distinct_characters" not in lock_of(tmp_path / "prog.npl")["strlen"]["fill"]
+
+
 def test_without_a_model_shared_words_never_fill_a_hole(tmp_path):
     with Library() as lib:
         lib.add(DISTINCT)
@@ -137,7 +176,16 @@ example distinct('aAb') == 2
     assert (hole["provenance"]["source"], hole["provenance"]["library_entry"]) == ("library", entry_id)
     evidence = hole["provenance"]["evidence"]
     assert (evidence["meaning"], evidence["judged_by"], evidence["reply"]) == ("same", "openai/m", "yes")
-    assert evidence["checks"] == 1
+    assert evidence["checks"] == 1 and "asked_at" not in evidence
+    # filled again, the kept answer decides, and the lock says when it was given
+    (tmp_path / "prog.npl.lock").unlink()
+    with FakeLLMServer(default=dynamic(lambda q: "no")) as server:
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], tmp_path, server)
+        assert server.requests == []
+    assert r.returncode == 0, r.stderr
+    evidence = lock_of(tmp_path / "prog.npl")["distinct"]["provenance"]["evidence"]
+    assert (evidence["meaning"], evidence["reply"]) == ("same", "yes")
+    assert evidence["asked_at"].startswith("20")
     r = run_npl(["holes", "prog.npl"], tmp_path)
     assert "meaning: same, judged by openai/m" in r.stdout
 
