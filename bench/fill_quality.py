@@ -58,6 +58,7 @@ sys.path.insert(0, str(BENCH / "mbpp"))
 sys.path.insert(0, str(BENCH))
 
 from arms import ArmResult, npl_arm, python_arm  # noqa: E402  (bench/mbpp/arms.py)
+from digest import attempts_of, digest, print_digest  # noqa: E402  (bench/mbpp/digest.py)
 from harness import RESULTS, machine_info, portable, print_table  # noqa: E402
 from problem import Problem  # noqa: E402
 
@@ -234,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         results = read_results(args.summary)
         print_summary(summarize(results, sorted({r["arm"] for r in results}, key=ARMS.index)))
+        print_digest(digest(results, attempts_of(args.summary)))
         return 0
     problems = load_problems(args.offset, args.limit)
     out = args.out or RESULTS / time.strftime("fill-quality-%Y%m%d-%H%M%S.jsonl", time.gmtime())
@@ -245,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     results = [r for r in read_results(out) if r["task_id"] in wanted]
     summary = summarize(results, args.arms)
     print_summary(summary)
+    if {"npl", "python"} <= set(args.arms):
+        summary["digest"] = digest(results, attempts_of(out))
+        print_digest(summary["digest"])
     if not args.no_record:
         settings = {"model": args.model, "offset": args.offset, "limit": args.limit,
                     "arms": args.arms, "shared_library": args.shared_library,

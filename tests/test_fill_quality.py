@@ -5,6 +5,7 @@ fails a wrong answer on the hidden tests, for both arms, with a scripted
 model (no local model)."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -22,10 +23,13 @@ def bench(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH / "mbpp"))
     import arms
     import convert
+    import digest
     import fill_quality
     import problem
-    yield type("Bench", (), {"arms": arms, "convert": convert, "problem": problem, "fq": fill_quality})
-    for name in ("arms", "convert", "fill_quality", "problem", "judge", "baseline", "harness"):
+    yield type("Bench", (), {"arms": arms, "convert": convert, "problem": problem, "fq": fill_quality,
+                             "digest": digest})
+    for name in ("arms", "convert", "digest", "fill_quality", "problem", "judge", "baseline",
+                 "harness"):
         sys.modules.pop(name, None)
 
 
@@ -140,3 +144,48 @@ def test_the_judge_outlives_a_reply_that_hangs_or_exits(bench, tmp_path):
     assert verdict.passed == [False, False] and verdict.notes == ["timed out after 0.5 s"] * 2
     verdict = judge.judge("python", exits, "f", [([1], 1)], timeout=0.5)
     assert not verdict.all_passed and verdict.error.startswith("the test process failed")
+
+
+def test_the_digest_reads_the_attempt_records(bench, tmp_path):
+    """Outcomes by arm, first replies, later attempts by kind, repeats and
+    rejections by stage and error code, from OUT.jsonl and OUT.attempts/."""
+    def row(task_id, name, arm, passed, seconds):
+        return {"task_id": task_id, "name": name, "arm": arm, "passed": passed, "seconds": seconds}
+
+    def attempt(number, verdict, seconds, stage="", feedback="", detail=""):
+        return {"number": number, "verdict": verdict, "stage": stage, "feedback": feedback,
+                "detail": detail, "seconds": seconds, "prompt_tokens": 600, "completion_tokens": 60}
+    out = tmp_path / "run.jsonl"
+    results = [row(1, "easy", "npl", True, 7.0), row(1, "easy", "python", True, 6.0),
+               row(2, "tuples", "npl", True, 30.0), row(2, "tuples", "python", False, 5.0),
+               row(3, "hard", "npl", False, 40.0), row(3, "hard", "python", False, 5.0)]
+    out.write_text("".join(json.dumps(r) + "\n" for r in results))
+    folder = tmp_path / "run.attempts"
+    folder.mkdir()
+    e015 = "It does not compile:\nf.npl:4:36: error[E015]: cannot iterate over tuple[int, int]\n"
+    records = {
+        "1-easy": [attempt(1, "accepted", 7.0),
+                   {"number": 0, "detail": "meaning of library entry abc", "verdict": "rejected"}],
+        "2-tuples": [attempt(1, "rejected", 8.0, "compile", e015),
+                     attempt(2, "accepted", 20.0, detail="resampled: the first reply repeated an "
+                                                         "earlier answer")],
+        "3-hard": [attempt(1, "rejected", 9.0, "test", "It fails the example"),
+                   attempt(2, "rejected", 15.0, "reply", "Your reply was cut off: it repeated x"),
+                   attempt(3, "rejected", 16.0, "test", "It fails the example",
+                           detail="sampled fresh (temperature 0.8): an earlier repair repeated")],
+    }
+    for name, rows in records.items():
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    d = bench.digest.digest(results, bench.digest.attempts_of(out))
+    assert d["problems"] == 3
+    assert {k: v["names"] for k, v in d["outcomes"].items()} == \
+        {"both": ["easy"], "npl_only": ["tuples"], "python_only": [], "neither": ["hard"]}
+    assert d["first"] == {"holes": 3, "accepted": 1, "right": 1, "mean_seconds": 8.0,
+                          "python_mean_seconds": 5.33}
+    assert d["later"] == {"holes": 2, "seconds_after_first": 51.0, "right": 1,
+                          "accepted_by": {"fresh at attempt 2": 1}}
+    assert d["repeats"] == 1
+    assert d["rejections"]["by_stage"] == {"test": 2, "compile": 1, "reply": 1}
+    assert d["rejections"]["compile_codes"] == {"E015": 1} and d["rejections"]["cut_off"] == 1
+    assert d["rejections"]["compile_messages"] == {"E015 cannot iterate over tuple[int, int]": 1}
+    assert d["total_seconds"] == {"npl": 77.0, "python": 16.0}
