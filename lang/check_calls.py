@@ -14,11 +14,20 @@ from .builtin_sigs import (BUILTIN_FUNCTIONS, MATH_FLOAT_FUNCS)
 from .check_methods import MethodChecker
 from .symbols import CallRef, FuncInfo, Ref, StructInfo
 from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT,
-                    ErrorT, FuncT, IterT, ListT, SetT, StructT, TupleT, Type,
+                    ErrorT, FuncT, IterT, ListT, OptionalT, SetT, StructT, TupleT, Type,
                     assignable, element_type, is_hashable, is_numeric, join,
                     needs_widening, orderable_key)
 
 INFER = ERROR                       # FuncT return type meaning "infer it"
+TYPE_CLASSES = ("int", "float", "bool", "str", "list", "dict", "set", "tuple")
+CONVERTIBLE = ("int", "float", "bool", "str")
+
+
+def type_class(t: Type) -> Optional[str]:
+    """The Python class a value of type `t` has (`list` for list[int])."""
+    if t in (INT, FLOAT, BOOL, STR):
+        return str(t)
+    return {ListT: "list", DictT: "dict", SetT: "set", TupleT: "tuple"}.get(type(t))
 
 
 class CallChecker(MethodChecker):
@@ -41,9 +50,33 @@ class CallChecker(MethodChecker):
             return self.struct_call(e, sym)
         if f.id in BUILTIN_FUNCTIONS:
             return self.builtin_call(e, f.id, expected)
+        if f.id == "isinstance" and len(e.args) == 2 and not e.keywords:
+            return self.isinstance_call(e)
         self.undefined(f)
         self.infer_args_loosely(e)
         return ERROR
+
+    def isinstance_call(self, e: ast.Call) -> Type:
+        """`isinstance(x, T)`, which NPL does not have: one E010 that says
+        what the test comes to, since x's type is known here."""
+        value, kind = e.args
+        t = self.infer(value)
+        name = f"`{value.id}`" if isinstance(value, ast.Name) else "the value"
+        tested = kind.id if isinstance(kind, ast.Name) else None
+        if isinstance(t, ErrorT):
+            note = "NPL is statically typed: the type is known, no run-time check is needed"
+        elif isinstance(t, OptionalT):
+            note = f"{name} is {t}: test `{name.strip('`')} is not None` instead"
+        elif tested is not None and tested == type_class(t):
+            note = f"{name} is always {t} here, so this test is always True: drop it"
+        elif tested in TYPE_CLASSES:
+            note = (f"{name} is {t} here, never {tested}: this test is always False; "
+                    f"to convert, write {tested}(...)" if tested in CONVERTIBLE else
+                    f"{name} is {t} here, never {tested}: this test is always False")
+        else:
+            note = f"{name} is {t} here: NPL knows every type before the program runs"
+        self.bag.error("E010", "undefined name 'isinstance'", e.func.span, note)
+        return BOOL
 
     def infer_args_loosely(self, e: ast.Call) -> None:
         for a in e.args:
