@@ -85,10 +85,12 @@ class CallChecker(MethodChecker):
             self.infer(k.value)
 
     # ------------------------------------------------------------ user code
-    def place_args(self, e: ast.Call, names: list[str], what: str) -> Optional[list]:
-        """Match positional and keyword arguments to parameter `names`."""
+    def place_args(self, e: ast.Call, names: list[str], what: str, *notes: str) -> Optional[list]:
+        """Match positional and keyword arguments to parameter `names`
+        (`notes` go with an E013 about their number)."""
         if len(e.args) > len(names):
-            self.bag.error("E013", f"{what} takes {len(names)} argument(s), {len(e.args)} given", e.span)
+            self.bag.error("E013", f"{what} takes {len(names)} argument(s), {len(e.args)} given",
+                           e.span, *notes)
             self.infer_args_loosely(e)
             return None
         placed: list = list(e.args) + [None] * (len(names) - len(e.args))
@@ -104,13 +106,18 @@ class CallChecker(MethodChecker):
             placed[i] = k.value
         missing = [n for n, a in zip(names, placed) if a is None]
         if missing:
-            self.bag.error("E013", f"{what} is missing argument(s): {', '.join(missing)}", e.span)
+            self.bag.error("E013", f"{what} is missing argument(s): {', '.join(missing)}",
+                           e.span, *notes)
             self.infer_args_loosely(e)
             return None
         return placed
 
     def user_call(self, e: ast.Call, fn: FuncInfo) -> Type:
-        placed = self.place_args(e, [n for n, _ in fn.params], f"'{fn.name}'")
+        hides = ([f"'{fn.name}' is this program's function {fn.name}("
+                  f"{', '.join(n for n, _ in fn.params)}), which hides the built-in "
+                  f"{fn.name}(): compute it without calling {fn.name}()"]
+                 if fn.name in BUILTIN_FUNCTIONS else [])
+        placed = self.place_args(e, [n for n, _ in fn.params], f"'{fn.name}'", *hides)
         if placed is None:
             return fn.ret
         for a, (_, t) in zip(placed, fn.params):
