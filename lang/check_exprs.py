@@ -51,7 +51,9 @@ class ExprChecker(CallChecker):
         notes = []
         if isinstance(got, OptionalT) and assignable(got.inner, want):
             notes.append("the value may be None: check it first (if x is not None: ...)")
-        if got == FLOAT and want == INT:
+        if got == FLOAT and want == INT and isinstance(e, ast.BinOp) and e.op == "/":
+            notes.append("`/` always gives a float: write `//` for whole-number division")
+        elif got == FLOAT and want == INT:
             notes.append("float never narrows to int implicitly: use int(x) or round(x)")
         self.bag.error("E012", f"expected {want}, found {got}", e.span, *notes)
 
