@@ -36,19 +36,24 @@ class ExprChecker(CallChecker):
         self.prog.types[e] = t
         return t
 
-    def check(self, e: ast.Expr, expected: Type) -> Type:
+    def check(self, e: ast.Expr, expected: Type, rebinding: str = "") -> Type:
+        """`e`'s type, checked against `expected` (an E012 if it does not
+        fit); `rebinding` names the variable `e` is assigned to."""
         t = self.infer(e, expected)
         if isinstance(t, PendingT):
             from .pending import from_expected
             t = from_expected(self, e, t, expected)
         if not assignable(t, expected):
-            self.mismatch(e, t, expected)
+            self.mismatch(e, t, expected, rebinding)
         elif needs_widening(t, expected):
             self.prog.widen.add(e)
         return t
 
-    def mismatch(self, e: ast.Expr, got: Type, want: Type) -> None:
+    def mismatch(self, e: ast.Expr, got: Type, want: Type, rebinding: str = "") -> None:
         notes = []
+        if rebinding and not isinstance(got, OptionalT) and not (got == FLOAT and want == INT):
+            notes.append(f"a variable keeps one type: '{rebinding}' is {want}; put the {got} "
+                         f"in a variable of its own (e.g. {rebinding}_{type_word(got)} = ...)")
         if isinstance(got, OptionalT) and assignable(got.inner, want):
             notes.append("the value may be None: check it first (if x is not None: ...)")
         if got == FLOAT and want == INT and isinstance(e, ast.BinOp) and e.op == "/":
@@ -681,3 +686,8 @@ def literal_int(e) -> Optional[int]:
     if isinstance(e, ast.UnaryOp) and e.op == "-" and isinstance(e.operand, ast.IntLit):
         return -e.operand.value
     return None
+
+
+def type_word(t: Type) -> str:
+    """A word for naming a variable of type `t`: list, dict, str, ..."""
+    return str(t).split("[", 1)[0].split(" ", 1)[0].lower()

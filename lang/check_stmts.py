@@ -72,7 +72,7 @@ def check_assign(ck, s: ast.Assign) -> None:
             note(ck, s.value, target.id)
             return
         if declared is not None:
-            vt = ck.check(s.value, declared)
+            vt = ck.check(s.value, declared, rebinding=target.id)
         else:
             if is_empty_literal(s.value):
                 from .pending import start
