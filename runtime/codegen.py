@@ -28,10 +28,11 @@ from typing import Any, Callable, Optional
 from npl.compiler import ir
 from npl.lang.errors import InternalError
 from npl.lang.gcpause import gc_paused
-from npl.lang.types import BOOL, FLOAT, INT, STR, DictT, ListT, SetT, TupleT
 from npl.stdlib.builtins import PRIMS, as_iterable, call
 
 from .errors import NplRuntimeError
+from .ir_shapes import (constant, emptiness_test, explainable, inlinable_body, is_const,
+                        sequence_kind)
 from .execution import Budget, run_deep
 from .oracles import NoAnswerer, OracleAnswerer, bind_oracles
 from .image import (SANDBOX_BUILTINS, ProgramImage, exec_module, prepare_heap,  # noqa: F401
@@ -156,7 +157,7 @@ class ModuleCompiler:
         body: list[ast.stmt] = [self.function(f) for f in self.module.functions]
         body += [self.test(t, name) for t, name in zip(self.module.tests, self.tests)]
         body += [self.test_operands(t, name) for t, name in zip(self.module.tests, self.tests)
-                 if _explainable(t)]
+                 if explainable(t)]
         for const, fname in zip(self.module.consts, self.consts):
             body.append(self.const_init(const, fname))
             assign = ast.Assign([_name(self.globals[const.name], True)],
@@ -265,9 +266,9 @@ class ModuleCompiler:
 
     def stmt_ForRange(self, s: ir.ForRange) -> ast.stmt:
         bounds = [self.expr(s.start), self.expr(s.stop), self.expr(s.step)]
-        if _is_const(s.step, 1):
+        if is_const(s.step, 1):
             bounds.pop()
-            if _is_const(s.start, 0):
+            if is_const(s.start, 0):
                 bounds.pop(0)
         target = _name(local_name(s.var), True)
         return ast.For(target, call("_range", bounds), self.loop_body(s.body), [])
@@ -320,7 +321,7 @@ class ModuleCompiler:
         if isinstance(e, (ir.And, ir.Or)):
             op = ast.And() if isinstance(e, ir.And) else ast.Or()
             return _at(ast.BoolOp(op, [self.condition(x) for x in e.values]), e.span.line)
-        emptiness = _emptiness_test(e)
+        emptiness = emptiness_test(e)
         if emptiness is not None:
             container, empty = emptiness
             node = self.expr(container)
@@ -333,7 +334,7 @@ class ModuleCompiler:
             raise CodegenError(f"unknown IR expression {type(e).__name__}")
         node = _at(method(e), e.span.line)
         if isinstance(e, ir.Prim) and e.op == "getitem" and isinstance(node, ast.Subscript) \
-                and _sequence_kind(e.args[0].type):
+                and sequence_kind(e.args[0].type):
             self.index_sites.append((e.args[0], e.args[1]))
             node.col_offset = node.end_col_offset = len(self.index_sites)
         return node
@@ -383,10 +384,10 @@ class ModuleCompiler:
         fn = self._by_name.get(e.func)
         if fn is None or fn.kernel or fn.name == self.module.main \
                 or len(e.args) != len(fn.params) \
-                or not all(isinstance(a, ir.Local) or _constant(a) is not None for a in e.args):
+                or not all(isinstance(a, ir.Local) or constant(a) is not None for a in e.args):
             return None
         if fn.name not in self._inline_bodies:
-            self._inline_bodies[fn.name] = _inlinable_body(fn)
+            self._inline_bodies[fn.name] = inlinable_body(fn)
         body = self._inline_bodies[fn.name]
         if body is None:
             return None
@@ -517,7 +518,7 @@ class ModuleCompiler:
     # -- for the image
     def plain_index_sites(self) -> list[tuple]:
         """`index_sites` as data (runtime/image.py ProgramImage.index_sites)."""
-        return [(_sequence_kind(c.type), self._ref(c), self._ref(i)) for c, i in self.index_sites]
+        return [(sequence_kind(c.type), self._ref(c), self._ref(i)) for c, i in self.index_sites]
 
     def _ref(self, e: ir.Expr) -> Optional[tuple]:
         """How to re-read a side-effect-free operand from a failing frame."""
@@ -533,93 +534,6 @@ class ModuleCompiler:
             except TypeError:
                 return None
         return None
-
-
-def _sequence_kind(t) -> Optional[str]:
-    if isinstance(t, ListT):
-        return "list"
-    if t == STR:
-        return "string"
-    if isinstance(t, TupleT):
-        return "tuple"
-    return None
-
-
-_NUMBERS = (INT, FLOAT)
-_ORDER_OPS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
-
-
-def _inlinable_body(fn: ir.Function) -> Optional[ir.Expr]:
-    """The expression of a function whose body is `return EXPR` with EXPR
-    total (see ModuleCompiler._inline), else None."""
-    if len(fn.body) != 1 or not isinstance(fn.body[0], ir.Return) or fn.body[0].value is None:
-        return None
-    expr = fn.body[0].value
-    if expr.type not in _NUMBERS and expr.type != BOOL:
-        return None
-    return expr if _total(expr, {p.name for p in fn.params}) else None
-
-
-def _total(e: ir.Expr, params: set[str]) -> bool:
-    """Can evaluating `e` never raise (given its operands' static types)?"""
-    if isinstance(e, ir.Const):
-        return type(e.value) in (int, float, bool)
-    if isinstance(e, ir.Local):
-        return e.name in params
-    if isinstance(e, ir.Prim):
-        if e.kwargs or e.type not in _NUMBERS or any(a.type != e.type for a in e.args):
-            return False
-        if e.op in ("add", "sub", "mul") and len(e.args) == 2:
-            return all(_total(a, params) for a in e.args)
-        if e.op in ("neg", "pos") and len(e.args) == 1:
-            return _total(e.args[0], params)
-        if e.op in ("floordiv", "mod") and len(e.args) == 2:
-            divisor = _constant(e.args[1])
-            return _total(e.args[0], params) and divisor is not None and divisor != 0
-        return False
-    if isinstance(e, ir.Compare):
-        return all(op in _ORDER_OPS for op in e.ops) \
-            and all(o.type in _NUMBERS and _total(o, params) for o in e.operands)
-    if isinstance(e, (ir.And, ir.Or)):
-        return all(_total(v, params) for v in e.values)
-    if isinstance(e, ir.IfExp):
-        return all(_total(x, params) for x in (e.test, e.body, e.orelse))
-    return False
-
-
-def _constant(e: ir.Expr):
-    """The value of an int or float literal (`3`, `-3`, `2.5`), else None."""
-    if isinstance(e, ir.Prim) and e.op == "neg" and len(e.args) == 1:
-        inner = _constant(e.args[0])
-        return None if inner is None else -inner
-    if isinstance(e, ir.Const) and type(e.value) in (int, float):
-        return e.value
-    return None
-
-
-def _emptiness_test(e: ir.Expr) -> Optional[tuple[ir.Expr, bool]]:
-    """`len(x) > 0`, `len(x) != 0` (x, False) or `len(x) == 0` (x, True) for
-    a str, list, dict, set or tuple x: in a test position that is x's own
-    truth value (no call of len), exactly."""
-    if not (isinstance(e, ir.Compare) and len(e.ops) == 1 and e.ops[0] in ("gt", "ne", "eq")):
-        return None
-    sized, zero = e.operands
-    if not (isinstance(sized, ir.Prim) and sized.op == "len" and len(sized.args) == 1
-            and not sized.kwargs and _is_const(zero, 0)):
-        return None
-    container = sized.args[0]
-    t = container.type
-    if not (t == STR or isinstance(t, (ListT, DictT, SetT, TupleT))):
-        return None
-    return container, e.ops[0] == "eq"
-
-
-def _explainable(test: ir.TestCase) -> bool:
-    return isinstance(test.expr, ir.Compare) and len(test.expr.ops) == 1
-
-
-def _is_const(e: ir.Expr, value: int) -> bool:
-    return isinstance(e, ir.Const) and type(e.value) is int and e.value == value
 
 
 def _hole_call(span, text: str) -> ast.expr:
@@ -724,7 +638,7 @@ class Program:
         again), or None when the test is not a single comparison or
         evaluating the sides fails."""
         py_name = self._tests.get(id(test))
-        if py_name is None or not _explainable(test):
+        if py_name is None or not explainable(test):
             return None
         values = [coerce(a, p.type) for a, p in zip(args, test.params)]
         try:
