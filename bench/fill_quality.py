@@ -134,12 +134,14 @@ def baseline_provider(args):
     """The baseline's provider: for a local model, a model worker of its own
     (a context of half the size tells it apart from NPL's), so that neither
     arm's requests evict the other's evaluated prompt from the worker's
-    cache: each arm runs as if it were used alone."""
+    cache: each arm runs as if it were used alone; and the plain model,
+    without NPL's repetition stop (filling/providers/repetition.py)."""
     from npl.filling.providers import make_provider
     if not args.model.startswith("local/"):
         return make_provider(args.model)
     from npl.filling.providers.local import DEFAULT_N_CTX, LocalProvider
-    return LocalProvider(args.model, threads=args.threads or 2, n_ctx=DEFAULT_N_CTX // 2)
+    return LocalProvider(args.model, threads=args.threads or 2, n_ctx=DEFAULT_N_CTX // 2,
+                         stop_repeats=False)         # the plain model: no repetition stop
 
 
 def provider_settings(args) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from npl.filling.providers.llama_engine import _RepetitionStop
+from npl.filling.providers.llama_engine import LlamaEngine, _RepetitionStop
 from npl.filling.providers.repetition import MIN_REPEATS, repeated_block
 
 HEAD = "```npl\ndef is_woodall(x: int) -> bool:\n    if x < 1:\n        return False\n"
@@ -73,3 +73,39 @@ def test_the_processor_leaves_a_good_reply_alone():
     stop = _RepetitionStop(FakeLlama())
     reply = (HEAD + cases(3) + "    return x % 2 == 1\n```").encode()
     assert run(stop, b"prompt", reply) == len(reply) and stop.found is None
+
+
+class GeneratingLlama(FakeLlama):
+    """create_chat_completion "generates" REPLY a character at a time,
+    through the logits processors, as llama.cpp does, until one forces
+    end-of-text."""
+    REPLY = (HEAD + cases(40)).encode()
+
+    def create_chat_completion(self, messages, max_tokens, logits_processor, **sampling):
+        ids = list(b"prompt")
+        for token in self.REPLY[:max_tokens]:
+            scores = np.zeros(256)
+            for processor in logits_processor:
+                scores = processor(np.array(ids), scores)
+            if int(np.argmax(scores)) == 0 and np.isinf(scores[1:]).all():
+                break
+            ids.append(token)
+        made = len(ids) - len(b"prompt")
+        return {"choices": [{"message": {"content": bytes(ids[len(b"prompt"):]).decode()}}],
+                "usage": {"prompt_tokens": 6, "completion_tokens": made}}
+
+
+def engine_reply(stop_repeats: bool) -> dict:
+    engine = LlamaEngine.__new__(LlamaEngine)
+    engine.llama, engine.n_ctx = GeneratingLlama(), 8192
+    request = {"messages": [{"role": "user", "content": "write is_woodall"}], "max_tokens": 2000,
+               "temperature": 0.0, "seed": 0, "stop_repeats": stop_repeats}
+    return engine.complete(request)
+
+
+def test_the_engine_says_why_it_ended_a_reply_and_the_request_can_turn_that_off():
+    cut = engine_reply(True)
+    assert cut["stopped"] == f"it repeated `if x == 0: / return True` {MIN_REPEATS} times"
+    assert cut["text"].count("return True") < 12
+    whole = engine_reply(False)                 # the fill-quality baseline's plain model
+    assert whole["stopped"] == "" and whole["text"] == GeneratingLlama.REPLY.decode()

@@ -305,14 +305,16 @@ class LlamaEngine:
 
     def complete(self, request: dict, cancelled: Callable[[], bool] = lambda: False) -> dict:
         """Answer one request: {"messages", "max_tokens", "temperature",
-        "stop", "grammar", "seed"} -> {"text", "prompt_tokens",
-        "completion_tokens", "cached_tokens"}. Generation stops early at
-        the first token after `cancelled()` says so."""
+        "stop", "grammar", "seed", "stop_repeats"} -> {"text",
+        "prompt_tokens", "completion_tokens", "cached_tokens", "stopped"}.
+        Generation stops early at the first token after `cancelled()` says
+        so, and (unless "stop_repeats" is false) once the reply's last lines
+        repeat one block of code ("stopped" then says which)."""
         grammar = request.get("grammar")
         if grammar:
             check_grammar(grammar)
         before = self._evaluated()
-        runaway = _RepetitionStop(self.llama)
+        runaway = _RepetitionStop(self.llama) if request.get("stop_repeats", True) else None
         reply = self._generate(request["messages"], int(request["max_tokens"]),
                                float(request["temperature"]), request.get("stop") or [],
                                grammar, int(request["seed"]), cancelled, runaway)
@@ -322,7 +324,7 @@ class LlamaEngine:
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": int(usage.get("completion_tokens", 0)),
                 "cached_tokens": _common_prefix(before, self._evaluated(), prompt_tokens),
-                "stopped": f"it repeated {runaway.found}" if runaway.found else ""}
+                "stopped": f"it repeated {runaway.found}" if runaway and runaway.found else ""}
 
     def _exceeds_context(self, messages: list[dict], max_tokens: int) -> bool:
         return _exceeds_context_of(self.llama, self.n_ctx, messages, max_tokens)

@@ -99,8 +99,10 @@ class LocalProvider:
     """A `Provider` that runs a GGUF model with llama.cpp in a worker process."""
 
     def __init__(self, spec: str, threads: int = 2, n_ctx: int = DEFAULT_N_CTX, *,
-                 timeout: Optional[float] = None, keep_alive: Optional[float] = None):
+                 timeout: Optional[float] = None, keep_alive: Optional[float] = None,
+                 stop_repeats: bool = True):
         self.name = spec
+        self.stop_repeats = stop_repeats     # end a reply that lists cases (repetition.py)
         self.threads = threads
         self.n_ctx = n_ctx
         self._model = self._parse_model(spec)
@@ -162,7 +164,8 @@ class LocalProvider:
         worker = worker_for(self.worker_config(), self.name)
         request = {"op": "complete", "messages": messages, "max_tokens": max_tokens,
                    "temperature": temperature, "stop": stop or [], "grammar": grammar,
-                   "seed": _SEED if seed is None else seed, "keep_alive": self.keep_alive}
+                   "seed": _SEED if seed is None else seed, "keep_alive": self.keep_alive,
+                   "stop_repeats": self.stop_repeats}
         try:
             reply = worker.request(request, self.timeout)
         except ProviderError as err:
