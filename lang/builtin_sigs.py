@@ -60,7 +60,7 @@ MATH_CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045,
                   "inf": float("inf"), "nan": float("nan")}
 
 BUILTIN_FUNCTIONS = frozenset("""
-print len range prange enumerate zip list set dict abs min max sum sorted reversed
+print len range prange enumerate zip list set dict tuple abs min max sum sorted reversed
 map filter any all str int float bool round divmod pow ord chr hex bin
 sqrt exp log log2 log10 sin cos tan asin acos atan atan2 floor ceil isnan isinf
 zeros ones empty full arange array copy dot
@@ -87,5 +87,4 @@ PYTHON_ONLY_HINTS = {
     "Counter": "count with a dict: d[k] = d.get(k, 0) + 1",
     "defaultdict": "use d.get(k, default) or d.setdefault(k, default)",
     "re": "NPL has no regular expressions; use str methods",
-    "tuple": "a tuple's length is part of its type: build it as (a, b, c), or keep a list",
 }

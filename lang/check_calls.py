@@ -237,6 +237,24 @@ class CallChecker(MethodChecker):
             return ERROR
         return ListT(self.iterable_arg(e.args[0], "list()"))
 
+    def b_tuple(self, e, expected):
+        """tuple(xs): the length is part of a tuple's type, so the type comes
+        from context, a tuple of one element type (checked at run time)."""
+        if not self.arity(e, "tuple", 1, 1):
+            return ERROR
+        uniform = element_type(expected) if isinstance(expected, TupleT) else None
+        if uniform is None:
+            self.infer(e.args[0])
+            self.bag.error("E019", "tuple() needs its type from context, a tuple of one element "
+                           "type: write it where one is expected (a return, t: tuple[int, int] = "
+                           "tuple(xs)), or build the tuple as (a, b, c)", e.span)
+            return ERROR
+        et = self.iterable_arg(e.args[0], "tuple()")
+        if not assignable(et, uniform):
+            self.bag.error("E012", f"tuple() of {et} elements where {expected} is expected",
+                           e.args[0].span)
+        return expected
+
     def b_set(self, e, expected):
         if not self.arity(e, "set", 0, 1):
             return ERROR

@@ -202,6 +202,11 @@ class ExprChecker(CallChecker):
     def expr_BinOp(self, e: ast.BinOp, expected):
         # An operand is never None: `o: int | None = 2 * x` expects an int of x.
         want = strip_optional(expected) if e.op in "+-*" and expected is not None else None
+        if isinstance(want, TupleT):        # a tuple's parts are shorter than the whole
+            lt = self.infer(e.left)
+            rest = want.elems[len(lt.elems):] if e.op == "+" and isinstance(lt, TupleT) else ()
+            rt = self.infer(e.right, TupleT(rest) if rest else None)
+            return self.binop_type(e.op, lt, rt, e)
         lt = self.infer(e.left, want)
         rt = self.infer(e.right, want)
         return self.binop_type(e.op, lt, rt, e)
@@ -592,7 +597,7 @@ def arith_result(op: str, lt: Type, rt: Type) -> Optional[Type]:
         return INT if lt == rt == INT else FLOAT
     if isinstance(lt, ArrayT) or isinstance(rt, ArrayT):
         return array_arith(op, lt, rt)
-    if op == "+" and lt == rt and (lt == STR or isinstance(lt, (ListT, TupleT))):
+    if op == "+" and lt == rt and (lt == STR or isinstance(lt, ListT)):
         return lt
     if op == "+" and isinstance(lt, TupleT) and isinstance(rt, TupleT):
         return TupleT(lt.elems + rt.elems)

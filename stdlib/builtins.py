@@ -250,6 +250,11 @@ def build_dot(node: ir.Prim, args: list[ast.expr], kw: list[ast.keyword]) -> ast
     return call("_np_dot" if is_array(node.type) else "_dot_scalar", args)
 
 
+def build_tuple(node: ir.Prim, args: list[ast.expr], kw: list[ast.keyword]) -> ast.expr:
+    """tuple(xs) for a tuple type of one element type: its length checked."""
+    return call("_tuple_of", [*_iter_args(node, args), ast.Constant(len(node.type.elems))])
+
+
 def build_truthy(node: ir.Prim, args: list[ast.expr], kw: list[ast.keyword]) -> ast.expr:
     return call("_bool", args)
 
@@ -279,7 +284,7 @@ PRIMS: dict[str, Builder] = {
     "print": build_print, "len": py_call("_len"), "range": py_call("_range"),
     "enumerate": py_call("_enumerate", True), "zip": py_call("_zip", True),
     "list": build_list, "set": py_call("_set", True), "dict": py_call("_dict"),
-    "tuple": py_call("_tuple", True), "abs": py_call("_abs"),
+    "tuple": build_tuple, "abs": py_call("_abs"),
     "min": reduction("min"), "max": reduction("max"), "sum": reduction("sum"),
     "sorted": py_call("_sorted", True), "reversed": py_call("_reversed", True),
     "map": py_call("_map", True), "filter": py_call("_filter", True),

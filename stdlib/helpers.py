@@ -68,6 +68,15 @@ def set_pop(s: set):
     return s.pop()
 
 
+def tuple_of(items, size: int) -> tuple:
+    """tuple(xs) where the type wants a tuple of `size` elements."""
+    made = py.tuple(items)
+    if len(made) != size:
+        raise NplRuntimeError("value", f"tuple() got {len(made)} element(s) where a tuple "
+                              f"of {size} is expected")
+    return made
+
+
 def hole_reached(where: str, text: str) -> None:
     short = " ".join(text.split())
     short = short if len(short) <= 60 else short[:57] + "..."
@@ -80,7 +89,7 @@ _MATH_NAMES = ("sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin
 HELPERS: dict[str, object] = {
     # Python built-ins NPL exposes under the same meaning
     "_print": py.print, "_len": py.len, "_range": py.range, "_enumerate": py.enumerate,
-    "_zip": py.zip, "_list": py.list, "_set": py.set, "_dict": py.dict, "_tuple": py.tuple,
+    "_zip": py.zip, "_list": py.list, "_set": py.set, "_dict": py.dict, "_tuple_of": tuple_of,
     "_abs": py.abs, "_min": py.min, "_max": py.max, "_sum": py.sum, "_sorted": py.sorted,
     "_reversed": py.reversed, "_map": py.map, "_filter": py.filter, "_any": py.any,
     "_all": py.all, "_str": py.str, "_int": py.int, "_float": py.float, "_bool": py.bool,
