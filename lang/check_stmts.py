@@ -71,7 +71,9 @@ def check_assign(ck, s: ast.Assign) -> None:
             note(ck, target, target.id)
             note(ck, s.value, target.id)
             return
-        if declared is not None:
+        if isinstance(declared, PendingT):
+            vt = assign_to_pending(ck, target, s.value, declared)
+        elif declared is not None:
             vt = ck.check(s.value, declared, rebinding=target.id)
         else:
             if is_empty_literal(s.value):
@@ -207,6 +209,17 @@ def check_aug_assign(ck, s: ast.AugAssign) -> None:
     rt = ck.binop_type(s.op, tt, ck.infer(s.value), s)
     if not assignable(rt, tt):
         ck.bag.error("E012", f"'{s.op}=' would change the type from {tt} to {rt}", s.span)
+
+
+def assign_to_pending(ck, target: ast.Name, value: ast.Expr, pending: PendingT) -> Type:
+    """`best = []` ... `best = xs`: a list (set, dict) assigned to a pending
+    local of its kind decides the local's type."""
+    from .pending import fits, resolve
+    vt = ck.infer(value)
+    want = resolve(ck, target.id, vt) if fits(pending.kind, vt) else pending
+    if not assignable(vt, want) and not isinstance(vt, ErrorT):
+        ck.mismatch(value, vt, want, target.id)
+    return vt
 
 
 def pending_dict_store(ck, target, value: ast.Expr) -> None:

@@ -11,6 +11,7 @@ determines it, in source order:
     x in seen / x not in seen                                    -> list, set
     d[k] += v                                                    -> dict
     return result, f(result), y: list[int] = result              -> the expected type
+    result = xs (a list, set or dict of the same kind)           -> the type of xs
 
 Every node typed while the local was pending is retyped then. A local still
 pending at the end of its function is E019, asking for an annotation.
