@@ -63,3 +63,18 @@ def test_no_committed_file_names_a_machine_path():
         offenders += [f"{name}:{n}: {line}" for n, line in machine_paths(text)]
     assert not offenders, "absolute paths of one machine:\n" + "\n".join(offenders)
 
+
+
+def test_the_quickstart_has_no_committed_lock():
+    """The README's first command fills examples/quickstart.npl with the
+    model; a committed lock would leave it nothing to fill (and could carry
+    a fill from one machine's module library)."""
+    import pytest
+    try:
+        done = subprocess.run(["git", "ls-files", "examples/quickstart.npl.lock"], cwd=ROOT,
+                              capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        done = None
+    if done is None or done.returncode != 0:
+        pytest.skip("not a git checkout: which files are committed is not known")
+    assert done.stdout.strip() == b"", "examples/quickstart.npl.lock is committed"
