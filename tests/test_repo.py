@@ -1,11 +1,14 @@
 """The repository stands alone: no committed file names an absolute path of
 one machine (a home folder, a scratch or work folder, this checkout's own
-place). Tests find the shared conformance suite beside the checkout
-(../shared, see conftest.py) and skip, saying so, without it."""
+place), and the quickstart's lock is never committed. Tests find the
+shared conformance suite beside the checkout (../shared, see conftest.py)
+and skip, saying so, without it."""
 from __future__ import annotations
 
 import re
 import subprocess
+
+import pytest
 
 from conftest import ROOT
 
@@ -69,7 +72,6 @@ def test_the_quickstart_has_no_committed_lock():
     """The README's first command fills examples/quickstart.npl with the
     model; a committed lock would leave it nothing to fill (and could carry
     a fill from one machine's module library)."""
-    import pytest
     try:
         done = subprocess.run(["git", "ls-files", "examples/quickstart.npl.lock"], cwd=ROOT,
                               capture_output=True, timeout=60)
