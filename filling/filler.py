@@ -287,13 +287,16 @@ class Filler:
                 provider = None
             if provider is None:
                 return judge_by_wording(spec, entry)
-            kept = self.kept_judgement(question_key(spec, entry, provider))
+            question = question_key(spec, entry, provider)
+            kept = self.kept_judgement(question)
             if kept is not None:
                 return remembered(spec, entry, kept)
             if not ctx.calls.take():
                 return judge_by_wording(spec, entry)
             try:
-                return self.asked_meaning(ctx, spec, entry, provider)
+                judgement = self.asked_meaning(ctx, spec, entry, provider)
+                self.keep_judgement(question, judgement)
+                return judgement
             except ProviderError as err:
                 self.note(spec, f"library: could not ask {provider.name} about entry "
                                 f"{entry.id} ({err.message}); judged by its wording")
@@ -304,7 +307,7 @@ class Filler:
         """The model's meaning judgement of `entry` for `spec`, recorded as
         an attempt of the model (verdict accepted: the same function)."""
         from .attempts import ACCEPTED
-        from .meaning import judge_by_model, question_key
+        from .meaning import judge_by_model
 
         def spent(messages, completion):
             self.result.usage.add(completion)
@@ -316,7 +319,6 @@ class Filler:
                 rec.verdict, rec.stage = ACCEPTED, "meaning"
             else:
                 rec.reject("meaning", judgement.describe())
-        self.keep_judgement(question_key(spec, entry, provider), provider.name, judgement)
         return judgement
 
     def kept_judgement(self, question: str):
@@ -328,10 +330,12 @@ class Filler:
             self.warn(f"module library: kept meaning judgements unavailable: {err}")
             return None
 
-    def keep_judgement(self, question: str, model: str, judgement) -> None:
+    def keep_judgement(self, question: str, judgement) -> None:
+        """Keep a model's meaning judgement in the library (`question_key`)."""
         from .library import LibraryError
         try:
-            self.library.remember_judgement(question, model, judgement.same, judgement.reply)
+            self.library.remember_judgement(question, judgement.by, judgement.same,
+                                            judgement.reply)
         except LibraryError as err:
             self.warn(f"module library: could not keep a meaning judgement: {err}")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from . import ast
-from .builtin_sigs import (BUILTIN_FUNCTIONS, MATH_FLOAT_FUNCS)
+from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_FLOAT_FUNCS, PYTHON_ONLY_HINTS
 from .check_methods import MethodChecker
 from .symbols import CallRef, FuncInfo, Ref, StructInfo
 from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT,
@@ -61,18 +61,19 @@ class CallChecker(MethodChecker):
         what the test comes to, since x's type is known here."""
         value, kind = e.args
         t = self.infer(value)
-        name = f"`{value.id}`" if isinstance(value, ast.Name) else "the value"
+        bare = value.id if isinstance(value, ast.Name) else "the value"
+        name = f"`{bare}`" if isinstance(value, ast.Name) else bare
         tested = kind.id if isinstance(kind, ast.Name) else None
         if isinstance(t, ErrorT):
-            note = "NPL is statically typed: the type is known, no run-time check is needed"
+            note = PYTHON_ONLY_HINTS["isinstance"]
         elif isinstance(t, OptionalT):
-            note = f"{name} is {t}: test `{name.strip('`')} is not None` instead"
+            note = f"{name} is {t}: test `{bare} is not None` instead"
         elif tested is not None and tested == type_class(t):
             note = f"{name} is always {t} here, so this test is always True: drop it"
         elif tested in TYPE_CLASSES:
-            note = (f"{name} is {t} here, never {tested}: this test is always False; "
-                    f"to convert, write {tested}(...)" if tested in CONVERTIBLE else
-                    f"{name} is {t} here, never {tested}: this test is always False")
+            note = f"{name} is {t} here, never {tested}: this test is always False"
+            if tested in CONVERTIBLE:
+                note += f"; to convert, write {tested}(...)"
         else:
             note = f"{name} is {t} here: NPL knows every type before the program runs"
         self.bag.error("E010", "undefined name 'isinstance'", e.func.span, note)

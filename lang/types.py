@@ -210,7 +210,7 @@ def not_iterable(t: Type) -> str:
     """The E015 message for `for x in t` where element_type(t) is None."""
     if isinstance(t, TupleT):
         return (f"cannot iterate over {t}: its elements have different types; "
-                f"unpack it instead ({', '.join('abcdefgh'[:min(len(t.elems), 8)])} = ...) "
+                f"unpack it instead ({', '.join('abcdefgh'[:len(t.elems)])} = ...) "
                 "or use a list")
     return f"cannot iterate over {t}"
 

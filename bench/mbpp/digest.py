@@ -92,7 +92,7 @@ def digest(results: list[dict], attempts: dict[int, list[dict]]) -> dict:
                                                    for a in attempts[t][1:]), 1),
                   "right": sum(both[t]["npl"]["passed"] for t in later),
                   "accepted_by": dict(sorted(late_accepts.items()))},
-        "repeats": sum(kind(a) == "fresh" and a["detail"].startswith("resampled")
+        "repeats": sum(a.get("detail", "").startswith("resampled")
                        for t in later for a in attempts[t]),
         "rejections": {"by_stage": dict(stages.most_common()), "compile_codes": dict(codes.most_common()),
                        "compile_messages": dict(messages.most_common(8)), "cut_off": cut_off},
