@@ -252,7 +252,8 @@ class Filler:
         from .providers.base import ProviderError
         try:
             return from_model(ctx, spec, provider, self.settings.attempts, self.result.usage,
-                              lambda parent, cand, holes: self.fill_nested(ctx, parent, cand, holes))
+                              lambda parent, cand, holes: self.fill_nested(ctx, parent, cand, holes),
+                              self.settings.repair)
         except ProviderError as err:
             if err.kind not in MODEL_FAILURES:
                 raise

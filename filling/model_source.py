@@ -39,10 +39,12 @@ def reply_to_fill(spec: HoleSpec, text: str, known: frozenset = frozenset()) -> 
     functions the program already has (`known`, other than the one being
     written) are dropped: small models like to repeat the context; nested
     helper functions that are no closures move to the top level
-    (filling/nested_defs.py)."""
+    (filling/nested_defs.py); imports, `math.` and chained assignments are
+    written as NPL (filling/pythonisms.py)."""
     from .nested_defs import hoist_nested_defs
+    from .pythonisms import rewrite_pythonisms
     from .replies import ReplyError, classify_expression_reply, classify_function_reply, extract_code
-    code = drop_definitions(extract_code(text), known - {spec.func_name})
+    code = rewrite_pythonisms(drop_definitions(extract_code(text), known - {spec.func_name}))
     code = hoist_nested_defs(code, spec.func_name)
     if spec.kind == "function":
         r = classify_function_reply(code, spec.func_name)
@@ -83,14 +85,18 @@ def grammar_for(provider, spec: HoleSpec) -> Optional[str]:
 
 
 def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage: Usage,
-               fill_nested) -> Outcome:
+               fill_nested, repair: str = "auto") -> Outcome:
     """Ask `provider` for a fill, repairing up to `attempts` times. A repair
     request is the first request and one turn: the last rejected answer
     and why (older turns are not sent: a small model copies them, and
-    they make every request longer). A fill that opens holes has them
-    filled by `fill_nested(spec, candidate, holes)`, which gives (their
-    outcomes, a problem or "", the checks the whole passed)."""
+    they make every request longer). `repair` ([fill] repair in npl.toml,
+    filling/settings.py) says after which rejections a repair is asked
+    for; after the others the next attempt is a fresh sample. A fill that
+    opens holes has them filled by `fill_nested(spec, candidate, holes)`,
+    which gives (their outcomes, a problem or "", the checks the whole
+    passed)."""
     asker = Asker(ctx, spec, provider, usage)
+    repairs_all = repair_mode(repair, provider) == "all"
     messages = asker.first
     outcomes: list[str] = []                # how each attempt ended (see contradiction_hint)
     for attempt in range(1, attempts + 1):
@@ -104,6 +110,7 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
             else:
                 outcomes.append("reply")
         ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(asker.last_problem)}")
+        asker.resample_next = not repairs_all and outcomes[-1] in RUN_TIME_OUTCOMES
         shown = clipped(completion.text)          # a huge or broken reply is not sent back whole
         messages = asker.first + [{"role": "assistant", "content": shown},
                                   repair_message(spec, candidate or shown, asker.last_problem)]
@@ -131,6 +138,7 @@ class Asker:
         self.last_problem = ""
         self.answers: set[str] = set()      # earlier answers (reply_key)
         self.repeated = False               # a greedy reply repeated one of them
+        self.resample_next = False          # the next attempt is a fresh sample
 
     def ask(self, chat: list[dict], attempt: int, rec, **sampling):
         """One request (recorded in `rec`); FillFailed when no call is left."""
@@ -165,15 +173,18 @@ class Asker:
         bench/fill_quality.py's MBPP problems with the local 1.5B model,
         every later repair request, greedy or sampled, repeated an earlier
         answer again (42 of 42), and every fill accepted after a repeat came
-        from a fresh sample."""
-        if self.repeated:
-            rec.detail = (f"sampled fresh (temperature {RESAMPLE_TEMPERATURE}): an earlier "
-                          "repair repeated an answer")
+        from a fresh sample. After a rejection that the [fill] repair mode
+        does not repair (`resample_next`), the attempt is a fresh sample too."""
+        if self.repeated or self.resample_next:
+            why = ("an earlier repair repeated an answer" if self.repeated else
+                   "the last answer failed when run, which [fill] repair = \"diagnostics\" "
+                   "does not repair")
+            rec.detail = f"sampled fresh (temperature {RESAMPLE_TEMPERATURE}): {why}"
             completion = self.fresh(attempt, rec)
         else:
             completion = self.ask(messages, attempt, rec, temperature=0.0)
         candidate, unusable = parse_reply(self.ctx, self.spec, completion)
-        if not self.repeated and reply_key(completion.text, candidate) in self.answers:
+        if not (self.repeated or self.resample_next) and reply_key(completion.text, candidate) in self.answers:
             self.repeated = True
             self.ctx.on_event(self.spec, f"attempt {attempt} repeated an earlier answer; "
                               "sampling another")
@@ -215,6 +226,21 @@ def judged(ctx: FillContext, spec: HoleSpec, candidate: str, rec, outcomes: list
 
 
 RESAMPLE_TEMPERATURE = 0.8
+RUN_TIME_OUTCOMES = ("example", "test", "limit")     # rejections of code that ran
+
+
+def repair_mode(repair: str, provider) -> str:
+    """"all" or "diagnostics": the [fill] repair setting, with "auto"
+    decided by the provider. A local model gets "diagnostics": on
+    bench/fill_quality.py's 150 MBPP problems, the local 1.5B model answered
+    28 of 29 repair requests after a failed example with the rejected
+    answer again (each such request also sends the failing example's trace,
+    hundreds of tokens to read on a CPU), while after a compile error 7 of
+    21 repairs were new answers. A hosted model gets "all": runtime-informed
+    repair is where larger models gain (the LDB and MGDebugger papers)."""
+    if repair != "auto":
+        return repair
+    return "diagnostics" if getattr(provider, "name", "").startswith("local/") else "all"
 REPLY_TOKENS = 768          # the most a reply may have
 
 

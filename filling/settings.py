@@ -60,6 +60,7 @@ class Settings:
                                     # (0: not set, CALLS_PER_ATTEMPT x attempts)
     candidates: int = 1             # verified candidates to draw and choose among
                                     # (filling/choice.py; `npl fill --candidates K`)
+    repair: str = "auto"            # which rejections get a repair request (REPAIR_MODES)
     limits: Limits = field(default_factory=Limits)
     oracle_attempts: int = 3          # [oracle] attempts: asks per call before a run-time error
     oracle_concurrency: int = 8       # [oracle] concurrency: calls asked at once (hosted models)
@@ -116,7 +117,7 @@ class Settings:
 # ([prices] and [provider] are checked where they are used).
 KNOWN_SETTINGS = {"": ("model", "fill", "limits", "oracle", "prices", "provider"),
                   "fill": ("attempts", "depth", "concurrency", "held_out", "synth_budget",
-                           "max_subholes", "max_calls", "candidates"),
+                           "max_subholes", "max_calls", "candidates", "repair"),
                   "limits": ("steps", "seconds", "memory_mb"),
                   "oracle": ("attempts", "concurrency")}
 
@@ -128,6 +129,20 @@ SETTING_MAXIMUM = {"attempts": 100, "depth": 8, "concurrency": 64, "held_out": 1
                    "synth_budget": 3600.0, "steps": 1_000_000_000_000, "seconds": 86400.0,
                    "memory_mb": 1 << 20, "max_subholes": 64, "max_calls": 1000,
                    "candidates": MAX_CANDIDATES}
+
+
+# The string settings and the values each may take.
+SETTING_CHOICES = {"repair": ("auto", "all", "diagnostics")}
+
+# [fill] repair: after which rejections the model is asked to repair its
+# answer (the answer and why it was rejected go back to it), rather than
+# for a fresh answer to the first request (filling/model_source.py).
+#   all          every rejection
+#   diagnostics  an unusable reply, a compile error, test-gaming; after a
+#                failed example, property or resource limit the next attempt
+#                is a fresh sample
+#   auto         diagnostics for a local model, all for a hosted one
+REPAIR_MODES = SETTING_CHOICES["repair"]
 
 
 def check_known_keys(path: Path, text: str, data: dict) -> None:
@@ -156,6 +171,12 @@ def setting(path: Path, text: str, section: str, name: str, value: Any, default:
     """`value` as the type of `default`, or a diagnostic (E042) naming the key:
     a limit of 0, nan, inf or a string must never silently turn a limit off,
     nor a huge one make a worker or a model run without end."""
+    if name in SETTING_CHOICES:
+        if value not in SETTING_CHOICES[name]:
+            raise settings_error(path, text, f"{section}.{name}",
+                                 f"{section}.{name} must be one of "
+                                 f"{', '.join(repr(c) for c in SETTING_CHOICES[name])}, not {value!r}")
+        return value
     kind = type(default)
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     ok = number and (kind is float or isinstance(value, int)) and math.isfinite(value)

@@ -294,6 +294,35 @@ def test_after_a_repeat_a_hole_asks_for_fresh_samples_and_repairs_carry_one_turn
     assert "s.lower()" in lock and "attempts = 3" in lock
 
 
+def test_repair_diagnostics_resamples_after_a_failed_example(program):
+    """With [fill] repair = "diagnostics" (a local model's default), code that
+    failed an example gets a fresh sampled answer to the first request
+    next, not a repair request."""
+    (program.parent / "npl.toml").write_text('[fill]\nrepair = "diagnostics"\n')
+    vowels = fill_vowels(program, lambda request: GOOD_VOWELS
+                         if request.get("temperature", 0) > 0 else BUGGY_VOWELS)
+    assert [q.get("temperature") for q in vowels] == [0.0, 0.8]
+    assert vowels[1]["messages"] == vowels[0]["messages"] and vowels[1]["seed"] == 2
+    assert "attempts = 2" in (program.parent / "prog.npl.lock").read_text()
+
+
+def test_repair_diagnostics_still_repairs_a_compile_error(program):
+    (program.parent / "npl.toml").write_text('[fill]\nrepair = "diagnostics"\n')
+    broken = BUGGY_VOWELS.replace("sum(1 for", "sum(1 for c in s if c in vowels) + sum(1 for")
+    replies = iter([broken, GOOD_VOWELS])
+    vowels = fill_vowels(program, lambda request: next(replies))
+    assert [q.get("temperature") for q in vowels] == [0.0, 0.0]
+    assert len(vowels[1]["messages"]) == 4 and "vowels" in prompt_text(vowels[1])
+
+
+def test_repair_auto_means_diagnostics_for_a_local_model_only():
+    from types import SimpleNamespace
+    from npl.filling.model_source import repair_mode
+    local, hosted = SimpleNamespace(name="local/qwen"), SimpleNamespace(name="openai/gpt")
+    assert (repair_mode("auto", local), repair_mode("auto", hosted)) == ("diagnostics", "all")
+    assert (repair_mode("all", local), repair_mode("diagnostics", hosted)) == ("all", "diagnostics")
+
+
 def test_lock_locations_are_relative_and_follow_their_holes(program):
     with FakeLLMServer(default=answer_by_hole(GOOD_VOWELS)) as server:
         env = {"OPENAI_BASE_URL": server.base_url}

@@ -121,6 +121,9 @@ def test_memory_hungry_candidate_fails_in_the_worker_not_here(tmp_path):
     ("[limits]\nmemory_mb = 1.5\n", "limits.memory_mb must be an integer"),
     ("[fill]\nattempts = 0\n", "fill.attempts must be an integer of at least 1, not 0"),
     ("[fill]\nheld_out = 1.0\n", "fill.held_out must be a number of at least 0.0 below 1"),
+    ('[fill]\nrepair = "never"\n', "fill.repair must be one of 'auto', 'all', 'diagnostics', "
+                                   "not 'never'"),
+    ("[fill]\nrepair = 1\n", "fill.repair must be one of 'auto', 'all', 'diagnostics', not 1"),
 ])
 def test_bad_limit_settings_are_diagnostics_not_silently_off(tmp_path, toml, message):
     (tmp_path / "prog.npl").write_text("def main():\n    print(1)\n")

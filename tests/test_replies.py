@@ -375,3 +375,59 @@ def test_a_hoisted_reply_compiles_as_npl_and_runs(tmp_path):
 def test_closures_and_unreadable_replies_stay_as_they_are(reply):
     from npl.filling.nested_defs import hoist_nested_defs
     assert hoist_nested_defs(reply, "f") == reply
+
+
+# -- Python habits with an NPL meaning (filling/pythonisms.py) ----------------
+
+def test_imports_are_dropped_and_math_names_written_bare():
+    from npl.filling.pythonisms import rewrite_pythonisms
+    code = ("def f(w: int, h: int) -> float:\n    import math\n    from math import floor\n"
+            "    return math.sqrt(w ** 2 + h ** 2) + math.pi * math.factorial(2)\n")
+    assert rewrite_pythonisms(code) == (
+        "def f(w: int, h: int) -> float:\n"
+        "    return sqrt(w ** 2 + h ** 2) + pi * math.factorial(2)\n")   # no built-in factorial
+
+
+def test_an_import_alone_in_a_block_leaves_pass():
+    from npl.filling.pythonisms import rewrite_pythonisms
+    code = "def f(x: float) -> float:\n    if x > 0:\n        import math\n    return math.floor(x)\n"
+    assert rewrite_pythonisms(code) == \
+        "def f(x: float) -> float:\n    if x > 0:\n        pass\n    return floor(x)\n"
+
+
+def test_chained_assignment_to_names_is_split_left_to_right():
+    from npl.filling.pythonisms import rewrite_pythonisms
+    code = ("def f(xs: list[int]) -> int:\n    lo = hi = best = max(xs,\n        key=abs)  # note\n"
+            "    if xs: a = b = 1\n    return lo + hi + best\n")
+    assert rewrite_pythonisms(code) == (
+        "def f(xs: list[int]) -> int:\n    lo = max(xs,\n        key=abs)\n    hi = lo\n"
+        "    best = lo\n    if xs: a = b = 1\n    return lo + hi + best\n")
+
+
+@pytest.mark.parametrize("code", [
+    "def f(math: int) -> int:\n    return math.sqrt\n",          # `math` is the reply's own name
+    "def f(xs: list[int]) -> None:\n    xs[0] = xs[1] = 0\n",     # not plain names
+    "def f(x: int) -> int:\n    return x +\n",                   # not Python
+])
+def test_other_code_is_left_as_it_is(code):
+    from npl.filling.pythonisms import rewrite_pythonisms
+    assert rewrite_pythonisms(code) == code
+
+
+def test_a_reply_with_python_habits_compiles_and_runs(tmp_path):
+    import npl
+    from npl.compiler.driver import compile
+    from npl.filling.model_source import reply_to_fill
+    hole = ('def is_monotonic(xs: list[int]) -> float:\n'
+            '    """1.0 when xs never goes down or never goes up, else the root of 2."""\n    ...\n')
+    spec = compile(hole, "mono.npl", strict_fills=False).holes[0]
+    reply = ("```npl\ndef is_monotonic(xs: list[int]) -> float:\n    import math\n"
+             "    up = down = True\n    for i in range(1, len(xs)):\n"
+             "        if xs[i] > xs[i - 1]:\n            down = False\n"
+             "        elif xs[i] < xs[i - 1]:\n            up = False\n"
+             "    return 1.0 if up or down else math.sqrt(2)\n```")
+    program = tmp_path / "mono.npl"
+    program.write_text(reply_to_fill(spec, reply))
+    loaded = npl.load(str(program))
+    assert loaded.call("is_monotonic", [1, 2, 2, 5]) == 1.0
+    assert abs(loaded.call("is_monotonic", [1, 3, 2]) - 2 ** 0.5) < 1e-12

@@ -44,15 +44,19 @@ checks in lang/parser.py):
     (decimal, 0x, 0o, 0b), floats (`1.5`, `.5`, `1.`, `1e-3`), `True False
     None`, strings in single, double and triple quotes (optionally r- or
     u-prefixed) with escapes, implicit concatenation, f-strings.
-  * Python-only constructs are impossible: `import`, `class`, `try/except/
-    finally`, `with ... as`, `raise`, `yield`, `global`, `nonlocal`, `del`,
-    `async`, `await` are reserved words that no rule produces and that
-    cannot be used as identifiers (nor `from`: a fill imports nothing);
-    likewise `:=`, `;`, `~ << >> @`, `**=` and the bitwise augmented
-    assignments, `*args`/`**kwargs` and argument
-    unpacking, parameter and lambda defaults, chained assignment, star
-    targets, bytes and complex literals, `...`, decorators other than
-    `@kernel`, and tabs.
+  * Python-only constructs are impossible: `class`, `try/except/finally`,
+    `with ... as`, `raise`, `yield`, `global`, `nonlocal`, `del`, `async`,
+    `await` are reserved words that no rule produces and that cannot be
+    used as identifiers (nor `import`, `from`, `as`); likewise `:=`, `;`,
+    `~ << >> @`, `**=` and the bitwise augmented assignments,
+    `*args`/`**kwargs` and argument unpacking, parameter and lambda
+    defaults, star targets, bytes and complex literals, `...`, decorators
+    other than `@kernel`, and tabs.
+  * Two Python habits are let through, because forbidding them bends the
+    reply into something else (`importmath`, `a = b == 0`) rather than
+    into NPL: `import M` / `from M import N` lines and chained assignment
+    to names (`a = b = 0`). filling/pythonisms.py rewrites both as the NPL
+    they mean before the reply is checked.
 
 What it only approximates (the NPL parser and type checker decide):
   * Indentation: GBNF cannot count, so any number of leading spaces is
@@ -164,10 +168,15 @@ typearg ::= type | digits
 _STATEMENT_RULES = r"""
 line ::= " "* (item ws-i comment? | comment)?
 item ::= simple | header (ws-i simple)? | "@kernel"
-simple ::= "pass" | "break" | "continue" | "return" (s1-i exprlist)? | assert | annassign | assign | augassign | exprlist
+simple ::= "pass" | "break" | "continue" | "return" (s1-i exprlist)? | assert | annassign | assign | augassign | exprlist | import
 assert ::= "assert" s1-i expr-i (ws-i "," ws-i expr-i)?
 annassign ::= name ws-i ":" ws-i type (ws-i "=" ws-i exprlist)?
-assign ::= targets ws-i "=" ws-i exprlist
+assign ::= targets ws-i "=" ws-i (name ws-i "=" ws-i)* exprlist
+import ::= "import" s1-i module (ws-i "," ws-i module)* | "from" s1-i dotted s1-i "import" s1-i imported
+module ::= dotted (s1-i "as" s1-i name)?
+dotted ::= name ("." name)*
+imported ::= "*" | importname (ws-i "," ws-i importname)* | "(" ws-b importname (ws-b "," ws-b importname)* (ws-b ",")? ws-b ")"
+importname ::= name (s1-i "as" s1-i name)?
 augassign ::= target ws-i augop ws-i exprlist
 augop ::= "+=" | "-=" | "*=" | "/=" | "//=" | "%="
 targets ::= target | targetitem (ws-i "," ws-i targetitem)+ (ws-i ",")? | targettuple

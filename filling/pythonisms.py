@@ -1,0 +1,138 @@
+"""Python idioms in a model's reply, written as the NPL they mean.
+
+Takes in: the code of a model's reply (filling/replies.py extract_code).
+Gives back: the same code with three Python idioms that have an exact NPL
+equivalent rewritten, everything else untouched:
+
+    import math / from math import sqrt     dropped (NPL imports nothing; its
+                                            math functions are built in)
+    math.sqrt(x), math.pi                   sqrt(x), pi: only for names that
+                                            NPL has built in
+    a = b = value                           a = value
+                                            b = a      (plain names only)
+
+Small models write these out of habit, and a grammar that forbids them
+(filling/providers/gbnf.py) does not make them write NPL instead: it bends
+the reply into something else (`importmath`, `a = b == value`). So the
+grammar lets them through and they are rewritten here, before the checks.
+An import of anything else (`from collections import Counter`) is dropped
+too: what uses it stays and fails to compile with a diagnostic that says
+what NPL has instead.
+
+The reply is only read here, never run: Python's own parser (`ast`) finds
+the statements. Anything it cannot read is returned unchanged; what comes
+out is checked by the NPL compiler like every fill.
+"""
+from __future__ import annotations
+
+import ast
+
+from npl.lang.builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS
+
+MATH_MODULE = "math"
+BUILT_IN = BUILTIN_FUNCTIONS | frozenset(MATH_CONSTANTS)
+
+
+def rewrite_pythonisms(code: str) -> str:
+    """`code` with its import lines dropped, `math.NAME` written `NAME` for
+    NPL's built-ins, and chained assignments to plain names split; `code`
+    itself when Python cannot parse it or there is nothing to rewrite."""
+    tree = _parsed(code)
+    if tree is None:
+        return code
+    lines = _math_prefixes_dropped(tree, code.split("\n"))
+    tree = _parsed("\n".join(lines)) if lines != code.split("\n") else tree
+    if tree is None:
+        return code
+    edits: dict[int, list[str]] = {}         # first line -> its replacement lines
+    spans: dict[int, int] = {}               # first line -> lines replaced
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and _alone(node, lines):
+            edits[node.lineno - 1] = [] if _has_siblings(tree, node) else [_indent(lines, node) + "pass"]
+            spans[node.lineno - 1] = node.end_lineno - node.lineno + 1
+        elif _chained_names(node) and _alone(node, lines):
+            edits[node.lineno - 1] = _split_chain(node, lines)
+            spans[node.lineno - 1] = node.end_lineno - node.lineno + 1
+    if not edits:
+        return "\n".join(lines)
+    out, i = [], 0
+    while i < len(lines):
+        if i in edits:
+            out += edits[i]
+            i += spans[i]
+        else:
+            out.append(lines[i])
+            i += 1
+    return "\n".join(out)
+
+
+def _chained_names(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Assign) and len(node.targets) > 1
+            and all(isinstance(t, ast.Name) for t in node.targets))
+
+
+def _split_chain(node: ast.Assign, lines: list[str]) -> list[str]:
+    """`a = b = value` as `a = value` and `b = a`: Python stores the one
+    value in the targets from left to right."""
+    pad, first = _indent(lines, node), node.targets[0].id
+    value = _segment(lines, node.value)
+    return [f"{pad}{first} = {value}"] + [f"{pad}{t.id} = {first}" for t in node.targets[1:]]
+
+
+def _parsed(code: str):
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _math_prefixes_dropped(tree: ast.Module, lines: list[str]) -> list[str]:
+    """`lines` with `math.` removed before NPL's built-in names, unless the
+    reply binds `math` itself (a parameter or variable of that name)."""
+    if any(isinstance(n, ast.Name) and n.id == MATH_MODULE and not isinstance(n.ctx, ast.Load)
+           or isinstance(n, ast.arg) and n.arg == MATH_MODULE for n in ast.walk(tree)):
+        return lines
+    cuts = sorted(((n.value.lineno - 1, n.value.col_offset, n.value.end_col_offset)
+                   for n in ast.walk(tree)
+                   if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                   and n.value.id == MATH_MODULE and n.attr in BUILT_IN
+                   and n.value.lineno == n.value.end_lineno),
+                  reverse=True)
+    lines = list(lines)
+    for row, start, end in cuts:             # right to left, so offsets stay valid
+        raw = lines[row].encode()            # ast's columns count UTF-8 bytes
+        rest = raw[end:].lstrip()
+        if rest.startswith(b"."):
+            lines[row] = (raw[:start] + rest[1:].lstrip()).decode()
+    return lines
+
+
+def _alone(node: ast.stmt, lines: list[str]) -> bool:
+    """Whether `node` has its lines to itself (not `if x: import y`, not
+    `a = b = 0; c = 1`)."""
+    first, last = lines[node.lineno - 1], lines[node.end_lineno - 1]
+    head = first.encode()[:node.col_offset].decode(errors="replace")
+    tail = last.encode()[node.end_col_offset:].decode(errors="replace").strip()
+    return not head.strip() and (not tail or tail.startswith("#"))
+
+
+def _has_siblings(tree: ast.Module, node: ast.stmt) -> bool:
+    """Whether the block holding `node` has statements other than imports
+    (dropping it then leaves the block non-empty)."""
+    for parent in ast.walk(tree):
+        for field in ("body", "orelse"):
+            block = getattr(parent, field, None)
+            if isinstance(block, list) and node in block:
+                return any(not isinstance(s, (ast.Import, ast.ImportFrom)) for s in block) \
+                    or isinstance(parent, ast.Module)
+    return True
+
+
+def _indent(lines: list[str], node: ast.stmt) -> str:
+    line = lines[node.lineno - 1]
+    return line[:len(line) - len(line.lstrip())]
+
+
+def _segment(lines: list[str], node: ast.expr) -> str:
+    """The source text of `node` (on one line or several)."""
+    return ast.get_source_segment("\n".join(lines), node) or ""
