@@ -4,10 +4,10 @@ Takes in: the code of a model's reply (filling/replies.py extract_code).
 Gives back: the same code with three Python idioms that have an exact NPL
 equivalent rewritten, everything else untouched:
 
-    import math / from math import sqrt     dropped (NPL imports nothing; its
-                                            math functions are built in)
     math.sqrt(x), math.pi                   sqrt(x), pi: only for names that
                                             NPL has built in
+    import math / from math import sqrt     dropped, when what they bring in
+                                            is built in (NPL imports nothing)
     a = b = value                           a = value
                                             b = a      (plain names only)
 
@@ -15,9 +15,8 @@ Small models write these out of habit, and a grammar that forbids them
 (filling/providers/gbnf.py) does not make them write NPL instead: it bends
 the reply into something else (`importmath`, `a = b == value`). So the
 grammar lets them through and they are rewritten here, before the checks.
-An import of anything else (`from collections import Counter`) is dropped
-too: what uses it stays and fails to compile with a diagnostic that says
-what NPL has instead.
+Any other import (`import os`, `from collections import Counter`) stays,
+and the compiler says that NPL imports nothing.
 
 The reply is only read here, never run: Python's own parser (`ast`) finds
 the statements. Anything it cannot read is returned unchanged; what comes
@@ -34,8 +33,9 @@ BUILT_IN = BUILTIN_FUNCTIONS | frozenset(MATH_CONSTANTS)
 
 
 def rewrite_pythonisms(code: str) -> str:
-    """`code` with its import lines dropped, `math.NAME` written `NAME` for
-    NPL's built-ins, and chained assignments to plain names split; `code`
+    """`code` with `math.NAME` written `NAME` for NPL's built-ins, the
+    imports of math that leaves unused dropped, and chained assignments to
+    plain names split; `code`
     itself when Python cannot parse it or there is nothing to rewrite."""
     tree = _parsed(code)
     if tree is None:
@@ -47,7 +47,7 @@ def rewrite_pythonisms(code: str) -> str:
     edits: dict[int, list[str]] = {}         # first line -> its replacement lines
     spans: dict[int, int] = {}               # first line -> lines replaced
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and _alone(node, lines):
+        if _math_import(node, tree) and _alone(node, lines):
             edits[node.lineno - 1] = [] if _has_siblings(tree, node) else [_indent(lines, node) + "pass"]
             spans[node.lineno - 1] = node.end_lineno - node.lineno + 1
         elif _chained_names(node) and _alone(node, lines):
@@ -64,6 +64,17 @@ def rewrite_pythonisms(code: str) -> str:
             out.append(lines[i])
             i += 1
     return "\n".join(out)
+
+
+def _math_import(node: ast.AST, tree: ast.Module) -> bool:
+    """Whether `node` is `import math` (with no `math.` left that NPL lacks)
+    or `from math import` of built-in names only. Other imports stay, and
+    the compiler says that NPL has no imports."""
+    if isinstance(node, ast.Import):
+        return all(a.name == MATH_MODULE and a.asname is None for a in node.names) and \
+            not any(isinstance(n, ast.Name) and n.id == MATH_MODULE for n in ast.walk(tree))
+    return isinstance(node, ast.ImportFrom) and node.module == MATH_MODULE and node.level == 0 \
+        and all(a.name in BUILT_IN and a.asname is None for a in node.names)
 
 
 def _chained_names(node: ast.AST) -> bool:

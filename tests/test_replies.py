@@ -382,10 +382,17 @@ def test_closures_and_unreadable_replies_stay_as_they_are(reply):
 def test_imports_are_dropped_and_math_names_written_bare():
     from npl.filling.pythonisms import rewrite_pythonisms
     code = ("def f(w: int, h: int) -> float:\n    import math\n    from math import floor\n"
-            "    return math.sqrt(w ** 2 + h ** 2) + math.pi * math.factorial(2)\n")
+            "    return math.sqrt(w ** 2 + h ** 2) + math.pi * floor(2.5)\n")
     assert rewrite_pythonisms(code) == (
-        "def f(w: int, h: int) -> float:\n"
-        "    return sqrt(w ** 2 + h ** 2) + pi * math.factorial(2)\n")   # no built-in factorial
+        "def f(w: int, h: int) -> float:\n    return sqrt(w ** 2 + h ** 2) + pi * floor(2.5)\n")
+
+
+@pytest.mark.parametrize("imports", ["import math", "from math import factorial", "import os",
+                                     "from collections import Counter", "import math as m"])
+def test_imports_of_what_npl_lacks_stay_for_the_compiler_to_report(imports):
+    from npl.filling.pythonisms import rewrite_pythonisms
+    code = f"def f(x: int) -> int:\n    {imports}\n    return math.factorial(x)\n"
+    assert f"\n    {imports}\n" in rewrite_pythonisms(code)
 
 
 def test_an_import_alone_in_a_block_leaves_pass():
