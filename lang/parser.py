@@ -112,6 +112,9 @@ _WORDS = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string",
           "FSTRING": "an f-string", "HOLE": "a hole", "_NEWLINE": "end of line",
           "_INDENT": "an indented block", "_DEDENT": "the end of the block",
           "$END": "end of file"}
+FROM_IN_BLOCK = ("`from ... import` stands only at the top level, for definitions of a "
+                 "sibling .npl file: NPL has no Python modules (sqrt, floor, pi and the "
+                 "like are built in)")
 _DECLARATIONS = ("a declaration (`def`, `struct`, `const`, `example`, `property`, "
                  "`extern def` or `from ... import`)")
 
@@ -127,6 +130,8 @@ def _syntax_error(err: UnexpectedInput, src: _Source) -> Diagnostic:
         return Diagnostic("E018", UNSUPPORTED[token.value], span)
     if token.type == "IMPORT":
         return Diagnostic("E018", IMPORT_ADVICE, span)
+    if token.type == "FROM" and "RETURN" in expected:      # where a statement may stand
+        return Diagnostic("E018", FROM_IN_BLOCK, span)
     if token.type == "_INDENT":
         return Diagnostic("E003", "unexpected indent", span)
     previous = src.scanner.prev if src.scanner is not None else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from npl.filling.providers.llama_engine import LlamaEngine, _RepetitionStop
-from npl.filling.providers.repetition import MIN_REPEATS, repeated_block
+from npl.filling.providers.repetition import MIN_REPEATS, MIN_RUN, repeated_block, repeated_run
 
 HEAD = "```npl\ndef is_woodall(x: int) -> bool:\n    if x < 1:\n        return False\n"
 
@@ -40,6 +40,23 @@ def test_data_and_ordinary_code_are_never_cut():
         assert repeated_block(text) is None, text
 
 
+MASK = "```npl\ndef bits(n: int, l: int, r: int) -> bool:\n    mask = "
+
+
+def test_a_line_that_repeats_one_piece_is_found_complete_or_not():
+    assert repeated_run(MASK + "(1 - 1) ^ " * MIN_RUN) == f"`(0 - 0) ^` {MIN_RUN} times in one line"
+    assert repeated_run(MASK + "(1 - 1) ^ " * 30 + "(1 -") == "`0) ^ (0 -` 30 times in one line"
+    assert repeated_run(MASK + "xs[1] + " * 20) == "`xs[0] +` 20 times in one line"
+
+
+def test_short_runs_data_and_ordinary_lines_are_never_cut():
+    for text in (MASK + "(1 - 1) ^ " * (MIN_RUN - 1) + "1",
+                 MASK + "[" + "0, " * 60, MASK + '"' + "=" * 80 + '"',
+                 MASK + "[" + "1.5, " * 40 + "]", MASK + "(n >> 1) & (n >> 2) | (n >> 3)",
+                 MASK + "(1 - 1) ^ " * 30 + "1\n    return mask == 0"):
+        assert repeated_run(text) is None, text
+
+
 class FakeLlama:
     """Tokens are characters; token 0 is end-of-text."""
     def token_eos(self) -> int:
@@ -67,6 +84,14 @@ def test_the_processor_ends_a_runaway_reply_soon_after_it_repeats():
     enough = len((HEAD + cases(MIN_REPEATS)).encode())
     assert enough <= at <= enough + _RepetitionStop.CHECK_EVERY
     assert stop.found == f"`if x == 0: / return True` {MIN_REPEATS} times"
+
+
+def test_the_processor_ends_a_line_that_runs_away():
+    stop = _RepetitionStop(FakeLlama())
+    at = run(stop, b"prompt", (MASK + "(1 - 1) ^ " * 80).encode())
+    enough = len((MASK + "(1 - 1) ^ " * MIN_RUN).encode())
+    assert enough <= at <= enough + _RepetitionStop.CHECK_EVERY
+    assert stop.found is not None and stop.found.endswith("times in one line")
 
 
 def test_the_processor_leaves_a_good_reply_alone():

@@ -47,7 +47,7 @@ import numpy as np
 
 from .base import ProviderError
 from .modelfile import INSTALL_HINT
-from .repetition import repeated_block
+from .repetition import repeated_block, repeated_run
 
 PROVIDER = "local"
 REPACK_MODES = ("auto", "on", "off")
@@ -366,7 +366,8 @@ class LlamaEngine:
 
 class _RepetitionStop:
     """A logits processor that ends a reply once its last lines repeat one
-    block of code (filling/providers/repetition.py): `found` then says
+    block of code, or its last line one piece of code
+    (filling/providers/repetition.py): `found` then says
     which block, how many times. It looks every CHECK_EVERY tokens."""
     CHECK_EVERY = 8
 
@@ -384,7 +385,7 @@ class _RepetitionStop:
             try:
                 text = self._llama.detokenize(
                     [int(t) for t in input_ids[self._prompt_len:]]).decode("utf-8", "replace")
-                self.found = repeated_block(text)
+                self.found = repeated_block(text) or repeated_run(text)
             except Exception:               # noqa: BLE001 -- a C callback: nothing may escape
                 self.found = None
         if self.found is not None:

@@ -20,6 +20,13 @@ instead of spending the rest of the token budget on it.
 A block counts only when it holds a compound statement's header (a line
 ending in `:`) and a name: a list of numbers or a JSON value spread over
 lines is data, not case enumeration, and is never cut.
+
+The same happens inside one line (`repeated_run`): in the 150-problem run
+after the one above, one reply grew `mask = (1 - 1) ^ (1 - 1) ^ ...` to the
+token limit three times over, 294 s of one hole. A line that ends in one
+piece repeated `MIN_RUN` times in a row is ended too, when the piece holds
+a name or an operator (literals blanked as in `shape`): `0, 0, 0, ...` is
+data and is never cut.
 """
 from __future__ import annotations
 
@@ -28,10 +35,13 @@ from typing import Optional
 
 MIN_REPEATS = 8                 # a block repeated this many times in a row
 MAX_PERIOD = 4                  # blocks of 1 to this many lines
+MIN_RUN = 16                    # a piece of one line repeated this many times in a row
+MAX_UNIT = 40                   # pieces of 1 to this many characters
 
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
 _NAME = re.compile(r"[A-Za-z_]")
+_CODE_PIECE = re.compile(r"[A-Za-z_+\-*/%^&|<>=]")
 
 
 def shape(line: str) -> str:
@@ -63,3 +73,22 @@ def repeated_block(text: str, min_repeats: int = MIN_REPEATS) -> Optional[str]:
 def _is_code(block: list[str]) -> bool:
     return any(line.endswith(":") for line in block) and \
         any(_NAME.search(_STRING.sub("", line)) for line in block)
+
+
+def repeated_run(text: str, min_run: int = MIN_RUN) -> Optional[str]:
+    """The piece of code that `text`'s last line (complete or not) ends
+    in, repeated at least `min_run` times in a row, as "`piece` N times in
+    one line", or None."""
+    line = shape(text.rsplit("\n", 1)[-1])
+    for unit in range(1, MAX_UNIT + 1):
+        need = unit * min_run
+        if len(line) < need:
+            break
+        piece = line[-unit:]
+        if line[-need:] != piece * min_run or not _CODE_PIECE.search(piece):
+            continue
+        times = min_run
+        while line[-unit * (times + 1):-unit * times] == piece:
+            times += 1
+        return f"`{piece.strip()}` {times} times in one line"
+    return None
