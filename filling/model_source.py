@@ -177,8 +177,8 @@ class Asker:
         does not repair (`resample_next`), the attempt is a fresh sample too."""
         if self.repeated or self.resample_next:
             why = ("an earlier repair repeated an answer" if self.repeated else
-                   "the last answer failed when run, which [fill] repair = \"diagnostics\" "
-                   "does not repair")
+                   "the last answer failed when run, and [fill] repair asks for a fresh "
+                   "answer then")
             rec.detail = f"sampled fresh (temperature {RESAMPLE_TEMPERATURE}): {why}"
             completion = self.fresh(attempt, rec)
         else:
@@ -241,6 +241,8 @@ def repair_mode(repair: str, provider) -> str:
     if repair != "auto":
         return repair
     return "diagnostics" if getattr(provider, "name", "").startswith("local/") else "all"
+
+
 REPLY_TOKENS = 768          # the most a reply may have
 
 

@@ -60,7 +60,8 @@ class Settings:
                                     # (0: not set, CALLS_PER_ATTEMPT x attempts)
     candidates: int = 1             # verified candidates to draw and choose among
                                     # (filling/choice.py; `npl fill --candidates K`)
-    repair: str = "auto"            # which rejections get a repair request (REPAIR_MODES)
+    repair: str = "auto"            # which rejections get a repair request
+                                    # (SETTING_CHOICES; filling/model_source.py repair_mode)
     limits: Limits = field(default_factory=Limits)
     oracle_attempts: int = 3          # [oracle] attempts: asks per call before a run-time error
     oracle_concurrency: int = 8       # [oracle] concurrency: calls asked at once (hosted models)
@@ -142,7 +143,6 @@ SETTING_CHOICES = {"repair": ("auto", "all", "diagnostics")}
 #                failed example, property or resource limit the next attempt
 #                is a fresh sample
 #   auto         diagnostics for a local model, all for a hosted one
-REPAIR_MODES = SETTING_CHOICES["repair"]
 
 
 def check_known_keys(path: Path, text: str, data: dict) -> None:

@@ -55,8 +55,10 @@ checks in lang/parser.py):
   * Two Python habits are let through, because forbidding them bends the
     reply into something else (`importmath`, `a = b == 0`) rather than
     into NPL: `import M` / `from M import N` lines and chained assignment
-    to names (`a = b = 0`). filling/pythonisms.py rewrites both as the NPL
-    they mean before the reply is checked.
+    to names (`a = b = 0`). filling/pythonisms.py rewrites the chains and
+    the imports of math's built-ins as the NPL they mean before the reply
+    is checked; any other import reaches the compiler, whose E018 says
+    that NPL has no Python modules.
 
 What it only approximates (the NPL parser and type checker decide):
   * Indentation: GBNF cannot count, so any number of leading spaces is
