@@ -35,31 +35,33 @@ BUILT_IN = BUILTIN_FUNCTIONS | frozenset(MATH_CONSTANTS)
 def rewrite_pythonisms(code: str) -> str:
     """`code` with `math.NAME` written `NAME` for NPL's built-ins, the
     imports of math that leaves unused dropped, and chained assignments to
-    plain names split; `code`
-    itself when Python cannot parse it or there is nothing to rewrite."""
+    plain names split; `code` itself when Python cannot parse it or there
+    is nothing to rewrite."""
     tree = _parsed(code)
     if tree is None:
         return code
-    lines = _math_prefixes_dropped(tree, code.split("\n"))
-    tree = _parsed("\n".join(lines)) if lines != code.split("\n") else tree
-    if tree is None:
-        return code
-    edits: dict[int, list[str]] = {}         # first line -> its replacement lines
-    spans: dict[int, int] = {}               # first line -> lines replaced
+    original = code.split("\n")
+    lines = _math_prefixes_dropped(tree, original)
+    if lines != original:
+        tree = _parsed("\n".join(lines))
+        if tree is None:
+            return code
+    source = "\n".join(lines)
+    edits: dict[int, tuple[int, list[str]]] = {}    # first line -> (lines replaced, new lines)
     for node in ast.walk(tree):
         if _math_import(node, tree) and _alone(node, lines):
-            edits[node.lineno - 1] = [] if _has_siblings(tree, node) else [_indent(lines, node) + "pass"]
-            spans[node.lineno - 1] = node.end_lineno - node.lineno + 1
+            kept = [] if _has_siblings(tree, node) else [_indent(lines, node) + "pass"]
         elif _chained_names(node) and _alone(node, lines):
-            edits[node.lineno - 1] = _split_chain(node, lines)
-            spans[node.lineno - 1] = node.end_lineno - node.lineno + 1
-    if not edits:
-        return "\n".join(lines)
+            kept = _split_chain(node, lines, source)
+        else:
+            continue
+        edits[node.lineno - 1] = (node.end_lineno - node.lineno + 1, kept)
     out, i = [], 0
     while i < len(lines):
         if i in edits:
-            out += edits[i]
-            i += spans[i]
+            count, kept = edits[i]
+            out += kept
+            i += count
         else:
             out.append(lines[i])
             i += 1
@@ -82,11 +84,11 @@ def _chained_names(node: ast.AST) -> bool:
             and all(isinstance(t, ast.Name) for t in node.targets))
 
 
-def _split_chain(node: ast.Assign, lines: list[str]) -> list[str]:
+def _split_chain(node: ast.Assign, lines: list[str], source: str) -> list[str]:
     """`a = b = value` as `a = value` and `b = a`: Python stores the one
     value in the targets from left to right."""
     pad, first = _indent(lines, node), node.targets[0].id
-    value = _segment(lines, node.value)
+    value = ast.get_source_segment(source, node.value) or ""
     return [f"{pad}{first} = {value}"] + [f"{pad}{t.id} = {first}" for t in node.targets[1:]]
 
 
@@ -143,7 +145,3 @@ def _indent(lines: list[str], node: ast.stmt) -> str:
     line = lines[node.lineno - 1]
     return line[:len(line) - len(line.lstrip())]
 
-
-def _segment(lines: list[str], node: ast.expr) -> str:
-    """The source text of `node` (on one line or several)."""
-    return ast.get_source_segment("\n".join(lines), node) or ""
