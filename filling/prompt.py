@@ -7,7 +7,11 @@ key (compiler/holes.py): bump it when a change should refill every hole
 holds what a capable model needs and no more: the signature and
 description, the names and types in scope, the signatures of the functions
 and structs it may call, the examples it may see (held-out ones excluded),
-a compact summary of NPL, and the reply format.
+the reply format, and a one-line system prompt: NPL is Python with static
+types. A longer summary of the language (its types, statements, built-ins
+and what it lacks) made the local model's first answers worse and slower
+(bench/README.md, "Fifth measurement"); what a reply gets wrong is said in
+the repair message, by the diagnostic.
 
 Every prompt is bounded. A repair message shows at most PREVIOUS_CHARS of
 the rejected code and FEEDBACK_CHARS of the feedback (a huge value or trace

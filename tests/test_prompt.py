@@ -40,7 +40,7 @@ def test_first_request_lays_out_hole_context_and_examples(tmp_path):
                     else "shout"): q.json for q in server.requests}
     request = prompts["tokenize"]
     system, user = request["messages"]
-    assert system["role"] == "system" and "NOT available: import" in system["content"]
+    assert system["role"] == "system" and "without imports" in system["content"]
     # the docstring keeps its shape, indented under the def
     assert ('def tokenize(text: str) -> list[str]:\n    """Split text on whitespace,\n'
             '    then lowercase each piece."""') in user["content"]
