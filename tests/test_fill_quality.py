@@ -87,6 +87,17 @@ def test_the_benchmark_problems_round_trip_and_type_check(bench):
         assert bench.convert.type_checks(p) is None, p.name
 
 
+def test_first_replies_are_a_step_and_one_attempt_away(bench):
+    """`--step 2 --attempts 1` (how bench/README.md measured first replies):
+    every other problem, and an npl.toml that allows one attempt."""
+    args = bench.fq.parse_args(["--step", "2", "--limit", "10", "--attempts", "1", "--threads", "3"])
+    every = bench.fq.load_problems(limit=10)
+    assert bench.fq.load_problems(limit=10, step=args.step) == every[::2]
+    settings = bench.fq.npl_settings(args)
+    assert "[fill]\nattempts = 1\n" in settings and "threads = 3" in settings
+    assert bench.fq.npl_settings(bench.fq.parse_args([])) == ""
+
+
 def scripted(reply: str):
     """A model that answers every request with `reply` in a code block."""
     return dynamic(lambda request: f"```\n{reply}\n```")
