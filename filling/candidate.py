@@ -77,4 +77,5 @@ def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candid
     trial[spec.key] = candidate
     reply = run_checks_isolated(source, path, trial, spec.key, limits, hidden)
     return Verdict(reply["accepted"], reply["stage"], reply["feedback"], comp, passed=reply["passed"],
-                   error=reply.get("error", ""), failed=reply.get("failed", ""))
+                   error=reply.get("error", ""), failed=reply.get("failed", ""),
+                   finding=reply.get("finding", ""))

@@ -35,6 +35,7 @@ class Verdict:
     new_holes: list[HoleSpec] = field(default_factory=list)
     error: str = ""                     # the failing check's run-time error kind, if any
     failed: str = ""                    # "example" | "property": what the failing check is
+    finding: str = ""                   # what failed, without the trace (feedback is both)
 
 
 def test_ids(spec: HoleSpec) -> set[str]:
@@ -78,14 +79,15 @@ def run_checks(comp: Compilation, spec: HoleSpec, limits: Limits,
     failed.sort(key=lambda r: r.location in hidden)
     first = failed[0]
     stage = "limit" if first.error in LIMIT_KINDS else "test"
+    hint = "\n" + LIMIT_HINT if stage == "limit" else ""
     if first.location in hidden:
-        detail = HELD_OUT + ("\n" + LIMIT_HINT if stage == "limit" else "")
+        finding = detail = HELD_OUT + hint
     else:
-        detail = describe_failure(comp, spec, program, first)
-        if stage == "limit":
-            detail += "\n" + LIMIT_HINT
+        finding, trace = describe_failure(comp, spec, program, first)
+        detail = "\n".join(filter(None, (finding, trace))) + hint
+        finding += hint
     return Verdict(False, stage, detail, comp, passed=[r.name for r in results if r.passed],
-                   error=first.error, failed=first.kind)
+                   error=first.error, failed=first.kind, finding=finding)
 
 
 def probe_seconds(limits: Limits, start: float) -> float:
@@ -99,7 +101,9 @@ def probe_seconds(limits: Limits, start: float) -> float:
 DEADLINE_MARGIN = 2.0       # seconds kept for compiling the job and replying
 
 
-def describe_failure(comp: Compilation, spec: HoleSpec, program, result) -> str:
+def describe_failure(comp: Compilation, spec: HoleSpec, program, result) -> tuple[str, str]:
+    """(what failed: where, the check's text and how it failed; the trace of
+    the candidate on that example, or "")."""
     test = next((t for t in comp.module.tests if t.name == result.name), None)
     lines = [f"It fails {'the example' if test is not None and test.kind == 'example' else ''} "
              f"at {result.location}:".replace("  ", " ")]
@@ -107,11 +111,10 @@ def describe_failure(comp: Compilation, spec: HoleSpec, program, result) -> str:
     if source_text:
         lines.append(f"    {source_text}")
     lines.append(f"    {result.message}")
+    trace = ""
     if test is not None and test.kind == "example":
         trace = trace_example(comp, spec, program, test)
-        if trace:
-            lines.append(trace)
-    return "\n".join(lines)
+    return "\n".join(lines), trace
 
 
 def example_text(comp: Compilation, test: ir.TestCase) -> str:

@@ -15,7 +15,7 @@ from typing import Optional
 from npl.compiler.holes import HoleSpec
 
 from .lockfile import Provenance
-from .prompt import build_messages, fit_messages, prompt_budget, repair_message
+from .prompt import build_messages, fit_messages, prompt_budget, repair_message, with_findings
 from .replies import clipped
 from .sources import FillContext, FillFailed, Outcome, body_as_fill, check
 
@@ -139,6 +139,13 @@ class Asker:
         self.answers: set[str] = set()      # earlier answers (reply_key)
         self.repeated = False               # a greedy reply repeated one of them
         self.resample_next = False          # the next attempt is a fresh sample
+        self.findings: list[str] = []       # how the latest answers that ran failed
+
+    def found(self, finding: str) -> None:
+        """Keep `finding` (how an answer failed when run) for the next fresh
+        sample: the last MAX_FINDINGS different ones."""
+        if finding and finding not in self.findings:
+            self.findings = (self.findings + [finding])[-MAX_FINDINGS:]
 
     def ask(self, chat: list[dict], attempt: int, rec, **sampling):
         """One request (recorded in `rec`); FillFailed when no call is left."""
@@ -160,8 +167,10 @@ class Asker:
 
     def fresh(self, seed: int, rec):
         """A fresh answer to the first request, sampled at RESAMPLE_TEMPERATURE
-        with `seed` (the attempt's or the sample's number)."""
-        return self.ask(self.first, seed, rec, temperature=RESAMPLE_TEMPERATURE, seed=seed)
+        with `seed` (the attempt's or the sample's number). The request says
+        how earlier answers failed when run (`findings`), not their code."""
+        return self.ask(with_findings(self.first, self.findings), seed, rec,
+                        temperature=RESAMPLE_TEMPERATURE, seed=seed)
 
     def answer(self, messages: list[dict], attempt: int, rec):
         """(the completion, its fill or None); an unusable reply's reason
@@ -213,6 +222,8 @@ def judged(ctx: FillContext, spec: HoleSpec, candidate: str, rec, outcomes: list
     rec.judge(verdict, sub_holes=True)
     if not verdict.accepted:
         asker.last_problem = verdict.feedback
+        if outcomes[-1] in RUN_TIME_OUTCOMES:
+            asker.found(verdict.finding or verdict.feedback)
         return None
     sub: list[Outcome] = []
     passed, problem = verdict.passed, ""
@@ -227,6 +238,7 @@ def judged(ctx: FillContext, spec: HoleSpec, candidate: str, rec, outcomes: list
 
 RESAMPLE_TEMPERATURE = 0.8
 RUN_TIME_OUTCOMES = ("example", "test", "limit")     # rejections of code that ran
+MAX_FINDINGS = 2            # failures of earlier answers a fresh request tells of
 
 
 def repair_mode(repair: str, provider) -> str:

@@ -98,6 +98,19 @@ def build_messages(spec: "HoleSpec", program_context: list[str], visible_example
             {"role": "user", "content": user}]
 
 
+def with_findings(first: list[dict], findings: list[str]) -> list[dict]:
+    """The first request with what earlier answers got wrong (`findings`:
+    failed examples and limits, without the code or its trace) added to its
+    last message: a fresh answer that knows the mistakes, and has no code to
+    copy. The first request's text stays its prefix, so a local model
+    reuses its evaluation."""
+    if not findings:
+        return first
+    text = elided("\n\n".join(f.strip() for f in findings), FEEDBACK_CHARS, "these findings")
+    last = dict(first[-1], content=first[-1]["content"] + "\n\n" + fill("resample_hint", findings=text))
+    return first[:-1] + [last]
+
+
 def repair_message(spec: "HoleSpec", previous: str, problem: str) -> dict:
     """The message after a rejected reply: its code (`previous`) and why it
     was rejected (`problem`), each cut to its budget."""

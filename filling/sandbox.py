@@ -32,9 +32,10 @@ worker before it is reported: every failure is the candidate's own.
 
 Protocol: one JSON object per line each way. The worker first says
 {"ready": true}. Job: {source, path, fills, key, limits, hidden}; reply:
-{accepted, stage, feedback, passed, error, failed, retire, heap_mb}
+{accepted, stage, feedback, finding, passed, error, failed, retire, heap_mb}
 (`error`: the kind of the run-time error that failed the first failing
-check, or ""; `failed`: whether that check is an "example" or a "property").
+check, or ""; `failed`: whether that check is an "example" or a "property";
+`finding`: the feedback without the trace).
 A job with "op": "compare" runs several candidates side by side instead
 (`fills` is then a list of fills tables; filling/agreement.py): its reply
 adds {inputs, outputs, speed, sizes}.
@@ -276,7 +277,7 @@ def handle(job: dict) -> dict:
     verdict = run_checks(comp, spec, limits, hidden=frozenset(job.get("hidden", ())))
     return {"accepted": verdict.accepted, "stage": verdict.stage, "feedback": verdict.feedback,
             "passed": verdict.passed, "error": verdict.error, "failed": verdict.failed,
-            "retire": verdict.error == "memory"}
+            "finding": verdict.finding, "retire": verdict.error == "memory"}
 
 
 def warm_up() -> None:

@@ -289,9 +289,23 @@ def test_after_a_repeat_a_hole_asks_for_fresh_samples_and_repairs_carry_one_turn
     assert [q.get("temperature") for q in vowels] == [0.0, 0.0, 0.8, 0.8]
     assert [len(q["messages"]) for q in vowels] == [2, 4, 2, 2]
     assert vowels[1]["messages"][:2] == vowels[0]["messages"]     # the first request, one turn
-    assert vowels[3]["seed"] == 3 and vowels[3]["messages"] == vowels[0]["messages"]
+    assert vowels[3]["seed"] == 3 and vowels[3]["messages"][0] == vowels[0]["messages"][0]
+    # each fresh request is the first one and how earlier answers failed
+    for fresh_request in vowels[2:]:
+        assert_first_request_with_findings(fresh_request, vowels[0])
     lock = (program.parent / "prog.npl.lock").read_text()
     assert "s.lower()" in lock and "attempts = 3" in lock
+
+
+def assert_first_request_with_findings(request: dict, first: dict) -> None:
+    """`request` is `first` with the failed example (not the code, not a
+    trace) added to its user message."""
+    (system, user), (first_system, first_user) = request["messages"], first["messages"]
+    assert system == first_system and user["content"].startswith(first_user["content"])
+    added = user["content"][len(first_user["content"]):]
+    assert "Earlier answers to this were wrong" in added
+    assert 'count_vowels("AEIOU xyz") == 5' in added and "left side is 0" in added
+    assert "Trace" not in added and 'c in s if c in "aeiou"' not in added
 
 
 def test_repair_diagnostics_resamples_after_a_failed_example(program):
@@ -302,7 +316,8 @@ def test_repair_diagnostics_resamples_after_a_failed_example(program):
     vowels = fill_vowels(program, lambda request: GOOD_VOWELS
                          if request.get("temperature", 0) > 0 else BUGGY_VOWELS)
     assert [q.get("temperature") for q in vowels] == [0.0, 0.8]
-    assert vowels[1]["messages"] == vowels[0]["messages"] and vowels[1]["seed"] == 2
+    assert vowels[1]["seed"] == 2
+    assert_first_request_with_findings(vowels[1], vowels[0])
     assert "attempts = 2" in (program.parent / "prog.npl.lock").read_text()
 
 

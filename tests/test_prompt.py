@@ -59,3 +59,22 @@ def test_the_key_version_is_the_prompt_templates():
     from npl.compiler.holes import KEY_VERSION
     from npl.filling.prompt import PROMPT_VERSION
     assert PROMPT_VERSION == KEY_VERSION
+
+
+def test_a_fresh_request_tells_the_findings_within_the_feedback_budget():
+    """Findings (how earlier answers failed) follow the first request; the
+    first request alone when there are none; a huge one is cut, with a note."""
+    from types import SimpleNamespace
+    from npl.filling.model_source import MAX_FINDINGS, Asker
+    from npl.filling.prompt import FEEDBACK_CHARS, with_findings
+    first = [{"role": "system", "content": "S"}, {"role": "user", "content": "Write it."}]
+    assert with_findings(first, []) == first
+    huge = "It fails the example at p.npl:3:\n    example f() == 1\n    " + "x" * 50_000
+    asked = with_findings(first, [huge])
+    assert asked[0] == first[0] and asked[1]["content"].startswith("Write it.\n\nEarlier answers")
+    assert len(asked[1]["content"]) < FEEDBACK_CHARS + 400 and "left out" in asked[1]["content"]
+    assert first[1]["content"] == "Write it."                 # the first request is untouched
+    asker = SimpleNamespace(findings=[])
+    for finding in ("a", "b", "a", "c", ""):
+        Asker.found(asker, finding)
+    assert asker.findings == ["b", "c"][-MAX_FINDINGS:]       # distinct, the latest ones
