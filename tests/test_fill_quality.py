@@ -160,15 +160,16 @@ def test_the_judge_outlives_a_reply_that_hangs_or_exits(bench, tmp_path):
 def test_the_digest_reads_the_attempt_records(bench, tmp_path):
     """Outcomes by arm, first replies, later attempts by kind, repeats and
     rejections by stage and error code, from OUT.jsonl and OUT.attempts/."""
-    def row(task_id, name, arm, passed, seconds):
-        return {"task_id": task_id, "name": name, "arm": arm, "passed": passed, "seconds": seconds}
+    def row(task_id, name, arm, passed, seconds, attempts=0):
+        return {"task_id": task_id, "name": name, "arm": arm, "passed": passed, "seconds": seconds,
+                "source": "model" if attempts else "none", "attempts": attempts}
 
     def attempt(number, verdict, seconds, stage="", feedback="", detail=""):
         return {"number": number, "verdict": verdict, "stage": stage, "feedback": feedback,
                 "detail": detail, "seconds": seconds, "prompt_tokens": 600, "completion_tokens": 60}
     out = tmp_path / "run.jsonl"
-    results = [row(1, "easy", "npl", True, 7.0), row(1, "easy", "python", True, 6.0),
-               row(2, "tuples", "npl", True, 30.0), row(2, "tuples", "python", False, 5.0),
+    results = [row(1, "easy", "npl", True, 7.0, 1), row(1, "easy", "python", True, 6.0),
+               row(2, "tuples", "npl", True, 30.0, 2), row(2, "tuples", "python", False, 5.0),
                row(3, "hard", "npl", False, 40.0), row(3, "hard", "python", False, 5.0)]
     out.write_text("".join(json.dumps(r) + "\n" for r in results))
     folder = tmp_path / "run.attempts"
@@ -200,3 +201,9 @@ def test_the_digest_reads_the_attempt_records(bench, tmp_path):
     assert d["rejections"]["compile_codes"] == {"E015": 1} and d["rejections"]["cut_off"] == 1
     assert d["rejections"]["compile_messages"] == {"E015 cannot iterate over tuple[int, int]": 1}
     assert d["total_seconds"] == {"npl": 77.0, "python": 16.0}
+    # cut after attempt 1, "tuples" (filled by its second) is not filled, and
+    # NPL's time loses every later attempt's seconds
+    assert d["by_attempts"] == [
+        {"attempts": 1, "passed": 1, "points": 0.0, "time_ratio": round((7 + 10 + 9) / 16, 2)},
+        {"attempts": 2, "passed": 2, "points": 33.3, "time_ratio": round((7 + 30 + 24) / 16, 2)},
+        {"attempts": 3, "passed": 2, "points": 33.3, "time_ratio": round(77 / 16, 2)}]

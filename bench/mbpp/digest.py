@@ -12,6 +12,10 @@ answered:
               seconds spent after the first, how many ended right, and the
               later accepted fills by kind (a repair, or a fresh sample)
   repeats     repair requests answered with an earlier rejected answer
+  by_attempts what the run would have given with [fill] attempts = 1, 2, ...:
+              the same records cut after attempt N (an attempt never
+              depends on a later one), as problems passed, points above
+              Python and NPL's time over Python's
   rejections  rejected model attempts by stage (compile, test, gaming,
               limit, reply), compile errors by code with their commonest
               messages, and replies cut off as a repetition
@@ -98,7 +102,27 @@ def digest(results: list[dict], attempts: dict[int, list[dict]]) -> dict:
                        "compile_messages": dict(messages.most_common(8)), "cut_off": cut_off},
         "total_seconds": {"npl": round(sum(v["npl"]["seconds"] for v in both.values()), 1),
                           "python": round(sum(v["python"]["seconds"] for v in both.values()), 1)},
+        "by_attempts": by_attempts(both, attempts),
     }
+
+
+def by_attempts(both: dict[int, dict[str, dict]], attempts: dict[int, list[dict]]) -> list[dict]:
+    """The run cut after attempt N, for N = 1 .. the most any hole made."""
+    most = max((a["number"] for t in both for a in attempts.get(t, [])), default=0)
+    python_passed = sum(v["python"]["passed"] for v in both.values())
+    python_seconds = sum(v["python"]["seconds"] for v in both.values())
+    rows = []
+    for n in range(1, most + 1):
+        passed, seconds = 0, 0.0
+        for t, v in both.items():
+            npl, later = v["npl"], [a for a in attempts.get(t, []) if a["number"] > n]
+            model = npl.get("source") == "model"
+            passed += npl["passed"] and not (model and npl.get("attempts", 0) > n)
+            seconds += npl["seconds"] - sum(a["seconds"] for a in later)
+        rows.append({"attempts": n, "passed": passed,
+                     "points": round(100 * (passed - python_passed) / len(both), 1),
+                     "time_ratio": round(seconds / python_seconds, 2) if python_seconds else None})
+    return rows
 
 
 def _mean(values) -> float:
@@ -118,6 +142,9 @@ def print_digest(d: dict) -> None:
           f"(of NPL's {d['total_seconds']['npl']} s; Python's total {d['total_seconds']['python']} s), "
           f"{l['right']} ended right; accepted by {l['accepted_by'] or 'none'}")
     print(f"  repair requests answered with an earlier answer: {d['repeats']}")
+    print("  cut after attempt N: " + "; ".join(
+        f"{r['attempts']}: {r['passed']} passed, {r['points']:+.1f} points, {r['time_ratio']}x"
+        for r in d["by_attempts"]))
     r = d["rejections"]
     print(f"  rejected attempts by stage: {r['by_stage']}; cut off as a repetition: {r['cut_off']}")
     print(f"  compile errors (first of each attempt): {r['compile_codes']}")
