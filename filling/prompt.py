@@ -10,8 +10,10 @@ and structs it may call, the examples it may see (held-out ones excluded),
 the reply format, and a one-line system prompt: NPL is Python with static
 types. A longer summary of the language (its types, statements, built-ins
 and what it lacks) made the local model's first answers worse and slower
-(bench/README.md, "First replies under three prompts"); what a reply gets wrong is said in
-the repair message, by the diagnostic.
+(bench/README.md, "First replies under three prompts"); what a reply gets
+wrong is said in the repair message, by the diagnostic. A fresh sample's
+request is the first request and how earlier answers failed
+(`with_findings`).
 
 Every prompt is bounded. A repair message shows at most PREVIOUS_CHARS of
 the rejected code and FEEDBACK_CHARS of the feedback (a huge value or trace
