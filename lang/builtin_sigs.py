@@ -14,6 +14,11 @@ the same names (IR op "<kind>.<method>").
 """
 from __future__ import annotations
 
+import re
+from typing import Optional
+
+from .lexer import NO_EXCEPTIONS
+
 STR_METHODS: dict[str, tuple[tuple[str, ...], str]] = {
     "lower": ((), "str"), "upper": ((), "str"),
     "strip": (("?str",), "str"), "lstrip": (("?str",), "str"), "rstrip": (("?str",), "str"),
@@ -88,3 +93,16 @@ PYTHON_ONLY_HINTS = {
     "defaultdict": "use d.get(k, default) or d.setdefault(k, default)",
     "re": "NPL has no regular expressions; use str methods",
 }
+
+# A made-up function standing for a `raise` (`raise_value_error(...)`,
+# `raiseError(...)`): what a model writes when told NPL has no exceptions.
+RAISE_LIKE = re.compile(r"raise_?\w*(error|exception)", re.IGNORECASE)
+
+
+def python_hint(name: str) -> Optional[str]:
+    """What to write in NPL instead of the undefined Python-like `name`, or None."""
+    if name in PYTHON_ONLY_HINTS:
+        return PYTHON_ONLY_HINTS[name]
+    if RAISE_LIKE.fullmatch(name):
+        return NO_EXCEPTIONS
+    return None

@@ -12,7 +12,7 @@ import difflib
 from typing import Optional
 
 from . import ast
-from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS, PYTHON_ONLY_HINTS
+from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS, PYTHON_ONLY_HINTS, python_hint
 from .check_calls import CallChecker
 from .scopes import FuncContext
 from .symbols import ConstInfo, FuncInfo, Ref, StructInfo
@@ -188,8 +188,9 @@ class ExprChecker(CallChecker):
 
     def undefined(self, e: ast.Name) -> None:
         notes = []
-        if e.id in PYTHON_ONLY_HINTS:
-            notes.append(PYTHON_ONLY_HINTS[e.id])
+        hint = python_hint(e.id)
+        if hint:
+            notes.append(hint)
         else:
             known = list(self.ctx.visible()) if self.ctx else []
             known += list(self.prog.scopes.get(self.module_path, {})) + sorted(BUILTIN_FUNCTIONS)

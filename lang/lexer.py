@@ -49,7 +49,7 @@ __all__ = ["SOFT_KEYWORDS", "UNSUPPORTED", "IMPORT_ADVICE", "LexError", "Source"
 
 SOFT_KEYWORDS = frozenset({"struct", "const", "extern", "example", "property", "where"})
 
-_NO_EXCEPTIONS = ("NPL v0.1 has no exceptions: return an optional `T | None` for a "
+NO_EXCEPTIONS = ("NPL v0.1 has no exceptions: return an optional `T | None` for a "
                   "missing result, or check a condition with `assert cond, \"message\"`")
 _NO_CLOSURES = "pass values in as parameters and return results instead"
 
@@ -57,10 +57,10 @@ _NO_CLOSURES = "pass values in as parameters and return results instead"
 UNSUPPORTED: dict[str, str] = {
     "class": "`class` is not supported: declare a record with `struct Name:` and "
              "write functions that take it as a parameter",
-    "try": f"`try` is not supported: {_NO_EXCEPTIONS}",
-    "except": f"`except` is not supported: {_NO_EXCEPTIONS}",
-    "finally": f"`finally` is not supported: {_NO_EXCEPTIONS}",
-    "raise": f"`raise` is not supported: {_NO_EXCEPTIONS}",
+    "try": f"`try` is not supported: {NO_EXCEPTIONS}",
+    "except": f"`except` is not supported: {NO_EXCEPTIONS}",
+    "finally": f"`finally` is not supported: {NO_EXCEPTIONS}",
+    "raise": f"`raise` is not supported: {NO_EXCEPTIONS}",
     "with": "`with` is not supported: NPL has no context managers",
     "global": f"`global` is not supported: {_NO_CLOSURES}",
     "nonlocal": f"`nonlocal` is not supported: {_NO_CLOSURES}",
