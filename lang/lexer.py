@@ -50,7 +50,7 @@ __all__ = ["SOFT_KEYWORDS", "UNSUPPORTED", "IMPORT_ADVICE", "LexError", "Source"
 SOFT_KEYWORDS = frozenset({"struct", "const", "extern", "example", "property", "where"})
 
 NO_EXCEPTIONS = ("NPL v0.1 has no exceptions: return an optional `T | None` for a "
-                  "missing result, or check a condition with `assert cond, \"message\"`")
+                 "missing result, or check a condition with `assert cond, \"message\"`")
 _NO_CLOSURES = "pass values in as parameters and return results instead"
 
 # Tokens no grammar rule accepts: meeting one is an E018 with this advice.
