@@ -15,7 +15,8 @@ from typing import Optional
 from npl.compiler.holes import HoleSpec
 
 from .lockfile import Provenance
-from .prompt import build_messages, fit_messages, prompt_budget, repair_message, with_findings
+from .prompt import (build_messages, fit_messages, prompt_budget, repair_message, reply_prefix,
+                     with_findings)
 from .replies import clipped
 from .sources import FillContext, FillFailed, Outcome, body_as_fill, check
 
@@ -133,6 +134,7 @@ class Asker:
         self.ctx, self.spec, self.provider, self.usage = ctx, spec, provider, usage
         self.first = first_messages(ctx, spec)      # the first request
         self.grammar = grammar_for(provider, spec)
+        self.prefix = reply_prefix(spec)            # the `def` line and docstring
         self.budget = prompt_budget(provider, REPLY_TOKENS)
         self.hole_usage = Usage()
         self.last_problem = ""
@@ -155,8 +157,8 @@ class Asker:
             raise FillFailed(self.spec, out_of_calls(self.ctx, self.last_problem), attempt - 1)
         chat = fit_messages(chat, self.budget)      # older repair turns go first, then cuts
         try:
-            completion = self.provider.complete(chat, max_tokens=REPLY_TOKENS,
-                                                grammar=self.grammar, **sampling)
+            completion = self.provider.complete(chat, max_tokens=REPLY_TOKENS, grammar=self.grammar,
+                                                prefix=self.prefix, **sampling)
         except ProviderError as err:
             rec.fail("provider", str(err))
             raise

@@ -43,9 +43,14 @@ class Provider(Protocol):
 
     def complete(self, messages: list[dict], *, max_tokens: int = 1024,
                  temperature: float = 0.0, stop: Optional[list[str]] = None,
-                 grammar: Optional[str] = None, seed: Optional[int] = None) -> Completion:
+                 grammar: Optional[str] = None, seed: Optional[int] = None,
+                 prefix: str = "") -> Completion:
         """Send the chat and return the model's reply. `grammar` is a GBNF
         grammar that constrains decoding; providers that cannot use one
         ignore it. `seed` picks the random stream of a sampled reply
-        (temperature > 0), where the provider supports one."""
+        (temperature > 0), where the provider supports one. `prefix` is how
+        the reply should start (a fill's `def` line and docstring): a
+        provider that can, the local model, writes it into the model's turn
+        and decodes only the rest, and the reply's text starts with it;
+        the others ignore it (the request asks for the same start)."""
         ...

@@ -359,10 +359,11 @@ class HostedClient:
     def complete(self, messages: list[dict], *, max_tokens: int = 1024,
                  temperature: float = 0.0, stop: Optional[list[str]] = None,
                  grammar: Optional[str] = None, seed: Optional[int] = None,
-                 json_schema: Optional[dict] = None) -> Completion:
+                 json_schema: Optional[dict] = None, prefix: str = "") -> Completion:
         """`json_schema`: ask for a reply that is a JSON text of this schema
         (structured output; oracles, filling/oracles.py): the reply's text is
-        then that JSON. Such a request is never streamed."""
+        then that JSON. Such a request is never streamed. `prefix` is ignored:
+        not every hosted model may be given the start of its reply."""
         headers = self._headers()
         body = self._body(messages, max_tokens, temperature, stop, grammar, seed)
         if json_schema is not None:

@@ -224,6 +224,16 @@ class _GrammarGuide:
         chosen[token] = 0.0
         return chosen
 
+    def start_with(self, tokens: list[int]) -> bool:
+        """Feed the grammar the reply's given start (`tokens`, which the
+        prompt ends with); False, leaving the guide unusable, if the grammar
+        does not allow them."""
+        for token in tokens:
+            if not self._allows(token, 0.0):
+                return False
+            self._lib.llama_sampler_accept(self._sampler, int(token))
+        return True
+
     def _choose(self, scores: np.ndarray) -> int:
         token = self._pick(scores)
         if self._allows(token, float(scores[token])):
@@ -305,22 +315,24 @@ class LlamaEngine:
 
     def complete(self, request: dict, cancelled: Callable[[], bool] = lambda: False) -> dict:
         """Answer one request: {"messages", "max_tokens", "temperature",
-        "stop", "grammar", "seed", "stop_repeats"} -> {"text",
+        "stop", "grammar", "seed", "stop_repeats", "prefix"} -> {"text",
         "prompt_tokens", "completion_tokens", "cached_tokens", "stopped"}.
-        Generation stops early at the first token after `cancelled()` says
-        so, and (unless "stop_repeats" is false) once the reply's last lines
-        repeat one block of code ("stopped" then says which)."""
+        "prefix" is the start of the reply, written for the model (see
+        `_prompt`); the text then begins with it. Generation stops early at
+        the first token after `cancelled()` says so, and (unless
+        "stop_repeats" is false) once the reply's last lines repeat one
+        block of code ("stopped" then says which)."""
         grammar = request.get("grammar")
         if grammar:
             check_grammar(grammar)
         before = self._evaluated()
         runaway = _RepetitionStop(self.llama) if request.get("stop_repeats", True) else None
-        reply = self._generate(request["messages"], int(request["max_tokens"]),
-                               float(request["temperature"]), request.get("stop") or [],
-                               grammar, int(request["seed"]), cancelled, runaway)
-        usage = reply.get("usage") or {}
+        text, usage = self._generate(request["messages"], str(request.get("prefix") or ""),
+                                     int(request["max_tokens"]), float(request["temperature"]),
+                                     request.get("stop") or [], grammar, int(request["seed"]),
+                                     cancelled, runaway)
         prompt_tokens = int(usage.get("prompt_tokens", 0))
-        return {"text": reply["choices"][0]["message"]["content"] or "",
+        return {"text": text,
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": int(usage.get("completion_tokens", 0)),
                 "cached_tokens": _common_prefix(before, self._evaluated(), prompt_tokens),
@@ -335,23 +347,57 @@ class LlamaEngine:
         ids = getattr(self.llama, "_input_ids", None)
         return None if ids is None else np.array(ids)
 
-    def _generate(self, messages: list[dict], max_tokens: int, temperature: float,
+    def _prompt(self, messages: list[dict], prefix: str) -> Optional[tuple[list[int], list[str]]]:
+        """(the prompt's tokens, the stop strings): the chat laid out by the
+        model's own chat template, as llama-cpp-python's chat completion
+        does, up to the assistant's turn, then `prefix`, the reply's first
+        characters, which the model continues. None for a model without a
+        chat template (llama-cpp-python's chat completion then picks a
+        layout, and the reply has no prefix)."""
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        eos = self.llama.token_eos()
+        layout = self._lib.llama_chat_format.Jinja2ChatFormatter(
+            template=template, eos_token=self._token_text(eos),
+            bos_token=self._token_text(self.llama.token_bos()), stop_token_ids=[eos],
+        )(messages=messages)
+        tokens = self.llama.tokenize((layout.prompt + prefix).encode("utf-8"),
+                                     add_bos=not layout.added_special, special=True)
+        return tokens, [layout.stop] if isinstance(layout.stop, str) else list(layout.stop or [])
+
+    def _token_text(self, token: int) -> str:
+        return self.llama._model.token_get_text(token) if token != -1 else ""
+
+    def _generate(self, messages: list[dict], prefix: str, max_tokens: int, temperature: float,
                   stop: list[str], grammar: Optional[str], seed: int,
                   cancelled: Callable[[], bool],
-                  runaway: Optional["_RepetitionStop"] = None) -> dict:
-        guide = (_GrammarGuide(self._lib, self.llama, grammar, temperature, seed)
-                 if grammar else None)
+                  runaway: Optional["_RepetitionStop"] = None) -> tuple[str, dict]:
+        """(the reply's text, its token counts). A prefix that the grammar
+        does not allow (or a model without a chat template) is not used:
+        the model then writes the whole reply."""
+        guide = None
+        if grammar:
+            guide = _GrammarGuide(self._lib, self.llama, grammar, temperature, seed)
+            if prefix and not guide.start_with(self._tokens_of(prefix)):
+                guide.close()
+                guide, prefix = _GrammarGuide(self._lib, self.llama, grammar, temperature, seed), ""
+        prompt = self._prompt(messages, prefix)
         if guide is not None or temperature <= 0:
             sampling = {"temperature": 0.0, "top_k": 1}     # greedy (or the guide's pick)
         else:
             sampling = {"temperature": temperature, "top_k": 40, "top_p": 0.95}
+        options = dict(max_tokens=max_tokens, repeat_penalty=1.0, seed=seed, **sampling,
+                       logits_processor=[*([guide] if guide else []), *([runaway] if runaway else []),
+                                         _end_when(cancelled, self.llama.token_eos())])
         try:
-            reply = self.llama.create_chat_completion(
-                messages=messages, max_tokens=max_tokens, stop=stop,
-                repeat_penalty=1.0, seed=seed,
-                logits_processor=[*([guide] if guide else []), *([runaway] if runaway else []),
-                                  _end_when(cancelled, self.llama.token_eos())],
-                **sampling)
+            if prompt is None:
+                reply = self.llama.create_chat_completion(messages=messages, stop=stop, **options)
+                text = reply["choices"][0]["message"]["content"] or ""
+            else:
+                reply = self.llama.create_completion(prompt=prompt[0], stop=stop + prompt[1],
+                                                     **options)
+                text = prefix + (reply["choices"][0]["text"] or "")
         except ValueError as exc:           # e.g. the prompt exceeds n_ctx
             kind = "context" if self._exceeds_context(messages, max_tokens) else "malformed"
             raise ProviderError(PROVIDER, kind, f"{exc} (the context window "
@@ -361,7 +407,10 @@ class LlamaEngine:
                 guide.close()
         if guide is not None and guide.failure:
             raise ProviderError(PROVIDER, "malformed", guide.failure)
-        return reply
+        return text, reply.get("usage") or {}
+
+    def _tokens_of(self, text: str) -> list[int]:
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
 
 class _RepetitionStop:

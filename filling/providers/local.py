@@ -155,7 +155,8 @@ class LocalProvider:
 
     def complete(self, messages: list[dict], *, max_tokens: int = 1024,
                  temperature: float = 0.0, stop: Optional[list[str]] = None,
-                 grammar: Optional[str] = None, seed: Optional[int] = None) -> Completion:
+                 grammar: Optional[str] = None, seed: Optional[int] = None,
+                 prefix: str = "") -> Completion:
         """Run the chat through the model; see `Provider.complete`."""
         _check_messages(self.name, messages)
         if self._failure is not None:
@@ -165,7 +166,7 @@ class LocalProvider:
         request = {"op": "complete", "messages": messages, "max_tokens": max_tokens,
                    "temperature": temperature, "stop": stop or [], "grammar": grammar,
                    "seed": _SEED if seed is None else seed, "keep_alive": self.keep_alive,
-                   "stop_repeats": self.stop_repeats}
+                   "stop_repeats": self.stop_repeats, "prefix": prefix}
         try:
             reply = worker.request(request, self.timeout)
         except ProviderError as err:

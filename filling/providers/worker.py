@@ -17,7 +17,8 @@ The protocol is one JSON object per line, one request per connection:
 
     client: {"op": "complete", "messages": [...], "max_tokens": N,
              "temperature": T, "stop": [...], "grammar": "..." | null,
-             "seed": N, "keep_alive": S, "stop_repeats": true | false}
+             "seed": N, "keep_alive": S, "stop_repeats": true | false,
+             "prefix": "the reply's start"}
             {"op": "hello"}   {"op": "stop"}
     worker: {"event": "started"}          when it begins the request
             {"ok": true, "result": {...}} or {"ok": false, "kind": ..., "message": ...}
