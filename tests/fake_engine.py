@@ -18,7 +18,8 @@ can be any file. It behaves as the environment says:
                         "cancelled" event), runaway (the reply is ended
                         early as a degenerate repetition, as the real
                         engine's repetition stop does)
-    FAKE_ENGINE_REPLY   the reply text (default: a fenced NPL function)
+    FAKE_ENGINE_REPLY   the reply text (default: a fenced NPL function), whole:
+                        a request's "prefix" is logged, not prepended
     FAKE_ENGINE_LOG     a file that gets one JSON line per load and request
 
 A request whose last message contains "FAULT:NAME" uses that fault instead.
@@ -89,7 +90,8 @@ class FakeEngine:
         messages = request["messages"]
         last = messages[-1]["content"]
         fault = last.split("FAULT:", 1)[1].split()[0] if "FAULT:" in last else self.fault
-        _log({"event": "request", "fault": fault, "messages": len(messages), "last": last[:300]})
+        _log({"event": "request", "fault": fault, "messages": len(messages), "last": last[:300],
+              "prefix": request.get("prefix", "")})
         _act(fault, self.repack)
         if fault == "slow":
             _generate_slowly(cancelled)

@@ -430,3 +430,55 @@ def test_real_engine_ends_a_generation_nobody_waits_for(provider):
     assert ran.returncode == 0, ran.stderr[-2000:]
     result = json.loads(ran.stdout.strip().splitlines()[-1])
     assert 3 <= result["completion_tokens"] <= 8, result
+
+
+PREFIX_RUN = textwrap.dedent('''
+    import json, sys
+    from npl.filling.providers.gbnf import fill_grammar
+    from npl.filling.providers.llama_engine import LlamaEngine
+    engine = LlamaEngine(sys.argv[1], 2, 2048)
+    chat, prefix = json.loads(sys.argv[2]), sys.argv[3]
+    # without a prefix, the prompt is token for token llama-cpp-python's chat layout
+    seen = {}
+    def spy(**options):
+        seen.update(options)
+        raise ValueError("only the prompt was wanted")
+    complete, engine.llama.create_completion = engine.llama.create_completion, spy
+    try:
+        engine.llama.create_chat_completion(messages=chat, max_tokens=4)
+    except ValueError:
+        pass
+    engine.llama.create_completion = complete
+    out = {"same_layout": seen["prompt"] == engine._prompt(chat, "")[0]}
+    for name, start, grammar in (("guided", prefix, fill_grammar("function")),
+                                 ("free", prefix, None),
+                                 ("refused", "```python\\n", fill_grammar("function"))):
+        out[name] = engine.complete({"messages": chat, "max_tokens": 120, "temperature": 0.0,
+                                     "stop": [], "grammar": grammar, "seed": 0, "prefix": start})
+    print(json.dumps(out))
+''')
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not AVAILABLE, reason=WHY_NOT)
+def test_real_engine_continues_the_reply_it_is_given(provider):
+    """A request's prefix (the fill's `def` line and docstring) is written
+    into the model's turn: the reply starts with it and does not copy it
+    again. A prefix the grammar does not allow is not used."""
+    source, param, cases = HOLES["count_vowels"]
+    header = source.rsplit("\n", 1)[0]
+    prefix = f"```npl\n{header}\n"
+    chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": source}]
+    ran = subprocess.run([sys.executable, "-c", PREFIX_RUN, str(provider.model_file()),
+                          json.dumps(chat), prefix], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    out = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert out["same_layout"]
+    for name in ("guided", "free"):
+        text = out[name]["text"]
+        assert text.startswith(prefix) and text.count("def count_vowels") == 1, text
+        function = _as_function(_code_block(text), "count_vowels", param)
+        for argument, expected in cases:
+            assert function(argument) == expected, (text, argument)
+    refused = out["refused"]["text"]
+    assert refused.startswith("```npl\n") and "```python" not in refused, refused

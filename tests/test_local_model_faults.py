@@ -7,6 +7,7 @@ is needed.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -101,6 +102,11 @@ def test_a_working_worker_fills_the_model_hole(project):
     r = fill(folder, model)
     assert r.returncode == 0, r.stderr
     assert locked(folder) == {"double": "synth", "count_vowels": f"local/{model}"}
+    # the model is given its reply's start, the `def` line and docstring of the request
+    requests = [json.loads(line) for line in (folder.parent / "engine.jsonl").read_text().splitlines()]
+    prefixes = {r["prefix"] for r in requests if r["event"] == "request"}
+    assert ('```npl\ndef count_vowels(s: str) -> int:\n'
+            '    """Count the vowels a, e, i, o, u in s, in either case."""\n') in prefixes
 
 
 @pytest.mark.parametrize("fault, words", [

@@ -78,3 +78,22 @@ def test_a_fresh_request_tells_the_findings_within_the_feedback_budget():
     for finding in ("a", "b", "a", "c", ""):
         Asker.found(asker, finding)
     assert asker.findings == ["b", "c"][-MAX_FINDINGS:]       # distinct, the latest ones
+
+
+def test_a_reply_starts_with_the_def_line_and_docstring_of_the_request():
+    """The prefix a provider may write into the model's turn is the
+    request's own `def` line and docstring; a description that would end
+    the docstring early (or none) leaves the docstring out."""
+    from types import SimpleNamespace
+    from npl.filling.prompt import build_messages, reply_prefix
+
+    def spec(description: str):
+        return SimpleNamespace(kind="function", func_name="f", signature="def f(x: int) -> int",
+                               description=description)
+    two_lines = spec("Twice x,\nrounded down.")
+    prefix = reply_prefix(two_lines)
+    assert prefix == '```npl\ndef f(x: int) -> int:\n    """Twice x,\n    rounded down."""\n'
+    request = build_messages(two_lines, [], [])[-1]["content"]
+    assert prefix.removeprefix("```npl\n").rstrip("\n") in request
+    for awkward in ('Say """hi"""', "", "Ends in a backslash \\"):
+        assert reply_prefix(spec(awkward)) == "```npl\ndef f(x: int) -> int:\n"
