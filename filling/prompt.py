@@ -13,7 +13,10 @@ and what it lacks) made the local model's first answers worse and slower
 (bench/README.md, "First replies under three prompts"); what a reply gets
 wrong is said in the repair message, by the diagnostic. A fresh sample's
 request is the first request and how earlier answers failed
-(`with_findings`).
+(`with_findings`). A reply starts with the request's `def` line and
+docstring (`reply_prefix`): a provider that can (the local model) writes
+them into the model's turn, so the model does not spend tokens copying
+them.
 
 Every prompt is bounded. A repair message shows at most PREVIOUS_CHARS of
 the rejected code and FEEDBACK_CHARS of the feedback (a huge value or trace

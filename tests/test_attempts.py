@@ -341,6 +341,8 @@ def test_the_local_engine_says_when_a_prompt_exceeds_its_context(prompt_chars, k
     from npl.filling.providers.llama_engine import LlamaEngine
 
     class Llama:                        # a token a character, and every request refused
+        metadata: dict = {}             # no chat template: llama-cpp-python lays the chat out
+
         def tokenize(self, text: bytes, add_bos: bool = True):
             return list(text)
 
@@ -352,6 +354,6 @@ def test_the_local_engine_says_when_a_prompt_exceeds_its_context(prompt_chars, k
     engine = LlamaEngine.__new__(LlamaEngine)
     engine.llama, engine.n_ctx = Llama(), 8192
     with pytest.raises(ProviderError) as err:
-        engine._generate([{"role": "user", "content": "x" * prompt_chars}], 768, 0.0, [], None, 0,
-                         lambda: False)
+        engine._generate([{"role": "user", "content": "x" * prompt_chars}], "", 768, 0.0, [], None,
+                         0, lambda: False)
     assert err.value.kind == kind and "the context window is 8192 tokens" in err.value.message

@@ -129,6 +129,18 @@ def test_both_arms_are_judged_on_the_hidden_tests(bench, monkeypatch, tmp_path, 
         assert npl.note == python.note == "got False, expected True"
 
 
+def test_a_run_time_error_is_noted_without_the_temporary_folder(bench, monkeypatch, tmp_path):
+    problem = bench.fq.load_problems(limit=1)[0]
+    out_of_range = "def is_not_prime(n: int) -> bool:\n    xs = [False]\n    return xs[n - 2]\n"
+    with FakeLLMServer(default=scripted(out_of_range)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        npl = bench.arms.npl_arm(problem, "openai/m", tmp_path / "npl", tmp_path / "library",
+                                 settings="[fill]\nsynth_budget = 0\n")
+    assert npl.source == "model" and not npl.passed
+    assert "index out of range" in npl.note and "is_not_prime.npl" in npl.note
+    assert str(tmp_path) not in npl.note
+
+
 def test_the_summary_compares_arms_on_the_problems_both_answered(bench):
     def row(task_id, arm, passed, seconds, source=""):
         return {"task_id": task_id, "arm": arm, "passed": passed, "hidden_passed": passed,

@@ -97,13 +97,19 @@ def npl_arm(problem: Problem, model: str, folder: Path, library: Path, settings:
     result.model_seconds = round(usage.seconds, 2)
     if report.failures or not report.outcomes:
         reason = report.failures[0].reason if report.failures else "no fill"
-        reason = reason.replace(str(folder) + os.sep, "")         # no temporary paths in results
-        result.note = "not filled: " + " ".join(reason.split())[:300]
+        result.note = "not filled: " + " ".join(unplaced(reason, folder).split())[:300]
         return result
     outcome = report.outcomes[0]
     result.source, result.attempts = source_kind(outcome.provenance.source), outcome.provenance.attempts
     result.solution = outcome.fill
-    return run_judge(problem, "npl", path, result)
+    result = run_judge(problem, "npl", path, result)
+    result.note = unplaced(result.note, folder)         # a run-time error names the program
+    return result
+
+
+def unplaced(text: str, folder: Path) -> str:
+    """`text` without the temporary `folder`'s path: no machine's paths in results."""
+    return text.replace(str(folder) + os.sep, "")
 
 
 def python_arm(problem: Problem, provider, folder: Path) -> ArmResult:

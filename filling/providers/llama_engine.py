@@ -24,6 +24,15 @@ into the AMX buffer type, whose matrix multiply can crash (llama.cpp issue
 #20824). `choose_repack` turns it off exactly there; everywhere else it
 stays on (prompt evaluation is faster with it).
 
+A request may give the reply's start ("prefix": a fill's `def` line and
+docstring, which the model would otherwise copy out of the request): the
+chat is laid out by the model's own chat template, as llama-cpp-python's
+chat completion lays it out, and the prefix is appended to the model's
+turn, so only the rest is decoded (a third of a first reply's tokens on
+bench/fill_quality.py's problems). The reply's text starts with the prefix;
+a prefix the request's grammar does not allow, or a model without a chat
+template, gets a reply written whole.
+
 A grammar (see gbnf.py) is first checked with llama.cpp's own GBNF parser
 (llama-cpp-python would crash on a bad one), then enforced lazily by
 `_GrammarGuide`: only when the model's preferred token breaks the grammar
@@ -354,7 +363,7 @@ class LlamaEngine:
         characters, which the model continues. None for a model without a
         chat template (llama-cpp-python's chat completion then picks a
         layout, and the reply has no prefix)."""
-        template = self.llama.metadata.get("tokenizer.chat_template")
+        template = self._chat_template()
         if not template:
             return None
         eos = self.llama.token_eos()
@@ -366,8 +375,13 @@ class LlamaEngine:
                                      add_bos=not layout.added_special, special=True)
         return tokens, [layout.stop] if isinstance(layout.stop, str) else list(layout.stop or [])
 
+    def _chat_template(self) -> str:
+        return self.llama.metadata.get("tokenizer.chat_template", "")
+
     def _token_text(self, token: int) -> str:
-        return self.llama._model.token_get_text(token) if token != -1 else ""
+        if token == -1:
+            return ""
+        return self.llama.detokenize([token], special=True).decode("utf-8", "replace")
 
     def _generate(self, messages: list[dict], prefix: str, max_tokens: int, temperature: float,
                   stop: list[str], grammar: Optional[str], seed: int,
@@ -377,6 +391,8 @@ class LlamaEngine:
         does not allow (or a model without a chat template) is not used:
         the model then writes the whole reply."""
         guide = None
+        if not self._chat_template():
+            prefix = ""
         if grammar:
             guide = _GrammarGuide(self._lib, self.llama, grammar, temperature, seed)
             if prefix and not guide.start_with(self._tokens_of(prefix)):
