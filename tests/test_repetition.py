@@ -105,6 +105,8 @@ class GeneratingLlama(FakeLlama):
     through the logits processors, as llama.cpp does, until one forces
     end-of-text."""
     REPLY = (HEAD + cases(40)).encode()
+    metadata: dict = {}     # no chat template: the engine asks for a chat completion
+
 
     def create_chat_completion(self, messages, max_tokens, logits_processor, **sampling):
         ids = list(b"prompt")
