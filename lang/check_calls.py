@@ -341,7 +341,10 @@ class CallChecker(MethodChecker):
         t = self.infer(e.args[0])
         et = t.elem if isinstance(t, ArrayT) else element_type(t)
         if et is None or not (is_numeric(et) or isinstance(et, ErrorT)):
-            self.bag.error("E012", f"sum() needs numbers, not {t}", e.args[0].span)
+            xs = e.args[0].id if isinstance(e.args[0], ast.Name) else "xs"
+            notes = ["bool is not a number in NPL: to count the True values, write "
+                     f"`sum(1 for b in {xs} if b)` or `{xs}.count(True)`"] if et == BOOL else []
+            self.bag.error("E012", f"sum() needs numbers, not {t}", e.args[0].span, *notes)
             return ERROR
         if len(e.args) == 2:
             st = self.infer(e.args[1])
