@@ -87,14 +87,12 @@ def docstring_body(description: str) -> str:
 def build_messages(spec: "HoleSpec", program_context: list[str], visible_examples: list[str],
                    enclosing_source: str = "") -> list[dict]:
     """The first request for a hole."""
+    function = function_block(spec, docstring_body(spec.description))
     if spec.kind == "function":
-        task = fill("task_function", signature=spec.signature,
-                    description=docstring_body(spec.description))
+        task = fill("task_function", function=function)
         reply = fill("reply_function")
     else:
-        task = fill("task_expression", signature=spec.signature,
-                    description=docstring_body(spec.description),
-                    enclosing_source=enclosing_source)
+        task = fill("task_expression", function=function, enclosing_source=enclosing_source)
         reply = fill("reply_expression")
     user = fill("user", task=task, context=context_block(spec, program_context),
                 examples=examples_block(spec, visible_examples), reply_format=reply)
@@ -109,11 +107,16 @@ def reply_prefix(spec: "HoleSpec") -> str:
     early is left out). A provider that can write this into the model's
     turn saves the model copying it: on bench/fill_quality.py's problems
     the local model spent a third of its first replies' tokens on it."""
-    head = f"```npl\n{spec.signature}:\n"
     description = docstring_body(spec.description)
     if not description or '"""' in description or description.endswith("\\"):
-        return head
-    return head + f'    """{description}"""\n'
+        return f"```npl\n{spec.signature}:\n"
+    return f"```npl\n{function_block(spec, description)}\n"
+
+
+def function_block(spec: "HoleSpec", description: str) -> str:
+    """The function to write as the request shows it: its `def` line and
+    docstring (the template's `function` section)."""
+    return fill("function", signature=spec.signature, description=description)
 
 
 def with_findings(first: list[dict], findings: list[str]) -> list[dict]:

@@ -48,7 +48,7 @@ import os
 import re
 import sys
 import tempfile
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -356,27 +356,28 @@ class LlamaEngine:
         ids = getattr(self.llama, "_input_ids", None)
         return None if ids is None else np.array(ids)
 
-    def _prompt(self, messages: list[dict], prefix: str) -> Optional[tuple[list[int], list[str]]]:
+    def _prompt(self, messages: list[dict], prefix: str) -> tuple[list[int], list[str]]:
         """(the prompt's tokens, the stop strings): the chat laid out by the
-        model's own chat template, as llama-cpp-python's chat completion
-        does, up to the assistant's turn, then `prefix`, the reply's first
-        characters, which the model continues. None for a model without a
-        chat template (llama-cpp-python's chat completion then picks a
-        layout, and the reply has no prefix)."""
-        template = self._chat_template()
-        if not template:
-            return None
-        eos = self.llama.token_eos()
-        layout = self._lib.llama_chat_format.Jinja2ChatFormatter(
-            template=template, eos_token=self._token_text(eos),
-            bos_token=self._token_text(self.llama.token_bos()), stop_token_ids=[eos],
-        )(messages=messages)
+        model's own chat template (`_layout`), as llama-cpp-python's chat
+        completion does, up to the assistant's turn, then `prefix`, the
+        reply's first characters, which the model continues."""
+        layout = self._layout(messages=messages)
         tokens = self.llama.tokenize((layout.prompt + prefix).encode("utf-8"),
                                      add_bos=not layout.added_special, special=True)
         return tokens, [layout.stop] if isinstance(layout.stop, str) else list(layout.stop or [])
 
-    def _chat_template(self) -> str:
-        return self.llama.metadata.get("tokenizer.chat_template", "")
+    @cached_property
+    def _layout(self):
+        """The model's chat template as llama-cpp-python's formatter, made
+        once; None for a model file without one (llama-cpp-python's chat
+        completion then picks a layout, and a reply gets no prefix)."""
+        template = self.llama.metadata.get("tokenizer.chat_template", "")
+        if not template:
+            return None
+        eos = self.llama.token_eos()
+        return self._lib.llama_chat_format.Jinja2ChatFormatter(
+            template=template, eos_token=self._token_text(eos),
+            bos_token=self._token_text(self.llama.token_bos()), stop_token_ids=[eos])
 
     def _token_text(self, token: int) -> str:
         if token == -1:
@@ -391,14 +392,14 @@ class LlamaEngine:
         does not allow (or a model without a chat template) is not used:
         the model then writes the whole reply."""
         guide = None
-        if not self._chat_template():
+        if self._layout is None:
             prefix = ""
         if grammar:
             guide = _GrammarGuide(self._lib, self.llama, grammar, temperature, seed)
             if prefix and not guide.start_with(self._tokens_of(prefix)):
                 guide.close()
                 guide, prefix = _GrammarGuide(self._lib, self.llama, grammar, temperature, seed), ""
-        prompt = self._prompt(messages, prefix)
+        prompt = None if self._layout is None else self._prompt(messages, prefix)
         if guide is not None or temperature <= 0:
             sampling = {"temperature": 0.0, "top_k": 1}     # greedy (or the guide's pick)
         else:
