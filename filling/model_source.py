@@ -157,8 +157,9 @@ class Asker:
             raise FillFailed(self.spec, out_of_calls(self.ctx, self.last_problem), attempt - 1)
         chat = fit_messages(chat, self.budget)      # older repair turns go first, then cuts
         try:
-            completion = self.provider.complete(chat, max_tokens=REPLY_TOKENS, grammar=self.grammar,
-                                                prefix=self.prefix, **sampling)
+            completion = self.provider.complete(chat, max_tokens=REPLY_TOKENS, stop=REPLY_STOPS,
+                                                grammar=self.grammar, prefix=self.prefix,
+                                                **sampling)
         except ProviderError as err:
             rec.fail("provider", str(err))
             raise
@@ -258,6 +259,12 @@ def repair_mode(repair: str, provider) -> str:
 
 
 REPLY_TOKENS = 768          # the most a reply may have
+# A reply ends where its code would go on with top-level statements: the
+# usage examples (`print(f(3))  # Output: 27`) a model appends after the
+# function are never part of a fill, and decoding them costs time (a local
+# model spent about 2% of its tokens on them on bench/fill_quality.py's
+# problems). At most four strings, the most OpenAI's API takes.
+REPLY_STOPS = ["\nprint(", "\nassert ", "\nif __name__"]
 
 
 def draw_sample(ctx: FillContext, spec: HoleSpec, provider, usage: Usage, index: int) -> Optional[Outcome]:

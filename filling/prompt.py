@@ -16,7 +16,10 @@ request is the first request and how earlier answers failed
 (`with_findings`). A reply starts with the request's `def` line and
 docstring (`reply_prefix`): a provider that can (the local model) writes
 them into the model's turn, so the model does not spend tokens copying
-them.
+them. What every first request says (the task and the reply format) comes
+before the hole's own text: a local model keeps the evaluation of a
+prompt's longest common start with the last one, so that part is read once,
+not once per hole (on a CPU each prompt token costs about 15 ms).
 
 Every prompt is bounded. A repair message shows at most PREVIOUS_CHARS of
 the rejected code and FEEDBACK_CHARS of the feedback (a huge value or trace
@@ -89,13 +92,12 @@ def build_messages(spec: "HoleSpec", program_context: list[str], visible_example
     """The first request for a hole."""
     function = function_block(spec, docstring_body(spec.description))
     if spec.kind == "function":
-        task = fill("task_function", function=function)
-        reply = fill("reply_function")
+        task = fill("task_function", function=function, reply_format=fill("reply_function"))
     else:
-        task = fill("task_expression", function=function, enclosing_source=enclosing_source)
-        reply = fill("reply_expression")
+        task = fill("task_expression", function=function, enclosing_source=enclosing_source,
+                    reply_format=fill("reply_expression"))
     user = fill("user", task=task, context=context_block(spec, program_context),
-                examples=examples_block(spec, visible_examples), reply_format=reply)
+                examples=examples_block(spec, visible_examples))
     user = re.sub(r"\n{3,}", "\n\n", user).strip()
     return [{"role": "system", "content": sections()["system"]},
             {"role": "user", "content": user}]

@@ -107,6 +107,8 @@ def test_a_working_worker_fills_the_model_hole(project):
     prefixes = {r["prefix"] for r in requests if r["event"] == "request"}
     assert ('```npl\ndef count_vowels(s: str) -> int:\n'
             '    """Count the vowels a, e, i, o, u in s, in either case."""\n') in prefixes
+    # and ends it before top-level usage examples (`print(...)` after the function)
+    assert all("\nprint(" in r["stop"] for r in requests if r["event"] == "request")
 
 
 @pytest.mark.parametrize("fault, words", [

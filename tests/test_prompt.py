@@ -50,6 +50,14 @@ def test_first_request_lays_out_hole_context_and_examples(tmp_path):
     assert 'example tokenize("A b") == ["a", "b"]' in user["content"]
     assert "shout(\"hi\")" not in user["content"]            # other functions' examples stay out
     assert (tmp_path / "prog.npl.lock").exists()
+    # the fixed instruction (the reply format) comes before the hole's own text,
+    # so two holes' requests start alike: a local model keeps that part evaluated
+    other = prompts["shout"]["messages"][1]["content"]
+    shared = next(i for i, (a, b) in enumerate(zip(user["content"], other)) if a != b)
+    assert user["content"][:shared].startswith("Write the body of this NPL function. Reply with only")
+    assert user["content"][:shared].endswith("```npl\ndef ")
+    # a reply ends before top-level usage examples, which are never part of a fill
+    assert "\nprint(" in request["stop"]
 
 
 def test_the_key_version_is_the_prompt_templates():
