@@ -111,7 +111,9 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
             else:
                 outcomes.append("reply")
         ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(asker.last_problem)}")
-        asker.resample_next = not repairs_all and outcomes[-1] in RUN_TIME_OUTCOMES
+        asker.resample_next = "" if repairs_all else resample_reason(outcomes[-1], asker.cut_off)
+        if asker.resample_next and asker.cut_off:
+            asker.found(asker.cut_off)
         shown = clipped(completion.text)          # a huge or broken reply is not sent back whole
         messages = asker.first + [{"role": "assistant", "content": shown},
                                   repair_message(spec, candidate or shown, asker.last_problem)]
@@ -140,7 +142,8 @@ class Asker:
         self.last_problem = ""
         self.answers: set[str] = set()      # earlier answers (reply_key)
         self.repeated = False               # a greedy reply repeated one of them
-        self.resample_next = False          # the next attempt is a fresh sample
+        self.resample_next = ""             # why the next attempt is a fresh sample ("": it is not)
+        self.cut_off = ""                   # how the last reply was cut off ("": it was not)
         self.findings: list[str] = []       # how the latest answers that ran failed
 
     def found(self, finding: str) -> None:
@@ -188,9 +191,7 @@ class Asker:
         from a fresh sample. After a rejection that the [fill] repair mode
         does not repair (`resample_next`), the attempt is a fresh sample too."""
         if self.repeated or self.resample_next:
-            why = ("an earlier repair repeated an answer" if self.repeated else
-                   "the last answer failed when run, and [fill] repair asks for a fresh "
-                   "answer then")
+            why = "an earlier repair repeated an answer" if self.repeated else self.resample_next
             rec.detail = f"sampled fresh (temperature {RESAMPLE_TEMPERATURE}): {why}"
             completion = self.fresh(attempt, rec)
         else:
@@ -204,6 +205,7 @@ class Asker:
             completion = self.fresh(attempt, rec)
             candidate, unusable = parse_reply(self.ctx, self.spec, completion)
         self.answers.add(reply_key(completion.text, candidate))
+        self.cut_off = cut_off(completion)
         rec.fill = candidate
         if candidate is None:
             self.last_problem = unusable
@@ -313,6 +315,32 @@ def parse_reply(ctx: FillContext, spec: HoleSpec, completion) -> tuple[Optional[
         return reply_to_fill(spec, completion.text, known_functions(ctx)), ""
     except ReplyError as err:
         return None, f"Your reply could not be used: {err}"
+
+
+def cut_off(completion) -> str:
+    """How `completion` was cut off, as a finding for the next fresh
+    request, or "" when it ended by itself."""
+    if completion.stopped:
+        return (f"An answer was cut off: {completion.stopped}. Do not list cases; "
+                "write a general computation that works for every input.")
+    if completion.completion_tokens >= REPLY_TOKENS:
+        return (f"An answer ran to the limit of {REPLY_TOKENS} tokens without ending. "
+                "Write a short, general function.")
+    return ""
+
+
+def resample_reason(outcome: str, cut: str) -> str:
+    """Why the attempt after a rejection (`outcome`, see attempt_outcome;
+    `cut`, see cut_off) in [fill] repair mode "diagnostics" is a fresh
+    sample, or "" when it is a repair. A reply that was cut off is not
+    repaired: asked to repair one, the local 1.5B model wrote the cut-off
+    answer again every time (7 of 7 on bench/fill_quality.py's problems,
+    over three runs), up to the token limit once more."""
+    if outcome in RUN_TIME_OUTCOMES:
+        return "the last answer failed when run, and [fill] repair asks for a fresh answer then"
+    if cut:
+        return "the last answer was cut off, and a repair copies it"
+    return ""
 
 
 def reply_key(text: str, candidate: Optional[str]) -> str:

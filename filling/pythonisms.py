@@ -1,7 +1,7 @@
 """Python idioms in a model's reply, written as the NPL they mean.
 
 Takes in: the code of a model's reply (filling/replies.py extract_code).
-Gives back: the same code with three Python idioms that have an exact NPL
+Gives back: the same code with four Python idioms that have an exact NPL
 equivalent rewritten, everything else untouched:
 
     math.sqrt(x), math.pi                   sqrt(x), pi: only for names that
@@ -10,11 +10,18 @@ equivalent rewritten, everything else untouched:
                                             is built in (NPL imports nothing)
     a = b = value                           a = value
                                             b = a      (plain names only)
+    raise ValueError("bad n")               assert False, "bad n"
+                                            (one line; NPL has no exceptions,
+                                            so a raise can never be caught:
+                                            it ends the program with its
+                                            message, as a failed assert does)
 
 Small models write these out of habit, and a grammar that forbids them
 (filling/providers/gbnf.py) does not make them write NPL instead: it bends
 the reply into something else (`importmath`, `a = b == value`). So the
 grammar lets them through and they are rewritten here, before the checks.
+(Forbidding `raise` made the local model write `raiseValueError("...")`, a
+call of an undefined name, in 4 to 10 attempts of each fill benchmark run.)
 Any other import (`import os`, `from collections import Counter`) stays,
 and the compiler says that NPL imports nothing.
 
@@ -33,19 +40,21 @@ BUILT_IN = BUILTIN_FUNCTIONS | frozenset(MATH_CONSTANTS)
 
 
 def rewrite_pythonisms(code: str) -> str:
-    """`code` with `math.NAME` written `NAME` for NPL's built-ins, the
-    imports of math that leaves unused dropped, and chained assignments to
-    plain names split; `code` itself when Python cannot parse it or there
+    """`code` with one-line `raise` statements written `assert False`,
+    `math.NAME` written `NAME` for NPL's built-ins, the imports of math
+    that leaves unused dropped, and chained assignments to plain names
+    split; `code` itself when Python cannot parse it or there
     is nothing to rewrite."""
     tree = _parsed(code)
     if tree is None:
         return code
-    original = code.split("\n")
-    lines = _math_prefixes_dropped(tree, original)
-    if lines != original:
-        tree = _parsed("\n".join(lines))
-        if tree is None:
-            return code
+    lines = code.split("\n")
+    for rewritten in (_raises_as_asserts, _math_prefixes_dropped):   # each keeps the lines
+        before, lines = lines, rewritten(tree, lines)
+        if lines != before:
+            tree = _parsed("\n".join(lines))
+            if tree is None:
+                return code
     source = "\n".join(lines)
     edits: dict[int, tuple[int, list[str]]] = {}    # first line -> (lines replaced, new lines)
     for node in ast.walk(tree):
@@ -118,6 +127,36 @@ def _math_prefixes_dropped(tree: ast.Module, lines: list[str]) -> list[str]:
         if rest.startswith(b"."):
             lines[row] = (raw[:start] + rest[1:].lstrip()).decode()
     return lines
+
+
+def _raises_as_asserts(tree: ast.Module, lines: list[str]) -> list[str]:
+    """`lines` with each one-line `raise E(message)` written `assert False,
+    message` (a plain or f-string message; other arguments become the
+    text of the exception, `raise E(n)` -> `assert False, 'E(n)'`; a bare
+    `raise`, `assert False`). Only a statement's own columns change."""
+    cuts = sorted(((n.lineno - 1, n.col_offset, n.end_col_offset, _abort(n))
+                   for n in ast.walk(tree)
+                   if isinstance(n, ast.Raise) and n.cause is None and n.lineno == n.end_lineno),
+                  reverse=True)
+    lines = list(lines)
+    for row, start, end, text in cuts:      # right to left on a line, so offsets stay valid
+        raw = lines[row].encode()           # ast's columns count UTF-8 bytes
+        lines[row] = (raw[:start] + text.encode() + raw[end:]).decode()
+    return lines
+
+
+def _abort(node: ast.Raise) -> str:
+    """The `assert False` that means what `node` does in a program that
+    cannot catch it."""
+    exc = node.exc
+    if exc is None:
+        return "assert False"
+    if isinstance(exc, ast.Call) and len(exc.args) == 1 and not exc.keywords:
+        message = exc.args[0]
+        if isinstance(message, ast.JoinedStr) or \
+                isinstance(message, ast.Constant) and isinstance(message.value, str):
+            return f"assert False, {ast.unparse(message)}"
+    return f"assert False, {ast.unparse(exc)!r}"
 
 
 def _alone(node: ast.stmt, lines: list[str]) -> bool:

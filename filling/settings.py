@@ -140,8 +140,9 @@ SETTING_CHOICES = {"repair": ("auto", "all", "diagnostics")}
 # for a fresh answer to the first request (filling/model_source.py).
 #   all          every rejection
 #   diagnostics  an unusable reply, a compile error, test-gaming; after a
-#                failed example, property or resource limit the next attempt
-#                is a fresh sample
+#                failed example, property or resource limit, or a reply cut
+#                off (repetition stop, token limit), the next attempt is a
+#                fresh sample
 #   auto         diagnostics for a local model, all for a hosted one
 
 

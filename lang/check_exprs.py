@@ -12,7 +12,7 @@ import difflib
 from typing import Optional
 
 from . import ast
-from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS, PYTHON_ONLY_HINTS, python_hint
+from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS, python_hint
 from .check_calls import CallChecker
 from .scopes import FuncContext
 from .symbols import ConstInfo, FuncInfo, Ref, StructInfo
@@ -330,10 +330,9 @@ class ExprChecker(CallChecker):
         return self.infer_attribute(e)
 
     def infer_attribute(self, e: ast.Attribute, store: bool = False) -> Type:
-        if isinstance(e.value, ast.Name) and e.value.id in PYTHON_ONLY_HINTS and self.ctx \
-                and self.ctx.lookup(e.value.id) is None:
-            self.bag.error("E010", f"undefined name '{e.value.id}'", e.value.span,
-                           PYTHON_ONLY_HINTS[e.value.id])
+        hint = python_hint(e.value.id) if isinstance(e.value, ast.Name) else None
+        if hint and self.ctx and self.ctx.lookup(e.value.id) is None:
+            self.bag.error("E010", f"undefined name '{e.value.id}'", e.value.span, hint)
             return ERROR
         ot = self.infer(e.value)
         if isinstance(ot, ErrorT):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 from . import ast
-from .builtin_sigs import DICT_METHODS, LIST_METHODS, SET_METHODS, STR_METHODS
+from .builtin_sigs import DICT_METHODS, LIST_METHODS, SET_METHODS, STR_METHODS, python_hint
 from .symbols import CallRef
 from .types import (PendingT, ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
                     DictT, ErrorT, IterT, ListT, OptionalT, SetT, TupleT, Type,
@@ -66,9 +66,9 @@ class MethodChecker:
     def method_call(self, e: ast.Call, f: ast.Attribute, expected) -> Type:
         if isinstance(f.value, ast.Name) and self.ctx is not None and self.ctx.lookup(f.value.id) is None \
                 and f.value.id not in self.prog.scopes.get(self.module_path, {}):
-            from .builtin_sigs import PYTHON_ONLY_HINTS
+            hint = python_hint(f.value.id)
             self.bag.error("E010", f"undefined name '{f.value.id}'", f.value.span,
-                           *([PYTHON_ONLY_HINTS[f.value.id]] if f.value.id in PYTHON_ONLY_HINTS else []))
+                           *([hint] if hint else []))
             self.infer_args_loosely(e)
             return ERROR
         rt = self.infer(f.value)

@@ -91,6 +91,7 @@ class FakeEngine:
         last = messages[-1]["content"]
         fault = last.split("FAULT:", 1)[1].split()[0] if "FAULT:" in last else self.fault
         _log({"event": "request", "fault": fault, "messages": len(messages), "last": last[:300],
+              "end": last[-300:], "temperature": request.get("temperature"),
               "prefix": request.get("prefix", ""), "stop": request.get("stop", [])})
         _act(fault, self.repack)
         if fault == "slow":

@@ -330,6 +330,20 @@ def test_repair_diagnostics_still_repairs_a_compile_error(program):
     assert len(vowels[1]["messages"]) == 4 and "vowels" in prompt_text(vowels[1])
 
 
+def test_repair_diagnostics_resamples_after_a_reply_cut_at_the_token_limit(program):
+    """A reply that ran to the token limit is not repaired (a small model
+    writes it again): the next request is a fresh sample that says so."""
+    from fakellm import reply
+    from npl.filling.model_source import REPLY_TOKENS
+    (program.parent / "npl.toml").write_text('[fill]\nrepair = "diagnostics"\n')
+    cut = "```npl\ndef count_vowels(s: str) -> int:\n    for c in s:\n        if c =="
+    vowels = fill_vowels(program, lambda request: GOOD_VOWELS if request.get("temperature", 0) > 0
+                         else reply(cut, completion_tokens=REPLY_TOKENS))
+    assert [q.get("temperature") for q in vowels] == [0.0, 0.8]
+    added = vowels[1]["messages"][1]["content"][len(vowels[0]["messages"][1]["content"]):]
+    assert f"An answer ran to the limit of {REPLY_TOKENS} tokens without ending" in added
+
+
 def test_repair_auto_means_diagnostics_for_a_local_model_only():
     from types import SimpleNamespace
     from npl.filling.model_source import repair_mode

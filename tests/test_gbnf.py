@@ -322,7 +322,7 @@ PYTHON_ONLY = [
     "global counter",
     "nonlocal total",
     "del xs[0]",
-    'raise ValueError("bad")',
+    'raise ValueError("bad") from err',
     "async def f() -> int:\n    return 1",
     "return await g()",
     "if (n := len(xs)) > 3:\n    return n",
@@ -383,7 +383,8 @@ def test_deliberate_narrowings_are_rejected(kind, code):
 # rewrite as NPL (forbidding them bends the reply into something else).
 TRANSLATED = ["import math\nreturn math.sqrt(x)", "from math import sqrt, floor as fl",
               "import math, itertools as it", "from collections import (\n    Counter,\n)",
-              "a = b = 0", "lo = hi = mid = len(xs) // 2"]
+              "a = b = 0", "lo = hi = mid = len(xs) // 2", 'raise ValueError("bad")',
+              "if n < 0: raise ValueError(f'bad {n}')", "raise"]
 
 
 @pytest.mark.parametrize("code", TRANSLATED)
@@ -400,7 +401,8 @@ def test_import_and_chained_assignment_stay_well_formed(code):
 def test_translated_habits_become_npl_that_parses():
     from npl.filling.pythonisms import rewrite_pythonisms
     for code in ("import math\nreturn math.sqrt(x)", "from math import sqrt\nreturn sqrt(x)",
-                 "a = b = 0", "lo = hi = mid = len(xs) // 2"):
+                 "a = b = 0", "lo = hi = mid = len(xs) // 2", 'raise ValueError("bad")',
+                 "if n < 0: raise ValueError(f'bad {n}')", "raise KeyError(n)", "raise"):
         module = rewrite_pythonisms(_as_module(code))
         assert _npl_accepts("function", module.removeprefix("def f():\n").rstrip()), module
 

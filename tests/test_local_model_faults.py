@@ -132,7 +132,9 @@ def test_a_worker_dying_mid_fill_leaves_everything_as_it_was(project, fault, wor
 def test_a_reply_cut_off_as_a_repetition_is_rejected_with_that_reason(project):
     """The engine ends a reply whose lines keep repeating one block of code
     (filling/providers/repetition.py); the fill loop rejects it, says why
-    and tells the model in the next request, whatever the text it got."""
+    and tells the model in the next request, whatever the text it got. That
+    request is a fresh sample, not a repair: a small model asked to repair
+    a cut-off reply writes it again."""
     import json
     folder, model = project
     (folder / "prog.npl").write_text(VOWELS)
@@ -142,6 +144,9 @@ def test_a_reply_cut_off_as_a_repetition_is_rejected_with_that_reason(project):
     asked = [rec for rec in records if rec["source"] == f"local/{model}"]
     assert asked and all(rec["verdict"] == "rejected" and rec["stage"] == "reply" for rec in asked)
     requests = [json.loads(line) for line in (folder.parent / "engine.jsonl").read_text().splitlines()]
-    assert any("Your reply was cut off" in e.get("last", "") and "Do not list cases" in e["last"]
-               for e in requests)
+    asked = [e for e in requests if e["event"] == "request"]
+    assert len(asked) > 1 and asked[0]["temperature"] == 0
+    for later in asked[1:]:
+        assert later["temperature"] > 0 and later["messages"] == 2        # no repair turn
+        assert "An answer was cut off: it repeated" in later["end"] and "Do not list cases" in later["end"]
     assert not (folder / "prog.npl.lock").exists() or "count_vowels" not in locked(folder)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from npl.filling.providers.llama_engine import LlamaEngine, _RepetitionStop
-from npl.filling.providers.repetition import MIN_REPEATS, MIN_RUN, repeated_block, repeated_run
+from npl.filling.providers.repetition import (LEAST_REPEATS, MIN_REPEATS, MIN_RUN, repeated_block,
+                                             repeated_run, repeats_needed)
 
 HEAD = "```npl\ndef is_woodall(x: int) -> bool:\n    if x < 1:\n        return False\n"
 
@@ -24,6 +25,20 @@ def test_a_list_of_cases_is_found_with_its_count():
 def test_fewer_repeats_and_an_unfinished_line_are_not_enough():
     assert repeated_block(HEAD + cases(MIN_REPEATS - 1)) is None
     assert repeated_block(HEAD + cases(MIN_REPEATS - 1) + "    if x == 99:\n        return Tr") is None
+
+
+def test_a_longer_block_is_cut_after_fewer_repeats():
+    """A block of 5 to 8 lines is cut once its repeats fill MIN_REPEATED_LINES
+    lines (at least LEAST_REPEATS times): a reply in the seventh fill
+    benchmark run repeated this one to the token limit."""
+    block = ("    for i in range(n // 2 - 1, -1, -1):\n        if s[i] != s[n - i - 1]:\n"
+             "            break\n    else:\n        return n + 1\n")
+    assert repeats_needed(5) == 7 and repeats_needed(8) == LEAST_REPEATS
+    assert repeated_block(HEAD + block * 6) is None
+    assert repeated_block(HEAD + block * 7).endswith("` 7 times")
+    eight = ("    if x == 1:\n        y = a\n    elif x == 2:\n        y = b\n"
+             "    while y > 0:\n        y -= 1\n    for k in r:\n        t += k\n")
+    assert repeated_block(HEAD + eight * 3) is None and repeated_block(HEAD + eight * 4) is not None
 
 
 def test_the_repetition_must_be_at_the_end():

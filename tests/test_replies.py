@@ -411,7 +411,20 @@ def test_chained_assignment_to_names_is_split_left_to_right():
         "    best = lo\n    if xs: a = b = 1\n    return lo + hi + best\n")
 
 
+def test_a_raise_becomes_an_assert_that_fails_with_its_message():
+    """NPL has no exceptions, so nothing can catch a raise: it ends the
+    program with its message, which is what `assert False, message` does."""
+    from npl.filling.pythonisms import rewrite_pythonisms
+    code = ("def f(n: int) -> int:\n    if n < 0: raise ValueError(f\"bad {n}\")  # why\n"
+            "    if n == 0:\n        raise KeyError(n)\n    if n > 9:\n        raise\n    return n\n")
+    assert rewrite_pythonisms(code) == (
+        "def f(n: int) -> int:\n    if n < 0: assert False, f'bad {n}'  # why\n"
+        "    if n == 0:\n        assert False, 'KeyError(n)'\n    if n > 9:\n        assert False\n"
+        "    return n\n")
+
+
 @pytest.mark.parametrize("code", [
+    "def f(x: int) -> int:\n    raise ValueError(\n        'two lines')\n",   # one line only
     "def f(math: int) -> int:\n    return math.sqrt\n",          # `math` is the reply's own name
     "def f(xs: list[int]) -> None:\n    xs[0] = xs[1] = 0\n",     # not plain names
     "def f(x: int) -> int:\n    return x +\n",                   # not Python
@@ -438,3 +451,20 @@ def test_a_reply_with_python_habits_compiles_and_runs(tmp_path):
     loaded = npl.load(str(program))
     assert loaded.call("is_monotonic", [1, 2, 2, 5]) == 1.0
     assert abs(loaded.call("is_monotonic", [1, 3, 2]) - 2 ** 0.5) < 1e-12
+
+
+def test_a_reply_that_raises_compiles_runs_and_stops_with_the_message(tmp_path):
+    import npl
+    from npl.compiler.driver import compile
+    from npl.filling.model_source import reply_to_fill
+    hole = 'def first_even(xs: list[int]) -> int:\n    """The first even number in xs."""\n    ...\n'
+    spec = compile(hole, "even.npl", strict_fills=False).holes[0]
+    reply = ("```npl\ndef first_even(xs: list[int]) -> int:\n    for x in xs:\n"
+             "        if x % 2 == 0:\n            return x\n"
+             "    raise ValueError(f\"no even number in {xs}\")\n```")
+    program = tmp_path / "even.npl"
+    program.write_text(reply_to_fill(spec, reply))      # no E016: the raise ends its path
+    loaded = npl.load(str(program))
+    assert loaded.call("first_even", [3, 4, 6]) == 4
+    with pytest.raises(npl.NplRuntimeError, match=r"no even number in \[1, 3\]"):
+        loaded.call("first_even", [1, 3])

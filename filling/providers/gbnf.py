@@ -45,19 +45,20 @@ checks in lang/parser.py):
     None`, strings in single, double and triple quotes (optionally r- or
     u-prefixed) with escapes, implicit concatenation, f-strings.
   * Python-only constructs are impossible: `class`, `try/except/finally`,
-    `with ... as`, `raise`, `yield`, `global`, `nonlocal`, `del`, `async`,
+    `with ... as`, `raise ... from`, `yield`, `global`, `nonlocal`, `del`, `async`,
     `await` are reserved words that no rule produces and that cannot be
     used as identifiers (nor `import`, `from`, `as`); likewise `:=`, `;`,
     `~ << >> @`, `**=` and the bitwise augmented assignments,
     `*args`/`**kwargs` and argument unpacking, parameter and lambda
     defaults, star targets, bytes and complex literals, `...`, decorators
     other than `@kernel`, and tabs.
-  * Two Python habits are let through, because forbidding them bends the
-    reply into something else (`importmath`, `a = b == 0`) rather than
-    into NPL: `import M` / `from M import N` lines and chained assignment
-    to names (`a = b = 0`). filling/pythonisms.py rewrites the chains and
-    the imports of math's built-ins as the NPL they mean before the reply
-    is checked; any other import reaches the compiler, whose E018 says
+  * Three Python habits are let through, because forbidding them bends
+    the reply into something else (`importmath`, `a = b == 0`,
+    `raiseValueError(...)`) rather than into NPL: `import M` / `from M
+    import N` lines, chained assignment to names (`a = b = 0`) and `raise
+    E(...)`. filling/pythonisms.py rewrites the chains, the raises (as
+    `assert False, message`) and the imports of math's built-ins as the
+    NPL they mean before the reply is checked; any other import reaches the compiler, whose E018 says
     that NPL has no Python modules.
 
 What it only approximates (the NPL parser and type checker decide):
@@ -170,8 +171,9 @@ typearg ::= type | digits
 _STATEMENT_RULES = r"""
 line ::= " "* (item ws-i comment? | comment)?
 item ::= simple | header (ws-i simple)? | "@kernel"
-simple ::= "pass" | "break" | "continue" | "return" (s1-i exprlist)? | assert | annassign | assign | augassign | exprlist | import
+simple ::= "pass" | "break" | "continue" | "return" (s1-i exprlist)? | assert | raise | annassign | assign | augassign | exprlist | import
 assert ::= "assert" s1-i expr-i (ws-i "," ws-i expr-i)?
+raise ::= "raise" (s1-i expr-i)?
 annassign ::= name ws-i ":" ws-i type (ws-i "=" ws-i exprlist)?
 assign ::= targets ws-i "=" ws-i (name ws-i "=" ws-i)* exprlist
 import ::= "import" s1-i module (ws-i "," ws-i module)* | "from" s1-i dotted s1-i "import" s1-i imported

@@ -13,8 +13,8 @@ tokens:
 On bench/fill_quality.py's MBPP run with the local 1.5B model, 4 of the 7
 replies longer than 450 tokens were such lists (up to 100 s each), and none
 was right. The local engine checks the reply as it grows and ends it once
-its last lines are one block of code repeated `MIN_REPEATS` times
-(`repeated_block`); the fill loop then rejects the reply with that reason
+its last lines are one block of code repeated `MIN_REPEATS` times, or
+a longer block repeated over MIN_REPEATED_LINES lines (`repeated_block`); the fill loop then rejects the reply with that reason
 instead of spending the rest of the token budget on it.
 
 A block counts only when it holds a compound statement's header (a line
@@ -33,8 +33,10 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-MIN_REPEATS = 8                 # a block repeated this many times in a row
-MAX_PERIOD = 4                  # blocks of 1 to this many lines
+MIN_REPEATS = 8                 # a block repeated this many times in a row,
+MIN_REPEATED_LINES = 32         # or fewer times for a longer block: this many lines,
+LEAST_REPEATS = 4               # but never fewer than this many times
+MAX_PERIOD = 8                  # blocks of 1 to this many lines
 MIN_RUN = 16                    # a piece of one line repeated this many times in a row
 MAX_UNIT = 40                   # pieces of 1 to this many characters
 
@@ -49,20 +51,30 @@ def shape(line: str) -> str:
     return _NUMBER.sub("0", _STRING.sub("''", line.strip()))
 
 
+def repeats_needed(period: int, min_repeats: int = MIN_REPEATS) -> int:
+    """How many times in a row a block of `period` lines must repeat to be
+    cut: `min_repeats` for short blocks, fewer for a long one, so that no
+    block runs on for more than MIN_REPEATED_LINES lines. In the seventh fill
+    benchmark run, a reply repeated a 5-line `for`/`if`/`break`/`else`/
+    `return` block to the token limit (768 tokens, 42 s)."""
+    return max(LEAST_REPEATS, min(min_repeats, -(-MIN_REPEATED_LINES // period)))
+
+
 def repeated_block(text: str, min_repeats: int = MIN_REPEATS) -> Optional[str]:
     """The repeating block that `text`'s last complete lines are made of,
     as "`line / line` N times", or None."""
     lines = [shape(line) for line in text.split("\n")[:-1]]      # complete lines only
     lines = [line for line in lines if line]
     for period in range(1, MAX_PERIOD + 1):
-        need = period * min_repeats
+        repeats = repeats_needed(period, min_repeats)
+        need = period * repeats
         if len(lines) < need:
             break
         tail = lines[-need:]
         block = tail[:period]
-        if tail != block * min_repeats or not _is_code(block):
+        if tail != block * repeats or not _is_code(block):
             continue
-        times = min_repeats
+        times = repeats
         while len(lines) >= period * (times + 1) and \
                 lines[-period * (times + 1):-period * times] == block:
             times += 1
