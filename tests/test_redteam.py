@@ -82,7 +82,6 @@ ESCAPES = [
     ("with-open", "with open('SENTINEL', 'w') as f:\n    pass\nreturn 1", "",
      "`with` is not supported"),
     ("global", "global x\nreturn 1", "", "`global` is not supported"),
-    ("raise", "raise SystemExit(0)", "", "`raise` is not supported"),
     ("walrus", "x = (y := __import__('os'))\nreturn 1", "", "`:=` is not supported"),
     ("assert-payload", "assert False, __import__('os').system('touch SENTINEL')\nreturn 1", "",
      "undefined name '__import__'"),
@@ -94,6 +93,16 @@ ESCAPES = [
     ("helper-escape", "return sneaky(s)",
      "def sneaky(s: str) -> int:\n    return __import__('subprocess').call(['touch', 'SENTINEL'])",
      "undefined name '__import__'"),
+]
+
+# A raise is written `assert False, ...` before the checks (filling/pythonisms.py):
+# an NPL abort whatever the exception, carrying NPL code or plain text only.
+RAISES = [
+    ("raise", "raise SystemExit(0)", "", "assertion failed: SystemExit(0)"),
+    ("raise-payload", "raise ValueError(f\"{__import__('os').system('touch SENTINEL')}\")", "",
+     "undefined name '__import__'"),
+    ("raise-call", "raise OSError(__import__('os').system('touch SENTINEL'))\nreturn 1", "",
+     "assertion failed: OSError(__import__"),
 ]
 
 QUOTE_PAYLOAD = "\"; __import__('os').system('touch SENTINEL'); \""      # the string's value
@@ -185,6 +194,10 @@ def test_python_escapes_are_compile_errors(project):
     r, requests = hostile_run(project, ESCAPES)
     for req in requests[1:]:
         assert "It does not compile" in last_user_message(req)
+
+
+def test_a_raise_is_an_npl_abort_never_a_python_exception(project):
+    hostile_run(project, RAISES)
 
 
 def test_name_and_string_collisions_stay_npl_data(project):
