@@ -45,9 +45,10 @@ checks in lang/parser.py):
     None`, strings in single, double and triple quotes (optionally r- or
     u-prefixed) with escapes, implicit concatenation, f-strings.
   * Python-only constructs are impossible: `class`, `try/except/finally`,
-    `with ... as`, `raise ... from`, `yield`, `global`, `nonlocal`, `del`, `async`,
-    `await` are reserved words that no rule produces and that cannot be
-    used as identifiers (nor `import`, `from`, `as`); likewise `:=`, `;`,
+    `with ... as`, `yield`, `global`, `nonlocal`, `del`, `async`, `await`
+    are reserved words that no rule produces and that cannot be used as
+    identifiers (nor `import`, `from`, `as`, nor `raise`, which only starts
+    a `raise E(...)` statement of its own, without `from`); likewise `:=`, `;`,
     `~ << >> @`, `**=` and the bitwise augmented assignments,
     `*args`/`**kwargs` and argument unpacking, parameter and lambda
     defaults, star targets, bytes and complex literals, `...`, decorators
@@ -58,8 +59,8 @@ checks in lang/parser.py):
     import N` lines, chained assignment to names (`a = b = 0`) and `raise
     E(...)`. filling/pythonisms.py rewrites the chains, the raises (as
     `assert False, message`) and the imports of math's built-ins as the
-    NPL they mean before the reply is checked; any other import reaches the compiler, whose E018 says
-    that NPL has no Python modules.
+    NPL they mean before the reply is checked; any other import reaches
+    the compiler, whose E018 says that NPL has no Python modules.
 
 What it only approximates (the NPL parser and type checker decide):
   * Indentation: GBNF cannot count, so any number of leading spaces is

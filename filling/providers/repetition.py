@@ -13,9 +13,10 @@ tokens:
 On bench/fill_quality.py's MBPP run with the local 1.5B model, 4 of the 7
 replies longer than 450 tokens were such lists (up to 100 s each), and none
 was right. The local engine checks the reply as it grows and ends it once
-its last lines are one block of code repeated `MIN_REPEATS` times, or
-a longer block repeated over MIN_REPEATED_LINES lines (`repeated_block`); the fill loop then rejects the reply with that reason
-instead of spending the rest of the token budget on it.
+its last lines are one block of code repeated `MIN_REPEATS` times, or a
+longer block repeated over MIN_REPEATED_LINES lines (`repeated_block`);
+the fill loop then rejects the reply with that reason instead of spending
+the rest of the token budget on it.
 
 A block counts only when it holds a compound statement's header (a line
 ending in `:`) and a name: a list of numbers or a JSON value spread over
