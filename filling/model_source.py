@@ -111,9 +111,10 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
             else:
                 outcomes.append("reply")
         ctx.on_event(spec, f"attempt {attempt} rejected: {first_line(asker.last_problem)}")
-        asker.resample_next = "" if repairs_all else resample_reason(outcomes[-1], asker.cut_off)
-        if asker.resample_next and asker.cut_off:
-            asker.found(asker.cut_off)
+        cut = cut_off(completion)
+        asker.resample_next = "" if repairs_all else resample_reason(outcomes[-1], cut)
+        if asker.resample_next and cut:
+            asker.found(cut)
         shown = clipped(completion.text)          # a huge or broken reply is not sent back whole
         messages = asker.first + [{"role": "assistant", "content": shown},
                                   repair_message(spec, candidate or shown, asker.last_problem)]
@@ -143,7 +144,6 @@ class Asker:
         self.answers: set[str] = set()      # earlier answers (reply_key)
         self.repeated = False               # a greedy reply repeated one of them
         self.resample_next = ""             # why the next attempt is a fresh sample ("": it is not)
-        self.cut_off = ""                   # how the last reply was cut off ("": it was not)
         self.findings: list[str] = []       # how the latest answers that ran failed
 
     def found(self, finding: str) -> None:
@@ -205,7 +205,6 @@ class Asker:
             completion = self.fresh(attempt, rec)
             candidate, unusable = parse_reply(self.ctx, self.spec, completion)
         self.answers.add(reply_key(completion.text, candidate))
-        self.cut_off = cut_off(completion)
         rec.fill = candidate
         if candidate is None:
             self.last_problem = unusable
@@ -309,20 +308,21 @@ def parse_reply(ctx: FillContext, spec: HoleSpec, completion) -> tuple[Optional[
     """(the fill a reply gives, "") or (None, why the reply cannot be used)."""
     from .replies import ReplyError
     if completion.stopped:
-        return None, (f"Your reply was cut off: {completion.stopped}. Do not list cases; "
-                      "write a general computation that works for every input.")
+        return None, f"Your reply was cut off: {completion.stopped}. {WRITE_GENERAL_CODE}"
     try:
         return reply_to_fill(spec, completion.text, known_functions(ctx)), ""
     except ReplyError as err:
         return None, f"Your reply could not be used: {err}"
 
 
+WRITE_GENERAL_CODE = "Do not list cases; write a general computation that works for every input."
+
+
 def cut_off(completion) -> str:
     """How `completion` was cut off, as a finding for the next fresh
     request, or "" when it ended by itself."""
     if completion.stopped:
-        return (f"An answer was cut off: {completion.stopped}. Do not list cases; "
-                "write a general computation that works for every input.")
+        return f"An answer was cut off: {completion.stopped}. {WRITE_GENERAL_CODE}"
     if completion.completion_tokens >= REPLY_TOKENS:
         return (f"An answer ran to the limit of {REPLY_TOKENS} tokens without ending. "
                 "Write a short, general function.")
