@@ -78,6 +78,10 @@ class Attempt:
         self.verdict = ACCEPTED if verdict.accepted else REJECTED
         self.stage = verdict.stage
         self.feedback = verdict.feedback
+        if verdict.fixes:                   # the fill checked is the compiler's fix of the reply's
+            self.fill = verdict.fill
+            fixed = "compiler fixes: " + "; ".join(verdict.fixes)
+            self.detail = f"{self.detail}; {fixed}" if self.detail else fixed
         if verdict.accepted and verdict.new_holes and not sub_holes:
             names = ", ".join(h.name for h in verdict.new_holes)
             self.reject("compile", f"The fill contains holes of its own ({names}).")

@@ -4,7 +4,11 @@ a `Verdict` out.
 A candidate is accepted only if the whole program compiles with it (parse,
 types, signature, kernel rules), it is not test-gaming (filling/gaming.py),
 and every example and property that exercises the hole passes within the
-limits (filling/checks.py). Compiling runs none of the candidate's code, so
+limits (filling/checks.py). A model's candidate that fails to compile only
+on errors the compiler knows the fix of (a float where an int is expected:
+`int(...)` around it; lang/diagnostics.py `Fix`) is compiled once more
+with those fixes made, and the fixed text is what is checked and kept
+(`Verdict.fill`, `Verdict.fixes`). Compiling runs none of the candidate's code, so
 it happens here, in process; running the checks happens in a limited worker
 process (filling/sandbox.py). A rejected candidate's Verdict says why in the
 words the repair prompt sends back: the diagnostic with its caret, or the
@@ -12,11 +16,12 @@ failing example (filling/checks.py).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
-from npl.lang.diagnostics import CompileError
+from npl.lang.diagnostics import CompileError, apply_fixes
 
 from npl.compiler.driver import Compilation, compile
+from npl.compiler.fills import fill_path
 from npl.compiler.holes import HoleSpec
 
 from .checks import Verdict, test_ids
@@ -25,15 +30,31 @@ from .gaming import gaming_problem
 from .sandbox import run_checks_isolated
 
 
+class Compiled(NamedTuple):
+    comp: Optional[Compilation]         # None: it does not compile
+    problem: str                        # why not, for the repair prompt
+    candidate: str                      # the text compiled (with `fixes` made)
+    fixes: list[str]                    # the compiler's fixes made, described
+
+
 def compile_candidate(source: str, path: str, fills: dict[str, str], spec: HoleSpec,
-                      candidate: str) -> tuple[Optional[Compilation], str]:
-    trial = dict(fills)
-    trial[spec.key] = candidate
+                      candidate: str, *, fix: bool = False) -> Compiled:
+    """The program compiled with `candidate` as `spec`'s fill. With `fix`,
+    a candidate whose every error has a fix is compiled again with the
+    fixes made; if that fails too, the problem is the original's."""
     try:
-        comp = compile(source, path, fills=trial, strict_fills=True)
+        return Compiled(compile(source, path, fills={**fills, spec.key: candidate},
+                                strict_fills=True), "", candidate, [])
     except CompileError as err:
-        return None, "It does not compile:\n" + err.render()
-    return comp, ""
+        problem = "It does not compile:\n" + err.render()
+        fixed = apply_fixes(candidate, err.diagnostics, fill_path(spec)) if fix else None
+    if fixed is not None:
+        try:
+            return Compiled(compile(source, path, fills={**fills, spec.key: fixed[0]},
+                                    strict_fills=True), "", *fixed)
+        except CompileError:
+            pass
+    return Compiled(None, problem, candidate, [])
 
 
 MAX_FILL_CHARS = 32_000         # a fill (with its helpers) longer than this is refused
@@ -43,20 +64,33 @@ DEFAULT_MAX_SUBHOLES = 4        # holes one fill may open ([fill] max_subholes)
 def verify(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candidate: str,
            limits: Limits, *, allow_new_holes: bool = False,
            hidden: frozenset = frozenset(), max_new_holes: int = DEFAULT_MAX_SUBHOLES,
-           defer_tests: bool = False) -> Verdict:
+           defer_tests: bool = False, fix: bool = False) -> Verdict:
     """Compile and test `candidate` as the fill of `spec`. `hidden` holds
     the ids ("file:line") of held-out examples: they are checked, but a
     failure of one is reported without its text, inputs or values. With
     `allow_new_holes`, the fill may open up to `max_new_holes` holes of its
     own (it is then accepted untested: the filler fills them and checks the
     whole). With `defer_tests`, a fill that compiles is accepted untested:
-    its siblings are not filled yet, and the whole is checked once they are."""
+    its siblings are not filled yet, and the whole is checked once they are.
+    With `fix`, the compiler's fixes are made (see compile_candidate) and
+    the Verdict's `fill` is the text checked."""
     if len(candidate) > MAX_FILL_CHARS:
         return Verdict(False, "compile", f"The fill is {len(candidate):,} characters long; a "
                        f"fill may be at most {MAX_FILL_CHARS:,}: write it shorter.")
-    comp, problem = compile_candidate(source, path, fills, spec, candidate)
-    if comp is None:
-        return Verdict(False, "compile", problem)
+    compiled = compile_candidate(source, path, fills, spec, candidate, fix=fix)
+    if compiled.comp is None:
+        return Verdict(False, "compile", compiled.problem)
+    verdict = checked(source, path, fills, spec, compiled.candidate, compiled.comp, limits,
+                      allow_new_holes=allow_new_holes, hidden=hidden,
+                      max_new_holes=max_new_holes, defer_tests=defer_tests)
+    verdict.fill, verdict.fixes = compiled.candidate, compiled.fixes
+    return verdict
+
+
+def checked(source: str, path: str, fills: dict[str, str], spec: HoleSpec, candidate: str,
+            comp: Compilation, limits: Limits, *, allow_new_holes: bool, hidden: frozenset,
+            max_new_holes: int, defer_tests: bool) -> Verdict:
+    """verify's checks of a `candidate` that compiled (`comp`)."""
     gaming = gaming_problem(comp, spec, candidate)
     if gaming:
         return Verdict(False, "gaming", gaming, comp)

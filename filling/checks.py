@@ -36,6 +36,8 @@ class Verdict:
     error: str = ""                     # the failing check's run-time error kind, if any
     failed: str = ""                    # "example" | "property": what the failing check is
     finding: str = ""                   # what failed, without the trace (feedback is both)
+    fill: str = ""                      # the candidate as checked (with the compiler's fixes)
+    fixes: list[str] = field(default_factory=list)     # those fixes, described
 
 
 def test_ids(spec: HoleSpec) -> set[str]:

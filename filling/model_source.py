@@ -221,7 +221,8 @@ def judged(ctx: FillContext, spec: HoleSpec, candidate: str, rec, outcomes: list
            asker: Asker, fill_nested) -> Optional[Outcome]:
     """The checks' verdict on a candidate: its Outcome when accepted (with
     the holes it opens filled), else None with the problem in `asker`."""
-    verdict = check(ctx, spec, candidate)
+    verdict = check(ctx, spec, candidate, fix=True)
+    candidate = verdict.fill or candidate
     outcomes.append(attempt_outcome(verdict))
     rec.judge(verdict, sub_holes=True)
     if not verdict.accepted:
@@ -289,7 +290,8 @@ def draw_sample(ctx: FillContext, spec: HoleSpec, provider, usage: Usage, index:
             rec.reject("reply", unusable)
             ctx.on_event(spec, f"{label} rejected: {first_line(unusable)}")
             return None
-        verdict = check(ctx, spec, candidate)
+        verdict = check(ctx, spec, candidate, fix=True)
+        candidate = verdict.fill or candidate
         rec.judge(verdict)
         if rec.verdict != "accepted":
             ctx.on_event(spec, f"{label} rejected: {first_line(rec.feedback) or rec.stage}")

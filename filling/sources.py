@@ -104,10 +104,12 @@ def body_as_fill(spec: HoleSpec, body: str) -> str:
     return signature_line(spec) + "\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
 
 
-def check(ctx: FillContext, spec: HoleSpec, candidate: str) -> Verdict:
+def check(ctx: FillContext, spec: HoleSpec, candidate: str, fix: bool = False) -> Verdict:
+    """`candidate` verified as `spec`'s fill; with `fix` (model-written
+    code), after the compiler's own fixes (filling/candidate.py)."""
     return verify(ctx.source, ctx.path, ctx.fills, spec, candidate, ctx.limits,
                   allow_new_holes=spec.depth < ctx.max_depth, hidden=held_out_ids(ctx, spec),
-                  max_new_holes=ctx.max_subholes, defer_tests=ctx.defer_tests)
+                  max_new_holes=ctx.max_subholes, defer_tests=ctx.defer_tests, fix=fix)
 
 
 def held_out_ids(ctx: FillContext, spec: HoleSpec) -> frozenset:

@@ -11,6 +11,7 @@ from typing import Optional
 
 from . import ast
 from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_FLOAT_FUNCS, PYTHON_ONLY_HINTS
+from .diagnostics import Fix
 from .check_methods import MethodChecker
 from .symbols import CallRef, FuncInfo, Ref, StructInfo
 from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT,
@@ -252,8 +253,11 @@ class CallChecker(MethodChecker):
             return ERROR
         et = self.iterable_arg(e.args[0], "tuple()")
         if not assignable(et, uniform):
+            arg = e.args[0]
+            fix = (Fix("int(", ")", arg.elt.span) if et == FLOAT and uniform == INT
+                   and isinstance(arg, (ast.GeneratorExp, ast.ListComp)) else None)
             self.bag.error("E012", f"tuple() of {et} elements where {expected} is expected",
-                           e.args[0].span)
+                           arg.span, fix=fix)
         return expected
 
     def b_set(self, e, expected):

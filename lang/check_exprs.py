@@ -13,6 +13,7 @@ from typing import Optional
 
 from . import ast
 from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS, python_hint
+from .diagnostics import Fix
 from .check_calls import CallChecker
 from .scopes import FuncContext
 from .symbols import ConstInfo, FuncInfo, Ref, StructInfo
@@ -60,7 +61,10 @@ class ExprChecker(CallChecker):
             notes.append("`/` always gives a float: write `//` for whole-number division")
         elif got == FLOAT and want == INT:
             notes.append("float never narrows to int implicitly: use int(x) or round(x)")
-        self.bag.error("E012", f"expected {want}, found {got}", e.span, *notes)
+        # a value's whole-number conversion, not a variable's: `x = x / 2`
+        # where x is an int means x should be a float (Python's reading)
+        fix = Fix("int(", ")") if got == FLOAT and want == INT and not rebinding else None
+        self.bag.error("E012", f"expected {want}, found {got}", e.span, *notes, fix=fix)
 
     def check_condition(self, e: ast.Expr) -> tuple[dict, dict]:
         t = self.infer(e, BOOL)

@@ -1,7 +1,8 @@
 """Diagnostics: the one error type every compile stage reports.
 
-A `Diagnostic` has a code (E001...), a message, a span and optional notes.
-Rendered as
+A `Diagnostic` has a code (E001...), a message, a span, optional notes and
+an optional `Fix`: an edit that makes it go away and that a tool may make
+without asking (the fill loop does, on model-written code). Rendered as
 
     file:line:col: error[E012]: message
         total = x + y
@@ -51,12 +52,28 @@ CODES = {
 
 
 @dataclass(frozen=True)
+class Fix:
+    """A machine-applicable edit for a diagnostic: `before` inserted at its
+    span's start and `after` at its end, e.g. `int(` and `)` around a float
+    where an int is expected. Only edits whose meaning is the one the code
+    evidently intends are offered (see apply_fixes). `span`, when given, is
+    the part to wrap, within the diagnostic's (an element of a tuple())."""
+    before: str
+    after: str
+    span: Optional[Span] = None
+
+    def describe(self, text: str) -> str:
+        return f"{text} -> {self.before}{text}{self.after}"
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     code: str
     message: str
     span: Span
     severity: str = "error"
     notes: tuple[str, ...] = ()
+    fix: Optional[Fix] = None
 
     def render(self, source: Optional[str] = None, color: bool = False) -> str:
         """`file:line:col: error[CODE]: message`, the source line and a caret."""
@@ -111,8 +128,9 @@ class DiagnosticBag:
     """Collects diagnostics from one or more stages."""
     items: list[Diagnostic] = field(default_factory=list)
 
-    def error(self, code: str, message: str, span: Span, *notes: str) -> Diagnostic:
-        d = Diagnostic(code, message, span, "error", tuple(notes))
+    def error(self, code: str, message: str, span: Span, *notes: str,
+              fix: Optional[Fix] = None) -> Diagnostic:
+        d = Diagnostic(code, message, span, "error", tuple(notes), fix)
         self.items.append(d)
         return d
 
@@ -146,3 +164,30 @@ class CompileError(CompileKind):
     def report_text(self) -> str:
         n = len(self.diagnostics)
         return f"{self.render()}\n{n} error{'s' if n != 1 else ''}"
+
+
+def apply_fixes(source: str, diagnostics: Iterable[Diagnostic], file: str) -> Optional[tuple[str, list[str]]]:
+    """`source` (the text of `file`) with every diagnostic's fix made, and
+    a description of each, or None when some error has no fix or lies in
+    another file: a partial fix would only trade one error for another."""
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if not errors or any(d.fix is None for d in errors):
+        return None
+    spans = [d.fix.span or d.span for d in errors]
+    starts = line_offsets(source)
+    if any(s.file != file or not 1 <= s.line <= s.end_line <= len(starts) for s in spans):
+        return None
+    edits, described = [], []
+    for d, span in zip(errors, spans):
+        start = starts[span.line - 1] + span.col - 1
+        end = starts[span.end_line - 1] + span.end_col - 1
+        edits += [(end, 0, d.fix.after), (start, 1, d.fix.before)]
+        described.append(d.fix.describe(source[start:end]))
+    for offset, _, text in sorted(edits, reverse=True):
+        source = source[:offset] + text + source[offset:]
+    return source, described
+
+
+def line_offsets(source: str) -> list[int]:
+    """The offset in `source` at which each line (as split_lines breaks them) starts."""
+    return [0] + [m.end() for m in _LINE_BREAK.finditer(source)]

@@ -59,3 +59,58 @@ def test_a_runtime_trace_quotes_its_own_line(char):
     err = NplRuntimeError("index", "list index out of range", [Frame("main", "p.npl", 4)])
     err.with_sources({"p.npl": text})
     assert err.frames[0].text == "print(xs[5])"
+
+
+# ---------------------------------------------------------------- fixes
+
+from npl.lang.diagnostics import Fix, apply_fixes  # noqa: E402
+
+
+def _checked(source: str) -> list[Diagnostic]:
+    from npl.compiler.driver import compile
+    with pytest.raises(CompileError) as info:
+        compile(source, "f.npl")
+    return info.value.diagnostics
+
+
+def test_a_float_where_an_int_is_expected_has_an_int_wrap_as_its_fix():
+    source = ("def volume(l: int, b: int, h: int) -> int:\n"
+              "    return (l * b * h) / 2\n")
+    [d] = _checked(source)
+    assert d.code == "E012" and d.fix == Fix("int(", ")")
+    fixed, described = apply_fixes(source, [d], "f.npl")
+    assert fixed.splitlines()[1] == "    return int((l * b * h) / 2)"
+    assert described == ["(l * b * h) / 2 -> int((l * b * h) / 2)"]
+
+
+def test_a_rebinding_to_float_has_no_fix():
+    """`n = n / 2` with n an int means n should be a float, not a truncation."""
+    [d] = _checked("def half(n: int) -> int:\n    n = n / 2\n    return n\n")
+    assert d.code == "E012" and d.fix is None
+    assert apply_fixes("", [d], "f.npl") is None
+
+
+def test_tuple_of_floats_fixes_the_element_not_the_call():
+    source = ("def div(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:\n"
+              "    return tuple(x / y for x, y in zip(a, b))\n")
+    diags = _checked(source)
+    fixed, _ = apply_fixes(source, diags, "f.npl")
+    assert "tuple(int(x / y) for x, y in zip(a, b))" in fixed
+
+
+def test_fixes_are_made_only_when_every_error_has_one_in_that_file():
+    span = Span("f.npl", 1, 8, 1, 9)
+    fixable = Diagnostic("E012", "expected int, found float", span, fix=Fix("int(", ")"))
+    other = Diagnostic("E010", "undefined name 'q'", Span("f.npl", 1, 1, 1, 2))
+    assert apply_fixes("return x\n", [fixable], "f.npl") == ("return int(x)\n", ["x -> int(x)"])
+    assert apply_fixes("return x\n", [fixable, other], "f.npl") is None
+    assert apply_fixes("return x\n", [fixable], "g.npl") is None
+    beyond = Diagnostic("E012", "m", Span("f.npl", 3, 1, 3, 2), fix=Fix("int(", ")"))
+    assert apply_fixes("return x\n", [beyond], "f.npl") is None
+
+
+def test_several_fixes_on_one_line_each_wrap_their_own_span():
+    first = Diagnostic("E012", "m", Span("f.npl", 1, 3, 1, 4), fix=Fix("int(", ")"))
+    second = Diagnostic("E012", "m", Span("f.npl", 1, 6, 1, 11), fix=Fix("int(", ")"))
+    fixed, _ = apply_fixes("f(a, b / c)\n", [second, first], "f.npl")
+    assert fixed == "f(int(a), int(b / c))\n"

@@ -379,3 +379,39 @@ def test_the_same_answer_in_other_words_counts_as_a_repeat(program):
                          if request.get("temperature", 0) > 0 else next(replies))
     assert [q.get("temperature") for q in vowels] == [0.0, 0.0, 0.8]
     assert "attempts = 2" in (program.parent / "prog.npl.lock").read_text()
+
+
+def test_a_float_where_an_int_is_expected_is_fixed_by_the_compiler_not_the_model(tmp_path):
+    """A reply that returns `/`'s float from an int function compiles once
+    `int(...)` is put around it (the diagnostic's fix): the fix is made,
+    checked against the examples, recorded, and no repair is asked for."""
+    (tmp_path / "prog.npl").write_text(
+        'def volume(l: int, b: int, h: int) -> int:\n'
+        '    """The volume of a triangular prism."""\n    ...\n\n'
+        'example volume(10, 8, 6) == 240\n')
+    answer = "```npl\ndef volume(l: int, b: int, h: int) -> int:\n    return (l * b * h) / 2\n```"
+    with FakeLLMServer(default=reply(answer)) as server:
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m", "--log", "log.jsonl"], tmp_path,
+                    {"OPENAI_BASE_URL": server.base_url})
+        assert r.returncode == 0, r.stderr
+        assert len(server.requests) == 1
+    lock = (tmp_path / "prog.npl.lock").read_text()
+    assert "return int((l * b * h) / 2)" in lock and "attempts = 1" in lock
+    import json
+    [record] = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert record["verdict"] == "accepted" and "int((l * b * h) / 2)" in record["fill"]
+    assert "compiler fixes: (l * b * h) / 2 -> int((l * b * h) / 2)" in record["detail"]
+
+
+def test_a_fixed_fill_that_fails_its_example_is_still_rejected(tmp_path):
+    """The fix makes code compile; the examples still decide."""
+    (tmp_path / "prog.npl").write_text(
+        'def half(n: int) -> int:\n    """Half of n, rounded up."""\n    ...\n\n'
+        'example half(5) == 3\n')
+    (tmp_path / "npl.toml").write_text("[fill]\nattempts = 1\n")
+    answer = "```npl\ndef half(n: int) -> int:\n    return n / 2\n```"
+    with FakeLLMServer(default=reply(answer)) as server:
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], tmp_path,
+                    {"OPENAI_BASE_URL": server.base_url})
+    assert r.returncode != 0 and "example half(5) == 3" in r.stderr
+    assert "return int(n / 2)" in r.stderr and not (tmp_path / "prog.npl.lock").exists()
