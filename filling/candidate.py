@@ -40,21 +40,30 @@ class Compiled(NamedTuple):
 def compile_candidate(source: str, path: str, fills: dict[str, str], spec: HoleSpec,
                       candidate: str, *, fix: bool = False) -> Compiled:
     """The program compiled with `candidate` as `spec`'s fill. With `fix`,
-    a candidate whose every error has a fix is compiled again with the
-    fixes made; if that fails too, the problem is the original's."""
+    a candidate that does not compile is compiled again with the fixes its
+    errors carry made, up to FIX_ROUNDS times (a renamed variable may then
+    need `int(...)`); if it still does not compile, the problem is the
+    original's: that is the code the model wrote."""
     try:
         return Compiled(compile(source, path, fills={**fills, spec.key: candidate},
                                 strict_fills=True), "", candidate, [])
     except CompileError as err:
-        problem = "It does not compile:\n" + err.render()
-        fixed = apply_fixes(candidate, err.diagnostics, fill_path(spec)) if fix else None
-    if fixed is not None:
+        problem, diagnostics = "It does not compile:\n" + err.render(), err.diagnostics
+    text, made = candidate, []
+    for _ in range(FIX_ROUNDS if fix else 0):
+        fixed = apply_fixes(text, diagnostics, fill_path(spec))
+        if fixed is None:
+            break
+        text, made = fixed[0], made + fixed[1]
         try:
-            return Compiled(compile(source, path, fills={**fills, spec.key: fixed[0]},
-                                    strict_fills=True), "", *fixed)
-        except CompileError:
-            pass
+            return Compiled(compile(source, path, fills={**fills, spec.key: text},
+                                    strict_fills=True), "", text, made)
+        except CompileError as err:
+            diagnostics = err.diagnostics
     return Compiled(None, problem, candidate, [])
+
+
+FIX_ROUNDS = 3
 
 
 MAX_FILL_CHARS = 32_000         # a fill (with its helpers) longer than this is refused

@@ -254,7 +254,7 @@ class CallChecker(MethodChecker):
         et = self.iterable_arg(e.args[0], "tuple()")
         if not assignable(et, uniform):
             arg = e.args[0]
-            fix = (Fix("int(", ")", arg.elt.span) if et == FLOAT and uniform == INT
+            fix = (Fix.wrap(arg.elt.span, "int(", ")") if et == FLOAT and uniform == INT
                    and isinstance(arg, (ast.GeneratorExp, ast.ListComp)) else None)
             self.bag.error("E012", f"tuple() of {et} elements where {expected} is expected",
                            arg.span, fix=fix)

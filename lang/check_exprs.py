@@ -14,6 +14,7 @@ from typing import Optional
 from . import ast
 from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS, python_hint
 from .diagnostics import Fix
+from .fixes import renamed_from_here, type_word
 from .check_calls import CallChecker
 from .scopes import FuncContext
 from .symbols import ConstInfo, FuncInfo, Ref, StructInfo
@@ -62,8 +63,10 @@ class ExprChecker(CallChecker):
         elif got == FLOAT and want == INT:
             notes.append("float never narrows to int implicitly: use int(x) or round(x)")
         # a value's whole-number conversion, not a variable's: `x = x / 2`
-        # where x is an int means x should be a float (Python's reading)
-        fix = Fix("int(", ")") if got == FLOAT and want == INT and not rebinding else None
+        # where x is an int means a new float variable (Python's reading)
+        fix = Fix.wrap(e.span, "int(", ")") if got == FLOAT and want == INT and not rebinding else None
+        if rebinding:
+            fix = renamed_from_here(self, rebinding, got)
         self.bag.error("E012", f"expected {want}, found {got}", e.span, *notes, fix=fix)
 
     def check_condition(self, e: ast.Expr) -> tuple[dict, dict]:
@@ -695,8 +698,3 @@ def literal_int(e) -> Optional[int]:
     if isinstance(e, ast.UnaryOp) and e.op == "-" and isinstance(e.operand, ast.IntLit):
         return -e.operand.value
     return None
-
-
-def type_word(t: Type) -> str:
-    """A word for naming a variable of type `t`: list, dict, str, ..."""
-    return str(t).split("[", 1)[0].split(" ", 1)[0].lower()

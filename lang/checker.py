@@ -223,7 +223,11 @@ class Checker(ExprChecker):
             self.prog.holes.append(HoleInfo("function", decl, fn.module, fn.ret,
                                             dict(self.ctx.locals), fn))
         else:
-            self.check_block(decl.body)
+            self.ctx.body = decl.body
+            for stmt in decl.body:          # which statement of the body is checked (lang/fixes.py)
+                self.ctx.top = stmt
+                self.check_stmt(stmt)
+            self.ctx.top = None
             from .pending import finish
             finish(self)
             if fn.ret != NONE and not always_returns(decl.body):

@@ -52,18 +52,30 @@ CODES = {
 
 
 @dataclass(frozen=True)
-class Fix:
-    """A machine-applicable edit for a diagnostic: `before` inserted at its
-    span's start and `after` at its end, e.g. `int(` and `)` around a float
-    where an int is expected. Only edits whose meaning is the one the code
-    evidently intends are offered (see apply_fixes). `span`, when given, is
-    the part to wrap, within the diagnostic's (an element of a tuple())."""
-    before: str
-    after: str
-    span: Optional[Span] = None
+class Edit:
+    """`text` in place of `span`'s text (an empty span inserts it)."""
+    span: Span
+    text: str
 
-    def describe(self, text: str) -> str:
-        return f"{text} -> {self.before}{text}{self.after}"
+
+@dataclass(frozen=True)
+class Fix:
+    """A machine-applicable edit for a diagnostic, offered only where its
+    meaning is the one the code evidently intends (see apply_fixes): `int(`
+    and `)` around a float where an int is expected (`Fix.wrap`), or a
+    variable given a value of another type renamed from there on, as
+    Python would read it (`label` then says so)."""
+    edits: tuple[Edit, ...]
+    label: str = ""
+
+    @staticmethod
+    def wrap(span: Span, before: str, after: str) -> "Fix":
+        return Fix((Edit(point(span.file, span.line, span.col), before),
+                    Edit(point(span.file, span.end_line, span.end_col), after)))
+
+
+def point(file: str, line: int, col: int) -> Span:
+    return Span(file, line, col, line, col)
 
 
 @dataclass(frozen=True)
@@ -167,25 +179,46 @@ class CompileError(CompileKind):
 
 
 def apply_fixes(source: str, diagnostics: Iterable[Diagnostic], file: str) -> Optional[tuple[str, list[str]]]:
-    """`source` (the text of `file`) with every diagnostic's fix made, and
-    a description of each, or None when some error has no fix or lies in
-    another file: a partial fix would only trade one error for another."""
-    errors = [d for d in diagnostics if d.severity == "error"]
-    if not errors or any(d.fix is None for d in errors):
+    """`source` (the text of `file`) with the fixes of its errors made, and
+    a description of each, or None when none has one. Errors without a fix
+    may be consequences of those with one (a variable renamed, the later
+    misuse of its old type gone): the caller compiles the result again and
+    keeps it only if it compiles. None too when a fix lies beyond the text
+    or two fixes overlap."""
+    errors = [d for d in diagnostics if d.severity == "error" and d.fix is not None
+              and all(e.span.file == file for e in d.fix.edits)]
+    if not errors:
         return None
-    spans = [d.fix.span or d.span for d in errors]
     starts = line_offsets(source)
-    if any(s.file != file or not 1 <= s.line <= s.end_line <= len(starts) for s in spans):
-        return None
+
+    def offset(line: int, col: int) -> Optional[int]:
+        return starts[line - 1] + col - 1 if 1 <= line <= len(starts) and col >= 1 else None
+
     edits, described = [], []
-    for d, span in zip(errors, spans):
-        start = starts[span.line - 1] + span.col - 1
-        end = starts[span.end_line - 1] + span.end_col - 1
-        edits += [(end, 0, d.fix.after), (start, 1, d.fix.before)]
-        described.append(d.fix.describe(source[start:end]))
-    for offset, _, text in sorted(edits, reverse=True):
-        source = source[:offset] + text + source[offset:]
-    return source, described
+    for d in errors:
+        placed = [(offset(e.span.line, e.span.col), offset(e.span.end_line, e.span.end_col), e.text)
+                  for e in d.fix.edits]
+        if any(a is None or b is None or b < a for a, b, _ in placed):
+            return None
+        edits += placed
+        described.append(d.fix.label or before_after(source, placed))
+    edits.sort(key=lambda e: (e[0], e[1]))
+    if any(b[0] < a[1] for a, b in zip(edits, edits[1:])):
+        return None                         # overlapping edits
+    return edited(source, edits), described
+
+
+def before_after(source: str, edits: list[tuple[int, int, str]]) -> str:
+    """"OLD -> NEW" for the stretch of `source` that `edits` change."""
+    first, last = min(a for a, _, _ in edits), max(b for _, b, _ in edits)
+    grown = sum(len(text) - (b - a) for a, b, text in edits)
+    return f"{source[first:last]} -> {edited(source, edits)[first:last + grown]}"
+
+
+def edited(source: str, edits: list[tuple[int, int, str]]) -> str:
+    for start, end, text in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        source = source[:start] + text + source[end:]
+    return source
 
 
 def line_offsets(source: str) -> list[int]:

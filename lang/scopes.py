@@ -25,6 +25,8 @@ class FuncContext:
         self.inner_scopes: list[dict[str, Type]] = []
         self.loop_depth = 0
         self.kernel = kernel
+        self.body: tuple = ()               # the function's statements (lang/fixes.py)
+        self.top = None                     # the one of them being checked
 
     def lookup(self, name: str) -> Optional[Type]:
         for scope in reversed(self.inner_scopes):

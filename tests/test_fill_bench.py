@@ -43,7 +43,7 @@ def test_the_variants_differ_only_in_resampling(fill_bench, monkeypatch, tmp_pat
     """The scripted model repeats its buggy reply at temperature 0 and answers
     correctly when sampled: only the resampling loop gets there."""
     def respond(request):
-        assert "Write the body of this NPL function" in prompt_text(request) or "rejected" in \
+        assert "Write this Python function" in prompt_text(request) or "rejected" in \
             prompt_text(request)
         return GOOD if request.get("temperature", 0) > 0 else BUGGY
     monkeypatch.setenv("NPL_LIBRARY", "off")          # main() sets it; this restores it after

@@ -46,7 +46,7 @@ def answer_by_hole(first_vowels: str = BUGGY_VOWELS):
 
     def respond(request):
         text = prompt_text(request)
-        if "Write the body of this NPL function" in text:
+        if "Write this Python function" in text:
             seen["vowels"] += 1
             return first_vowels if seen["vowels"] == 1 else GOOD_VOWELS
         return NORMALIZE
@@ -127,7 +127,7 @@ def test_refresh_refills_the_named_hole_only(program):
         normalize_entry = before[before.index("[x / total for x in xs]") - 200:
                                  before.index("[x / total for x in xs]")]
     def other_fills(request):
-        if "Write the body of this NPL function" in prompt_text(request):
+        if "Write this Python function" in prompt_text(request):
             return OTHER_VOWELS
         return "```npl\n[x / sum(xs) for x in xs]\n```"
     with FakeLLMServer(default=dynamic(other_fills)) as server:
@@ -136,7 +136,7 @@ def test_refresh_refills_the_named_hole_only(program):
                     program.parent, env)
         assert r.returncode == 0, r.stderr
         assert len(server.requests) == 1      # not served by the library, which holds the old fill
-        assert "Write the body of this NPL function" in prompt_text(server.requests[0].json)
+        assert "Write this Python function" in prompt_text(server.requests[0].json)
         after = lock.read_text()
         assert "len([c for c in s.lower()" in after and "sum(1 for c in s.lower()" not in after
         assert normalize_entry in after                        # the other hole's entry is untouched
@@ -207,7 +207,7 @@ def test_independent_holes_fill_concurrently(tmp_path):
     def respond(request):
         arrivals.append(time.monotonic())
         text = prompt_text(request)
-        i = int(re.search(r"def f(\d+)\(", text.split("Write the body")[1]).group(1))
+        i = int(re.search(r"def f(\d+)\(", text.split("Write this Python function")[1]).group(1))
         return reply(f"```npl\ndef f{i}(x: int) -> int:\n    return x + {i}\n```", delay=delay)
     delay = 3.0
     with FakeLLMServer(default=dynamic(respond)) as server:
@@ -250,7 +250,7 @@ def fill_vowels(program, answer) -> list[dict]:
     """`npl fill` of PROGRAM with `answer(request)` replying to the requests
     for count_vowels (the other hole gets NORMALIZE); those requests."""
     def respond(request):
-        if "Write the body of this NPL function" not in prompt_text(request):
+        if "Write this Python function" not in prompt_text(request):
             return NORMALIZE
         return answer(request)
     with FakeLLMServer(default=dynamic(respond)) as server:
@@ -258,7 +258,7 @@ def fill_vowels(program, answer) -> list[dict]:
                     {"OPENAI_BASE_URL": server.base_url})
         assert r.returncode == 0, r.stderr
         return [q.json for q in server.requests
-                if "Write the body of this NPL function" in prompt_text(q.json)]
+                if "Write this Python function" in prompt_text(q.json)]
 
 
 def test_repeated_reply_is_resampled_from_the_first_request(program):

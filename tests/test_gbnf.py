@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import pytest
 
-from npl.filling.providers.gbnf import KINDS, RESERVED_WORDS, fill_grammar
+from npl.filling.providers.gbnf import FENCE_OPEN, KINDS, RESERVED_WORDS, fill_grammar
 
 from conftest import conformance_programs, needs_conformance
 
@@ -190,7 +190,7 @@ def matcher(kind: str) -> GbnfMatcher:
 
 
 def accepts(kind: str, code: str) -> bool:
-    return matcher(kind).accepts(f"```npl\n{code}\n```")
+    return matcher(kind).accepts(f"{FENCE_OPEN}{code}\n```")
 
 
 def test_matcher_itself_follows_gbnf_semantics():
@@ -441,7 +441,7 @@ def test_npl_parser_agrees_with_the_rejected_lists():
 
 def test_reply_must_be_exactly_one_fenced_block():
     m = matcher("function")
-    assert m.accepts("```npl\nreturn 1\n```")
-    for reply in ("return 1", "```python\nreturn 1\n```", "Here it is:\n```npl\nreturn 1\n```",
-                  "```npl\nreturn 1\n```\nDone.", "```npl\n\n```", "```npl\nreturn 1```"):
+    assert m.accepts("```python\nreturn 1\n```")
+    for reply in ("return 1", "```npl\nreturn 1\n```", "Here it is:\n```python\nreturn 1\n```",
+                  "```python\nreturn 1\n```\nDone.", "```python\n\n```", "```python\nreturn 1```"):
         assert not m.accepts(reply), reply

@@ -282,7 +282,7 @@ def test_invalid_grammar_is_refused_by_llama_cpps_parser():
 AVAILABLE, WHY_NOT = local_model_available()
 
 SYSTEM = ("You write NPL, a statically typed language that is a subset of Python. "
-          "Complete the function the user gives. Reply with one ```npl code block "
+          "Complete the function the user gives. Reply with one ```python code block "
           "holding the complete function, and nothing else.")
 
 HOLES = {
@@ -350,7 +350,7 @@ def test_real_model_fills_small_functions(provider, name, guided):
     assert completion.prompt_tokens > 20 and completion.completion_tokens > 5
     code = _code_block(completion.text)
     if guided:
-        assert completion.text.startswith("```npl\n") and completion.text.endswith("\n```")
+        assert completion.text.startswith("```python\n") and completion.text.endswith("\n```")
         _assert_npl_parses(code, source)
     function = _as_function(code, name, param)
     for argument, expected in cases:
@@ -362,7 +362,7 @@ def test_real_model_fills_small_functions(provider, name, guided):
 def test_real_model_fills_an_expression_under_the_grammar(provider):
     completion = provider.complete(
         [{"role": "system", "content": "You write NPL, a statically typed subset of Python. "
-                                       "Reply with one ```npl code block holding a single "
+                                       "Reply with one ```python code block holding a single "
                                        "expression, and nothing else."},
          {"role": "user", "content": "Variables in scope: xs: list[int]. Write an expression "
                                      "of type int: the number of even elements of xs."}],
@@ -452,7 +452,7 @@ PREFIX_RUN = textwrap.dedent('''
     out = {"same_layout": seen["prompt"] == engine._prompt(chat, "")[0]}
     for name, start, grammar in (("guided", prefix, fill_grammar("function")),
                                  ("free", prefix, None),
-                                 ("refused", "```python\\n", fill_grammar("function"))):
+                                 ("refused", "```npl\\n", fill_grammar("function"))):
         out[name] = engine.complete({"messages": chat, "max_tokens": 120, "temperature": 0.0,
                                      "stop": [], "grammar": grammar, "seed": 0, "prefix": start})
     print(json.dumps(out))
@@ -467,7 +467,7 @@ def test_real_engine_continues_the_reply_it_is_given(provider):
     again. A prefix the grammar does not allow is not used."""
     source, param, cases = HOLES["count_vowels"]
     header = source.rsplit("\n", 1)[0]
-    prefix = f"```npl\n{header}\n"
+    prefix = f"```python\n{header}\n"
     chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": source}]
     ran = subprocess.run([sys.executable, "-c", PREFIX_RUN, str(provider.model_file()),
                           json.dumps(chat), prefix], capture_output=True, text=True, timeout=300)
@@ -481,4 +481,4 @@ def test_real_engine_continues_the_reply_it_is_given(provider):
         for argument, expected in cases:
             assert function(argument) == expected, (text, argument)
     refused = out["refused"]["text"]
-    assert refused.startswith("```npl\n") and "```python" not in refused, refused
+    assert refused.startswith("```python\n") and "```npl" not in refused, refused

@@ -105,7 +105,7 @@ def test_a_working_worker_fills_the_model_hole(project):
     # the model is given its reply's start, the `def` line and docstring of the request
     requests = [json.loads(line) for line in (folder.parent / "engine.jsonl").read_text().splitlines()]
     prefixes = {r["prefix"] for r in requests if r["event"] == "request"}
-    assert ('```npl\ndef count_vowels(s: str) -> int:\n'
+    assert ('```python\ndef count_vowels(s: str) -> int:\n'
             '    """Count the vowels a, e, i, o, u in s, in either case."""\n') in prefixes
     # and ends it before top-level usage examples (`print(...)` after the function)
     assert all("\nprint(" in r["stop"] for r in requests if r["event"] == "request")

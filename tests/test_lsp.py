@@ -128,7 +128,7 @@ def main():
 BROKEN = PROGRAM.replace("    print(count + 1, norm(q))", '    print(count + "x", norm(q))')
 GOOD_VOWELS = '```npl\ndef vowels(s: str) -> int:\n    return sum(1 for c in s.lower() if c in "aeiou")\n```'
 SCALE = "```npl\n[x / total for x in xs]\n```"
-BY_HOLE = dynamic(lambda request: GOOD_VOWELS if "Write the body of this NPL function"
+BY_HOLE = dynamic(lambda request: GOOD_VOWELS if "Write this Python function"
                   in prompt_text(request) else SCALE)
 
 

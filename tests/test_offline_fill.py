@@ -79,7 +79,7 @@ VOWELS_REPLY = ('```npl\ndef count_vowels(s: str) -> int:\n'
 
 def asked_for(request) -> str:
     """The name of the function a fill request is about."""
-    m = re.search(r"Write the body of this NPL function\..*?```npl\s*def (\w+)\(", prompt_text(request),
+    m = re.search(r"Write this Python function\..*?```python\s*def (\w+)\(", prompt_text(request),
                   re.S)
     assert m, prompt_text(request)
     return m.group(1)

@@ -40,22 +40,25 @@ def test_first_request_lays_out_hole_context_and_examples(tmp_path):
                     else "shout"): q.json for q in server.requests}
     request = prompts["tokenize"]
     system, user = request["messages"]
-    assert system["role"] == "system" and "without imports" in system["content"]
+    # the request is the one a user would write to ask for the function in Python
+    assert system["role"] == "system" and "expert Python programmer" in system["content"]
+    assert "NPL" not in system["content"] + user["content"]
     # the docstring keeps its shape, indented under the def
     assert ('def tokenize(text: str) -> list[str]:\n    """Split text on whitespace,\n'
             '    then lowercase each piece."""') in user["content"]
     # another hole's description is one comment line beside its signature
     assert ("def shout(text: str) -> str   # Upper-case text and add an exclamation mark.\n"
             in user["content"])
-    assert 'example tokenize("A b") == ["a", "b"]' in user["content"]
+    assert 'It must satisfy:\n```python\nassert tokenize("A b") == ["a", "b"]\n```' in user["content"]
+    assert user["content"].endswith("Reply with only the complete function in one ```python code "
+                                    "block: the `def` line exactly as given, then its body. You "
+                                    "may add imports and small helper functions before it.")
     assert "shout(\"hi\")" not in user["content"]            # other functions' examples stay out
     assert (tmp_path / "prog.npl.lock").exists()
-    # the fixed instruction (the reply format) comes before the hole's own text,
-    # so two holes' requests start alike: a local model keeps that part evaluated
+    # two holes' requests start alike (a local model keeps that part evaluated)
     other = prompts["shout"]["messages"][1]["content"]
     shared = next(i for i, (a, b) in enumerate(zip(user["content"], other)) if a != b)
-    assert user["content"][:shared].startswith("Write the body of this NPL function. Reply with only")
-    assert user["content"][:shared].endswith("```npl\ndef ")
+    assert user["content"][:shared] == "Write this Python function.\n\n```python\ndef "
     # a reply ends before top-level usage examples, which are never part of a fill
     assert "\nprint(" in request["stop"]
 
@@ -100,8 +103,8 @@ def test_a_reply_starts_with_the_def_line_and_docstring_of_the_request():
                                description=description)
     two_lines = spec("Twice x,\nrounded down.")
     prefix = reply_prefix(two_lines)
-    assert prefix == '```npl\ndef f(x: int) -> int:\n    """Twice x,\n    rounded down."""\n'
+    assert prefix == '```python\ndef f(x: int) -> int:\n    """Twice x,\n    rounded down."""\n'
     request = build_messages(two_lines, [], [])[-1]["content"]
-    assert prefix.removeprefix("```npl\n").rstrip("\n") in request
+    assert prefix.removeprefix("```python\n").rstrip("\n") in request
     for awkward in ('Say """hi"""', "", "Ends in a backslash \\"):
-        assert reply_prefix(spec(awkward)) == "```npl\ndef f(x: int) -> int:\n"
+        assert reply_prefix(spec(awkward)) == "```python\ndef f(x: int) -> int:\n"

@@ -4,11 +4,12 @@ Takes in: the kind of hole being filled, "function" or "expression".
 Gives back: a GBNF grammar (llama.cpp's grammar format, root rule `root`)
 that accepts exactly one reply shape, with no prose around it:
 
-    ```npl
+    ```python
     CODE
     ```
 
-i.e. "```npl\\n" CODE "\\n```". A prose line before the fence is
+i.e. "```python\\n" CODE "\\n```" (the fill prompt asks for Python, whose
+syntax NPL's is; filling/prompt.py). A prose line before the fence is
 deliberately NOT allowed: a constrained model then starts on the code at
 once, spends no tokens on chatter, and the filler can extract the block
 without guessing. Decoding stops at the closing fence.
@@ -82,7 +83,7 @@ from __future__ import annotations
 from functools import lru_cache
 from string import Template
 
-FENCE_OPEN = "```npl\n"
+FENCE_OPEN = "```python\n"          # how a reply opens; the prompt says so too
 FENCE_CLOSE = "\n```"
 KINDS = ("function", "expression")
 
@@ -195,9 +196,9 @@ param ::= name ws-i ":" ws-i type
 """
 
 _ROOTS = {
-    "function": 'root ::= "```npl\\n" code "\\n```"\n'
+    "function": 'root ::= "```python\\n" code "\\n```"\n'
                 'code ::= " "* (item ws-i comment? | comment) ("\\n" line)*\n',
-    "expression": 'root ::= "```npl\\n" ws-i exprlist ws-i "\\n```"\n',
+    "expression": 'root ::= "```python\\n" ws-i exprlist ws-i "\\n```"\n',
 }
 
 
