@@ -233,7 +233,7 @@ example word_lengths("ab c") == [2, 1]
     child = "```npl\ndef words(text: str) -> list[str]:\n    return text.split()\n```"
 
     def respond(request):
-        return child if "Split text into words" in prompt_text(request).split("Write the body")[-1] else parent
+        return child if "Split text into words" in prompt_text(request).split("Write this Python function")[-1] else parent
     with FakeLLMServer(default=dynamic(respond)) as server:
         r = run_npl(["fill", "dec.npl", "--model", "openai/m"], tmp_path, {"OPENAI_BASE_URL": server.base_url})
         assert r.returncode == 0, r.stderr

@@ -189,7 +189,7 @@ def answer_for(model_holes: dict[str, set[int]], delay: float = 0.0):
     """A fill for hole f<i> when the requesting process (by model name)
     owns i, else a wrong one."""
     def respond(request):
-        text = prompt_text(request).split("Write the body")[1]
+        text = prompt_text(request).split("Write this Python function")[1]
         i = int(re.search(r"def f(\d+)\(", text).group(1))
         owned = i in model_holes.get(request.get("model"), set())
         body = f"return x + {i}" if owned else "return -1"
