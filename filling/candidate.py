@@ -4,11 +4,12 @@ a `Verdict` out.
 A candidate is accepted only if the whole program compiles with it (parse,
 types, signature, kernel rules), it is not test-gaming (filling/gaming.py),
 and every example and property that exercises the hole passes within the
-limits (filling/checks.py). A model's candidate that fails to compile only
-on errors the compiler knows the fix of (a float where an int is expected:
-`int(...)` around it; lang/diagnostics.py `Fix`) is compiled once more
-with those fixes made, and the fixed text is what is checked and kept
-(`Verdict.fill`, `Verdict.fixes`). Compiling runs none of the candidate's code, so
+limits (filling/checks.py). A model's candidate that does not compile is
+compiled again with the fixes its errors carry made (lang/diagnostics.py
+`Fix`: `int(...)` around a float where an int is expected, a variable given
+another type renamed from there on), up to FIX_ROUNDS times; if that
+compiles, the fixed text is what is checked and kept (`Verdict.fill`,
+`Verdict.fixes`). Compiling runs none of the candidate's code, so
 it happens here, in process; running the checks happens in a limited worker
 process (filling/sandbox.py). A rejected candidate's Verdict says why in the
 words the repair prompt sends back: the diagnostic with its caret, or the

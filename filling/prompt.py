@@ -13,9 +13,10 @@ Python's). NPL's own rules are not explained up front: what a reply gets
 wrong is said in the repair message, by the diagnostic, and the compiler
 fixes what it can itself (filling/candidate.py). On bench/fill_quality.py's
 150 MBPP problems the local model's first replies under NPL's earlier,
-NPL-worded prompts were right 89 to 94 times; asked for Python in these
-words, its replies are the same as the one-shot Python baseline's, right
-99 times, less the few NPL rejects (bench/README.md, "Asking for Python").
+NPL-worded prompts were right 89 to 94 times against the one-shot Python
+baseline's 99; asked in the baseline's words, 95 times, 94 of them
+problems the baseline gets right too (bench/README.md, "Asking for
+Python").
 A fresh sample's request is the first request and how earlier answers
 failed (`with_findings`). A reply starts with the request's `def` line
 and docstring (`reply_prefix`): a provider that can (the local model)
