@@ -32,7 +32,7 @@ from npl.lang.types import Type
 #
 # Operators (args are the operands; result type is the node's type):
 #   add sub mul truediv floordiv mod pow neg pos not
-#   bitor bitand bitxor bitsub        (set | & ^ -, on sets only)
+#   bitor bitand bitxor bitsub        (int | & ^; set | & ^ -; dict |)
 #   int_to_float                      (implicit widening)
 #   truthy                            (truth value of a non-bool in a condition)
 # Indexing (first arg is the container; its type says which kind):

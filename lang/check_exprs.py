@@ -615,6 +615,8 @@ def arith_result(op: str, lt: Type, rt: Type) -> Optional[Type]:
         return None
     if isinstance(lt, SetT) and lt == rt and op in ("|", "&", "^", "-"):
         return lt
+    if isinstance(lt, DictT) and lt == rt and op == "|":
+        return lt                   # a new dict: lt's entries, then rt's (Python 3.9)
     return None
 
 
