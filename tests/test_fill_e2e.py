@@ -415,3 +415,14 @@ def test_a_fixed_fill_that_fails_its_example_is_still_rejected(tmp_path):
                     {"OPENAI_BASE_URL": server.base_url})
     assert r.returncode != 0 and "example half(5) == 3" in r.stderr
     assert "return int(n / 2)" in r.stderr and not (tmp_path / "prog.npl.lock").exists()
+
+
+def test_an_expression_fill_gets_the_compilers_fix_too(tmp_path):
+    (tmp_path / "prog.npl").write_text("def f(xs: list[int]) -> int:\n"
+                                       "    return ?{half the sum of xs}\n\n"
+                                       "example f([2, 4]) == 3\n")
+    with FakeLLMServer(default=reply("```python\nsum(xs) / 2\n```")) as server:
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], tmp_path,
+                    {"OPENAI_BASE_URL": server.base_url})
+    assert r.returncode == 0, r.stderr
+    assert 'fill = "int(sum(xs) / 2)"' in (tmp_path / "prog.npl.lock").read_text()
