@@ -7,7 +7,7 @@ import numpy as np
 
 from npl.filling.providers.llama_engine import LlamaEngine, _RepetitionStop
 from npl.filling.providers.repetition import (LEAST_REPEATS, MIN_REPEATS, MIN_RUN, repeated_block,
-                                             repeated_run, repeats_needed)
+                                             repeated_run, repeats_needed, run_needed)
 
 HEAD = "```npl\ndef is_woodall(x: int) -> bool:\n    if x < 1:\n        return False\n"
 
@@ -70,6 +70,22 @@ def test_short_runs_data_and_ordinary_lines_are_never_cut():
                  MASK + "[" + "1.5, " * 40 + "]", MASK + "(n >> 1) & (n >> 2) | (n >> 3)",
                  MASK + "(1 - 1) ^ " * 30 + "1\n    return mask == 0"):
         assert repeated_run(text) is None, text
+
+
+MERGE = "```python\ndef merge(d1: dict[str, str], d2: dict[str, str]) -> dict[str, str]:\n    return "
+CHAIN = ("{k: v for k, v in d1.items() if k not in d2} | "
+         "{k: v for k, v in d2.items() if k not in d1} | ")
+
+
+def test_a_long_piece_is_cut_after_fewer_repeats_once_the_run_is_long():
+    """A 98-character piece repeated: cut once the run fills MIN_RUN_CHARS
+    (7 repeats), not after MIN_RUN (16); never before LEAST_REPEATS."""
+    assert run_needed(len(CHAIN)) == 7 and run_needed(10) == MIN_RUN and run_needed(300) == LEAST_REPEATS
+    assert repeated_run(MERGE + CHAIN * 6) is None
+    found = repeated_run(MERGE + CHAIN * 7)
+    assert found is not None and found.endswith("7 times in one line")
+    long_line = MERGE + " | ".join(f"{{k: v for k, v in d{i}.items() if k != 'x{i}'}}" for i in range(40))
+    assert repeated_run(long_line) is None          # long, but no piece repeats
 
 
 class FakeLlama:

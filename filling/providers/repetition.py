@@ -27,7 +27,8 @@ after the one above, one reply grew `mask = (1 - 1) ^ (1 - 1) ^ ...` to the
 token limit three times over, 294 s of one hole. A line that ends in one
 piece repeated `MIN_RUN` times in a row is ended too, when the piece holds
 a name or an operator (literals blanked as in `shape`): `0, 0, 0, ...` is
-data and is never cut.
+data and is never cut. A longer piece is cut after fewer repeats, once
+the run fills MIN_RUN_CHARS (`run_needed`).
 """
 from __future__ import annotations
 
@@ -38,8 +39,9 @@ MIN_REPEATS = 8                 # a block repeated this many times in a row,
 MIN_REPEATED_LINES = 32         # or fewer times for a longer block: this many lines,
 LEAST_REPEATS = 4               # but never fewer than this many times
 MAX_PERIOD = 8                  # blocks of 1 to this many lines
-MIN_RUN = 16                    # a piece of one line repeated this many times in a row
-MAX_UNIT = 40                   # pieces of 1 to this many characters
+MIN_RUN = 16                    # a piece of one line repeated this many times in a row,
+MIN_RUN_CHARS = 640             # or fewer times for a longer piece: this many characters,
+MAX_UNIT = 320                  # pieces of 1 to this many characters
 
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
@@ -88,19 +90,29 @@ def _is_code(block: list[str]) -> bool:
         any(_NAME.search(_STRING.sub("", line)) for line in block)
 
 
+def run_needed(unit: int, min_run: int = MIN_RUN) -> int:
+    """How many times in a row a piece of `unit` characters must repeat in
+    one line to be cut: `min_run` for short pieces, fewer for a long one,
+    so that no run goes past MIN_RUN_CHARS (but never fewer than
+    LEAST_REPEATS times). In the ninth fill benchmark run, a reply chained
+    `{k: v for k, v in dict1.items() if k not in dict3} | ...` over three
+    dicts in one line to the token limit."""
+    return max(LEAST_REPEATS, min(min_run, -(-MIN_RUN_CHARS // unit)))
+
+
 def repeated_run(text: str, min_run: int = MIN_RUN) -> Optional[str]:
     """The piece of code that `text`'s last line (complete or not) ends
-    in, repeated at least `min_run` times in a row, as "`piece` N times in
-    one line", or None."""
+    in, repeated at least `run_needed` times in a row, as "`piece` N
+    times in one line", or None."""
     line = shape(text.rsplit("\n", 1)[-1])
     for unit in range(1, MAX_UNIT + 1):
-        need = unit * min_run
-        if len(line) < need:
+        times = run_needed(unit, min_run)
+        need = unit * times
+        if len(line) < min(need, unit * LEAST_REPEATS):
             break
         piece = line[-unit:]
-        if line[-need:] != piece * min_run or not _CODE_PIECE.search(piece):
+        if len(line) < need or line[-need:] != piece * times or not _CODE_PIECE.search(piece):
             continue
-        times = min_run
         while line[-unit * (times + 1):-unit * times] == piece:
             times += 1
         return f"`{piece.strip()}` {times} times in one line"
