@@ -62,11 +62,12 @@ class ExprChecker(CallChecker):
             notes.append("`/` always gives a float: write `//` for whole-number division")
         elif got == FLOAT and want == INT:
             notes.append("float never narrows to int implicitly: use int(x) or round(x)")
-        # a value's whole-number conversion, not a variable's: `x = x / 2`
-        # where x is an int means a new float variable (Python's reading)
-        fix = Fix.wrap(e.span, "int(", ")") if got == FLOAT and want == INT and not rebinding else None
-        if rebinding:
+        if rebinding:               # `x = x / 2` with x an int: a new float variable, as in Python
             fix = renamed_from_here(self, rebinding, got)
+        elif got == FLOAT and want == INT:
+            fix = Fix.wrap(e.span, "int(", ")")
+        else:
+            fix = None
         self.bag.error("E012", f"expected {want}, found {got}", e.span, *notes, fix=fix)
 
     def check_condition(self, e: ast.Expr) -> tuple[dict, dict]:

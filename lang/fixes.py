@@ -25,8 +25,7 @@ def renamed_from_here(ck, name: str, got: Type) -> Optional[Fix]:
     an assignment inside a branch or loop (the old value may still flow
     on), one with an annotation, or a later lambda with a parameter of
     that name."""
-    ctx = ck.ctx
-    stmt, body = getattr(ctx, "top", None), getattr(ctx, "body", ())
+    stmt, body = ck.ctx.top, ck.ctx.body
     if not (isinstance(stmt, ast.Assign) and isinstance(stmt.target, ast.Name)
             and stmt.target.id == name and stmt.annotation is None):
         return None
@@ -43,8 +42,7 @@ def renamed_from_here(ck, name: str, got: Type) -> Optional[Fix]:
 def fresh_name(ck, base: str) -> str:
     """`base`, or `base2`, `base3`, ...: a name no local, function or
     constant of the program has."""
-    body = getattr(ck.ctx, "body", ())
-    taken = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name)}
+    taken = {n.id for s in ck.ctx.body for n in ast.walk(s) if isinstance(n, ast.Name)}
     taken |= set(ck.ctx.locals) | set(ck.prog.funcs) | set(ck.prog.consts)
     new, i = base, 2
     while new in taken:

@@ -195,10 +195,11 @@ params ::= param (ws-b "," ws-b param)* (ws-b ",")?
 param ::= name ws-i ":" ws-i type
 """
 
+_FENCE = FENCE_OPEN.replace("\n", "\\n")      # as a GBNF string literal
 _ROOTS = {
-    "function": 'root ::= "```python\\n" code "\\n```"\n'
+    "function": f'root ::= "{_FENCE}" code "\\n```"\n'
                 'code ::= " "* (item ws-i comment? | comment) ("\\n" line)*\n',
-    "expression": 'root ::= "```python\\n" ws-i exprlist ws-i "\\n```"\n',
+    "expression": f'root ::= "{_FENCE}" ws-i exprlist ws-i "\\n```"\n',
 }
 
 
