@@ -7,7 +7,10 @@ it in __pycache__ beside it, a manifest (NAME.sum: the SHA-256 of the
 module's source and cache files, checked before every load), and an index
 (index/KEY.json, KEY a hash of a function's IR and everything its code
 depends on: runtime/jit.py `Jit.index_key`) naming the modules a function
-needs. See runtime/jit.py for how keys and names are made.
+needs. See runtime/jit.py for how keys and names are made. A module is
+checked, compiled, imported and written under its lock (NAME.lock), so
+processes sharing the cache compile it once and never read each other's
+half-written files.
 
 This module knows nothing of the IR: a program run from the compile cache
 (runtime/cached_jit.py) binds its JIT targets through `load_indexed`
@@ -22,6 +25,7 @@ import os
 import sys
 import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +34,8 @@ from npl.lang.fileio import write_atomic
 # The generated module's global that holds its site tag << 24: written as 0
 # by the code generator, set to the module's tag when the module is stored.
 SITE_BASE = "_S"
+# How long a process waits for another to compile the same module.
+LOCK_TIMEOUT_S = 600
 
 _numba_lock = threading.Lock()
 stats: dict[str, Any] = {"compiled": 0, "loaded": 0, "compile_seconds": 0.0, "cache_dir": None,
@@ -74,27 +80,28 @@ def load_generated(mod_name: str, source: str, tag: int):
     path = folder / f"{mod_name}.py"
     with _numba_lock:
         import numba  # noqa: F401  (imported once, here)
-    try:
-        current = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        current = None
-    if current != source:
-        discard(path)
-        write_atomic(path, source.encode("utf-8"))
-    elif not verify(path):
-        discard(path, keep_source=True)
-    had_cache = bool(cache_files(path))
-    try:
-        module = import_file(path)
-    except Exception:
-        if not had_cache:
-            raise                               # nothing cached: a real compile failure
-        discard(path)                           # a corrupt cache entry: rebuild it once
-        write_atomic(path, source.encode("utf-8"))
-        module = import_file(path)
-        had_cache = False
-    compiled = not had_cache or _any_miss(module)
-    write_manifest(path)
+    with module_lock(path):
+        try:
+            current = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            current = None
+        if current != source:
+            discard(path)
+            write_atomic(path, source.encode("utf-8"))
+        elif not verify(path):
+            discard(path, keep_source=True)
+        had_cache = bool(cache_files(path))
+        try:
+            module = import_file(path)
+        except Exception:
+            if not had_cache:
+                raise                               # nothing cached: a real compile failure
+            discard(path)                           # a corrupt cache entry: rebuild it once
+            write_atomic(path, source.encode("utf-8"))
+            module = import_file(path)
+            had_cache = False
+        compiled = not had_cache or _any_miss(module)
+        write_manifest(path)
     return module, compiled
 
 
@@ -104,17 +111,33 @@ def load_cached(mod_name: str, tag: int):
     if mod_name in sys.modules:
         return sys.modules[mod_name]
     path = cache_dir() / f"{mod_name}.py"
-    if not path.exists() or not cache_files(path) or not verify(path):
+    if not path.exists():
         return None
     with _numba_lock:
         import numba  # noqa: F401
-    try:
-        module = import_file(path)
-    except Exception:
-        return None
+    with module_lock(path):
+        if not cache_files(path) or not verify(path):
+            return None
+        try:
+            module = import_file(path)
+        except Exception:
+            return None
     if _any_miss(module) or getattr(module, SITE_BASE, None) != tag << 24:
         return None                 # it compiled after all: not what the index promised
     return module
+
+
+@contextmanager
+def module_lock(path: Path):
+    """Hold the lock of generated module `path` (NAME.lock beside it)
+    across processes: one process at a time checks, compiles, imports and
+    writes a module's cache files, so that `npl map`'s workers, or two runs
+    started together, never see each other's half-written machine code
+    (the others wait, then load what the first compiled). The operating
+    system frees the lock of a process that dies."""
+    import filelock
+    with filelock.FileLock(str(path.with_suffix(".lock")), timeout=LOCK_TIMEOUT_S):
+        yield
 
 
 def read_index(key: str):

@@ -1,6 +1,7 @@
 """runtime/jit.py as a run-time system: Numba only for programs with
 something to compile, tiering of hot unmarked functions, NPL_JIT modes and
---no-jit, the disk cache (second runs load, corrupt entries are rebuilt)."""
+--no-jit, the disk cache (second runs load, corrupt entries are rebuilt,
+processes sharing it compile a module once)."""
 from __future__ import annotations
 
 import json
@@ -303,3 +304,51 @@ def test_machine_code_stays_in_npls_cache_when_numba_cache_dir_is_set(tmp_path, 
     again = cached_run(cache, {"NUMBA_CACHE_DIR": str(numba_dir)})
     assert again[2] == {"compiled": 0, "loaded": 3, "discarded": 0}
     assert not numba_dir.exists() or not any(numba_dir.rglob("*.nbc"))
+
+
+def test_processes_started_together_compile_each_module_once(tmp_path):
+    """`npl map`'s workers, or runs started together, share the disk cache:
+    one compiles a module while the others wait for it and load its machine
+    code (without the module lock they compiled side by side, and one could
+    read another's half-written files and fall back to the interpreter)."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "NPL_CACHE_DIR": str(cache)}
+    runs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(RUN_CACHED)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(4)]
+    results = []
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0 and "warning" not in err, err
+        results.append(json.loads(out))
+    assert len({(energy, fib) for energy, fib, _ in results}) == 1
+    assert sum(stats["compiled"] for _, _, stats in results) == 3          # smooth, energy, fib
+    assert sum(stats["loaded"] for _, _, stats in results) == 9
+
+
+def test_a_module_is_checked_and_imported_under_its_lock(tmp_path, monkeypatch):
+    import types
+
+    import filelock
+
+    from npl.runtime import jitcache
+    monkeypatch.setenv("NPL_CACHE_DIR", str(tmp_path))
+    seen = []
+
+    def import_file(path: Path):
+        try:
+            filelock.FileLock(str(path.with_suffix(".lock")), timeout=0).acquire()
+            seen.append("free")
+        except filelock.Timeout:
+            seen.append("held")
+        module = types.ModuleType(path.stem)
+        module._S = 7 << 24
+        return module
+    monkeypatch.setattr(jitcache, "import_file", import_file)
+    jitcache.load_generated("npl_k_lock_test", "_S = 0\n", 7)
+    pycache = tmp_path / "jit" / "__pycache__"
+    pycache.mkdir()
+    (pycache / "npl_k_lock_test.0.nbi").write_bytes(b"machine code")
+    jitcache.write_manifest(tmp_path / "jit" / "npl_k_lock_test.py")
+    assert jitcache.load_cached("npl_k_lock_test", 7) is not None
+    assert seen == ["held", "held"]
