@@ -30,7 +30,9 @@ from collections import Counter
 from pathlib import Path
 from statistics import mean
 
-FRESH = ("resampled", "sampled fresh")         # filling/model_source.py Asker.answer's details
+# filling/model_source.py Asker.fresh_answer's details
+FRESH = ("resampled", "sampled fresh")
+GREEDY_AGAIN = "asked again greedily"
 ERROR = re.compile(r"error\[(E\d+)\]: ([^\n]*)")
 
 
@@ -50,6 +52,8 @@ def attempts_of(out: Path) -> dict[int, list[dict]]:
 def kind(attempt: dict) -> str:
     if attempt.get("detail", "").startswith(FRESH):
         return "fresh"
+    if attempt.get("detail", "").startswith(GREEDY_AGAIN):
+        return "greedy again"
     return "first" if attempt["number"] == 1 else "repair"
 
 
