@@ -145,9 +145,6 @@ class Asker:
         self.repeated = False               # a greedy reply repeated one of them
         self.resample_next = ""             # why the next attempt is a fresh sample ("": it is not)
         self.findings: list[str] = []       # how the latest answers that ran failed
-        # the hole's first fresh answer is the greedy one to the first request
-        # with no reply start given, where the provider writes one (other_greedy)
-        self.other_greedy_due = bool(self.prefix) and getattr(provider, "writes_prefix", False)
 
     def found(self, finding: str) -> None:
         """Keep `finding` (how an answer failed when run) for the next fresh
@@ -155,10 +152,8 @@ class Asker:
         if finding and finding not in self.findings:
             self.findings = (self.findings + [finding])[-MAX_FINDINGS:]
 
-    def ask(self, chat: list[dict], attempt: int, rec, prefix: Optional[str] = None, **sampling):
-        """One request (recorded in `rec`), the reply starting with `prefix`
-        (default: the `def` line and docstring); FillFailed when no call is
-        left."""
+    def ask(self, chat: list[dict], attempt: int, rec, **sampling):
+        """One request (recorded in `rec`); FillFailed when no call is left."""
         from .providers.base import ProviderError
         if not self.ctx.calls.take():
             rec.fail("budget", out_of_calls(self.ctx, ""))
@@ -166,8 +161,7 @@ class Asker:
         chat = fit_messages(chat, self.budget)      # older repair turns go first, then cuts
         try:
             completion = self.provider.complete(chat, max_tokens=REPLY_TOKENS, stop=REPLY_STOPS,
-                                                grammar=self.grammar,
-                                                prefix=self.prefix if prefix is None else prefix,
+                                                grammar=self.grammar, prefix=self.prefix,
                                                 **sampling)
         except ProviderError as err:
             rec.fail("provider", str(err))
@@ -188,64 +182,34 @@ class Asker:
         """(the completion, its fill or None); an unusable reply's reason
         becomes the last problem. Greedy decoding that answers the feedback
         with a rejected answer again (small models copy the conversation)
-        is replaced by a fresh answer to the first request (`fresh_answer`),
-        instead of spending the attempt on a known failure. Once that
-        happened, the hole's later attempts ask for a fresh answer at once:
-        on bench/fill_quality.py's MBPP problems with the local 1.5B model,
+        is replaced by a sampled fresh answer to the first request, instead
+        of spending the attempt on a known failure. Once that happened, the
+        hole's later attempts ask for a sampled fresh answer at once: on
+        bench/fill_quality.py's MBPP problems with the local 1.5B model,
         every later repair request, greedy or sampled, repeated an earlier
         answer again (42 of 42), and every fill accepted after a repeat came
         from a fresh sample. After a rejection that the [fill] repair mode
-        does not repair (`resample_next`), the attempt is a fresh answer too."""
+        does not repair (`resample_next`), the attempt is a fresh sample too."""
         if self.repeated or self.resample_next:
             why = "an earlier repair repeated an answer" if self.repeated else self.resample_next
-            completion, candidate, unusable = self.fresh_answer(
-                attempt, rec, why, f"sampled fresh (temperature {RESAMPLE_TEMPERATURE}): {why}")
+            rec.detail = f"sampled fresh (temperature {RESAMPLE_TEMPERATURE}): {why}"
+            completion = self.fresh(attempt, rec)
         else:
             completion = self.ask(messages, attempt, rec, temperature=0.0)
+        candidate, unusable = parse_reply(self.ctx, self.spec, completion)
+        if not (self.repeated or self.resample_next) and reply_key(completion.text, candidate) in self.answers:
+            self.repeated = True
+            self.ctx.on_event(self.spec, f"attempt {attempt} repeated an earlier answer; "
+                              "sampling another")
+            rec.detail = "resampled: the first reply repeated an earlier answer"
+            completion = self.fresh(attempt, rec)
             candidate, unusable = parse_reply(self.ctx, self.spec, completion)
-            if reply_key(completion.text, candidate) in self.answers:
-                self.repeated = True
-                self.ctx.on_event(self.spec, f"attempt {attempt} repeated an earlier answer; "
-                                  "sampling another")
-                completion, candidate, unusable = self.fresh_answer(
-                    attempt, rec, "the first reply repeated an earlier answer",
-                    "resampled: the first reply repeated an earlier answer")
         self.answers.add(reply_key(completion.text, candidate))
         rec.fill = candidate
         if candidate is None:
             self.last_problem = unusable
             rec.reject("reply", unusable)
         return completion, candidate
-
-    def fresh_answer(self, attempt: int, rec, why: str, sampled: str):
-        """(completion, fill or None, why unusable): a fresh answer to the
-        first request, `why` one was asked for. The hole's first, where the
-        provider writes the reply's start (the local model), is the greedy
-        answer with no start given (`other_greedy`); the others, and one
-        that repeats an earlier answer, are sampled (`fresh`; the attempt's
-        detail is then `sampled`)."""
-        if self.other_greedy_due:
-            self.other_greedy_due = False
-            rec.detail = f"asked again greedily, the reply's start not given: {why}"
-            completion = self.other_greedy(attempt, rec)
-            candidate, unusable = parse_reply(self.ctx, self.spec, completion)
-            if reply_key(completion.text, candidate) not in self.answers:
-                return completion, candidate, unusable
-            sampled += " (asked again greedily, the model repeated an earlier answer)"
-        rec.detail = sampled
-        completion = self.fresh(attempt, rec)
-        return (completion,) + parse_reply(self.ctx, self.spec, completion)
-
-    def other_greedy(self, attempt: int, rec):
-        """The greedy answer to the first request with no reply start given:
-        the model writes the `def` line and docstring itself, exactly as
-        when asked for the function in Python, and decodes another answer
-        of greedy quality. On bench/fill_quality.py's 150 MBPP problems
-        with the local 1.5B model, the first (prefixed) answer failed 46
-        times; the model asked this way was right on 10 of those, 8 of which
-        no sampled answer at temperature 0.8 in three more attempts got
-        right (run 9)."""
-        return self.ask(self.first, attempt, rec, prefix="", temperature=0.0)
 
     def provenance(self, attempt: int) -> Provenance:
         name, used = self.provider.name, self.hole_usage

@@ -20,8 +20,6 @@ can be any file. It behaves as the environment says:
                         engine's repetition stop does)
     FAKE_ENGINE_REPLY   the reply text (default: a fenced NPL function), whole:
                         a request's "prefix" is logged, not prepended
-    FAKE_ENGINE_REPLY_UNPREFIXED   the reply to a request with no "prefix"
-                        (default: FAKE_ENGINE_REPLY)
     FAKE_ENGINE_LOG     a file that gets one JSON line per load and request
 
 A request whose last message contains "FAULT:NAME" uses that fault instead.
@@ -105,8 +103,6 @@ class FakeEngine:
             cached += 1
         self.previous = list(messages)
         text = os.environ.get("FAKE_ENGINE_REPLY", DEFAULT_REPLY)
-        if not request.get("prefix"):
-            text = os.environ.get("FAKE_ENGINE_REPLY_UNPREFIXED", text)
         stopped = "it repeated `if x == 0: / return True` 8 times" if fault == "runaway" else ""
         return {"text": text, "prompt_tokens": sum(len(m["content"].split()) for m in messages),
                 "completion_tokens": len(text.split()), "cached_tokens": cached,
@@ -128,6 +124,6 @@ def use_fake_engine(tmp_path, monkeypatch, also_unset: tuple[str, ...] = ()):
     monkeypatch.setenv("FAKE_ENGINE_LOG", str(tmp_path / "engine.jsonl"))
     monkeypatch.setenv("NPL_RUNTIME_DIR", str(runtime))
     for name in ("NPL_LOCAL_REPACK", "NPL_LOCAL_KEEP_ALIVE", "FAKE_ENGINE_FAULT",
-                 "FAKE_ENGINE_REPLY", "FAKE_ENGINE_REPLY_UNPREFIXED", *also_unset):
+                 "FAKE_ENGINE_REPLY", *also_unset):
         monkeypatch.delenv(name, raising=False)
     return model, runtime

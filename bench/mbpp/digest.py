@@ -30,9 +30,7 @@ from collections import Counter
 from pathlib import Path
 from statistics import mean
 
-# filling/model_source.py Asker.fresh_answer's details
-FRESH = ("resampled", "sampled fresh")
-GREEDY_AGAIN = "asked again greedily"
+FRESH = ("resampled", "sampled fresh")         # filling/model_source.py Asker.answer's details
 ERROR = re.compile(r"error\[(E\d+)\]: ([^\n]*)")
 
 
@@ -52,8 +50,6 @@ def attempts_of(out: Path) -> dict[int, list[dict]]:
 def kind(attempt: dict) -> str:
     if attempt.get("detail", "").startswith(FRESH):
         return "fresh"
-    if attempt.get("detail", "").startswith(GREEDY_AGAIN):
-        return "greedy again"
     return "first" if attempt["number"] == 1 else "repair"
 
 

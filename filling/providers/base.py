@@ -51,7 +51,6 @@ class Provider(Protocol):
         (temperature > 0), where the provider supports one. `prefix` is how
         the reply should start (a fill's `def` line and docstring): a
         provider that can, the local model, writes it into the model's turn
-        and decodes only the rest, and the reply's text starts with it
-        (such a provider has `writes_prefix = True`); the others ignore it
-        (the request asks for the same start)."""
+        and decodes only the rest, and the reply's text starts with it;
+        the others ignore it (the request asks for the same start)."""
         ...

@@ -98,8 +98,6 @@ def _repack_mode(spec: str) -> str:
 class LocalProvider:
     """A `Provider` that runs a GGUF model with llama.cpp in a worker process."""
 
-    writes_prefix = True        # a request's `prefix` is written into the model's turn
-
     def __init__(self, spec: str, threads: int = 2, n_ctx: int = DEFAULT_N_CTX, *,
                  timeout: Optional[float] = None, keep_alive: Optional[float] = None,
                  stop_repeats: bool = True):
