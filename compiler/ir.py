@@ -61,6 +61,7 @@ print len range enumerate zip list set dict tuple abs min max sum sorted reverse
 map filter any all str int float bool round divmod pow ord chr hex bin
 sqrt exp log log2 log10 sin cos tan asin acos atan atan2 floor ceil isnan isinf
 zeros ones empty full arange array copy dot
+heappush heappop heapify heappushpop heapreplace nlargest nsmallest
 format repr concat
 str.lower str.upper str.strip str.lstrip str.rstrip str.split str.splitlines str.join
 str.replace str.startswith str.endswith str.find str.rfind str.index str.count

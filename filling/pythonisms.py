@@ -4,9 +4,9 @@ Takes in: the code of a model's reply (filling/replies.py extract_code).
 Gives back: the same code with four Python idioms that have an exact NPL
 equivalent rewritten, everything else untouched:
 
-    math.sqrt(x), math.pi                   sqrt(x), pi: only for names that
-                                            NPL has built in
-    import math / from math import sqrt     dropped, when what they bring in
+    math.sqrt(x), math.pi,                  sqrt(x), pi, heappush(h, x): only
+    heapq.heappush(h, x)                    for names that NPL has built in
+    import math / from heapq import heappop dropped, when what they bring in
                                             is built in (NPL imports nothing)
     a = b = value                           a = value
                                             b = a      (plain names only)
@@ -33,23 +33,24 @@ from __future__ import annotations
 
 import ast
 
-from npl.lang.builtin_sigs import BUILTIN_FUNCTIONS, MATH_CONSTANTS
+from npl.lang.builtin_sigs import BUILTIN_FUNCTIONS, HEAP_FUNCTIONS, MATH_CONSTANTS
 
-MATH_MODULE = "math"
-BUILT_IN = BUILTIN_FUNCTIONS | frozenset(MATH_CONSTANTS)
+# Python modules whose functions NPL has built in under the same names.
+BUILT_IN_MODULES = {"math": BUILTIN_FUNCTIONS | frozenset(MATH_CONSTANTS),
+                    "heapq": HEAP_FUNCTIONS}
 
 
 def rewrite_pythonisms(code: str) -> str:
     """`code` with one-line `raise` statements written `assert False`,
-    `math.NAME` written `NAME` for NPL's built-ins, the imports of math
-    that leaves unused dropped, and chained assignments to plain names
+    `math.NAME` and `heapq.NAME` written `NAME` for NPL's built-ins, the
+    imports of those modules that leaves unused dropped, and chained assignments to plain names
     split; `code` itself when Python cannot parse it or there
     is nothing to rewrite."""
     tree = _parsed(code)
     if tree is None:
         return code
     lines = code.split("\n")
-    for rewritten in (_raises_as_asserts, _math_prefixes_dropped):   # each keeps the lines
+    for rewritten in (_raises_as_asserts, _module_prefixes_dropped):   # each keeps the lines
         before, lines = lines, rewritten(tree, lines)
         if lines != before:
             tree = _parsed("\n".join(lines))
@@ -58,7 +59,7 @@ def rewrite_pythonisms(code: str) -> str:
     source = "\n".join(lines)
     edits: dict[int, tuple[int, list[str]]] = {}    # first line -> (lines replaced, new lines)
     for node in ast.walk(tree):
-        if _math_import(node, tree) and _alone(node, lines):
+        if _built_in_import(node, tree) and _alone(node, lines):
             kept = [] if _has_siblings(tree, node) else [_indent(lines, node) + "pass"]
         elif _chained_names(node) and _alone(node, lines):
             kept = _split_chain(node, lines, source)
@@ -77,15 +78,17 @@ def rewrite_pythonisms(code: str) -> str:
     return "\n".join(out)
 
 
-def _math_import(node: ast.AST, tree: ast.Module) -> bool:
-    """Whether `node` is `import math` (with no `math.` left that NPL lacks)
-    or `from math import` of built-in names only. Other imports stay, and
-    the compiler says that NPL has no imports."""
+def _built_in_import(node: ast.AST, tree: ast.Module) -> bool:
+    """Whether `node` is `import math` or `import heapq` (with no `math.`
+    left that NPL lacks) or `from math import` of built-in names only.
+    Other imports stay, and the compiler says that NPL has no imports."""
     if isinstance(node, ast.Import):
-        return all(a.name == MATH_MODULE and a.asname is None for a in node.names) and \
-            not any(isinstance(n, ast.Name) and n.id == MATH_MODULE for n in ast.walk(tree))
-    return isinstance(node, ast.ImportFrom) and node.module == MATH_MODULE and node.level == 0 \
-        and all(a.name in BUILT_IN and a.asname is None for a in node.names)
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        return all(a.name in BUILT_IN_MODULES and a.asname is None and a.name not in used
+                   for a in node.names)
+    return isinstance(node, ast.ImportFrom) and node.module in BUILT_IN_MODULES \
+        and node.level == 0 \
+        and all(a.name in BUILT_IN_MODULES[node.module] and a.asname is None for a in node.names)
 
 
 def _chained_names(node: ast.AST) -> bool:
@@ -108,16 +111,17 @@ def _parsed(code: str):
         return None
 
 
-def _math_prefixes_dropped(tree: ast.Module, lines: list[str]) -> list[str]:
-    """`lines` with `math.` removed before NPL's built-in names, unless the
-    reply binds `math` itself (a parameter or variable of that name)."""
-    if any(isinstance(n, ast.Name) and n.id == MATH_MODULE and not isinstance(n.ctx, ast.Load)
-           or isinstance(n, ast.arg) and n.arg == MATH_MODULE for n in ast.walk(tree)):
-        return lines
+def _module_prefixes_dropped(tree: ast.Module, lines: list[str]) -> list[str]:
+    """`lines` with `math.` and `heapq.` removed before NPL's built-in
+    names, unless the reply binds that name itself (a parameter or
+    variable called `math`)."""
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    bound |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
     cuts = sorted(((n.value.lineno - 1, n.value.col_offset, n.value.end_col_offset)
                    for n in ast.walk(tree)
                    if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-                   and n.value.id == MATH_MODULE and n.attr in BUILT_IN
+                   and n.value.id in BUILT_IN_MODULES and n.value.id not in bound
+                   and n.attr in BUILT_IN_MODULES[n.value.id]
                    and n.value.lineno == n.value.end_lineno),
                   reverse=True)
     lines = list(lines)

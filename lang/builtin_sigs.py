@@ -69,7 +69,11 @@ print len range prange enumerate zip list set dict tuple abs min max sum sorted 
 map filter any all str int float bool round divmod pow ord chr hex bin
 sqrt exp log log2 log10 sin cos tan asin acos atan atan2 floor ceil isnan isinf
 zeros ones empty full arange array copy dot
+heappush heappop heapify heappushpop heapreplace nlargest nsmallest
 """.split())
+
+# Python's heapq functions, built in under their own names (a list is the heap).
+HEAP_FUNCTIONS = frozenset("heappush heappop heapify heappushpop heapreplace nlargest nsmallest".split())
 
 TYPE_NAMES = frozenset("int float bool str list dict set tuple array None".split())
 
@@ -87,6 +91,7 @@ PYTHON_ONLY_HINTS = {
     "compile": "NPL has no compile", "id": "NPL has no object identities",
     "hash": "NPL has no hash()", "iter": "use a for loop", "next": "use a for loop",
     "math": "math functions are built in: write sqrt(x), not math.sqrt(x)",
+    "heapq": "heap functions are built in: write heappush(h, x), not heapq.heappush(h, x)",
     "np": "array functions are built in: write zeros(n), not np.zeros(n)",
     "numpy": "array functions are built in: write zeros(n), not numpy.zeros(n)",
     "Counter": "count with a dict: d[k] = d.get(k, 0) + 1",

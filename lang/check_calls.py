@@ -490,6 +490,73 @@ class CallChecker(MethodChecker):
                 self.check(a, t)
         return result
 
+    # ------------------------------------------------------------ heaps
+    def heap_elem(self, e: ast.Call, name: str, pushed: Optional[ast.Expr] = None) -> Type:
+        """The element type of the heap `e.args[0]`: a list whose elements
+        can be ordered (an empty list created just before learns its type
+        from `pushed`), else ERROR, reported."""
+        heap = e.args[0]
+        t = self.infer(heap)
+        if isinstance(t, PendingT) and t.kind == "list" and pushed is not None \
+                and isinstance(heap, ast.Name):
+            from .pending import resolve
+            et = self.infer(pushed)
+            t = resolve(self, heap.id, ListT(et)) if not isinstance(et, ErrorT) else ERROR
+        elif isinstance(t, PendingT):
+            from .pending import unknown
+            unknown(self, heap, t)
+            return ERROR
+        if isinstance(t, ErrorT):
+            return ERROR
+        if not isinstance(t, ListT):
+            self.bag.error("E012", f"{name}() needs a list as its heap, not {t}", heap.span)
+            return ERROR
+        if not orderable_key(t.elem):
+            self.bag.error("E012", f"{name}() needs elements that can be ordered, not {t.elem}",
+                           heap.span)
+            return ERROR
+        return t.elem
+
+    def b_heappush(self, e, expected, name="heappush"):
+        if not self.arity(e, name, 2, 2):
+            return ERROR
+        et = self.heap_elem(e, name, e.args[1])
+        if isinstance(et, ErrorT):
+            self.infer(e.args[1])
+            return ERROR
+        self.check(e.args[1], et)
+        return NONE if name == "heappush" else et
+
+    def b_heappushpop(self, e, expected):
+        return self.b_heappush(e, expected, "heappushpop")
+
+    def b_heapreplace(self, e, expected):
+        return self.b_heappush(e, expected, "heapreplace")
+
+    def b_heappop(self, e, expected, name="heappop"):
+        if not self.arity(e, name, 1, 1):
+            return ERROR
+        et = self.heap_elem(e, name)
+        return et if name == "heappop" or isinstance(et, ErrorT) else NONE
+
+    def b_heapify(self, e, expected):
+        return self.b_heappop(e, expected, "heapify")
+
+    def b_nlargest(self, e, expected, name="nlargest"):
+        if not self.arity(e, name, 2, 2):
+            return ERROR
+        self.check(e.args[0], INT)
+        et = self.iterable_arg(e.args[1], f"{name}()")
+        if isinstance(et, ErrorT):
+            return ERROR
+        if not any(k.name == "key" for k in e.keywords) and not orderable_key(et):
+            self.bag.error("E012", f"{name}() of {et} needs key=", e.span)
+        self.key_function(e, et, name)
+        return ListT(et)
+
+    def b_nsmallest(self, e, expected):
+        return self.b_nlargest(e, expected, "nsmallest")
+
     def math_call(self, e, name: str) -> Type:
         if not self.arity(e, name, 1, 2 if name == "log" else 1):
             return FLOAT
@@ -512,5 +579,5 @@ class CallChecker(MethodChecker):
 BUILTIN_KEYWORDS = {
     "print": ("sep", "end"), "sorted": ("key", "reverse"), "min": ("key",), "max": ("key",),
     "zeros": ("dtype",), "ones": ("dtype",), "empty": ("dtype",), "full": ("dtype",),
-    "enumerate": ("start",),
+    "enumerate": ("start",), "nlargest": ("key",), "nsmallest": ("key",),
 }

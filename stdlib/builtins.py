@@ -293,6 +293,9 @@ PRIMS: dict[str, Builder] = {
     "bool": py_call("_bool"), "round": py_call("_round"), "divmod": py_call("_divmod"),
     "ord": py_call("_ord"), "chr": py_call("_chr"), "hex": py_call("_hex"),
     "bin": py_call("_bin"),
+    # heaps (Python's heapq: a list is the heap)
+    **{name: py_call(f"_{name}", name in ("nlargest", "nsmallest")) for name in (
+        "heappush", "heappop", "heapify", "heappushpop", "heapreplace", "nlargest", "nsmallest")},
     # math
     **{name: math_fn(name) for name in (
         "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan",

@@ -12,6 +12,7 @@ This module imports neither the compiler nor `ast`: the fast start-up path
 from __future__ import annotations
 
 import builtins as py
+import heapq
 import math
 
 from npl.runtime.errors import NplRuntimeError
@@ -83,6 +84,19 @@ def hole_reached(where: str, text: str) -> None:
     raise NplRuntimeError("hole", f"unfilled hole at {where}: ?{{{short}}}")
 
 
+def heappop(heap: list):
+    """heapq.heappop, with a message that names the heap."""
+    if not heap:
+        raise IndexError("heappop from an empty heap")
+    return heapq.heappop(heap)
+
+
+def heapreplace(heap: list, item):
+    if not heap:
+        raise IndexError("heapreplace on an empty heap")
+    return heapq.heapreplace(heap, item)
+
+
 _MATH_NAMES = ("sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos",
                "atan", "atan2", "floor", "ceil", "isnan", "isinf")
 
@@ -95,6 +109,9 @@ HELPERS: dict[str, object] = {
     "_all": py.all, "_str": py.str, "_int": py.int, "_float": py.float, "_bool": py.bool,
     "_round": py.round, "_divmod": py.divmod, "_pow": py.pow, "_ord": py.ord, "_chr": py.chr,
     "_hex": py.hex, "_bin": py.bin, "_format": py.format, "_repr": py.repr,
+    **{f"_{name}": getattr(heapq, name) for name in (
+        "heappush", "heapify", "heappushpop", "nlargest", "nsmallest")},
+    "_heappop": heappop, "_heapreplace": heapreplace,
     # math on scalars
     **{f"_m_{name}": getattr(math, name) for name in _MATH_NAMES},
     # arrays (reductions on an array; NumPy itself comes with array_helpers())

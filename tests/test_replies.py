@@ -387,8 +387,19 @@ def test_imports_are_dropped_and_math_names_written_bare():
         "def f(w: int, h: int) -> float:\n    return sqrt(w ** 2 + h ** 2) + pi * floor(2.5)\n")
 
 
+def test_heapq_names_are_written_bare_and_its_imports_dropped():
+    from npl.filling.pythonisms import rewrite_pythonisms
+    code = ("import heapq\nfrom heapq import heappop, nlargest\n\n"
+            "def f(xs: list[int], k: int) -> list[int]:\n    heapq.heapify(xs)\n"
+            "    heapq.heappush(xs, heappop(xs))\n    return heapq.nlargest(k, xs)\n")
+    assert rewrite_pythonisms(code) == (
+        "\ndef f(xs: list[int], k: int) -> list[int]:\n    heapify(xs)\n"
+        "    heappush(xs, heappop(xs))\n    return nlargest(k, xs)\n")
+
+
 @pytest.mark.parametrize("imports", ["import math", "from math import factorial", "import os",
-                                     "from collections import Counter", "import math as m"])
+                                     "from collections import Counter", "import math as m",
+                                     "from heapq import merge", "import heapq as hq"])
 def test_imports_of_what_npl_lacks_stay_for_the_compiler_to_report(imports):
     from npl.filling.pythonisms import rewrite_pythonisms
     code = f"def f(x: int) -> int:\n    {imports}\n    return math.factorial(x)\n"
@@ -426,6 +437,7 @@ def test_a_raise_becomes_an_assert_that_fails_with_its_message():
 @pytest.mark.parametrize("code", [
     "def f(x: int) -> int:\n    raise ValueError(\n        'two lines')\n",   # one line only
     "def f(math: int) -> int:\n    return math.sqrt\n",          # `math` is the reply's own name
+    "def f(heapq: list[int]) -> None:\n    heapq.heapify()\n",   # and `heapq` here
     "def f(xs: list[int]) -> None:\n    xs[0] = xs[1] = 0\n",     # not plain names
     "def f(x: int) -> int:\n    return x +\n",                   # not Python
 ])
@@ -451,6 +463,23 @@ def test_a_reply_with_python_habits_compiles_and_runs(tmp_path):
     loaded = npl.load(str(program))
     assert loaded.call("is_monotonic", [1, 2, 2, 5]) == 1.0
     assert abs(loaded.call("is_monotonic", [1, 3, 2]) - 2 ** 0.5) < 1e-12
+
+
+def test_a_reply_with_heapq_compiles_and_runs(tmp_path):
+    import npl
+    from npl.compiler.driver import compile
+    from npl.filling.model_source import reply_to_fill
+    hole = ('def k_smallest(xs: list[int], k: int) -> list[int]:\n'
+            '    """The k smallest numbers of xs, smallest first."""\n    ...\n')
+    spec = compile(hole, "ks.npl", strict_fills=False).holes[0]
+    reply = ("```python\nimport heapq\n\ndef k_smallest(xs: list[int], k: int) -> list[int]:\n"
+             "    heap = []\n    for x in xs:\n        heapq.heappush(heap, x)\n"
+             "    return [heapq.heappop(heap) for _ in range(min(k, len(heap)))]\n```")
+    program = tmp_path / "ks.npl"
+    program.write_text(reply_to_fill(spec, reply))
+    loaded = npl.load(str(program))
+    assert loaded.call("k_smallest", [5, 1, 4, 2], 3) == [1, 2, 4]
+    assert loaded.call("k_smallest", [], 2) == []
 
 
 def test_a_reply_that_raises_compiles_runs_and_stops_with_the_message(tmp_path):

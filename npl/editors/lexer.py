@@ -41,6 +41,8 @@ BUILTINS = (
     "print", "len", "range", "enumerate", "zip", "abs", "min", "max", "sum",
     "sorted", "reversed", "map", "filter", "any", "all", "round", "divmod",
     "pow", "ord", "chr", "hex", "bin",
+    # heaps
+    "heappush", "heappop", "heapify", "heappushpop", "heapreplace", "nlargest", "nsmallest",
     # math
     "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin",
     "acos", "atan", "atan2", "floor", "ceil", "isnan", "isinf",
