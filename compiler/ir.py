@@ -55,7 +55,7 @@ from npl.lang.types import Type
 #   repr(value)                       the !r conversion
 #   concat(*parts)                    join str parts
 PRIM_OPS = frozenset("""
-add sub mul truediv floordiv mod pow neg pos not bitor bitand bitxor bitsub
+add sub mul truediv floordiv mod pow neg pos not bitor bitand bitxor bitsub lshift rshift
 int_to_float truthy getitem slice
 print len range enumerate zip list set dict tuple abs min max sum sorted reversed
 map filter any all str int float bool round divmod pow ord chr hex bin

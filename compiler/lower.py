@@ -20,7 +20,8 @@ from npl.lang.types import (BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, F
 from . import ir
 
 BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "//": "floordiv",
-          "%": "mod", "**": "pow", "|": "bitor", "&": "bitand", "^": "bitxor"}
+          "%": "mod", "**": "pow", "|": "bitor", "&": "bitand", "^": "bitxor",
+          "<<": "lshift", ">>": "rshift"}
 CMPOPS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge",
           "in": "in", "not in": "not_in", "is": "is", "is not": "is_not"}
 

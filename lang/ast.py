@@ -112,7 +112,7 @@ class Name(Expr):
 
 @dataclass(frozen=True, eq=False)
 class BinOp(Expr):
-    """Arithmetic and set operators: + - * / // % ** | & ^"""
+    """Arithmetic, bit and set operators: + - * / // % ** | & ^ << >>"""
     op: str
     left: Expr
     right: Expr
@@ -271,7 +271,7 @@ class Assign(Stmt):
 @dataclass(frozen=True, eq=False)
 class AugAssign(Stmt):
     target: Expr
-    op: str                              # "+", "-", "*", "/", "//", "%"
+    op: str                              # "+", "-", "*", "/", "//", "%", "**", "<<", ">>"
     value: Expr
 
 

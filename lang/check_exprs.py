@@ -597,6 +597,8 @@ def arith_result(op: str, lt: Type, rt: Type) -> Optional[Type]:
         if op in "&|^" and lt == rt == BOOL:
             return BOOL
         return None
+    if op in ("<<", ">>"):
+        return INT if lt == rt == INT else None
     if is_numeric(lt) and is_numeric(rt):
         if op == "/":
             return FLOAT

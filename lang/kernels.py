@@ -22,6 +22,9 @@ asin acos atan atan2 floor ceil isnan isinf zeros ones empty full arange copy do
 """.split())
 
 
+SHIFTS = ("<<", ">>")       # Python's ints, unbounded: interpreted only
+
+
 def kernel_type_ok(t: Type) -> bool:
     if t in ARRAY_ELEMS or isinstance(t, ErrorT):
         return True
@@ -83,6 +86,8 @@ def construct_problem(prog: CheckedProgram, node) -> Optional[str]:
         return "comprehensions are not allowed in a kernel; write a loop"
     if isinstance(node, ast.Lambda):
         return "lambda is not allowed in a kernel"
+    if isinstance(node, (ast.BinOp, ast.AugAssign)) and node.op in SHIFTS:
+        return "bit shifts are not allowed in a kernel: multiply or floor-divide by a power of 2"
     if isinstance(node, (ast.StrLit, ast.FString)):
         return "str is not allowed in a kernel"
     return None

@@ -76,10 +76,8 @@ UNSUPPORTED: dict[str, str] = {
     "||": "`||` is not an operator: use `or`",
     "<>": "`<>` is not an operator: use `!=`",
     "~": "bitwise `~` is not supported",
-    "<<": "bit shifts are not supported: multiply or floor-divide by a power of 2",
-    ">>": "bit shifts are not supported: multiply or floor-divide by a power of 2",
 }
-for _op in ("**=", "|=", "&=", "^=", "<<=", ">>="):
+for _op in ("|=", "&=", "^="):
     UNSUPPORTED[_op] = f"`{_op}` is not supported: write `x = x {_op[:-1]} y`"
 IMPORT_ADVICE = ("`import module` is not supported: import definitions from a sibling "
                   ".npl file with `from module import name`")

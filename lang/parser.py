@@ -100,10 +100,11 @@ def _parse_tree(src: _Source, start: str):
 _EXPR_START = {"NAME", "NUMBER", "STRING", "FSTRING", "HOLE", "DATA", "LPAR", "LSQB",
                "LBRACE", "MINUS", "PLUS", "NOT", "LAMBDA", "TRUE", "FALSE", "NONE", "STAR"}
 _BINARY = {"PLUS", "MINUS", "STAR", "SLASH", "DSLASH", "PERCENT", "POW", "VBAR",
-           "CIRCUMFLEX", "AMPER", "EQEQ", "NOTEQ", "LESS", "LESSEQ", "MORE", "MOREEQ",
+           "CIRCUMFLEX", "AMPER", "LSHIFT", "RSHIFT", "EQEQ", "NOTEQ", "LESS", "LESSEQ", "MORE", "MOREEQ",
            "IN", "NOT", "IS", "AND", "OR"}
 _POSTFIX = _BINARY | {"IF", "DOT", "LPAR", "LSQB"}
-_AUGMENTED = {"PLUSEQ", "MINUSEQ", "STAREQ", "SLASHEQ", "DSLASHEQ", "PERCENTEQ"}
+_AUGMENTED = {"PLUSEQ", "MINUSEQ", "STAREQ", "SLASHEQ", "DSLASHEQ", "PERCENTEQ", "POWEQ",
+              "LSHIFTEQ", "RSHIFTEQ"}
 _DECL_START = {"DEF", "AT", "STRUCT", "CONST", "EXTERN", "EXAMPLE", "PROPERTY", "FROM"}
 _STMT_START = {"IF", "WHILE", "FOR", "RETURN", "PASS", "BREAK", "CONTINUE", "ASSERT",
                "DEF", "AT", "ELLIPSIS"}

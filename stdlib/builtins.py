@@ -277,7 +277,7 @@ PRIMS: dict[str, Builder] = {
     "truediv": binop(ast.Div()), "floordiv": binop(ast.FloorDiv()), "mod": binop(ast.Mod()),
     "pow": build_pow, "neg": unop(ast.USub()), "pos": unop(ast.UAdd()), "not": unop(ast.Not()),
     "bitor": binop(ast.BitOr()), "bitand": binop(ast.BitAnd()), "bitxor": binop(ast.BitXor()),
-    "bitsub": binop(ast.Sub()),
+    "bitsub": binop(ast.Sub()), "lshift": binop(ast.LShift()), "rshift": binop(ast.RShift()),
     "int_to_float": build_int_to_float, "truthy": build_truthy,
     "getitem": build_getitem, "slice": build_slice,
     # general built-ins

@@ -270,6 +270,7 @@ VALID_BODIES = [
     '    assert n >= 0, "n must be non-negative"\n    return f"{n:>5} {xs[0]!r} {{literal}}"',
     "    p.x += 1.0\n    q, r = divmod(a, b)\n    return not (q is None or r is not None) and a not in xs",
     "    return ?{the largest element of xs}",
+    "    m = n >> 1\n    m <<= 2\n    m **= 2\n    return m << 3 | n >> 1 & 7",
     "@kernel\ndef helper(x: array[float, 2], n: int) -> float:\n    return 0.0\n\n"
     "def main():\n    print(helper(zeros((2, 2)), 0x1F), .5, 1_000)",
     "    while True:\n        if x:\n            break\n        elif y:\n            continue\n        else:\n            x = -x",
@@ -331,7 +332,7 @@ PYTHON_ONLY = [
     "def f(x: int = 3) -> int:\n    return x",
     "@staticmethod\ndef f() -> int:\n    return 0",
     "\treturn 1",
-    "return x << 2",
+    "x |= 2",
     "return ~x",
     "return 1j",
     "print 'hello'",

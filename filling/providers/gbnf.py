@@ -28,14 +28,15 @@ checks in lang/parser.py):
   * Statements (docs/reference.md §4): `x = e`, `xs[i] = e`, `p.f = e`, and
     unpacking into such targets, nested or not (`a, b = e`, `xs[i], xs[j] =
     xs[j], xs[i]`, `(a, b), c = e`); `x: T` and `x: T = e`; `+= -= *= /= //=
-    %=` on a name, index or attribute; `if/elif/else`, `while`, `for NAMES
+    %= **= <<= >>=` on a name, index or attribute; `if/elif/else`, `while`, `for NAMES
     in e` (names nest: `for i, (a, b) in e`),
     `def NAME(p: T, ...) -> T`, each header optionally followed by one simple
     statement on the same line; `return`, `pass`, `break`, `continue`,
     `assert e[, msg]`, expression statements; `@kernel` lines; comments.
   * Expressions (§5) with Python's layering of `lambda`, `a if c else
     b`, `or`, `and`, `not`, comparisons (chained; `in`, `not in`, `is`,
-    `is not`) and the arithmetic and set operators `+ - * / // % ** | & ^`
+    `is not`) and the arithmetic, shift and set operators `+ - * / // % ** <<
+    >> | & ^`
     with unary `-`/`+`; calls with positional and keyword arguments or one
     generator argument; attributes; indexing `a[i, j]`; one slice
     `a[lo:hi:step]`; tuple/list/dict/set displays and comprehensions over
@@ -50,7 +51,7 @@ checks in lang/parser.py):
     are reserved words that no rule produces and that cannot be used as
     identifiers (nor `import`, `from`, `as`, nor `raise`, which only starts
     a `raise E(...)` statement of its own, without `from`); likewise `:=`, `;`,
-    `~ << >> @`, `**=` and the bitwise augmented assignments,
+    `~ @`, the bitwise augmented assignments `|= &= ^=`,
     `*args`/`**kwargs` and argument unpacking, parameter and lambda
     defaults, star targets, bytes and complex literals, `...`, decorators
     other than `@kernel`, and tabs.
@@ -125,7 +126,7 @@ s1-i ::= " "+
 ws-b ::= ([ \n] | comment "\n")*
 s1-b ::= [ \n] ws-b
 comment ::= "#" [^\n]*
-arithop ::= "**" | "*" | "//" | "/" | "%" | "+" | "-" | "|" | "&" | "^"
+arithop ::= "**" | "*" | "//" | "/" | "%" | "+" | "-" | "|" | "&" | "^" | "<<" | ">>"
 compop ::= "==" | "!=" | "<=" | ">=" | "<" | ">"
 wordcompop ::= "in" | "not" s1-i "in" | "is" | "is" s1-i "not"
 
@@ -184,7 +185,7 @@ dotted ::= name ("." name)*
 imported ::= "*" | importname (ws-i "," ws-i importname)* | "(" ws-b importname (ws-b "," ws-b importname)* (ws-b ",")? ws-b ")"
 importname ::= name (s1-i "as" s1-i name)?
 augassign ::= target ws-i augop ws-i exprlist
-augop ::= "+=" | "-=" | "*=" | "/=" | "//=" | "%="
+augop ::= "+=" | "-=" | "*=" | "/=" | "//=" | "%=" | "**=" | "<<=" | ">>="
 targets ::= target | targetitem (ws-i "," ws-i targetitem)+ (ws-i ",")? | targettuple
 targetitem ::= target | targettuple
 targettuple ::= "(" ws-b targetitem (ws-b "," ws-b targetitem)+ (ws-b ",")? ws-b ")"
