@@ -71,9 +71,10 @@ class FormatError(InternalError):
 
 # ---------------------------------------------------------------- precedence
 
-LAMBDA, IFEXP, OR, AND, NOT, CMP, BOR, BXOR, BAND, ARITH, TERM, UNARY, POWER, POSTFIX, ATOM = range(15)
-_BINARY = {"|": BOR, "^": BXOR, "&": BAND, "+": ARITH, "-": ARITH, "*": TERM, "/": TERM,
-           "//": TERM, "%": TERM, "**": POWER}
+(LAMBDA, IFEXP, OR, AND, NOT, CMP, BOR, BXOR, BAND, SHIFT, ARITH, TERM, UNARY, POWER, POSTFIX,
+ ATOM) = range(16)
+_BINARY = {"|": BOR, "^": BXOR, "&": BAND, "<<": SHIFT, ">>": SHIFT, "+": ARITH, "-": ARITH,
+           "*": TERM, "/": TERM, "//": TERM, "%": TERM, "**": POWER}
 
 
 def _prec(e: A.Expr) -> int:
