@@ -43,9 +43,9 @@ BUILT_IN_MODULES = {"math": BUILTIN_FUNCTIONS | frozenset(MATH_CONSTANTS),
 def rewrite_pythonisms(code: str) -> str:
     """`code` with one-line `raise` statements written `assert False`,
     `math.NAME` and `heapq.NAME` written `NAME` for NPL's built-ins, the
-    imports of those modules that leaves unused dropped, and chained assignments to plain names
-    split; `code` itself when Python cannot parse it or there
-    is nothing to rewrite."""
+    imports of those modules that leaves unused dropped, and chained
+    assignments to plain names split; `code` itself when Python cannot
+    parse it or there is nothing to rewrite."""
     tree = _parsed(code)
     if tree is None:
         return code

@@ -111,11 +111,11 @@ def load_cached(mod_name: str, tag: int):
     if mod_name in sys.modules:
         return sys.modules[mod_name]
     path = cache_dir() / f"{mod_name}.py"
-    if not path.exists():
+    if not path.exists() or not cache_files(path):
         return None
     with _numba_lock:
         import numba  # noqa: F401
-    with module_lock(path):
+    with module_lock(path):                 # checked again: another process may be writing it
         if not cache_files(path) or not verify(path):
             return None
         try:

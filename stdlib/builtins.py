@@ -21,6 +21,7 @@ import copy
 from typing import Callable
 
 from npl.compiler import ir
+from npl.lang.builtin_sigs import HEAP_FUNCTIONS
 from npl.lang.types import FLOAT, INT, ArrayT, IterT, ListT, SetT, Type
 from npl.runtime.values import type_has_array
 
@@ -294,8 +295,7 @@ PRIMS: dict[str, Builder] = {
     "ord": py_call("_ord"), "chr": py_call("_chr"), "hex": py_call("_hex"),
     "bin": py_call("_bin"),
     # heaps (Python's heapq: a list is the heap)
-    **{name: py_call(f"_{name}", name in ("nlargest", "nsmallest")) for name in (
-        "heappush", "heappop", "heapify", "heappushpop", "heapreplace", "nlargest", "nsmallest")},
+    **{name: py_call(f"_{name}", name in ("nlargest", "nsmallest")) for name in HEAP_FUNCTIONS},
     # math
     **{name: math_fn(name) for name in (
         "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan",

@@ -109,9 +109,10 @@ HELPERS: dict[str, object] = {
     "_all": py.all, "_str": py.str, "_int": py.int, "_float": py.float, "_bool": py.bool,
     "_round": py.round, "_divmod": py.divmod, "_pow": py.pow, "_ord": py.ord, "_chr": py.chr,
     "_hex": py.hex, "_bin": py.bin, "_format": py.format, "_repr": py.repr,
+    # (lang/builtin_sigs.py HEAP_FUNCTIONS, written out: a cached run imports no lang/)
     **{f"_{name}": getattr(heapq, name) for name in (
         "heappush", "heapify", "heappushpop", "nlargest", "nsmallest")},
-    "_heappop": heappop, "_heapreplace": heapreplace,
+    "_heappop": heappop, "_heapreplace": heapreplace,     # with messages that name the heap
     # math on scalars
     **{f"_m_{name}": getattr(math, name) for name in _MATH_NAMES},
     # arrays (reductions on an array; NumPy itself comes with array_helpers())

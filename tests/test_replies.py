@@ -446,54 +446,49 @@ def test_other_code_is_left_as_it_is(code):
     assert rewrite_pythonisms(code) == code
 
 
-def test_a_reply_with_python_habits_compiles_and_runs(tmp_path):
+def load_filled(tmp_path, hole: str, reply: str):
+    """The program of function hole `hole` filled from the model's
+    `reply`, loaded."""
     import npl
     from npl.compiler.driver import compile
     from npl.filling.model_source import reply_to_fill
+    spec = compile(hole, "fill.npl", strict_fills=False).holes[0]
+    program = tmp_path / "fill.npl"
+    program.write_text(reply_to_fill(spec, reply))
+    return npl.load(str(program))
+
+
+def test_a_reply_with_python_habits_compiles_and_runs(tmp_path):
     hole = ('def is_monotonic(xs: list[int]) -> float:\n'
             '    """1.0 when xs never goes down or never goes up, else the root of 2."""\n    ...\n')
-    spec = compile(hole, "mono.npl", strict_fills=False).holes[0]
     reply = ("```npl\ndef is_monotonic(xs: list[int]) -> float:\n    import math\n"
              "    up = down = True\n    for i in range(1, len(xs)):\n"
              "        if xs[i] > xs[i - 1]:\n            down = False\n"
              "        elif xs[i] < xs[i - 1]:\n            up = False\n"
              "    return 1.0 if up or down else math.sqrt(2)\n```")
-    program = tmp_path / "mono.npl"
-    program.write_text(reply_to_fill(spec, reply))
-    loaded = npl.load(str(program))
+    loaded = load_filled(tmp_path, hole, reply)
     assert loaded.call("is_monotonic", [1, 2, 2, 5]) == 1.0
     assert abs(loaded.call("is_monotonic", [1, 3, 2]) - 2 ** 0.5) < 1e-12
 
 
 def test_a_reply_with_heapq_compiles_and_runs(tmp_path):
-    import npl
-    from npl.compiler.driver import compile
-    from npl.filling.model_source import reply_to_fill
     hole = ('def k_smallest(xs: list[int], k: int) -> list[int]:\n'
             '    """The k smallest numbers of xs, smallest first."""\n    ...\n')
-    spec = compile(hole, "ks.npl", strict_fills=False).holes[0]
     reply = ("```python\nimport heapq\n\ndef k_smallest(xs: list[int], k: int) -> list[int]:\n"
              "    heap = []\n    for x in xs:\n        heapq.heappush(heap, x)\n"
              "    return [heapq.heappop(heap) for _ in range(min(k, len(heap)))]\n```")
-    program = tmp_path / "ks.npl"
-    program.write_text(reply_to_fill(spec, reply))
-    loaded = npl.load(str(program))
+    loaded = load_filled(tmp_path, hole, reply)
     assert loaded.call("k_smallest", [5, 1, 4, 2], 3) == [1, 2, 4]
     assert loaded.call("k_smallest", [], 2) == []
 
 
 def test_a_reply_that_raises_compiles_runs_and_stops_with_the_message(tmp_path):
     import npl
-    from npl.compiler.driver import compile
-    from npl.filling.model_source import reply_to_fill
     hole = 'def first_even(xs: list[int]) -> int:\n    """The first even number in xs."""\n    ...\n'
-    spec = compile(hole, "even.npl", strict_fills=False).holes[0]
     reply = ("```npl\ndef first_even(xs: list[int]) -> int:\n    for x in xs:\n"
              "        if x % 2 == 0:\n            return x\n"
              "    raise ValueError(f\"no even number in {xs}\")\n```")
-    program = tmp_path / "even.npl"
-    program.write_text(reply_to_fill(spec, reply))      # no E016: the raise ends its path
-    loaded = npl.load(str(program))
+    loaded = load_filled(tmp_path, hole, reply)        # no E016: the raise ends its path
     assert loaded.call("first_even", [3, 4, 6]) == 4
     with pytest.raises(npl.NplRuntimeError, match=r"no even number in \[1, 3\]"):
         loaded.call("first_even", [1, 3])
