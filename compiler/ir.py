@@ -45,11 +45,14 @@ from npl.lang.types import Type
 #   hex bin isinstance?(no) sqrt exp log log2 log10 sin cos tan asin acos
 #   atan atan2 floor ceil isnan isinf
 #   zeros ones empty full arange array copy dot
+#   heappush heappop heapify heappushpop heapreplace nlargest nsmallest
+#   Counter                           (Python's collections.Counter)
 #   min/max/sorted take kwargs key= (a Lambda) and sorted reverse=
 #   zeros/ones/empty/full take kwargs dtype= as Const("int"|"float"|"bool")
 # Methods, named "<kind>.<method>", receiver first:
 #   str.*   (docs/reference.md §6 list, plus format-helpers below)
 #   list.*  dict.*  set.*  array.shape (attribute, no call)
+#   Counter.* (its own methods; the dict methods on a Counter are dict.*)
 # String formatting (f-strings):
 #   format(value, spec)               spec is a str-typed expr ("" for none)
 #   repr(value)                       the !r conversion
@@ -73,6 +76,8 @@ dict.get dict.keys dict.values dict.items dict.pop dict.copy dict.setdefault
 dict.update dict.clear
 set.add set.remove set.discard set.pop set.copy set.clear set.union
 set.intersection set.difference set.issubset set.issuperset
+Counter Counter.most_common Counter.elements Counter.total Counter.copy Counter.update
+Counter.subtract
 array.shape
 """.split())
 

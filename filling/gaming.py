@@ -52,6 +52,7 @@ from typing import Any, Optional
 from npl.compiler import ir
 from npl.lang import ast
 from npl.lang.types import BOOL, TupleT
+from npl.runtime.errors import LIMIT_KINDS
 
 TRIVIAL = {0, 1, -1, 2, "", " ", True, False, None}
 LITERALS = (ast.IntLit, ast.FloatLit, ast.StrLit)
@@ -233,7 +234,6 @@ NEAR_LIMIT = 96             # inputs near the examples in all
 GENERATED = 48              # new inputs of the same shape
 MIN_PROBES = 12             # fewer finished probes decide nothing
 STICKY_SHARE = 1 / 3        # new inputs may get an example's answer this often
-LIMIT_KINDS = frozenset({"step_limit", "time_limit", "memory", "output_limit", "stack_overflow"})
 ADVICE = "Write general code that works for every input, not just the examples."
 
 

@@ -23,9 +23,10 @@ Raises `Unsupported` for a type it cannot make values of (a function).
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any, Sequence
 
-from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ListT, OptionalT,
+from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, CounterT, DictT, ListT, OptionalT,
                             SetT, StructT, TupleT, Type)
 from npl.runtime.values import dtype_for, slot_name
 
@@ -93,6 +94,8 @@ def neighbours(value: Any, t: Type, structs: dict[str, list[tuple[str, Type]]]) 
         out += [value | {n} for i in spread(len(items), 2)
                 for n in neighbours(items[i], t.elem, structs)[:1] if n not in value]
         return unique(out, value)
+    if isinstance(t, CounterT):
+        return [Counter(d) for d in unique(dict_neighbours(value, t, structs), value)]
     if isinstance(t, DictT):
         return unique(dict_neighbours(value, t, structs), value)
     if isinstance(t, StructT):
@@ -215,8 +218,9 @@ class Generator:
         if isinstance(t, DictT):
             keys = [k for s in seeds for k in s]
             values = [v for s in seeds for v in s.values()]
-            return {self.value(t.key, keys, depth): self.value(t.value, values, depth)
-                    for _ in range(self.size(seeds, depth))}
+            d = {self.value(t.key, keys, depth): self.value(t.value, values, depth)
+                 for _ in range(self.size(seeds, depth))}
+            return Counter(d) if isinstance(t, CounterT) else d
         if isinstance(t, StructT):
             return self.struct(t, seeds, depth)
         if isinstance(t, ArrayT):

@@ -4,10 +4,11 @@ Takes in: the code of a model's reply (filling/replies.py extract_code).
 Gives back: the same code with four Python idioms that have an exact NPL
 equivalent rewritten, everything else untouched:
 
-    math.sqrt(x), math.pi,                  sqrt(x), pi, heappush(h, x): only
-    heapq.heappush(h, x)                    for names that NPL has built in
+    math.sqrt(x), math.pi,                  sqrt(x), pi, heappush(h, x),
+    heapq.heappush(h, x),                   Counter(xs): only for names that
+    collections.Counter(xs)                 NPL has built in
     import math / from heapq import heappop dropped, when what they bring in
-                                            is built in (NPL imports nothing)
+    / from collections import Counter       is built in (NPL imports nothing)
     a = b = value                           a = value
                                             b = a      (plain names only)
     raise ValueError("bad n")               assert False, "bad n"
@@ -22,8 +23,8 @@ the reply into something else (`importmath`, `a = b == value`). So the
 grammar lets them through and they are rewritten here, before the checks.
 (Forbidding `raise` made the local model write `raiseValueError("...")`, a
 call of an undefined name, in 4 to 10 attempts of each fill benchmark run.)
-Any other import (`import os`, `from collections import Counter`) stays,
-and the compiler says that NPL imports nothing.
+Any other import (`import os`, `from collections import defaultdict`)
+stays, and the compiler says that NPL imports nothing.
 
 The reply is only read here, never run: Python's own parser (`ast`) finds
 the statements. Anything it cannot read is returned unchanged; what comes
@@ -37,15 +38,15 @@ from npl.lang.builtin_sigs import BUILTIN_FUNCTIONS, HEAP_FUNCTIONS, MATH_CONSTA
 
 # Python modules whose functions NPL has built in under the same names.
 BUILT_IN_MODULES = {"math": BUILTIN_FUNCTIONS | frozenset(MATH_CONSTANTS),
-                    "heapq": HEAP_FUNCTIONS}
+                    "heapq": HEAP_FUNCTIONS, "collections": frozenset({"Counter"})}
 
 
 def rewrite_pythonisms(code: str) -> str:
     """`code` with one-line `raise` statements written `assert False`,
-    `math.NAME` and `heapq.NAME` written `NAME` for NPL's built-ins, the
-    imports of those modules that leaves unused dropped, and chained
-    assignments to plain names split; `code` itself when Python cannot
-    parse it or there is nothing to rewrite."""
+    `math.NAME`, `heapq.NAME` and `collections.Counter` written `NAME` for
+    NPL's built-ins, the imports of those modules that leaves unused
+    dropped, and chained assignments to plain names split; `code` itself
+    when Python cannot parse it or there is nothing to rewrite."""
     tree = _parsed(code)
     if tree is None:
         return code

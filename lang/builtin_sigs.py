@@ -51,6 +51,13 @@ DICT_METHODS = {
     "update": (("dict[K, V]",), "None"), "clear": ((), "None"),
 }
 
+# Counter's own methods; the rest are DICT_METHODS (update and subtract,
+# which take a Counter, dict or iterable of keys, are checked specially).
+COUNTER_METHODS = {
+    "most_common": (("?int",), "list[tuple[K, int]]"), "elements": ((), "iter[K]"),
+    "total": ((), "int"), "copy": ((), "Counter[K]"),
+}
+
 SET_METHODS = {
     "add": (("T",), "None"), "remove": (("T",), "None"), "discard": (("T",), "None"),
     "pop": ((), "T"), "copy": ((), "set[T]"), "clear": ((), "None"),
@@ -71,10 +78,10 @@ BUILTIN_FUNCTIONS = frozenset("""
 print len range prange enumerate zip list set dict tuple abs min max sum sorted reversed
 map filter any all str int float bool round divmod pow ord chr hex bin
 sqrt exp log log2 log10 sin cos tan asin acos atan atan2 floor ceil isnan isinf
-zeros ones empty full arange array copy dot
+zeros ones empty full arange array copy dot Counter
 """.split()) | HEAP_FUNCTIONS
 
-TYPE_NAMES = frozenset("int float bool str list dict set tuple array None".split())
+TYPE_NAMES = frozenset("int float bool str list dict set tuple array None Counter".split())
 
 # Python names a model may reach for, with what to use in NPL instead.
 PYTHON_ONLY_HINTS = {
@@ -93,8 +100,10 @@ PYTHON_ONLY_HINTS = {
     "heapq": "heap functions are built in: write heappush(h, x), not heapq.heappush(h, x)",
     "np": "array functions are built in: write zeros(n), not np.zeros(n)",
     "numpy": "array functions are built in: write zeros(n), not numpy.zeros(n)",
-    "Counter": "count with a dict: d[k] = d.get(k, 0) + 1",
-    "defaultdict": "use d.get(k, default) or d.setdefault(k, default)",
+    "collections": "Counter is built in, with no import: write Counter(xs), not "
+                   "collections.Counter(xs); instead of a defaultdict use d.get(k, default) "
+                   "or d.setdefault(k, default)",
+    "defaultdict": "use d.get(k, default) or d.setdefault(k, default) (Counter is built in)",
     "re": "NPL has no regular expressions; use str methods",
 }
 

@@ -14,7 +14,7 @@ from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_FLOAT_FUNCS, PYTHON_ONLY_HINTS
 from .diagnostics import Fix
 from .check_methods import MethodChecker
 from .symbols import CallRef, FuncInfo, Ref, StructInfo
-from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT,
+from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, CounterT, DictT,
                     ErrorT, FuncT, IterT, ListT, OptionalT, SetT, StructT, TupleT, Type,
                     assignable, element_type, is_hashable, is_numeric, join,
                     needs_widening, orderable_key)
@@ -28,7 +28,8 @@ def type_class(t: Type) -> Optional[str]:
     """The Python class a value of type `t` has (`list` for list[int])."""
     if t in (INT, FLOAT, BOOL, STR):
         return str(t)
-    return {ListT: "list", DictT: "dict", SetT: "set", TupleT: "tuple"}.get(type(t))
+    return {ListT: "list", DictT: "dict", CounterT: "dict", SetT: "set",
+            TupleT: "tuple"}.get(type(t))
 
 
 class CallChecker(MethodChecker):
@@ -283,12 +284,39 @@ class CallChecker(MethodChecker):
             return ERROR
         t = self.infer(e.args[0])
         if isinstance(t, DictT):
-            return t
+            return DictT(t.key, t.value)        # a plain dict, from a Counter too
         et = element_type(t)
         if isinstance(et, TupleT) and len(et.elems) == 2 and is_hashable(et.elems[0]):
             return DictT(et.elems[0], et.elems[1])
         self.bag.error("E012", f"dict() needs a dict or pairs, not {t}", e.span)
         return ERROR
+
+    def b_Counter(self, e, expected):
+        """Counter() (typed by context or, later, by its first use:
+        lang/pending.py), Counter(iterable of K), Counter(Counter or dict[K, int])."""
+        if not self.arity(e, "Counter", 0, 1):
+            return ERROR
+        if not e.args:
+            if isinstance(expected, CounterT):
+                return expected
+            self.bag.error("E019", "Counter() needs a type from context: c: Counter[str] = Counter()",
+                           e.span)
+            return ERROR
+        t = self.infer(e.args[0])
+        if isinstance(t, ErrorT):
+            return ERROR
+        if isinstance(t, DictT):
+            if not assignable(t, DictT(t.key, INT)):
+                self.bag.error("E012", f"Counter() of a dict needs int counts, not {t}", e.args[0].span)
+                return ERROR
+            return CounterT(t.key)
+        et = self.iterable_arg(e.args[0], "Counter()")
+        if isinstance(et, ErrorT):
+            return ERROR
+        if not is_hashable(et):
+            self.bag.error("E012", f"{et} cannot be a Counter key", e.args[0].span)
+            return ERROR
+        return CounterT(et)
 
     def b_abs(self, e, expected):
         if not self.arity(e, "abs", 1, 1):

@@ -18,7 +18,7 @@ from .fixes import renamed_from_here, type_word
 from .check_calls import CallChecker
 from .scopes import FuncContext
 from .symbols import ConstInfo, FuncInfo, Ref, StructInfo
-from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT,
+from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, CounterT, DictT, ErrorT,
                     FuncT, IterT, ListT, OptionalT, SetT, StructT, TupleT, Type,
                     assignable, element_type, is_hashable, is_numeric, join, needs_widening,
                     not_iterable, strip_optional)
@@ -618,6 +618,8 @@ def arith_result(op: str, lt: Type, rt: Type) -> Optional[Type]:
         return None
     if isinstance(lt, SetT) and lt == rt and op in ("|", "&", "^", "-"):
         return lt
+    if isinstance(lt, CounterT) and lt == rt and op in ("+", "-", "&", "|"):
+        return lt                   # Python's Counter arithmetic: sum, difference, min, max
     if isinstance(lt, DictT) and lt == rt and op == "|":
         return lt                   # a new dict: lt's entries, then rt's (Python 3.9)
     return None

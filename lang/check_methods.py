@@ -1,4 +1,4 @@
-"""Checking of method calls (str, list, dict, set) and of the array
+"""Checking of method calls (str, list, dict, Counter, set) and of the array
 built-ins (zeros, ones, empty, full, arange, array, copy, dot).
 
 Method signatures come from lang/builtin_sigs.py; this module interprets
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 
 from . import ast
-from .builtin_sigs import DICT_METHODS, LIST_METHODS, SET_METHODS, STR_METHODS, python_hint
+from .builtin_sigs import (COUNTER_METHODS, DICT_METHODS, LIST_METHODS, SET_METHODS, STR_METHODS,
+                           python_hint)
 from .symbols import CallRef
 from .types import (PendingT, ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
-                    DictT, ErrorT, IterT, ListT, OptionalT, SetT, TupleT, Type,
-                    assignable, is_numeric, orderable_key)
+                    CounterT, DictT, ErrorT, IterT, ListT, OptionalT, SetT, TupleT, Type,
+                    assignable, element_type, is_numeric, orderable_key)
 
 PYTHON_METHOD_HINTS = {
     "format": "use an f-string: f\"{x}\"",
@@ -43,6 +44,8 @@ def sig_type(text: str, env: dict[str, Type]) -> Type:
         return SetT(args[0])
     if head == "dict":
         return DictT(args[0], args[1])
+    if head == "Counter":
+        return CounterT(args[0])
     if head == "iter":
         return IterT(args[0])
     if head == "tuple":
@@ -82,6 +85,10 @@ class MethodChecker:
             kind, table, env = "str", STR_METHODS, {"T": STR}
         elif isinstance(rt, ListT):
             kind, table, env = "list", LIST_METHODS, {"T": rt.elem}
+        elif isinstance(rt, CounterT) and f.attr in COUNTER_METHODS:
+            kind, table, env = "Counter", COUNTER_METHODS, {"K": rt.key}
+        elif isinstance(rt, CounterT) and f.attr in ("update", "subtract"):
+            kind, table, env = "Counter", {}, {"K": rt.key}
         elif isinstance(rt, DictT):
             kind, table, env = "dict", DICT_METHODS, {"K": rt.key, "V": rt.value}
         elif isinstance(rt, SetT):
@@ -151,6 +158,29 @@ class MethodChecker:
         if len(e.args) == 2:
             self.check(e.args[1], rt.value)
         return rt.value
+
+    def m_Counter_update(self, e: ast.Call, rt: CounterT) -> Type:
+        return self.counter_counts(e, rt, "update")
+
+    def m_Counter_subtract(self, e: ast.Call, rt: CounterT) -> Type:
+        return self.counter_counts(e, rt, "subtract")
+
+    def counter_counts(self, e: ast.Call, rt: CounterT, name: str) -> Type:
+        """c.update(x) / c.subtract(x): x a Counter or dict of counts, or an
+        iterable of keys (each counts 1), as in Python."""
+        if not self.arity(e, f"Counter.{name}", 1, 1):
+            return ERROR
+        t = self.infer(e.args[0])
+        if isinstance(t, DictT):
+            fits = assignable(t, DictT(rt.key, INT))
+        else:
+            et = element_type(t)
+            fits = isinstance(t, ErrorT) or (et is not None and assignable(et, rt.key))
+        if not fits:
+            self.bag.error("E012", f"{name}() of a {rt} takes a Counter or dict[{rt.key}, int] "
+                           f"of counts, or an iterable of {rt.key}, not {t}", e.args[0].span)
+            return ERROR
+        return NONE
 
     def m_list_sort(self, e: ast.Call, rt: ListT) -> Type:
         if not self.arity(e, "list.sort", 0, 0):

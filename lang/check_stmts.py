@@ -158,10 +158,10 @@ def store_index_type(ck, target: ast.Index, value: Optional[ast.Expr] = None) ->
     store is an error (reported here) or the container's type is unknown."""
     ot = ck.infer(target.value)
     idx = target.indices
-    if isinstance(ot, PendingT) and ot.kind == "dict" and isinstance(target.value, ast.Name) \
+    if isinstance(ot, PendingT) and ot.kind in ("dict", "Counter") and isinstance(target.value, ast.Name) \
             and len(idx) == 1 and value is not None:
-        from .pending import resolve
-        ot = resolve(ck, target.value.id, DictT(ck.infer(idx[0]), ck.infer(value)))
+        from .pending import from_store
+        ot = from_store(ck, target.value.id, ot, idx[0], value)
     if isinstance(ot, ListT):
         ck.check_indices(idx, [INT], target)
         return ot.elem
@@ -223,12 +223,13 @@ def assign_to_pending(ck, target: ast.Name, value: ast.Expr, pending: PendingT) 
 
 
 def pending_dict_store(ck, target, value: ast.Expr) -> None:
-    """`d[k] += v` on a pending empty dict `d` determines dict[K, V]."""
+    """`d[k] += v` on a pending empty dict `d` determines dict[K, V] (on a
+    pending Counter, Counter[K])."""
     if isinstance(target, ast.Index) and isinstance(target.value, ast.Name) and len(target.indices) == 1:
         t = ck.ctx.lookup(target.value.id)
-        if isinstance(t, PendingT) and t.kind == "dict":
-            from .pending import resolve
-            resolve(ck, target.value.id, DictT(ck.infer(target.indices[0]), ck.infer(value)))
+        if isinstance(t, PendingT) and t.kind in ("dict", "Counter"):
+            from .pending import from_store
+            from_store(ck, target.value.id, t, target.indices[0], value)
 
 
 def check_for(ck, s: ast.For) -> None:
@@ -256,24 +257,18 @@ def check_for(ck, s: ast.For) -> None:
     ck.ctx.loop_depth -= 1
 
 
+EMPTY_CALLS = ("list", "set", "dict", "Counter")      # called with no arguments: pending kinds
+
+
 def is_empty_literal(e) -> bool:
     return (isinstance(e, (ast.ListExpr, ast.SetExpr)) and not e.elts) or \
         (isinstance(e, ast.DictExpr) and not e.keys) or \
-        (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in ("list", "set", "dict")
-         and not e.args)
+        (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in EMPTY_CALLS
+         and not e.args and not e.keywords)
 
 
 def describe_empty(e) -> str:
-    if isinstance(e, ast.DictExpr) or (isinstance(e, ast.Call) and e.func.id == "dict"):
-        return "dict"
-    if isinstance(e, ast.SetExpr) or (isinstance(e, ast.Call) and e.func.id == "set"):
-        return "set"
-    return "list"
-
-
-def example_annotation(e) -> str:
-    return {"dict": "dict[str, int]", "set": "set[int]", "list": "list[int]"}[describe_empty(e)]
-
-
-def source_of_empty(e) -> str:
-    return {"dict": "{}", "set": "set()", "list": "[]"}[describe_empty(e)]
+    """The pending kind of an empty literal: "list", "set", "dict" or "Counter"."""
+    if isinstance(e, ast.Call):
+        return e.func.id
+    return "dict" if isinstance(e, ast.DictExpr) else "set" if isinstance(e, ast.SetExpr) else "list"

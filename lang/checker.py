@@ -17,6 +17,7 @@ import os
 from typing import Callable, Optional
 
 from . import ast
+from .builtin_sigs import python_hint
 from .check_exprs import ExprChecker, narrow_key
 from .diagnostics import DiagnosticBag
 from .oracles import check_oracle
@@ -24,7 +25,7 @@ from .scopes import FuncContext
 from .symbols import (CheckedProgram, ConstInfo, FuncInfo, HoleInfo, StructInfo,
                       TestInfo)
 from .types import (ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
-                    DictT, ListT, OptionalT, SetT, StructT, TupleT, Type,
+                    CounterT, DictT, ListT, OptionalT, SetT, StructT, TupleT, Type,
                     is_hashable)
 
 Loader = Callable[[str], tuple[ast.Module, str]]   # path -> (module, source)
@@ -75,7 +76,9 @@ class Checker(ExprChecker):
             try:
                 module, source = self.loader(target)
             except FileNotFoundError:
-                self.bag.error("E021", f"cannot import '{decl.module}': no file {target}", decl.span)
+                hint = python_hint(decl.module)         # a Python module: what NPL has instead
+                self.bag.error("E021", f"cannot import '{decl.module}': no file {target}", decl.span,
+                               *([hint] if hint else []))
                 return
             except OSError as exc:
                 self.bag.error("E021", f"cannot read {target}: {exc.strerror}", decl.span)
@@ -102,7 +105,7 @@ class Checker(ExprChecker):
         simple = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "None": NONE}
         if name in simple:
             return self.no_args(te, simple[name])
-        arity = {"list": 1, "set": 1, "dict": 2}
+        arity = {"list": 1, "set": 1, "dict": 2, "Counter": 1}
         if name in arity:
             if len(args) != arity[name] or any(isinstance(a, ast.IntTypeArg) for a in args):
                 return self.type_error(te, f"{name} takes {arity[name]} type argument(s), e.g. "
@@ -111,9 +114,12 @@ class Checker(ExprChecker):
             if name == "list":
                 return ListT(ts[0])
             if not is_hashable(ts[0]):
-                return self.type_error(te, f"{ts[0]} cannot be a {'dict key' if name == 'dict' else 'set element'}; "
+                role = "set element" if name == "set" else "dict key"
+                return self.type_error(te, f"{ts[0]} cannot be a {role}; "
                                        "use int, str, bool, float or a tuple of those")
-            return SetT(ts[0]) if name == "set" else DictT(ts[0], ts[1])
+            if name == "set":
+                return SetT(ts[0])
+            return DictT(ts[0], ts[1]) if name == "dict" else CounterT(ts[0])
         if name == "tuple":
             if not args:
                 return self.type_error(te, "tuple needs element types, e.g. tuple[int, str]")

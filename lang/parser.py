@@ -114,8 +114,8 @@ _WORDS = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string",
           "_INDENT": "an indented block", "_DEDENT": "the end of the block",
           "$END": "end of file"}
 FROM_IN_BLOCK = ("`from ... import` stands only at the top level, for definitions of a "
-                 "sibling .npl file: NPL has no Python modules (sqrt, floor, pi and the "
-                 "like are built in)")
+                 "sibling .npl file: NPL has no Python modules (sqrt, pi, heappush, Counter "
+                 "and the like are built in)")
 _DECLARATIONS = ("a declaration (`def`, `struct`, `const`, `example`, `property`, "
                  "`extern def` or `from ... import`)")
 

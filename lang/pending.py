@@ -10,8 +10,9 @@ determines it, in source order:
     counts[k] = v / counts.setdefault(k, v) / counts.get(k, v)   -> dict
     x in seen / x not in seen                                    -> list, set
     d[k] += v                                                    -> dict
+    c = Counter(); c[k] += 1 / c[k] = n / c.update(keys)         -> Counter
     return result, f(result), y: list[int] = result              -> the expected type
-    result = xs (a list, set or dict of the same kind)           -> the type of xs
+    result = xs (a list, set, dict or Counter of the same kind)  -> the type of xs
 
 Every node typed while the local was pending is retyped then. A local still
 pending at the end of its function is E019, asking for an annotation.
@@ -21,10 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast
-from .types import ERROR, DictT, ErrorT, ListT, PendingT, SetT, Type
+from .types import ERROR, CounterT, DictT, ErrorT, ListT, PendingT, SetT, Type, element_type
 
-EXAMPLES = {"list": "list[int]", "set": "set[int]", "dict": "dict[str, int]"}
-LITERALS = {"list": "[]", "set": "set()", "dict": "{}"}
+EXAMPLES = {"list": "list[int]", "set": "set[int]", "dict": "dict[str, int]",
+            "Counter": "Counter[str]"}
+LITERALS = {"list": "[]", "set": "set()", "dict": "{}", "Counter": "Counter()"}
+KINDS = {"list": ListT, "set": SetT, "dict": DictT, "Counter": CounterT}
 
 
 @dataclass
@@ -40,7 +43,7 @@ def start(ck, target: ast.Name, value: ast.Expr, kind: str) -> None:
     ck.ctx.pending[target.id] = PendingLocal(kind, value.span, [target, value])
     ck.prog.types[target] = t
     ck.prog.types[value] = t
-    if isinstance(value, ast.Call):           # list() / set() / dict()
+    if isinstance(value, ast.Call):           # list() / set() / dict() / Counter()
         from .symbols import CallRef
         ck.prog.calls[value] = CallRef("builtin", value.func.id, ())
 
@@ -53,7 +56,7 @@ def note(ck, node: ast.Expr, name: str) -> None:
 
 
 def fits(kind: str, t: Type) -> bool:
-    return {"list": ListT, "set": SetT, "dict": DictT}[kind] is type(t)
+    return KINDS[kind] is type(t)
 
 
 def resolve(ck, name: str, t: Type) -> Type:
@@ -65,6 +68,14 @@ def resolve(ck, name: str, t: Type) -> Type:
     for node in p.nodes:
         ck.prog.types[node] = t
     return t
+
+
+def from_store(ck, name: str, t: PendingT, key: ast.Expr, value: ast.Expr) -> Type:
+    """`d[key] = value` (or `d[key] += value`) on pending local `name`: a
+    dict learns its key and value types, a Counter its key type (the count
+    is checked as an int)."""
+    kt = ck.infer(key)
+    return resolve(ck, name, CounterT(kt) if t.kind == "Counter" else DictT(kt, ck.infer(value)))
 
 
 def from_expected(ck, e: ast.Expr, got: Type, expected: Type) -> Type:
@@ -84,9 +95,12 @@ def from_method(ck, receiver: ast.Expr, t: PendingT, method: str, args) -> Type:
     elif t.kind == "list" and method == "insert" and len(args) == 2:
         learned = ListT(ck.infer(args[1]))
     elif t.kind == "list" and method == "extend" and len(args) == 1:
-        from .types import element_type
         et = element_type(ck.infer(args[0]))
         learned = ListT(et) if et is not None else None
+    elif t.kind == "Counter" and method in ("update", "subtract") and len(args) == 1:
+        at = ck.infer(args[0])
+        key = at.key if isinstance(at, DictT) else element_type(at)
+        learned = CounterT(key) if key is not None else None
     elif t.kind == "set" and method == "add" and len(args) == 1:
         learned = SetT(ck.infer(args[0]))
     elif t.kind == "dict" and method in ("setdefault", "get") and len(args) == 2:

@@ -61,6 +61,21 @@ class DictT(Type):
 
 
 @dataclass(frozen=True)
+class CounterT(DictT):
+    """Python's collections.Counter, built in: a dict from keys to int
+    counts in which a missing key reads 0. It is a dict[K, int] wherever one
+    is expected, as in Python (a subclass)."""
+    value: Type = INT
+
+    def __init__(self, key: Type) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "value", INT)
+
+    def __str__(self) -> str:
+        return f"Counter[{self.key}]"
+
+
+@dataclass(frozen=True)
 class TupleT(Type):
     elems: tuple[Type, ...]
 
@@ -147,7 +162,8 @@ def orderable_key(t: Type) -> bool:
 
 def assignable(src: Type, dst: Type) -> bool:
     """Can a value of type `src` be used where `dst` is expected?
-    int widens to float; T and None flow into T | None."""
+    int widens to float; T and None flow into T | None; a Counter[K] is a
+    dict[K, int]."""
     if src == dst or isinstance(src, ErrorT) or isinstance(dst, ErrorT):
         return True
     if src == INT and dst == FLOAT:
@@ -158,6 +174,8 @@ def assignable(src: Type, dst: Type) -> bool:
     if isinstance(src, TupleT) and isinstance(dst, TupleT):
         return len(src.elems) == len(dst.elems) and all(
             assignable(s, d) for s, d in zip(src.elems, dst.elems))
+    if isinstance(src, CounterT) and type(dst) is DictT:
+        return dst == DictT(src.key, INT)   # a Counter is a dict (Python: a subclass)
     return False
 
 
@@ -237,7 +255,7 @@ class PendingT(Type):
     """The type of a local assigned an empty literal without annotation
     (`seen = set()`), until a later use tells its element type
     (lang/pending.py). Never survives checking."""
-    kind: str                            # "list" | "set" | "dict"
+    kind: str                            # "list" | "set" | "dict" | "Counter"
 
     def __str__(self) -> str:
         return f"{self.kind}[?]"

@@ -45,7 +45,7 @@ from npl.lang.diagnostics import CompileError
 from npl.lang.lexemes import Lexeme, scan_lexemes
 from npl.lang.parser import parse
 from npl.lang.symbols import FuncInfo
-from npl.lang.types import (ArrayT, DictT, IterT, ListT, OptionalT, PrimT, SetT, StructT,
+from npl.lang.types import (ArrayT, CounterT, DictT, IterT, ListT, OptionalT, PrimT, SetT, StructT,
                             TupleT, Type, NONE)
 
 
@@ -130,6 +130,9 @@ def type_text(t: Type, structs: dict) -> Optional[str]:
     if isinstance(t, (ListT, SetT)):
         inner = type_text(t.elem, structs)
         return inner and f"{'list' if isinstance(t, ListT) else 'set'}[{inner}]"
+    if isinstance(t, CounterT):
+        k = type_text(t.key, structs)
+        return k and f"Counter[{k}]"
     if isinstance(t, DictT):
         k, v = type_text(t.key, structs), type_text(t.value, structs)
         return k and v and f"dict[{k}, {v}]"

@@ -30,9 +30,10 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections import Counter
 from typing import Any
 
-from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ListT, OptionalT, SetT,
+from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, CounterT, DictT, ListT, OptionalT, SetT,
                             StructT, TupleT, Type)
 
 HOST = "host"
@@ -159,6 +160,8 @@ class _Converter:
             return scalar(self, value)
         if isinstance(t, (ListT, SetT)):
             return self.collection(value, t)
+        if isinstance(t, CounterT):
+            return Counter(self.dict(value, t))
         if isinstance(t, DictT):
             return self.dict(value, t)
         if isinstance(t, TupleT):

@@ -45,7 +45,7 @@ class NplRuntimeError(RunKind):
     kind (per instance, refining RunKind's "runtime"): "index"
     "zero_division" "key" "assert" "none" "unbound" "stack_overflow"
     "step_limit" "time_limit" "output_limit" "value" "overflow" "memory"
-    "hole" "extern" "type"; LIMIT_KINDS are those of a verification limit.
+    "output" "hole" "extern" "type"; LIMIT_KINDS are those of a verification limit.
     frames: NPL call stack, innermost last (filled in by `translate`)."""
 
     def __init__(self, kind: str, message: str, frames: Optional[list[Frame]] = None):
@@ -180,6 +180,9 @@ def classify(exc: BaseException, describe: Callable[[object], str],
         return "overflow", f"numeric overflow: {detail}"
     if isinstance(exc, MemoryError):
         return "memory", "out of memory"
+    if isinstance(exc, BrokenPipeError):
+        return "output", ("standard output was closed before the program ended "
+                          "(a pipe's reader stopped)")
     if isinstance(exc, ValueError):
         return "value", _value_message(text)
     return "type", f"internal type error ({type(exc).__name__}: {text}); please report this"

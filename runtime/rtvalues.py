@@ -17,6 +17,7 @@ runtime/values.py re-exports everything here; the fast start-up path
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from types import CodeType
 
 
@@ -42,6 +43,8 @@ def npl_repr(value: object) -> str:
     if isinstance(value, tuple):
         inner = ", ".join(map(npl_repr, value))
         return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, Counter):                 # as Python: most common first
+        return f"Counter({npl_repr(dict(value.most_common()))})" if value else "Counter()"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{npl_repr(k)}: {npl_repr(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (set, frozenset)):
@@ -71,6 +74,8 @@ def npl_equal(a: object, b: object) -> bool:
             and a.shape == b.shape and bool((a == b).all())
     if isinstance(a, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(map(npl_equal, a, b))
+    if isinstance(a, Counter) and isinstance(b, Counter):
+        return a == b                              # as Python: a missing key counts 0
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(
             npl_equal(v, b[k]) for k, v in a.items())

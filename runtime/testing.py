@@ -13,6 +13,7 @@ run-time error inside a test is a failure carrying the NPL error message.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -26,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 from npl.compiler import ir
 from npl.lang.ast import Span
-from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ListT, OptionalT,
+from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, CounterT, DictT, ListT, OptionalT,
                             SetT, StructT, TupleT, Type)
 
 from .codegen import Program
@@ -102,14 +103,15 @@ class _StrategyBuilder:
         if depth > MAX_STRUCT_DEPTH:
             # Empty, without building the element strategy: that is what ends
             # a struct that holds itself through a collection (kids: list[T]).
-            return st.builds({ListT: list, SetT: set, DictT: dict}[type(t)])
+            return st.builds({ListT: list, SetT: set, DictT: dict, CounterT: Counter}[type(t)])
         size = MAX_COLLECTION
         if isinstance(t, ListT):
             return st.lists(self.of(t.elem, depth), max_size=size)
         if isinstance(t, SetT):
             return st.sets(self.of(t.elem, depth), max_size=size)
         assert isinstance(t, DictT)
-        return st.dictionaries(self.of(t.key, depth), self.of(t.value, depth), max_size=size)
+        d = st.dictionaries(self.of(t.key, depth), self.of(t.value, depth), max_size=size)
+        return d.map(Counter) if isinstance(t, CounterT) else d
 
     def array(self, t: ArrayT) -> st.SearchStrategy:
         if t.elem == FLOAT:

@@ -21,10 +21,11 @@ re-exported here; NumPy is imported only by the functions that need it.
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from types import CodeType
 from typing import Iterable
 
-from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, DictT, ErrorT, FuncT,
+from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, CounterT, DictT, ErrorT, FuncT,
                             ListT, OptionalT, PrimT, SetT, StructT, TupleT, Type,
                             inner_types)
 
@@ -131,7 +132,8 @@ def conforms(value: object, t: Type, struct_classes: dict[str, type]) -> bool:
     if isinstance(t, SetT):
         return isinstance(value, set) and _all(value, t.elem, struct_classes)
     if isinstance(t, DictT):
-        return isinstance(value, dict) and _all(value.keys(), t.key, struct_classes) \
+        kind = Counter if isinstance(t, CounterT) else dict
+        return isinstance(value, kind) and _all(value.keys(), t.key, struct_classes) \
             and _all(value.values(), t.value, struct_classes)
     if isinstance(t, TupleT):
         return isinstance(value, tuple) and len(value) == len(t.elems) and all(

@@ -269,6 +269,7 @@ endswith find rfind index count isdigit isalpha isalnum isspace isupper islower 
 capitalize swapcase zfill center ljust rjust partition""".split()
 _LIST_METHODS = "append pop insert extend remove index count copy clear sort reverse".split()
 _DICT_METHODS = "get pop copy setdefault update clear".split()
+_COUNTER_METHODS = "most_common elements total copy update subtract".split()
 _SET_METHODS = """add remove discard pop copy clear union intersection difference issubset
 issuperset""".split()
 
@@ -293,7 +294,7 @@ PRIMS: dict[str, Builder] = {
     "str": text_of("_str", "_npl_str"), "int": py_call("_int"), "float": py_call("_float"),
     "bool": py_call("_bool"), "round": py_call("_round"), "divmod": py_call("_divmod"),
     "ord": py_call("_ord"), "chr": py_call("_chr"), "hex": py_call("_hex"),
-    "bin": py_call("_bin"),
+    "bin": py_call("_bin"), "Counter": py_call("_Counter", True),
     # heaps (Python's heapq: a list is the heap)
     **{name: py_call(f"_{name}", name in ("nlargest", "nsmallest")) for name in HEAP_FUNCTIONS},
     # math
@@ -311,6 +312,7 @@ PRIMS: dict[str, Builder] = {
     **{f"dict.{m}": py_method(m) for m in _DICT_METHODS},
     **{f"dict.{m}": view_method(m) for m in ("keys", "values", "items")},
     **{f"set.{m}": py_method(m) for m in _SET_METHODS if m != "pop"},
+    **{f"Counter.{m}": py_method(m) for m in _COUNTER_METHODS},
     "set.pop": py_call("_set_pop"),
 }
 

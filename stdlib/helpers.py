@@ -12,6 +12,7 @@ This module imports neither the compiler nor `ast`: the fast start-up path
 from __future__ import annotations
 
 import builtins as py
+import collections
 import heapq
 import math
 
@@ -109,6 +110,7 @@ HELPERS: dict[str, object] = {
     "_all": py.all, "_str": py.str, "_int": py.int, "_float": py.float, "_bool": py.bool,
     "_round": py.round, "_divmod": py.divmod, "_pow": py.pow, "_ord": py.ord, "_chr": py.chr,
     "_hex": py.hex, "_bin": py.bin, "_format": py.format, "_repr": py.repr,
+    "_Counter": collections.Counter,
     # (lang/builtin_sigs.py HEAP_FUNCTIONS, written out: a cached run imports no lang/)
     **{f"_{name}": getattr(heapq, name) for name in (
         "heappush", "heapify", "heappushpop", "nlargest", "nsmallest")},

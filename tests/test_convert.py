@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from npl.lang.types import (BOOL, FLOAT, INT, STR, ArrayT, DictT, ListT, OptionalT, SetT, StructT,
-                            TupleT)
+from npl.lang.types import (BOOL, FLOAT, INT, STR, ArrayT, CounterT, DictT, ListT, OptionalT, SetT,
+                            StructT, TupleT)
 from npl.runtime.convert import HOST, JSON, ConversionError, convert, from_text, to_json
 
 
@@ -49,6 +49,19 @@ def test_a_value_that_does_not_fit_says_where(data, t, message):
     with pytest.raises(ConversionError) as info:
         convert(data, t, STRUCTS, where, JSON)
     assert message in str(info.value)
+
+
+def test_a_counter_comes_in_as_a_counter_and_goes_out_as_a_dict():
+    from collections import Counter
+    from npl.runtime.values import conforms
+    words = convert({"a": 2, "b": 1}, CounterT(STR), {}, "c", JSON)
+    assert type(words) is Counter and words["z"] == 0 and words == Counter("aab")
+    assert type(convert({1: 3}, CounterT(INT), {}, "c", HOST)) is Counter
+    assert conforms(words, CounterT(STR), {}) and conforms(words, DictT(STR, INT), {})
+    assert not conforms({"a": 2}, CounterT(STR), {})
+    with pytest.raises(ConversionError, match="c\\['a'\\]: expected int"):
+        convert({"a": 1.5}, CounterT(STR), {}, "c", JSON)
+    assert to_json(Counter("aab")) == {"a": 2, "b": 1}
 
 
 def test_host_values_are_read_through_their_base_type():

@@ -372,3 +372,18 @@ def test_the_command_line_exits_with_the_status_of_the_error_kind(tmp_path, case
     assert r.returncode == status, (r.stdout, r.stderr)
     assert message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+
+def test_output_closed_by_the_reader_is_a_plain_run_time_error(tmp_path):
+    """`npl run PROG.npl | head -1`: the pipe closes while the program
+    prints; that is said as it is, not as an internal error."""
+    from conftest import npl_command
+    (tmp_path / "p.npl").write_text("def main():\n    for i in range(200000):\n        print(i)\n")
+    run = subprocess.Popen(npl_command() + ["run", "p.npl"], cwd=tmp_path, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env={**os.environ, "NPL_RUN_CACHE": "off"})
+    assert run.stdout.readline() == b"0\n"
+    run.stdout.close()                                  # the reader stops, as head does
+    err = run.stderr.read().decode()
+    assert run.wait(timeout=120) == 1
+    assert "error: standard output was closed before the program ended" in err
+    assert "in main (p.npl:3)" in err and "please report" not in err and "Traceback" not in err

@@ -21,4 +21,6 @@ def test_other_names_get_no_such_advice(name):
 
 
 def test_known_python_names_keep_their_advice():
-    assert python_hint("Counter") == PYTHON_ONLY_HINTS["Counter"]
+    assert python_hint("defaultdict") == PYTHON_ONLY_HINTS["defaultdict"]
+    assert "Counter is built in" in python_hint("collections")
+    assert python_hint("Counter") is None           # built in, so never undefined

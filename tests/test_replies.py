@@ -397,8 +397,18 @@ def test_heapq_names_are_written_bare_and_its_imports_dropped():
         "    heappush(xs, heappop(xs))\n    return nlargest(k, xs)\n")
 
 
+def test_collections_counter_is_written_bare_and_its_import_dropped():
+    from npl.filling.pythonisms import rewrite_pythonisms
+    code = ("from collections import Counter\nimport collections\n\n"
+            "def f(xs: list[int]) -> int:\n    c = collections.Counter(xs)\n"
+            "    return Counter(xs)[0] + c[1]\n")
+    assert rewrite_pythonisms(code) == (
+        "\ndef f(xs: list[int]) -> int:\n    c = Counter(xs)\n    return Counter(xs)[0] + c[1]\n")
+
+
 @pytest.mark.parametrize("imports", ["import math", "from math import factorial", "import os",
-                                     "from collections import Counter", "import math as m",
+                                     "from collections import Counter, defaultdict",
+                                     "import math as m",
                                      "from heapq import merge", "import heapq as hq"])
 def test_imports_of_what_npl_lacks_stay_for_the_compiler_to_report(imports):
     from npl.filling.pythonisms import rewrite_pythonisms
@@ -480,6 +490,21 @@ def test_a_reply_with_heapq_compiles_and_runs(tmp_path):
     loaded = load_filled(tmp_path, hole, reply)
     assert loaded.call("k_smallest", [5, 1, 4, 2], 3) == [1, 2, 4]
     assert loaded.call("k_smallest", [], 2) == []
+
+
+def test_a_reply_with_counter_compiles_and_runs(tmp_path):
+    """The local model's first reply to an MBPP problem (#130), word for
+    word: Counter is built in, so it is a fill as it stands."""
+    hole = ('def max_occurrences(nums: list[int]) -> int:\n'
+            '    """Write a function to find the item with maximum frequency in a given list."""\n'
+            '    ...\n')
+    reply = ("```python\ndef max_occurrences(nums: list[int]) -> int:\n"
+             '    """Write a function to find the item with maximum frequency in a given list."""\n'
+             "    from collections import Counter\n"
+             "    return Counter(nums).most_common(1)[0][0]\n```")
+    loaded = load_filled(tmp_path, hole, reply)
+    assert loaded.call("max_occurrences", [2, 3, 8, 4, 7, 9, 8, 2, 6, 5, 1, 6, 1, 2, 3, 2]) == 2
+    assert loaded.call("max_occurrences", [1, 3, 3]) == 3
 
 
 def test_a_reply_that_raises_compiles_runs_and_stops_with_the_message(tmp_path):

@@ -35,7 +35,7 @@ KEYWORDS = (
 )
 OPERATOR_WORDS = ("and", "or", "not", "is", "in")
 CONSTANTS = ("None", "True", "False")
-TYPES = ("int", "float", "bool", "str", "list", "dict", "set", "tuple", "array")
+TYPES = ("int", "float", "bool", "str", "list", "dict", "set", "tuple", "array", "Counter")
 BUILTINS = (
     # I/O and general functions (docs/reference.md §6), minus the type names.
     "print", "len", "range", "enumerate", "zip", "abs", "min", "max", "sum",
