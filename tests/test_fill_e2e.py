@@ -178,7 +178,7 @@ def test_unparsable_and_hostile_replies_exhaust_attempts_with_clear_error(progra
             "```npl\ndef count_vowels(s: str) -> int:\n    return len(s) +\n```"]
     with FakeLLMServer(junk + [NORMALIZE] * 2, default=NORMALIZE) as server:
         env = {"OPENAI_BASE_URL": server.base_url, "NPL_CONCURRENCY": "1"}
-        (program.parent / "npl.toml").write_text("[fill]\nconcurrency = 1\n")
+        (program.parent / "npl.toml").write_text("[fill]\nconcurrency = 1\nattempts = 4\n")
         r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent, env)
     assert r.returncode == 1
     assert "could not fill hole 'count_vowels'" in r.stderr
