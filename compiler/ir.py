@@ -38,12 +38,14 @@ from npl.lang.types import Type
 # Indexing (first arg is the container; its type says which kind):
 #   getitem(obj, *indices)            list/str/dict/tuple/array element
 #   slice(obj, lower, upper, step)    absent bounds are Const(None)
+#   setslice(obj, lower, upper, step, value)   `obj[lower:upper:step] = value`, a list's
+#                                     (an ExprStmt: the value is evaluated first)
 # Built-in functions, named as in NPL (docs/reference.md §6):
 #   print(*values, sep=, end=)        kwargs only when given
 #   len range enumerate zip list set dict tuple abs min max sum sorted
 #   reversed map filter any all str int float bool round divmod pow ord chr
 #   hex bin isinstance?(no) sqrt exp log log2 log10 sin cos tan asin acos
-#   atan atan2 floor ceil isnan isinf
+#   atan atan2 floor ceil isnan isinf factorial comb perm gcd lcm isqrt
 #   zeros ones empty full arange array copy dot
 #   heappush heappop heapify heappushpop heapreplace nlargest nsmallest
 #   Counter                           (Python's collections.Counter)
@@ -59,12 +61,13 @@ from npl.lang.types import Type
 #   concat(*parts)                    join str parts
 PRIM_OPS = frozenset("""
 add sub mul truediv floordiv mod pow neg pos not bitor bitand bitxor bitsub lshift rshift
-int_to_float truthy getitem slice
+int_to_float truthy getitem slice setslice
 print len range enumerate zip list set dict tuple abs min max sum sorted reversed
 map filter any all str int float bool round divmod pow ord chr hex bin
 sqrt exp log log2 log10 sin cos tan asin acos atan atan2 floor ceil isnan isinf
 zeros ones empty full arange array copy dot
 heappush heappop heapify heappushpop heapreplace nlargest nsmallest
+factorial comb perm gcd lcm isqrt
 format repr concat
 str.lower str.upper str.strip str.lstrip str.rstrip str.split str.splitlines str.join
 str.replace str.startswith str.endswith str.find str.rfind str.index str.count

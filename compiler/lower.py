@@ -145,6 +145,8 @@ class Lowerer:
             return [ir.Assign(target.id, value, span=sp)]
         if isinstance(target, ast.Index):
             return [ir.SetItem(self.expr(target.value), self.indices(target), value, span=sp)]
+        if isinstance(target, ast.Slice):
+            return self.store_slice(target, value, sp)
         if isinstance(target, ast.Attribute):
             return [ir.SetField(self.expr(target.value), target.attr, value, span=sp)]
         if all(isinstance(n, ast.Name) for n in leaves(target)):
@@ -332,9 +334,22 @@ class Lowerer:
         return parts
 
     def x_Slice(self, e, t, sp):
-        def part(p):
-            return self.expr(p) if p is not None else ir.Const(NONE, None, span=sp)
-        return ir.Prim(t, "slice", (self.expr(e.value), part(e.lower), part(e.upper), part(e.step)), span=sp)
+        return ir.Prim(t, "slice", (self.expr(e.value), *self.slice_bounds(e, sp)), span=sp)
+
+    def slice_bounds(self, e: ast.Slice, sp) -> tuple[ir.Expr, ir.Expr, ir.Expr]:
+        """lower, upper and step of `e`, each absent one Const(None)."""
+        return tuple(self.expr(p) if p is not None else ir.Const(NONE, None, span=sp)
+                     for p in (e.lower, e.upper, e.step))
+
+    def store_slice(self, target: ast.Slice, value: ir.Expr, sp) -> list[ir.Stmt]:
+        """`xs[i:j:k] = value`: the value first (into a temporary unless it
+        is a local or a constant), then the list and the bounds, as Python
+        evaluates a slice assignment."""
+        pre: list[ir.Stmt] = []
+        value = self.stable(value, pre)
+        obj = self.expr(target.value)
+        store = ir.Prim(NONE, "setslice", (obj, *self.slice_bounds(target, sp), value), span=sp)
+        return pre + [ir.ExprStmt(store, span=sp)]
 
     def x_ListExpr(self, e, t, sp):
         return ir.ListLit(t, tuple(self.expr(x) for x in e.elts), span=sp)

@@ -71,6 +71,9 @@ MATH_FLOAT_FUNCS = frozenset(
 MATH_CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045,
                   "inf": float("inf"), "nan": float("nan")}
 
+# Python's integer math functions, built in under their own names.
+INT_MATH_FUNCS = frozenset("factorial comb perm gcd lcm isqrt".split())
+
 # Python's heapq functions, built in under their own names (a list is the heap).
 HEAP_FUNCTIONS = frozenset("heappush heappop heapify heappushpop heapreplace nlargest nsmallest".split())
 
@@ -79,7 +82,7 @@ print len range prange enumerate zip list set dict tuple abs min max sum sorted 
 map filter any all str int float bool round divmod pow ord chr hex bin
 sqrt exp log log2 log10 sin cos tan asin acos atan atan2 floor ceil isnan isinf
 zeros ones empty full arange array copy dot Counter
-""".split()) | HEAP_FUNCTIONS
+""".split()) | HEAP_FUNCTIONS | INT_MATH_FUNCS
 
 TYPE_NAMES = frozenset("int float bool str list dict set tuple array None Counter".split())
 

@@ -499,6 +499,28 @@ class CallChecker(MethodChecker):
     def b_bin(self, e, expected):
         return self.simple(e, "bin", (INT,), STR)
 
+    def b_factorial(self, e, expected):
+        return self.simple(e, e.func.id, (INT,), INT)
+
+    b_isqrt = b_factorial
+
+    def b_comb(self, e, expected):
+        return self.simple(e, "comb", (INT, INT), INT)
+
+    def b_perm(self, e, expected):
+        if self.arity(e, "perm", 1, 2):
+            for a in e.args:
+                self.check(a, INT)
+        return INT
+
+    def b_gcd(self, e, expected):
+        if self.arity(e, e.func.id, 1, 16):
+            for a in e.args:
+                self.check(a, INT)
+        return INT
+
+    b_lcm = b_gcd
+
     def b_atan2(self, e, expected):
         return self.simple(e, "atan2", (FLOAT, FLOAT), FLOAT)
 

@@ -88,6 +88,8 @@ def check_assign(ck, s: ast.Assign) -> None:
         bind_unpack(ck, target, vt, s.value.span)
     elif isinstance(target, ast.Index):
         check_store_index(ck, target, s.value)
+    elif isinstance(target, ast.Slice):
+        check_store_slice(ck, target, s.value)
     elif isinstance(target, ast.Attribute):
         ft = ck.infer_attribute(target, store=True)
         field_stored(ck, target, ft, ck.check(s.value, ft))
@@ -150,6 +152,34 @@ def check_store_index(ck, target: ast.Index, value: ast.Expr) -> None:
     if slot is not None:
         ck.check(value, slot)
     ck.prog.types[target] = ck.prog.types.get(value, ERROR)
+
+
+def check_store_slice(ck, target: ast.Slice, value: ast.Expr) -> None:
+    """`xs[i:j:k] = ys`: as in Python, a list's slice is replaced by the
+    elements of any iterable of its element type (an extended slice, one
+    with a step, takes exactly as many as it has places: a run-time check)."""
+    ot = ck.infer(target.value)
+    for bound in (target.lower, target.upper, target.step):
+        if bound is not None:
+            ck.check(bound, INT)
+    ck.prog.types[target] = ot
+    if isinstance(ot, ListT):
+        et = ck.iterable_arg(value, "a slice assignment", ot)
+        if not isinstance(et, ErrorT) and not assignable(et, ot.elem):
+            ck.bag.error("E012", f"a slice of {ot} takes an iterable of {ot.elem}, not of {et}",
+                         value.span)
+        return
+    ck.infer(value)
+    if ot == STR:
+        ck.bag.error("E012", "str is immutable: build a new string instead "
+                     "(s[:i] + t + s[j:])", target.span)
+    elif isinstance(ot, TupleT):
+        ck.bag.error("E012", "tuples are immutable", target.span)
+    elif isinstance(ot, ArrayT):
+        ck.bag.error("E018", "assigning to a slice of an array is not supported: "
+                     "assign its elements in a loop", target.span)
+    elif not isinstance(ot, ErrorT):
+        ck.bag.error("E015", f"{ot} does not support slice assignment", target.span)
 
 
 def store_index_type(ck, target: ast.Index, value: Optional[ast.Expr] = None) -> Optional[Type]:

@@ -301,7 +301,8 @@ class _Builder(Transformer_NonRecursive):
     def _check_target(self, target: A.Expr, context: str) -> None:
         """`context` is "assign", "augmented" or "loop". An assignment stores
         into names, items and fields, a loop binds names; both unpack into
-        tuples of such targets, nested or not (`for i, (a, b) in ...`)."""
+        tuples of such targets, nested or not (`for i, (a, b) in ...`). A
+        slice is a target only of a plain assignment, on its own (`assign`)."""
         if isinstance(target, A.Name):
             return
         if isinstance(target, (A.Index, A.Attribute)) and context != "loop":
@@ -467,7 +468,8 @@ class _Builder(Transformer_NonRecursive):
         if len(targets) > 1:
             self._error("E018", "chained assignment `a = b = value` is not supported: assign "
                         "one target per statement", self._span(meta))
-        self._check_target(targets[0], "assign")
+        if not isinstance(targets[0], A.Slice):         # `xs[i:j] = ys` stands alone
+            self._check_target(targets[0], "assign")
         return A.Assign(targets[0], value, span=self._span(meta))
 
     def annassign(self, meta, ch):
@@ -730,8 +732,10 @@ class _Builder(Transformer_NonRecursive):
 
 
 def _bad_target(target: A.Expr, context: str) -> tuple[str, str, A.Span]:
-    if isinstance(target, A.Slice):
-        return "E018", "assigning to a slice is not supported: build a new list", target.span
+    if isinstance(target, A.Slice) and context != "loop":
+        what = "an augmented assignment to" if context == "augmented" else "a tuple of targets holding"
+        return "E018", f"{what} a slice is not supported: assign the slice on its own " \
+            "(xs[i:j] = xs[i:j] + ys)", target.span
     if context == "loop":
         return "E001", "a loop variable must be a name (or names: `for k, v in ...`)", target.span
     if isinstance(target, A.TupleExpr):

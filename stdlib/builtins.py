@@ -21,7 +21,7 @@ import copy
 from typing import Callable
 
 from npl.compiler import ir
-from npl.lang.builtin_sigs import HEAP_FUNCTIONS
+from npl.lang.builtin_sigs import HEAP_FUNCTIONS, INT_MATH_FUNCS
 from npl.lang.types import FLOAT, INT, ArrayT, IterT, ListT, SetT, Type
 from npl.runtime.values import type_has_array
 
@@ -281,7 +281,7 @@ PRIMS: dict[str, Builder] = {
     "bitor": binop(ast.BitOr()), "bitand": binop(ast.BitAnd()), "bitxor": binop(ast.BitXor()),
     "bitsub": binop(ast.Sub()), "lshift": binop(ast.LShift()), "rshift": binop(ast.RShift()),
     "int_to_float": build_int_to_float, "truthy": build_truthy,
-    "getitem": build_getitem, "slice": build_slice,
+    "getitem": build_getitem, "slice": build_slice, "setslice": py_call("_set_slice"),
     # general built-ins
     "print": build_print, "len": py_call("_len"), "range": py_call("_range"),
     "enumerate": py_call("_enumerate", True), "zip": py_call("_zip", True),
@@ -295,6 +295,8 @@ PRIMS: dict[str, Builder] = {
     "bool": py_call("_bool"), "round": py_call("_round"), "divmod": py_call("_divmod"),
     "ord": py_call("_ord"), "chr": py_call("_chr"), "hex": py_call("_hex"),
     "bin": py_call("_bin"), "Counter": py_call("_Counter", True),
+    # integer math (Python's math functions of ints)
+    **{name: py_call(f"_m_{name}") for name in INT_MATH_FUNCS},
     # heaps (Python's heapq: a list is the heap)
     **{name: py_call(f"_{name}", name in ("nlargest", "nsmallest")) for name in HEAP_FUNCTIONS},
     # math

@@ -70,6 +70,12 @@ def set_pop(s: set):
     return s.pop()
 
 
+def set_slice(xs: list, lower, upper, step, values) -> None:
+    """`xs[lower:upper:step] = values`, as Python does it (an extended
+    slice takes exactly as many values as it has places: a ValueError)."""
+    xs[lower:upper:step] = values
+
+
 def tuple_of(items, size: int) -> tuple:
     """tuple(xs) where the type wants a tuple of `size` elements."""
     made = py.tuple(items)
@@ -98,6 +104,8 @@ def heapreplace(heap: list, item):
     return heapq.heapreplace(heap, item)
 
 
+# (lang/builtin_sigs.py INT_MATH_FUNCS, written out: a cached run imports no lang/)
+_INT_MATH_NAMES = ("factorial", "comb", "perm", "gcd", "lcm", "isqrt")
 _MATH_NAMES = ("sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos",
                "atan", "atan2", "floor", "ceil", "isnan", "isinf")
 
@@ -116,7 +124,7 @@ HELPERS: dict[str, object] = {
         "heappush", "heapify", "heappushpop", "nlargest", "nsmallest")},
     "_heappop": heappop, "_heapreplace": heapreplace,     # with messages that name the heap
     # math on scalars
-    **{f"_m_{name}": getattr(math, name) for name in _MATH_NAMES},
+    **{f"_m_{name}": getattr(math, name) for name in _MATH_NAMES + _INT_MATH_NAMES},
     # arrays (reductions on an array; NumPy itself comes with array_helpers())
     "_array_sum": array_sum, "_array_min": array_min, "_array_max": array_max,
     "_dot_scalar": dot_scalar,
@@ -125,6 +133,7 @@ HELPERS: dict[str, object] = {
     "_npl_str": npl_str, "_npl_repr": npl_repr, "_npl_format": npl_format,
     "_npl_equal": npl_equal,
     "_assert_failed": assert_failed, "_hole_reached": hole_reached, "_set_pop": set_pop,
+    "_set_slice": set_slice,
 }
 
 # NumPy names behind the array helpers (helper name -> attribute of numpy).

@@ -297,6 +297,41 @@ def test_after_a_repeat_a_hole_asks_for_fresh_samples_and_repairs_carry_one_turn
     assert "s.lower()" in lock and "attempts = 3" in lock
 
 
+def test_a_fresh_sample_that_repeats_an_answer_is_drawn_again_with_another_seed(program):
+    """A sampled answer that is an earlier, rejected one again would only be
+    rejected again: it is drawn again, with another seed, within the same
+    attempt (at most FRESH_REDRAWS times)."""
+    other = BUGGY_VOWELS.replace('"aeiou"', '"aeio"')
+    greedy = iter([BUGGY_VOWELS, BUGGY_VOWELS])
+    fresh = iter([BUGGY_VOWELS, other, other, other, GOOD_VOWELS])
+    vowels = fill_vowels(program, lambda request: next(greedy)
+                         if request.get("temperature", 0) == 0 else next(fresh))
+    # 1 greedy: buggy; 2 greedy repeats it, sampled: buggy again, drawn again: other;
+    # 3 sampled: other again, drawn again: other again, drawn again: good
+    assert [q.get("temperature") for q in vowels] == [0.0, 0.0, 0.8, 0.8, 0.8, 0.8, 0.8]
+    assert [q["seed"] for q in vowels[2:]] == [2, 1002, 3, 1003, 2003]
+    lock = (program.parent / "prog.npl.lock").read_text()
+    assert "s.lower()" in lock and "attempts = 3" in lock
+
+
+def test_redraws_stop_after_their_limit(program):
+    """Every sample the same rejected answer: each attempt draws
+    1 + FRESH_REDRAWS times, then the repeat is judged (and rejected)."""
+    from npl.filling.model_source import FRESH_REDRAWS
+    (program.parent / "npl.toml").write_text("[fill]\nattempts = 2\n")
+
+    def respond(request):
+        if "Write this Python function" not in prompt_text(request):
+            return NORMALIZE
+        return BUGGY_VOWELS
+    with FakeLLMServer(default=dynamic(respond)) as server:
+        r = run_npl(["fill", "prog.npl", "--model", "openai/m"], program.parent,
+                    {"OPENAI_BASE_URL": server.base_url})
+        vowels = [q.json for q in server.requests if "Write this Python function" in prompt_text(q.json)]
+    assert r.returncode == 1 and "after 2 attempts" in r.stderr
+    assert len(vowels) == 1 + 1 + (1 + FRESH_REDRAWS)       # first, greedy repeat, the draws
+
+
 def assert_first_request_with_findings(request: dict, first: dict) -> None:
     """`request` is `first` with the failed example (not the code, not a
     trace) added to its user message."""

@@ -387,6 +387,15 @@ def test_imports_are_dropped_and_math_names_written_bare():
         "def f(w: int, h: int) -> float:\n    return sqrt(w ** 2 + h ** 2) + pi * floor(2.5)\n")
 
 
+def test_math_integer_functions_are_written_bare_and_their_import_dropped():
+    from npl.filling.pythonisms import rewrite_pythonisms
+    code = ("def f(n: int) -> int:\n    from math import comb, factorial\n"
+            "    return sum(comb(n, i) for i in range(n)) + math.gcd(n, 4) + factorial(3)\n")
+    assert rewrite_pythonisms(code) == (
+        "def f(n: int) -> int:\n"
+        "    return sum(comb(n, i) for i in range(n)) + gcd(n, 4) + factorial(3)\n")
+
+
 def test_heapq_names_are_written_bare_and_its_imports_dropped():
     from npl.filling.pythonisms import rewrite_pythonisms
     code = ("import heapq\nfrom heapq import heappop, nlargest\n\n"
@@ -406,13 +415,13 @@ def test_collections_counter_is_written_bare_and_its_import_dropped():
         "\ndef f(xs: list[int]) -> int:\n    c = Counter(xs)\n    return Counter(xs)[0] + c[1]\n")
 
 
-@pytest.mark.parametrize("imports", ["import math", "from math import factorial", "import os",
+@pytest.mark.parametrize("imports", ["import math", "from math import prod", "import os",
                                      "from collections import Counter, defaultdict",
                                      "import math as m",
                                      "from heapq import merge", "import heapq as hq"])
 def test_imports_of_what_npl_lacks_stay_for_the_compiler_to_report(imports):
     from npl.filling.pythonisms import rewrite_pythonisms
-    code = f"def f(x: int) -> int:\n    {imports}\n    return math.factorial(x)\n"
+    code = f"def f(x: int) -> int:\n    {imports}\n    return math.prod([x])\n"
     assert f"\n    {imports}\n" in rewrite_pythonisms(code)
 
 

@@ -44,7 +44,7 @@ BUILTINS = (
     # heaps
     "heappush", "heappop", "heapify", "heappushpop", "heapreplace", "nlargest", "nsmallest",
     # math
-    "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin",
+    "factorial", "comb", "perm", "gcd", "lcm", "isqrt", "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin",
     "acos", "atan", "atan2", "floor", "ceil", "isnan", "isinf",
     # arrays and kernels
     "zeros", "ones", "empty", "full", "arange", "dot", "copy", "prange",
