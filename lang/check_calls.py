@@ -299,15 +299,16 @@ class CallChecker(MethodChecker):
         if not e.args:
             if isinstance(expected, CounterT):
                 return expected
-            self.bag.error("E019", "Counter() needs a type from context: c: Counter[str] = Counter()",
-                           e.span)
+            self.bag.error("E019", "Counter() needs a type from context: "
+                           "c: Counter[str] = Counter()", e.span)
             return ERROR
         t = self.infer(e.args[0])
         if isinstance(t, ErrorT):
             return ERROR
         if isinstance(t, DictT):
             if not assignable(t, DictT(t.key, INT)):
-                self.bag.error("E012", f"Counter() of a dict needs int counts, not {t}", e.args[0].span)
+                self.bag.error("E012", f"Counter() of a dict needs int counts, not {t}",
+                               e.args[0].span)
                 return ERROR
             return CounterT(t.key)
         et = self.iterable_arg(e.args[0], "Counter()")

@@ -6,6 +6,7 @@ from typing import Optional
 
 from . import ast
 from .check_exprs import narrow_key
+from .pending import KEYED_KINDS, KINDS
 from .symbols import ConstInfo
 from .types import (PendingT, ERROR, INT, NONE, STR, ArrayT, DictT, ErrorT, ListT, OptionalT,
                     TupleT, Type, assignable, element_type, not_iterable)
@@ -188,7 +189,7 @@ def store_index_type(ck, target: ast.Index, value: Optional[ast.Expr] = None) ->
     store is an error (reported here) or the container's type is unknown."""
     ot = ck.infer(target.value)
     idx = target.indices
-    if isinstance(ot, PendingT) and ot.kind in ("dict", "Counter") and isinstance(target.value, ast.Name) \
+    if isinstance(ot, PendingT) and ot.kind in KEYED_KINDS and isinstance(target.value, ast.Name) \
             and len(idx) == 1 and value is not None:
         from .pending import from_store
         ot = from_store(ck, target.value.id, ot, idx[0], value)
@@ -257,7 +258,7 @@ def pending_dict_store(ck, target, value: ast.Expr) -> None:
     pending Counter, Counter[K])."""
     if isinstance(target, ast.Index) and isinstance(target.value, ast.Name) and len(target.indices) == 1:
         t = ck.ctx.lookup(target.value.id)
-        if isinstance(t, PendingT) and t.kind in ("dict", "Counter"):
+        if isinstance(t, PendingT) and t.kind in KEYED_KINDS:
             from .pending import from_store
             from_store(ck, target.value.id, t, target.indices[0], value)
 
@@ -287,13 +288,10 @@ def check_for(ck, s: ast.For) -> None:
     ck.ctx.loop_depth -= 1
 
 
-EMPTY_CALLS = ("list", "set", "dict", "Counter")      # called with no arguments: pending kinds
-
-
 def is_empty_literal(e) -> bool:
     return (isinstance(e, (ast.ListExpr, ast.SetExpr)) and not e.elts) or \
         (isinstance(e, ast.DictExpr) and not e.keys) or \
-        (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in EMPTY_CALLS
+        (isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in KINDS
          and not e.args and not e.keywords)
 
 
@@ -301,4 +299,6 @@ def describe_empty(e) -> str:
     """The pending kind of an empty literal: "list", "set", "dict" or "Counter"."""
     if isinstance(e, ast.Call):
         return e.func.id
-    return "dict" if isinstance(e, ast.DictExpr) else "set" if isinstance(e, ast.SetExpr) else "list"
+    if isinstance(e, ast.DictExpr):
+        return "dict"
+    return "set" if isinstance(e, ast.SetExpr) else "list"

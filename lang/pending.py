@@ -28,6 +28,7 @@ EXAMPLES = {"list": "list[int]", "set": "set[int]", "dict": "dict[str, int]",
             "Counter": "Counter[str]"}
 LITERALS = {"list": "[]", "set": "set()", "dict": "{}", "Counter": "Counter()"}
 KINDS = {"list": ListT, "set": SetT, "dict": DictT, "Counter": CounterT}
+KEYED_KINDS = ("dict", "Counter")     # the kinds a store `d[k] = v` determines
 
 
 @dataclass

@@ -33,8 +33,8 @@ import sys
 from collections import Counter
 from typing import Any
 
-from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, CounterT, DictT, ListT, OptionalT, SetT,
-                            StructT, TupleT, Type)
+from npl.lang.types import (BOOL, FLOAT, INT, NONE, STR, ArrayT, CounterT, DictT, ListT,
+                            OptionalT, SetT, StructT, TupleT, Type)
 
 HOST = "host"
 JSON = "json"

@@ -44,8 +44,9 @@ BUILTINS = (
     # heaps
     "heappush", "heappop", "heapify", "heappushpop", "heapreplace", "nlargest", "nsmallest",
     # math
-    "factorial", "comb", "perm", "gcd", "lcm", "isqrt", "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin",
-    "acos", "atan", "atan2", "floor", "ceil", "isnan", "isinf",
+    "factorial", "comb", "perm", "gcd", "lcm", "isqrt",
+    "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos",
+    "atan", "atan2", "floor", "ceil", "isnan", "isinf",
     # arrays and kernels
     "zeros", "ones", "empty", "full", "arange", "dot", "copy", "prange",
 )
