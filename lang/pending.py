@@ -99,8 +99,7 @@ def from_method(ck, receiver: ast.Expr, t: PendingT, method: str, args) -> Type:
         et = element_type(ck.infer(args[0]))
         learned = ListT(et) if et is not None else None
     elif t.kind == "Counter" and method in ("update", "subtract") and len(args) == 1:
-        at = ck.infer(args[0])
-        key = at.key if isinstance(at, DictT) else element_type(at)
+        key = element_type(ck.infer(args[0]))     # a dict's keys, or the elements
         learned = CounterT(key) if key is not None else None
     elif t.kind == "set" and method == "add" and len(args) == 1:
         learned = SetT(ck.infer(args[0]))

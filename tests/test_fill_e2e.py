@@ -365,6 +365,29 @@ def test_repair_diagnostics_still_repairs_a_compile_error(program):
     assert len(vowels[1]["messages"]) == 4 and "vowels" in prompt_text(vowels[1])
 
 
+def test_the_model_is_told_file_names_not_the_programs_folder(program):
+    """Filled by its absolute path: the repair message after a compile error
+    and the findings of a fresh sample name `prog.npl`, never the folder
+    the user keeps it in (a hosted provider need not learn it)."""
+    (program.parent / "npl.toml").write_text('[fill]\nrepair = "diagnostics"\n')
+    broken = BUGGY_VOWELS.replace("sum(1 for", "sum(1 for c in s if c in vowels) + sum(1 for")
+    replies = iter([broken, BUGGY_VOWELS, GOOD_VOWELS])
+
+    def respond(request):
+        return next(replies) if "Write this Python function" in prompt_text(request) else NORMALIZE
+    with FakeLLMServer(default=dynamic(respond)) as server:
+        r = run_npl(["fill", str(program), "--model", "openai/m"], "/",
+                    {"OPENAI_BASE_URL": server.base_url})
+        vowels = [q.json for q in server.requests if "Write this Python function" in prompt_text(q.json)]
+    assert r.returncode == 0, r.stderr
+    assert [q.get("temperature") for q in vowels] == [0.0, 0.0, 0.8]
+    repair, findings = vowels[1]["messages"][-1]["content"], vowels[2]["messages"][-1]["content"]
+    assert "prog.npl.lock#count_vowels:2:" in repair and "error[E010]" in repair
+    assert re.search(r"It fails the example at prog\.npl:\d+:", findings), findings
+    for request in vowels:
+        assert str(program.parent) not in prompt_text(request)
+
+
 def test_repair_diagnostics_resamples_after_a_reply_cut_at_the_token_limit(program):
     """A reply that ran to the token limit is not repaired (a small model
     writes it again): the next request is a fresh sample that says so."""
