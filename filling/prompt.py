@@ -107,9 +107,9 @@ def build_messages(spec: "HoleSpec", program_context: list[str], visible_example
     else:
         task = fill("task_expression", function=function, enclosing_source=enclosing_source)
     user = fill("user", task=task, context=context_block(spec, program_context),
-                examples=examples_block(spec, visible_examples), reply_format=reply_format(spec))
+                examples=examples_block(spec, visible_examples))
     user = re.sub(r"\n{3,}", "\n\n", user).strip()
-    return [{"role": "system", "content": sections()["system"]},
+    return [{"role": "system", "content": fill("system", reply_format=reply_format(spec))},
             {"role": "user", "content": user}]
 
 

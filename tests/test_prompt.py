@@ -50,9 +50,14 @@ def test_first_request_lays_out_hole_context_and_examples(tmp_path):
     assert ("def shout(text: str) -> str   # Upper-case text and add an exclamation mark.\n"
             in user["content"])
     assert 'It must satisfy:\n```python\nassert tokenize("A b") == ["a", "b"]\n```' in user["content"]
-    assert user["content"].endswith("Reply with only the complete function in one ```python code "
-                                    "block: the `def` line exactly as given, then its body. You "
-                                    "may add imports and small helper functions before it.")
+    # the reply format is the system prompt's, shared by every function hole's request (a
+    # local model keeps it evaluated): the request's own text is the hole's alone
+    assert system["content"].endswith("Reply with only the complete function in one ```python "
+                                      "code block: the `def` line exactly as given, then its "
+                                      "body. You may add imports and small helper functions "
+                                      "before it.")
+    assert user["content"].endswith('```python\nassert tokenize("A b") == ["a", "b"]\n```')
+    assert prompts["shout"]["messages"][0] == system
     assert "shout(\"hi\")" not in user["content"]            # other functions' examples stay out
     assert (tmp_path / "prog.npl.lock").exists()
     # two holes' requests start alike (a local model keeps that part evaluated)
