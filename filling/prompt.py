@@ -7,9 +7,12 @@ key (compiler/holes.py): bump it when a change should refill every hole
 thing is asked. The first request for a function hole is the request a
 user would write to ask a model for the function in Python: the
 signature and description, the functions and structs it may call, the
-visible examples as `assert`s, the reply format, and a one-line system
-prompt, all in Python's words and ```python blocks (NPL's syntax is
-Python's). NPL's own rules are not explained up front: what a reply gets
+visible examples as `assert`s, and a system prompt that gives the reply
+format, all in Python's words and ```python blocks (NPL's syntax is
+Python's). The reply format is the system prompt's, not the request's
+last lines, so that the part every request of a hole kind shares comes
+first and a local model evaluates it once (on a 2-core CPU without AMX,
+evaluating a prompt token costs about a third of decoding one). NPL's own rules are not explained up front: what a reply gets
 wrong is said in the repair message, by the diagnostic, and the compiler
 fixes what it can itself (filling/candidate.py). On bench/fill_quality.py's
 150 MBPP problems the local model's first replies under NPL's earlier,

@@ -50,7 +50,7 @@ CALLS_PER_ATTEMPT = 6           # default [fill] max_calls: this many per attemp
 class Settings:
     """npl.toml beside the program (all optional)."""
     model: Optional[str] = None
-    attempts: int = 5               # model replies per hole (docs/local-model.md: why 5)
+    attempts: int = 4               # model replies per hole (docs/local-model.md: why 4)
     depth: int = 2
     concurrency: int = 4
     held_out: float = 0.25
