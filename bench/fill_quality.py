@@ -266,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         unknown = set(args.only) - {p.name for p in problems}
         if unknown:
-            raise SystemExit(f"--only: no such problem among those chosen: {', '.join(sorted(unknown))}")
+            raise SystemExit("--only: no such problem among those chosen: "
+                             + ", ".join(sorted(unknown)))
         problems = [p for p in problems if p.name in args.only]
     out = args.out or RESULTS / time.strftime("fill-quality-%Y%m%d-%H%M%S.jsonl", time.gmtime())
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -282,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         print_digest(summary["digest"])
     if not args.no_record:
         settings = {"model": args.model, "offset": args.offset, "limit": args.limit,
-                    "step": args.step, "only": args.only, "attempts": args.attempts, "candidates": args.candidates,
+                    "step": args.step, "only": args.only, "attempts": args.attempts,
+                    "candidates": args.candidates,
                     "arms": args.arms, "shared_library": args.shared_library,
                     "threads": args.threads,
                     "problems_file": str(PROBLEMS), "results_file": str(out.resolve())}

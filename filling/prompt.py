@@ -12,11 +12,12 @@ format, all in Python's words and ```python blocks (NPL's syntax is
 Python's). The reply format is the system prompt's, not the request's
 last lines, so that the part every request of a hole kind shares comes
 first and a local model evaluates it once (on a 2-core CPU without AMX,
-evaluating a prompt token costs about a third of decoding one). NPL's own rules are not explained up front: what a reply gets
-wrong is said in the repair message, by the diagnostic, and the compiler
-fixes what it can itself (filling/candidate.py). On bench/fill_quality.py's
-150 MBPP problems the local model's first replies under NPL's earlier,
-NPL-worded prompts were right 89 to 94 times against the one-shot Python
+evaluating a prompt token costs about a third of decoding one). NPL's own
+rules are not explained up front: what a reply gets wrong is said in the
+repair message, by the diagnostic, and the compiler fixes what it can
+itself (filling/candidate.py). On bench/fill_quality.py's 150 MBPP
+problems the local model's first replies under NPL's earlier, NPL-worded
+prompts were right 89 to 94 times against the one-shot Python
 baseline's 99; asked in the baseline's words, 95 times, 94 of them
 problems the baseline gets right too (bench/README.md, "Asking for
 Python").

@@ -378,7 +378,8 @@ def test_the_model_is_told_file_names_not_the_programs_folder(program):
     with FakeLLMServer(default=dynamic(respond)) as server:
         r = run_npl(["fill", str(program), "--model", "openai/m"], "/",
                     {"OPENAI_BASE_URL": server.base_url})
-        vowels = [q.json for q in server.requests if "Write this Python function" in prompt_text(q.json)]
+        vowels = [q.json for q in server.requests
+                  if "Write this Python function" in prompt_text(q.json)]
     assert r.returncode == 0, r.stderr
     assert [q.get("temperature") for q in vowels] == [0.0, 0.0, 0.8]
     repair, findings = vowels[1]["messages"][-1]["content"], vowels[2]["messages"][-1]["content"]

@@ -288,7 +288,8 @@ def test_prompt_injection_in_description_and_examples(tmp_path):
     assert not sentinel.exists()
     assert len(requests) == 4
     from npl.filling.prompt import fill
-    systems = {fill("system", reply_format=fill(kind)) for kind in ("reply_function", "reply_expression")}
+    systems = {fill("system", reply_format=fill(kind))
+               for kind in ("reply_function", "reply_expression")}
     for req in requests:
         assert system_message(req) in systems          # the template's, untouched
         roles = [m["role"] for m in req.json["messages"]]
