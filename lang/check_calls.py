@@ -509,16 +509,10 @@ class CallChecker(MethodChecker):
         return self.simple(e, "comb", (INT, INT), INT)
 
     def b_perm(self, e, expected):
-        if self.arity(e, "perm", 1, 2):
-            for a in e.args:
-                self.check(a, INT)
-        return INT
+        return self.int_args(e, "perm", 1, 2)
 
     def b_gcd(self, e, expected):
-        if self.arity(e, e.func.id, 1, 16):
-            for a in e.args:
-                self.check(a, INT)
-        return INT
+        return self.int_args(e, e.func.id, 1, 16)
 
     b_lcm = b_gcd
 
@@ -540,6 +534,13 @@ class CallChecker(MethodChecker):
             for a, t in zip(e.args, params):
                 self.check(a, t)
         return result
+
+    def int_args(self, e, name: str, lo: int, hi: int) -> Type:
+        """`name(int, ...) -> int`, with `lo` to `hi` arguments."""
+        if self.arity(e, name, lo, hi):
+            for a in e.args:
+                self.check(a, INT)
+        return INT
 
     # ------------------------------------------------------------ heaps
     def heap_elem(self, e: ast.Call, name: str, pushed: Optional[ast.Expr] = None) -> Type:
