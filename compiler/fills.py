@@ -127,8 +127,7 @@ def add_helpers(checker: Checker, defs, owner: FuncInfo, scope_key: str, scope: 
             reject(checker, f"helper '{d.name}' clashes with a name in the program; rename it", d.span)
             continue
         info = FuncInfo(prefix + d.name, d.name, scope_key, [], ast_none(), d, kernel=owner.kernel)
-        info.params = [(p.name, checker.resolve_type(p.annotation, scope_key)) for p in d.params]
-        info.ret = checker.resolve_type(d.returns, scope_key)
+        checker.resolve_signature(info)
         checker.prog.funcs[info.ir_name] = info
         scope[d.name] = info
         helpers.append(info)

@@ -104,7 +104,7 @@ class Lowerer:
 
     def stmt(self, s: ast.Stmt) -> list[ir.Stmt]:
         sp = s.span
-        if isinstance(s, ast.Pass):
+        if isinstance(s, (ast.Pass, ast.FuncDef)):     # a nested def is lowered as its own function
             return []
         if isinstance(s, ast.ExprStmt):
             return [ir.ExprStmt(self.expr(s.value), span=sp)]

@@ -38,15 +38,12 @@ class Usage:
 def reply_to_fill(spec: HoleSpec, text: str, known: frozenset = frozenset()) -> str:
     """The model's reply as fill source (raises ReplyError). Definitions of
     functions the program already has (`known`, other than the one being
-    written) are dropped: small models like to repeat the context; nested
-    helper functions that are no closures move to the top level
-    (filling/nested_defs.py); imports, `math.` and chained assignments are
-    written as NPL (filling/pythonisms.py)."""
-    from .nested_defs import hoist_nested_defs
+    written) are dropped: small models like to repeat the context; imports,
+    `math.` and chained assignments are written as NPL
+    (filling/pythonisms.py)."""
     from .pythonisms import rewrite_pythonisms
     from .replies import ReplyError, classify_expression_reply, classify_function_reply, extract_code
     code = rewrite_pythonisms(drop_definitions(extract_code(text), known - {spec.func_name}))
-    code = hoist_nested_defs(code, spec.func_name)
     if spec.kind == "function":
         r = classify_function_reply(code, spec.func_name)
         helpers = (r.helpers.strip() + "\n\n") if r.helpers.strip() else ""

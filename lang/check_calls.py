@@ -13,6 +13,7 @@ from . import ast
 from .builtin_sigs import BUILTIN_FUNCTIONS, MATH_FLOAT_FUNCS, PYTHON_ONLY_HINTS
 from .diagnostics import Fix
 from .check_methods import MethodChecker
+from .nested import nested_call
 from .symbols import CallRef, FuncInfo, Ref, StructInfo
 from .types import (PendingT, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT, CounterT, DictT,
                     ErrorT, FuncT, IterT, ListT, OptionalT, SetT, StructT, TupleT, Type,
@@ -41,6 +42,8 @@ class CallChecker(MethodChecker):
             self.bag.error("E015", "only named functions and methods can be called", f.span)
             self.infer_args_loosely(e)
             return ERROR
+        if self.ctx is not None and f.id in self.ctx.nested:
+            return nested_call(self, e, self.ctx.nested[f.id])
         if self.ctx is not None and self.ctx.lookup(f.id) is not None:
             self.bag.error("E015", f"'{f.id}' is a variable, not a function", f.span)
             self.infer_args_loosely(e)

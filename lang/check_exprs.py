@@ -178,6 +178,10 @@ class ExprChecker(CallChecker):
                 from .pending import note
                 note(self, e, e.id)
             return t
+        if ctx is not None and e.id in ctx.nested:
+            self.bag.error("E012", f"'{e.id}' is a nested function; call it, or pass a lambda "
+                           "that calls it", e.span)
+            return ERROR
         sym = self.prog.scopes.get(self.module_path, {}).get(e.id)
         if isinstance(sym, ConstInfo):
             self.prog.refs[e] = Ref("const", sym.ir_name)
@@ -205,7 +209,8 @@ class ExprChecker(CallChecker):
             close = difflib.get_close_matches(e.id, known, n=1)
             if close:
                 notes.append(f"did you mean '{close[0]}'?")
-        self.bag.error("E010", f"undefined name '{e.id}'", e.span, *notes)
+        around = self.ctx.enclosing.note(e.id) if self.ctx and self.ctx.enclosing else None
+        self.bag.error("E010", f"undefined name '{e.id}'", e.span, *([around] if around else notes))
 
     # ------------------------------------------------------------ operators
     def expr_BinOp(self, e: ast.BinOp, expected):
@@ -379,6 +384,9 @@ class ExprChecker(CallChecker):
             for i in idx:
                 self.infer(i)
             return ERROR
+        if isinstance(ot, PendingT) and isinstance(e.value, ast.Name) and len(idx) == 1:
+            from .pending import from_read
+            ot = from_read(self, e.value, ot, idx[0], expected)
         if isinstance(ot, ListT):
             self.check_indices(idx, [INT], e)
             return ot.elem

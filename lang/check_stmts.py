@@ -227,8 +227,9 @@ def check_aug_assign(ck, s: ast.AugAssign) -> None:
             if ck.prog.scopes.get(ck.module_path, {}).get(target.id) is not None:
                 ck.bag.error("E017", f"cannot assign to '{target.id}'", target.span)
             else:
+                around = ck.ctx.enclosing.note(target.id) if ck.ctx.enclosing else None
                 ck.bag.error("E010", f"'{target.id}' is not defined yet: assign it before '{s.op}='",
-                             target.span)
+                             target.span, *([around] if around else []))
             return
         ck.prog.types[target] = tt
     elif isinstance(target, (ast.Index, ast.Attribute)):

@@ -20,6 +20,7 @@ from . import ast
 from .builtin_sigs import python_hint
 from .check_exprs import ExprChecker, narrow_key
 from .diagnostics import DiagnosticBag
+from .nested import Enclosing, check_nested_def, settle
 from .oracles import check_oracle
 from .scopes import FuncContext
 from .symbols import (CheckedProgram, ConstInfo, FuncInfo, HoleInfo, StructInfo,
@@ -163,23 +164,26 @@ class Checker(ExprChecker):
                 seen.add(f.name)
                 s.fields.append((f.name, self.resolve_type(f.annotation, s.module)))
         for fn in self.prog.funcs.values():
-            fn.params = [(p.name, self.resolve_type(p.annotation, fn.module)) for p in fn.decl.params]
-            fn.ret = self.resolve_type(fn.decl.returns, fn.module)
-            names = [p for p, _ in fn.params]
-            for p in fn.decl.params:
-                if names.count(p.name) > 1:
-                    self.bag.error("E011", f"parameter '{p.name}' appears twice", p.span)
-                    break
+            self.resolve_signature(fn)
         for c in self.prog.consts.values():
             if c.decl.annotation is not None:
                 c.type = self.resolve_type(c.decl.annotation, c.module)
+
+    def resolve_signature(self, fn: FuncInfo) -> None:
+        fn.params = [(p.name, self.resolve_type(p.annotation, fn.module)) for p in fn.decl.params]
+        fn.ret = self.resolve_type(fn.decl.returns, fn.module)
+        names = [p for p, _ in fn.params]
+        for p in fn.decl.params:
+            if names.count(p.name) > 1:
+                self.bag.error("E011", f"parameter '{p.name}' appears twice", p.span)
+                break
 
     # ------------------------------------------------------------ check
     def check_all(self) -> None:
         self.resolve_signatures()
         for c in self.prog.consts.values():
             self.check_const(c)
-        for fn in self.prog.funcs.values():
+        for fn in list(self.prog.funcs.values()):     # nested functions join as they are met
             if not fn.extern:
                 self.check_function(fn)
         for path, module in self.prog.modules.items():
@@ -217,10 +221,13 @@ class Checker(ExprChecker):
             self.check(c.decl.value, c.type)
         self.ctx = None
 
-    def check_function(self, fn: FuncInfo) -> None:
+    def check_function(self, fn: FuncInfo, enclosing: Optional[Enclosing] = None) -> None:
+        """Check `fn`'s body. A nested function (lang/nested.py) is checked
+        where it is defined, with what it sees of the function `enclosing` it."""
         decl: ast.FuncDef = fn.decl
         self.module_path = fn.module
-        self.ctx = FuncContext(fn, fn.module, kernel=fn.kernel)
+        around = self.ctx
+        self.ctx = FuncContext(fn, fn.module, kernel=fn.kernel, enclosing=enclosing)
         for name, t in fn.params:
             self.ctx.locals[name] = t
         if fn.oracle:
@@ -235,12 +242,13 @@ class Checker(ExprChecker):
                 self.check_stmt(stmt)
             self.ctx.top = None
             from .pending import finish
-            finish(self)
+            finish(self, keep=set(enclosing.pending if enclosing else ()))
+            settle(self)
             if fn.ret != NONE and not always_returns(decl.body):
                 self.bag.error("E016", f"'{fn.name}' must return {fn.ret} on every path; "
                                "the end of the function can be reached", decl.span)
         fn.locals = dict(self.ctx.locals)
-        self.ctx = None
+        self.ctx = around
 
     def check_test(self, decl, path: str) -> None:
         self.module_path = path
@@ -268,6 +276,9 @@ class Checker(ExprChecker):
 
     def stmt_Pass(self, s):
         pass
+
+    def stmt_FuncDef(self, s: ast.FuncDef):
+        check_nested_def(self, s)
 
     def stmt_ExprStmt(self, s: ast.ExprStmt):
         if isinstance(s.value, ast.Hole):

@@ -41,9 +41,10 @@ def kernel_problems(prog: CheckedProgram, fn: FuncInfo) -> list[tuple[ast.Span, 
     decl = fn.decl
     if fn.extern or not isinstance(decl, ast.FuncDef) or decl.is_hole:
         return [(decl.span, "only a function with a body can be a kernel")]
-    for (name, t), p in zip(fn.params, decl.params):
+    spans = [p.span for p in decl.params] + [decl.span] * (len(fn.params) - len(decl.params))
+    for (name, t), span in zip(fn.params, spans):     # a nested function's captures last
         if not kernel_type_ok(t):
-            problems.append((p.span, f"parameter '{name}' is {t}; a kernel takes only int, float, "
+            problems.append((span, f"parameter '{name}' is {t}; a kernel takes only int, float, "
                              "bool, arrays and tuples of those"))
     if fn.ret != NONE and not kernel_type_ok(fn.ret):
         span = decl.returns.span if decl.returns is not None else decl.span

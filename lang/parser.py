@@ -286,14 +286,14 @@ class _Builder(Transformer_NonRecursive):
             self.diagnostics.extend(e.diagnostics)
             return A.NoneLit(span=A.Span(self.path, line, col, line, col))
 
-    def _block(self, stmts) -> tuple[A.Stmt, ...]:
+    def _block(self, stmts, defs: bool = False) -> tuple[A.Stmt, ...]:
+        """The statements of a suite; a nested `def` stands only directly in
+        a function's body (`defs`), not inside `if`, `while` or `for`."""
         body = []
         for stmt in stmts:
-            if isinstance(stmt, A.FuncDef):
-                self._error("E018", f"nested functions are not supported: define `{stmt.name}` "
-                            "at the top level, as a `def` of its own before the function that "
-                            "holds it, and pass it what it uses from there as parameters "
-                            "(NPL has no closures)", stmt.span)
+            if isinstance(stmt, A.FuncDef) and not defs:
+                self._error("E018", f"define `{stmt.name}` directly in the function's body, "
+                            "not inside `if`, `while` or `for`", stmt.span)
             else:
                 body.append(stmt)
         return tuple(body)
@@ -345,7 +345,7 @@ class _Builder(Transformer_NonRecursive):
             doc, stmts = clean_docstring(stmts[0].value.value), stmts[1:]
         is_hole = doc is not None and len(stmts) == 1 and stmts[0] in self.ellipses
         return A.FuncDef(name.value, tuple(params or ()), returns,
-                         () if is_hole else self._block(stmts), docstring=doc,
+                         () if is_hole else self._block(stmts, defs=True), docstring=doc,
                          hole_doc=doc if is_hole else None, span=self._span(meta))
 
     def externdef(self, meta, ch):

@@ -10,6 +10,7 @@ determines it, in source order:
     counts[k] = v / counts.setdefault(k, v) / counts.get(k, v)   -> dict
     x in seen / x not in seen                                    -> list, set
     d[k] += v                                                    -> dict
+    return d[k] (a read where a type is expected)                -> dict
     c = Counter(); c[k] += 1 / c[k] = n / c.update(keys)         -> Counter
     return result, f(result), y: list[int] = result              -> the expected type
     result = xs (a list, set, dict or Counter of the same kind)  -> the type of xs
@@ -79,6 +80,18 @@ def from_store(ck, name: str, t: PendingT, key: ast.Expr, value: ast.Expr) -> Ty
     return resolve(ck, name, CounterT(kt) if t.kind == "Counter" else DictT(kt, ck.infer(value)))
 
 
+def from_read(ck, name: ast.Name, t: PendingT, key: ast.Expr, expected) -> Type:
+    """`d[key]` read from pending local `d` where a value of type `expected`
+    is wanted (`return memo[n]`): a dict learns both types, a Counter its
+    key type; anything else is E019."""
+    if t.kind == "Counter":
+        return resolve(ck, name.id, CounterT(ck.infer(key)))
+    if t.kind == "dict" and expected is not None and not isinstance(expected, (ErrorT, PendingT)):
+        return resolve(ck, name.id, DictT(ck.infer(key), expected))
+    unknown(ck, name, t)
+    return ERROR
+
+
 def from_expected(ck, e: ast.Expr, got: Type, expected: Type) -> Type:
     """`e` (a pending local) used where `expected` is wanted."""
     if isinstance(e, ast.Name) and isinstance(got, PendingT) and fits(got.kind, expected):
@@ -120,9 +133,13 @@ def unknown(ck, node: ast.Expr, t: PendingT) -> None:
         resolve(ck, node.id, ERROR)
 
 
-def finish(ck) -> None:
-    """Report locals still pending at the end of a function."""
+def finish(ck, keep: set = frozenset()) -> None:
+    """Report locals still pending at the end of a function, but those in
+    `keep` (a nested function's captures, which the function around it may
+    still type: lang/nested.py)."""
     for name, p in list(ck.ctx.pending.items()):
+        if name in keep:
+            continue
         ck.bag.error("E019", f"an empty {p.kind} needs a type: write {name}: {EXAMPLES[p.kind]} = "
                      f"{LITERALS[p.kind]}", p.span)
         resolve(ck, name, ERROR)

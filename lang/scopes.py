@@ -16,7 +16,8 @@ class FuncContext:
     """Per-function checking state: declared locals, narrowed optionals,
     comprehension/lambda scopes, loop depth."""
 
-    def __init__(self, info: Optional[FuncInfo], module: str, kernel: bool = False):
+    def __init__(self, info: Optional[FuncInfo], module: str, kernel: bool = False,
+                 enclosing=None):
         self.info = info
         self.module = module
         self.locals: dict[str, Type] = {}
@@ -27,6 +28,9 @@ class FuncContext:
         self.kernel = kernel
         self.body: tuple = ()               # the function's statements (lang/fixes.py)
         self.top = None                     # the one of them being checked
+        self.enclosing = enclosing          # lang/nested.py Enclosing, in a nested function
+        self.nested: dict = dict(enclosing.nested) if enclosing else {}   # name -> NestedFunc
+        self.pending.update(enclosing.pending if enclosing else {})
 
     def lookup(self, name: str) -> Optional[Type]:
         for scope in reversed(self.inner_scopes):

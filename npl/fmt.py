@@ -395,6 +395,8 @@ class Formatter:
             head = ["for "] + self.target(s.target) + [" in "] + self.target(s.iter, False) + [":"]
             self.write_line(indent, head, s.span.line, self.header_end(s.iter.span))
             self.block(s.body, indent + INDENT, s.span.col)
+        elif isinstance(s, A.FuncDef):
+            self.funcdef(s, indent)
         else:
             raise FormatError(f"cannot format a {type(s).__name__}")
 
@@ -462,7 +464,7 @@ class Formatter:
         else:
             raise FormatError(f"cannot format a {type(d).__name__}")
 
-    def docstring(self, span: A.Span, before: Optional[A.Span]) -> Optional[int]:
+    def docstring(self, span: A.Span, before: Optional[A.Span], indent: int = INDENT) -> Optional[int]:
         """Write the docstring that starts a def or struct body, verbatim;
         gives the offset after it (None when there is none)."""
         start = self.src.offset(span.line, span.col)
@@ -471,27 +473,28 @@ class Formatter:
         if not run:
             return None
         first, last = self.src.position(run[0][0]), self.src.position(run[-1][1])
-        self.comments_before(first[0], INDENT, True)
+        self.comments_before(first[0], indent, True)
         text = self.src.text[run[0][0]:run[-1][1]]
-        self.write_line(INDENT, [text], first[0], last[0])
+        self.write_line(indent, [text], first[0], last[0])
         return run[-1][1]
 
-    def funcdef(self, d: A.FuncDef) -> None:
+    def funcdef(self, d: A.FuncDef, indent: int = 0) -> None:
+        """A top-level function (`indent` 0) or a nested one."""
         for line, name in zip(self.decorator_lines(d), d.decorators):
-            self.comments_before(line, 0, True)
-            self.write_line(0, [f"@{name}"], line, line)
-        self.comments_before(d.span.line, 0, True)
+            self.comments_before(line, indent, True)
+            self.write_line(indent, [f"@{name}"], line, line)
+        self.comments_before(d.span.line, indent, True)
         head = [f"def {d.name}", self.params(d)]
         head += [f" -> {self.type_text(d.returns)}:" if d.returns else ":"]
-        self.write_line(0, head, d.span.line, self.signature_end(d))
-        doc_end = None
+        self.write_line(indent, head, d.span.line, self.signature_end(d))
+        doc_end, inner = None, indent + INDENT
         if d.docstring is not None:
-            doc_end = self.docstring(d.span, d.body[0].span if d.body else None)
+            doc_end = self.docstring(d.span, d.body[0].span if d.body else None, inner)
         if d.is_hole and doc_end is not None:
             line = self.src.position(self.src.next_significant(doc_end)[1])[0]
-            self.comments_before(line, INDENT, False)
-            self.write_line(INDENT, ["..."], line, line)
-        self.block(d.body, INDENT, d.span.col, started=doc_end is not None)
+            self.comments_before(line, inner, False)
+            self.write_line(inner, ["..."], line, line)
+        self.block(d.body, inner, d.span.col, started=doc_end is not None)
 
     def decorator_lines(self, d: A.FuncDef) -> list[int]:
         """The lines of the decorators of `d`, top down."""

@@ -174,6 +174,13 @@ def test_canonical_layout():
     assert roundtrip(MESSY) == MESSY_FORMATTED
 
 
+def test_a_nested_function_is_laid_out_at_its_depth():
+    src = ("def f(n: int) -> int:\n    k=2\n    def g(x:int)->int:\n"
+           "            \"\"\"Scaled.\"\"\"\n            return x*k\n    return g(n)\n")
+    assert roundtrip(src) == ("def f(n: int) -> int:\n    k = 2\n    def g(x: int) -> int:\n"
+                              "        \"\"\"Scaled.\"\"\"\n        return x * k\n    return g(n)\n")
+
+
 def test_long_lines_break_at_brackets():
     src = ("def long_function_name(first_argument: list[float], second_argument: dict[str, int],"
            " third: int) -> float:\n"

@@ -314,7 +314,7 @@ def test_a_typical_chatty_reply_end_to_end():
     assert reply.dropped == ("from math import sqrt", "print(norm(Point(3.0, 4.0)))")
 
 
-# -- nested helper functions (filling/nested_defs.py) ------------------------
+# -- nested helper functions (lang/nested.py) --------------------------------
 
 HEAP_REPLY = '''def heap_queue_largest(nums: list[int], n: int) -> list[int]:
     """The n largest, in descending order."""
@@ -336,45 +336,29 @@ HEAP_REPLY = '''def heap_queue_largest(nums: list[int], n: int) -> list[int]:
     return sorted(xs, reverse=True)[:n]
 '''
 
+CLOSURE_REPLY = ("def heap_queue_largest(nums: list[int], n: int) -> list[int]:\n"
+                 "    picked: list[int] = []\n"
+                 "    def take(k: int):\n"
+                 "        if k < n:\n"
+                 "            picked.append(sorted(nums, reverse=True)[k])\n"
+                 "            take(k + 1)\n"
+                 "    take(0)\n"
+                 "    return picked\n")
 
-def test_closure_free_nested_functions_move_before_their_function():
-    from npl.filling.nested_defs import hoist_nested_defs
-    hoisted = hoist_nested_defs(HEAP_REPLY, "heap_queue_largest")
-    assert hoisted.startswith("def heapify(arr: list[int], size: int, i: int):\n    largest = i\n")
-    assert "\ndef build(arr: list[int]):\n    for i in range(" in hoisted
-    outer = hoisted[hoisted.index("def heap_queue_largest"):]
-    assert "def " not in outer[1:] and "    xs = list(nums)\n    build(xs)\n" in outer
 
-
-def test_a_hoisted_reply_compiles_as_npl_and_runs(tmp_path):
+@pytest.mark.parametrize("reply", [HEAP_REPLY, CLOSURE_REPLY])
+def test_a_reply_with_nested_functions_is_kept_as_written_and_runs(tmp_path, reply):
     import npl
     from npl.compiler.driver import compile
     from npl.filling.model_source import reply_to_fill
     hole = ('def heap_queue_largest(nums: list[int], n: int) -> list[int]:\n'
             '    """The n largest, in descending order."""\n    ...\n')
     spec = compile(hole, "heap.npl", strict_fills=False).holes[0]
-    fill = reply_to_fill(spec, "```npl\n" + HEAP_REPLY + "```")
-    assert fill.startswith("def heapify(") and "\ndef build(" in fill
+    fill = reply_to_fill(spec, "```npl\n" + reply + "```")
+    assert fill.startswith("def heap_queue_largest(") and "\n    def " in fill
     program = tmp_path / "heap.npl"
     program.write_text(fill)
     assert npl.load(str(program)).call("heap_queue_largest", [25, 35, 22, 85, 14, 65], 3) == [85, 65, 35]
-
-
-@pytest.mark.parametrize("reply", [
-    # a closure over the outer function's parameter: E018 tells the model what to do
-    "def f(xs: list[int], k: int) -> list[int]:\n    def scaled(x: int) -> int:\n"
-    "        return x * k\n    return [scaled(x) for x in xs]\n",
-    # only helpers, no body of its own
-    "def f(xs: list[int], k: int) -> list[int]:\n    def g(x: int) -> int:\n        return x\n",
-    # not Python either
-    "def f(xs: list[int], k: int) -> list[int]:\n    def g(x: int) -> int:\n        return x +\n"
-    "    return xs\n",
-    # no nested function
-    "def f(xs: list[int], k: int) -> list[int]:\n    return xs\n",
-])
-def test_closures_and_unreadable_replies_stay_as_they_are(reply):
-    from npl.filling.nested_defs import hoist_nested_defs
-    assert hoist_nested_defs(reply, "f") == reply
 
 
 # -- Python habits with an NPL meaning (filling/pythonisms.py) ----------------
