@@ -196,12 +196,18 @@ def hole_markdown(a: Analysis, spec) -> str:
 
 
 def _signature(fn) -> str:
-    params = ", ".join(f"{n}: {t}" for n, t in fn.params)
+    declared = fn.params[:len(fn.decl.params)]      # a nested function's captures are not shown
+    params = ", ".join(f"{n}: {t}" for n, t in declared)
     return f"{'extern ' if fn.extern else ''}def {fn.name}({params}) -> {fn.ret}"
 
 
 def _symbol(a: Analysis, name: str):
     return a.program.scopes.get(a.path, {}).get(name) if a.program is not None else None
+
+
+def _function_of(a: Analysis, decl):
+    """The checked function of `decl`, a top-level or a nested `def`."""
+    return next((f for f in a.program.funcs.values() if f.decl is decl), None)
 
 
 def hover_text(a: Analysis, line: int, col: int) -> Optional[str]:
@@ -230,11 +236,11 @@ def hover_text(a: Analysis, line: int, col: int) -> Optional[str]:
         return code(f"{shown}: {prog.types[node]}")
     if isinstance(node, A.Param):
         owner = next((n for n in reversed(chain) if isinstance(n, (A.FuncDef, A.ExternDef))), None)
-        fn = _symbol(a, owner.name) if owner is not None else None
+        fn = _function_of(a, owner) if owner is not None else None
         t = dict(fn.params).get(node.name) if fn is not None else None
         return code(f"{node.name}: {t}") if t is not None else None
-    if isinstance(node, (A.FuncDef, A.ExternDef)) and _symbol(a, node.name) is not None:
-        return _function_markdown(_symbol(a, node.name), a)
+    if isinstance(node, (A.FuncDef, A.ExternDef)) and _function_of(a, node) is not None:
+        return _function_markdown(_function_of(a, node), a)
     if isinstance(node, (A.StructDef, A.StructField, A.TypeExpr)):
         name = node.name if not isinstance(node, A.StructField) else chain[-2].name
         sym = _symbol(a, name)

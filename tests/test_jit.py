@@ -281,6 +281,37 @@ def test_functions_that_would_change_meaning_are_not_tiered(cache_env):
     assert "scale" not in native_names(prog)
 
 
+NESTED = """
+def total(n: int, k: int) -> int:
+    def step(i: int) -> int:
+        s = 0
+        for j in range(i % 50):
+            s += (i * j + k) % 7
+        return s
+    acc = 0
+    for i in range(n):
+        acc += step(i)
+    return acc
+
+def picked(xs: list[int], n: int) -> int:
+    def at(i: int) -> int:
+        return xs[i % len(xs)]
+    return at(n)
+
+def main():
+    print(total(3, 1), picked([1], 0))
+"""
+
+
+def test_a_nested_function_is_compiled_with_its_captures_as_arguments(cache_env):
+    native = load(NESTED, "nested.npl", "eager", cache_env)
+    interpreted = load(NESTED, "nested.npl", "off", cache_env)
+    assert "total.<locals>.step" in native_names(native)
+    assert "picked.<locals>.at" not in native_names(native)       # it reads a list
+    assert native.call("total", 2000, 3) == interpreted.call("total", 2000, 3) == 147000
+    assert native.call("picked", [4, 5], 3) == 5
+
+
 # ------------------------------------------------------------------ arguments
 
 ARGS = '''

@@ -227,6 +227,37 @@ def test_diagnostics_hover_definition_symbols(project):
         assert client.close() == 0
 
 
+NESTED = """def scale(xs: list[int], k: int) -> list[int]:
+    def times(x: int) -> int:
+        \"\"\"x times k.\"\"\"
+        return x * k
+    return [times(x) for x in xs]
+
+
+def main():
+    print(scale([1], 2))
+"""
+
+
+def test_hover_on_a_nested_function_shows_its_own_signature(tmp_path):
+    path = tmp_path / "nested.npl"
+    path.write_text(NESTED)
+    client = start(path)
+    try:
+        assert not [d for d in open_doc(client, path, NESTED) if d["severity"] == 1]
+
+        def hover(needle: str) -> str:
+            result = client.request("textDocument/hover", {
+                "textDocument": {"uri": path.as_uri()}, "position": pos(NESTED, needle)})
+            return result["contents"]["value"] if result else ""
+        for needle in ("times(x) for", "def times"):    # a call, the definition
+            text = hover(needle)
+            assert "def times(x: int) -> int" in text and "x times k." in text
+        assert "x: int" in hover("x: int) -> int:")     # its parameter
+    finally:
+        assert client.close() == 0
+
+
 def test_hole_hover_shows_a_locked_fill_and_refill_runs_the_filler(project):
     spec = next(h for h in compile(PROGRAM, str(project)).holes if h.name == "vowels")
     entry = LockEntry(spec.key, spec.name, spec.kind, spec.location, spec.description,
