@@ -17,8 +17,8 @@ variables it reads from around it (its *captures*), and every call passes
 their values at the time of the call. That is what a Python closure reads,
 since nothing can assign them while it runs; a list or dict it reads is
 the same object, so what it stores there is seen outside. It can call
-itself and the nested functions defined before it (their captures become
-its own).
+itself and the nested functions defined before it or in the same run of
+`def`s (their captures become its own).
 
 What the checker gives the rest of the compiler is an ordinary function in
 `CheckedProgram.funcs` and, for each call, a `CallRef` whose arguments end
@@ -37,11 +37,12 @@ from .types import NONE, PendingT, Type
 
 @dataclass
 class NestedFunc:
-    """A nested function as its enclosing function sees it: the lifted
-    function, and the enclosing variables each call passes after the
-    declared arguments."""
+    """A nested function as the functions that call it see it: the lifted
+    function, the enclosing variables each call passes after the declared
+    arguments, and the IR name of the function that defines it."""
     info: FuncInfo
     captures: tuple[str, ...]
+    owner: str
 
     @property
     def declared(self) -> list[tuple[str, Type]]:
@@ -52,8 +53,9 @@ class NestedFunc:
 class Enclosing:
     """What the body of a nested function sees of the function around it."""
     function: str                  # the enclosing function's name
-    nested: dict                   # its nested functions defined so far, this one too
+    nested: dict                   # its nested functions callable from this one
     pending: dict                  # the empty literals this one reads, still untyped
+    captures: frozenset            # the variables this one reads from it
     before: frozenset              # its variables assigned before the def
     anywhere: frozenset            # its parameters and the variables it assigns
 
@@ -71,7 +73,44 @@ class Enclosing:
 
 def check_nested_def(ck, s: ast.FuncDef) -> None:
     """Check the nested `def` `s` where it stands in the function `ck.ctx`
-    is checking: lift it, check its body, and make it callable from here on."""
+    is checking, with the `def`s right after it (its run): lift them, make
+    them callable from here on, and check their bodies. Defining a function
+    does nothing, so the functions of a run may call each other in any
+    order, as in Python, where the calls happen after the run."""
+    ctx = ck.ctx
+    if s in ctx.defs_seen:                   # checked with an earlier `def` of its run
+        return
+    run = _run_of(ctx.body, s)
+    ctx.defs_seen.update(run)
+    lifted: list[NestedFunc] = []
+    for d in run:
+        nested = _declare(ck, d, {m.info.name for m in lifted})
+        if nested is not None:
+            lifted.append(nested)
+    _capture(ctx, lifted)
+    for nested in lifted:
+        ctx.nested[nested.info.name] = nested
+        ck.prog.funcs[nested.info.ir_name] = nested.info
+    for nested in lifted:
+        _check_body(ck, nested)
+
+
+def _run_of(body, s: ast.FuncDef) -> list[ast.FuncDef]:
+    """`s` and the `def`s right after it in `body`."""
+    start = next((i for i, stmt in enumerate(body) if stmt is s), None)
+    if start is None:
+        return [s]
+    run = []
+    for stmt in body[start:]:
+        if not isinstance(stmt, ast.FuncDef):
+            break
+        run.append(stmt)
+    return run
+
+
+def _declare(ck, s: ast.FuncDef, run_names: set[str]) -> Optional[NestedFunc]:
+    """The nested function of `s` with its declared signature (None, with
+    the error, where `s` cannot be one); `run_names` are those of its run so far."""
     ctx = ck.ctx
     outer = ctx.info
     if ctx.kernel:
@@ -81,26 +120,54 @@ def check_nested_def(ck, s: ast.FuncDef) -> None:
         what = f"`@{s.decorators[0]}`" if s.decorators else "a hole"
         ck.bag.error("E018", f"a nested function cannot be {what}: define `{s.name}` at the "
                      "top level", s.span)
-        return
-    if s.name in ctx.locals or s.name in ctx.nested:
+        return None
+    if s.name in ctx.locals or s.name in ctx.nested or s.name in run_names:
         ck.bag.error("E011", f"'{s.name}' is defined twice in '{outer.name}'", s.span)
-        return
+        return None
     info = FuncInfo(f"{outer.ir_name}.<locals>.{s.name}", s.name, ctx.module, [], NONE, s,
                     kernel=ctx.kernel)
     ck.resolve_signature(info)
-    own = {p for p, _ in info.params}
-    captures = [(name, ctx.locals[name]) for name in _read_from_around(s, ctx.nested)
-                if name in ctx.locals and name not in own]
-    info.params = info.params + captures
-    nested = NestedFunc(info, tuple(name for name, _ in captures))
-    ctx.nested[s.name] = nested
-    ck.prog.funcs[info.ir_name] = info
-    shared = {name: ctx.pending[name] for name, t in captures if isinstance(t, PendingT)}
-    anywhere = {p.name for p in outer.decl.params}
-    for node in ast.walk(outer.decl):
-        if isinstance(node, (ast.Assign, ast.AugAssign, ast.For)):
-            anywhere.update(_target_names(node.target))
-    ck.check_function(info, Enclosing(outer.name, ctx.nested, shared, frozenset(ctx.locals),
+    return NestedFunc(info, (), outer.ir_name)
+
+
+def _capture(ctx, lifted: list[NestedFunc]) -> None:
+    """Give each function of a run its captures: the enclosing variables it
+    reads, and those of the nested functions it calls, those of its own run
+    included (to a fixed point, since they may call each other)."""
+    reads, own, calls = {}, {}, {}
+    for nested in lifted:
+        name, decl = nested.info.name, nested.info.decl
+        names, bound = _names(decl)
+        own[name] = bound
+        reads[name] = [n for n in names if n in ctx.locals and n not in bound]
+        for n in names:                     # the captures of earlier nested functions it calls
+            if n in ctx.nested and n != name:
+                reads[name] += [c for c in ctx.nested[n].captures
+                                if c not in bound and c not in reads[name]]
+        calls[name] = [n for n in names if n != name and any(m.info.name == n for m in lifted)]
+    changed = True
+    while changed:
+        changed = False
+        for name, callees in calls.items():
+            for callee in callees:
+                new = [c for c in reads[callee] if c not in reads[name] and c not in own[name]]
+                reads[name] += new
+                changed = changed or bool(new)
+    for nested in lifted:
+        nested.captures = tuple(reads[nested.info.name])
+        nested.info.params = nested.info.params + [(c, ctx.locals[c]) for c in nested.captures]
+
+
+def _check_body(ck, nested: NestedFunc) -> None:
+    ctx = ck.ctx
+    info = nested.info
+    declared = len(nested.declared)
+    for k, (name, _) in enumerate(info.params[declared:], declared):
+        info.params[k] = (name, ctx.locals[name])      # what an earlier body may have learned
+    shared = {name: ctx.pending[name] for name in nested.captures if name in ctx.pending}
+    anywhere = {p.name for p in ctx.info.decl.params} | _names(ctx.info.decl)[1]
+    ck.check_function(info, Enclosing(ctx.info.name, ctx.nested, shared,
+                                      frozenset(nested.captures), frozenset(ctx.locals),
                                       frozenset(anywhere)))
     for name in shared:                      # learned inside: the enclosing function knows it too
         if not isinstance(info.locals.get(name), PendingT):
@@ -128,6 +195,14 @@ def nested_call(ck, e: ast.Call, nested: NestedFunc) -> Type:
     placed = ck.place_args(e, [n for n, _ in declared], f"'{info.name}'")
     if placed is None:
         return info.ret
+    caller = ck.ctx
+    if nested.owner != caller.info.ir_name and caller.enclosing is not None:
+        hidden = [c for c in nested.captures if c not in caller.enclosing.captures]
+        if hidden:                          # the caller's own variable of that name
+            ck.bag.error("E018", f"'{caller.info.name}' has its own '{hidden[0]}', but calls "
+                         f"'{info.name}', which reads the '{hidden[0]}' of "
+                         f"'{caller.enclosing.function}': rename one of them", e.span)
+            return info.ret
     for a, (_, t) in zip(placed, declared):
         ck.check(a, t)
     captured = []
@@ -139,24 +214,21 @@ def nested_call(ck, e: ast.Call, nested: NestedFunc) -> Type:
     return info.ret
 
 
-def _read_from_around(s: ast.FuncDef, nested: dict[str, NestedFunc]) -> list[str]:
-    """The names `s` reads and does not assign, in order of first use, with
-    the captures of the nested functions it calls. A name bound inside (a
-    comprehension's, a lambda's) may be among them: passing its outer value
+def _names(s: ast.FuncDef) -> tuple[list[str], set[str]]:
+    """(the names `s` mentions, in order of first use; the names it binds:
+    its parameters, and what it assigns or defines). A name a comprehension
+    or a lambda binds counts as mentioned: passing a variable of that name
     along is harmless."""
-    assigned = {p.name for p in s.params}
-    read: dict[str, None] = {}
+    bound = {p.name for p in s.params}
+    named: dict[str, None] = {}
     for node in ast.walk(s):
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.For)):
-            assigned.update(_target_names(node.target))
+            bound.update(_target_names(node.target))
         elif isinstance(node, ast.FuncDef) and node is not s:
-            assigned.add(node.name)
+            bound.add(node.name)
         elif isinstance(node, ast.Name):
-            read.setdefault(node.id)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id in nested:
-            read.update(dict.fromkeys(nested[node.func.id].captures))
-    return [name for name in read if name not in assigned]
+            named.setdefault(node.id)
+    return list(named), bound
 
 
 def _target_names(target: ast.Expr) -> list[str]:

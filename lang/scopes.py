@@ -30,6 +30,7 @@ class FuncContext:
         self.top = None                     # the one of them being checked
         self.enclosing = enclosing          # lang/nested.py Enclosing, in a nested function
         self.nested: dict = dict(enclosing.nested) if enclosing else {}   # name -> NestedFunc
+        self.defs_seen: set = set()         # the nested `def`s of the body checked so far
         self.pending.update(enclosing.pending if enclosing else {})
 
     def lookup(self, name: str) -> Optional[Type]:
