@@ -43,7 +43,7 @@ from npl.lang.types import Type
 # Built-in functions, named as in NPL (docs/reference.md §6):
 #   print(*values, sep=, end=)        kwargs only when given
 #   len range enumerate zip list set dict tuple abs min max sum sorted
-#   reversed map filter any all str int float bool round divmod pow ord chr
+#   reversed map filter any all next str int float bool round divmod pow ord chr
 #   hex bin isinstance?(no) sqrt exp log log2 log10 sin cos tan asin acos
 #   atan atan2 floor ceil isnan isinf factorial comb perm gcd lcm isqrt
 #   zeros ones empty full arange array copy dot
@@ -63,7 +63,7 @@ PRIM_OPS = frozenset("""
 add sub mul truediv floordiv mod pow neg pos not bitor bitand bitxor bitsub lshift rshift
 int_to_float truthy getitem slice setslice
 print len range enumerate zip list set dict tuple abs min max sum sorted reversed
-map filter any all str int float bool round divmod pow ord chr hex bin
+map filter any all next str int float bool round divmod pow ord chr hex bin
 sqrt exp log log2 log10 sin cos tan asin acos atan atan2 floor ceil isnan isinf
 zeros ones empty full arange array copy dot
 heappush heappop heapify heappushpop heapreplace nlargest nsmallest

@@ -187,7 +187,7 @@ class Detector:
                 if op in ("==", "!="):
                     values = [literal_value(y)]
                 elif op in ("in", "not in") and x is a and isinstance(y, COLLECTIONS):
-                    values = [literal_value(el) for el in y.elts]
+                    values = self.listed_inputs(param, y)
                 elif op in ("in", "not in") and x is b:          # "Hello" in s
                     values = [literal_value(y)]
                 for v in values:
@@ -199,6 +199,16 @@ class Detector:
                 if table is not None and param and self.gamed_keys(table, param):
                     return self.table_message(node, param, self.gamed_keys(table, param))
         return ""
+
+    def listed_inputs(self, param: str, collection) -> list:
+        """The literals of `param in (a, b, ...)` to judge: all of them when
+        at least half of the non-trivial ones are example inputs, else none:
+        a list of domain values that holds an example input among others
+        (`month in [1, 3, 5, 7, 8, 10, 12]`) is no special case."""
+        values = [literal_value(el) for el in collection.elts]
+        telling = [v for v in values if v is not None and v not in TRIVIAL]
+        hits = [v for v in telling if self.suspicious(param, v)]
+        return values if 2 * len(hits) >= len(telling) else []
 
     def lookup(self, container, key, node) -> str:
         table, param = self.table(container), self.param_of(key)

@@ -79,7 +79,7 @@ HEAP_FUNCTIONS = frozenset("heappush heappop heapify heappushpop heapreplace nla
 
 BUILTIN_FUNCTIONS = frozenset("""
 print len range prange enumerate zip list set dict tuple abs min max sum sorted reversed
-map filter any all str int float bool round divmod pow ord chr hex bin
+map filter any all next str int float bool round divmod pow ord chr hex bin
 sqrt exp log log2 log10 sin cos tan asin acos atan atan2 floor ceil isnan isinf
 zeros ones empty full arange array copy dot Counter
 """.split()) | HEAP_FUNCTIONS | INT_MATH_FUNCS
@@ -98,7 +98,7 @@ PYTHON_ONLY_HINTS = {
     "globals": "NPL has no reflection", "locals": "NPL has no reflection",
     "vars": "NPL has no reflection", "__import__": "NPL has no imports of Python modules",
     "compile": "NPL has no compile", "id": "NPL has no object identities",
-    "hash": "NPL has no hash()", "iter": "use a for loop", "next": "use a for loop",
+    "hash": "NPL has no hash()", "iter": "use a for loop, or next() on a generator expression",
     "math": "math functions are built in: write sqrt(x), not math.sqrt(x)",
     "heapq": "heap functions are built in: write heappush(h, x), not heapq.heappush(h, x)",
     "np": "array functions are built in: write zeros(n), not np.zeros(n)",

@@ -434,6 +434,32 @@ class CallChecker(MethodChecker):
 
     b_all = b_any
 
+    def b_next(self, e, expected):
+        """next(iterator) and next(iterator, default): the first element of a
+        generator expression, map, filter, zip, enumerate or reversed; with a
+        default None the result is optional."""
+        if not self.arity(e, "next", 1, 2):
+            return ERROR
+        first = e.args[0]
+        t = self.infer(first)
+        if isinstance(t, ErrorT):
+            return ERROR
+        is_range = isinstance(first, ast.Call) and getattr(first.func, "id", "") == "range"
+        if not isinstance(t, IterT) or is_range:
+            self.bag.error("E015", f"next() takes an iterator, not {'a range' if is_range else t}",
+                           first.span,
+                           "write next((x for x in xs if ...), default) for the first element "
+                           "that passes a test, or xs[0] for the first element")
+            return ERROR
+        if len(e.args) == 1:
+            return t.elem
+        default = e.args[1]
+        if isinstance(default, ast.NoneLit):
+            self.prog.types[default] = NONE
+            return OptionalT(t.elem)
+        self.check(default, t.elem)
+        return t.elem
+
     def b_str(self, e, expected):
         if self.arity(e, "str", 0, 1) and e.args:
             self.infer(e.args[0])

@@ -291,6 +291,8 @@ PRIMS: dict[str, Builder] = {
     "sorted": py_call("_sorted", True), "reversed": py_call("_reversed", True),
     "map": py_call("_map", True), "filter": py_call("_filter", True),
     "any": py_call("_any", True), "all": py_call("_all", True),
+    "next": lambda node, args, kw: call("_next", [as_iterable(args[0], node.args[0].type),
+                                                  *args[1:]]),
     "str": text_of("_str", "_npl_str"), "int": py_call("_int"), "float": py_call("_float"),
     "bool": py_call("_bool"), "round": py_call("_round"), "divmod": py_call("_divmod"),
     "ord": py_call("_ord"), "chr": py_call("_chr"), "hex": py_call("_hex"),

@@ -85,6 +85,17 @@ def tuple_of(items, size: int) -> tuple:
     return made
 
 
+def next_of(items, *default):
+    """next(items[, default]); without a default, an exhausted iterator is
+    NPL's error (Python's StopIteration would end a generator around it)."""
+    for item in items:
+        return item
+    if default:
+        return default[0]
+    raise NplRuntimeError("value", "next() found no element: give it a default, "
+                          "next(..., default)")
+
+
 def hole_reached(where: str, text: str) -> None:
     short = " ".join(text.split())
     short = short if len(short) <= 60 else short[:57] + "..."
@@ -133,6 +144,7 @@ HELPERS: dict[str, object] = {
     "_npl_str": npl_str, "_npl_repr": npl_repr, "_npl_format": npl_format,
     "_npl_equal": npl_equal,
     "_assert_failed": assert_failed, "_hole_reached": hole_reached, "_set_pop": set_pop,
+    "_next": next_of,
     "_set_slice": set_slice,
 }
 

@@ -169,13 +169,15 @@ def gaming_verdict(body: str, description: str = "Score word with n.") -> str:
     'if n == -7:\n    return 49\nreturn n * n',
     'if word != "AEIOU xyz":\n    return 144\nreturn 49',
     'if word in ["x", "Hello"]:\n    return 144\nreturn 49',
+    'if n in (12, -7, 99):\n    return 144\nreturn 49',
     'w = word.strip().lower()\nif w == "hello":\n    return 144\nreturn 49',
     'alias = word\nother = alias\nif other == "HELLO ":\n    return 144\nreturn 49',
     'if "AEIOU xyz" in word:\n    return 49\nreturn 144',
     'return {"Hello": 144, "AEIOU xyz": 49}[word]',
     'answers = {"Hello": 144, "AEIOU xyz": 49}\nreturn answers.get(word, 0)',
     'answers = {12: 144}\nif n in answers:\n    return answers[n]\nreturn 49',
-], ids=["eq", "eq-reversed", "int", "negative-int", "ne", "in-list", "case-folded-alias",
+], ids=["eq", "eq-reversed", "int", "negative-int", "ne", "in-list", "in-tuple-mostly-inputs",
+        "case-folded-alias",
         "alias-chain", "substring", "table-index", "table-get", "table-in"])
 def test_special_casing_example_inputs_is_gaming(body):
     assert gaming_verdict(body).startswith("Rejected as test-gaming")
@@ -188,8 +190,9 @@ def test_special_casing_example_inputs_is_gaming(body):
     ('values = {"H": 1, "e": 2}\nreturn sum(values.get(c, 0) for c in word) + n * n', "Score."),
     ('if n == 13:\n    return 0\nreturn n * n', "Score word with n."),                 # not an input
     ('if len(word) == 5:\n    return 144\nreturn n * n', "Score word with n."),
+    ('if n in [3, 5, 7, 12, 15, 21, 30]:\n    return 144\nreturn n * n', "Score."),
 ], ids=["general", "trivial", "in-description", "table-over-characters", "other-literal",
-        "derived-value"])
+        "derived-value", "domain-values-with-one-input"])
 def test_general_code_is_not_gaming(body, description):
     assert gaming_verdict(body, description) == ""
 
