@@ -437,8 +437,26 @@ class ExprChecker(CallChecker):
             return ot
         if isinstance(ot, ArrayT):
             return ot
+        if isinstance(ot, TupleT):
+            return self.tuple_slice(e, ot)
         self.bag.error("E015", f"{ot} cannot be sliced", e.span)
         return ERROR
+
+    def tuple_slice(self, e: ast.Slice, ot: TupleT) -> Type:
+        """`t[a:b:c]` with constant bounds: the tuple of the elements it takes."""
+        bounds = [None if p is None else literal_int(p) for p in (e.lower, e.upper, e.step)]
+        if any(b is None and p is not None for b, p in zip(bounds, (e.lower, e.upper, e.step))):
+            self.bag.error("E012", f"slice {ot} with constant bounds (t[1:], t[:-1]): the type "
+                           "of the result depends on them", e.span)
+            return ERROR
+        if bounds[2] == 0:
+            self.bag.error("E012", "slice step cannot be zero", e.step.span)
+            return ERROR
+        elems = ot.elems[bounds[0]:bounds[1]:bounds[2]]
+        if not elems:
+            self.bag.error("E012", f"this slice of {ot} is always empty", e.span)
+            return ERROR
+        return TupleT(tuple(elems))
 
     # ------------------------------------------------------------ displays
     def expr_ListExpr(self, e: ast.ListExpr, expected):

@@ -27,7 +27,7 @@ from .symbols import (CheckedProgram, ConstInfo, FuncInfo, HoleInfo, StructInfo,
                       TestInfo)
 from .types import (ARRAY_ELEMS, BOOL, ERROR, FLOAT, INT, NONE, STR, ArrayT,
                     CounterT, DictT, ListT, OptionalT, SetT, StructT, TupleT, Type,
-                    is_hashable)
+                    assignable, is_hashable)
 
 Loader = Callable[[str], tuple[ast.Module, str]]   # path -> (module, source)
 
@@ -302,6 +302,12 @@ class Checker(ExprChecker):
             if t != NONE:
                 self.bag.error("E012", "this function has no return type: add '-> "
                                f"{t}' to its signature to return a value", s.value.span)
+        elif isinstance(s.value, ast.NoneLit) and not assignable(NONE, ret):
+            name = self.ctx.info.name
+            self.bag.error("E012", f"expected {ret}, found None", s.value.span,
+                           f"'{name}' returns {ret}, never None: return a value of that type "
+                           "here too; where this path cannot happen, end it with "
+                           f"`assert False, \"...\"`; or let '{name}' return {ret} | None")
         else:
             self.check(s.value, ret)
 

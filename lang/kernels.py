@@ -91,6 +91,8 @@ def construct_problem(prog: CheckedProgram, node) -> Optional[str]:
         return "bit shifts are not allowed in a kernel: multiply or floor-divide by a power of 2"
     if isinstance(node, (ast.StrLit, ast.FString)):
         return "str is not allowed in a kernel"
+    if isinstance(node, ast.Slice) and isinstance(prog.types.get(node.value), TupleT):
+        return "slicing a tuple is not allowed in a kernel: index its elements"
     if isinstance(node, ast.Assign) and isinstance(node.target, ast.Slice):
         return "assigning to a slice is not allowed in a kernel: assign the elements in a loop"
     return None
