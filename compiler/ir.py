@@ -48,6 +48,7 @@ from npl.lang.types import Type
 #   atan atan2 floor ceil isnan isinf factorial comb perm gcd lcm isqrt
 #   zeros ones empty full arange array copy dot
 #   heappush heappop heapify heappushpop heapreplace nlargest nsmallest
+#   combinations permutations         (Python's itertools; r a constant)
 #   Counter                           (Python's collections.Counter)
 #   min/max/sorted take kwargs key= (a Lambda) and sorted reverse=
 #   zeros/ones/empty/full take kwargs dtype= as Const("int"|"float"|"bool")
@@ -67,6 +68,7 @@ map filter any all next str int float bool round divmod pow ord chr hex bin
 sqrt exp log log2 log10 sin cos tan asin acos atan atan2 floor ceil isnan isinf
 zeros ones empty full arange array copy dot
 heappush heappop heapify heappushpop heapreplace nlargest nsmallest
+combinations permutations
 factorial comb perm gcd lcm isqrt
 format repr concat
 str.lower str.upper str.strip str.lstrip str.rstrip str.split str.splitlines str.join

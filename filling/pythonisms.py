@@ -34,19 +34,22 @@ from __future__ import annotations
 
 import ast
 
-from npl.lang.builtin_sigs import BUILTIN_FUNCTIONS, HEAP_FUNCTIONS, MATH_CONSTANTS
+from npl.lang.builtin_sigs import (BUILTIN_FUNCTIONS, HEAP_FUNCTIONS, ITERTOOLS_FUNCTIONS,
+                                   MATH_CONSTANTS)
 
 # Python modules whose functions NPL has built in under the same names.
 BUILT_IN_MODULES = {"math": BUILTIN_FUNCTIONS | frozenset(MATH_CONSTANTS),
-                    "heapq": HEAP_FUNCTIONS, "collections": frozenset({"Counter"})}
+                    "heapq": HEAP_FUNCTIONS, "collections": frozenset({"Counter"}),
+                    "itertools": ITERTOOLS_FUNCTIONS}
 
 
 def rewrite_pythonisms(code: str) -> str:
     """`code` with one-line `raise` statements written `assert False`,
-    `math.NAME`, `heapq.NAME` and `collections.Counter` written `NAME` for
-    NPL's built-ins, the imports of those modules that leaves unused
-    dropped, and chained assignments to plain names split; `code` itself
-    when Python cannot parse it or there is nothing to rewrite."""
+    `math.NAME`, `heapq.NAME`, `itertools.NAME` and `collections.Counter`
+    written `NAME` for NPL's built-ins, the imports of those modules that
+    leaves unused dropped, and chained assignments to plain names split;
+    `code` itself when Python cannot parse it or there is nothing to
+    rewrite."""
     tree = _parsed(code)
     if tree is None:
         return code

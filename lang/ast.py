@@ -466,3 +466,12 @@ def ast_equal(a, b) -> bool:
     if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
         return True
     return type(a) is type(b) and a == b
+
+
+def literal_int(e) -> Optional[int]:
+    """The value of an int literal, negated or not (`3`, `-1`); else None."""
+    if isinstance(e, IntLit):
+        return e.value
+    if isinstance(e, UnaryOp) and e.op == "-" and isinstance(e.operand, IntLit):
+        return -e.operand.value
+    return None

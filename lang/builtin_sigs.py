@@ -76,13 +76,14 @@ INT_MATH_FUNCS = frozenset("factorial comb perm gcd lcm isqrt".split())
 
 # Python's heapq functions, built in under their own names (a list is the heap).
 HEAP_FUNCTIONS = frozenset("heappush heappop heapify heappushpop heapreplace nlargest nsmallest".split())
+ITERTOOLS_FUNCTIONS = frozenset({"combinations", "permutations"})     # Python's itertools
 
 BUILTIN_FUNCTIONS = frozenset("""
 print len range prange enumerate zip list set dict tuple abs min max sum sorted reversed
 map filter any all next str int float bool round divmod pow ord chr hex bin
 sqrt exp log log2 log10 sin cos tan asin acos atan atan2 floor ceil isnan isinf
 zeros ones empty full arange array copy dot Counter
-""".split()) | HEAP_FUNCTIONS | INT_MATH_FUNCS
+""".split()) | HEAP_FUNCTIONS | INT_MATH_FUNCS | ITERTOOLS_FUNCTIONS
 
 TYPE_NAMES = frozenset("int float bool str list dict set tuple array None Counter".split())
 
@@ -108,6 +109,8 @@ PYTHON_ONLY_HINTS = {
                    "or d.setdefault(k, default)",
     "defaultdict": "use d.get(k, default) or d.setdefault(k, default) (Counter is built in)",
     "re": "NPL has no regular expressions; use str methods",
+    "itertools": "combinations(xs, r) and permutations(xs, r) are built in, with no import; "
+                 "write the other itertools as loops",
 }
 
 # A made-up function standing for a `raise` (`raise_value_error(...)`,

@@ -460,6 +460,23 @@ class CallChecker(MethodChecker):
         self.check(default, t.elem)
         return t.elem
 
+    def b_combinations(self, e, expected, name="combinations"):
+        """combinations(xs, r) / permutations(xs, r): an iterator of tuples of
+        r elements, r a constant (the tuples' type has r places)."""
+        if not self.arity(e, name, 2, 2):
+            return ERROR
+        et = self.iterable_arg(e.args[0], f"{name}()")
+        self.check(e.args[1], INT)
+        r = ast.literal_int(e.args[1])
+        if r is None or not 1 <= r <= 16:
+            self.bag.error("E012", f"{name}()'s r is a constant from 1 to 16: the tuples' type "
+                           "has r places", e.args[1].span)
+            return ERROR
+        return ERROR if isinstance(et, ErrorT) else IterT(TupleT((et,) * r))
+
+    def b_permutations(self, e, expected):
+        return self.b_combinations(e, expected, "permutations")
+
     def b_str(self, e, expected):
         if self.arity(e, "str", 0, 1) and e.args:
             self.infer(e.args[0])

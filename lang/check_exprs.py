@@ -416,7 +416,7 @@ class ExprChecker(CallChecker):
             self.bag.error("E012", "a tuple takes one index", e.span)
             return ERROR
         i = e.indices[0]
-        value = literal_int(i)
+        value = ast.literal_int(i)
         self.check(i, INT)
         if value is None:
             if len(set(ot.elems)) == 1:
@@ -444,7 +444,7 @@ class ExprChecker(CallChecker):
 
     def tuple_slice(self, e: ast.Slice, ot: TupleT) -> Type:
         """`t[a:b:c]` with constant bounds: the tuple of the elements it takes."""
-        bounds = [None if p is None else literal_int(p) for p in (e.lower, e.upper, e.step)]
+        bounds = [None if p is None else ast.literal_int(p) for p in (e.lower, e.upper, e.step)]
         if any(b is None and p is not None for b, p in zip(bounds, (e.lower, e.upper, e.step))):
             self.bag.error("E012", f"slice {ot} with constant bounds (t[1:], t[:-1]): the type "
                            "of the result depends on them", e.span)
@@ -725,9 +725,3 @@ def dict_key_parts(key: Type, indices) -> list:
     return [key]
 
 
-def literal_int(e) -> Optional[int]:
-    if isinstance(e, ast.IntLit):
-        return e.value
-    if isinstance(e, ast.UnaryOp) and e.op == "-" and isinstance(e.operand, ast.IntLit):
-        return -e.operand.value
-    return None

@@ -301,6 +301,8 @@ PRIMS: dict[str, Builder] = {
     **{name: py_call(f"_m_{name}") for name in INT_MATH_FUNCS},
     # heaps (Python's heapq: a list is the heap)
     **{name: py_call(f"_{name}", name in ("nlargest", "nsmallest")) for name in HEAP_FUNCTIONS},
+    # itertools
+    "combinations": py_call("_combinations", True), "permutations": py_call("_permutations", True),
     # math
     **{name: math_fn(name) for name in (
         "sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan",

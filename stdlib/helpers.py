@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins as py
 import collections
 import heapq
+import itertools
 import math
 
 from npl.runtime.errors import NplRuntimeError
@@ -134,6 +135,7 @@ HELPERS: dict[str, object] = {
     **{f"_{name}": getattr(heapq, name) for name in (
         "heappush", "heapify", "heappushpop", "nlargest", "nsmallest")},
     "_heappop": heappop, "_heapreplace": heapreplace,     # with messages that name the heap
+    "_combinations": itertools.combinations, "_permutations": itertools.permutations,
     # math on scalars
     **{f"_m_{name}": getattr(math, name) for name in _MATH_NAMES + _INT_MATH_NAMES},
     # arrays (reductions on an array; NumPy itself comes with array_helpers())

@@ -390,6 +390,16 @@ def test_heapq_names_are_written_bare_and_its_imports_dropped():
         "    heappush(xs, heappop(xs))\n    return nlargest(k, xs)\n")
 
 
+def test_itertools_combinations_is_written_bare_and_its_import_dropped():
+    from npl.filling.pythonisms import rewrite_pythonisms
+    code = ("import itertools\nfrom itertools import combinations\n\n"
+            "def f(xs: list[int]) -> int:\n"
+            "    return len(list(combinations(xs, 2))) + len(list(itertools.permutations(xs, 2)))\n")
+    assert rewrite_pythonisms(code) == (
+        "\ndef f(xs: list[int]) -> int:\n"
+        "    return len(list(combinations(xs, 2))) + len(list(permutations(xs, 2)))\n")
+
+
 def test_collections_counter_is_written_bare_and_its_import_dropped():
     from npl.filling.pythonisms import rewrite_pythonisms
     code = ("from collections import Counter\nimport collections\n\n"
@@ -402,7 +412,8 @@ def test_collections_counter_is_written_bare_and_its_import_dropped():
 @pytest.mark.parametrize("imports", ["import math", "from math import prod", "import os",
                                      "from collections import Counter, defaultdict",
                                      "import math as m",
-                                     "from heapq import merge", "import heapq as hq"])
+                                     "from heapq import merge", "import heapq as hq",
+                                     "from itertools import product"])
 def test_imports_of_what_npl_lacks_stay_for_the_compiler_to_report(imports):
     from npl.filling.pythonisms import rewrite_pythonisms
     code = f"def f(x: int) -> int:\n    {imports}\n    return math.prod([x])\n"
