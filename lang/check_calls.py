@@ -25,6 +25,11 @@ TYPE_CLASSES = ("int", "float", "bool", "str", "list", "dict", "set", "tuple")
 CONVERTIBLE = ("int", "float", "bool", "str")
 
 
+def is_range_call(e: ast.Expr) -> bool:
+    """Is `e` a call of range()? (An iterator type, but not an iterator.)"""
+    return isinstance(e, ast.Call) and getattr(e.func, "id", "") == "range"
+
+
 def type_class(t: Type) -> Optional[str]:
     """The Python class a value of type `t` has (`list` for list[int])."""
     if t in (INT, FLOAT, BOOL, STR):
@@ -403,8 +408,7 @@ class CallChecker(MethodChecker):
         t = self.infer(e.args[0])
         if isinstance(t, ListT) or t == STR or isinstance(t, ErrorT):
             return IterT(element_type(t))
-        if isinstance(t, IterT) and isinstance(e.args[0], ast.Call) and \
-                getattr(e.args[0].func, "id", "") == "range":
+        if isinstance(t, IterT) and is_range_call(e.args[0]):
             return t
         self.bag.error("E015", f"reversed() needs a list, str or range, not {t}", e.args[0].span)
         return ERROR
@@ -444,7 +448,7 @@ class CallChecker(MethodChecker):
         t = self.infer(first)
         if isinstance(t, ErrorT):
             return ERROR
-        is_range = isinstance(first, ast.Call) and getattr(first.func, "id", "") == "range"
+        is_range = is_range_call(first)
         if not isinstance(t, IterT) or is_range:
             self.bag.error("E015", f"next() takes an iterator, not {'a range' if is_range else t}",
                            first.span,

@@ -91,8 +91,10 @@ def check_nested_def(ck, s: ast.FuncDef) -> None:
     for nested in lifted:
         ctx.nested[nested.info.name] = nested
         ck.prog.funcs[nested.info.ir_name] = nested.info
+    before = frozenset(ctx.locals)          # the same for every `def` of the run
+    anywhere = frozenset(_names(ctx.info.decl)[1])
     for nested in lifted:
-        _check_body(ck, nested)
+        _check_body(ck, nested, before, anywhere)
 
 
 def _run_of(body, s: ast.FuncDef) -> list[ast.FuncDef]:
@@ -158,17 +160,17 @@ def _capture(ctx, lifted: list[NestedFunc]) -> None:
         nested.info.params = nested.info.params + [(c, ctx.locals[c]) for c in nested.captures]
 
 
-def _check_body(ck, nested: NestedFunc) -> None:
+def _check_body(ck, nested: NestedFunc, before: frozenset, anywhere: frozenset) -> None:
+    """Check the body of `nested`, one of a run; `before` and `anywhere` are
+    the enclosing function's variables as Enclosing holds them."""
     ctx = ck.ctx
     info = nested.info
     declared = len(nested.declared)
     for k, (name, _) in enumerate(info.params[declared:], declared):
         info.params[k] = (name, ctx.locals[name])      # what an earlier body may have learned
     shared = {name: ctx.pending[name] for name in nested.captures if name in ctx.pending}
-    anywhere = {p.name for p in ctx.info.decl.params} | _names(ctx.info.decl)[1]
     ck.check_function(info, Enclosing(ctx.info.name, ctx.nested, shared,
-                                      frozenset(nested.captures), frozenset(ctx.locals),
-                                      frozenset(anywhere)))
+                                      frozenset(nested.captures), before, anywhere))
     for name in shared:                      # learned inside: the enclosing function knows it too
         if not isinstance(info.locals.get(name), PendingT):
             resolve(ck, name, info.locals[name])

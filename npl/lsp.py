@@ -239,8 +239,9 @@ def hover_text(a: Analysis, line: int, col: int) -> Optional[str]:
         fn = _function_of(a, owner) if owner is not None else None
         t = dict(fn.params).get(node.name) if fn is not None else None
         return code(f"{node.name}: {t}") if t is not None else None
-    if isinstance(node, (A.FuncDef, A.ExternDef)) and _function_of(a, node) is not None:
-        return _function_markdown(_function_of(a, node), a)
+    fn = _function_of(a, node) if isinstance(node, (A.FuncDef, A.ExternDef)) else None
+    if fn is not None:
+        return _function_markdown(fn, a)
     if isinstance(node, (A.StructDef, A.StructField, A.TypeExpr)):
         name = node.name if not isinstance(node, A.StructField) else chain[-2].name
         sym = _symbol(a, name)
